@@ -1,0 +1,74 @@
+"""The litestar application: routes, plugin routes, error shape, body limit, OpenAPI, lifespan."""
+
+from __future__ import annotations
+
+import contextlib
+
+from litestar import Litestar, Request, Response
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins import InitPlugin
+
+import msgspec
+
+from api.routes import ROUTES
+from api.security import provide_actor
+from core.errors import HuyingError
+from core.jobs import make_jobs
+from core.platform import Platform
+
+
+def _error(request: Request, exc: HuyingError) -> Response:
+    extra = [msgspec.to_builtins(e) for e in exc.extra] if isinstance(exc.extra, list) else exc.extra
+    return Response({"status_code": exc.status_code, "detail": exc.detail, "extra": extra},
+                    status_code=exc.status_code)
+
+
+class PluginRoutes(InitPlugin):
+    """Appends the route handlers plugins contribute through ``http_route_handlers``."""
+
+    def __init__(self, platform: Platform):
+        self.platform = platform
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        for handlers in self.platform.pm.hook.http_route_handlers():
+            app_config.route_handlers.extend(handlers)
+        return app_config
+
+
+def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs: bool = True) -> Litestar:
+    platform = platform or Platform()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar):
+        await platform.start(pool=pool)
+        jobs = make_jobs(platform) if run_jobs else None
+        if jobs:
+            await jobs.start()
+            platform.orders.outbox_written = jobs.kick
+        try:
+            yield
+        finally:
+            if jobs:
+                await jobs.stop()
+            await platform.stop()
+
+    app = Litestar(
+        route_handlers=list(ROUTES),
+        dependencies={"actor": Provide(provide_actor)},
+        exception_handlers={HuyingError: _error},
+        plugins=[PluginRoutes(platform)],
+        lifespan=[lifespan],
+        request_max_body_size=platform.settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="呼应 Huying 12345 工单平台 API", version="1.0.0",
+            description="受理、派单、签收、答复、审核、回访、归档；每个特色专线是一个插件。",
+            path="/schema", render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+    app.state.platform = platform
+    return app

@@ -1,0 +1,129 @@
+"""The ``huying`` command line: serve, worker, migrate, demo, user add."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from core.db import PICCOLO_CONF
+
+
+def _platform():
+    from core.platform import Platform
+
+    return Platform()
+
+
+async def _migrate(platform) -> None:
+    from core.db import migrate
+
+    await migrate(platform.engine)
+    await platform.start()
+
+
+def cmd_migrate(args) -> None:
+    asyncio.run(_migrate(_platform()))
+    print("数据库已迁移到最新版本")
+
+
+def cmd_serve(args) -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    platform = _platform()
+
+    async def prepare():
+        await _migrate(platform)
+        if args.demo:
+            from core.demo import seed_if_empty
+
+            seeded = await seed_if_empty(platform, orders=args.orders)
+            if seeded:
+                print(seeded)
+        await platform.stop()
+
+    asyncio.run(prepare())
+    url = f"http://{args.host}:{args.port}"
+    print(f"呼应 Huying 已启动: {url}  (API 文档: {url}/schema/swagger)")
+    uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info")
+
+
+def cmd_worker(args) -> None:
+    from arq.worker import run_worker
+
+    from core.jobs import worker_settings
+
+    platform = _platform()
+    if not platform.settings.redis_url:
+        sys.exit("HUYING_REDIS_URL 未设置：内置模式下后台任务在 serve 进程内运行，无需 worker")
+    run_worker(worker_settings(platform, burst=args.burst))
+
+
+def cmd_demo(args) -> None:
+    from core.demo import seed
+
+    async def run():
+        platform = _platform()
+        await _migrate(platform)
+        print(await seed(platform, orders=args.orders))
+
+    asyncio.run(run())
+
+
+def cmd_user_add(args) -> None:
+    from core.users import add_user
+
+    async def run():
+        platform = _platform()
+        await _migrate(platform)
+        await add_user(args.name, role=args.role, department=args.department, password=args.password)
+
+    try:
+        asyncio.run(run())
+    except ValueError as exc:
+        sys.exit(f"错误: {exc}")
+    print(f"已添加用户 {args.name}（{args.role}）")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="huying", description="呼应 Huying: 12345 热线工单平台")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="迁移数据库后启动 HTTP 服务")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--demo", action="store_true", help="数据库为空时写入演示数据")
+    serve.add_argument("--orders", type=int, default=300, help="演示工单数量")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="运行后台任务（需要 HUYING_REDIS_URL）")
+    worker.add_argument("--burst", action="store_true", help="处理完队列后退出")
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("migrate", help="把数据库迁移到最新版本").set_defaults(func=cmd_migrate)
+
+    demo = sub.add_parser("demo", help="写入演示单位、用户和工单")
+    demo.add_argument("--orders", type=int, default=300)
+    demo.set_defaults(func=cmd_demo)
+
+    user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
+    add = user.add_parser("add", help="添加用户")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["agent", "dispatcher", "handler", "supervisor", "admin"])
+    add.add_argument("--department")
+    add.add_argument("--password", required=True)
+    add.set_defaults(func=cmd_user_add)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("PICCOLO_CONF", PICCOLO_CONF)
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

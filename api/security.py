@@ -1,0 +1,26 @@
+"""Who is calling: a staff bearer token or an integration's ``X-API-Key``, resolved on each request."""
+
+from __future__ import annotations
+
+from litestar import Request
+
+from core.auth import actor_from_api_key, actor_from_token
+from core.errors import Forbidden, Unauthorized
+from core.model import Actor
+
+
+async def provide_actor(request: Request) -> Actor:
+    platform = request.app.state.platform
+    api_key = request.headers.get("x-api-key")
+    if api_key:
+        return await actor_from_api_key(api_key)
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token:
+        return await actor_from_token(token.strip(), platform.settings.secret_key)
+    raise Unauthorized("请先登录（Authorization: Bearer <token>）或提供 X-API-Key")
+
+
+def require_role(actor: Actor, *roles: str) -> None:
+    if actor.role not in roles:
+        raise Forbidden("无权执行此操作")

@@ -1,0 +1,1 @@
+"""Huying core: the order lifecycle, persistence, routing, SLA clocks, jobs and the hook specifications."""

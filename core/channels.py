@@ -1,0 +1,148 @@
+"""What a channel (渠道/专线) declares: its identity, its fields with their labels, kinds and time limits.
+
+A channel's fields are a msgspec Struct; each field's label, help and choice labels ride on its type
+through ``Annotated[..., field(...)]``, so the API, the web form and validation all read one source.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+KINDS: dict[str, str] = {
+    "consult": "咨询",
+    "help": "求助",
+    "complaint": "投诉",
+    "report": "举报",
+    "suggestion": "建议",
+    "praise": "表扬",
+}
+
+SOURCES: dict[str, str] = {
+    "phone": "电话",
+    "city_transfer": "市级转派",
+    "web_form": "网页表单",
+    "netboard": "网络留言",
+    "mailbox": "信箱",
+    "api": "接口",
+}
+
+
+def field(label: str, help: str = "", *, choices: dict[str, str] | None = None,
+          widget: str | None = None, **constraints: Any) -> msgspec.Meta:
+    """The metadata of one channel field: its Chinese label, help text, choice labels and widget."""
+    extra: dict[str, Any] = {"label": label}
+    if choices:
+        extra["choices"] = choices
+    if widget:
+        extra["widget"] = widget
+    return msgspec.Meta(title=label, description=help or None, extra=extra, **constraints)
+
+
+class SlaDefaults(msgspec.Struct, frozen=True, kw_only=True):
+    """Time limits for one channel (DESIGN.md), overridable per kind in ``handle_days_by_kind``."""
+
+    dispatch_hours: float = 2
+    accept_days: int = 1
+    handle_days_by_kind: dict[str, int] = msgspec.field(
+        default_factory=lambda: {"consult": 3, "help": 3, "complaint": 13, "report": 13,
+                                 "suggestion": 13, "praise": 3})
+    urgent_natural_hours: int = 24
+    callback_days: int = 1
+    appeal_days: int = 3
+
+
+class Channel(msgspec.Struct, frozen=True, kw_only=True):
+    """One business line. ``fields`` is the Struct its ``details`` must satisfy."""
+
+    code: str
+    name: str
+    description: str
+    fields: type[msgspec.Struct] | None = None
+    kinds: tuple[str, ...] = tuple(KINDS)
+    sla: SlaDefaults = SlaDefaults()
+    public: bool = True  # offered to citizens as a web form
+
+
+class FieldInfo(msgspec.Struct, frozen=True):
+    """A channel field as API clients and forms see it."""
+
+    name: str
+    label: str
+    type: str
+    required: bool
+    choices: dict[str, str] | None = None
+    help: str = ""
+    widget: str | None = None
+
+
+def _unwrap(tp: Any) -> tuple[Any, list[msgspec.Meta], bool]:
+    metas: list[msgspec.Meta] = []
+    optional = False
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            tp, *extras = typing.get_args(tp)
+            metas.extend(m for m in extras if isinstance(m, msgspec.Meta))
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            optional = optional or len(args) < len(typing.get_args(tp))
+            if len(args) != 1:
+                return tp, metas, optional
+            tp = args[0]
+        else:
+            return tp, metas, optional
+
+
+def _type_name(tp: Any) -> tuple[str, list[str] | None]:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "choice", [str(a) for a in typing.get_args(tp)]
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        return "choice", [str(m.value) for m in tp]
+    if origin in (list, tuple, set, frozenset):
+        inner, _ = _type_name(_unwrap(typing.get_args(tp)[0])[0])
+        return ("multi_choice" if inner == "choice" else "list"), _type_name(_unwrap(typing.get_args(tp)[0])[0])[1]
+    simple = {bool: "boolean", int: "integer", float: "number", str: "string",
+              dt.date: "date", dt.datetime: "datetime"}
+    return simple.get(tp, "string"), None
+
+
+def describe_fields(struct: type[msgspec.Struct] | None) -> list[FieldInfo]:
+    """Read a channel's field Struct into the public field descriptions, in declaration order."""
+    if struct is None:
+        return []
+    hints = typing.get_type_hints(struct, include_extras=True)
+    infos = []
+    for f in msgspec.structs.fields(struct):
+        tp, metas, _ = _unwrap(hints[f.name])
+        extra: dict[str, Any] = {}
+        help_text = ""
+        for m in metas:
+            extra.update(m.extra or {})
+            help_text = m.description or help_text
+        type_name, values = _type_name(tp)
+        choices = extra.get("choices")
+        if values is not None and choices is None:
+            choices = {v: v for v in values}
+        if extra.get("widget") == "textarea":
+            type_name = "text"
+        infos.append(FieldInfo(
+            name=f.encode_name,
+            label=extra.get("label", f.name),
+            type=type_name,
+            required=f.required,
+            choices=choices,
+            help=help_text,
+            widget=extra.get("widget"),
+        ))
+    return infos
+
+
+def field_labels(struct: type[msgspec.Struct] | None) -> dict[str, str]:
+    return {f.name: f.label for f in describe_fields(struct)}

@@ -1,0 +1,94 @@
+"""Every hook Huying calls, in one module: the contract between the core and its plugins.
+
+Hooks are grouped by phase. *Channel hooks* take the ``channel`` they are asked about and are only
+called on the plugin that registered that channel (plus non-channel plugins, such as the core's
+built-ins); *application hooks* are called on every plugin. Decision hooks are synchronous: pluggy
+does not await, and a routing or validation answer must not wait on I/O.
+
+Each hook is documented in ``docs/plugin_hooks.md`` and tested in ``tests/test_hooks.py``; a test
+fails when one of them is missing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from core.channels import Channel
+    from core.errors import FieldError
+    from core.lifecycle import Action, ActionContext
+    from core.model import EventRecord, OrderRecord
+    from core.outbox import Outbox
+    from core.routing import RuleSpec
+
+PROJECT = "huying"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# -- channel hooks -----------------------------------------------------------------------------------
+
+@hookspec
+def register_channel() -> Channel:
+    """Declare the channel this plugin provides: its code, Chinese name, description, field Struct,
+    the kinds of request it takes and its time limits. One channel per plugin; the plugin's other
+    channel hooks are then called for that channel's orders only."""
+
+
+@hookspec
+def validate_intake(channel: Channel, intake: dict[str, Any], details: Any) -> list[FieldError] | None:
+    """Check a new order beyond its field types (a cross-field rule, a check character).
+
+    ``intake`` is the decoded common part of the request, ``details`` the channel's field Struct.
+    Return the bad fields (``FieldError(key="details.x", message=...)``) or nothing; any error
+    refuses the intake with HTTP 400 and writes nothing."""
+
+
+@hookspec
+def routing_rules(channel: Channel) -> list[RuleSpec]:
+    """Contribute ordered routing rules (keywords, category, area, kind → department, with a reason).
+
+    They are stored in the database at start-up, beside the centre's own rules; the first rule that
+    matches a new order sets its suggested department and the reason shown to the dispatcher."""
+
+
+@hookspec
+def workflow_actions(channel: Channel) -> list[Action]:
+    """Add lifecycle actions for this channel's orders: extra steps or side records, declared like
+    the core's (``core.lifecycle.Action``) and guarded, audited and locked the same way."""
+
+
+@hookspec
+def validate_action(channel: Channel, action: Action, ctx: ActionContext) -> None:
+    """Veto an action on one of this channel's orders by raising ``core.lifecycle.Refusal`` with the
+    reason (for example: no on-site visit recorded yet, so the reply cannot be approved)."""
+
+
+@hookspec
+def on_transition(channel: Channel, order: OrderRecord, event: EventRecord, outbox: Outbox) -> None:
+    """React to an action that was just applied, inside its transaction.
+
+    Anything that must leave the system goes through ``outbox.send(topic, payload)``: it is committed
+    with the change and delivered later by a job with retries. Raising aborts the whole action."""
+
+
+# -- application hooks ---------------------------------------------------------------------------------
+
+@hookspec
+def http_route_handlers() -> list[Any]:
+    """Contribute litestar route handlers or routers (they also appear in the OpenAPI document)."""
+
+
+@hookspec
+def piccolo_apps() -> list[str]:
+    """Name piccolo app modules (``"plugins.x.piccolo_app"``) holding this plugin's own tables and
+    migrations; ``huying migrate`` applies them after the core's."""
+
+
+@hookspec
+def outbox_deliverers() -> dict[str, Any]:
+    """Map outbox topics to ``async def deliver(message: dict, settings) -> None`` callables.
+
+    A deliverer raising an exception leaves the message for a retry with back-off."""

@@ -1,0 +1,113 @@
+"""Background jobs behind one small interface: in-process on the embedded default, arq with Redis.
+
+Only this module imports arq, so another Redis queue could replace it. The one core job delivers the
+outbox; it is idempotent (messages are claimed in the database), so running it from a cron, after a
+commit and on several workers at once is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from core.outbox import deliver_due
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 5
+
+
+async def deliver_outbox(platform) -> dict[str, int]:
+    return await deliver_due(platform.deliverers, platform.settings)
+
+
+class InProcessJobs:
+    """Runs the outbox delivery in the serving process: every few seconds, and soon after a commit."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def _loop(self) -> None:
+        while True:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            try:
+                await deliver_outbox(self.platform)
+            except Exception:  # keep the loop alive; the messages stay in the outbox
+                log.exception("outbox delivery failed")
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class ArqJobs:
+    """Enqueues jobs for ``huying worker`` processes through Redis."""
+
+    def __init__(self, platform):
+        self.platform = platform
+        self._pool = None
+
+    async def start(self) -> None:
+        from arq import create_pool
+        from arq.connections import RedisSettings
+
+        self._pool = await create_pool(RedisSettings.from_dsn(self.platform.settings.redis_url))
+
+    def kick(self) -> None:
+        if self._pool is not None:
+            asyncio.get_running_loop().create_task(self._enqueue())
+
+    async def _enqueue(self) -> None:
+        try:
+            await self._pool.enqueue_job("deliver_outbox", _job_id="deliver_outbox")
+        except Exception:  # Redis down: the worker's cron picks the messages up later
+            log.warning("could not enqueue outbox delivery", exc_info=True)
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
+
+
+def make_jobs(platform):
+    return ArqJobs(platform) if platform.settings.redis_url else InProcessJobs(platform)
+
+
+def worker_settings(platform, *, burst: bool = False):
+    """arq ``WorkerSettings`` for ``huying worker``: the outbox job, also run every minute by cron."""
+    from arq import cron
+    from arq.connections import RedisSettings
+
+    async def startup(ctx):
+        await platform.start()
+        ctx["platform"] = platform
+
+    async def shutdown(ctx):
+        await platform.stop()
+
+    async def deliver_outbox_job(ctx):
+        return await deliver_outbox(ctx["platform"])
+
+    deliver_outbox_job.__qualname__ = deliver_outbox_job.__name__ = "deliver_outbox"
+
+    return {
+        "functions": [deliver_outbox_job],
+        "cron_jobs": [cron(deliver_outbox_job, second={0}, unique=True, run_at_startup=True)],
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "redis_settings": RedisSettings.from_dsn(platform.settings.redis_url),
+        "burst": burst,
+        "poll_delay": 0.5,
+        "max_tries": 5,
+    }

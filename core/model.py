@@ -1,0 +1,89 @@
+"""The shapes the core passes around: who acts, and an order as plugins and the API see it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+
+ROLES: dict[str, str] = {
+    "agent": "话务员",
+    "dispatcher": "派单员",
+    "handler": "承办人",
+    "supervisor": "督办员",
+    "admin": "管理员",
+}
+CENTRE_ROLES = frozenset({"agent", "dispatcher", "supervisor", "admin"})
+
+
+class Actor(msgspec.Struct, frozen=True, kw_only=True):
+    """Whoever makes a request: a staff user, an integration's API key, or the public web form."""
+
+    name: str
+    role: str  # one of ROLES, or "integration" / "citizen"
+    department: str | None = None
+    channels: tuple[str, ...] = ()  # an API key's scope; empty means every channel
+    kind: str = "user"
+
+    @property
+    def in_centre(self) -> bool:
+        return self.role in CENTRE_ROLES
+
+    def may_use_channel(self, code: str) -> bool:
+        return self.kind != "api_key" or not self.channels or code in self.channels
+
+
+SYSTEM = Actor(name="system", role="system", kind="system")
+
+
+class Citizen(msgspec.Struct, frozen=True, kw_only=True):
+    name: str = ""
+    phone: str = ""
+
+
+class OrderRecord(msgspec.Struct, kw_only=True):
+    """An order as loaded from the database, handed to plugins and to the API layer."""
+
+    id: int
+    number: str
+    query_code: str
+    channel: str
+    kind: str
+    source: str
+    subject: str
+    content: str
+    citizen_name: str
+    citizen_phone: str
+    anonymous: bool
+    address: str
+    area: str
+    category: str
+    details: dict[str, Any]
+    status: str
+    status_before_suspend: str | None
+    department: str | None
+    suggested_department: str | None
+    suggestion_reason: str
+    priority: str
+    received_at: dt.datetime
+    deadlines: dict[str, Any]
+    rating: dict[str, Any] | None
+    external_id: str | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class EventRecord(msgspec.Struct, kw_only=True):
+    """One audit event."""
+
+    action: str
+    actor: str
+    role: str
+    department: str | None
+    from_status: str | None
+    to_status: str | None
+    reason: str
+    payload: dict[str, Any]
+    created_at: dt.datetime

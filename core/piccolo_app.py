@@ -1,0 +1,15 @@
+"""The core's piccolo app: its tables and migrations."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from core.tables import ALL_TABLES
+
+APP_CONFIG = AppConfig(
+    app_name="core",
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
+    table_classes=list(ALL_TABLES),
+    migration_dependencies=[],
+    commands=[],
+)

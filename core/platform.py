@@ -1,0 +1,52 @@
+"""The assembled platform: settings, plugins, channels, calendar, SLA clock and the order service.
+
+Built once per process (the API app, the worker, the CLI, a test) from a plugin manager, never at
+import time, so a test can assemble one with extra plugins of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from piccolo.table import Table
+
+from core.calendar import WorkCalendar
+from core.db import bind_engine, make_engine
+from core.orders import OrderService
+from core.outbox import collect_deliverers
+from core.plugins import Channels, get_plugin_manager
+from core.routing import sync_plugin_rules
+from core.settings import Settings, load_settings
+from core.sla import SlaClock
+
+
+def _all_tables(base: type[Table] = Table) -> list[type[Table]]:
+    found = []
+    for sub in base.__subclasses__():
+        found.append(sub)
+        found.extend(_all_tables(sub))
+    return found
+
+
+class Platform:
+    def __init__(self, settings: Settings | None = None, pm=None):
+        self.settings = settings or load_settings()
+        self.pm = pm or get_plugin_manager()
+        self.channels = Channels(self.pm)
+        self.calendar = WorkCalendar()
+        self.sla = SlaClock(self.calendar, self.channels)
+        self.orders = OrderService(self.channels, self.sla)
+        self.deliverers = collect_deliverers(self.pm)
+        self.engine = make_engine(self.settings.database_url)
+        self.after_commit: list[Callable[[], None]] = []
+
+    async def start(self, *, pool: bool = False) -> None:
+        """Bind the tables to this platform's engine and store the plugins' routing rules."""
+        bind_engine(self.engine, _all_tables())
+        if pool and hasattr(self.engine, "start_connection_pool"):
+            await self.engine.start_connection_pool(min_size=1, max_size=10)
+        await sync_plugin_rules(self.channels)
+
+    async def stop(self) -> None:
+        if hasattr(self.engine, "close_connection_pool") and getattr(self.engine, "pool", None):
+            await self.engine.close_connection_pool()

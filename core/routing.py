@@ -1,0 +1,81 @@
+"""The routing engine: ordered rules suggest the department for a new order, with the reason.
+
+Rules come from plugins (the ``routing_rules`` hook, re-synced into the database at start-up) and
+from the centre itself (origin ``admin``). Rules are tried by ``position``; on a tie a channel's own
+rule goes before a rule for every channel. The dispatcher sees the suggestion and decides.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from core.tables import RoutingRule
+
+
+class RuleSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One rule. Empty criteria match anything; ``keywords`` match if any appears in the text."""
+
+    department: str
+    keywords: tuple[str, ...] = ()
+    category: str = ""
+    area: str = ""
+    kind: str = ""
+    reason: str = ""
+    position: int = 100
+    for_every_channel: bool = False  # a general rule, applying to every channel's orders
+    channel: str | None = None  # set when stored: the owning channel, or None for every channel
+    id: int = 0
+
+    def matches(self, *, text: str, category: str, area: str, kind: str) -> str | None:
+        """The part of the order that matched, or None."""
+        if self.category and not category.startswith(self.category):
+            return None
+        if self.area and self.area != area:
+            return None
+        if self.kind and self.kind != kind:
+            return None
+        if self.keywords:
+            hit = next((k for k in self.keywords if k in text), None)
+            return hit
+        return self.category or self.area or self.kind or "*"
+
+
+class Suggestion(msgspec.Struct, frozen=True):
+    department: str
+    reason: str
+
+
+def suggest(rules: list[RuleSpec], *, channel: str, subject: str, content: str, category: str,
+            area: str, kind: str) -> Suggestion | None:
+    text = f"{subject}\n{content}"
+    ordered = sorted((r for r in rules if r.channel in (channel, None)),
+                     key=lambda r: (r.position, r.channel is None, r.id))
+    for rule in ordered:
+        hit = rule.matches(text=text, category=category, area=area, kind=kind)
+        if hit is not None:
+            return Suggestion(rule.department, rule.reason or hit)
+    return None
+
+
+async def load_rules() -> list[RuleSpec]:
+    rows = await RoutingRule.select().where(RoutingRule.active == True).output(load_json=True)  # noqa: E712
+    return [RuleSpec(department=r["department"], keywords=tuple(r["keywords"] or ()),
+                     category=r["category"], area=r["area"], kind=r["kind"], reason=r["reason"],
+                     position=r["position"], channel=r["channel"], id=r["id"]) for r in rows]
+
+
+async def sync_plugin_rules(channels) -> int:
+    """Replace every plugin-contributed rule with what the plugins declare now; admin rules stay."""
+    rows = []
+    for channel in channels:
+        for rules in channels.hook(channel.code, "routing_rules")(channel=channel):
+            for rule in rules:
+                owner = None if rule.for_every_channel else channel.code
+                rows.append(RoutingRule(origin=f"plugin:{channel.code}", channel=owner,
+                                        position=rule.position, keywords=list(rule.keywords),
+                                        category=rule.category, area=rule.area, kind=rule.kind,
+                                        department=rule.department, reason=rule.reason))
+    await RoutingRule.delete().where(RoutingRule.origin.like("plugin:%"))
+    if rows:
+        await RoutingRule.insert(*rows)
+    return len(rows)

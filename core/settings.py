@@ -1,0 +1,54 @@
+"""Settings read from the environment, so one code base serves the embedded default and scale-out."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import msgspec
+
+DEFAULT_DATABASE_URL = "sqlite:///var/huying.sqlite3"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    secret_key: str = ""
+    # Where a status push for an order transferred by the city platform is delivered; unset keeps the
+    # messages pending in the outbox until it is configured (nothing is lost).
+    city_platform_url: str | None = None
+    max_body_bytes: int = 1_048_576
+    token_ttl_seconds: int = 12 * 3600
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return Path(self.database_url.removeprefix("sqlite:///"))
+
+
+def _secret_key(var: Path) -> str:
+    """A stable per-installation key when none is configured, so tokens survive a restart."""
+    key_file = var / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    var.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(32)
+    key_file.write_text(key)
+    return key
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    database_url = env.get("HUYING_DATABASE_URL") or DEFAULT_DATABASE_URL
+    secret = env.get("HUYING_SECRET_KEY") or _secret_key(Path(env.get("HUYING_VAR_DIR", "var")))
+    return Settings(
+        database_url=database_url,
+        redis_url=env.get("HUYING_REDIS_URL") or None,
+        secret_key=secret,
+        city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
+        max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
+    )

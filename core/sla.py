@@ -1,0 +1,76 @@
+"""SLA clocks: each order's deadlines, counted in working time on the Chinese official calendar.
+
+A deadline is stored on the order as ``{"start", "due", "done"}`` (ISO instants) under its name, so
+reports and warnings read it without recomputing; its state (正常 / 临期 / 超期) is derived when shown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from core.calendar import DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
+from core.channels import SlaDefaults
+
+DEADLINE_LABELS: dict[str, str] = {
+    "dispatch": "派单时限",
+    "accept": "签收时限",
+    "handle": "办理时限",
+    "callback": "回访时限",
+    "appeal": "申诉时限",
+}
+
+
+class SlaClock:
+    def __init__(self, calendar: WorkCalendar, channels):
+        self.calendar = calendar
+        self.channels = channels
+
+    def _sla(self, channel_code: str) -> SlaDefaults:
+        channel = self.channels.get(channel_code)
+        return channel.sla if channel else SlaDefaults()
+
+    def due(self, name: str, start: dt.datetime, *, channel: str, kind: str, priority: str) -> dt.datetime:
+        sla = self._sla(channel)
+        if name == "dispatch":
+            return self.calendar.add_working_hours(start, sla.dispatch_hours)
+        if name == "accept":
+            return self.calendar.add_working_days(start, sla.accept_days)
+        if name == "handle":
+            if priority == "urgent":
+                return start + dt.timedelta(hours=sla.urgent_natural_hours)
+            return self.calendar.add_working_days(start, sla.handle_days_by_kind.get(kind, 13))
+        if name == "callback":
+            return self.calendar.add_working_days(start, sla.callback_days)
+        if name == "appeal":
+            return self.calendar.add_working_days(start, sla.appeal_days)
+        raise KeyError(name)
+
+    def deadline(self, name: str, start: dt.datetime, order: Any) -> dict[str, Any]:
+        due = self.due(name, start, channel=order.channel, kind=order.kind, priority=order.priority)
+        return {"start": start.isoformat(), "due": due.isoformat(), "done": None}
+
+    def at_intake(self, *, channel: str, kind: str, priority: str, received_at: dt.datetime) -> dict[str, Any]:
+        """Deadlines that start when the request is received: dispatching it and handling it."""
+        return {name: {"start": received_at.isoformat(),
+                       "due": self.due(name, received_at, channel=channel, kind=kind, priority=priority).isoformat(),
+                       "done": None}
+                for name in ("dispatch", "handle")}
+
+    def present(self, deadlines: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
+        """Each deadline with its state and working time used, for people to read."""
+        shown = []
+        for name, d in deadlines.items():
+            start, due = dt.datetime.fromisoformat(d["start"]), dt.datetime.fromisoformat(d["due"])
+            end = dt.datetime.fromisoformat(d["done"]) if d.get("done") else now
+            state = deadline_state(start, due, end, self.calendar)
+            if d.get("done") and state == "at_risk":
+                state = "normal"  # finished in time; the risk has passed
+            shown.append({
+                "name": name, "label": DEADLINE_LABELS.get(name, name),
+                "start": d["start"], "due": d["due"], "done": d.get("done"),
+                "extended": bool(d.get("extended")),
+                "state": state, "state_label": DEADLINE_STATE_LABELS[state],
+                "used_working_seconds": round(self.calendar.working_seconds_between(start, end)),
+            })
+        return shown

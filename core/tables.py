@@ -1,0 +1,158 @@
+"""Persistence: every table of the core. The same migrations serve SQLite and PostgreSQL.
+
+Identity columns are plain codes (department code, username, order number) rather than foreign keys
+where a record must stay readable after the thing it names changes: an audit event keeps the name it
+was written with.
+"""
+
+from __future__ import annotations
+
+from piccolo.columns import (
+    JSON,
+    BigInt,
+    Boolean,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Department(Table, tablename="departments"):
+    """承办单位: the department tree (the centre itself is a department too)."""
+
+    code = Varchar(length=64, unique=True)
+    name = Varchar(length=128)
+    parent = Varchar(length=64, null=True, default=None)
+    sort = Integer(default=0)
+
+
+class User(Table, tablename="users"):
+    """Staff: agents, dispatchers, handlers (of one department), supervisors, admins."""
+
+    username = Varchar(length=64, unique=True)
+    display_name = Varchar(length=128, default="")
+    role = Varchar(length=32)
+    department = Varchar(length=64, null=True, default=None)
+    password_hash = Varchar(length=256)
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class ApiKey(Table, tablename="api_keys"):
+    """A key for an integration, scoped to the channels it may write to (empty: all channels)."""
+
+    name = Varchar(length=128)
+    prefix = Varchar(length=16, unique=True)
+    key_hash = Varchar(length=128)
+    channels = JSON(default=[])
+    active = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Order(Table, tablename="orders"):
+    """工单: one citizen request from intake to archive."""
+
+    number = Varchar(length=32, unique=True)
+    query_code = Varchar(length=16, default="")
+    channel = Varchar(length=64, index=True)
+    kind = Varchar(length=32)
+    source = Varchar(length=32)
+    subject = Varchar(length=200)
+    content = Text()
+    citizen_name = Varchar(length=64, default="")
+    citizen_phone = Varchar(length=32, default="")
+    anonymous = Boolean(default=False)
+    address = Varchar(length=255, default="")
+    area = Varchar(length=64, default="")
+    category = Varchar(length=128, default="")
+    details = JSON(default={})
+    status = Varchar(length=32, index=True)
+    status_before_suspend = Varchar(length=32, null=True, default=None)
+    department = Varchar(length=64, null=True, default=None, index=True)
+    suggested_department = Varchar(length=64, null=True, default=None)
+    suggestion_reason = Varchar(length=255, default="")
+    priority = Varchar(length=16, default="normal")
+    received_at = Timestamptz(index=True)
+    deadlines = JSON(default={})
+    rating = JSON(null=True, default=None)
+    external_id = Varchar(length=128, null=True, default=None)
+    version = Integer(default=1)
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class OrderEvent(Table, tablename="order_events"):
+    """The audit trail: one row per action, written in the transaction that made the change."""
+
+    order_id = BigInt(index=True)
+    action = Varchar(length=64)
+    actor = Varchar(length=128)
+    role = Varchar(length=32)
+    department = Varchar(length=64, null=True, default=None)
+    from_status = Varchar(length=32, null=True, default=None)
+    to_status = Varchar(length=32, null=True, default=None)
+    reason = Text(default="")
+    payload = JSON(default={})
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Counter(Table, tablename="counters"):
+    """Named sequences (one per day for order numbers), bumped inside the intake transaction."""
+
+    key = Varchar(length=64, unique=True)
+    value = BigInt(default=0)
+
+
+class IdempotencyKey(Table, tablename="idempotency_keys"):
+    """The first answer to a request sent with an Idempotency-Key, replayed for any repeat."""
+
+    scope = Varchar(length=160)
+    key = Varchar(length=200)
+    request_hash = Varchar(length=64)
+    status_code = Integer()
+    response = JSON(default={})
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class OutboxMessage(Table, tablename="outbox"):
+    """Anything that must leave the system, written with the change and delivered by a job."""
+
+    topic = Varchar(length=64, index=True)
+    order_number = Varchar(length=32, null=True, default=None)
+    payload = JSON(default={})
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz(default=TimestamptzNow(), index=True)
+    delivered_at = Timestamptz(null=True, default=None)
+    last_error = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RoutingRule(Table, tablename="routing_rules"):
+    """An ordered dispatch rule; the first rule that matches an order suggests its department."""
+
+    origin = Varchar(length=64)  # "plugin:<channel>" for contributed rules, "admin" for the centre's own
+    channel = Varchar(length=64, null=True, default=None)
+    position = Integer(default=100)
+    keywords = JSON(default=[])
+    category = Varchar(length=128, default="")
+    area = Varchar(length=64, default="")
+    kind = Varchar(length=32, default="")
+    department = Varchar(length=64)
+    reason = Varchar(length=255, default="")
+    active = Boolean(default=True)
+
+
+ALL_TABLES: tuple[type[Table], ...] = (
+    Department,
+    User,
+    ApiKey,
+    Order,
+    OrderEvent,
+    Counter,
+    IdempotencyKey,
+    OutboxMessage,
+    RoutingRule,
+)

@@ -1,0 +1,65 @@
+"""Test data shared by the suite: staff of each role, departments, a valid intake body."""
+
+from __future__ import annotations
+
+from core.tables import ALL_TABLES, Department
+
+PASSWORD = "correct-horse-9"
+DEPARTMENTS = [
+    ("hotline_center", "12345热线事务中心", None),
+    ("general_office", "管委会办公室", None),
+    ("eco_env", "生态环境分局", None),
+    ("housing", "住房和城乡建设局", None),
+    ("urban_mgmt", "城市管理和综合执法局", None),
+    ("natural_resources", "自然资源和规划局", None),
+    ("development", "经济发展局", None),
+    ("emergency", "应急管理局", None),
+    ("hrss", "人力资源和社会保障局", None),
+]
+# username: (role, department)
+STAFF = {
+    "agent1": ("agent", None),
+    "dispatcher1": ("dispatcher", None),
+    "supervisor1": ("supervisor", None),
+    "admin1": ("admin", None),
+    "eco_handler": ("handler", "eco_env"),
+    "housing_handler": ("handler", "housing"),
+}
+
+
+async def clean(platform) -> None:
+    for table in ALL_TABLES:
+        await table.delete(force=True)
+    platform.orders.forget_departments()
+
+
+async def seed_staff() -> None:
+    from core.users import add_user
+
+    await Department.insert(*[Department(code=c, name=n, parent=p) for c, n, p in DEPARTMENTS])
+    for username, (role, department) in STAFF.items():
+        await add_user(username, role=role, department=department, password=PASSWORD)
+
+
+async def reset_postgres(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+def intake_body(**overrides) -> dict:
+    body = {
+        "kind": "complaint",
+        "subject": "小区旁工地夜间施工噪音扰民",
+        "content": "梅溪湖街道某小区旁工地每晚十一点后仍在施工，噪音很大，影响休息，希望尽快处理。",
+        "source": "phone",
+        "citizen": {"name": "李女士", "phone": "13912345678"},
+        "address": "岳麓区梅溪湖街道",
+        "area": "梅溪湖街道",
+    }
+    body.update(overrides)
+    return body

@@ -1,0 +1,290 @@
+"""Each hook in core/hookspecs.py does what docs/plugin_hooks.md says; none is undocumented or untested."""
+
+from __future__ import annotations
+
+import inspect
+import sys
+import textwrap
+from pathlib import Path
+
+import pluggy
+import pytest
+from litestar import get
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from core import hookspecs
+from core.channels import Channel
+from core.hookspecs import hookimpl
+from core.lifecycle import Action, Note, Refusal
+from core.model import Actor
+from core.outbox import deliver_due
+from core.platform import Platform
+from core.plugins import ENTRY_POINT_GROUP, Channels, get_plugin_manager
+from core.routing import RuleSpec
+from core.tables import Order, OrderEvent, OutboxMessage
+from tests.helpers import clean, intake_body, seed_staff
+
+ROOT = Path(__file__).resolve().parents[1]
+HOOKS = sorted(name for name, fn in vars(hookspecs).items()
+               if inspect.isfunction(fn) and hasattr(fn, "huying_spec"))
+
+
+def test_every_hook_is_documented_and_tested():
+    docs = (ROOT / "docs" / "plugin_hooks.md").read_text()
+    tests = {name for name in globals() if name.startswith("test_hook_")}
+    assert HOOKS, "no hookspecs found"
+    for name in HOOKS:
+        assert (getattr(hookspecs, name).__doc__ or "").strip(), f"hook {name} has no docstring"
+        assert f"### `{name}(" in docs, f"hook {name} is not documented in docs/plugin_hooks.md"
+        assert f"test_hook_{name}" in tests, f"hook {name} has no test_hook_{name}"
+
+
+def test_a_misspelled_hook_implementation_fails_at_start_up():
+    class Typo:
+        @hookimpl
+        def register_chanel(self):  # noqa: D401 - misspelled on purpose
+            return None
+
+    with pytest.raises(pluggy.PluginValidationError):
+        get_plugin_manager(extra=[Typo()])
+
+
+class Tracker:
+    """A channel declared by a test, with a workflow step, a validator and an outbound message."""
+
+    def __init__(self, fail_on_transition: bool = False):
+        self.fail_on_transition = fail_on_transition
+        self.seen: list[tuple[str, str]] = []
+
+    @hookimpl
+    def register_channel(self):
+        return Channel(code="tracker", name="测试专线", description="测试用渠道")
+
+    @hookimpl
+    def workflow_actions(self, channel):
+        return [Action(name="visit", label="上门核实", sources=frozenset({"accepted"}), target=None,
+                       roles=frozenset({"handler"}), department_bound=True, payload=Note)]
+
+    @hookimpl
+    def validate_action(self, channel, action, ctx):
+        if action.name == "approve" and not any(True for _ in ctx.order.details):
+            raise Refusal("须先上门核实")
+
+    @hookimpl
+    def on_transition(self, channel, order, event, outbox):
+        self.seen.append((channel.code, event.action))
+        if self.fail_on_transition and event.action == "dispatch":
+            raise RuntimeError("plugin failure")
+        outbox.send("tracker.sms", {"number": order.number, "action": event.action})
+
+    @hookimpl
+    def routing_rules(self, channel):
+        return [RuleSpec(department="housing", keywords=("电梯",), position=1, reason="电梯问题交住建")]
+
+
+@pytest.fixture
+async def with_plugins(migrated):
+    """An API client on a platform with extra plugins registered."""
+    opened = []
+
+    async def make(*plugins):
+        platform = Platform(migrated, pm=get_plugin_manager(extra=plugins))
+        await platform.start()
+        await clean(platform)
+        await platform.start()
+        await seed_staff()
+        client = AsyncTestClient(create_app(platform, pool=False, run_jobs=False))
+        await client.__aenter__()
+        opened.append(client)
+        client.platform = platform
+        return client
+
+    yield make
+    for client in opened:
+        await client.__aexit__(None, None, None)
+
+
+async def _login(client, username):
+    from tests.helpers import PASSWORD
+
+    r = await client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def test_hook_register_channel(client):
+    channels = (await client.get("/api/channels")).json()
+    codes = [c["code"] for c in channels]
+    assert "hotline" in codes and "mayor_mailbox" in codes
+    mailbox = next(c for c in channels if c["code"] == "mayor_mailbox")
+    topic = next(f for f in mailbox["fields"] if f["name"] == "topic")
+    assert topic["label"] == "信件主题" and topic["required"] and topic["choices"]["livelihood"] == "民生保障"
+
+
+def test_two_plugins_cannot_claim_one_channel():
+    class Copy:
+        @hookimpl
+        def register_channel(self):
+            return Channel(code="hotline", name="重复", description="")
+
+    with pytest.raises(ValueError, match="hotline"):
+        Channels(get_plugin_manager(extra=[Copy()]))
+
+
+async def test_hook_validate_intake(client, tokens):
+    body = intake_body(kind="suggestion", details={"topic": "economy", "reply_method": "email", "email": "不是邮箱"})
+    response = await client.post("/api/channels/mayor_mailbox/orders", json=body, headers=tokens["agent1"])
+    assert response.status_code == 400
+    assert response.json()["extra"] == [{"key": "details.email", "message": "选择电子邮件答复时，请填写有效的电子邮箱",
+                                         "source": "body"}]
+    assert await Order.count() == 0
+
+
+async def test_hook_routing_rules(client, tokens):
+    body = intake_body(kind="suggestion", subject="关于片区规划的建议", content="建议调整学校周边用地规划。",
+                       details={"topic": "urban_construction"})
+    order = (await client.post("/api/channels/mayor_mailbox/orders", json=body, headers=tokens["agent1"])).json()
+    assert order["suggested_department"] == "natural_resources"
+    assert "规划" in order["suggestion_reason"]
+    plain = intake_body(kind="suggestion", subject="建议", content="希望多开展便民活动。", details={"topic": "other"})
+    order = (await client.post("/api/channels/mayor_mailbox/orders", json=plain, headers=tokens["agent1"])).json()
+    assert order["suggested_department"] == "general_office"
+
+
+async def test_a_channels_rules_do_not_route_other_channels(with_plugins):
+    client = await with_plugins(Tracker())
+    headers = await _login(client, "agent1")
+    own = await client.post("/api/channels/tracker/orders", headers=headers,
+                            json=intake_body(subject="电梯故障", content="电梯坏了三天"))
+    other = await client.post("/api/channels/hotline/orders", headers=headers,
+                              json=intake_body(subject="电梯故障", content="电梯坏了三天"))
+    assert own.json()["suggested_department"] == "housing"
+    assert other.json()["suggested_department"] != "housing" or other.json()["suggestion_reason"] != "电梯问题交住建"
+
+
+async def _to_accepted(client, number):
+    dispatcher, handler = await _login(client, "dispatcher1"), await _login(client, "housing_handler")
+    await client.post(f"/api/orders/{number}/actions/dispatch", json={"department": "housing"}, headers=dispatcher)
+    await client.post(f"/api/orders/{number}/actions/accept", headers=handler)
+    return dispatcher, handler
+
+
+async def test_hook_workflow_actions(with_plugins):
+    client = await with_plugins(Tracker())
+    headers = await _login(client, "agent1")
+    number = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    _, handler = await _to_accepted(client, number)
+    visited = await client.post(f"/api/orders/{number}/actions/visit", json={"note": "已到现场"}, headers=handler)
+    assert visited.status_code == 200 and visited.json()["status"] == "accepted"
+    assert visited.json()["events"][-1]["action"] == "visit"
+    hotline = (await client.post("/api/channels/hotline/orders", json=intake_body(), headers=headers)).json()["number"]
+    await _to_accepted(client, hotline)
+    refused = await client.post(f"/api/orders/{hotline}/actions/visit", json={}, headers=handler)
+    assert refused.status_code == 404
+
+
+async def test_hook_validate_action(with_plugins):
+    client = await with_plugins(Tracker())
+    headers = await _login(client, "agent1")
+    number = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    dispatcher, handler = await _to_accepted(client, number)
+    await client.post(f"/api/orders/{number}/actions/reply", json={"reply": "已处理"}, headers=handler)
+    refused = await client.post(f"/api/orders/{number}/actions/approve", headers=dispatcher)
+    assert refused.status_code == 409 and refused.json()["detail"] == "须先上门核实"
+    assert (await client.get(f"/api/orders/{number}", headers=dispatcher)).json()["status"] == "replied"
+
+
+async def test_hook_on_transition(with_plugins):
+    tracker = Tracker()
+    client = await with_plugins(tracker)
+    headers = await _login(client, "agent1")
+    number = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    hotline = (await client.post("/api/channels/hotline/orders", json=intake_body(), headers=headers)).json()["number"]
+    await _to_accepted(client, number)
+    assert tracker.seen == [("tracker", "intake"), ("tracker", "dispatch"), ("tracker", "accept")]
+    messages = await OutboxMessage.select().where(OutboxMessage.topic == "tracker.sms").output(load_json=True)
+    assert [m["payload"]["action"] for m in messages] == ["intake", "dispatch", "accept"]
+    assert all(m["order_number"] == number for m in messages) and hotline != number
+
+
+async def test_a_failing_reaction_rolls_the_action_back(with_plugins):
+    client = await with_plugins(Tracker(fail_on_transition=True))
+    headers = await _login(client, "agent1")
+    number = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    with pytest.raises(RuntimeError):
+        await client.platform.orders.act(number, "dispatch", {"department": "housing"},
+                                         Actor(name="dispatcher1", role="dispatcher"))
+    order = await Order.select().where(Order.number == number).first()
+    assert order["status"] == "received" and order["version"] == 1
+    assert await OrderEvent.count().where(OrderEvent.action == "dispatch") == 0
+    assert await OutboxMessage.count().where(OutboxMessage.topic == "tracker.sms") == 1  # the intake's only
+
+
+async def test_hook_http_route_handlers(with_plugins):
+    @get("/api/tracker/ping", tags=["测试专线"])
+    async def ping() -> dict[str, str]:
+        return {"pong": "ok"}
+
+    class Routes:
+        @hookimpl
+        def http_route_handlers(self):
+            return [ping]
+
+    client = await with_plugins(Routes())
+    assert (await client.get("/api/tracker/ping")).json() == {"pong": "ok"}
+    assert "/api/tracker/ping" in (await client.get("/schema/openapi.json")).json()["paths"]
+
+
+def test_hook_piccolo_apps():
+    from piccolo.conf.apps import AppRegistry
+
+    from core.piccolo_conf import app_modules
+    from tests import sample_plugin
+
+    modules = app_modules(get_plugin_manager(extra=[sample_plugin]))
+    assert modules[0] == "core.piccolo_app" and "tests.sample_plugin.piccolo_app" in modules
+    registry = AppRegistry(apps=modules)
+    assert registry.get_app_config("parking").table_classes[0]._meta.tablename == "parking_tow_records"
+
+
+async def test_hook_outbox_deliverers(with_plugins):
+    delivered = []
+
+    async def deliver(message, settings):
+        if message["payload"]["action"] == "intake" and not delivered:
+            delivered.append("refused")
+            raise ConnectionError("remote down")
+        delivered.append(message["payload"]["action"])
+
+    class Sms:
+        @hookimpl
+        def outbox_deliverers(self):
+            return {"tracker.sms": deliver}
+
+    client = await with_plugins(Tracker(), Sms())
+    headers = await _login(client, "agent1")
+    await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)
+    first = await deliver_due(client.platform.deliverers, client.platform.settings)
+    assert first == {"delivered": 0, "failed": 1}
+    pending = await OutboxMessage.select().first()
+    assert "remote down" in pending["last_error"] and pending["delivered_at"] is None
+    import datetime as dt
+
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+    again = await deliver_due(client.platform.deliverers, client.platform.settings, now=later)
+    assert again == {"delivered": 1, "failed": 0} and delivered == ["refused", "intake"]
+
+
+def test_a_channel_installed_as_a_package_is_found_through_its_entry_point(tmp_path, monkeypatch):
+    dist = tmp_path / "huying_parking-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: huying-parking\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(textwrap.dedent(f"""
+        [{ENTRY_POINT_GROUP}]
+        parking = tests.sample_plugin
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    channels = Channels(get_plugin_manager())
+    assert channels.get("parking").name == "停车专线"
+    assert "parking" not in Channels(get_plugin_manager(entry_points=False))
+    assert "tests.sample_plugin" in sys.modules

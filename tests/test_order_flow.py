@@ -1,0 +1,83 @@
+"""A citizen's request from intake to archive over the API, every step audited."""
+
+from __future__ import annotations
+
+from tests.helpers import intake_body
+
+
+async def _intake(client, tokens, channel="hotline", **overrides):
+    response = await client.post(f"/api/channels/{channel}/orders", json=intake_body(**overrides),
+                                 headers=tokens["agent1"])
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def _act(client, headers, number, action, payload=None):
+    return await client.post(f"/api/orders/{number}/actions/{action}", json=payload or {}, headers=headers)
+
+
+async def test_request_travels_from_intake_to_archive_with_each_step_audited(client, tokens):
+    order = await _intake(client, tokens)
+    number = order["number"]
+    assert number.startswith("XJ") and len(number) == 16
+    assert order["status"] == "received" and order["status_label"] == "待派单"
+    assert order["suggested_department"] == "eco_env"
+    assert order["suggestion_reason"]
+
+    steps = [
+        ("dispatcher1", "dispatch", {"department": "eco_env"}, "dispatched"),
+        ("eco_handler", "accept", {}, "accepted"),
+        ("eco_handler", "reply", {"reply": "已责令工地22时后停止施工，并安排夜间巡查。"}, "replied"),
+        ("dispatcher1", "approve", {}, "completed"),
+        ("agent1", "callback", {"satisfaction": "satisfied", "resolved": True}, "archived"),
+    ]
+    for user, action, payload, expected in steps:
+        response = await _act(client, tokens[user], number, action, payload)
+        assert response.status_code == 200, (action, response.text)
+        assert response.json()["status"] == expected
+
+    detail = (await client.get(f"/api/orders/{number}", headers=tokens["supervisor1"])).json()
+    assert [e["action"] for e in detail["events"]] == ["intake", "dispatch", "accept", "reply", "approve", "callback"]
+    assert detail["events"][1] | {"created_at": None} == detail["events"][1] | {
+        "actor": "dispatcher1", "role": "dispatcher", "from_status": "received", "to_status": "dispatched",
+        "created_at": None}
+    assert detail["rating"]["satisfaction"] == "satisfied"
+    assert {d["name"] for d in detail["deadlines"]} >= {"dispatch", "accept", "handle", "callback"}
+
+
+async def test_bad_rating_keeps_the_order_open_until_archived(client, tokens):
+    number = (await _intake(client, tokens))["number"]
+    for user, action, payload in [("dispatcher1", "dispatch", {"department": "eco_env"}),
+                                  ("eco_handler", "accept", {}),
+                                  ("eco_handler", "reply", {"reply": "已处理"}),
+                                  ("dispatcher1", "approve", {})]:
+        assert (await _act(client, tokens[user], number, action, payload)).status_code == 200
+    rated = await _act(client, tokens["agent1"], number, "callback", {"satisfaction": "unsatisfied", "resolved": False})
+    assert rated.json()["status"] == "completed"
+    assert any(d["name"] == "appeal" for d in rated.json()["deadlines"])
+    again = await _act(client, tokens["agent1"], number, "callback", {"satisfaction": "satisfied", "resolved": True})
+    assert again.status_code == 409 and "重复回访" in again.json()["detail"]
+    archived = await _act(client, tokens["supervisor1"], number, "archive")
+    assert archived.json()["status"] == "archived"
+
+
+async def test_a_handler_sees_only_its_own_departments_orders(client, tokens):
+    number = (await _intake(client, tokens))["number"]
+    await _act(client, tokens["dispatcher1"], number, "dispatch", {"department": "eco_env"})
+    own = await client.get("/api/orders", headers=tokens["eco_handler"])
+    other = await client.get("/api/orders", headers=tokens["housing_handler"])
+    assert [o["number"] for o in own.json()["items"]] == [number]
+    assert other.json()["items"] == []
+    assert (await client.get(f"/api/orders/{number}", headers=tokens["housing_handler"])).status_code == 404
+    refused = await _act(client, tokens["housing_handler"], number, "accept")
+    assert refused.status_code == 404
+
+
+async def test_phone_is_masked_for_department_users_only(client, tokens):
+    number = (await _intake(client, tokens))["number"]
+    await _act(client, tokens["dispatcher1"], number, "dispatch", {"department": "eco_env"})
+    centre = (await client.get(f"/api/orders/{number}", headers=tokens["agent1"])).json()
+    department = (await client.get(f"/api/orders/{number}", headers=tokens["eco_handler"])).json()
+    assert centre["citizen"]["phone"] == "13912345678"
+    assert department["citizen"]["phone"] == "139****5678"
+    assert "query_code" not in department
