@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.di import Provide
-from litestar.exceptions import HTTPException
+from litestar.exceptions import ValidationException
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPlugin
@@ -25,6 +27,25 @@ def _error(request: Request, exc: HuyingError) -> Response:
     extra = [msgspec.to_builtins(e) for e in exc.extra] if isinstance(exc.extra, list) else exc.extra
     return Response({"status_code": exc.status_code, "detail": exc.detail, "extra": extra},
                     status_code=exc.status_code)
+
+
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+
+
+def _invalid_request(request: Request, exc: ValidationException) -> Response:
+    """Litestar's own 400s in the same shape, with ``key`` naming the field rather than ``data``."""
+    extra = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        item = dict(item)
+        named = _NAMED_FIELD.search(item.get("message", ""))
+        if item.get("key") in ("data", "", None) and named:
+            item["key"] = named.group(1)
+        elif named and "missing required field" in item.get("message", ""):
+            item["key"] = f"{item['key']}.{named.group(1)}"
+        extra.append(item)
+    return Response({"status_code": 400, "detail": "请求内容有误：" + "；".join(
+        f"{e.get('key')}: {e.get('message')}" for e in extra) if extra else exc.detail, "extra": extra},
+                    status_code=400)
 
 
 class PluginRoutes(InitPlugin):
@@ -59,7 +80,8 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
     app = Litestar(
         route_handlers=list(ROUTES),
         dependencies={"actor": Provide(provide_actor)},
-        exception_handlers={HuyingError: _error},
+        exception_handlers={HuyingError: _error, ValidationException: _invalid_request},
+        logging_config=LoggingConfig(log_exceptions="always"),
         plugins=[PluginRoutes(platform)],
         lifespan=[lifespan],
         request_max_body_size=platform.settings.max_body_bytes,

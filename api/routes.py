@@ -50,7 +50,7 @@ async def get_channel(request: Request, code: FromPath[str]) -> ChannelOut:
 async def intake(request: Request, code: FromPath[str], data: JSONBody[IntakeRequest],
                  actor: NamedDependency[Actor],
                  idempotency_key: Annotated[str | None, HeaderParameter(
-                     header="Idempotency-Key", required=False, max_length=200)] = None) -> Response[dict]:
+                     name="Idempotency-Key", required=False, max_length=200)] = None) -> Response[dict]:
     status, order = await request.app.state.platform.orders.intake(
         code, data, actor, idempotency_key=idempotency_key)
     return Response(order, status_code=status)

@@ -29,7 +29,7 @@ from core.tables import Counter, Department, IdempotencyKey, Order, OrderEvent
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_PREFIX = "XJ"
 INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen"})
-PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|\d{5,8})$")
+PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[2-9]\d{6,7})$")
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 Kind = Literal["consult", "help", "complaint", "report", "suggestion", "praise"]
@@ -159,7 +159,7 @@ class OrderService:
         """Record a request as a new order; returns (HTTP status, order view)."""
         channel, details = self.check_intake(code, request, actor)
         now = self.clock()
-        received_at = request.received_at or now
+        received_at = (request.received_at or now).astimezone(dt.timezone.utc)
         request_hash = hashlib.sha256(msgspec.json.encode([code, request])).hexdigest()
         scope = f"{actor.kind}:{actor.name}"
         async with write_transaction(current_engine()):
@@ -173,7 +173,8 @@ class OrderService:
                     return seen["status_code"], seen["response"]
             if request.external_id:
                 first = await Order.select().where((Order.source == request.source)
-                                                   & (Order.external_id == request.external_id)).first()
+                                                   & (Order.external_id == request.external_id)).output(
+                    load_json=True).first()
                 if first is not None:
                     return 200, self.view(_record(first), actor)
             suggestion = suggest(await load_rules(), channel=code, subject=request.subject,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import msgspec
 import pytest
 
 from core.errors import InvalidInput
@@ -68,7 +69,7 @@ def test_a_channel_refuses_kinds_it_does_not_take():
     channels = Channels(get_plugin_manager(extra=[sample_plugin]))
     service = OrderService(channels, sla=None)
     with pytest.raises(InvalidInput) as refused:
-        service.check_intake("parking", IntakeRequest(**intake_body(kind="praise", details={"plate": "湘A12345"})),
+        service.check_intake("parking", msgspec.convert(intake_body(kind="praise", details={"plate": "湘A12345"}), IntakeRequest),
                              Actor(name="a", role="agent"))
     assert refused.value.errors[0].key == "kind" and "投诉" in refused.value.errors[0].message
 
@@ -146,7 +147,7 @@ async def test_status_changes_of_city_orders_go_to_the_outbox(client, tokens):
 
 async def test_orders_list_filters_and_pages(client, tokens):
     for i in range(3):
-        await _post(client, tokens["agent1"], intake_body(subject=f"路灯不亮 {i}", kind="help"))
+        await _post(client, tokens["agent1"], intake_body(subject=f"路灯不亮 {i}", content="小区门口路灯坏了", kind="help"))
     await _post(client, tokens["agent1"], intake_body(subject="噪音扰民"))
     listing = (await client.get("/api/orders", params={"kind": "help", "page_size": 2},
                                 headers=tokens["agent1"])).json()

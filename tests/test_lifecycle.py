@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 
-from core.errors import Conflict, Forbidden, HuyingError
+from core.errors import Conflict, Forbidden, HuyingError, NotFound
 from core.lifecycle import STATUSES
 from core.model import Actor
 from core.orders import IntakeRequest
@@ -56,7 +57,7 @@ def actor(role: str, department: str | None = "eco_env") -> Actor:
 
 
 async def order_in(platform, state: str) -> str:
-    _, order = await platform.orders.intake("hotline", IntakeRequest(**intake_body()), actor("agent"))
+    _, order = await platform.orders.intake("hotline", msgspec.convert(intake_body(), IntakeRequest), actor("agent"))
     status, rating = state, None
     if state == "completed_rated":
         status, rating = "completed", {"satisfaction": "unsatisfied", "resolved": False, "valid": True}
@@ -77,9 +78,10 @@ async def test_each_action_from_each_status(platform, action):
             assert after["status"] == LEADS_TO[action], (state, action)
             assert after["events"][-1]["action"] == action
         else:
-            with pytest.raises(Conflict) as refused:
+            # a handler cannot even see an order not yet dispatched to its department
+            hidden = role == "handler" and state == "received"
+            with pytest.raises(NotFound if hidden else Conflict):
                 await call
-            assert refused.value.status_code == 409, (state, action)
             row = await Order.select(Order.status, Order.version).where(Order.number == number).first()
             assert row["version"] == 1, "a refused action must not change the order"
 
@@ -93,7 +95,7 @@ async def test_each_action_by_each_role(platform, action):
         if role in ROLES_ALLOWED[action]:
             assert (await call)["status"] == LEADS_TO[action]
         else:
-            with pytest.raises(Forbidden):
+            with pytest.raises(NotFound if role == "handler" and state == "received" else Forbidden):
                 await call
 
 
