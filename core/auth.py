@@ -37,6 +37,35 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(computed, base64.b64decode(digest))
 
 
+class _Recent:
+    """Who a token or key resolved to a moment ago: every request is authenticated, and the user or
+    key row changes rarely, so a lookup is reused for ``TTL`` seconds (a deactivation or revocation
+    takes effect within that time on every process)."""
+
+    TTL = 5.0
+
+    def __init__(self):
+        self._seen: dict[str, tuple[float, Actor]] = {}
+
+    def get(self, credential: str) -> Actor | None:
+        hit = self._seen.get(credential)
+        if hit and time.monotonic() - hit[0] < self.TTL:
+            return hit[1]
+        return None
+
+    def put(self, credential: str, actor: Actor) -> Actor:
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        self._seen[credential] = (time.monotonic(), actor)
+        return actor
+
+    def clear(self) -> None:
+        self._seen.clear()
+
+
+recent = _Recent()
+
+
 def _sign(secret: str, message: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
@@ -58,10 +87,12 @@ async def actor_from_token(token: str, secret: str) -> Actor:
         raise Unauthorized("登录凭证无效")
     if expired:
         raise Unauthorized("登录已过期，请重新登录")
+    if actor := recent.get(token):
+        return actor
     user = await User.select().where((User.id == int(user_id)) & (User.active == True)).first()  # noqa: E712
     if user is None:
         raise Unauthorized("用户不存在或已停用")
-    return Actor(name=user["username"], role=user["role"], department=user["department"])
+    return recent.put(token, Actor(name=user["username"], role=user["role"], department=user["department"]))
 
 
 async def login(username: str, password: str) -> dict:
@@ -84,6 +115,8 @@ async def create_api_key(name: str, channels: list[str]) -> str:
 
 
 async def actor_from_api_key(key: str) -> Actor:
+    if actor := recent.get(key):
+        return actor
     parts = key.split("_")
     row = None
     if len(parts) >= 3 and parts[0] == "hy":
@@ -91,5 +124,5 @@ async def actor_from_api_key(key: str) -> Actor:
             load_json=True).first()
     if row is None or not hmac.compare_digest(row["key_hash"], _key_hash(key)):
         raise Unauthorized("API Key 无效")
-    return Actor(name=f"api:{row['name']}", role="integration", kind="api_key",
-                 channels=tuple(row["channels"] or ()))
+    return recent.put(key, Actor(name=f"api:{row['name']}", role="integration", kind="api_key",
+                                 channels=tuple(row["channels"] or ())))

@@ -25,16 +25,21 @@ class WorkCalendar:
         self.tz = tz
         self.office_hours = tuple(office_hours)
         self.overrides = dict(overrides or {})
+        self._known: dict[dt.date, bool] = {}  # the package's answer is slow to compute; days repeat
 
     def is_workday(self, day: dt.date) -> bool:
         """Overrides first, then the official calendar; a year it does not know yet falls back to
         Monday–Friday until an admin enters that year's holidays."""
         if day in self.overrides:
             return self.overrides[day]
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:
-            return day.weekday() < 5
+        known = self._known.get(day)
+        if known is None:
+            try:
+                known = chinese_calendar.is_workday(day)
+            except NotImplementedError:
+                known = day.weekday() < 5
+            self._known[day] = known
+        return known
 
     def _periods(self, day: dt.date):
         """The office periods of one day as aware datetimes (none on a day off)."""

@@ -143,7 +143,7 @@ async def seed_orders(platform, count: int, *, seed: int = 12345) -> int:
 async def seed(platform, orders: int = 300) -> str:
     if not await Department.exists().where(Department.code == "hotline_center"):
         await seed_reference()
-        platform.orders.forget_departments()
+        platform.orders.forget_reference_data()
     made = await seed_orders(platform, orders)
     return (f"演示数据已写入：{made} 张工单。演示账号（密码均为 {DEMO_PASSWORD}）：agent 话务员、dispatcher 派单员、"
             f"supervisor 督办员、admin 管理员、h_<单位代码> 承办人（如 h_eco_env）")

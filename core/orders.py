@@ -23,7 +23,7 @@ from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInp
 from core.lifecycle import STATUSES, ActionContext, Refusal
 from core.model import CENTRE_ROLES, ROLES, Actor, Citizen, EventRecord, OrderRecord
 from core.outbox import Outbox
-from core.routing import load_rules, suggest
+from core.routing import RuleCache, suggest
 from core.tables import Counter, Department, IdempotencyKey, Order, OrderEvent
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -100,6 +100,7 @@ class OrderService:
         self.channels = channels
         self.sla = sla
         self._departments: frozenset[str] | None = None
+        self.rules = RuleCache()
         self.outbox_written: Callable[[], None] = lambda: None  # wakes the delivery job after a commit
         self.clock: Callable[[], dt.datetime] = _now  # replaced only to replay history (demo data)
 
@@ -110,8 +111,10 @@ class OrderService:
             self._departments = frozenset(r["code"] for r in await Department.select(Department.code))
         return self._departments
 
-    def forget_departments(self) -> None:
+    def forget_reference_data(self) -> None:
+        """Departments and routing rules are cached; call after changing them."""
         self._departments = None
+        self.rules.forget()
 
     # -- intake -------------------------------------------------------------------------------------
 
@@ -160,8 +163,29 @@ class OrderService:
         channel, details = self.check_intake(code, request, actor)
         now = self.clock()
         received_at = (request.received_at or now).astimezone(dt.timezone.utc)
-        request_hash = hashlib.sha256(msgspec.json.encode([code, request])).hexdigest()
+        request_hash = hashlib.sha256(msgspec.json.encode([code, request])).hexdigest() if idempotency_key else ""
         scope = f"{actor.kind}:{actor.name}"
+        suggestion = suggest(await self.rules.get(), channel=code, subject=request.subject,
+                             content=request.content, category=request.category,
+                             area=request.area, kind=request.kind)
+        row = {
+            "query_code": "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(8)),
+            "channel": code, "kind": request.kind, "source": request.source,
+            "subject": request.subject.strip(), "content": request.content.strip(),
+            "citizen_name": request.citizen.name.strip(), "citizen_phone": request.citizen.phone.strip(),
+            "anonymous": request.anonymous, "address": request.address, "area": request.area,
+            "category": request.category,
+            "details": msgspec.to_builtins(details) if details is not None else {},
+            "status": "received", "status_before_suspend": None, "department": None,
+            "suggested_department": suggestion.department if suggestion else None,
+            "suggestion_reason": suggestion.reason if suggestion else "",
+            "priority": request.priority, "received_at": received_at,
+            "deadlines": self.sla.at_intake(channel=code, kind=request.kind, priority=request.priority,
+                                            received_at=received_at),
+            "rating": None, "external_id": request.external_id, "version": 1,
+            "created_at": now, "updated_at": now,
+        }
+        # Only the database work holds the write lock; everything above was prepared outside it.
         async with write_transaction(current_engine()):
             if idempotency_key:
                 seen = await IdempotencyKey.select().where(
@@ -177,27 +201,7 @@ class OrderService:
                     load_json=True).first()
                 if first is not None:
                     return 200, self.view(_record(first), actor)
-            suggestion = suggest(await load_rules(), channel=code, subject=request.subject,
-                                 content=request.content, category=request.category,
-                                 area=request.area, kind=request.kind)
-            row = {
-                "number": await self._next_number(now),
-                "query_code": "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(8)),
-                "channel": code, "kind": request.kind, "source": request.source,
-                "subject": request.subject.strip(), "content": request.content.strip(),
-                "citizen_name": request.citizen.name.strip(), "citizen_phone": request.citizen.phone.strip(),
-                "anonymous": request.anonymous, "address": request.address, "area": request.area,
-                "category": request.category,
-                "details": msgspec.to_builtins(details) if details is not None else {},
-                "status": "received", "status_before_suspend": None, "department": None,
-                "suggested_department": suggestion.department if suggestion else None,
-                "suggestion_reason": suggestion.reason if suggestion else "",
-                "priority": request.priority, "received_at": received_at,
-                "deadlines": self.sla.at_intake(channel=code, kind=request.kind, priority=request.priority,
-                                                received_at=received_at),
-                "rating": None, "external_id": request.external_id, "version": 1,
-                "created_at": now, "updated_at": now,
-            }
+            row["number"] = await self._next_number(now)
             inserted = await Order.insert(Order(**row)).returning(Order.id)
             order = _record({**row, "id": inserted[0]["id"]})
             sent = await self._audit(order, "intake", actor, None, "received", "",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
 from core.calendar import WorkCalendar
@@ -43,10 +44,13 @@ class Platform:
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""
         bind_engine(self.engine, _all_tables())
-        if pool and hasattr(self.engine, "start_connection_pool"):
+        if pool and isinstance(self.engine, PostgresEngine):
             await self.engine.start_connection_pool(min_size=1, max_size=10)
         await sync_plugin_rules(self.channels)
+        self.orders.forget_reference_data()
 
     async def stop(self) -> None:
-        if hasattr(self.engine, "close_connection_pool") and getattr(self.engine, "pool", None):
+        if isinstance(self.engine, PostgresEngine) and self.engine.pool:
             await self.engine.close_connection_pool()
+        if hasattr(self.engine, "close_idle"):
+            await self.engine.close_idle()

@@ -7,6 +7,8 @@ rule goes before a rule for every channel. The dispatcher sees the suggestion an
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 
 from core.tables import RoutingRule
@@ -55,6 +57,25 @@ def suggest(rules: list[RuleSpec], *, channel: str, subject: str, content: str, 
         if hit is not None:
             return Suggestion(rule.department, rule.reason or hit)
     return None
+
+
+class RuleCache:
+    """The active rules, re-read at most every ``ttl`` seconds: every intake consults them, and the
+    centre changes them rarely (a change shows within ``ttl`` on every API process)."""
+
+    def __init__(self, ttl: float = 10.0):
+        self.ttl = ttl
+        self._rules: list[RuleSpec] | None = None
+        self._loaded_at = 0.0
+
+    def forget(self) -> None:
+        self._rules = None
+
+    async def get(self) -> list[RuleSpec]:
+        now = time.monotonic()
+        if self._rules is None or now - self._loaded_at > self.ttl:
+            self._rules, self._loaded_at = await load_rules(), now
+        return self._rules
 
 
 async def load_rules() -> list[RuleSpec]:

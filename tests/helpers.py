@@ -28,9 +28,12 @@ STAFF = {
 
 
 async def clean(platform) -> None:
+    from core.auth import recent
+
+    recent.clear()
     for table in ALL_TABLES:
         await table.delete(force=True)
-    platform.orders.forget_departments()
+    platform.orders.forget_reference_data()
 
 
 async def seed_staff() -> None:
