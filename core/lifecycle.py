@@ -63,6 +63,45 @@ class CallbackPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     note: str = ""
 
 
+class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reply: Text
+
+
+class MergePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    into: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    reason: str = ""
+
+
+class ExtensionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    days: Annotated[int, msgspec.Meta(ge=1, le=30)]
+    reason: Text
+
+
+class Decision(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: str = ""
+
+
+class AppealPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Text
+    evidence: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    attachments: list[str] = []  # keys of files uploaded to the order
+
+
+class SupervisePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    note: Text
+    kind: Literal["supervise", "urge"] = "supervise"  # 督办 / 催办
+    due_days: Annotated[int, msgspec.Meta(ge=1, le=30)] = 2
+
+
+class SupervisionAnswer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    supervision: Annotated[int, msgspec.Meta(ge=1)]
+    answer: Text
+
+
+class CommentPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    text: Text
+
+
 # -- the declaration --------------------------------------------------------------------------------
 
 class ActionContext(msgspec.Struct, kw_only=True):
@@ -86,8 +125,8 @@ class Refusal(Exception):
         self.key = key
 
 
-Effect = Callable[[ActionContext], dict[str, Any]]
-Validator = Callable[[ActionContext], None]  # raises Refusal
+Effect = Callable[[ActionContext], dict[str, Any]]  # may be async (it runs inside the transaction)
+Validator = Callable[[ActionContext], None]  # raises Refusal; may be async
 
 
 class Action(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,6 +137,7 @@ class Action(msgspec.Struct, frozen=True, kw_only=True):
     roles: frozenset[str]
     department_bound: bool = False  # a handler must belong to the order's department
     payload: type[msgspec.Struct] = Note
+    reveals_contact: bool = False  # the answer shows the citizen's full phone number (audited)
     effect: Effect | None = None
     validators: tuple[Validator, ...] = ()
 
@@ -114,6 +154,9 @@ def _states(*names: str) -> frozenset[str]:
 
 
 CENTRE_DISPATCH = frozenset({"dispatcher", "admin"})
+CENTRE_OVERSIGHT = frozenset({"supervisor", "admin"})
+CENTRE = frozenset({"agent", "dispatcher", "supervisor", "admin"})
+STAFF = CENTRE | {"handler"}
 HANDLER = frozenset({"handler"})
 
 
@@ -183,6 +226,156 @@ def _redispatch_elsewhere(ctx: ActionContext) -> None:
         raise Refusal("改派的承办单位与当前相同", 400, key="department")
 
 
+def _resolve_at_intake(ctx: ActionContext) -> dict[str, Any]:
+    deadlines = _mark_done(_mark_done(ctx.order.deadlines, "dispatch", ctx.now), "handle", ctx.now)
+    deadlines["callback"] = ctx.sla.deadline("callback", ctx.now, ctx.order)
+    return {"deadlines": deadlines, "department": None}
+
+
+async def _merge_target_exists(ctx: ActionContext) -> None:
+    from core.tables import Order
+
+    if ctx.payload.into == ctx.order.number:
+        raise Refusal("不能把工单合并到它自己", 400, key="into")
+    target = await Order.select(Order.status).where(Order.number == ctx.payload.into).first()
+    if target is None:
+        raise Refusal(f"工单 {ctx.payload.into} 不存在", 400, key="into")
+    if target["status"] in TERMINAL:
+        raise Refusal(f"工单 {ctx.payload.into} 已{STATUSES[target['status']]}，不能并入", 409, key="into")
+
+
+def _merge(ctx: ActionContext) -> dict[str, Any]:
+    return {"merged_into": ctx.payload.into}
+
+
+def _suspend(ctx: ActionContext) -> dict[str, Any]:
+    return {"status_before_suspend": ctx.order.status, "suspended_at": ctx.now}
+
+
+def _resume_target(ctx: ActionContext) -> str:
+    return ctx.order.status_before_suspend or "received"
+
+
+def _resume(ctx: ActionContext) -> dict[str, Any]:
+    """The clock restarts: each open deadline moves on by the working time spent suspended."""
+    paused_hours = ctx.sla.calendar.working_seconds_between(ctx.order.suspended_at, ctx.now) / 3600
+    deadlines = {}
+    for name, d in ctx.order.deadlines.items():
+        d = dict(d)
+        if not d.get("done") and paused_hours:
+            due = dt.datetime.fromisoformat(d["due"])
+            d["due"] = ctx.sla.calendar.add_working_hours(due, paused_hours).isoformat()
+            d["paused_hours"] = round(d.get("paused_hours", 0) + paused_hours, 2)
+        deadlines[name] = d
+    return {"status_before_suspend": None, "suspended_at": None, "deadlines": deadlines}
+
+
+def _pending_extension(order: OrderRecord) -> dict | None:
+    return next((e for e in order.extensions if e["status"] == "requested"), None)
+
+
+def _can_request_extension(ctx: ActionContext) -> None:
+    handle = ctx.order.deadlines.get("handle")
+    if handle is None or handle.get("done"):
+        raise Refusal("该工单没有进行中的办理时限")
+    if ctx.now > dt.datetime.fromisoformat(handle["due"]):
+        raise Refusal("办理时限已过，延期须在到期前申请")
+    if _pending_extension(ctx.order):
+        raise Refusal("已有待审批的延期申请")
+
+
+def _request_extension(ctx: ActionContext) -> dict[str, Any]:
+    extension = {"id": len(ctx.order.extensions) + 1, "days": ctx.payload.days, "reason": ctx.payload.reason,
+                 "status": "requested", "requested_by": ctx.actor.name, "requested_at": ctx.now.isoformat()}
+    return {"extensions": [*ctx.order.extensions, extension]}
+
+
+def _has_pending_extension(ctx: ActionContext) -> None:
+    if not _pending_extension(ctx.order):
+        raise Refusal("没有待审批的延期申请")
+
+
+def _decide_extension(approved: bool) -> Effect:
+    def decide(ctx: ActionContext) -> dict[str, Any]:
+        pending = _pending_extension(ctx.order)
+        decided = {**pending, "status": "approved" if approved else "rejected", "decided_by": ctx.actor.name,
+                   "decided_at": ctx.now.isoformat(), "decision_reason": ctx.payload.reason}
+        changes: dict[str, Any] = {"extensions": [decided if e is pending else e for e in ctx.order.extensions]}
+        if approved:
+            handle = dict(ctx.order.deadlines["handle"])
+            handle["due"] = ctx.sla.calendar.add_working_days(
+                dt.datetime.fromisoformat(handle["due"]), pending["days"]).isoformat()
+            handle["extended"] = True
+            changes["deadlines"] = {**ctx.order.deadlines, "handle": handle}
+        return changes
+    return decide
+
+
+def _rated_badly(ctx: ActionContext) -> None:
+    rating = ctx.order.rating
+    if rating is None:
+        raise Refusal("工单尚未回访")
+    if rating["satisfaction"] in GOOD_SATISFACTION and rating["resolved"]:
+        raise Refusal("回访评价为满意且已解决，无需重办或申诉")
+
+
+def _rework(ctx: ActionContext) -> dict[str, Any]:
+    deadlines = _mark_done(_mark_done(ctx.order.deadlines, "appeal", ctx.now), "callback", ctx.now)
+    deadlines["handle"] = ctx.sla.deadline("handle", ctx.now, ctx.order)
+    return {"rework_count": ctx.order.rework_count + 1, "rating": None, "deadlines": deadlines}
+
+
+def _within_appeal_window(ctx: ActionContext) -> None:
+    if (ctx.order.rating or {}).get("appeal"):
+        raise Refusal("该评价已申诉过，不能再次申诉")
+    window = ctx.order.deadlines.get("appeal")
+    if window is None or ctx.now > dt.datetime.fromisoformat(window["due"]):
+        raise Refusal("已超过申诉期限（评价后 3 个工作日内）")
+
+
+def _appeal(ctx: ActionContext) -> dict[str, Any]:
+    appeal = {"reason": ctx.payload.reason, "evidence": ctx.payload.evidence,
+              "attachments": ctx.payload.attachments, "by": ctx.actor.name, "at": ctx.now.isoformat()}
+    return {"rating": {**ctx.order.rating, "appeal": appeal},
+            "deadlines": _mark_done(ctx.order.deadlines, "appeal", ctx.now)}
+
+
+def _rule_on_appeal(upheld: bool) -> Effect:
+    def rule(ctx: ActionContext) -> dict[str, Any]:
+        rating = dict(ctx.order.rating)
+        rating["appeal"] = {**rating["appeal"], "decision": "upheld" if upheld else "rejected",
+                            "decided_by": ctx.actor.name, "decided_at": ctx.now.isoformat(),
+                            "decision_reason": ctx.payload.reason}
+        if upheld:
+            rating["valid"] = False  # an overturned rating leaves the KPIs
+        return {"rating": rating}
+    return rule
+
+
+def _supervise(ctx: ActionContext) -> dict[str, Any]:
+    supervision = {"id": len(ctx.order.supervisions) + 1, "kind": ctx.payload.kind, "note": ctx.payload.note,
+                   "department": ctx.order.department, "issued_by": ctx.actor.name,
+                   "issued_at": ctx.now.isoformat(),
+                   "due": ctx.sla.calendar.add_working_days(ctx.now, ctx.payload.due_days).isoformat(),
+                   "answer": None, "answered_by": None, "answered_at": None}
+    return {"supervisions": [*ctx.order.supervisions, supervision]}
+
+
+def _open_supervision(ctx: ActionContext) -> None:
+    found = next((s for s in ctx.order.supervisions if s["id"] == ctx.payload.supervision), None)
+    if found is None:
+        raise Refusal("督办记录不存在", 400, key="supervision")
+    if found["answer"] is not None:
+        raise Refusal("该督办已回复")
+
+
+def _answer_supervision(ctx: ActionContext) -> dict[str, Any]:
+    answered = [{**s, "answer": ctx.payload.answer, "answered_by": ctx.actor.name,
+                 "answered_at": ctx.now.isoformat()} if s["id"] == ctx.payload.supervision else s
+                for s in ctx.order.supervisions]
+    return {"supervisions": answered}
+
+
 # -- the table ---------------------------------------------------------------------------------------
 
 CORE_ACTIONS: tuple[Action, ...] = (
@@ -205,11 +398,47 @@ CORE_ACTIONS: tuple[Action, ...] = (
            roles=CENTRE_DISPATCH, effect=_complete),
     Action(name="reject_reply", label="审核退回", sources=_states("replied"), target="accepted",
            roles=CENTRE_DISPATCH, payload=ReasonPayload),
+    # a citizen rates online through the tracking page, once the query code has been checked
     Action(name="callback", label="回访", sources=_states("completed"), target=_after_rating,
-           roles=frozenset({"agent", "admin"}), payload=CallbackPayload, effect=_rate,
+           roles=frozenset({"agent", "admin", "citizen"}), payload=CallbackPayload, effect=_rate,
            validators=(_not_yet_rated,)),
     Action(name="archive", label="归档", sources=_states("completed"), target="archived",
            roles=frozenset({"dispatcher", "supervisor", "admin"}), validators=(_rated,)),
+    Action(name="resolve_at_intake", label="即时办结", sources=_states("received"), target="completed",
+           roles=frozenset({"agent", "admin"}), payload=ResolvePayload, effect=_resolve_at_intake),
+    Action(name="merge", label="合并", sources=_states("received"), target="merged",
+           roles=CENTRE_DISPATCH, payload=MergePayload, effect=_merge, validators=(_merge_target_exists,)),
+    Action(name="suspend", label="挂起", sources=_states("received", "accepted"), target="suspended",
+           roles=frozenset({"dispatcher", "supervisor", "admin"}), payload=ReasonPayload, effect=_suspend),
+    Action(name="resume", label="恢复", sources=_states("suspended"), target=_resume_target,
+           roles=frozenset({"dispatcher", "supervisor", "admin"}), effect=_resume),
+    Action(name="request_extension", label="申请延期", sources=_states("accepted"), target=None,
+           roles=HANDLER, department_bound=True, payload=ExtensionRequest, effect=_request_extension,
+           validators=(_can_request_extension,)),
+    Action(name="approve_extension", label="批准延期", sources=_states("accepted", "suspended"), target=None,
+           roles=frozenset({"dispatcher", "supervisor", "admin"}), payload=Decision,
+           effect=_decide_extension(True), validators=(_has_pending_extension,)),
+    Action(name="reject_extension", label="驳回延期", sources=_states("accepted", "suspended"), target=None,
+           roles=frozenset({"dispatcher", "supervisor", "admin"}), payload=Decision,
+           effect=_decide_extension(False), validators=(_has_pending_extension,)),
+    Action(name="rework", label="重办", sources=_states("completed"), target="accepted",
+           roles=CENTRE_DISPATCH, payload=ReasonPayload, effect=_rework, validators=(_rated_badly,)),
+    Action(name="appeal", label="申诉", sources=_states("completed"), target="appealing",
+           roles=HANDLER, department_bound=True, payload=AppealPayload, effect=_appeal,
+           validators=(_rated_badly, _within_appeal_window)),
+    Action(name="uphold_appeal", label="申诉成立", sources=_states("appealing"), target="archived",
+           roles=CENTRE_OVERSIGHT, payload=Decision, effect=_rule_on_appeal(True)),
+    Action(name="reject_appeal", label="申诉驳回", sources=_states("appealing"), target="completed",
+           roles=CENTRE_OVERSIGHT, payload=ReasonPayload, effect=_rule_on_appeal(False)),
+    Action(name="supervise", label="督办", sources=OPEN_STATUSES, target=None,
+           roles=CENTRE_OVERSIGHT, payload=SupervisePayload, effect=_supervise),
+    Action(name="answer_supervision", label="回复督办", sources=OPEN_STATUSES, target=None,
+           roles=HANDLER, department_bound=True, payload=SupervisionAnswer, effect=_answer_supervision,
+           validators=(_open_supervision,)),
+    Action(name="comment", label="备注", sources=OPEN_STATUSES, target=None, roles=STAFF,
+           department_bound=True, payload=CommentPayload),
+    Action(name="reveal_contact", label="查看完整号码", sources=frozenset(STATUSES), target=None,
+           roles=CENTRE, payload=Decision, reveals_contact=True),
 )
 
 

@@ -70,6 +70,12 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     deadlines: dict[str, Any]
     rating: dict[str, Any] | None
     external_id: str | None
+    rework_count: int = 0
+    merged_into: str | None = None
+    suspended_at: dt.datetime | None = None
+    extensions: list[dict[str, Any]] = []
+    supervisions: list[dict[str, Any]] = []
+    flags: list[str] = []
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import inspect
 import re
 import secrets
 from collections.abc import Callable
@@ -250,7 +251,7 @@ class OrderService:
                 raise NotFound(f"没有「{name}」这个操作")
             if actor.role not in action.roles:
                 raise Forbidden(f"{ROLES.get(actor.role, actor.role)}不能执行「{action.label}」")
-            if action.department_bound and actor.department != order.department:
+            if action.department_bound and actor.role == "handler" and actor.department != order.department:
                 raise Forbidden(f"只有承办单位本单位的人员才能执行「{action.label}」")
             if order.status not in action.sources:
                 raise Conflict(f"工单当前状态为「{STATUSES[order.status]}」，不能执行「{action.label}」")
@@ -259,27 +260,29 @@ class OrderService:
                                 departments=await self.departments(), sla=self.sla)
             try:
                 for validate in action.validators:
-                    validate(ctx)
+                    await _maybe_await(validate(ctx))
                 channel = self.channels.get(order.channel)
                 self.channels.hook(order.channel, "validate_action")(channel=channel, action=action, ctx=ctx)
-                changes = action.effect(ctx) if action.effect else {}
+                changes = await _maybe_await(action.effect(ctx)) if action.effect else {}
                 target = action.target_for(ctx)
             except Refusal as refusal:
                 raise _refused(refusal) from None
-            changes = {**changes, "status": target, "version": order.version + 1, "updated_at": now}
-            updated = await (Order.update({getattr(Order, k): v for k, v in changes.items()})
-                             .where((Order.id == order.id) & (Order.version == order.version))
-                             .returning(Order.id))
-            if not updated:
-                raise Conflict("工单已被他人处理，请刷新后重试")
-            after = msgspec.structs.replace(order, **changes)
+            after = order
+            if changes or target != order.status:  # a pure record (comment, reveal) leaves the order be
+                changes = {**changes, "status": target, "version": order.version + 1, "updated_at": now}
+                updated = await (Order.update({getattr(Order, k): v for k, v in changes.items()})
+                                 .where((Order.id == order.id) & (Order.version == order.version))
+                                 .returning(Order.id))
+                if not updated:
+                    raise Conflict("工单已被他人处理，请刷新后重试")
+                after = msgspec.structs.replace(order, **changes)
             data = msgspec.to_builtins(parsed)
-            reason = data.get("reason") or data.get("note") or ""
+            reason = data.get("reason") or data.get("note") or data.get("text") or ""
             sent = await self._audit(after, name, actor, order.status, target, reason, data, now)
             events = await self._events(order.id)
         if sent:
             self.outbox_written()
-        return self.view(after, actor, events)
+        return self.view(after, actor, events, reveal=action.reveals_contact)
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -342,10 +345,12 @@ class OrderService:
         return {"items": [self.view(_record(r), actor) for r in rows], "total": total,
                 "page": page, "page_size": page_size}
 
-    def view(self, order: OrderRecord, actor: Actor, events: list[dict] | None = None) -> dict:
-        """The order as this actor may see it: phone masked outside the centre."""
+    def view(self, order: OrderRecord, actor: Actor, events: list[dict] | None = None, *,
+             reveal: bool = False) -> dict:
+        """The order as this actor may see it: the phone masked unless a centre user revealed it
+        (an audited action), staff-only fields left out for integrations and departments."""
         channel = self.channels.get(order.channel)
-        phone = order.citizen_phone if actor.in_centre else mask_phone(order.citizen_phone)
+        phone = order.citizen_phone if reveal and actor.in_centre else mask_phone(order.citizen_phone)
         lifecycle = self.channels.lifecycle(order.channel)
         view = {
             "number": order.number, "channel": order.channel, "channel_name": channel.name if channel else "",
@@ -360,16 +365,23 @@ class OrderService:
             "received_at": order.received_at.isoformat(),
             "deadlines": self.sla.present(order.deadlines, self.clock()),
             "rating": order.rating, "external_id": order.external_id, "version": order.version,
+            "rework_count": order.rework_count, "merged_into": order.merged_into,
+            "suspended_at": order.suspended_at.isoformat() if order.suspended_at else None,
+            "status_before_suspend": order.status_before_suspend,
+            "extensions": order.extensions, "supervisions": order.supervisions, "flags": order.flags,
             "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
             "actions": [{"name": a.name, "label": a.label} for a in lifecycle.available(order.status)
-                        if actor.role in a.roles
-                        and (not a.department_bound or actor.department == order.department)],
+                        if actor.role in a.roles],
         }
         if actor.in_centre:
             view["query_code"] = order.query_code
         if events is not None:
             view["events"] = events
         return view
+
+
+async def _maybe_await(value):
+    return await value if inspect.isawaitable(value) else value
 
 
 def _refused(refusal: Refusal) -> HuyingError:

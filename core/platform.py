@@ -48,6 +48,15 @@ class Platform:
             await self.engine.start_connection_pool(min_size=1, max_size=10)
         await sync_plugin_rules(self.channels)
         self.orders.forget_reference_data()
+        await self.load_calendar()
+
+    async def load_calendar(self) -> None:
+        """The centre's own working-day decisions win over the calendar package."""
+        from core.tables import CalendarDay
+
+        rows = await CalendarDay.select(CalendarDay.day, CalendarDay.workday)
+        self.calendar.overrides.clear()
+        self.calendar.overrides.update({r["day"]: r["workday"] for r in rows})
 
     async def stop(self) -> None:
         if isinstance(self.engine, PostgresEngine) and self.engine.pool:

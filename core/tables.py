@@ -11,6 +11,7 @@ from piccolo.columns import (
     JSON,
     BigInt,
     Boolean,
+    Date,
     Integer,
     Text,
     Timestamptz,
@@ -79,6 +80,12 @@ class Order(Table, tablename="orders"):
     deadlines = JSON(default={})
     rating = JSON(null=True, default=None)
     external_id = Varchar(length=128, null=True, default=None)
+    rework_count = Integer(default=0)
+    merged_into = Varchar(length=32, null=True, default=None)
+    suspended_at = Timestamptz(null=True, default=None)
+    extensions = JSON(default=[])  # 延期: requested → approved / rejected
+    supervisions = JSON(default=[])  # 督办/催办: issued → answered
+    flags = JSON(default=[])  # early-warning marks set at intake (e.g. mass incident)
     version = Integer(default=1)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
@@ -145,6 +152,27 @@ class RoutingRule(Table, tablename="routing_rules"):
     active = Boolean(default=True)
 
 
+class CalendarDay(Table, tablename="calendar_days"):
+    """A day the centre marks as working or not, ahead of the calendar package (a new year's
+    holidays and make-up working days, announced each winter by the State Council)."""
+
+    day = Date(unique=True)
+    workday = Boolean()
+    note = Varchar(length=128, default="")
+
+
+class Attachment(Table, tablename="attachments"):
+    """A file on an order (evidence for an appeal, photos of a visit); the bytes live in the store."""
+
+    order_id = BigInt(index=True)
+    key = Varchar(length=128, unique=True)
+    filename = Varchar(length=255)
+    content_type = Varchar(length=64)
+    size = Integer()
+    uploaded_by = Varchar(length=128)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Department,
     User,
@@ -155,4 +183,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     IdempotencyKey,
     OutboxMessage,
     RoutingRule,
+    CalendarDay,
+    Attachment,
 )

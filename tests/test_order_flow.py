@@ -73,11 +73,19 @@ async def test_a_handler_sees_only_its_own_departments_orders(client, tokens):
     assert refused.status_code == 404
 
 
-async def test_phone_is_masked_for_department_users_only(client, tokens):
+async def test_phone_is_masked_and_only_the_centre_may_reveal_it_on_the_record(client, tokens):
     number = (await _intake(client, tokens))["number"]
     await _act(client, tokens["dispatcher1"], number, "dispatch", {"department": "eco_env"})
     centre = (await client.get(f"/api/orders/{number}", headers=tokens["agent1"])).json()
     department = (await client.get(f"/api/orders/{number}", headers=tokens["eco_handler"])).json()
-    assert centre["citizen"]["phone"] == "13912345678"
-    assert department["citizen"]["phone"] == "139****5678"
+    listed = (await client.get("/api/orders", headers=tokens["agent1"])).json()["items"][0]
+    assert centre["citizen"]["phone"] == department["citizen"]["phone"] == listed["citizen"]["phone"] == "139****5678"
     assert "query_code" not in department
+    revealed = await _act(client, tokens["agent1"], number, "reveal_contact", {"reason": "回访需要"})
+    assert revealed.status_code == 200 and revealed.json()["citizen"]["phone"] == "13912345678"
+    assert revealed.json()["events"][-1] | {"created_at": None} == {
+        "action": "reveal_contact", "actor": "agent1", "role": "agent", "department": None,
+        "from_status": "dispatched", "to_status": "dispatched", "reason": "回访需要",
+        "payload": {"reason": "回访需要"}, "created_at": None}
+    refused = await _act(client, tokens["eco_handler"], number, "reveal_contact", {})
+    assert refused.status_code == 403
