@@ -113,3 +113,75 @@ async def new_api_key(request: Request, data: JSONBody[ApiKeyRequest], actor: Na
 
 ROUTES = [list_channels, get_channel, intake, list_orders, get_order, perform_action, list_departments,
           token, new_api_key]
+
+
+# -- attachments and the working calendar (added with the full lifecycle) ---------------------------
+
+from litestar.datastructures import UploadFile  # noqa: E402
+from litestar.enums import RequestEncodingType  # noqa: E402
+from litestar.params import Body  # noqa: E402
+
+from api.schemas import AttachmentOut, CalendarDayIn, CalendarDayOut  # noqa: E402
+from core.storage import MAX_BYTES, AttachmentRefused  # noqa: E402
+from core.tables import CalendarDay  # noqa: E402
+
+
+@post("/api/orders/{number:str}/attachments", tags=["工单"], summary="上传附件（JPG/PNG/PDF，10 MB 以内）",
+      status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024)
+async def upload_attachment(
+    request: Request, number: FromPath[str], actor: NamedDependency[Actor],
+    data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+) -> AttachmentOut:
+    platform = request.app.state.platform
+    content = await data.read()
+    try:
+        stored = await platform.orders.attach(number, data.filename or "", content, actor, platform.attachments)
+    except AttachmentRefused as refused:
+        raise InvalidInput([FieldError("data", str(refused))], str(refused)) from None
+    return AttachmentOut(**stored)
+
+
+@get("/api/orders/{number:str}/attachments", tags=["工单"], summary="工单的附件")
+async def list_attachments(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> list[AttachmentOut]:
+    rows = await request.app.state.platform.orders.attachments(number, actor)
+    return [AttachmentOut(**r) for r in rows]
+
+
+@get("/api/orders/{number:str}/attachments/{key:str}", tags=["工单"], summary="下载附件", media_type="application/octet-stream")
+async def download_attachment(request: Request, number: FromPath[str], key: FromPath[str],
+                              actor: NamedDependency[Actor]) -> Response[bytes]:
+    platform = request.app.state.platform
+    found = next((a for a in await platform.orders.attachments(number, actor) if a["key"] == key), None)
+    if found is None:
+        raise NotFound("附件不存在")
+    return Response(platform.attachments.open(key), media_type=found["content_type"],
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(found['filename'])}"})
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name)
+
+
+@get("/api/calendar/days", tags=["工作日历"], summary="中心设定的工作日和休息日（覆盖法定日历）")
+async def list_calendar_days(actor: NamedDependency[Actor]) -> list[CalendarDayOut]:
+    rows = await CalendarDay.select().order_by(CalendarDay.day)
+    return [CalendarDayOut(day=r["day"], workday=r["workday"], note=r["note"]) for r in rows]
+
+
+@post("/api/calendar/days", tags=["工作日历"], summary="设定某天为工作日或休息日（仅管理员）", status_code=200)
+async def set_calendar_day(request: Request, data: JSONBody[CalendarDayIn], actor: NamedDependency[Actor]) -> CalendarDayOut:
+    require_role(actor, "admin")
+    platform = request.app.state.platform
+    existing = await CalendarDay.select(CalendarDay.id).where(CalendarDay.day == data.day).first()
+    if existing:
+        await CalendarDay.update({CalendarDay.workday: data.workday, CalendarDay.note: data.note}).where(
+            CalendarDay.id == existing["id"])
+    else:
+        await CalendarDay.insert(CalendarDay(day=data.day, workday=data.workday, note=data.note))
+    await platform.load_calendar()
+    return CalendarDayOut(day=data.day, workday=data.workday, note=data.note)
+
+
+ROUTES += [upload_attachment, list_attachments, download_attachment, list_calendar_days, set_calendar_day]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
@@ -52,3 +53,24 @@ class OrderPage(msgspec.Struct):
     total: int
     page: int
     page_size: int
+
+
+class AttachmentOut(msgspec.Struct):
+    key: str
+    filename: str
+    content_type: str
+    size: int
+    uploaded_by: str
+    created_at: str
+
+
+class CalendarDayIn(msgspec.Struct, forbid_unknown_fields=True):
+    day: dt.date
+    workday: bool
+    note: Annotated[str, msgspec.Meta(max_length=128)] = ""
+
+
+class CalendarDayOut(msgspec.Struct):
+    day: dt.date
+    workday: bool
+    note: str

@@ -21,7 +21,7 @@ import msgspec
 from core.channels import KINDS, SOURCES
 from core.db import current_engine, read_transaction, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
-from core.lifecycle import STATUSES, ActionContext, Refusal
+from core.lifecycle import STATUSES, TERMINAL, ActionContext, Refusal
 from core.model import CENTRE_ROLES, ROLES, Actor, Citizen, EventRecord, OrderRecord
 from core.outbox import Outbox
 from core.routing import RuleCache, suggest
@@ -162,6 +162,7 @@ class OrderService:
                      idempotency_key: str | None = None) -> tuple[int, dict]:
         """Record a request as a new order; returns (HTTP status, order view)."""
         channel, details = self.check_intake(code, request, actor)
+        await self.sla.refresh()
         now = self.clock()
         received_at = (request.received_at or now).astimezone(dt.timezone.utc)
         request_hash = hashlib.sha256(msgspec.json.encode([code, request])).hexdigest() if idempotency_key else ""
@@ -242,6 +243,7 @@ class OrderService:
     async def act(self, number: str, name: str, payload: dict | None, actor: Actor) -> dict:
         """Apply one lifecycle action; refused with the reason when status, role, department,
         payload or a validator says no. Exactly one of two concurrent actions on an order wins."""
+        await self.sla.refresh()
         now = self.clock()
         async with write_transaction(current_engine()):
             order = await self._load(number, actor)
@@ -283,6 +285,37 @@ class OrderService:
         if sent:
             self.outbox_written()
         return self.view(after, actor, events, reveal=action.reveals_contact)
+
+    # -- attachments --------------------------------------------------------------------------------
+
+    async def attach(self, number: str, filename: str, data: bytes, actor: Actor, store) -> dict:
+        """Keep a file on an open order (evidence, photos); audited like an action."""
+        from core.storage import sniff
+        from core.tables import Attachment
+
+        content_type = sniff(data)
+        now = self.clock()
+        async with write_transaction(current_engine()):
+            order = await self._load(number, actor)
+            if actor.role not in CENTRE_ROLES | {"handler"}:
+                raise Forbidden("无权上传附件")
+            if order.status in TERMINAL:
+                raise Conflict(f"工单已{STATUSES[order.status]}，不能再上传附件")
+            key = store.save(data, content_type)
+            record = {"key": key, "filename": filename[:255] or key, "content_type": content_type,
+                      "size": len(data), "uploaded_by": actor.name}
+            await Attachment.insert(Attachment(order_id=order.id, created_at=now, **record))
+            await self._audit(order, "attach", actor, order.status, order.status, "", record, now)
+        return {**record, "created_at": now.isoformat()}
+
+    async def attachments(self, number: str, actor: Actor) -> list[dict]:
+        from core.tables import Attachment
+
+        async with read_transaction(current_engine()):
+            order = await self._load(number, actor)
+            rows = await Attachment.select().where(Attachment.order_id == order.id).order_by(Attachment.id)
+        return [{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in r.items()
+                 if k not in ("id", "order_id")} for r in rows]
 
     # -- reads --------------------------------------------------------------------------------------
 

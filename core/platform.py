@@ -6,7 +6,7 @@ import time, so a test can assemble one with extra plugins of its own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
@@ -19,6 +19,7 @@ from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
+from core.storage import LocalAttachmentStore
 
 
 def _all_tables(base: type[Table] = Table) -> list[type[Table]]:
@@ -39,7 +40,7 @@ class Platform:
         self.orders = OrderService(self.channels, self.sla)
         self.deliverers = collect_deliverers(self.pm)
         self.engine = make_engine(self.settings.database_url)
-        self.after_commit: list[Callable[[], None]] = []
+        self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""
@@ -51,12 +52,7 @@ class Platform:
         await self.load_calendar()
 
     async def load_calendar(self) -> None:
-        """The centre's own working-day decisions win over the calendar package."""
-        from core.tables import CalendarDay
-
-        rows = await CalendarDay.select(CalendarDay.day, CalendarDay.workday)
-        self.calendar.overrides.clear()
-        self.calendar.overrides.update({r["day"]: r["workday"] for r in rows})
+        await self.sla.load_overrides()
 
     async def stop(self) -> None:
         if isinstance(self.engine, PostgresEngine) and self.engine.pool:

@@ -19,6 +19,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # messages pending in the outbox until it is configured (nothing is lost).
     city_platform_url: str | None = None
     max_body_bytes: int = 1_048_576
+    var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
 
     @property
@@ -44,11 +45,13 @@ def _secret_key(var: Path) -> str:
 def load_settings(env: dict[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     database_url = env.get("HUYING_DATABASE_URL") or DEFAULT_DATABASE_URL
-    secret = env.get("HUYING_SECRET_KEY") or _secret_key(Path(env.get("HUYING_VAR_DIR", "var")))
+    var_dir = env.get("HUYING_VAR_DIR", "var")
+    secret = env.get("HUYING_SECRET_KEY") or _secret_key(Path(var_dir))
     return Settings(
         database_url=database_url,
         redis_url=env.get("HUYING_REDIS_URL") or None,
         secret_key=secret,
         city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
+        var_dir=var_dir,
     )

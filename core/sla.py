@@ -7,6 +7,7 @@ reports and warnings read it without recomputing; its state (正常 / 临期 / �
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 from core.calendar import DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
@@ -22,9 +23,25 @@ DEADLINE_LABELS: dict[str, str] = {
 
 
 class SlaClock:
+    OVERRIDES_TTL = 60.0  # how soon another process sees a day the admin declared
+
     def __init__(self, calendar: WorkCalendar, channels):
         self.calendar = calendar
         self.channels = channels
+        self._overrides_loaded_at: float | None = None
+
+    async def load_overrides(self) -> None:
+        """The centre's own working-day decisions (``calendar_days``) win over the package."""
+        from core.tables import CalendarDay
+
+        rows = await CalendarDay.select(CalendarDay.day, CalendarDay.workday)
+        self.calendar.overrides.clear()
+        self.calendar.overrides.update({r["day"]: r["workday"] for r in rows})
+        self._overrides_loaded_at = time.monotonic()
+
+    async def refresh(self) -> None:
+        if self._overrides_loaded_at is None or time.monotonic() - self._overrides_loaded_at > self.OVERRIDES_TTL:
+            await self.load_overrides()
 
     def _sla(self, channel_code: str) -> SlaDefaults:
         channel = self.channels.get(channel_code)
