@@ -58,20 +58,32 @@ class ArqJobs:
     def __init__(self, platform):
         self.platform = platform
         self._pool = None
+        self._pending: asyncio.Task | None = None
 
     async def start(self) -> None:
+        """Connect if Redis is there; if not, the API still serves and the worker's cron catches up."""
+        await self._connect()
+
+    async def _connect(self) -> bool:
         from arq import create_pool
         from arq.connections import RedisSettings
 
-        self._pool = await create_pool(RedisSettings.from_dsn(self.platform.settings.redis_url))
+        if self._pool is None:
+            settings = RedisSettings.from_dsn(self.platform.settings.redis_url)
+            settings.conn_retries = 0
+            try:
+                self._pool = await create_pool(settings)
+            except Exception:
+                log.warning("Redis is not reachable; outbox delivery waits for the worker's cron")
+        return self._pool is not None
 
     def kick(self) -> None:
-        if self._pool is not None:
-            asyncio.get_running_loop().create_task(self._enqueue())
+        self._pending = asyncio.get_running_loop().create_task(self._enqueue())
 
     async def _enqueue(self) -> None:
         try:
-            await self._pool.enqueue_job("deliver_outbox", _job_id="deliver_outbox")
+            if await self._connect():
+                await self._pool.enqueue_job("deliver_outbox", _job_id="deliver_outbox")
         except Exception:  # Redis down: the worker's cron picks the messages up later
             log.warning("could not enqueue outbox delivery", exc_info=True)
 
