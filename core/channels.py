@@ -69,6 +69,20 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     public: bool = True  # offered to citizens as a web form
 
 
+FLAGS: dict[str, str] = {
+    "mass_incident": "群体性事件预警",
+    "repeat_caller": "重复来电",
+}
+
+
+class Assessment(msgspec.Struct, frozen=True, kw_only=True):
+    """A channel's judgement of a new order (the ``assess_intake`` hook)."""
+
+    priority: Literal["normal", "urgent"] = "normal"
+    flags: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()  # shown to staff: why it is urgent or flagged
+
+
 class FieldInfo(msgspec.Struct, frozen=True):
     """A channel field as API clients and forms see it."""
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from core.channels import Channel
+    from core.channels import Assessment, Channel
     from core.errors import FieldError
     from core.lifecycle import Action, ActionContext
     from core.model import EventRecord, OrderRecord
@@ -44,6 +44,14 @@ def validate_intake(channel: Channel, intake: dict[str, Any], details: Any) -> l
     ``intake`` is the decoded common part of the request, ``details`` the channel's field Struct.
     Return the bad fields (``FieldError(key="details.x", message=...)``) or nothing; any error
     refuses the intake with HTTP 400 and writes nothing."""
+
+
+@hookspec
+def assess_intake(channel: Channel, intake: dict[str, Any], details: Any) -> Assessment | None:
+    """Judge a valid new order before it is stored: raise its priority to ``"urgent"`` (its handling
+    deadline then runs in natural hours, ``SlaDefaults.urgent_natural_hours``) and set early-warning
+    ``flags`` such as ``"mass_incident"`` (群体性). Return ``core.channels.Assessment`` or nothing;
+    the strongest priority and the union of the flags win, with the reasons kept on the intake event."""
 
 
 @hookspec

@@ -167,6 +167,15 @@ class OrderService:
         received_at = (request.received_at or now).astimezone(dt.timezone.utc)
         request_hash = hashlib.sha256(msgspec.json.encode([code, request])).hexdigest() if idempotency_key else ""
         scope = f"{actor.kind}:{actor.name}"
+        priority, flags, reasons = request.priority, [], []
+        intake = msgspec.to_builtins(request)
+        for assessment in self.channels.hook(code, "assess_intake")(channel=channel, intake=intake, details=details):
+            if assessment is None:
+                continue
+            if assessment.priority == "urgent":
+                priority = "urgent"
+            flags.extend(f for f in assessment.flags if f not in flags)
+            reasons.extend(assessment.reasons)
         suggestion = suggest(await self.rules.get(), channel=code, subject=request.subject,
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind)
@@ -181,8 +190,8 @@ class OrderService:
             "status": "received", "status_before_suspend": None, "department": None,
             "suggested_department": suggestion.department if suggestion else None,
             "suggestion_reason": suggestion.reason if suggestion else "",
-            "priority": request.priority, "received_at": received_at,
-            "deadlines": self.sla.at_intake(channel=code, kind=request.kind, priority=request.priority,
+            "priority": priority, "received_at": received_at, "flags": flags,
+            "deadlines": self.sla.at_intake(channel=code, kind=request.kind, priority=priority,
                                             received_at=received_at),
             "rating": None, "external_id": request.external_id, "version": 1,
             "created_at": now, "updated_at": now,
@@ -206,8 +215,8 @@ class OrderService:
             row["number"] = await self._next_number(now)
             inserted = await Order.insert(Order(**row)).returning(Order.id)
             order = _record({**row, "id": inserted[0]["id"]})
-            sent = await self._audit(order, "intake", actor, None, "received", "",
-                                     {"source": request.source}, now)
+            sent = await self._audit(order, "intake", actor, None, "received", "；".join(reasons),
+                                     {"source": request.source, "priority": priority, "flags": flags}, now)
             view = self.view(order, actor)
             if idempotency_key:
                 await IdempotencyKey.insert(IdempotencyKey(scope=scope, key=idempotency_key,

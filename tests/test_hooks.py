@@ -140,6 +140,34 @@ async def test_hook_validate_intake(client, tokens):
     assert await Order.count() == 0
 
 
+async def test_hook_assess_intake(with_plugins):
+    from core.channels import Assessment
+
+    class Crowd(Tracker):
+        @hookimpl
+        def assess_intake(self, channel, intake, details):
+            if "三十多人" in intake["content"]:
+                return Assessment(priority="urgent", flags=("mass_incident",), reasons=("涉及人数多",))
+            return None
+
+    client = await with_plugins(Crowd())
+    headers = await _login(client, "agent1")
+    crowd = (await client.post("/api/channels/tracker/orders", headers=headers,
+                               json=intake_body(content="工地三十多人被拖欠工资"))).json()
+    calm = (await client.post("/api/channels/tracker/orders", headers=headers, json=intake_body())).json()
+    hotline = (await client.post("/api/channels/hotline/orders", headers=headers,
+                                 json=intake_body(content="工地三十多人被拖欠工资"))).json()
+    assert crowd["priority"] == "urgent" and crowd["flags"] == ["mass_incident"]
+    handle = next(d for d in crowd["deadlines"] if d["name"] == "handle")
+    import datetime as dt
+
+    assert dt.datetime.fromisoformat(handle["due"]) - dt.datetime.fromisoformat(handle["start"]) == dt.timedelta(hours=24)
+    detail = (await client.get(f"/api/orders/{crowd['number']}", headers=headers)).json()
+    assert detail["events"][0]["reason"] == "涉及人数多"
+    assert calm["priority"] == "normal" and calm["flags"] == []
+    assert hotline["priority"] == "normal"  # another channel's rules do not apply
+
+
 async def test_hook_routing_rules(client, tokens):
     body = intake_body(kind="suggestion", subject="关于片区规划的建议", content="建议调整学校周边用地规划。",
                        details={"topic": "urban_construction"})
