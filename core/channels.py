@@ -67,6 +67,10 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     kinds: tuple[str, ...] = tuple(KINDS)
     sla: SlaDefaults = SlaDefaults()
     public: bool = True  # offered to citizens as a web form
+    # The citizen is a reporter whose identity nobody outside the centre may see (tip-offs):
+    # name and phone are sealed at rest and left out of every view outside the centre.
+    protect_reporter: bool = False
+    confidential: tuple[str, ...] = ()  # detail fields sealed at rest and shown to the centre only
 
 
 FLAGS: dict[str, str] = {

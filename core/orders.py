@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from core.channels import KINDS, SOURCES
+from core.confidential import HIDDEN, Sealer
 from core.db import current_engine, read_transaction, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
 from core.lifecycle import STATUSES, TERMINAL, ActionContext, Refusal
@@ -97,9 +98,10 @@ def _now() -> dt.datetime:
 
 
 class OrderService:
-    def __init__(self, channels, sla):
+    def __init__(self, channels, sla, sealer: Sealer | None = None):
         self.channels = channels
         self.sla = sla
+        self.sealer = sealer
         self._departments: frozenset[str] | None = None
         self.rules = RuleCache()
         self.outbox_written: Callable[[], None] = lambda: None  # wakes the delivery job after a commit
@@ -179,14 +181,21 @@ class OrderService:
         suggestion = suggest(await self.rules.get(), channel=code, subject=request.subject,
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind)
+        citizen_name, citizen_phone = request.citizen.name.strip(), request.citizen.phone.strip()
+        stored_details = msgspec.to_builtins(details) if details is not None else {}
+        if channel.protect_reporter:
+            citizen_name, citizen_phone = self.sealer.seal(citizen_name), self.sealer.seal(citizen_phone)
+        for name in channel.confidential:
+            if isinstance(stored_details.get(name), str):
+                stored_details[name] = self.sealer.seal(stored_details[name])
         row = {
             "query_code": "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(8)),
             "channel": code, "kind": request.kind, "source": request.source,
             "subject": request.subject.strip(), "content": request.content.strip(),
-            "citizen_name": request.citizen.name.strip(), "citizen_phone": request.citizen.phone.strip(),
+            "citizen_name": citizen_name, "citizen_phone": citizen_phone,
             "anonymous": request.anonymous, "address": request.address, "area": request.area,
             "category": request.category,
-            "details": msgspec.to_builtins(details) if details is not None else {},
+            "details": stored_details,
             "status": "received", "status_before_suspend": None, "department": None,
             "suggested_department": suggestion.department if suggestion else None,
             "suggestion_reason": suggestion.reason if suggestion else "",
@@ -387,21 +396,44 @@ class OrderService:
         return {"items": [self.view(_record(r), actor) for r in rows], "total": total,
                 "page": page, "page_size": page_size}
 
+    def _visible_identity(self, order: OrderRecord, channel, actor: Actor, reveal: bool) -> tuple[dict, dict]:
+        """The citizen and the details as this actor may see them. Outside the centre a protected
+        reporter and confidential fields are left out entirely; inside it they stay hidden or masked
+        until revealed."""
+        protected = bool(channel and channel.protect_reporter)
+        confidential = set(channel.confidential) if channel else set()
+        name, phone = order.citizen_name, order.citizen_phone
+        if protected:
+            name, phone = _open(self.sealer, name), _open(self.sealer, phone)
+        if reveal and actor.in_centre:
+            citizen = {"name": name, "phone": phone}
+        elif protected and not actor.in_centre:
+            citizen = {"name": HIDDEN, "phone": ""}
+        else:
+            citizen = {"name": HIDDEN if protected else name, "phone": mask_phone(phone)}
+        details = {}
+        for key, value in order.details.items():
+            if key not in confidential:
+                details[key] = value
+            elif actor.in_centre:
+                details[key] = _open(self.sealer, value) if reveal else (HIDDEN if value else value)
+        return citizen, details
+
     def view(self, order: OrderRecord, actor: Actor, events: list[dict] | None = None, *,
              reveal: bool = False) -> dict:
         """The order as this actor may see it: the phone masked unless a centre user revealed it
         (an audited action), staff-only fields left out for integrations and departments."""
         channel = self.channels.get(order.channel)
-        phone = order.citizen_phone if reveal and actor.in_centre else mask_phone(order.citizen_phone)
+        citizen, details = self._visible_identity(order, channel, actor, reveal)
         lifecycle = self.channels.lifecycle(order.channel)
         view = {
             "number": order.number, "channel": order.channel, "channel_name": channel.name if channel else "",
             "kind": order.kind, "kind_label": KINDS.get(order.kind, order.kind),
             "source": order.source, "source_label": SOURCES.get(order.source, order.source),
             "subject": order.subject, "content": order.content,
-            "citizen": {"name": order.citizen_name, "phone": phone}, "anonymous": order.anonymous,
+            "citizen": citizen, "anonymous": order.anonymous,
             "address": order.address, "area": order.area, "category": order.category,
-            "details": order.details, "status": order.status, "status_label": STATUSES[order.status],
+            "details": details, "status": order.status, "status_label": STATUSES[order.status],
             "department": order.department, "suggested_department": order.suggested_department,
             "suggestion_reason": order.suggestion_reason, "priority": order.priority,
             "received_at": order.received_at.isoformat(),
@@ -424,6 +456,10 @@ class OrderService:
 
 async def _maybe_await(value):
     return await value if inspect.isawaitable(value) else value
+
+
+def _open(sealer: Sealer | None, value: Any) -> Any:
+    return sealer.open(value) if sealer else value
 
 
 def _refused(refusal: Refusal) -> HuyingError:

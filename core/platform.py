@@ -12,6 +12,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
 from core.calendar import WorkCalendar
+from core.confidential import Sealer
 from core.db import bind_engine, make_engine
 from core.orders import OrderService
 from core.outbox import collect_deliverers
@@ -37,7 +38,8 @@ class Platform:
         self.channels = Channels(self.pm)
         self.calendar = WorkCalendar()
         self.sla = SlaClock(self.calendar, self.channels)
-        self.orders = OrderService(self.channels, self.sla)
+        self.orders = OrderService(self.channels, self.sla,
+                                   Sealer(self.settings.data_key or self.settings.secret_key))
         self.deliverers = collect_deliverers(self.pm)
         self.engine = make_engine(self.settings.database_url)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")

@@ -15,6 +15,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str = DEFAULT_DATABASE_URL
     redis_url: str | None = None
     secret_key: str = ""
+    data_key: str = ""  # seals confidential fields; defaults to secret_key (keep it stable!)
     # Where a status push for an order transferred by the city platform is delivered; unset keeps the
     # messages pending in the outbox until it is configured (nothing is lost).
     city_platform_url: str | None = None
@@ -50,6 +51,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     return Settings(
         database_url=database_url,
         redis_url=env.get("HUYING_REDIS_URL") or None,
+        data_key=env.get("HUYING_DATA_KEY", ""),
         secret_key=secret,
         city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),

@@ -100,3 +100,31 @@ async def tokens(client) -> dict[str, dict[str, str]]:
 @pytest.fixture
 def actors() -> dict[str, Actor]:
     return {name: Actor(name=name, role=role, department=dept) for name, (role, dept) in helpers.STAFF.items()}
+
+
+@pytest.fixture
+async def with_plugins(migrated):
+    """Make an API client on a platform with extra plugins registered (as installed packages would be)."""
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+    from core.platform import Platform
+    from core.plugins import get_plugin_manager
+
+    opened = []
+
+    async def make(*plugins):
+        platform = Platform(migrated, pm=get_plugin_manager(extra=plugins))
+        await platform.start()
+        await helpers.clean(platform)
+        await platform.start()
+        await helpers.seed_staff()
+        client = AsyncTestClient(create_app(platform, pool=False, run_jobs=False))
+        await client.__aenter__()
+        opened.append(client)
+        client.platform = platform
+        return client
+
+    yield make
+    for client in opened:
+        await client.__aexit__(None, None, None)

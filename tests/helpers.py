@@ -66,3 +66,9 @@ def intake_body(**overrides) -> dict:
     }
     body.update(overrides)
     return body
+
+
+async def login(client, username: str) -> dict[str, str]:
+    response = await client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

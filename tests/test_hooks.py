@@ -83,28 +83,6 @@ class Tracker:
         return [RuleSpec(department="housing", keywords=("电梯",), position=1, reason="电梯问题交住建")]
 
 
-@pytest.fixture
-async def with_plugins(migrated):
-    """An API client on a platform with extra plugins registered."""
-    opened = []
-
-    async def make(*plugins):
-        platform = Platform(migrated, pm=get_plugin_manager(extra=plugins))
-        await platform.start()
-        await clean(platform)
-        await platform.start()
-        await seed_staff()
-        client = AsyncTestClient(create_app(platform, pool=False, run_jobs=False))
-        await client.__aenter__()
-        opened.append(client)
-        client.platform = platform
-        return client
-
-    yield make
-    for client in opened:
-        await client.__aexit__(None, None, None)
-
-
 async def _login(client, username):
     from tests.helpers import PASSWORD
 
