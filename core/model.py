@@ -55,6 +55,7 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     content: str
     citizen_name: str
     citizen_phone: str
+    citizen_sealed: str = ""
     anonymous: bool
     address: str
     area: str

@@ -20,7 +20,7 @@ import msgspec
 
 from core.channels import KINDS, SOURCES
 from core.confidential import HIDDEN, Sealer
-from core.db import current_engine, read_transaction, write_transaction
+from core.db import current_engine, insert_row, read_transaction, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
 from core.lifecycle import STATUSES, TERMINAL, ActionContext, Refusal
 from core.model import CENTRE_ROLES, ROLES, Actor, Citizen, EventRecord, OrderRecord
@@ -182,9 +182,11 @@ class OrderService:
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind)
         citizen_name, citizen_phone = request.citizen.name.strip(), request.citizen.phone.strip()
+        citizen_sealed = ""
         stored_details = msgspec.to_builtins(details) if details is not None else {}
         if channel.protect_reporter:
-            citizen_name, citizen_phone = self.sealer.seal(citizen_name), self.sealer.seal(citizen_phone)
+            citizen_sealed = self.sealer.seal(msgspec.json.encode([citizen_name, citizen_phone]).decode())
+            citizen_name, citizen_phone = "", ""
         for name in channel.confidential:
             if isinstance(stored_details.get(name), str):
                 stored_details[name] = self.sealer.seal(stored_details[name])
@@ -192,7 +194,7 @@ class OrderService:
             "query_code": "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(8)),
             "channel": code, "kind": request.kind, "source": request.source,
             "subject": request.subject.strip(), "content": request.content.strip(),
-            "citizen_name": citizen_name, "citizen_phone": citizen_phone,
+            "citizen_name": citizen_name, "citizen_phone": citizen_phone, "citizen_sealed": citizen_sealed,
             "anonymous": request.anonymous, "address": request.address, "area": request.area,
             "category": request.category,
             "details": stored_details,
@@ -222,8 +224,7 @@ class OrderService:
                 if first is not None:
                     return 200, self.view(_record(first), actor)
             row["number"] = await self._next_number(now)
-            inserted = await Order.insert(Order(**row)).returning(Order.id)
-            order = _record({**row, "id": inserted[0]["id"]})
+            order = _record({**row, "id": await insert_row(Order, row)})
             sent = await self._audit(order, "intake", actor, None, "received", "；".join(reasons),
                                      {"source": request.source, "priority": priority, "flags": flags}, now)
             view = self.view(order, actor)
@@ -249,7 +250,7 @@ class OrderService:
         event = EventRecord(action=action, actor=actor.name, role=actor.role, department=actor.department,
                             from_status=from_status, to_status=to_status, reason=reason, payload=payload,
                             created_at=now)
-        await OrderEvent.insert(OrderEvent(order_id=order.id, **msgspec.structs.asdict(event)))
+        await insert_row(OrderEvent, {"order_id": order.id, **msgspec.structs.asdict(event)})
         outbox = Outbox(order.number)
         channel = self.channels.get(order.channel)
         self.channels.hook(order.channel, "on_transition")(channel=channel, order=order, event=event,
@@ -403,8 +404,8 @@ class OrderService:
         protected = bool(channel and channel.protect_reporter)
         confidential = set(channel.confidential) if channel else set()
         name, phone = order.citizen_name, order.citizen_phone
-        if protected:
-            name, phone = _open(self.sealer, name), _open(self.sealer, phone)
+        if protected and order.citizen_sealed:
+            name, phone = msgspec.json.decode(self.sealer.open(order.citizen_sealed))
         if reveal and actor.in_centre:
             citizen = {"name": name, "phone": phone}
         elif protected and not actor.in_centre:

@@ -65,6 +65,7 @@ class Order(Table, tablename="orders"):
     content = Text()
     citizen_name = Varchar(length=64, default="")
     citizen_phone = Varchar(length=32, default="")
+    citizen_sealed = Text(default="")  # a protected reporter's name and phone, sealed; the two above stay empty
     anonymous = Boolean(default=False)
     address = Varchar(length=255, default="")
     area = Varchar(length=64, default="")
