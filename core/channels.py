@@ -75,7 +75,6 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
 
 FLAGS: dict[str, str] = {
     "mass_incident": "群体性事件预警",
-    "repeat_caller": "重复来电",
 }
 
 
