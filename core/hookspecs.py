@@ -41,7 +41,8 @@ def register_channel() -> Channel:
 def validate_intake(channel: Channel, intake: dict[str, Any], details: Any) -> list[FieldError] | None:
     """Check a new order beyond its field types (a cross-field rule, a check character).
 
-    ``intake`` is the decoded common part of the request, ``details`` the channel's field Struct.
+    ``intake`` is the decoded common part of the request (``received_at`` filled in, as an ISO
+    instant, when the source gave none), ``details`` the channel's field Struct.
     Return the bad fields (``FieldError(key="details.x", message=...)``) or nothing; any error
     refuses the intake with HTTP 400 and writes nothing."""
 
@@ -71,7 +72,10 @@ def workflow_actions(channel: Channel) -> list[Action]:
 @hookspec
 def validate_action(channel: Channel, action: Action, ctx: ActionContext) -> None:
     """Veto an action on one of this channel's orders by raising ``core.lifecycle.Refusal`` with the
-    reason (for example: no on-site visit recorded yet, so the reply cannot be approved)."""
+    reason (for example: no on-site visit recorded yet, so the reply cannot be approved).
+
+    The one hook that may be ``async``: it runs inside the action's transaction, so it can read the
+    plugin's own tables; the core awaits it."""
 
 
 @hookspec

@@ -170,7 +170,7 @@ class OrderService:
         request_hash = hashlib.sha256(msgspec.json.encode([code, request])).hexdigest() if idempotency_key else ""
         scope = f"{actor.kind}:{actor.name}"
         priority, flags, reasons = request.priority, [], []
-        intake = msgspec.to_builtins(request)
+        intake = {**msgspec.to_builtins(request), "received_at": received_at.isoformat()}
         for assessment in self.channels.hook(code, "assess_intake")(channel=channel, intake=intake, details=details):
             if assessment is None:
                 continue
@@ -283,7 +283,9 @@ class OrderService:
                 for validate in action.validators:
                     await _maybe_await(validate(ctx))
                 channel = self.channels.get(order.channel)
-                self.channels.hook(order.channel, "validate_action")(channel=channel, action=action, ctx=ctx)
+                for vetoed in self.channels.hook(order.channel, "validate_action")(
+                        channel=channel, action=action, ctx=ctx):
+                    await _maybe_await(vetoed)  # an async implementation may read its own tables
                 changes = await _maybe_await(action.effect(ctx)) if action.effect else {}
                 target = action.target_for(ctx)
             except Refusal as refusal:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.tables import ALL_TABLES, Department
+from core.tables import Department
 
 PASSWORD = "correct-horse-9"
 DEPARTMENTS = [
@@ -15,6 +15,8 @@ DEPARTMENTS = [
     ("development", "经济发展局", None),
     ("emergency", "应急管理局", None),
     ("hrss", "人力资源和社会保障局", None),
+    ("market", "市场监督管理局", None),
+    ("transport", "交通运输局", None),
 ]
 # username: (role, department)
 STAFF = {
@@ -24,15 +26,22 @@ STAFF = {
     "admin1": ("admin", None),
     "eco_handler": ("handler", "eco_env"),
     "housing_handler": ("handler", "housing"),
+    "hrss_handler": ("handler", "hrss"),
+    "development_handler": ("handler", "development"),
+    "emergency_handler": ("handler", "emergency"),
+    "market_handler": ("handler", "market"),
 }
 
 
 async def clean(platform) -> None:
     from core.auth import recent
 
+    from core.piccolo_conf import APP_REGISTRY
+
     recent.clear()
-    for table in ALL_TABLES:
-        await table.delete(force=True)
+    for app in APP_REGISTRY.app_configs.values():  # the core's tables and every plugin's
+        for table in app.table_classes:
+            await table.delete(force=True)
     platform.orders.forget_reference_data()
 
 

@@ -200,6 +200,26 @@ async def test_hook_validate_action(with_plugins):
     assert (await client.get(f"/api/orders/{number}", headers=dispatcher)).json()["status"] == "replied"
 
 
+async def test_an_async_validate_action_may_read_the_database(with_plugins):
+    class OneAtATime(Tracker):
+        """Refuses a dispatch while the department already has an order accepted (reads the table)."""
+
+        @hookimpl
+        async def validate_action(self, channel, action, ctx):
+            if action.name == "dispatch" and await Order.exists().where(
+                    (Order.department == ctx.payload.department) & (Order.status == "accepted")):
+                raise Refusal("该单位有未办结的测试工单")
+
+    client = await with_plugins(OneAtATime())
+    headers = await _login(client, "agent1")
+    first = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    await _to_accepted(client, first)
+    second = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    refused = await client.post(f"/api/orders/{second}/actions/dispatch", json={"department": "housing"},
+                                headers=await _login(client, "dispatcher1"))
+    assert refused.status_code == 409 and refused.json()["detail"] == "该单位有未办结的测试工单"
+
+
 async def test_hook_on_transition(with_plugins):
     tracker = Tracker()
     client = await with_plugins(tracker)
