@@ -180,7 +180,8 @@ class OrderService:
             reasons.extend(assessment.reasons)
         suggestion = suggest(await self.rules.get(), channel=code, subject=request.subject,
                              content=request.content, category=request.category,
-                             area=request.area, kind=request.kind)
+                             area=request.area, kind=request.kind,
+                             details=msgspec.to_builtins(details) if details is not None else None)
         citizen_name, citizen_phone = request.citizen.name.strip(), request.citizen.phone.strip()
         citizen_sealed = ""
         stored_details = msgspec.to_builtins(details) if details is not None else {}

@@ -22,14 +22,18 @@ class RuleSpec(msgspec.Struct, frozen=True, kw_only=True):
     category: str = ""
     area: str = ""
     kind: str = ""
+    details: dict[str, str] = {}  # channel fields that must hold these values (e.g. problem=financing)
     reason: str = ""
     position: int = 100
     for_every_channel: bool = False  # a general rule, applying to every channel's orders
     channel: str | None = None  # set when stored: the owning channel, or None for every channel
     id: int = 0
 
-    def matches(self, *, text: str, category: str, area: str, kind: str) -> str | None:
+    def matches(self, *, text: str, category: str, area: str, kind: str,
+                details: dict | None = None) -> str | None:
         """The part of the order that matched, or None."""
+        if self.details and any(str((details or {}).get(k)) != v for k, v in self.details.items()):
+            return None
         if self.category and not category.startswith(self.category):
             return None
         if self.area and self.area != area:
@@ -39,7 +43,7 @@ class RuleSpec(msgspec.Struct, frozen=True, kw_only=True):
         if self.keywords:
             hit = next((k for k in self.keywords if k in text), None)
             return hit
-        return self.category or self.area or self.kind or "*"
+        return self.category or self.area or self.kind or ",".join(self.details.values()) or "*"
 
 
 class Suggestion(msgspec.Struct, frozen=True):
@@ -48,12 +52,12 @@ class Suggestion(msgspec.Struct, frozen=True):
 
 
 def suggest(rules: list[RuleSpec], *, channel: str, subject: str, content: str, category: str,
-            area: str, kind: str) -> Suggestion | None:
+            area: str, kind: str, details: dict | None = None) -> Suggestion | None:
     text = f"{subject}\n{content}"
     ordered = sorted((r for r in rules if r.channel in (channel, None)),
                      key=lambda r: (r.position, r.channel is None, r.id))
     for rule in ordered:
-        hit = rule.matches(text=text, category=category, area=area, kind=kind)
+        hit = rule.matches(text=text, category=category, area=area, kind=kind, details=details)
         if hit is not None:
             return Suggestion(rule.department, rule.reason or hit)
     return None
@@ -81,7 +85,8 @@ class RuleCache:
 async def load_rules() -> list[RuleSpec]:
     rows = await RoutingRule.select().where(RoutingRule.active == True).output(load_json=True)  # noqa: E712
     return [RuleSpec(department=r["department"], keywords=tuple(r["keywords"] or ()),
-                     category=r["category"], area=r["area"], kind=r["kind"], reason=r["reason"],
+                     category=r["category"], area=r["area"], kind=r["kind"], details=r["details"] or {},
+                     reason=r["reason"],
                      position=r["position"], channel=r["channel"], id=r["id"]) for r in rows]
 
 
@@ -95,6 +100,7 @@ async def sync_plugin_rules(channels) -> int:
                 rows.append(RoutingRule(origin=f"plugin:{channel.code}", channel=owner,
                                         position=rule.position, keywords=list(rule.keywords),
                                         category=rule.category, area=rule.area, kind=rule.kind,
+                                        details=dict(rule.details),
                                         department=rule.department, reason=rule.reason))
     await RoutingRule.delete().where(RoutingRule.origin.like("plugin:%"))
     if rows:

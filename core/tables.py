@@ -148,6 +148,7 @@ class RoutingRule(Table, tablename="routing_rules"):
     category = Varchar(length=128, default="")
     area = Varchar(length=64, default="")
     kind = Varchar(length=32, default="")
+    details = JSON(default={})  # channel field values the order must carry
     department = Varchar(length=64)
     reason = Varchar(length=255, default="")
     active = Boolean(default=True)

@@ -71,18 +71,12 @@ CHANNEL = Channel(
 # The routing engine matches the request's text, not its fields, so each type is found by its words;
 # they go before the general rules, so that 消防验收 is an approval, not a safety hazard.
 PROBLEM_ROUTES = (
-    ("financing", "development", ("融资", "贷款", "授信", "担保", "资金周转", "过桥"),
-     "企业融资困难，由经济发展局牵头对接金融机构"),
-    ("policy_payouts", "development", ("政策兑现", "兑现", "奖补", "补贴", "扶持资金", "奖励资金"),
-     "惠企政策兑现，由经济发展局统筹落实"),
-    ("hiring", "hrss", ("用工", "招工", "招聘", "缺工", "技能培训", "稳岗"),
-     "企业用工问题，由人力资源和社会保障局协调"),
-    ("land", "natural_resources", ("用地", "土地", "厂房用地", "规划许可", "不动产"),
-     "企业用地问题，由自然资源和规划局办理"),
-    ("approvals", "general_office", ("审批", "许可", "办证", "备案", "验收"),
-     "审批事项办理不畅，由管委会办公室（政务服务）协调相关审批部门"),
-    ("utilities", "development", ("停水", "停电", "供水", "供电", "供气", "燃气", "水电气", "电力"),
-     "水电气要素保障，由经济发展局协调供水、供电、供气单位"),
+    ("financing", "development", "企业融资困难，由经济发展局牵头对接金融机构"),
+    ("policy_payouts", "development", "惠企政策兑现，由经济发展局统筹落实"),
+    ("hiring", "hrss", "企业用工问题，由人力资源和社会保障局协调"),
+    ("land", "natural_resources", "企业用地问题，由自然资源和规划局办理"),
+    ("approvals", "general_office", "审批事项办理不畅，由管委会办公室（政务服务）协调相关审批部门"),
+    ("utilities", "development", "水电气要素保障，由经济发展局协调供水、供电、供气单位"),
 )
 FALLBACK_REASON = "公司帮扶专线诉求由经济发展局统筹协调"
 
@@ -104,8 +98,8 @@ def validate_intake(channel, intake, details):
 
 @hookimpl
 def routing_rules(channel):
-    rules = [RuleSpec(department=department, keywords=keywords, position=position, reason=reason)
-             for position, (_, department, keywords, reason) in enumerate(PROBLEM_ROUTES, start=1)]
+    rules = [RuleSpec(department=department, details={"problem": problem}, position=position, reason=reason)
+             for position, (problem, department, reason) in enumerate(PROBLEM_ROUTES, start=1)]
     return [*rules, RuleSpec(department="development", position=1000, reason=FALLBACK_REASON)]
 
 
