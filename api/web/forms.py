@@ -25,6 +25,7 @@ WEB_ACTOR = Actor(name="web", role="citizen", kind="citizen")
 SOURCE = "web_form"
 NAME_MAX = 64  # the width of the stored name; Citizen itself sets no limit
 GENERAL = "_form"  # errors that belong to no single input
+YES_NO = {"yes": "是", "no": "否"}  # a yes/no question that must be answered is two radio buttons
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +40,11 @@ class FormField:
     help: str = ""
     widget: str | None = None
     maxlength: int | None = None
+    minlength: int | None = None
     min: float | None = None
     max: float | None = None
     autocomplete: str | None = None
+    example: str | None = None
 
     @property
     def id(self) -> str:
@@ -52,6 +55,8 @@ class FormField:
         """The HTML control for the field's type (a plugin's ``widget`` hint wins where it fits)."""
         if self.type in ("text", "list") or self.widget == "textarea":
             return "textarea"
+        if self.type == "boolean":
+            return "radios" if self.required else "checkbox"  # an unticked box cannot mean "not answered"
         if self.type == "choice":
             if self.widget in ("radio", "select"):
                 return "radios" if self.widget == "radio" else "select"
@@ -66,7 +71,7 @@ class FormField:
     @property
     def picks(self) -> bool:
         """Chosen rather than typed: the missing-value message says 请选择."""
-        return self.type in ("choice", "multi_choice", "date", "datetime")
+        return self.type in ("choice", "multi_choice", "boolean", "date", "datetime")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,16 +86,26 @@ def _limits(struct: type[msgspec.Struct]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for f in msgspec.inspect.type_info(struct).fields:
         t = f.type
-        if isinstance(t, msgspec.inspect.UnionType):
-            t = next((u for u in t.types if not isinstance(u, msgspec.inspect.NoneType)), t)
+        while isinstance(t, (msgspec.inspect.Metadata, msgspec.inspect.UnionType)):
+            if isinstance(t, msgspec.inspect.Metadata):
+                t = t.type
+            else:
+                t = next((u for u in t.types if not isinstance(u, msgspec.inspect.NoneType)), None)
         limits: dict[str, Any] = {}
-        if isinstance(t, msgspec.inspect.StrType) and t.max_length is not None:
+        if isinstance(t, msgspec.inspect.StrType):
             limits["maxlength"] = t.max_length
+            limits["minlength"] = t.min_length if (t.min_length or 0) > 1 else None
         if isinstance(t, (msgspec.inspect.IntType, msgspec.inspect.FloatType)):
             limits["min"] = t.ge if t.ge is not None else t.gt
             limits["max"] = t.le if t.le is not None else t.lt
         found[f.encode_name] = limits
     return found
+
+
+def _with_example(help_text: str, example: str | None) -> str:
+    if not example or "例如" in help_text:
+        return help_text
+    return "，".join(p for p in (help_text, f"例如：{example}") if p)
 
 
 def sections(channel: Channel) -> list[Section]:
@@ -109,7 +124,9 @@ def sections(channel: Channel) -> list[Section]:
     result = [problem]
     if channel.fields is not None:
         limits = _limits(channel.fields)
-        own = [FormField(f"details.{f.name}", f.label, f.type, f.required, f.choices, f.help, f.widget,
+        own = [FormField(f"details.{f.name}", f.label, f.type, f.required,
+                         YES_NO if f.type == "boolean" and f.required else f.choices,
+                         _with_example(f.help, limits.get(f.name, {}).get("example")), f.widget,
                          **limits.get(f.name, {})) for f in describe_fields(channel.fields)]
         if own:
             result.append(Section(f"{channel.name}专项信息", own))
@@ -154,6 +171,11 @@ def read_form(form: Any, fields: list[FormField]) -> tuple[dict[str, Any], dict[
             values[f.name] = picked
             if picked:
                 _put(data, f.name, picked)
+        elif f.type == "boolean" and f.required:
+            answer = form.get(f.name)
+            values[f.name] = answer if answer in YES_NO else ""
+            if answer in YES_NO:
+                _put(data, f.name, answer == "yes")
         elif f.type == "boolean":
             checked = str(form.get(f.name, "")).lower() in ("on", "true", "1", "yes")
             values[f.name] = checked

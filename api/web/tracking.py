@@ -29,6 +29,19 @@ STATUS_NOTES = {
     "archived": "已办结归档。",
     "merged": "与相同诉求的工单合并办理。",
 }
+# how each status change reads in the citizen's timeline (the staff words, e.g. 待回访, mean little to them)
+PUBLIC_STEPS = {
+    "received": "重新确定承办单位",
+    "dispatched": "已转交承办单位",
+    "returned": "承办单位申请退回，热线中心审核中",
+    "accepted": "承办单位正在办理",
+    "replied": "承办单位已答复，热线中心审核中",
+    "completed": "已办结",
+    "appealing": "评价结果复核中",
+    "suspended": "暂停办理",
+    "archived": "已办结归档",
+    "merged": "与相同诉求的工单合并办理",
+}
 NOT_FOUND = "工单编号或查询码不正确，请核对后重新输入。"
 _DUMMY_CODE = "ZZZZZZZZ"
 
@@ -76,7 +89,7 @@ async def public_view(order: dict, channel: Channel | None) -> dict[str, Any]:
         if event["action"] != "intake" and event["from_status"] == event["to_status"]:
             continue  # side records (comments, supervision, extensions) are internal
         to = event["to_status"] or order["status"]
-        text = STATUSES.get(to, to)
+        text = PUBLIC_STEPS.get(to) or STATUSES.get(to, to)
         if event["action"] == "intake":
             text = "已受理"
         elif event["action"] in ("dispatch", "redispatch") and (event.get("payload") or {}).get("department"):

@@ -115,6 +115,12 @@ async def record_attachments(number: str, files: list[StoredFile], uploaded_by: 
     if not files:
         return
     order = await Order.select(Order.id).where(Order.number == number).first()
-    await Attachment.insert(*[
-        Attachment(order_id=order["id"], key=f.key, filename=f.filename, content_type=f.content_type,
-                   size=f.size, uploaded_by=uploaded_by) for f in files])
+    # a form posted twice (a reload) returns the first order: list each file only once
+    seen = {(r["key"], r["filename"], r["size"]) for r in await Attachment.select(
+        Attachment.key, Attachment.filename, Attachment.size).where(Attachment.order_id == order["id"])}
+    known = {k for k, _, _ in seen} | {(n, s) for _, n, s in seen}
+    new = [f for f in files if f.key not in known and (f.filename, f.size) not in known]
+    if new:
+        await Attachment.insert(*[
+            Attachment(order_id=order["id"], key=f.key, filename=f.filename, content_type=f.content_type,
+                       size=f.size, uploaded_by=uploaded_by) for f in new])

@@ -1,0 +1,103 @@
+"""The public web pages: an intake form for every channel, order tracking, the online callback and
+published replies. Server-rendered Chinese pages that work without JavaScript.
+
+``WebPages`` is the one thing the app mounts: it adds the router (with its own CSRF check, so /api
+is never affected), the Jinja templates and the shared state (rate limiter, attachment store).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, TemplateNotFound, select_autoescape
+from litestar.config.app import AppConfig
+from litestar.plugins import InitPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+
+from api.web.protection import RateLimiter, parse_limit
+from api.web.uploads import AttachmentStore, default_store
+
+HERE = Path(__file__).parent
+TEMPLATES = HERE / "templates"
+STATIC = HERE / "static"
+DEFAULT_LIMITS = {"submit": (20, 600), "track": (30, 600)}
+
+
+def _channel_template_dirs(platform) -> dict[str, Path]:
+    """A plugin may ship ``templates/form.html`` beside its module to override its channel's form."""
+    found = {}
+    for impl in platform.pm.hook.register_channel.get_hookimpls():
+        module_file = getattr(impl.plugin, "__file__", None)
+        if module_file and (Path(module_file).parent / "templates").is_dir():
+            found[impl.function().code] = Path(module_file).parent / "templates"
+    return found
+
+
+def filesize(size: int) -> str:
+    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(1, round(size / 1024))} KB"
+
+
+class Web:
+    """What the web pages share within one app: templates, limiter, attachment store, signing key."""
+
+    def __init__(self, platform, *, limits: dict[str, tuple[int, int]] | None = None,
+                 store: AttachmentStore | None = None):
+        self.platform = platform
+        self.limiter = RateLimiter(limits or DEFAULT_LIMITS)
+        self.store = store or default_store()
+        self._key = hashlib.sha256(b"huying-web:" + platform.settings.secret_key.encode()).digest()
+        plugin_dirs = _channel_template_dirs(platform)
+        self.env = Environment(
+            loader=ChoiceLoader([FileSystemLoader(TEMPLATES), PrefixLoader(
+                {f"channel-{code}": FileSystemLoader(path) for code, path in plugin_dirs.items()})]),
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True, lstrip_blocks=True,
+        )
+        self.env.filters["filesize"] = filesize
+        self.env.globals["css_version"] = hashlib.sha256((STATIC / "huying.css").read_bytes()).hexdigest()[:10]
+
+    @classmethod
+    def from_env(cls, platform, env: dict[str, str] | None = None) -> Web:
+        env = os.environ if env is None else env
+        return cls(platform, limits={
+            "submit": parse_limit(env.get("HUYING_WEB_SUBMIT_LIMIT"), DEFAULT_LIMITS["submit"]),
+            "track": parse_limit(env.get("HUYING_WEB_TRACK_LIMIT"), DEFAULT_LIMITS["track"]),
+        })
+
+    def form_template(self, code: str) -> str:
+        """The channel's own template when it ships one, else the generic form."""
+        for name in (f"channel-{code}/form.html", f"forms/{code}.html"):
+            try:
+                self.env.get_template(name)
+                return name
+            except TemplateNotFound:
+                continue
+        return "form.html"
+
+    def sign(self, value: str) -> str:
+        return f"{value}.{hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:32]}"
+
+    def unsign(self, token: str) -> str | None:
+        value, _, _ = (token or "").rpartition(".")
+        return value if value and hmac.compare_digest(self.sign(value), token) else None
+
+
+class WebPages(InitPlugin):
+    """Mounts the web pages on the app."""
+
+    def __init__(self, platform, web: Web | None = None):
+        self.platform = platform
+        self.web = web
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        from api.web.routes import web_router
+
+        web = self.web or Web.from_env(self.platform)
+        app_config.route_handlers.append(web_router(self.platform.settings.secret_key))
+        app_config.template_config = TemplateConfig(instance=JinjaTemplateEngine.from_environment(web.env))
+        app_config.state["web"] = web
+        return app_config

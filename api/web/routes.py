@@ -1,0 +1,334 @@
+"""The public pages: /forms, /forms/{code}, /forms/{code}/replies, /track (and rating), in Chinese.
+
+Every page works without JavaScript. A refused submission shows the form again with everything the
+citizen typed and each message beside its input; nothing personal ever goes into a URL.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+import anyio
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import CacheControlHeader, UploadFile
+from litestar.params import FromPath, FromQuery
+from litestar.exceptions import (
+    ClientException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+
+from api.web import STATIC
+from api.web.forms import GENERAL, FormRejected, Section, all_fields, read_form, sections, submit
+from api.web.protection import RateLimited, csrf_middleware, security_headers
+from api.web.tracking import NOT_FOUND, find_order, normalise_number, public_view, published_replies, publishes_replies
+from api.web.uploads import ALLOWED_TEXT, MAX_FILE_BYTES, MAX_FILES, StoredFile, clean_filename, record_attachments, refusal, sniff
+from core.errors import Conflict, HuyingError
+from core.lifecycle import SATISFACTION
+from core.model import Actor
+from core.tables import Order
+
+# The online callback is taken as an agent would record it on the phone; see the report to the lead:
+# the core should let a citizen who proved the query code rate the order under a role of its own.
+CALLBACK_ACTOR = Actor(name="web-callback", role="agent", kind="citizen")
+FORM_BODY_LIMIT = MAX_FILES * MAX_FILE_BYTES + 512 * 1024
+_SUBMISSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def _page(name: str, *, status_code: int = 200, private: bool = False, headers: dict | None = None,
+          **context: Any) -> Template:
+    """A rendered page; ``private`` pages (query codes, an order's state) are never cached."""
+    headers = dict(headers or {})
+    if private:
+        headers["cache-control"] = "no-store"
+    return Template(template_name=name, context=context, status_code=status_code, headers=headers)
+
+
+def _web(request: Request):
+    return request.app.state.web
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _public_channel(request: Request, code: str):
+    channel = request.app.state.platform.channels.get(code)
+    if channel is None or not channel.public:
+        raise NotFoundException("没有这个反映渠道")
+    return channel
+
+
+def _minutes(seconds: int) -> str:
+    return f"{-(-seconds // 60)} 分钟" if seconds >= 60 else f"{seconds} 秒"
+
+
+# -- forms -------------------------------------------------------------------------------------------
+
+@get("/", include_in_schema=False)
+async def home() -> Redirect:
+    return Redirect("/forms")
+
+
+@get("/forms", include_in_schema=False)
+async def forms_index(request: Request) -> Template:
+    channels = [c for c in request.app.state.platform.channels if c.public]
+    return _page("forms_index.html", channels=channels,
+                 replies={c.code for c in channels if publishes_replies(c)})
+
+
+def _defaults(parts: list[Section], channel) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if len(channel.kinds) == 1:
+        values["kind"] = channel.kinds[0]
+    if channel.fields is not None:
+        import msgspec
+
+        for f in msgspec.structs.fields(channel.fields):
+            if f.default is not msgspec.NODEFAULT and f.default not in ("", None):
+                values[f"details.{f.encode_name}"] = f.default
+    return values
+
+
+def _render_form(request: Request, channel, *, values: dict, errors: dict, submission: str,
+                 kept: list[StoredFile] = (), status_code: int = 200, headers: dict | None = None) -> Template:
+    web = _web(request)
+    parts = sections(channel)
+    fields = all_fields(parts)
+    order = {f.name: i for i, f in enumerate(fields)}
+    summary = [(f.id, f.label, errors[f.name]) for f in fields if f.name in errors]
+    summary = [(i, "" if label in message else label, message) for i, label, message in summary]
+    if "attachments" in errors:
+        summary.append(("f-attachments", "附件", errors["attachments"]))
+    summary.sort(key=lambda item: order.get(item[0], len(order)))
+    return _page(web.form_template(channel.code), status_code=status_code, headers=headers, private=True,
+                 channel=channel, sections=parts, values=values, errors=errors, summary=summary,
+                 general=errors.get(GENERAL, ""), submission=submission,
+                 kept=[(web.sign(f.key), f) for f in kept], max_files=MAX_FILES,
+                 max_mb=MAX_FILE_BYTES // (1024 * 1024), allowed=ALLOWED_TEXT)
+
+
+@get("/forms/{code:str}", include_in_schema=False)
+async def form_page(request: Request, code: FromPath[str]) -> Template:
+    channel = _public_channel(request, code)
+    return _render_form(request, channel, values=_defaults(sections(channel), channel), errors={},
+                        submission=secrets.token_urlsafe(18))
+
+
+async def _take_attachments(request: Request, form, *, accept_new: bool = True
+                            ) -> tuple[list[StoredFile], list[str]]:
+    """Files kept from an earlier round (signed keys) plus the new ones that pass the checks."""
+    web = _web(request)
+    kept: list[StoredFile] = []
+    for token in form.getall("kept_attachment", []):
+        key = web.unsign(token) if isinstance(token, str) else None
+        info = web.store.info(key) if key else None
+        if info is not None and info.key not in {k.key for k in kept}:
+            kept.append(info)
+    problems: list[str] = []
+    for upload in form.getall("attachments", []) if accept_new else ():
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            continue
+        name = clean_filename(upload.filename)
+        if len(kept) >= MAX_FILES:
+            problems.append(f"最多上传 {MAX_FILES} 个附件，「{name}」未能上传")
+            continue
+        data = await upload.read()
+        why = refusal(name, data)
+        if why:
+            problems.append(why)
+            continue
+        key = await anyio.to_thread.run_sync(web.store.save, data, name, sniff(data))
+        kept.append(web.store.info(key))
+    return kept, problems
+
+
+@post("/forms/{code:str}", include_in_schema=False, request_max_body_size=FORM_BODY_LIMIT)
+async def submit_form(request: Request, code: FromPath[str]) -> Template:
+    platform = request.app.state.platform
+    channel = _public_channel(request, code)
+    form = await request.form()
+    fields = all_fields(sections(channel))
+    data, values = read_form(form, fields)
+    submission = form.get("_submission")
+    submission = submission if isinstance(submission, str) and _SUBMISSION.match(submission) else secrets.token_urlsafe(18)
+    try:
+        _web(request).limiter.hit("submit", _client(request))
+    except RateLimited as limited:
+        kept, _ = await _take_attachments(request, form, accept_new=False)
+        return _render_form(request, channel, values=values, submission=submission, kept=kept, status_code=429,
+                            headers={"retry-after": str(limited.retry_after)},
+                            errors={GENERAL: f"提交太频繁了，请 {_minutes(limited.retry_after)}后再点「提交」。"
+                                             "您填写的内容都还在。"})
+    kept, problems = await _take_attachments(request, form)
+    try:
+        number = await submit(platform, channel, fields, data, submission=submission, hold=bool(problems))
+    except FormRejected as rejected:
+        errors = rejected.errors
+        if problems:
+            errors["attachments"] = "；".join(problems)
+        return _render_form(request, channel, values=values, errors=errors, submission=submission, kept=kept,
+                            status_code=400)
+    except Conflict:
+        return _render_form(request, channel, values=values, submission=secrets.token_urlsafe(18), kept=kept,
+                            status_code=409, errors={
+                                GENERAL: "这份表单已经提交过，工单已生成。如需另外反映一件事，请核对内容后再次提交。"})
+    await record_attachments(number, kept, uploaded_by="web")
+    row = await Order.select(Order.query_code).where(Order.number == number).first()
+    return _page("done.html", private=True, channel=channel, number=number, query_code=row["query_code"],
+                 attachments=len(kept))
+
+
+@get("/forms/{code:str}/replies", include_in_schema=False)
+async def replies_page(request: Request, code: FromPath[str], page: FromQuery[int] = 1) -> Template:
+    channel = _public_channel(request, code)
+    if not publishes_replies(channel):
+        raise NotFoundException("该渠道不公开答复")
+    page = max(1, min(page, 10_000))
+    items, total = await published_replies(channel, page)
+    pages = max(1, -(-total // 10))
+    return _page("replies.html", channel=channel, items=items, page=page, pages=pages, total=total)
+
+
+# -- tracking and the online callback ------------------------------------------------------------------
+
+@get("/track", include_in_schema=False)
+async def track_page() -> Template:
+    return _page("track.html", values={}, error="")
+
+
+def _track_refused(values: dict, message: str, status_code: int, headers: dict | None = None) -> Template:
+    return _page("track.html", status_code=status_code, private=True, headers=headers,
+                 values={k: values.get(k, "") for k in ("number", "query_code")}, error=message)
+
+
+@post("/track", include_in_schema=False)
+async def track_order(request: Request) -> Template:
+    form = await request.form()
+    values = {k: form.get(k) if isinstance(form.get(k), str) else "" for k in ("number", "query_code")}
+    try:
+        _web(request).limiter.hit("track", _client(request))
+    except RateLimited as limited:
+        return _track_refused(values, f"查询太频繁了，请 {_minutes(limited.retry_after)}后再试。", 429,
+                              {"retry-after": str(limited.retry_after)})
+    if not values["number"].strip() or not values["query_code"].strip():
+        return _track_refused(values, "请填写工单编号和查询码。", 400)
+    order = await find_order(values["number"], values["query_code"])
+    if order is None:
+        return _track_refused(values, NOT_FOUND, 404)
+    return await _track_result(request, order, values["query_code"])
+
+
+async def _track_result(request: Request, order: dict, query_code: str, *, notice: str = "",
+                        rate_errors: dict | None = None, rate_values: dict | None = None,
+                        status_code: int = 200) -> Template:
+    channel = request.app.state.platform.channels.get(order["channel"])
+    return _page("track_result.html", private=True, status_code=status_code,
+                 order=await public_view(order, channel), query_code=query_code.strip().upper(),
+                 notice=notice, rate_errors=rate_errors or {}, rate_values=rate_values or {},
+                 satisfaction=SATISFACTION)
+
+
+@post("/track/rate", include_in_schema=False)
+async def rate_order(request: Request) -> Template:
+    form = await request.form()
+    values = {k: form.get(k) if isinstance(form.get(k), str) else "" for k in
+              ("number", "query_code", "satisfaction", "resolved", "note")}
+    try:
+        _web(request).limiter.hit("track", _client(request))
+    except RateLimited as limited:
+        return _track_refused(values, f"操作太频繁了，请 {_minutes(limited.retry_after)}后再试。", 429,
+                              {"retry-after": str(limited.retry_after)})
+    order = await find_order(values["number"], values["query_code"])
+    if order is None:
+        return _track_refused(values, NOT_FOUND, 404)
+    errors = {}
+    if values["satisfaction"] not in SATISFACTION:
+        errors["satisfaction"] = "请选择您对办理情况是否满意"
+    if values["resolved"] not in ("yes", "no"):
+        errors["resolved"] = "请选择问题是否已经解决"
+    if len(values["note"]) > 500:
+        errors["note"] = f"补充说明不能超过 500 个字（现在 {len(values['note'])} 个字）"
+    if errors:
+        return await _track_result(request, order, values["query_code"], rate_errors=errors,
+                                   rate_values=values, status_code=400)
+    try:
+        await request.app.state.platform.orders.act(order["number"], "callback", {
+            "satisfaction": values["satisfaction"], "resolved": values["resolved"] == "yes",
+            "note": values["note"].strip()}, CALLBACK_ACTOR)
+    except HuyingError as refused:
+        order = await find_order(values["number"], values["query_code"])
+        return await _track_result(request, order, values["query_code"], status_code=409,
+                                   notice=f"未能提交评价：{refused.detail}")
+    order = await find_order(values["number"], values["query_code"])
+    return await _track_result(request, order, values["query_code"], notice="感谢您的评价！我们会认真对待每一条意见。")
+
+
+# -- error pages ---------------------------------------------------------------------------------------
+
+def _message(request: Request, status_code: int, title: str, text: str, headers: dict | None = None) -> Response:
+    template = request.app.template_engine.get_template("message.html")
+    html = template.render(title=title, text=text, status_code=status_code, request=request)
+    return Response(html, status_code=status_code, media_type="text/html; charset=utf-8",
+                    headers={"cache-control": "no-store", **(headers or {})})
+
+
+def _csrf_refused(request: Request, exc: Exception) -> Response:
+    return _message(request, 403, "页面已过期，请重新提交",
+                    "为保护您的信息，每份表单都带有安全校验，这次提交没有通过校验。请点浏览器的「返回」，"
+                    "刷新页面后再提交（返回后您填写的内容通常还在）。如果一直出现这个提示，请确认浏览器允许使用 Cookie。")
+
+
+def _not_found(request: Request, exc: Exception) -> Response:
+    detail = getattr(exc, "detail", "") or ""
+    return _message(request, 404, "没有找到这个页面", detail if re.search(r"[\u4e00-\u9fff]", detail)
+                    else "您访问的页面不存在。请从「我要反映」重新进入。")
+
+
+def _too_large(request: Request, exc: Exception) -> Response:
+    return _message(request, 413, "附件太大，未能提交",
+                    f"所有附件合计不能超过 {FORM_BODY_LIMIT // (1024 * 1024)} MB，每个附件不超过 "
+                    f"{MAX_FILE_BYTES // (1024 * 1024)} MB。请点浏览器的「返回」，换用较小的文件或少选几个后再提交。")
+
+
+def _bad_request(request: Request, exc: Exception) -> Response:
+    if "Too Large" in str(getattr(exc, "detail", "")):
+        return _too_large(request, exc)
+    return _message(request, 400, "提交的内容无法识别", "请点浏览器的「返回」，刷新页面后重新填写提交。")
+
+
+def _rate_limited(request: Request, exc: RateLimited) -> Response:
+    return _message(request, 429, "操作太频繁", f"请 {_minutes(exc.retry_after)}后再试。",
+                    {"retry-after": str(exc.retry_after)})
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    return _message(request, 500, "系统暂时无法处理",
+                    "很抱歉，系统出了点问题，您的内容可能没有提交成功。请稍后再试，或拨打 12345 热线反映。")
+
+
+def web_router(secret: str) -> Router:
+    """The public pages under one router, which alone carries the CSRF check and security headers."""
+    static = create_static_files_router(path="/static", directories=[STATIC], name="web-static",
+                                        include_in_schema=False,
+                                        cache_control=CacheControlHeader(max_age=86400))  # URLs carry ?v=
+    return Router(
+        path="/",
+        route_handlers=[home, forms_index, form_page, submit_form, replies_page, track_page, track_order,
+                        rate_order, static],
+        middleware=[security_headers, csrf_middleware(secret)],
+        exception_handlers={
+            PermissionDeniedException: _csrf_refused,
+            NotFoundException: _not_found,
+            RequestEntityTooLarge: _too_large,
+            ClientException: _bad_request,
+            RateLimited: _rate_limited,
+            500: _server_error,
+        },
+        include_in_schema=False,
+    )

@@ -1,0 +1,75 @@
+"""安全生产有奖举报 + 隐患排查: tip-offs about safety hazards, violations and concealed accidents.
+
+The reporter may stay anonymous; one who asks for a reward gives a name, phone and ID number, which
+the core seals and hides from every department. The department that handles a report records its
+verification (核查) before it may reply; the centre then calculates the reward from a rule table kept
+as data, a supervisor approves it and an administrator records the payment.
+"""
+
+from core.errors import FieldError
+from core.hookspecs import hookimpl
+from core.lifecycle import Refusal
+from core.routing import RuleSpec
+from plugins.safety_reporting.channel import CHANNEL, FALLBACK, HAZARD_TYPES, ROUTES, valid_id_number
+from plugins.safety_reporting.routes import safety_state
+from plugins.safety_reporting.workflow import ACTIONS, VERIFIED
+
+
+@hookimpl
+def register_channel():
+    return CHANNEL
+
+
+@hookimpl
+def validate_intake(channel, intake, details):
+    errors = []
+    if not (details.site_address.strip() or intake["address"].strip()):
+        errors.append(FieldError("details.site_address", "请填写被举报企业或场所的地址"))
+    if details.id_number and not valid_id_number(details.id_number):
+        errors.append(FieldError("details.id_number", "身份证号码不正确（18位，末位可为X）"))
+    if details.reward_requested:
+        if intake["anonymous"]:
+            errors.append(FieldError("details.reward_requested", "匿名举报不能申请奖励；申请奖励须实名举报"))
+        if not intake["citizen"]["name"].strip():
+            errors.append(FieldError("citizen.name", "申请奖励须填写举报人真实姓名"))
+        if not intake["citizen"]["phone"].strip():
+            errors.append(FieldError("citizen.phone", "申请奖励须留下联系电话"))
+        if not details.id_number:
+            errors.append(FieldError("details.id_number", "申请奖励须填写身份证号，用于核实身份和发放奖励"))
+    return errors
+
+
+@hookimpl
+def routing_rules(channel):
+    """By the category the agent chose, then by words in the report, else the emergency bureau.
+    The general hotline rules start at position 10; this channel's own rules all come first."""
+    rules = [RuleSpec(department=department, category=HAZARD_TYPES[code], position=1,
+                      reason=f"举报类型为「{HAZARD_TYPES[code]}」：{reason}")
+             for code, (department, _, reason) in ROUTES.items()]
+    rules += [RuleSpec(department=department, keywords=keywords, position=min(2 + i, 9),
+                       reason=f"举报内容涉及{HAZARD_TYPES[code]}：{reason}")
+              for i, (code, (department, keywords, reason)) in enumerate(ROUTES.items())]
+    department, reason = FALLBACK
+    rules.append(RuleSpec(department=department, position=10, reason=reason))
+    return rules
+
+
+@hookimpl
+def workflow_actions(channel):
+    return ACTIONS
+
+
+@hookimpl
+def validate_action(channel, action, ctx):
+    if action.name == "reply" and not ctx.order.details.get(VERIFIED):
+        raise Refusal("请先记录核查结果（属实、部分属实或不属实），再答复")
+
+
+@hookimpl
+def http_route_handlers():
+    return [safety_state]
+
+
+@hookimpl
+def piccolo_apps():
+    return ["plugins.safety_reporting.piccolo_app"]

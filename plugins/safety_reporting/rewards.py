@@ -1,0 +1,84 @@
+"""举报奖励: the amount follows a rule table kept as data (``reward_rules.json``), so the centre can
+correct a figure without touching code.
+
+A rule multiplies one verified quantity (the fine, or the verified deaths) by a rate (a percentage,
+or an amount per death by accident grade), then holds the result between its minimum and maximum.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from core.lifecycle import Refusal
+
+GRADES = {"general": "一般事故", "larger": "较大事故", "major": "重大事故", "especially_major": "特别重大事故"}
+CENT = Decimal("0.01")
+
+
+class RewardRule(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    code: str
+    label: str
+    hazard_types: list[str]  # "*" matches every type not claimed by an earlier rule
+    base: Literal["fine_yuan", "verified_deaths"]
+    base_label: str
+    base_unit: str
+    rate: Decimal | None = None
+    rate_by_grade: dict[str, Decimal] = {}
+    minimum: Decimal = Decimal(0)
+    maximum: Decimal | None = None
+
+
+class RewardRules(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    source: str
+    rules: list[RewardRule]
+
+
+class Reward(msgspec.Struct, frozen=True, kw_only=True):
+    fen: int
+    rule: str
+    basis: str  # the calculation in words, for the approver and the audit
+
+
+def load_rules(path: Path = Path(__file__).with_name("reward_rules.json")) -> RewardRules:
+    return msgspec.json.decode(path.read_bytes(), type=RewardRules)
+
+
+RULES = load_rules()
+
+
+def yuan(amount: Decimal) -> str:
+    return f"{amount.quantize(CENT):,}"
+
+
+def calculate(hazard_type: str, case: dict, rules: RewardRules = RULES) -> Reward:
+    """The reward for a verified report; refused with the reason when the record lacks what the
+    rule counts or the rule yields nothing."""
+    rule = next(r for r in rules.rules if hazard_type in r.hazard_types or "*" in r.hazard_types)
+    base = case.get(rule.base)
+    if base is None:
+        raise Refusal(f"核查记录缺少{rule.base_label}，无法按「{rule.label}」核算奖励")
+    if rule.rate_by_grade:
+        grade = case.get("accident_grade")
+        if grade not in rule.rate_by_grade:
+            raise Refusal(f"核查记录缺少事故等级，无法按「{rule.label}」核算奖励")
+        rate = rule.rate_by_grade[grade]
+        rate_text = f"{GRADES.get(grade, grade)}每{rule.base_unit} {yuan(rate)} 元"
+    else:
+        rate = rule.rate
+        rate_text = f"{(rate * 100).normalize():f}%"
+    raw = (Decimal(base) * rate).quantize(CENT, ROUND_HALF_UP)
+    amount = max(raw, rule.minimum)
+    if rule.maximum is not None:
+        amount = min(amount, rule.maximum)
+    if amount <= 0:
+        raise Refusal(f"按「{rule.label}」计算奖励为 0 元（{rule.base_label} {base:,} {rule.base_unit}），不予核算")
+    basis = f"{rule.label}：{rule.base_label} {base:,} {rule.base_unit} × {rate_text} = {yuan(raw)} 元"
+    if amount > raw:
+        basis += f"，低于最低奖励，按 {yuan(rule.minimum)} 元"
+    elif amount < raw:
+        basis += f"，超过最高奖励，按 {yuan(rule.maximum)} 元"
+    return Reward(fen=int(amount.quantize(CENT) * 100), rule=rule.code, basis=basis)
