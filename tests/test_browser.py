@@ -160,12 +160,12 @@ class Citizen:
 
     def press(self, css: str = "form button[type=submit]") -> None:
         """Press a button (or follow a link) and wait for the next page."""
-        from selenium.webdriver.support import expected_conditions as ec
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.find("html")
         self.find(css).click()
-        WebDriverWait(self.d, 15).until(ec.staleness_of(page))
+        WebDriverWait(self.d, 15).until(_left(page))
+        WebDriverWait(self.d, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
     def tick(self, name: str, value: str | None = None) -> None:
         """Tick a radio button or box by clicking its label, as a finger would."""
@@ -203,6 +203,21 @@ class Citizen:
         if field.control == "checkbox":
             return element.is_selected()
         return element.get_attribute("value")
+
+
+def _left(page):
+    """The old page is gone. Chromium sometimes answers a look at a node of a page being replaced
+    with an inspector error instead of "stale element"; both mean the navigation happened."""
+    from selenium.common.exceptions import WebDriverException
+
+    def gone(_driver) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    return gone
 
 
 def _backend(platform) -> str:
@@ -321,10 +336,9 @@ async def test_the_channel_list_and_tracking_work_with_the_keyboard(driver, serv
     assert driver.switch_to.active_element.get_attribute("name") == "query_code"
     page = me.find("html")
     driver.switch_to.active_element.send_keys("WRONGCOD", Keys.ENTER)
-    from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 15).until(ec.staleness_of(page))
+    WebDriverWait(driver, 15).until(_left(page))
     assert "工单编号或查询码不正确" in me.text("#track-error")
     assert me.find("#f-number").get_attribute("value") == "XJ20000101000001"
     me.shoot("0-track-wrong")
