@@ -352,13 +352,20 @@ async def test_a_refused_file_and_a_stale_page_are_explained(driver, server, pla
     form = valid_form(channel)
     for name, value in form.items():
         me.fill(fields[name], value)
-    fake = tmp_path / "照片.jpg"
+    fake, photo = tmp_path / "照片.jpg", tmp_path / "路灯.png"
     fake.write_bytes(b"this is not a picture")
-    me.find("#f-attachments").send_keys(str(fake))
+    photo.write_bytes(PNG)
+    me.find("#f-attachments").send_keys(f"{fake}\n{photo}")
     me.press()
     assert "不是 JPG、PNG 图片或 PDF 文件" in me.text("#f-attachments-error")
     assert me.find('[name="subject"]').get_attribute("value") == form["subject"]
+    assert "路灯.png" in me.text(".kept")  # the good photo need not be chosen again
     me.shoot("0-attachment-refused")
+    me.press()
+    assert me.text("h1") == "提交成功" and "已收到附件 1 个" in me.text("main")
+    me.open("/forms/hotline")
+    for name, value in form.items():
+        me.fill(fields[name], value)
     # the CSRF cookie is gone (a page left open for days, cookies cleared): refused, in plain words
     driver.delete_all_cookies()
     me.press()

@@ -541,19 +541,18 @@ async def test_rating_needs_the_query_code_and_a_completed_order(client):
 
 # -- attachments ---------------------------------------------------------------------------------------
 
-async def test_photos_and_pdfs_are_attached_to_the_order(client):
+async def test_photos_and_pdfs_reach_the_staff_with_the_order(client, tokens):
     channel = client.platform.channels.get("hotline")
     files = [("attachments", ("门口.png", PNG, "image/png")), ("attachments", ("说明.pdf", PDF, "application/pdf"))]
     response = await post_form(client, "hotline", valid_form(channel), files=files)
     assert response.status_code == 200, Page(response.text).text("error-summary")
     assert "已收到附件 2 个" in response.text
     number, _ = receipt(response)
-    order = await Order.select(Order.id).where(Order.number == number).first()
-    rows = await Attachment.select().where(Attachment.order_id == order["id"]).order_by(Attachment.id)
-    assert [(r["filename"], r["content_type"], r["size"]) for r in rows] == [
+    listed = (await client.get(f"/api/orders/{number}/attachments", headers=tokens["agent1"])).json()
+    assert [(a["filename"], a["content_type"], a["size"]) for a in listed] == [
         ("门口.png", "image/png", len(PNG)), ("说明.pdf", "application/pdf", len(PDF))]
-    meta, data = client.app.state.web.store.open(rows[0]["key"])
-    assert data == PNG and meta.filename == "门口.png"
+    download = await client.get(f"/api/orders/{number}/attachments/{listed[0]['key']}", headers=tokens["agent1"])
+    assert download.status_code == 200 and download.content == PNG
 
 
 @pytest.mark.parametrize("upload, message", [
@@ -583,7 +582,7 @@ async def test_files_already_accepted_are_kept_when_the_form_is_shown_again(clie
     # the citizen fixes the subject and unticks one photo; a forged token is ignored
     fixed = await client.post("/forms/hotline", data={
         "_csrf_token": page.hidden("_csrf_token"), "_submission": page.hidden("_submission"),
-        **valid_form(channel), "kept_attachment": kept[:2] + ["0" * 32 + ".png.forged"]})
+        **valid_form(channel), "kept_attachment": kept[:2] + [kept[2][:-4] + "abcd", "forged"]})
     assert fixed.status_code == 200, Page(fixed.text).text("error-summary")
     assert "已收到附件 2 个" in fixed.text
     assert await Attachment.count() == 2
@@ -657,3 +656,16 @@ async def test_events_of_a_web_order_name_no_staff_in_public_steps(client):
     page = Page((await track(client, number, code)).text)
     assert "内部备注" not in page.source
     assert await OrderEvent.count() == 2
+
+
+async def test_an_unexpected_failure_is_explained_in_plain_words(client, monkeypatch):
+    import api.web.routes
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(api.web.routes, "published_replies", broken)
+    response = await client.get("/forms/mayor_mailbox/replies")
+    assert response.status_code == 500 and "系统暂时无法处理" in response.text
+    assert "database went away" not in response.text
+    assert response.headers["content-type"] == "text/html; charset=utf-8"

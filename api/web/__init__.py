@@ -7,10 +7,13 @@ is never affected), the Jinja templates and the shared state (rate limiter, atta
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
 from pathlib import Path
+
+import msgspec
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, TemplateNotFound, select_autoescape
 from litestar.config.app import AppConfig
@@ -19,7 +22,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from api.web.protection import RateLimiter, parse_limit
-from api.web.uploads import AttachmentStore, default_store
+from api.web.uploads import StoredFile
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
@@ -44,11 +47,10 @@ def filesize(size: int) -> str:
 class Web:
     """What the web pages share within one app: templates, limiter, attachment store, signing key."""
 
-    def __init__(self, platform, *, limits: dict[str, tuple[int, int]] | None = None,
-                 store: AttachmentStore | None = None):
+    def __init__(self, platform, *, limits: dict[str, tuple[int, int]] | None = None):
         self.platform = platform
         self.limiter = RateLimiter(limits or DEFAULT_LIMITS)
-        self.store = store or default_store()
+        self.store = platform.attachments  # the core's store: staff download the files over the API
         self._key = hashlib.sha256(b"huying-web:" + platform.settings.secret_key.encode()).digest()
         plugin_dirs = _channel_template_dirs(platform)
         self.env = Environment(
@@ -84,6 +86,19 @@ class Web:
     def unsign(self, token: str) -> str | None:
         value, _, _ = (token or "").rpartition(".")
         return value if value and hmac.compare_digest(self.sign(value), token) else None
+
+    def file_token(self, stored: StoredFile) -> str:
+        """A file accepted in an earlier round, carried in the form; signed, so it cannot be forged."""
+        return self.sign(base64.urlsafe_b64encode(msgspec.json.encode(stored)).decode().rstrip("="))
+
+    def file_from_token(self, token: str) -> StoredFile | None:
+        value = self.unsign(token) if isinstance(token, str) else None
+        if value is None:
+            return None
+        try:
+            return msgspec.json.decode(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), type=StoredFile)
+        except (ValueError, msgspec.DecodeError):
+            return None
 
 
 class WebPages(InitPlugin):

@@ -11,23 +11,28 @@ import secrets
 from typing import Any
 
 import anyio
+import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import CacheControlHeader, UploadFile
-from litestar.params import FromPath, FromQuery
-from litestar.exceptions import (
-    ClientException,
-    NotFoundException,
-    PermissionDeniedException,
-)
+from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
 from api.web import STATIC
 from api.web.forms import GENERAL, FormRejected, Section, all_fields, read_form, sections, submit
 from api.web.protection import RateLimited, csrf_middleware, security_headers
-from api.web.tracking import NOT_FOUND, find_order, normalise_number, public_view, published_replies, publishes_replies
-from api.web.uploads import ALLOWED_TEXT, MAX_FILE_BYTES, MAX_FILES, StoredFile, clean_filename, record_attachments, refusal, sniff
+from api.web.tracking import NOT_FOUND, find_order, public_view, published_replies, publishes_replies
+from api.web.uploads import (
+    ALLOWED_TEXT,
+    MAX_FILE_BYTES,
+    MAX_FILES,
+    StoredFile,
+    check,
+    clean_filename,
+    record_attachments,
+)
 from core.errors import Conflict, HuyingError
 from core.lifecycle import SATISFACTION
 from core.model import Actor
@@ -87,8 +92,6 @@ def _defaults(parts: list[Section], channel) -> dict[str, Any]:
     if len(channel.kinds) == 1:
         values["kind"] = channel.kinds[0]
     if channel.fields is not None:
-        import msgspec
-
         for f in msgspec.structs.fields(channel.fields):
             if f.default is not msgspec.NODEFAULT and f.default not in ("", None):
                 values[f"details.{f.encode_name}"] = f.default
@@ -109,7 +112,7 @@ def _render_form(request: Request, channel, *, values: dict, errors: dict, submi
     return _page(web.form_template(channel.code), status_code=status_code, headers=headers, private=True,
                  channel=channel, sections=parts, values=values, errors=errors, summary=summary,
                  general=errors.get(GENERAL, ""), submission=submission,
-                 kept=[(web.sign(f.key), f) for f in kept], max_files=MAX_FILES,
+                 kept=[(web.file_token(f), f) for f in kept], max_files=MAX_FILES,
                  max_mb=MAX_FILE_BYTES // (1024 * 1024), allowed=ALLOWED_TEXT)
 
 
@@ -122,14 +125,13 @@ async def form_page(request: Request, code: FromPath[str]) -> Template:
 
 async def _take_attachments(request: Request, form, *, accept_new: bool = True
                             ) -> tuple[list[StoredFile], list[str]]:
-    """Files kept from an earlier round (signed keys) plus the new ones that pass the checks."""
+    """Files kept from an earlier round (signed) plus the new ones that pass the checks."""
     web = _web(request)
     kept: list[StoredFile] = []
     for token in form.getall("kept_attachment", []):
-        key = web.unsign(token) if isinstance(token, str) else None
-        info = web.store.info(key) if key else None
-        if info is not None and info.key not in {k.key for k in kept}:
-            kept.append(info)
+        stored = web.file_from_token(token)
+        if stored is not None and stored.key not in {k.key for k in kept}:
+            kept.append(stored)
     problems: list[str] = []
     for upload in form.getall("attachments", []) if accept_new else ():
         if not isinstance(upload, UploadFile) or not upload.filename:
@@ -139,12 +141,12 @@ async def _take_attachments(request: Request, form, *, accept_new: bool = True
             problems.append(f"最多上传 {MAX_FILES} 个附件，「{name}」未能上传")
             continue
         data = await upload.read()
-        why = refusal(name, data)
+        content_type, why = check(name, data)
         if why:
             problems.append(why)
             continue
-        key = await anyio.to_thread.run_sync(web.store.save, data, name, sniff(data))
-        kept.append(web.store.info(key))
+        key = await anyio.to_thread.run_sync(web.store.save, data, content_type)
+        kept.append(StoredFile(key=key, filename=name, content_type=content_type, size=len(data)))
     return kept, problems
 
 
@@ -156,7 +158,8 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template:
     fields = all_fields(sections(channel))
     data, values = read_form(form, fields)
     submission = form.get("_submission")
-    submission = submission if isinstance(submission, str) and _SUBMISSION.match(submission) else secrets.token_urlsafe(18)
+    if not (isinstance(submission, str) and _SUBMISSION.match(submission)):
+        submission = secrets.token_urlsafe(18)
     try:
         _web(request).limiter.hit("submit", _client(request))
     except RateLimited as limited:
@@ -274,7 +277,7 @@ async def rate_order(request: Request) -> Template:
 def _message(request: Request, status_code: int, title: str, text: str, headers: dict | None = None) -> Response:
     template = request.app.template_engine.get_template("message.html")
     html = template.render(title=title, text=text, status_code=status_code, request=request)
-    return Response(html, status_code=status_code, media_type="text/html; charset=utf-8",
+    return Response(html, status_code=status_code, media_type="text/html",
                     headers={"cache-control": "no-store", **(headers or {})})
 
 

@@ -1,43 +1,32 @@
-"""Attachments citizens send with a web form (photos, PDF letters).
+"""Attachments citizens send with a web form (photos, PDF letters), in the core's attachment store.
 
-A file is judged by its first bytes, never by the name or the type the browser claims, so a renamed
-program is refused. The bytes live in an ``AttachmentStore``; the order's list of files is the core's
-``attachments`` table, written once the order exists.
+A file is judged by its first bytes (``core.storage.sniff``), never by its name or the type the
+browser claims. The web form takes less than the staff API (5 MB a file, 3 files), since a citizen's
+phone photo fits and a form post must stay small. Bytes go to ``platform.attachments`` as soon as a
+file passes, so a form shown again for another mistake keeps it; the order's list of files is the
+core's ``attachments`` table, written once the order exists, where staff list and download them.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-from pathlib import Path
-from typing import Protocol
 
 import msgspec
 
+from core.storage import AttachmentRefused, sniff
+
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_FILES = 3
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "application/pdf": "pdf"}
 ALLOWED_TEXT = "JPG、PNG 图片或 PDF 文件"
-_KEY = re.compile(r"^[0-9a-f]{32}\.(jpg|png|pdf)$")
 
 
-class StoredFile(msgspec.Struct, frozen=True):
+class StoredFile(msgspec.Struct, frozen=True, array_like=True):
+    """A file already in the store; carried (signed) in the form until the order exists."""
+
     key: str
     filename: str
     content_type: str
     size: int
-
-
-def sniff(data: bytes) -> str | None:
-    """The content type by magic bytes: JPEG, PNG and PDF only."""
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"%PDF-"):
-        return "application/pdf"
-    return None
 
 
 def clean_filename(name: str) -> str:
@@ -47,65 +36,16 @@ def clean_filename(name: str) -> str:
     return name[-120:] or "附件"
 
 
-def refusal(filename: str, data: bytes, max_bytes: int = MAX_FILE_BYTES) -> str | None:
-    """Why a file cannot be accepted, in words a citizen understands; None when it can."""
+def check(filename: str, data: bytes, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
+    """(content type, None) for a file the form takes, else (None, why) in words a citizen understands."""
     if not data:
-        return f"「{filename}」是空文件，请重新选择"
+        return None, f"「{filename}」是空文件，请重新选择"
     if len(data) > max_bytes:
-        return f"「{filename}」超过 {max_bytes // (1024 * 1024)} MB，请压缩后再上传"
-    if sniff(data) is None:
-        return f"「{filename}」不是 {ALLOWED_TEXT}，未能上传"
-    return None
-
-
-class AttachmentStore(Protocol):
-    """Where attachment bytes live; keys are opaque and unguessable."""
-
-    def save(self, data: bytes, filename: str, content_type: str) -> str: ...
-
-    def open(self, key: str) -> tuple[StoredFile, bytes]: ...
-
-    def info(self, key: str) -> StoredFile | None: ...
-
-
-class LocalAttachmentStore:
-    """Files under ``<var dir>/attachments/``: the bytes as ``<key>``, the metadata as ``<key>.json``."""
-
-    def __init__(self, root: Path):
-        self.root = Path(root)
-
-    def save(self, data: bytes, filename: str, content_type: str) -> str:
-        self.root.mkdir(parents=True, exist_ok=True)
-        key = f"{secrets.token_hex(16)}.{EXTENSIONS[content_type]}"
-        meta = StoredFile(key=key, filename=filename, content_type=content_type, size=len(data))
-        self._write(self.root / key, data)
-        self._write(self.root / f"{key}.json", msgspec.json.encode(meta))
-        return key
-
-    def info(self, key: str) -> StoredFile | None:
-        if not _KEY.match(key or ""):
-            return None
-        try:
-            return msgspec.json.decode((self.root / f"{key}.json").read_bytes(), type=StoredFile)
-        except (OSError, msgspec.DecodeError):
-            return None
-
-    def open(self, key: str) -> tuple[StoredFile, bytes]:
-        meta = self.info(key)
-        if meta is None:
-            raise FileNotFoundError(key)
-        return meta, (self.root / key).read_bytes()
-
-    @staticmethod
-    def _write(path: Path, data: bytes) -> None:
-        tmp = path.with_name(path.name + ".part")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-
-
-def default_store(env: dict[str, str] | None = None) -> LocalAttachmentStore:
-    env = os.environ if env is None else env
-    return LocalAttachmentStore(Path(env.get("HUYING_VAR_DIR", "var")) / "attachments")
+        return None, f"「{filename}」超过 {max_bytes // (1024 * 1024)} MB，请压缩后再上传"
+    try:
+        return sniff(data), None
+    except AttachmentRefused:
+        return None, f"「{filename}」不是 {ALLOWED_TEXT}，未能上传"
 
 
 async def record_attachments(number: str, files: list[StoredFile], uploaded_by: str) -> None:
@@ -116,9 +56,9 @@ async def record_attachments(number: str, files: list[StoredFile], uploaded_by: 
         return
     order = await Order.select(Order.id).where(Order.number == number).first()
     # a form posted twice (a reload) returns the first order: list each file only once
-    seen = {(r["key"], r["filename"], r["size"]) for r in await Attachment.select(
-        Attachment.key, Attachment.filename, Attachment.size).where(Attachment.order_id == order["id"])}
-    known = {k for k, _, _ in seen} | {(n, s) for _, n, s in seen}
+    seen = await Attachment.select(Attachment.key, Attachment.filename, Attachment.size).where(
+        Attachment.order_id == order["id"])
+    known = {r["key"] for r in seen} | {(r["filename"], r["size"]) for r in seen}
     new = [f for f in files if f.key not in known and (f.filename, f.size) not in known]
     if new:
         await Attachment.insert(*[
