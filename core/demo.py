@@ -13,6 +13,9 @@ import random
 import re
 from pathlib import Path
 
+import msgspec
+
+from core.channels import describe_fields
 from core.errors import HuyingError
 from core.model import Actor, Citizen
 from core.orders import IntakeRequest
@@ -92,6 +95,27 @@ def _request(rng: random.Random, message: dict[str, str], channel: str, received
         received_at=received_at, external_id=None)
 
 
+def _fillable_channels(platform) -> list[tuple[str, dict]]:
+    """Special channels whose fields a demo can fill from their declarations alone (the first choice
+    of each choice, booleans off); a channel needing real values (a credit code) is left out."""
+    fillable = []
+    for channel in platform.channels:
+        if channel.code == platform.channels.default.code or channel.fields is None:
+            continue
+        details = {}
+        for f in describe_fields(channel.fields):
+            if f.choices:
+                details[f.name] = next(iter(f.choices))
+            elif f.type == "boolean":
+                details[f.name] = False
+        try:
+            msgspec.convert(details, channel.fields, strict=False)
+        except msgspec.ValidationError:
+            continue
+        fillable.append((channel.code, details))
+    return fillable
+
+
 async def seed_orders(platform, count: int, *, seed: int = 12345) -> int:
     """Take ``count`` messages in and move each some way along its life, at plausible past times."""
     rng = random.Random(seed)
@@ -100,6 +124,7 @@ async def seed_orders(platform, count: int, *, seed: int = 12345) -> int:
     agent = Actor(name="agent", role="agent")
     dispatcher = Actor(name="dispatcher", role="dispatcher")
     now = dt.datetime.now(dt.timezone.utc)
+    special = _fillable_channels(platform)
     made = 0
     try:
         for i in range(count):
@@ -107,13 +132,13 @@ async def seed_orders(platform, count: int, *, seed: int = 12345) -> int:
             received = now - dt.timedelta(days=rng.uniform(0, 45), minutes=rng.uniform(0, 600))
             clock = [received]
             service.clock = lambda: clock[0]
-            channel = "mayor_mailbox" if rng.random() < 0.15 else "hotline"
+            channel, details = platform.channels.default.code, {}
+            if special and rng.random() < 0.15:
+                channel, details = rng.choice(special)
             request = _request(rng, message, channel, received)
-            if channel == "mayor_mailbox":
-                request = IntakeRequest(**{**{f: getattr(request, f) for f in request.__struct_fields__},
-                                           "source": "mailbox", "kind": "suggestion" if request.kind == "report" else request.kind,
-                                           "details": {"topic": rng.choice(("urban_construction", "livelihood", "environment")),
-                                                       "publish_consent": rng.random() < 0.5}})
+            if details:
+                request = msgspec.structs.replace(request, source="web_form", details=details,
+                                                  kind=rng.choice(platform.channels.get(channel).kinds))
             try:
                 _, order = await service.intake(channel, request, agent)
             except HuyingError:
