@@ -1,0 +1,33 @@
+"""The one module a channel plugin imports from the core.
+
+Everything a plugin author needs — the hook marker, the channel declaration, field labels, time
+limits, routing rules, lifecycle actions and refusals, the role sets — is re-exported here, so the
+core's internals can move without breaking channels. A test fails when a plugin imports anything
+else from ``core``.
+"""
+
+from core.calendar import SHANGHAI
+from core.channels import KINDS, Assessment, Channel, SlaDefaults, field
+from core.errors import FieldError, NotFound
+from core.hookspecs import hookimpl
+from core.lifecycle import (
+    CENTRE,
+    CENTRE_DISPATCH,
+    CENTRE_OVERSIGHT,
+    GOOD_SATISFACTION,
+    HANDLER,
+    STAFF,
+    STATUSES,
+    Action,
+    ActionContext,
+    Note,
+    Refusal,
+)
+from core.model import Actor, OrderRecord
+from core.routing import RuleSpec
+
+__all__ = [
+    "SHANGHAI", "KINDS", "Assessment", "Channel", "SlaDefaults", "field", "FieldError", "NotFound",
+    "hookimpl", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
+    "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
+]
