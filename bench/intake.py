@@ -109,7 +109,7 @@ def main() -> None:
     # The full stack's database: migrated, with departments and an API key for the client.
     setup = subprocess.run([sys.executable, "-c", (
         "import asyncio\n"
-        "from core.platform import Platform\nfrom core.db import migrate\nfrom core.demo import seed_reference\n"
+        "from core.platform import Platform\nfrom core.migrations import migrate\nfrom core.demo import seed_reference\n"
         "from core.auth import create_api_key\n"
         "async def go():\n"
         "    p = Platform(); await migrate(p.engine); await p.start(); await seed_reference()\n"
