@@ -75,8 +75,8 @@ class AttachmentDesk:
         return record
 
     async def list(self, number: str, actor: Actor) -> list[AttachmentRecord]:
+        from core.queries import attachments_of
+
         async with read_transaction(self.service.engine):
             order = await self.service.queries.load(number, actor)
-            rows = await Attachment.select().where(Attachment.order_id == order.id).order_by(Attachment.id)
-        return [msgspec.convert({k: v for k, v in r.items() if k not in ("id", "order_id")}, AttachmentRecord)
-                for r in rows]
+            return await attachments_of(order)

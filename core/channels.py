@@ -71,6 +71,10 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     # name and phone are sealed at rest and left out of every view outside the centre.
     protect_reporter: bool = False
     confidential: tuple[str, ...] = ()  # detail fields sealed at rest and shown to the centre only
+    # A boolean field in which the citizen consents to having the request and its reply published;
+    # a channel naming one gets a public page of answered, consented requests (personal data masked).
+    consent_field: str | None = None
+    default: bool = False  # the line an order belongs to when nothing names a channel (one only)
 
 
 FLAGS: dict[str, str] = {

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from core.routing import RuleSpec
 
 PROJECT = "huying"
+ASYNC_HOOKS = frozenset({"validate_action"})  # every other hook is synchronous (checked at start-up)
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 

@@ -156,7 +156,9 @@ class IntakeDesk:
                 priority = "urgent"
             flags.extend(f for f in assessment.flags if f not in flags)
             reasons.extend(assessment.reasons)
-        suggestion = suggest(await service.reference.rules(), channel=code, subject=request.subject,
+        departments = await service.reference.departments()
+        rules = [r for r in await service.reference.rules() if r.department in departments]
+        suggestion = suggest(rules, channel=code, subject=request.subject,
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind,
                              details=msgspec.to_builtins(details) if details is not None else None)

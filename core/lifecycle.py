@@ -149,7 +149,8 @@ class Action(msgspec.Struct, frozen=True, kw_only=True):
 
 def _states(*names: str) -> frozenset[str]:
     unknown = set(names) - set(STATUSES)
-    assert not unknown, unknown
+    if unknown:
+        raise ValueError(f"unknown statuses {sorted(unknown)}")
     return frozenset(names)
 
 
@@ -158,6 +159,7 @@ CENTRE_OVERSIGHT = frozenset({"supervisor", "admin"})
 CENTRE = frozenset({"agent", "dispatcher", "supervisor", "admin"})
 STAFF = CENTRE | {"handler"}
 HANDLER = frozenset({"handler"})
+ACTING_ROLES = STAFF | {"citizen", "integration"}
 
 
 # -- effects ----------------------------------------------------------------------------------------
@@ -453,6 +455,11 @@ class Lifecycle:
             unknown = (action.sources | ({action.target} if isinstance(action.target, str) else set())) - set(STATUSES)
             if unknown:
                 raise ValueError(f"action {action.name!r} names unknown statuses {sorted(unknown)}")
+            strangers = set(action.roles) - ACTING_ROLES
+            if strangers or not action.roles:
+                raise ValueError(f"action {action.name!r} names unknown roles {sorted(strangers)}")
+            if not (isinstance(action.payload, type) and issubclass(action.payload, msgspec.Struct)):
+                raise ValueError(f"action {action.name!r}: payload must be a msgspec.Struct")
             self.actions[action.name] = action
 
     def get(self, name: str) -> Action | None:

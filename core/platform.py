@@ -50,6 +50,8 @@ class Platform:
         bind_engine(self.engine, _all_tables())
         if pool and isinstance(self.engine, PostgresEngine):
             await self.engine.start_connection_pool(min_size=1, max_size=10)
+        self.orders.forget_reference_data()
+        await self.channels.check_routing(await self.orders.reference.departments())
         await sync_plugin_rules(self.channels)
         self.orders.forget_reference_data()
         await self.load_calendar()

@@ -1,11 +1,14 @@
 """The one module a channel plugin imports from the core.
 
 Everything a plugin author needs — the hook marker, the channel declaration, field labels, time
-limits, routing rules, lifecycle actions and refusals, the role sets — is re-exported here, so the
-core's internals can move without breaking channels. A test fails when a plugin imports anything
-else from ``core``.
+limits, routing rules, lifecycle actions and refusals, the role sets, and reads of orders and their
+attachments — is here, so the core's internals can move without breaking channels. A test fails
+when a plugin imports anything else from ``core``. See ``docs/writing-a-channel.md``.
 """
 
+from __future__ import annotations
+
+from core.attachments import AttachmentRecord
 from core.calendar import SHANGHAI
 from core.channels import KINDS, Assessment, Channel, SlaDefaults, field
 from core.errors import FieldError, NotFound
@@ -23,11 +26,13 @@ from core.lifecycle import (
     Note,
     Refusal,
 )
-from core.model import Actor, OrderRecord
+from core.model import Actor, EventRecord, OrderRecord
+from core.queries import attachments_of, read_order
 from core.routing import RuleSpec
 
 __all__ = [
     "SHANGHAI", "KINDS", "Assessment", "Channel", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
-    "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
+    "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord",
+    "EventRecord", "RuleSpec", "AttachmentRecord", "read_order", "attachments_of",
 ]

@@ -8,15 +8,17 @@ built-in plugins, every subpackage of ``plugins/`` and the ``huying.channels`` e
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 from collections.abc import Iterable
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import pluggy
 
 from core import hookspecs
-from core.channels import Channel
+from core.channels import KINDS, Channel, SlaDefaults, describe_fields
 from core.lifecycle import CORE_ACTIONS, Lifecycle
 
 ENTRY_POINT_GROUP = "huying.channels"
@@ -47,21 +49,115 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, entry_points: bool = True,
     return pm
 
 
+class DeclarationError(Exception):
+    """A plugin declared something the core cannot run with; start-up stops, naming the plugin."""
+
+    def __init__(self, plugin: str, problem: str):
+        super().__init__(f"插件 {plugin}：{problem}")
+        self.plugin = plugin
+        self.problem = problem
+
+
+def plugin_label(impl) -> str:
+    """How an error names a plugin: its registered name, or (for an object registered without one,
+    which pluggy names by its id) its module or class."""
+    if not impl.plugin_name.isdigit():
+        return impl.plugin_name
+    plugin = impl.plugin
+    return getattr(plugin, "__name__", None) or f"{type(plugin).__module__}.{type(plugin).__qualname__}"
+
+
+def check_hook_kinds(pm: pluggy.PluginManager) -> None:
+    """Refuse an ``async def`` implementation of a synchronous hook: pluggy would hand the core an
+    un-awaited coroutine, and the hook would silently do nothing."""
+    for name in dir(pm.hook):
+        caller = getattr(pm.hook, name)
+        if name.startswith("_") or not hasattr(caller, "get_hookimpls") or name in hookspecs.ASYNC_HOOKS:
+            continue
+        for impl in caller.get_hookimpls():
+            if inspect.iscoroutinefunction(impl.function) or inspect.isasyncgenfunction(impl.function):
+                raise DeclarationError(plugin_label(impl), f"钩子 {name} 是同步钩子，不能用 async def 实现")
+
+
 class Channels:
-    """The channels the plugins declare, and hook callers scoped to one channel's plugin."""
+    """The channels the plugins declare, and hook callers scoped to one channel's plugin.
+
+    Every declaration is checked here, when the platform is assembled, and a mistake stops start-up
+    with the plugin named (``DeclarationError``) instead of failing on the first order that hits it.
+    """
 
     def __init__(self, pm: pluggy.PluginManager):
         self.pm = pm
+        check_hook_kinds(pm)
         self._owner: dict[str, object] = {}
+        self._plugin_names: dict[str, str] = {}
         self._channels: dict[str, Channel] = {}
         for impl in pm.hook.register_channel.get_hookimpls():
             channel = impl.function()
+            if not isinstance(channel, Channel):
+                raise DeclarationError(plugin_label(impl), "register_channel 必须返回 Channel")
             if channel.code in self._channels:
-                raise ValueError(f"channel {channel.code!r} is registered by two plugins")
+                raise DeclarationError(plugin_label(impl), f"渠道 {channel.code} 已由插件 "
+                                                           f"{self._plugin_names[channel.code]} 注册")
             self._owner[channel.code] = impl.plugin
+            self._plugin_names[channel.code] = plugin_label(impl)
             self._channels[channel.code] = channel
         self._callers: dict[tuple[str, str], Any] = {}
         self._lifecycles: dict[str, Lifecycle] = {}
+        for channel in self._channels.values():
+            self._check(channel)
+        defaults = [c.code for c in self._channels.values() if c.default]
+        if len(defaults) > 1:
+            raise DeclarationError(self._plugin_names[defaults[1]],
+                                   f"默认渠道只能有一个（已有 {defaults[0]}，又声明了 {defaults[1]}）")
+
+    def plugin_name(self, code: str) -> str:
+        return self._plugin_names[code]
+
+    def _check(self, channel: Channel) -> None:
+        """A channel's declaration against the core: kinds, time limits, fields, its lifecycle."""
+        def refuse(problem: str):
+            raise DeclarationError(self._plugin_names[channel.code], f"渠道 {channel.code}：{problem}")
+
+        unknown = [k for k in channel.kinds if k not in KINDS]
+        if unknown or not channel.kinds:
+            refuse(f"诉求类型须取自 {', '.join(KINDS)}，不认识：{', '.join(unknown) or '（空）'}")
+        by_kind = channel.sla.handle_days_by_kind
+        if by_kind != SlaDefaults().handle_days_by_kind:  # the core's default table covers every kind
+            outside = sorted(set(by_kind) - set(channel.kinds))
+            if outside:
+                refuse(f"办理时限里的诉求类型不在本渠道受理的类型中：{', '.join(outside)}")
+            missing = sorted(set(channel.kinds) - set(by_kind))
+            if missing:
+                refuse(f"以下诉求类型没有办理时限：{', '.join(missing)}")
+        fields = {f.name: f for f in describe_fields(channel.fields)}
+        stray = [name for name in channel.confidential if name not in fields]
+        if stray:
+            refuse(f"保密字段不是本渠道的字段：{', '.join(stray)}")
+        if channel.consent_field is not None and getattr(fields.get(channel.consent_field), "type", None) != "boolean":
+            refuse(f"公开同意字段 {channel.consent_field} 须是本渠道的布尔字段")
+        try:
+            self.lifecycle(channel.code)
+        except (ValueError, TypeError) as exc:
+            refuse(f"流程操作声明有误：{exc}")
+
+    async def check_routing(self, departments: frozenset[str]) -> None:
+        """Every department a plugin's routing rule names must exist (once departments are set up:
+        a fresh database gets its departments after the first start)."""
+        if not departments:
+            return
+        for channel in self:
+            for rules in self.hook(channel.code, "routing_rules")(channel=channel):
+                for rule in rules or ():
+                    if rule.department not in departments:
+                        raise DeclarationError(self._plugin_names[channel.code],
+                                               f"渠道 {channel.code} 的分派规则指向不存在的承办单位 {rule.department}")
+
+    def templates(self, code: str) -> Path | None:
+        """The folder of page templates the channel's plugin ships (``templates/`` beside its module)."""
+        module_file = getattr(self._owner.get(code), "__file__", None)
+        folder = Path(module_file).parent / "templates" if module_file else None
+        return folder if folder is not None and folder.is_dir() else None
 
     def __iter__(self):
         return iter(self._channels.values())
@@ -74,7 +170,11 @@ class Channels:
 
     @cached_property
     def default(self) -> Channel:
-        return self._channels["hotline"]
+        """The general line (``Channel(default=True)``): where an order goes when nothing names one."""
+        found = next((c for c in self._channels.values() if c.default), None)
+        if found is None:
+            raise LookupError("no channel is declared as the default (Channel(default=True))")
+        return found
 
     def hook(self, code: str, name: str):
         """The hook ``name`` as called for ``code``'s orders: other channels' plugins left out."""

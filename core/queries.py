@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from core.attachments import AttachmentRecord
 from core.db import read_transaction
 from core.errors import NotFound
 from core.intake import as_record
 from core.model import Actor, EventRecord, OrderRecord
-from core.tables import Order, OrderEvent
+from core.tables import Attachment, Order, OrderEvent
 from core.visibility import scope, visible
 
 if TYPE_CHECKING:
@@ -35,10 +36,7 @@ class OrderQueries:
 
     async def load(self, number: str, actor: Actor) -> OrderRecord:
         """The order, inside the caller's transaction; 404 when it is missing or not the actor's."""
-        row = await Order.select().where(Order.number == number).output(load_json=True).first()
-        if row is None or not visible(row, actor):
-            raise NotFound(f"工单 {number} 不存在")
-        return as_record(row)
+        return await read_order(number, actor)
 
     async def events(self, order_id: int) -> list[EventRecord]:
         rows = await OrderEvent.select().where(OrderEvent.order_id == order_id).order_by(
@@ -81,3 +79,24 @@ class OrderQueries:
             rows = await query.order_by(Order.id, ascending=False).limit(page_size).offset(
                 (page - 1) * page_size)
         return OrderPage(items=[as_record(r) for r in rows], total=total, page=page, page_size=page_size)
+
+
+# -- reads for plugins (re-exported by core.plugin_api) ----------------------------------------------
+
+async def read_order(number: str, actor: Actor) -> OrderRecord:
+    """The order as ``actor`` may see it; ``NotFound`` (404) when it is missing or not theirs, so a
+    plugin's own route is authorised exactly like ``GET /api/orders/{number}``."""
+    row = await Order.select().where(Order.number == number).output(load_json=True).first()
+    if row is None or not visible(row, actor):
+        raise NotFound(f"工单 {number} 不存在")
+    return as_record(row)
+
+
+async def attachments_of(order: OrderRecord, *, keys: list[str] | None = None) -> list[AttachmentRecord]:
+    """The files on an order (optionally only those with the given keys), oldest first."""
+    query = Attachment.select().where(Attachment.order_id == order.id)
+    if keys is not None:
+        query = query.where(Attachment.key.is_in(list(keys) or [""]))
+    rows = await query.order_by(Attachment.id)
+    return [msgspec.convert({k: v for k, v in r.items() if k not in ("id", "order_id")}, AttachmentRecord)
+            for r in rows]

@@ -17,6 +17,9 @@ DEPARTMENTS = [
     ("hrss", "人力资源和社会保障局", None),
     ("market", "市场监督管理局", None),
     ("transport", "交通运输局", None),
+    ("health", "卫生健康局", None),
+    ("commerce", "商务局", None),
+    ("education", "教育局", None),
 ]
 # username: (role, department)
 STAFF = {

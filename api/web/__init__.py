@@ -31,12 +31,13 @@ DEFAULT_LIMITS = {"submit": (20, 600), "track": (30, 600)}
 
 
 def _channel_template_dirs(platform) -> dict[str, Path]:
-    """A plugin may ship ``templates/form.html`` beside its module to override its channel's form."""
+    """A plugin may ship ``templates/form.html`` beside its module to override its channel's form;
+    the channel registry knows which plugin owns which channel."""
     found = {}
-    for impl in platform.pm.hook.register_channel.get_hookimpls():
-        module_file = getattr(impl.plugin, "__file__", None)
-        if module_file and (Path(module_file).parent / "templates").is_dir():
-            found[impl.function().code] = Path(module_file).parent / "templates"
+    for channel in platform.channels:
+        folder = platform.channels.templates(channel.code)
+        if folder is not None:
+            found[channel.code] = folder
     return found
 
 

@@ -8,7 +8,7 @@ import hmac
 import re
 from typing import Any
 
-from core.channels import KINDS, Channel, describe_fields
+from core.channels import KINDS, Channel
 from core.lifecycle import SATISFACTION, STATUSES
 from core.orders import LOCAL_TZ
 from core.tables import Department, Order, OrderEvent
@@ -121,9 +121,8 @@ async def public_view(order: dict, channel: Channel | None) -> dict[str, Any]:
 # -- published replies --------------------------------------------------------------------------------
 
 def publishes_replies(channel: Channel) -> bool:
-    """A channel whose citizens may consent to publication (a boolean ``publish_consent`` field)."""
-    return channel.public and any(f.name == "publish_consent" and f.type == "boolean"
-                                  for f in describe_fields(channel.fields))
+    """A channel whose citizens may consent to publication (``Channel.consent_field``)."""
+    return channel.public and channel.consent_field is not None
 
 
 _MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
@@ -141,7 +140,7 @@ async def published_replies(channel: Channel, page: int, page_size: int = 10) ->
                               Order.details, Order.received_at).where(
         (Order.channel == channel.code) & Order.status.is_in(list(PUBLISHED))).order_by(
         Order.received_at, ascending=False).output(load_json=True)
-    consented = [r for r in rows if (r["details"] or {}).get("publish_consent") is True]
+    consented = [r for r in rows if (r["details"] or {}).get(channel.consent_field) is True]
     total = len(consented)
     shown = consented[(page - 1) * page_size: page * page_size]
     replies: dict[int, dict] = {}

@@ -12,6 +12,7 @@ CHANNEL = Channel(
     code="hotline",
     name="综合热线",
     description="12345 市民服务热线：市级转派工单和新区自有来电、网络留言，受理咨询、求助、投诉、举报、建议和表扬。",
+    default=True,
 )
 
 # (level-1 category of the message board, department, keywords seen in citizens' own words)

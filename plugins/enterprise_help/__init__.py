@@ -3,9 +3,11 @@ payouts or utilities, and a department visits them.
 
 Workflow additions, and why:
 - ``schedule_visit`` (预约走访) and ``record_visit`` (上门调查与现场核实) by a handler of the order's
-  department; visits live in this plugin's table and are read at ``GET /api/orders/{number}/visits``.
-- ``approve`` is refused until a visit has been recorded since handling began (or since the latest
-  rework): help for an enterprise is verified on site, not on paper.
+  department or by centre staff; visits live in this plugin's table and are read at
+  ``GET /api/orders/{number}/visits``.
+- ``reply`` is refused until a visit has been recorded since handling began (or since the latest
+  rework): help for an enterprise is verified on site, not on paper. The reply, not the approval, is
+  refused, so the department can still record the visit and then reply.
 - After a bad callback (不满意 or 未解决) ``archive`` is refused until a follow-up visit is recorded
   after the rating. ``rework`` and ``appeal`` stay open: a rework sends the order back to the
   department, whose new reply again needs a visit before approval, and an appeal is the department
@@ -16,10 +18,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.channels import Channel, SlaDefaults, field
-from core.errors import FieldError
-from core.hookspecs import hookimpl
-from core.routing import RuleSpec
+from core.plugin_api import Channel, FieldError, RuleSpec, SlaDefaults, field, hookimpl
 from plugins.enterprise_help import credit_code, visits
 
 INDUSTRIES = {
@@ -109,8 +108,8 @@ def workflow_actions(channel):
 
 
 @hookimpl
-def validate_action(channel, action, ctx):
-    visits.check(action, ctx.order)
+async def validate_action(channel, action, ctx):
+    await visits.check(action, ctx.order)
 
 
 @hookimpl

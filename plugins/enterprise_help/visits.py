@@ -1,8 +1,8 @@
 """Visits to the enterprise: the two workflow steps, the rules that depend on them, and their route.
 
-A visit is kept in the channel's own table. The core calls ``validate_action`` synchronously and
-hands it only the order, so each recorded visit also stamps its time on the order's details
-(``LAST_VISIT``); the rules read that stamp, the route reads the table.
+A visit is kept in the channel's own table, and only there: the rules (``check``, awaited by the
+core inside the action's transaction) read the table, as does the route. The order's ``details``
+stay the citizen's fields.
 """
 
 from __future__ import annotations
@@ -15,21 +15,30 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from core.calendar import SHANGHAI
-from core.errors import NotFound
-from core.lifecycle import GOOD_SATISFACTION, HANDLER, Action, ActionContext, Refusal
-from core.model import Actor, OrderRecord
-from core.tables import Attachment, Order
+from core.plugin_api import (
+    CENTRE,
+    GOOD_SATISFACTION,
+    HANDLER,
+    SHANGHAI,
+    Action,
+    ActionContext,
+    Actor,
+    NotFound,
+    OrderRecord,
+    Refusal,
+    attachments_of,
+    read_order,
+)
 from plugins.enterprise_help.tables import Visit
 
 CODE = "enterprise_help"
-LAST_VISIT = "last_visit_at"  # key on the order's details: when the latest visit was recorded
+VISITORS = HANDLER | CENTRE  # the department's handler, or centre staff who went along
 KIND_LABELS = {"planned": "预约走访", "done": "上门调查与现场核实"}
 MESSAGES = {
     "planned_in_past": "预约走访日期不能早于今天",
     "done_in_future": "走访日期不能晚于今天",
     "photo_unknown": "照片须先作为图片附件上传到本工单，再填写附件编号",
-    "approve_needs_visit": "公司帮扶工单须先上门调查、现场核实（记录走访）后才能审核通过",
+    "reply_needs_visit": "公司帮扶工单须先上门调查、现场核实（记录走访）后才能答复",
     "archive_needs_follow_up": "回访评价为不满意或未解决，须再次上门走访并记录后才能归档",
     "not_this_channel": "工单 {number} 不是公司帮扶专线工单",
 }
@@ -68,10 +77,8 @@ def _not_in_future(ctx: ActionContext) -> None:
 async def _photos_on_this_order(ctx: ActionContext) -> None:
     if not ctx.payload.photos:
         return
-    rows = await Attachment.select(Attachment.key).where(
-        (Attachment.order_id == ctx.order.id) & Attachment.key.is_in(ctx.payload.photos)
-        & Attachment.content_type.like("image/%"))
-    if set(ctx.payload.photos) - {r["key"] for r in rows}:
+    found = await attachments_of(ctx.order, keys=ctx.payload.photos)
+    if set(ctx.payload.photos) - {a.key for a in found if a.content_type.startswith("image/")}:
         raise Refusal(MESSAGES["photo_unknown"], 400, key="photos")
 
 
@@ -87,7 +94,7 @@ async def _record(ctx: ActionContext) -> dict:
                              staff=ctx.payload.staff, findings=ctx.payload.findings, photos=ctx.payload.photos,
                              follow_up=ctx.order.rating is not None, department=ctx.order.department,
                              recorded_by=ctx.actor.name, created_at=ctx.now))
-    return {"details": {**ctx.order.details, LAST_VISIT: ctx.now.isoformat()}}
+    return {}
 
 
 ACTIONS = [
@@ -95,18 +102,19 @@ ACTIONS = [
            roles=HANDLER, department_bound=True, payload=ScheduleVisit, effect=_schedule,
            validators=(_not_in_past,)),
     Action(name="record_visit", label="上门调查与现场核实", sources=frozenset({"accepted", "completed"}),
-           target=None, roles=HANDLER, department_bound=True, payload=RecordVisit, effect=_record,
+           target=None, roles=VISITORS, department_bound=True, payload=RecordVisit, effect=_record,
            validators=(_not_in_future, _photos_on_this_order)),
 ]
 
 
 # -- the rules --------------------------------------------------------------------------------------
 
-def _visited_since(order: OrderRecord, moment: str | None) -> bool:
-    last = order.details.get(LAST_VISIT)
+async def _visited_since(order: OrderRecord, moment: str | None) -> bool:
+    last = await Visit.select(Visit.created_at).where(
+        (Visit.order_id == order.id) & (Visit.kind == "done")).order_by(Visit.id, ascending=False).first()
     if last is None:
         return False
-    return moment is None or dt.datetime.fromisoformat(last) >= dt.datetime.fromisoformat(moment)
+    return moment is None or last["created_at"] >= dt.datetime.fromisoformat(moment)
 
 
 def _rated_badly(order: OrderRecord) -> bool:
@@ -115,15 +123,15 @@ def _rated_badly(order: OrderRecord) -> bool:
         rating["satisfaction"] in GOOD_SATISFACTION and rating["resolved"])
 
 
-def check(action: Action, order: OrderRecord) -> None:
-    """Approval needs a visit since handling (re)started; archiving a badly rated order needs a
-    follow-up visit after the rating."""
-    if action.name == "approve":
+async def check(action: Action, order: OrderRecord) -> None:
+    """The reply needs a visit since handling (re)started, while a visit can still be recorded;
+    archiving a badly rated order needs a follow-up visit after the rating."""
+    if action.name == "reply":
         started = (order.deadlines.get("handle") or {}).get("start")
-        if not _visited_since(order, started):
-            raise Refusal(MESSAGES["approve_needs_visit"])
+        if not await _visited_since(order, started):
+            raise Refusal(MESSAGES["reply_needs_visit"])
     elif action.name == "archive" and _rated_badly(order):
-        if not _visited_since(order, order.rating["rated_at"]):
+        if not await _visited_since(order, order.rating["rated_at"]):
             raise Refusal(MESSAGES["archive_needs_follow_up"])
 
 
@@ -145,7 +153,7 @@ class VisitOut(msgspec.Struct, kw_only=True):
 
 @get("/api/orders/{number:str}/visits", tags=["公司帮扶"], summary="公司帮扶工单的走访记录（预约与上门核实）")
 async def list_visits(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> list[VisitOut]:
-    order = await request.app.state.platform.orders.get(number, actor)  # 404 unless the actor may see it
+    order = await read_order(number, actor)  # 404 unless the actor may see it
     if order.channel != CODE:
         raise NotFound(MESSAGES["not_this_channel"].format(number=number))
     rows = await Visit.select().where(Visit.order_id == order.id).order_by(Visit.id).output(load_json=True)

@@ -8,10 +8,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.channels import Channel, SlaDefaults, field
-from core.errors import FieldError
-from core.hookspecs import hookimpl
-from core.routing import RuleSpec
+from core.plugin_api import Channel, FieldError, RuleSpec, SlaDefaults, field, hookimpl
 
 TOPICS = {
     "urban_construction": "城市建设",
@@ -40,6 +37,7 @@ CHANNEL = Channel(
     name="区长信箱",
     description="给新区主要负责同志写信，反映问题、提出意见建议；可选择公开来信和答复。",
     fields=MailboxLetter,
+    consent_field="publish_consent",
     kinds=("consult", "complaint", "report", "suggestion", "praise", "help"),
     sla=SlaDefaults(dispatch_hours=7, accept_days=1, appeal_days=3, callback_days=2,
                     handle_days_by_kind={"consult": 5, "help": 5, "praise": 5,

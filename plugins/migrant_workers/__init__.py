@@ -13,10 +13,7 @@ from typing import Annotated
 import chinese_calendar
 import msgspec
 
-from core.calendar import SHANGHAI
-from core.channels import Assessment, Channel, SlaDefaults, field
-from core.hookspecs import hookimpl
-from core.routing import RuleSpec
+from core.plugin_api import SHANGHAI, Assessment, Channel, RuleSpec, SlaDefaults, field, hookimpl
 
 
 class WageClaim(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -6,13 +6,10 @@ verification (核查) before it may reply; the centre then calculates the reward
 as data, a supervisor approves it and an administrator records the payment.
 """
 
-from core.errors import FieldError
-from core.hookspecs import hookimpl
-from core.lifecycle import Refusal
-from core.routing import RuleSpec
+from core.plugin_api import FieldError, Refusal, RuleSpec, hookimpl
 from plugins.safety_reporting.channel import CHANNEL, FALLBACK, HAZARD_TYPES, ROUTES, valid_id_number
 from plugins.safety_reporting.routes import safety_state
-from plugins.safety_reporting.workflow import ACTIONS, VERIFIED
+from plugins.safety_reporting.workflow import ACTIONS, case_of
 
 
 @hookimpl
@@ -60,8 +57,9 @@ def workflow_actions(channel):
 
 
 @hookimpl
-def validate_action(channel, action, ctx):
-    if action.name == "reply" and not ctx.order.details.get(VERIFIED):
+async def validate_action(channel, action, ctx):
+    """The department replies only once its verification is on record (in this plugin's table)."""
+    if action.name == "reply" and await case_of(ctx.order.id) is None:
         raise Refusal("请先记录核查结果（属实、部分属实或不属实），再答复")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.channels import Channel, field
+from core.plugin_api import Channel, field
 
 HAZARD_TYPES = {
     "fire": "消防安全",

@@ -8,7 +8,7 @@ from plugins.safety_reporting.tables import SafetyCase
 
 APP_CONFIG = AppConfig(
     app_name="safety_reporting",
-    migrations_folder_path=str(Path(__file__).parent / "migrations"),
+    migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
     table_classes=[SafetyCase],
     migration_dependencies=["core.piccolo_app"],
     commands=[],

@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from core.lifecycle import Refusal
+from core.plugin_api import Refusal
 
 GRADES = {"general": "一般事故", "larger": "较大事故", "major": "重大事故", "especially_major": "特别重大事故"}
 CENT = Decimal("0.01")

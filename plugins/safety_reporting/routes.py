@@ -14,8 +14,7 @@ from litestar import Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from core.errors import NotFound
-from core.model import Actor
+from core.plugin_api import Actor, NotFound, read_order
 from plugins.safety_reporting.channel import CHANNEL, HAZARD_TYPES
 from plugins.safety_reporting.rewards import GRADES, RULES
 from plugins.safety_reporting.tables import SafetyCase
@@ -72,10 +71,10 @@ def _reward(case: dict | None, requested: bool) -> RewardOut:
 
 @get("/api/orders/{number:str}/safety", tags=["安全生产有奖举报"], summary="举报的核查结果和奖励办理情况")
 async def safety_state(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> SafetyOut:
-    order = await request.app.state.platform.orders.get(number, actor)  # 404 for whoever may not see it
+    order = await read_order(number, actor)  # 404 for whoever may not see it
     if order.channel != CHANNEL.code:
         raise NotFound(f"工单 {number} 不是安全生产举报")
-    case = await SafetyCase.select().where(SafetyCase.order.number == number).first()
+    case = await SafetyCase.select().where(SafetyCase.order_id == order.id).first()
     hazard_type = order.details.get("hazard_type", "")
     verification = None
     if case is not None:

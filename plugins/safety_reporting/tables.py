@@ -4,16 +4,14 @@ One row per verified order. It holds no identity: the reporter's name, phone, ID
 account stay sealed on the order, so nothing here can leak them to a department.
 """
 
-from piccolo.columns import BigInt, ForeignKey, Integer, Text, Timestamptz, Varchar
-from piccolo.columns.base import OnDelete
+from piccolo.columns import BigInt, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
-
-from core.tables import Order
 
 
 class SafetyCase(Table, tablename="safety_cases"):
-    # the case lives and dies with its order (an order removed takes its case along)
-    order = ForeignKey(references=Order, on_delete=OnDelete.cascade, null=False, unique=True, index=True)
+    # the order's id, as a plain number like the core's own attachments and events: the plugin's
+    # table depends on no core table, so it migrates and tests on its own
+    order_id = BigInt(unique=True, index=True)
     result = Varchar(length=16)  # true / partly / false
     findings = Text(default="")
     fine_yuan = BigInt(null=True, default=None)

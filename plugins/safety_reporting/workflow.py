@@ -11,16 +11,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.channels import field
-from core.lifecycle import CENTRE_OVERSIGHT, HANDLER, STATUSES, Action, ActionContext, Note, Refusal
+from core.plugin_api import CENTRE_OVERSIGHT, HANDLER, STATUSES, Action, ActionContext, Note, Refusal, field
 from plugins.safety_reporting.rewards import GRADES, calculate
 from plugins.safety_reporting.tables import SafetyCase
 
 RESULTS = {"true": "属实", "partly": "部分属实", "false": "不属实"}
 REWARD_STATUSES = {"": "未核算", "calculated": "已核算，待审批", "approved": "已审批，待发放", "paid": "已发放"}
-# The result is mirrored onto the order's details because ``validate_action`` is synchronous and
-# cannot read this plugin's table; the table stays the full record.
-VERIFIED = "verification_result"
 ALREADY_VERIFIED = "该举报已记录核查结果，不能重复核查"
 
 
@@ -40,7 +36,7 @@ class PaymentPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 async def case_of(order_id: int) -> dict | None:
-    return await SafetyCase.select().where(SafetyCase.order == order_id).first()
+    return await SafetyCase.select().where(SafetyCase.order_id == order_id).first()
 
 
 # -- verification ------------------------------------------------------------------------------------
@@ -76,13 +72,13 @@ def _verification_complete(ctx: ActionContext) -> None:
 async def _record_verification(ctx: ActionContext) -> dict:
     p = ctx.payload
     inserted = await SafetyCase.insert(SafetyCase(
-        order=ctx.order.id, result=p.result, findings=p.findings, fine_yuan=p.fine_yuan,
+        order_id=ctx.order.id, result=p.result, findings=p.findings, fine_yuan=p.fine_yuan,
         accident_grade=p.accident_grade, verified_deaths=p.verified_deaths,
         verified_by=ctx.actor.name, verified_at=ctx.now,
-    )).on_conflict(target=SafetyCase.order, action="DO NOTHING").returning(SafetyCase.id)
+    )).on_conflict(target=SafetyCase.order_id, action="DO NOTHING").returning(SafetyCase.id)
     if not inserted:  # a concurrent verification won
         raise Refusal(ALREADY_VERIFIED)
-    return {"details": {**ctx.order.details, VERIFIED: p.result}}
+    return {}
 
 
 # -- the reward --------------------------------------------------------------------------------------
@@ -111,7 +107,7 @@ async def _not_own_calculation(ctx: ActionContext) -> None:
 
 async def _move(ctx: ActionContext, before: str, after: str, values: dict) -> dict:
     updated = await SafetyCase.update({**values, SafetyCase.reward_status: after}).where(
-        (SafetyCase.order == ctx.order.id) & (SafetyCase.reward_status == before)).returning(SafetyCase.id)
+        (SafetyCase.order_id == ctx.order.id) & (SafetyCase.reward_status == before)).returning(SafetyCase.id)
     if not updated:  # a concurrent step won
         raise Refusal("奖励状态已被他人更改，请刷新后重试")
     return {}

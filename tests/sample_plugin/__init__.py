@@ -5,8 +5,7 @@ from typing import Annotated
 
 import msgspec
 
-from core.channels import Channel, field
-from core.hookspecs import hookimpl
+from core.plugin_api import Channel, field, hookimpl
 
 
 class ParkingFields(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -1,5 +1,5 @@
 """公司帮扶 over the API: the form, the credit-code check, routing by problem, and the visits a
-department must make before its help is approved or a badly rated order is closed."""
+department must make before it replies or a badly rated order is closed."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from core.calendar import SHANGHAI
+from core.plugin_api import SHANGHAI
 from plugins.enterprise_help import credit_code
 from plugins.enterprise_help.tables import Visit
 from tests.helpers import intake_body
@@ -182,15 +182,34 @@ async def test_a_handler_of_another_department_can_neither_visit_nor_see_the_vis
     assert (await client.get(f"/api/orders/{number}/visits")).status_code == 401
 
 
-async def test_approval_waits_for_a_recorded_visit(client, tokens):
+async def test_the_reply_waits_for_a_recorded_visit_while_a_visit_can_still_be_recorded(client, tokens):
+    """The reply itself is refused without a visit (not the approval after it, when the department
+    could no longer record one); the department visits, then replies, and the centre approves."""
     number = await _accepted(client, tokens)
-    await _do(client, tokens, "development_handler", number, "reply", {"reply": "已协调银行放款"})
-    refused = await _do(client, tokens, "dispatcher1", number, "approve", expect=409)
-    assert refused["detail"] == "公司帮扶工单须先上门调查、现场核实（记录走访）后才能审核通过"
-    await _do(client, tokens, "dispatcher1", number, "reject_reply", {"reason": "请先上门核实"})
+    refused = await _do(client, tokens, "development_handler", number, "reply", {"reply": "已协调银行放款"},
+                        expect=409)
+    assert refused["detail"] == "公司帮扶工单须先上门调查、现场核实（记录走访）后才能答复"
     await _visit(client, tokens, number)
     await _do(client, tokens, "development_handler", number, "reply", {"reply": "已上门核实并协调银行放款"})
     assert (await _do(client, tokens, "dispatcher1", number, "approve"))["status"] == "completed"
+
+
+async def test_centre_staff_who_went_along_may_record_the_visit(client, tokens):
+    number = await _accepted(client, tokens)
+    await _do(client, tokens, "supervisor1", number, "record_visit",
+              {"date": _today(), "staff": ["赵督办"], "findings": "随同经济发展局上门，企业资金缺口属实"})
+    await _do(client, tokens, "development_handler", number, "reply", {"reply": "已协调银行放款"})
+    visits = (await client.get(f"/api/orders/{number}/visits", headers=tokens["development_handler"])).json()
+    assert [v["recorded_by"] for v in visits] == ["supervisor1"]
+
+
+async def test_a_visit_leaves_the_citizens_fields_alone(client, tokens):
+    """The visit lives in the channel's table; the order's details stay what the enterprise sent."""
+    number = await _accepted(client, tokens)
+    before = (await client.get(f"/api/orders/{number}", headers=tokens["agent1"])).json()["details"]
+    await _visit(client, tokens, number)
+    after = (await client.get(f"/api/orders/{number}", headers=tokens["agent1"])).json()["details"]
+    assert after == before
 
 
 async def test_a_badly_rated_order_is_archived_only_after_a_follow_up_visit(client, tokens):
@@ -223,9 +242,8 @@ async def test_after_a_rework_the_new_reply_needs_a_new_visit(client, tokens):
     await _do(client, tokens, "dispatcher1", number, "approve")
     await _do(client, tokens, "agent1", number, "callback", {"satisfaction": "basically_satisfied", "resolved": False})
     await _do(client, tokens, "dispatcher1", number, "rework", {"reason": "贷款仍未落实"})
-    await _do(client, tokens, "development_handler", number, "reply", {"reply": "再次协调"})
-    refused = await _do(client, tokens, "dispatcher1", number, "approve", expect=409)
-    assert refused["detail"] == "公司帮扶工单须先上门调查、现场核实（记录走访）后才能审核通过"
+    refused = await _do(client, tokens, "development_handler", number, "reply", {"reply": "再次协调"}, expect=409)
+    assert refused["detail"] == "公司帮扶工单须先上门调查、现场核实（记录走访）后才能答复"
 
 
 async def test_other_channels_are_not_held_to_the_visit_rule(client, tokens):
