@@ -6,6 +6,7 @@ the rows copied, the old table dropped and the new one renamed.
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns import BigInt, Integer, Text, Timestamptz, Varchar
+from piccolo.engine.finder import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
@@ -41,6 +42,7 @@ class Rebuilt(Table, tablename="safety_cases_rebuilt"):
 
 
 async def rebuild():
+    Rebuilt._meta.db = engine_finder()  # the engine being migrated (a class remembers the first one)
     await Rebuilt.create_table()
     await Rebuilt.raw(f'INSERT INTO safety_cases_rebuilt (id, order_id, {COLUMNS}) '
                       f'SELECT id, "order", {COLUMNS} FROM safety_cases')
