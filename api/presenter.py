@@ -12,7 +12,7 @@ from typing import Any
 import msgspec
 
 from core.channels import KINDS, SOURCES
-from core.lifecycle import STATUSES
+from core.lifecycle import status_label
 from core.model import Actor, EventRecord, OrderRecord
 from core.visibility import identity
 
@@ -31,7 +31,7 @@ def present(platform, order: OrderRecord, actor: Actor, events: list[EventRecord
         "subject": order.subject, "content": order.content,
         "citizen": citizen, "anonymous": order.anonymous,
         "address": order.address, "area": order.area, "category": order.category,
-        "details": details, "status": order.status, "status_label": STATUSES[order.status],
+        "details": details, "status": order.status, "status_label": status_label(order),
         "department": order.department, "suggested_department": order.suggested_department,
         "suggestion_reason": order.suggestion_reason, "priority": order.priority,
         "received_at": order.received_at.isoformat(),
@@ -42,8 +42,8 @@ def present(platform, order: OrderRecord, actor: Actor, events: list[EventRecord
         "status_before_suspend": order.status_before_suspend,
         "extensions": order.extensions, "supervisions": order.supervisions, "flags": order.flags,
         "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
-        "actions": [{"name": a.name, "label": a.label} for a in lifecycle.available(order.status)
-                    if actor.role in a.roles],
+        "actions": [{"name": a.name, "label": a.label}
+                    for a in lifecycle.offered(order, actor, platform.orders.clock(), channel)],
     }
     if actor.in_centre:
         view["query_code"] = order.query_code

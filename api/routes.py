@@ -1,4 +1,4 @@
-"""The public contract v1 (DESIGN.md): channels, departments, intake, orders, actions, auth."""
+"""The public contract v1 (docs/architecture.md): channels, departments, intake, orders, actions, auth."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ from core.storage import MAX_BYTES, AttachmentRefused  # noqa: E402
 from core.tables import CalendarDay  # noqa: E402
 
 
-@post("/api/orders/{number:str}/attachments", tags=["工单"], summary="上传附件（JPG/PNG/PDF，10 MB 以内）",
+@post("/api/orders/{number:str}/attachments", tags=["工单"], summary="上传附件（图片、PDF、视频、录音、Office 文档，按类型限制大小）",
       status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024)
 async def upload_attachment(
     request: Request, number: FromPath[str], actor: NamedDependency[Actor],

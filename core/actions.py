@@ -51,7 +51,8 @@ class ActionDesk:
                 raise Conflict(f"工单当前状态为「{STATUSES[order.status]}」，不能执行「{action.label}」")
             parsed = convert(payload or {}, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
-                                departments=await service.reference.departments(), sla=service.sla)
+                                departments=await service.reference.departments(), sla=service.sla,
+                                channel=service.channels.get(order.channel))
             try:
                 await self._validate(action, ctx)
                 changes = await _maybe_await(action.effect(ctx)) if action.effect else {}
@@ -83,9 +84,12 @@ class ActionDesk:
             raise Forbidden(f"只有承办单位本单位的人员才能执行「{action.label}」")
 
     async def _validate(self, action: Action, ctx: ActionContext) -> None:
-        """The action's own validators, then the channel's veto (which may read its own tables)."""
+        """The action's validators and requirements, then the channel's veto (which may read its
+        own tables)."""
         for validate in action.validators:
             await _maybe_await(validate(ctx))
+        for requirement in action.requires:
+            requirement(ctx.order, ctx.now)
         channel = self.service.channels.get(ctx.order.channel)
         for vetoed in self.service.channels.hook(ctx.order.channel, "validate_action")(
                 channel=channel, action=action, ctx=ctx):

@@ -45,7 +45,7 @@ def field(label: str, help: str = "", *, choices: dict[str, str] | None = None,
 
 
 class SlaDefaults(msgspec.Struct, frozen=True, kw_only=True):
-    """Time limits for one channel (DESIGN.md), overridable per kind in ``handle_days_by_kind``."""
+    """Time limits for one channel (docs/architecture.md), overridable per kind in ``handle_days_by_kind``."""
 
     dispatch_hours: float = 2
     accept_days: int = 1

@@ -1,4 +1,4 @@
-"""The order lifecycle, declared as one table of actions (DESIGN.md).
+"""The order lifecycle, declared as one table of actions (the table in docs/architecture.md).
 
 Each ``Action`` names the statuses it leaves, the status it enters, the roles that may take it,
 whether the actor must belong to the order's department, the payload it takes and its effect on the
@@ -113,6 +113,7 @@ class ActionContext(msgspec.Struct, kw_only=True):
     now: dt.datetime
     departments: frozenset[str] = frozenset()
     sla: Any = None  # core.sla.SlaClock
+    channel: Any = None  # the order's Channel declaration
 
 
 class Refusal(Exception):
@@ -127,6 +128,9 @@ class Refusal(Exception):
 
 Effect = Callable[[ActionContext], dict[str, Any]]  # may be async (it runs inside the transaction)
 Validator = Callable[[ActionContext], None]  # raises Refusal; may be async
+# A condition on the order alone (raises Refusal): checked when the action is taken, and when the
+# actions a caller may take now are listed, so the list never offers what would be refused.
+Requirement = Callable[[OrderRecord, dt.datetime], None]
 
 
 class Action(msgspec.Struct, frozen=True, kw_only=True):
@@ -139,6 +143,7 @@ class Action(msgspec.Struct, frozen=True, kw_only=True):
     payload: type[msgspec.Struct] = Note
     reveals_contact: bool = False  # the answer shows the citizen's full phone number (audited)
     effect: Effect | None = None
+    requires: tuple[Requirement, ...] = ()
     validators: tuple[Validator, ...] = ()
 
     def target_for(self, ctx: ActionContext) -> str:
@@ -213,14 +218,28 @@ def _after_rating(ctx: ActionContext) -> str:
     return "archived" if good else "completed"
 
 
-def _not_yet_rated(ctx: ActionContext) -> None:
-    if ctx.order.rating is not None:
+def _not_yet_rated(order: OrderRecord, now: dt.datetime) -> None:
+    if order.rating is not None:
         raise Refusal("该工单已回访，不能重复回访")
 
 
-def _rated(ctx: ActionContext) -> None:
-    if ctx.order.rating is None:
+def _rated(order: OrderRecord, now: dt.datetime) -> None:
+    if order.rating is None:
         raise Refusal("工单尚未回访，不能归档")
+
+
+def rated_badly(order: OrderRecord) -> bool:
+    """A valid rating that is not 满意/基本满意 with the matter resolved."""
+    rating = order.rating
+    return bool(rating) and rating.get("valid", True) and not (
+        rating["satisfaction"] in GOOD_SATISFACTION and rating["resolved"])
+
+
+def status_label(order: OrderRecord) -> str:
+    """The status as people read it: a completed order rated badly waits for appeal or rework."""
+    if order.status == "completed" and rated_badly(order):
+        return "待申诉/重办"
+    return STATUSES[order.status]
 
 
 def _redispatch_elsewhere(ctx: ActionContext) -> None:
@@ -244,6 +263,20 @@ async def _merge_target_exists(ctx: ActionContext) -> None:
         raise Refusal(f"工单 {ctx.payload.into} 不存在", 400, key="into")
     if target["status"] in TERMINAL:
         raise Refusal(f"工单 {ctx.payload.into} 已{STATUSES[target['status']]}，不能并入", 409, key="into")
+
+
+def _reporter_hidden(channel: Any, actor: Actor) -> bool:
+    """A tip-off reporter's contact is never shown outside the centre."""
+    return bool(channel and channel.protect_reporter) and not actor.in_centre
+
+
+def _may_reveal_contact(ctx: ActionContext) -> None:
+    """A department's handler may call the citizen back (12345 practice), stating why; never a
+    protected reporter."""
+    if _reporter_hidden(ctx.channel, ctx.actor):
+        raise Refusal("举报人身份保密，承办单位不能查看联系方式", 403)
+    if not ctx.actor.in_centre and not ctx.payload.reason.strip():
+        raise Refusal("请说明查看完整号码的原因（例如：电话联系市民核实情况）", 400, key="reason")
 
 
 def _merge(ctx: ActionContext) -> dict[str, Any]:
@@ -276,13 +309,13 @@ def _pending_extension(order: OrderRecord) -> dict | None:
     return next((e for e in order.extensions if e["status"] == "requested"), None)
 
 
-def _can_request_extension(ctx: ActionContext) -> None:
-    handle = ctx.order.deadlines.get("handle")
+def _can_request_extension(order: OrderRecord, now: dt.datetime) -> None:
+    handle = order.deadlines.get("handle")
     if handle is None or handle.get("done"):
         raise Refusal("该工单没有进行中的办理时限")
-    if ctx.now > dt.datetime.fromisoformat(handle["due"]):
+    if now > dt.datetime.fromisoformat(handle["due"]):
         raise Refusal("办理时限已过，延期须在到期前申请")
-    if _pending_extension(ctx.order):
+    if _pending_extension(order):
         raise Refusal("已有待审批的延期申请")
 
 
@@ -292,8 +325,8 @@ def _request_extension(ctx: ActionContext) -> dict[str, Any]:
     return {"extensions": [*ctx.order.extensions, extension]}
 
 
-def _has_pending_extension(ctx: ActionContext) -> None:
-    if not _pending_extension(ctx.order):
+def _has_pending_extension(order: OrderRecord, now: dt.datetime) -> None:
+    if not _pending_extension(order):
         raise Refusal("没有待审批的延期申请")
 
 
@@ -313,25 +346,37 @@ def _decide_extension(approved: bool) -> Effect:
     return decide
 
 
-def _rated_badly(ctx: ActionContext) -> None:
-    rating = ctx.order.rating
+def _rated_badly(order: OrderRecord, now: dt.datetime) -> None:
+    rating = order.rating
     if rating is None:
         raise Refusal("工单尚未回访")
     if rating["satisfaction"] in GOOD_SATISFACTION and rating["resolved"]:
         raise Refusal("回访评价为满意且已解决，无需重办或申诉")
 
 
+def _rework_target(ctx: ActionContext) -> str:
+    """Back to the department that handled it; an order no department ever had (resolved at
+    intake) goes back to the dispatchers, since no one else could act on it."""
+    return "accepted" if ctx.order.department else "received"
+
+
 def _rework(ctx: ActionContext) -> dict[str, Any]:
     deadlines = _mark_done(_mark_done(ctx.order.deadlines, "appeal", ctx.now), "callback", ctx.now)
     deadlines["handle"] = ctx.sla.deadline("handle", ctx.now, ctx.order)
+    if not ctx.order.department:
+        reworked = msgspec.structs.replace(ctx.order, deadlines=deadlines)
+        deadlines["dispatch"] = ctx.sla.deadline("dispatch", ctx.now, reworked)
     return {"rework_count": ctx.order.rework_count + 1, "rating": None, "deadlines": deadlines}
 
 
-def _within_appeal_window(ctx: ActionContext) -> None:
-    if (ctx.order.rating or {}).get("appeal"):
+def _not_yet_appealed(order: OrderRecord, now: dt.datetime) -> None:
+    if (order.rating or {}).get("appeal"):
         raise Refusal("该评价已申诉过，不能再次申诉")
-    window = ctx.order.deadlines.get("appeal")
-    if window is None or ctx.now > dt.datetime.fromisoformat(window["due"]):
+
+
+def _within_appeal_window(order: OrderRecord, now: dt.datetime) -> None:
+    window = order.deadlines.get("appeal")
+    if window is None or now > dt.datetime.fromisoformat(window["due"]):
         raise Refusal("已超过申诉期限（评价后 3 个工作日内）")
 
 
@@ -361,6 +406,11 @@ def _supervise(ctx: ActionContext) -> dict[str, Any]:
                    "due": ctx.sla.calendar.add_working_days(ctx.now, ctx.payload.due_days).isoformat(),
                    "answer": None, "answered_by": None, "answered_at": None}
     return {"supervisions": [*ctx.order.supervisions, supervision]}
+
+
+def _has_open_supervision(order: OrderRecord, now: dt.datetime) -> None:
+    if not any(s["answer"] is None for s in order.supervisions):
+        raise Refusal("没有待回复的督办")
 
 
 def _open_supervision(ctx: ActionContext) -> None:
@@ -403,9 +453,9 @@ CORE_ACTIONS: tuple[Action, ...] = (
     # a citizen rates online through the tracking page, once the query code has been checked
     Action(name="callback", label="回访", sources=_states("completed"), target=_after_rating,
            roles=frozenset({"agent", "admin", "citizen"}), payload=CallbackPayload, effect=_rate,
-           validators=(_not_yet_rated,)),
+           requires=(_not_yet_rated,)),
     Action(name="archive", label="归档", sources=_states("completed"), target="archived",
-           roles=frozenset({"dispatcher", "supervisor", "admin"}), validators=(_rated,)),
+           roles=frozenset({"dispatcher", "supervisor", "admin"}), requires=(_rated,)),
     Action(name="resolve_at_intake", label="即时办结", sources=_states("received"), target="completed",
            roles=frozenset({"agent", "admin"}), payload=ResolvePayload, effect=_resolve_at_intake),
     Action(name="merge", label="合并", sources=_states("received"), target="merged",
@@ -416,18 +466,18 @@ CORE_ACTIONS: tuple[Action, ...] = (
            roles=frozenset({"dispatcher", "supervisor", "admin"}), effect=_resume),
     Action(name="request_extension", label="申请延期", sources=_states("accepted"), target=None,
            roles=HANDLER, department_bound=True, payload=ExtensionRequest, effect=_request_extension,
-           validators=(_can_request_extension,)),
+           requires=(_can_request_extension,)),
     Action(name="approve_extension", label="批准延期", sources=_states("accepted", "suspended"), target=None,
            roles=frozenset({"dispatcher", "supervisor", "admin"}), payload=Decision,
-           effect=_decide_extension(True), validators=(_has_pending_extension,)),
+           effect=_decide_extension(True), requires=(_has_pending_extension,)),
     Action(name="reject_extension", label="驳回延期", sources=_states("accepted", "suspended"), target=None,
            roles=frozenset({"dispatcher", "supervisor", "admin"}), payload=Decision,
-           effect=_decide_extension(False), validators=(_has_pending_extension,)),
-    Action(name="rework", label="重办", sources=_states("completed"), target="accepted",
-           roles=CENTRE_DISPATCH, payload=ReasonPayload, effect=_rework, validators=(_rated_badly,)),
+           effect=_decide_extension(False), requires=(_has_pending_extension,)),
+    Action(name="rework", label="重办", sources=_states("completed"), target=_rework_target,
+           roles=CENTRE_DISPATCH, payload=ReasonPayload, effect=_rework, requires=(_rated_badly,)),
     Action(name="appeal", label="申诉", sources=_states("completed"), target="appealing",
            roles=HANDLER, department_bound=True, payload=AppealPayload, effect=_appeal,
-           validators=(_rated_badly, _within_appeal_window)),
+           requires=(_rated_badly, _not_yet_appealed, _within_appeal_window)),
     Action(name="uphold_appeal", label="申诉成立", sources=_states("appealing"), target="archived",
            roles=CENTRE_OVERSIGHT, payload=Decision, effect=_rule_on_appeal(True)),
     Action(name="reject_appeal", label="申诉驳回", sources=_states("appealing"), target="completed",
@@ -436,11 +486,12 @@ CORE_ACTIONS: tuple[Action, ...] = (
            roles=CENTRE_OVERSIGHT, payload=SupervisePayload, effect=_supervise),
     Action(name="answer_supervision", label="回复督办", sources=OPEN_STATUSES, target=None,
            roles=HANDLER, department_bound=True, payload=SupervisionAnswer, effect=_answer_supervision,
-           validators=(_open_supervision,)),
+           requires=(_has_open_supervision,), validators=(_open_supervision,)),
     Action(name="comment", label="备注", sources=OPEN_STATUSES, target=None, roles=STAFF,
            department_bound=True, payload=CommentPayload),
     Action(name="reveal_contact", label="查看完整号码", sources=frozenset(STATUSES), target=None,
-           roles=CENTRE, payload=Decision, reveals_contact=True),
+           roles=STAFF, department_bound=True, payload=Decision, reveals_contact=True,
+           validators=(_may_reveal_contact,)),
 )
 
 
@@ -467,3 +518,22 @@ class Lifecycle:
 
     def available(self, status: str) -> list[Action]:
         return [a for a in self.actions.values() if status in a.sources]
+
+    def offered(self, order: OrderRecord, actor: Actor, now: dt.datetime, channel: Any = None) -> list[Action]:
+        """What this actor can really do to this order now: the status, the role, the department
+        and every requirement on the order allow it."""
+        offered = []
+        for action in self.available(order.status):
+            if actor.role not in action.roles:
+                continue
+            if action.reveals_contact and _reporter_hidden(channel, actor):
+                continue
+            if action.department_bound and actor.role == "handler" and actor.department != order.department:
+                continue
+            try:
+                for requirement in action.requires:
+                    requirement(order, now)
+            except Refusal:
+                continue
+            offered.append(action)
+        return offered

@@ -25,6 +25,7 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     department: str | None = None
     channels: tuple[str, ...] = ()  # an API key's scope; empty means every channel
     kind: str = "user"
+    proven_order: str | None = None  # a citizen who proved this order's query code (online rating)
 
     @property
     def in_centre(self) -> bool:

@@ -22,6 +22,9 @@ DEADLINE_LABELS: dict[str, str] = {
 }
 
 
+STEPS_BEFORE_HANDLING = ("dispatch", "accept")  # never due after the handling deadline
+
+
 class SlaClock:
     OVERRIDES_TTL = 60.0  # how soon another process sees a day the admin declared
 
@@ -65,14 +68,19 @@ class SlaClock:
 
     def deadline(self, name: str, start: dt.datetime, order: Any) -> dict[str, Any]:
         due = self.due(name, start, channel=order.channel, kind=order.kind, priority=order.priority)
+        handle = (order.deadlines or {}).get("handle")
+        if name in STEPS_BEFORE_HANDLING and handle and not handle.get("done"):
+            due = min(due, dt.datetime.fromisoformat(handle["due"]))
         return {"start": start.isoformat(), "due": due.isoformat(), "done": None}
 
     def at_intake(self, *, channel: str, kind: str, priority: str, received_at: dt.datetime) -> dict[str, Any]:
-        """Deadlines that start when the request is received: dispatching it and handling it."""
-        return {name: {"start": received_at.isoformat(),
-                       "due": self.due(name, received_at, channel=channel, kind=kind, priority=priority).isoformat(),
-                       "done": None}
-                for name in ("dispatch", "handle")}
+        """Deadlines that start when the request is received: dispatching it and handling it. The
+        dispatch is never due after the handling (an urgent order's 24 natural hours can end before
+        two working hours have passed, at a weekend say)."""
+        handle = self.due("handle", received_at, channel=channel, kind=kind, priority=priority)
+        dispatch = min(self.due("dispatch", received_at, channel=channel, kind=kind, priority=priority), handle)
+        return {name: {"start": received_at.isoformat(), "due": due.isoformat(), "done": None}
+                for name, due in (("dispatch", dispatch), ("handle", handle))}
 
     def present(self, deadlines: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
         """Each deadline with its state and working time used, for people to read."""

@@ -6,33 +6,107 @@ directory. Object storage can replace it by implementing the same three methods.
 
 from __future__ import annotations
 
+import io
 import secrets
+import zipfile
 from pathlib import Path
 from typing import Protocol
 
-MAX_BYTES = 10 * 1024 * 1024
-# the first bytes of each accepted type (images and PDF), so a renamed file is refused
-SIGNATURES: dict[str, tuple[bytes, ...]] = {
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "application/pdf": (b"%PDF-",),
+import msgspec
+
+MB = 1024 * 1024
+
+
+class FileType(msgspec.Struct, frozen=True):
+    """An accepted kind of file: what people call it, its extension, and the largest one taken
+    through the staff API and through a citizen's web form."""
+
+    label: str
+    extension: str
+    max_bytes: int
+    web_max_bytes: int
+
+
+# Photos, letters, call recordings, site videos and office documents: each recognised by its
+# content (``sniff``), never by its name, so a renamed file is refused.
+FILE_TYPES: dict[str, FileType] = {
+    "image/jpeg": FileType("JPG 图片", ".jpg", 10 * MB, 5 * MB),
+    "image/png": FileType("PNG 图片", ".png", 10 * MB, 5 * MB),
+    "application/pdf": FileType("PDF 文件", ".pdf", 10 * MB, 5 * MB),
+    "video/mp4": FileType("MP4 视频", ".mp4", 50 * MB, 20 * MB),
+    "audio/mp4": FileType("M4A 录音", ".m4a", 20 * MB, 10 * MB),
+    "audio/mpeg": FileType("MP3 录音", ".mp3", 20 * MB, 10 * MB),
+    "audio/amr": FileType("AMR 录音", ".amr", 20 * MB, 10 * MB),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document":
+        FileType("Word 文档", ".docx", 10 * MB, 5 * MB),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":
+        FileType("Excel 表格", ".xlsx", 10 * MB, 5 * MB),
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation":
+        FileType("PowerPoint 演示文稿", ".pptx", 10 * MB, 5 * MB),
+    "application/vnd.ms-office": FileType("Word/Excel 97-2003 文档", ".doc", 10 * MB, 5 * MB),
 }
-EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+MAX_BYTES = max(t.max_bytes for t in FILE_TYPES.values())
+ACCEPTED_TEXT = "图片（JPG、PNG）、PDF、视频（MP4）、录音（MP3、M4A、AMR）或 Office 文档（Word、Excel、PowerPoint）"
+EXTENSIONS = {content_type: t.extension for content_type, t in FILE_TYPES.items()}
+
+_AUDIO_BRANDS = (b"M4A ", b"M4B ")
+_VIDEO_BRANDS = (b"isom", b"iso2", b"iso4", b"iso5", b"iso6", b"mp41", b"mp42", b"avc1", b"M4V ", b"MSNV",
+                 b"3gp4", b"3gp5", b"3gp6", b"3g2a", b"qt  ", b"dash")
+_OOXML = {"word/": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+          "xl/": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+          "ppt/": "application/vnd.openxmlformats-officedocument.presentationml.presentation"}
 
 
 class AttachmentRefused(ValueError):
     """The file is of a type or size the platform does not take; the message says which."""
 
 
-def sniff(data: bytes) -> str:
+def _content_type(data: bytes) -> str | None:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"%PDF-"):
+        return "application/pdf"
+    if data[4:8] == b"ftyp":
+        brand = data[8:12]
+        return "audio/mp4" if brand in _AUDIO_BRANDS else "video/mp4" if brand in _VIDEO_BRANDS else None
+    if data.startswith(b"ID3") or (len(data) > 2 and data[0] == 0xFF and data[1] & 0xE6 in (0xE2, 0xE4, 0xE6)):
+        return "audio/mpeg"  # an ID3 tag, or an MPEG audio frame (layer III or II)
+    if data.startswith((b"#!AMR\n", b"#!AMR-WB\n")):
+        return "audio/amr"
+    if data.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        return "application/vnd.ms-office"
+    if data.startswith(b"PK\x03\x04"):
+        return _ooxml(data)
+    return None
+
+
+def _ooxml(data: bytes) -> str | None:
+    """A Word, Excel or PowerPoint file (a zip with ``[Content_Types].xml`` and its part folder)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()[:2000]  # the central directory only: nothing is decompressed
+    except (zipfile.BadZipFile, ValueError):
+        return None
+    if "[Content_Types].xml" not in names:
+        return None
+    return next((kind for folder, kind in _OOXML.items() if any(n.startswith(folder) for n in names)), None)
+
+
+def sniff(data: bytes, *, web: bool = False) -> str:
+    """The content type of an accepted file, judged by its bytes; ``web`` applies the (smaller)
+    limits of a citizen's form."""
     if not data:
         raise AttachmentRefused("文件为空")
-    if len(data) > MAX_BYTES:
-        raise AttachmentRefused(f"文件超过 {MAX_BYTES // 1024 // 1024} MB")
-    for content_type, prefixes in SIGNATURES.items():
-        if data.startswith(prefixes):
-            return content_type
-    raise AttachmentRefused("只接受 JPG、PNG 图片或 PDF 文件")
+    content_type = _content_type(data)
+    if content_type is None:
+        raise AttachmentRefused(f"只接受{ACCEPTED_TEXT}")
+    kind = FILE_TYPES[content_type]
+    limit = kind.web_max_bytes if web else kind.max_bytes
+    if len(data) > limit:
+        raise AttachmentRefused(f"{kind.label}不能超过 {limit // MB} MB")
+    return content_type
 
 
 class AttachmentStore(Protocol):

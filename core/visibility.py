@@ -20,9 +20,13 @@ from core.tables import Order
 
 
 def visible(order: OrderRecord | dict, actor: Actor) -> bool:
-    """A handler sees its own department's orders; an API key its own channels'."""
+    """A handler sees its own department's orders; an API key its own channels'; a citizen only
+    the order whose query code they gave."""
     department = order["department"] if isinstance(order, dict) else order.department
     channel = order["channel"] if isinstance(order, dict) else order.channel
+    if actor.role == "citizen":
+        number = order["number"] if isinstance(order, dict) else order.number
+        return actor.proven_order is not None and number == actor.proven_order
     if actor.role == "handler":
         return department == actor.department
     if actor.kind == "api_key":
@@ -34,6 +38,8 @@ def scope(actor: Actor) -> list[Any]:
     """``visible`` as where-clauses on ``orders``; refuses an actor who may list no orders."""
     if actor.role == "handler":
         return [Order.department == actor.department]
+    if actor.role == "citizen" and actor.proven_order:
+        return [Order.number == actor.proven_order]
     if actor.kind == "api_key":
         return [Order.channel.is_in(list(actor.channels))] if actor.channels else []
     if actor.role not in CENTRE_ROLES:

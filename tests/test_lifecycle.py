@@ -16,7 +16,7 @@ from core.orders import ActionResult, IntakeRequest
 from core.tables import Order, OrderEvent
 from tests.helpers import intake_body
 
-# What DESIGN.md's table allows, written out independently of core/lifecycle.py.
+# What the lifecycle table in docs/architecture.md allows, written out independently of core/lifecycle.py.
 OPEN = {"received", "dispatched", "returned", "accepted", "replied", "completed", "completed_rated",
         "appealing", "suspended"}
 ALLOWED_FROM = {
@@ -72,7 +72,7 @@ ROLES_ALLOWED = {
     "rework": {"dispatcher", "admin"}, "appeal": {"handler"},
     "uphold_appeal": {"supervisor", "admin"}, "reject_appeal": {"supervisor", "admin"},
     "supervise": {"supervisor", "admin"}, "answer_supervision": {"handler"},
-    "comment": CENTRE | {"handler"}, "reveal_contact": CENTRE,
+    "comment": CENTRE | {"handler"}, "reveal_contact": CENTRE | {"handler"},
 }
 PAYLOADS = {
     "dispatch": {"department": "eco_env"}, "redispatch": {"department": "housing"},
@@ -83,7 +83,7 @@ PAYLOADS = {
     "request_extension": {"days": 3, "reason": "需协调多个部门"}, "rework": {"reason": "市民反映问题仍在"},
     "appeal": {"reason": "已按规定处理", "evidence": "现场照片"}, "reject_appeal": {"reason": "证据不足"},
     "supervise": {"note": "请加快办理"}, "answer_supervision": {"supervision": 1, "answer": "正在处理"},
-    "comment": {"text": "市民再次来电催问"},
+    "comment": {"text": "市民再次来电催问"}, "reveal_contact": {"reason": "电话联系市民核实情况"},
 }
 # "completed_rated": completed, called back with a bad rating (archive, rework and appeal are open)
 STATES = [*STATUSES, "completed_rated"]

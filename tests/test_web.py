@@ -27,6 +27,7 @@ from tests.helpers import clean, seed_staff
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 PDF = b"%PDF-1.4\n%test\n"
+MP4 = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41" + b"\x00" * 64
 STAFF = {"dispatcher": Actor(name="dispatcher1", role="dispatcher"),
          "agent": Actor(name="agent1", role="agent"),
          "handler": Actor(name="eco_handler", role="handler", department="eco_env")}
@@ -508,6 +509,7 @@ async def test_a_completed_order_can_be_rated_online_once(client, tokens):
     order = (await client.get(f"/api/orders/{number}", headers=tokens["agent1"])).json()
     assert order["status"] == "archived" and order["rating"]["satisfaction"] == "satisfied"
     assert order["events"][-1]["action"] == "callback" and order["events"][-1]["payload"]["note"] == "很快"
+    assert order["events"][-1]["role"] == "citizen"  # the citizen who proved the query code, not an agent
     again = await client.post("/track/rate", data={
         "_csrf_token": page.hidden("_csrf_token"), "number": number, "query_code": code,
         "satisfaction": "unsatisfied", "resolved": "no"})
@@ -567,8 +569,8 @@ async def test_files_sent_with_a_form_are_on_the_orders_record(client, tokens):
 
 
 @pytest.mark.parametrize("upload, message", [
-    (("病毒.jpg", b"MZ\x90\x00 not a picture", "image/jpeg"), "不是 JPG、PNG 图片或 PDF 文件"),
-    (("太大.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png"), "超过 5 MB"),
+    (("病毒.jpg", b"MZ\x90\x00 not a picture", "image/jpeg"), "不是图片（JPG、PNG）、PDF"),
+    (("太大.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png"), "PNG 图片不能超过 5 MB"),
     (("空.pdf", b"", "application/pdf"), "空文件"),
 ])
 async def test_a_refused_file_is_explained_and_nothing_typed_is_lost(client, upload, message):
@@ -601,7 +603,7 @@ async def test_files_already_accepted_are_kept_when_the_form_is_shown_again(clie
 
 async def test_a_body_too_large_for_any_form_gets_a_plain_message(client):
     channel = client.platform.channels.get("hotline")
-    files = [("attachments", (f"大{i}.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png")) for i in range(4)]
+    files = [("attachments", (f"大{i}.mp4", MP4 + b"\x00" * (16 * 1024 * 1024), "video/mp4")) for i in range(2)]
     response = await post_form(client, "hotline", valid_form(channel), files=files)
     assert response.status_code in (400, 413) and "附件太大" in response.text
     assert await Order.count() == 0

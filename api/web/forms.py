@@ -88,12 +88,14 @@ def _limits(struct: type[msgspec.Struct]) -> dict[str, dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for f in msgspec.inspect.type_info(struct).fields:
         t = f.type
+        examples: list = []
         while isinstance(t, (msgspec.inspect.Metadata, msgspec.inspect.UnionType)):
             if isinstance(t, msgspec.inspect.Metadata):
+                examples = examples or list((t.extra_json_schema or {}).get("examples") or ())
                 t = t.type
             else:
                 t = next((u for u in t.types if not isinstance(u, msgspec.inspect.NoneType)), None)
-        limits: dict[str, Any] = {}
+        limits: dict[str, Any] = {"example": str(examples[0])} if examples else {}
         if isinstance(t, msgspec.inspect.StrType):
             limits["maxlength"] = t.max_length
             limits["minlength"] = t.min_length if (t.min_length or 0) > 1 else None

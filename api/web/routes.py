@@ -39,8 +39,10 @@ from core.model import Actor
 
 # The online callback is taken as an agent would record it on the phone; see the report to the lead:
 # the core should let a citizen who proved the query code rate the order under a role of its own.
-CALLBACK_ACTOR = Actor(name="web-callback", role="agent", kind="citizen")
-FORM_BODY_LIMIT = MAX_FILES * MAX_FILE_BYTES + 512 * 1024
+def _callback_actor(number: str) -> Actor:
+    """The citizen who proved the order's query code: rates it as a citizen, not as centre staff."""
+    return Actor(name="web-callback", role="citizen", kind="citizen", proven_order=number)
+FORM_BODY_LIMIT = 30 * 1024 * 1024 + 512 * 1024  # all files of one form together (one video and photos)
 _SUBMISSION = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 
 
@@ -262,7 +264,7 @@ async def rate_order(request: Request) -> Template:
     try:
         await request.app.state.platform.orders.act(order["number"], "callback", {
             "satisfaction": values["satisfaction"], "resolved": values["resolved"] == "yes",
-            "note": values["note"].strip()}, CALLBACK_ACTOR)
+            "note": values["note"].strip()}, _callback_actor(order["number"]))
     except HuyingError as refused:
         order = await find_order(values["number"], values["query_code"])
         return await _track_result(request, order, values["query_code"], status_code=409,

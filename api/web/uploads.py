@@ -2,7 +2,7 @@
 
 A file is judged by its first bytes (``core.storage.sniff``), never by its name or the type the
 browser claims. The web form takes less than the staff API (5 MB a file, 3 files), since a citizen's
-phone photo fits and a form post must stay small. Bytes go to ``platform.attachments`` as soon as a
+phone photo fits and a form post must stay bounded (limits per kind of file in ``core.storage``). Bytes go to ``platform.attachments`` as soon as a
 file passes, so a form shown again for another mistake keeps it; the order's list of files is the
 core's ``attachments`` table, written with the order by the intake (each with its audit event), where
 staff list and download them.
@@ -14,11 +14,11 @@ import re
 
 import msgspec
 
-from core.storage import AttachmentRefused, sniff
+from core.storage import ACCEPTED_TEXT, FILE_TYPES, AttachmentRefused, sniff
 
-MAX_FILE_BYTES = 5 * 1024 * 1024
+MAX_FILE_BYTES = max(t.web_max_bytes for t in FILE_TYPES.values())  # a video; photos and letters less
 MAX_FILES = 3
-ALLOWED_TEXT = "JPG、PNG 图片或 PDF 文件"
+ALLOWED_TEXT = ACCEPTED_TEXT
 
 
 class StoredFile(msgspec.Struct, frozen=True, array_like=True):
@@ -37,13 +37,13 @@ def clean_filename(name: str) -> str:
     return name[-120:] or "附件"
 
 
-def check(filename: str, data: bytes, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:
+def check(filename: str, data: bytes) -> tuple[str | None, str | None]:
     """(content type, None) for a file the form takes, else (None, why) in words a citizen understands."""
     if not data:
         return None, f"「{filename}」是空文件，请重新选择"
-    if len(data) > max_bytes:
-        return None, f"「{filename}」超过 {max_bytes // (1024 * 1024)} MB，请压缩后再上传"
     try:
-        return sniff(data), None
-    except AttachmentRefused:
-        return None, f"「{filename}」不是 {ALLOWED_TEXT}，未能上传"
+        return sniff(data, web=True), None
+    except AttachmentRefused as refused:
+        if len(data) > MAX_FILE_BYTES or "不能超过" in str(refused):
+            return None, f"「{filename}」太大了：{refused}，请压缩后再上传"
+        return None, f"「{filename}」不是{ALLOWED_TEXT}，未能上传"
