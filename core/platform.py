@@ -49,7 +49,8 @@ class Platform:
         prepare(self.engine)
         bind_engine(self.engine, _all_tables())
         if pool and isinstance(self.engine, PostgresEngine):
-            await self.engine.start_connection_pool(min_size=1, max_size=10)
+            size = max(1, self.settings.db_pool_size)
+            await self.engine.start_connection_pool(min_size=min(2, size), max_size=size)
         self.orders.forget_reference_data()
         await self.channels.check_routing(await self.orders.reference.departments())
         await sync_plugin_rules(self.channels)
