@@ -90,6 +90,20 @@ def cmd_user_add(args) -> None:
     print(f"已添加用户 {args.name}（{args.role}）")
 
 
+def cmd_new_channel(args) -> None:
+    from pathlib import Path
+
+    from api.scaffold import ScaffoldError, new_channel
+
+    try:
+        written = new_channel(args.code, args.name, Path(args.dir), department=args.department)
+    except ScaffoldError as exc:
+        sys.exit(f"错误: {exc}")
+    for path in written:
+        print(f"已生成 {path}")
+    print(f"下一步：编辑 {written[0]}，然后运行 python -m pytest {written[0].parent / 'tests'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huying", description="呼应 Huying: 12345 热线工单平台")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -119,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--department")
     add.add_argument("--password", required=True)
     add.set_defaults(func=cmd_user_add)
+    channel = sub.add_parser("new-channel", help="生成一个新专线插件（字段、派单规则、时限和可运行的测试）")
+    channel.add_argument("code", help="渠道代码，如 water_supply")
+    channel.add_argument("--name", required=True, help="中文名称，如 供水专线")
+    channel.add_argument("--dir", default="plugins", help="生成到哪个目录（默认 plugins/）")
+    channel.add_argument("--department", default="general_office", help="派单规则建议的承办单位代码")
+    channel.set_defaults(func=cmd_new_channel)
     return parser
 
 
