@@ -49,7 +49,7 @@ def get_plugin_manager(extra: Iterable[Any] = (), *, entry_points: bool = True,
     return pm
 
 
-class DeclarationError(Exception):
+class DeclarationError(ValueError):
     """A plugin declared something the core cannot run with; start-up stops, naming the plugin."""
 
     def __init__(self, plugin: str, problem: str):

@@ -357,7 +357,7 @@ async def test_a_refused_file_and_a_stale_page_are_explained(driver, server, pla
     photo.write_bytes(PNG)
     me.find("#f-attachments").send_keys(f"{fake}\n{photo}")
     me.press()
-    assert "不是 JPG、PNG 图片或 PDF 文件" in me.text("#f-attachments-error")
+    assert "不是图片（JPG、PNG）、PDF" in me.text("#f-attachments-error")
     assert me.find('[name="subject"]').get_attribute("value") == form["subject"]
     assert "路灯.png" in me.text(".kept")  # the good photo need not be chosen again
     me.shoot("0-attachment-refused")

@@ -20,7 +20,7 @@ from core.lifecycle import Action, Note, Refusal
 from core.model import Actor
 from core.outbox import deliver_due
 from core.platform import Platform
-from core.plugins import ENTRY_POINT_GROUP, Channels, get_plugin_manager
+from core.plugins import ENTRY_POINT_GROUP, Channels, DeclarationError, get_plugin_manager
 from core.routing import RuleSpec
 from core.tables import Order, OrderEvent, OutboxMessage
 from tests.helpers import clean, intake_body, seed_staff
@@ -105,8 +105,9 @@ def test_two_plugins_cannot_claim_one_channel():
         def register_channel(self):
             return Channel(code="hotline", name="重复", description="")
 
-    with pytest.raises(ValueError, match="hotline"):
+    with pytest.raises(DeclarationError, match="hotline") as refused:
         Channels(get_plugin_manager(extra=[Copy()]))
+    assert "Copy" in refused.value.plugin and "core.builtins.hotline" in str(refused.value)
 
 
 async def test_hook_validate_intake(client, tokens):
