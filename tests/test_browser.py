@@ -283,7 +283,7 @@ async def test_a_citizen_reports_tracks_and_rates_through_each_channel_form(
     me.fill(_Plain("number"), number)
     me.fill(_Plain("query_code"), query_code.lower())
     me.press()
-    assert me.text("#order-number") == number and me.text("#order-status") == "待派单"
+    assert me.text("#order-number") == number and me.text("#order-status") == "已受理"
     assert "已受理" in me.text("#timeline")
     me.shoot(f"{code}-5-track")
 
