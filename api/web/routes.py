@@ -235,7 +235,7 @@ async def download_receipt(request: Request) -> Response:
         "12345 市民服务热线 · 网上反映回执", "",
         f"反映渠道：{view['channel_name']}", f"标题：{view['subject']}", f"受理时间：{view['received_at']}",
         f"工单编号：{order['number']}", f"查询码：{order['query_code']}",
-        *([f"预计答复：{view['expected_reply']}前"] if view["expected_reply"] else []), "",
+        *([f"预计答复：{view['expected']['date']} 前"] if view["expected"] else []), "",
         "凭工单编号和查询码，在「查询办理进度」页面查看进度、答复和评价办理情况。",
         "查询码相当于密码，请妥善保存，不要告诉他人。", ""])
     return Response(text.encode("utf-8"), media_type="text/plain; charset=utf-8", headers={
