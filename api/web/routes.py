@@ -216,7 +216,7 @@ async def done_page(request: Request, code: FromPath[str]) -> Template | Redirec
                  attachments=view["attachments"])
 
 
-@post("/track/receipt", include_in_schema=False)
+@post("/track/receipt", include_in_schema=False, status_code=200)
 async def download_receipt(request: Request) -> Response:
     """The number and query code as a small text file to keep (an anonymous filer's only key)."""
     form = await request.form()
