@@ -35,7 +35,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
          "--lang=zh-CN")
-SCREENS = {"phone": (390, 844, True), "desktop": (1280, 900, False)}
+SCREENS = {"phone": (390, 844, True), "desktop": (1366, 900, False)}
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 PUBLIC_CHANNELS = [c for c in Channels(get_plugin_manager()) if c.public]
 CHANNEL_CODES = [c.code for c in PUBLIC_CHANNELS]
