@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from core.attachments import AttachmentRecord
 from core.calendar import SHANGHAI
-from core.channels import KINDS, Assessment, Channel, SlaDefaults, field
+from core.channels import KINDS, Assessment, Channel, CitizenWording, SlaDefaults, field
 from core.errors import FieldError, NotFound
 from core.hookspecs import hookimpl
 from core.lifecycle import (
@@ -31,7 +31,7 @@ from core.queries import attachments_of, read_order
 from core.routing import RuleSpec
 
 __all__ = [
-    "SHANGHAI", "KINDS", "Assessment", "Channel", "SlaDefaults", "field", "FieldError", "NotFound",
+    "SHANGHAI", "KINDS", "Assessment", "Channel", "CitizenWording", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord",
     "EventRecord", "RuleSpec", "AttachmentRecord", "read_order", "attachments_of",
