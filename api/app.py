@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPlugin
 
@@ -20,7 +21,8 @@ import asyncpg
 import msgspec
 
 from api.routes import ROUTES
-from api.security import provide_actor
+from api.openapi import StrictStructSchemaPlugin
+from api.security import SECURED, SECURITY_SCHEMES, provide_actor
 from api.web import WebPages
 from api.guard import InputGuard
 from core.errors import HuyingError, TooManyRequests, chinese
@@ -38,7 +40,10 @@ def _shaped(status_code: int, detail: str, extra, headers: dict | None = None) -
 
 
 def _error(request: Request, exc: HuyingError) -> Response:
-    extra = [msgspec.to_builtins(e) for e in exc.extra] if isinstance(exc.extra, list) else exc.extra
+    if isinstance(exc.extra, list):
+        extra = [msgspec.to_builtins(e) for e in exc.extra]
+    else:  # every answer has a list, even when no single field is to blame
+        extra = [{"key": k, "message": str(v), "source": "body"} for k, v in (exc.extra or {}).items()]
     log.info("%s %s → %s %s", request.method, request.url.path, exc.status_code, exc.detail)
     headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
     return _shaped(exc.status_code, exc.detail, extra, headers)
@@ -144,13 +149,19 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
                             HTTPException: _http_error, Exception: _server_error,
                             **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE}},
         logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=CLIENT_ERRORS),
-        plugins=[PluginRoutes(platform), WebPages(platform)],  # the public pages (api/web)
+        plugins=[PluginRoutes(platform), WebPages(platform),  # the public pages (api/web)
+                 StrictStructSchemaPlugin()],
         lifespan=[lifespan],
         request_max_body_size=platform.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="呼应 Huying 12345 工单平台 API", version="1.0.0",
             description="受理、派单、签收、答复、审核、回访、归档；每个特色专线是一个插件。",
             path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            components=Components(security_schemes={
+                name: SecurityScheme(type=spec["type"], scheme=spec.get("scheme"), name=spec.get("name"),
+                                     security_scheme_in=spec.get("in"), description=spec["description"])
+                for name, spec in SECURITY_SCHEMES.items()}),
+            security=SECURED,
         ),
         debug=False,
     )

@@ -31,6 +31,15 @@ _UTC = dt.timezone.utc
 _ONE_DAY = dt.timedelta(days=1)
 
 
+def local_iso(moment: dt.datetime | str | None, tz: ZoneInfo = SHANGHAI) -> str | None:
+    """An instant as the API shows it: ISO 8601 in the centre's zone (``+08:00``), whatever it was stored in."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return moment.astimezone(tz).isoformat()
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     """Reject naive datetimes: guessing the server's local zone would shift deadlines silently."""
     if moment.tzinfo is None or moment.utcoffset() is None:

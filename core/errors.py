@@ -57,8 +57,8 @@ class TooManyRequests(HuyingError):
 
     status_code = 429
 
-    def __init__(self, detail: str, retry_after: int):
-        super().__init__(detail, {"retry_after": retry_after})
+    def __init__(self, detail: str, retry_after: int, key: str = "body"):
+        super().__init__(detail, [FieldError(key, f"请 {retry_after} 秒后再试", source="request")])
         self.retry_after = retry_after
 
 

@@ -12,23 +12,29 @@ import hashlib
 import inspect
 import re
 import secrets
+import sqlite3
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import msgspec
 
 from core.channels import KINDS, SOURCES
 from core.confidential import HIDDEN, Sealer
 from core.db import current_engine, insert_row, read_transaction, write_transaction
-from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
+from core.calendar import local_iso
+from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound, chinese
 from core.lifecycle import STATUSES, TERMINAL, ActionContext, Refusal
 from core.model import CENTRE_ROLES, ROLES, Actor, Citizen, EventRecord, OrderRecord
 from core.outbox import Outbox
 from core.routing import RuleCache, suggest
+from piccolo.columns.combination import WhereRaw
+
 from core.tables import Counter, Department, IdempotencyKey, Order, OrderEvent
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+DUPLICATE_KEY = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
 NUMBER_PREFIX = "XJ"
 INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen"})
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[2-9]\d{6,7})$")
@@ -64,14 +70,15 @@ def field_errors(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldEr
     message = str(exc)
     match = _AT.search(message)
     path = match.group(1) if match else ""
-    message = _AT.sub("", message)
+    message = chinese(_AT.sub("", message))
     path = re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".")
     key = ".".join(p for p in (prefix, path) if p)
+    original = str(exc)
     if not key:  # "Object missing required field `x`" is reported at the parent
-        missing = re.search(r"field `([^`]+)`", message)
+        missing = re.search(r"field `([^`]+)`", original)
         key = ".".join(p for p in (prefix, missing.group(1) if missing else "") if p) or "body"
-    elif "missing required field" in message:
-        missing = re.search(r"field `([^`]+)`", message)
+    elif "missing required field" in original:
+        missing = re.search(r"field `([^`]+)`", original)
         key = f"{key}.{missing.group(1)}" if missing else key
     return [FieldError(key=key, message=message)]
 
@@ -106,6 +113,7 @@ class OrderService:
         self.rules = RuleCache()
         self.outbox_written: Callable[[], None] = lambda: None  # wakes the delivery job after a commit
         self.clock: Callable[[], dt.datetime] = _now  # replaced only to replay history (demo data)
+        self.received_at_max_age = dt.timedelta(days=400)  # Settings.received_at_max_age_days
 
     # -- reference data -----------------------------------------------------------------------------
 
@@ -140,10 +148,9 @@ class OrderService:
         if not request.anonymous and not phone:
             errors.append(FieldError("citizen.phone", "请留下联系电话，便于办理和回访；不愿留名请选择匿名"))
         if request.received_at is not None:
-            if request.received_at.tzinfo is None:
-                errors.append(FieldError("received_at", "时间须带时区，例如 2026-11-28T09:30:00+08:00"))
-            elif request.received_at > self.clock() + dt.timedelta(minutes=5):
-                errors.append(FieldError("received_at", "受理时间不能晚于当前时间"))
+            problem = self._received_at_problem(request.received_at)
+            if problem:
+                errors.append(FieldError("received_at", problem))
         details = None
         if channel.fields is not None:
             try:
@@ -159,6 +166,21 @@ class OrderService:
         if errors:
             raise InvalidInput(errors)
         return channel, details
+
+    def _received_at_problem(self, received_at: dt.datetime) -> str | None:
+        """Deadlines are counted from ``received_at``: it must be a plausible recent instant."""
+        if received_at.tzinfo is None:
+            return "时间须带时区，例如 2026-11-28T09:30:00+08:00"
+        now = self.clock()
+        try:
+            moment = received_at.astimezone(dt.timezone.utc)
+        except OverflowError:  # year 1 with a positive offset is before the first representable instant
+            moment = None
+        if moment is None or moment < now - self.received_at_max_age:
+            return f"受理时间不能早于 {self.received_at_max_age.days} 天前"
+        if moment > now + dt.timedelta(minutes=5):
+            return "受理时间不能晚于当前时间"
+        return None
 
     async def intake(self, code: str, request: IntakeRequest, actor: Actor, *,
                      idempotency_key: str | None = None) -> tuple[int, dict]:
@@ -203,12 +225,27 @@ class OrderService:
             "suggested_department": suggestion.department if suggestion else None,
             "suggestion_reason": suggestion.reason if suggestion else "",
             "priority": priority, "received_at": received_at, "flags": flags,
-            "deadlines": self.sla.at_intake(channel=code, kind=request.kind, priority=priority,
-                                            received_at=received_at),
+            "deadlines": (deadlines := self.sla.at_intake(channel=code, kind=request.kind, priority=priority,
+                                                          received_at=received_at)),
+            **self.sla.summary(deadlines),
             "rating": None, "external_id": request.external_id, "version": 1,
             "created_at": now, "updated_at": now,
         }
         # Only the database work holds the write lock; everything above was prepared outside it.
+        # Copies of one request racing on PostgreSQL: the loser's insert meets the winner's unique key
+        # once the winner commits; it then runs again and replays the winner's answer.
+        for attempt in (1, 2):
+            try:
+                return await self._store_intake(row, request, actor, scope, idempotency_key, request_hash,
+                                                reasons, now)
+            except DUPLICATE_KEY:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _store_intake(self, row: dict, request: IntakeRequest, actor: Actor, scope: str,
+                            idempotency_key: str | None, request_hash: str, reasons: list[str],
+                            now: dt.datetime) -> tuple[int, dict]:
         async with write_transaction(current_engine()):
             if idempotency_key:
                 seen = await IdempotencyKey.select().where(
@@ -217,25 +254,34 @@ class OrderService:
                 if seen is not None:
                     if seen["request_hash"] != request_hash:
                         raise Conflict("该 Idempotency-Key 已用于另一个不同的请求")
-                    return seen["status_code"], seen["response"]
+                    return seen["status_code"], await self._replay(seen["response"], actor)
             if request.external_id:
                 first = await Order.select().where((Order.source == request.source)
                                                    & (Order.external_id == request.external_id)).output(
                     load_json=True).first()
                 if first is not None:
                     return 200, self.view(_record(first), actor)
-            row["number"] = await self._next_number(now)
+            row = {**row, "number": await self._next_number(now)}
             order = _record({**row, "id": await insert_row(Order, row)})
             sent = await self._audit(order, "intake", actor, None, "received", "；".join(reasons),
-                                     {"source": request.source, "priority": priority, "flags": flags}, now)
+                                     {"source": request.source, "priority": row["priority"],
+                                      "flags": row["flags"]}, now)
             view = self.view(order, actor)
             if idempotency_key:
+                # only what a replay needs: never the caller's view (it carries the citizen's data)
                 await IdempotencyKey.insert(IdempotencyKey(scope=scope, key=idempotency_key,
                                                            request_hash=request_hash, status_code=201,
-                                                           response=view, created_at=now))
+                                                           response={"number": order.number}, created_at=now))
         if sent:
             self.outbox_written()
         return 201, view
+
+    async def _replay(self, stored: dict, actor: Actor) -> dict:
+        """The order a repeated request created, as this caller may see it now."""
+        row = await Order.select().where(Order.number == stored["number"]).output(load_json=True).first()
+        if row is None:
+            raise NotFound(f"工单 {stored['number']} 不存在")
+        return self.view(_record(row), actor)
 
     async def _next_number(self, now: dt.datetime) -> str:
         day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
@@ -294,6 +340,8 @@ class OrderService:
             after = order
             if changes or target != order.status:  # a pure record (comment, reveal) leaves the order be
                 changes = {**changes, "status": target, "version": order.version + 1, "updated_at": now}
+                if "deadlines" in changes:
+                    changes.update(self.sla.summary(changes["deadlines"]))
                 updated = await (Order.update({getattr(Order, k): v for k, v in changes.items()})
                                  .where((Order.id == order.id) & (Order.version == order.version))
                                  .returning(Order.id))
@@ -312,7 +360,7 @@ class OrderService:
 
     async def attach(self, number: str, filename: str, data: bytes, actor: Actor, store) -> dict:
         """Keep a file on an open order (evidence, photos); audited like an action."""
-        from core.storage import sniff
+        from core.storage import clean_filename, sniff
         from core.tables import Attachment
 
         content_type = sniff(data)
@@ -324,11 +372,11 @@ class OrderService:
             if order.status in TERMINAL:
                 raise Conflict(f"工单已{STATUSES[order.status]}，不能再上传附件")
             key = store.save(data, content_type)
-            record = {"key": key, "filename": filename[:255] or key, "content_type": content_type,
+            record = {"key": key, "filename": clean_filename(filename), "content_type": content_type,
                       "size": len(data), "uploaded_by": actor.name}
             await Attachment.insert(Attachment(order_id=order.id, created_at=now, **record))
             await self._audit(order, "attach", actor, order.status, order.status, "", record, now)
-        return {**record, "created_at": now.isoformat()}
+        return {**record, "created_at": local_iso(now)}
 
     async def attachments(self, number: str, actor: Actor) -> list[dict]:
         from core.tables import Attachment
@@ -336,7 +384,7 @@ class OrderService:
         async with read_transaction(current_engine()):
             order = await self._load(number, actor)
             rows = await Attachment.select().where(Attachment.order_id == order.id).order_by(Attachment.id)
-        return [{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in r.items()
+        return [{k: (local_iso(v) if isinstance(v, dt.datetime) else v) for k, v in r.items()
                  if k not in ("id", "order_id")} for r in rows]
 
     # -- reads --------------------------------------------------------------------------------------
@@ -358,7 +406,8 @@ class OrderService:
     async def _events(self, order_id: int) -> list[dict]:
         rows = await OrderEvent.select().where(OrderEvent.order_id == order_id).order_by(
             OrderEvent.id).output(load_json=True)
-        return [msgspec.to_builtins(msgspec.convert(r, EventRecord, strict=False)) for r in rows]
+        return [{**msgspec.to_builtins(event), "created_at": local_iso(event.created_at)}
+                for event in (msgspec.convert(r, EventRecord, strict=False) for r in rows)]
 
     async def get(self, number: str, actor: Actor) -> dict:
         async with read_transaction(current_engine()):
@@ -369,18 +418,35 @@ class OrderService:
     async def search(self, actor: Actor, *, status: str | None = None, channel: str | None = None,
                      department: str | None = None, kind: str | None = None, q: str | None = None,
                      received_from: dt.datetime | None = None, received_to: dt.datetime | None = None,
+                     priority: str | None = None, flag: str | None = None, deadline: str | None = None,
+                     area: str | None = None, source: str | None = None,
                      page: int = 1, page_size: int = 20) -> dict:
+        """One page of the orders this actor may see. ``deadline`` is the state of the open deadlines:
+        "overdue" (超期: one is past due), "at_risk" (临期: one has used 80 % of its time), "normal"."""
         where = []
         if actor.role == "handler":
             where.append(Order.department == actor.department)
-        elif actor.kind == "api_key" and actor.channels:
-            where.append(Order.channel.is_in(list(actor.channels)))
+        elif actor.kind == "api_key":  # the same orders its key may read one by one (``visible``)
+            if actor.channels:
+                where.append(Order.channel.is_in(list(actor.channels)))
         elif actor.role not in CENTRE_ROLES:
             raise Forbidden("无权查看工单")
         for column, value in ((Order.status, status), (Order.channel, channel),
-                              (Order.department, department), (Order.kind, kind)):
+                              (Order.department, department), (Order.kind, kind), (Order.priority, priority),
+                              (Order.area, area), (Order.source, source)):
             if value:
                 where.append(column == value)
+        if flag:
+            where.append(WhereRaw(_FLAG_SQL[current_engine().engine_type],
+                                  '%"' + flag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + '"%'))
+        if deadline:
+            now = self.clock()
+            if deadline == "overdue":
+                where.append(Order.due_at < now)
+            elif deadline == "at_risk":
+                where.append((Order.due_at >= now) & (Order.at_risk_at <= now))
+            else:
+                where.append(Order.due_at.is_null() | (Order.at_risk_at > now))
         if q:
             pattern = "%" + q.replace("%", "").replace("_", "") + "%"
             where.append(Order.subject.like(pattern) | Order.content.like(pattern) | Order.number.like(pattern))
@@ -440,14 +506,15 @@ class OrderService:
             "details": details, "status": order.status, "status_label": STATUSES[order.status],
             "department": order.department, "suggested_department": order.suggested_department,
             "suggestion_reason": order.suggestion_reason, "priority": order.priority,
-            "received_at": order.received_at.isoformat(),
+            "received_at": local_iso(order.received_at),
             "deadlines": self.sla.present(order.deadlines, self.clock()),
-            "rating": order.rating, "external_id": order.external_id, "version": order.version,
+            "rating": _local_instants(order.rating), "external_id": order.external_id, "version": order.version,
             "rework_count": order.rework_count, "merged_into": order.merged_into,
-            "suspended_at": order.suspended_at.isoformat() if order.suspended_at else None,
+            "suspended_at": local_iso(order.suspended_at),
             "status_before_suspend": order.status_before_suspend,
-            "extensions": order.extensions, "supervisions": order.supervisions, "flags": order.flags,
-            "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
+            "extensions": _local_instants(order.extensions), "supervisions": _local_instants(order.supervisions),
+            "flags": order.flags,
+            "created_at": local_iso(order.created_at), "updated_at": local_iso(order.updated_at),
             "actions": [{"name": a.name, "label": a.label} for a in lifecycle.available(order.status)
                         if actor.role in a.roles],
         }
@@ -460,6 +527,22 @@ class OrderService:
 
 async def _maybe_await(value):
     return await value if inspect.isawaitable(value) else value
+
+
+def _local_instants(value: Any) -> Any:
+    """Records kept as JSON (rating, extensions, supervisions) with their instants in the centre's zone."""
+    if isinstance(value, list):
+        return [_local_instants(v) for v in value]
+    if isinstance(value, dict):
+        return {k: local_iso(v) if (k.endswith("_at") or k == "due") and isinstance(v, str) and v else
+                _local_instants(v) for k, v in value.items()}
+    return value
+
+
+_FLAG_SQL = {  # the flags JSON array holds the flag as a quoted string, in both backends' JSON text
+    "sqlite": "flags LIKE {} ESCAPE '\\'",
+    "postgres": "flags::text LIKE {} ESCAPE '\\'",
+}
 
 
 def _open(sealer: Sealer | None, value: Any) -> Any:

@@ -22,11 +22,11 @@ from core.model import Actor
 from core.platform import Platform
 from core.plugins import get_plugin_manager
 from core.tables import Attachment, Order, OrderEvent
-from tests import sample_plugin
+from tests import helpers, sample_plugin
 from tests.helpers import clean, seed_staff
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-PDF = b"%PDF-1.4\n%test\n"
+PNG = helpers.png()
+PDF = helpers.PDF
 STAFF = {"dispatcher": Actor(name="dispatcher1", role="dispatcher"),
          "agent": Actor(name="agent1", role="agent"),
          "handler": Actor(name="eco_handler", role="handler", department="eco_env")}

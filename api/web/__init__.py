@@ -85,7 +85,7 @@ class Web:
 
     def unsign(self, token: str) -> str | None:
         value, _, _ = (token or "").rpartition(".")
-        return value if value and hmac.compare_digest(self.sign(value), token) else None
+        return value if value and hmac.compare_digest(self.sign(value).encode(), (token or "").encode()) else None
 
     def file_token(self, stored: StoredFile) -> str:
         """A file accepted in an earlier round, carried in the form; signed, so it cannot be forged."""
