@@ -146,7 +146,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         route_handlers=list(ROUTES),
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
-                            HTTPException: _http_error, Exception: _server_error,
+                            HTTPException: _http_error, 500: _server_error,
                             **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE}},
         logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=CLIENT_ERRORS),
         plugins=[PluginRoutes(platform), WebPages(platform),  # the public pages (api/web)
