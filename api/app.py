@@ -22,6 +22,7 @@ import msgspec
 
 from api.routes import ROUTES
 from api.openapi import StrictStructSchemaPlugin
+from api.schemas import errors
 from api.security import SECURED, SECURITY_SCHEMES, provide_actor
 from api.web import WebPages
 from api.guard import InputGuard
@@ -44,7 +45,7 @@ def _error(request: Request, exc: HuyingError) -> Response:
         extra = [msgspec.to_builtins(e) for e in exc.extra]
     else:  # every answer has a list, even when no single field is to blame
         extra = [{"key": k, "message": str(v), "source": "body"} for k, v in (exc.extra or {}).items()]
-    log.info("%s %s → %s %s", request.method, request.url.path, exc.status_code, exc.detail)
+    log.info("%s %r → %s %r", request.method, request.url.path, exc.status_code, exc.detail)
     headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
     return _shaped(exc.status_code, exc.detail, extra, headers)
 
@@ -69,7 +70,7 @@ def _invalid_request(request: Request, exc: ValidationException) -> Response:
     if not extra:
         extra = [{"key": "body", "message": chinese(str(exc.detail)), "source": "body"}]
     detail = "请求内容有误：" + "；".join(f"{e['key']}: {e['message']}" for e in extra)
-    log.info("%s %s → 400 %s", request.method, request.url.path, detail)
+    log.info("%s %r → 400 %r", request.method, request.url.path, detail)
     return _shaped(400, detail, extra)
 
 
@@ -87,9 +88,9 @@ def _http_error(request: Request, exc: HTTPException) -> Response:
         429: "请求过于频繁，请稍后再试",
     }.get(status) or (chinese(str(exc.detail)) if status < 500 else "服务暂时不可用，请稍后再试")
     if status >= 500:
-        log.error("%s %s → %s %s", method, path, status, exc.detail)
+        log.error("%s %r → %s %r", method, path, status, exc.detail)
     else:
-        log.info("%s %s → %s %s", method, path, status, exc.detail)
+        log.info("%s %r → %s %r", method, path, status, exc.detail)
     extra = [{"key": "body", "message": detail, "source": "body"}] if status == 400 else []
     return _shaped(status, detail, extra, getattr(exc, "headers", None))
 
@@ -121,6 +122,8 @@ class PluginRoutes(InitPlugin):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         for handlers in self.platform.pm.hook.http_route_handlers():
+            for handler in handlers:  # a channel's routes refuse in the same shape: say so in the document
+                handler.responses = {**errors(400, 401, 403, 404, 409, 413), **(handler.responses or {})}
             app_config.route_handlers.extend(handlers)
         return app_config
 
