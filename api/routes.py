@@ -64,8 +64,8 @@ async def intake(request: Request, code: FromPath[str], data: JSONBody[IntakeReq
 Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
 DeadlineState = Literal["normal", "at_risk", "overdue", "正常", "临期", "超期"]
 _STATE_CODES = {label: code for code, label in DEADLINE_STATE_LABELS.items()}
-Code = Annotated[str, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
-Words = Annotated[str, Parameter(min_length=1, max_length=64)]
+Code = Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+Words = Annotated[str | None, Parameter(min_length=1, max_length=64)]
 ORDER_FILTERS = frozenset({"status", "channel", "department", "kind", "priority", "flag", "deadline", "area",
                            "source", "q", "received_from", "received_to", "page", "page_size"})
 
@@ -74,13 +74,13 @@ ORDER_FILTERS = frozenset({"status", "channel", "department", "kind", "priority"
      responses=errors(400, 401, 403))
 async def list_orders(
     request: Request, actor: NamedDependency[Actor],
-    status: FromQuery[Status | None] = None, channel: FromQuery[Code | None] = None,
-    department: FromQuery[Code | None] = None, kind: FromQuery[Kind | None] = None,
+    status: FromQuery[Status | None] = None, channel: Code = None,
+    department: Code = None, kind: FromQuery[Kind | None] = None,
     priority: FromQuery[Literal["normal", "urgent"] | None] = None,
-    flag: FromQuery[Code | None] = None,
+    flag: Code = None,
     deadline: Annotated[DeadlineState | None, Parameter(
         description="时限状态：normal 正常、at_risk 临期（已用 80% 工作时间）、overdue 超期（按未完成的时限）")] = None,
-    area: FromQuery[Words | None] = None, source: FromQuery[Source | None] = None,
+    area: Words = None, source: FromQuery[Source | None] = None,
     q: Annotated[str | None, Parameter(min_length=1, max_length=100)] = None,
     received_from: FromQuery[dt.datetime | None] = None, received_to: FromQuery[dt.datetime | None] = None,
     page: Annotated[int, Parameter(ge=1, le=100000)] = 1,

@@ -83,6 +83,18 @@ def field_errors(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldEr
     return [FieldError(key=key, message=message)]
 
 
+def nul_errors(value: Any, key: str = "") -> list[FieldError]:
+    """A NUL character in any text: PostgreSQL cannot store one, so neither backend takes it (every
+    way in, API, web form and CLI, comes through the service)."""
+    if isinstance(value, str):
+        return [FieldError(key or "body", "不能包含空字符（\\0）")] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [e for k, v in value.items() for e in nul_errors(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [e for i, v in enumerate(value) for e in nul_errors(v, f"{key}.{i}" if key else str(i))]
+    return []
+
+
 def convert(data: Any, type_: Any, prefix: str = "") -> Any:
     try:
         return msgspec.convert(data, type_, strict=False)
@@ -138,7 +150,9 @@ class OrderService:
             raise Forbidden(f"{ROLES.get(actor.role, actor.role)}不能受理工单")
         if not actor.may_use_channel(code):
             raise Forbidden(f"该 API Key 无权向渠道「{channel.name}」提交工单")
-        errors: list[FieldError] = []
+        errors: list[FieldError] = nul_errors(msgspec.to_builtins(request))
+        if errors:
+            raise InvalidInput(errors)
         if request.kind not in channel.kinds:
             allowed = "、".join(KINDS[k] for k in channel.kinds)
             errors.append(FieldError("kind", f"「{channel.name}」受理的诉求类型为：{allowed}"))
@@ -323,6 +337,8 @@ class OrderService:
                 raise Forbidden(f"只有承办单位本单位的人员才能执行「{action.label}」")
             if order.status not in action.sources:
                 raise Conflict(f"工单当前状态为「{STATUSES[order.status]}」，不能执行「{action.label}」")
+            if found := nul_errors(payload or {}):
+                raise InvalidInput(found)
             parsed = convert(payload or {}, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
                                 departments=await self.departments(), sla=self.sla)
