@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+import msgspec
+
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
@@ -18,15 +20,17 @@ from api.schemas import (
     TokenOut,
     TokenRequest,
 )
+from api.presenter import present, present_result
 from api.schemas import errors
 from api.security import PUBLIC, require_role
 from core.auth import create_api_key, issue_token, login
 from core.channels import KINDS, describe_fields
 from core.errors import FieldError, InvalidInput, NotFound
 from core.model import Actor
-from core.calendar import DEADLINE_STATE_LABELS
+from core.calendar import DEADLINE_STATE_LABELS, local_iso
 from core.lifecycle import STATUSES
-from core.orders import IntakeRequest, Kind, Source
+from core.intake import Kind, Source
+from core.orders import IntakeRequest
 from core.tables import Department
 
 
@@ -56,9 +60,9 @@ async def intake(request: Request, code: FromPath[str], data: JSONBody[IntakeReq
                  actor: NamedDependency[Actor],
                  idempotency_key: Annotated[str | None, HeaderParameter(
                      name="Idempotency-Key", required=False, max_length=200)] = None) -> Response[dict]:
-    status, order = await request.app.state.platform.orders.intake(
-        code, data, actor, idempotency_key=idempotency_key)
-    return Response(order, status_code=status)
+    platform = request.app.state.platform
+    status, order = await platform.orders.intake(code, data, actor, idempotency_key=idempotency_key)
+    return Response(present(platform, order, actor), status_code=status)
 
 
 Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
@@ -98,18 +102,21 @@ async def list_orders(
     platform = request.app.state.platform
     if channel and channel not in platform.channels:
         raise InvalidInput([FieldError("channel", f"渠道 {channel} 不存在", source="query")])
-    result = await platform.orders.search(
+    found = await platform.orders.search(
         actor, status=status, channel=channel, department=department, kind=kind, q=q,
         received_from=received_from, received_to=received_to, priority=priority, flag=flag,
         deadline=_STATE_CODES.get(deadline, deadline) if deadline else None, area=area, source=source,
         page=page, page_size=page_size)
-    return OrderPage(**result)
+    return OrderPage(items=[present(platform, o, actor) for o in found.items], total=found.total,
+                     page=found.page, page_size=found.page_size)
 
 
 @get("/api/orders/{number:str}", tags=["工单"], summary="工单详情（含时限和全部办理记录）",
      responses=errors(400, 401, 404))
 async def get_order(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
-    return await request.app.state.platform.orders.get(number, actor)
+    platform = request.app.state.platform
+    order, events = await platform.orders.detail(number, actor)
+    return present(platform, order, actor, events)
 
 
 @post("/api/orders/{number:str}/actions/{action:str}", tags=["工单"], status_code=200,
@@ -118,7 +125,8 @@ async def get_order(request: Request, number: FromPath[str], actor: NamedDepende
 async def perform_action(request: Request, number: FromPath[str], action: FromPath[str],
                          actor: NamedDependency[Actor],
                          data: JSONBody[dict[str, Any] | None] = None) -> dict[str, Any]:
-    return await request.app.state.platform.orders.act(number, action, data, actor)
+    platform = request.app.state.platform
+    return present_result(platform, await platform.orders.act(number, action, data, actor), actor)
 
 
 @get("/api/departments", tags=["单位"], summary="承办单位树", responses=errors(401))
@@ -190,13 +198,17 @@ async def upload_attachment(
         stored = await platform.orders.attach(number, upload.filename or "", content, actor, platform.attachments)
     except AttachmentRefused as refused:
         raise InvalidInput([FieldError("data", str(refused))], str(refused)) from None
-    return AttachmentOut(**stored)
+    return _attachment_out(stored)
 
 
 @get("/api/orders/{number:str}/attachments", tags=["工单"], summary="工单的附件", responses=errors(400, 401, 404))
 async def list_attachments(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> list[AttachmentOut]:
     rows = await request.app.state.platform.orders.attachments(number, actor)
-    return [AttachmentOut(**r) for r in rows]
+    return [_attachment_out(r) for r in rows]
+
+
+def _attachment_out(record) -> AttachmentOut:
+    return AttachmentOut(**{**msgspec.structs.asdict(record), "created_at": local_iso(record.created_at)})
 
 
 @get("/api/orders/{number:str}/attachments/{key:str}", tags=["工单"], summary="下载附件",
@@ -204,11 +216,11 @@ async def list_attachments(request: Request, number: FromPath[str], actor: Named
 async def download_attachment(request: Request, number: FromPath[str], key: FromPath[str],
                               actor: NamedDependency[Actor]) -> Response[bytes]:
     platform = request.app.state.platform
-    found = next((a for a in await platform.orders.attachments(number, actor) if a["key"] == key), None)
+    found = next((a for a in await platform.orders.attachments(number, actor) if a.key == key), None)
     if found is None:
         raise NotFound("附件不存在")
-    return Response(platform.attachments.open(key), media_type=found["content_type"],
-                    headers={"Content-Disposition": content_disposition(found["filename"], key),
+    return Response(platform.attachments.open(key), media_type=found.content_type,
+                    headers={"Content-Disposition": content_disposition(found.filename, key),
                              "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
