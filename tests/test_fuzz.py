@@ -60,7 +60,7 @@ async def api(platform):
     _, order = await platform.orders.intake("hotline", msgspec.convert(helpers.intake_body(), IntakeRequest),
                                             Actor(name="agent1", role="agent"))
     app = create_app(platform, pool=False, run_jobs=False)
-    yield schemathesis.openapi.from_asgi("/schema/openapi.json", app), order["number"]
+    yield schemathesis.openapi.from_asgi("/schema/openapi.json", app), order.number
     asgi.shutdown_lifespans()
 
 

@@ -133,7 +133,7 @@ async def test_concurrent_copies_with_one_idempotency_key_all_get_the_answer(pla
     results = await asyncio.gather(*[platform.orders.intake("hotline", request, agent, idempotency_key="retry-1")
                                      for _ in range(10)])
     assert {status for status, _ in results} <= {201}
-    assert len({view["number"] for _, view in results}) == 1 and await Order.count() == 1
+    assert len({order.number for _, order in results}) == 1 and await Order.count() == 1
 
 
 async def test_concurrent_copies_with_one_external_id_all_get_the_order(platform):
@@ -141,7 +141,7 @@ async def test_concurrent_copies_with_one_external_id_all_get_the_order(platform
     request = msgspec.convert(intake_body(external_id="city-42", source="city_transfer"), IntakeRequest)
     results = await asyncio.gather(*[platform.orders.intake("hotline", request, agent) for _ in range(10)])
     assert {status for status, _ in results} <= {200, 201}
-    assert len({view["number"] for _, view in results}) == 1 and await Order.count() == 1
+    assert len({order.number for _, order in results}) == 1 and await Order.count() == 1
 
 
 # -- 5. unbounded action text ---------------------------------------------------------------------------
