@@ -8,7 +8,6 @@ gets ``nosniff`` and the other security headers; over HTTPS also HSTS and ``Secu
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import re
@@ -20,6 +19,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("huying.api")
 
 MAX_JSON_DEPTH = 32
+MAX_JSON_CONTAINERS = 5000
 API_HEADERS = {
     "x-content-type-options": "nosniff",
     "referrer-policy": "no-referrer",
@@ -29,9 +29,7 @@ API_HEADERS = {
 API_CSP = "default-src 'none'; frame-ancestors 'none'"  # JSON and files only: nothing may run
 HSTS = "max-age=31536000; includeSubDomains"
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
-_JSON_NUL = re.compile(rb'(?<!\\)(?:\\\\)*\\u0000')
-_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
+_ONE_BRACKET = bytes.maketrans(b"{}", b"[]")
 _NOT_BRACKET = bytes(set(range(256)) - set(b"[{]}"))
 
 
@@ -41,11 +39,28 @@ class Refused(Exception):
         self.key, self.message, self.status_code = key, message, status_code
 
 
-def json_depth(body: bytes) -> int:
-    """How deep the arrays and objects of a JSON text nest (brackets inside strings do not count)."""
-    brackets = _JSON_STRING.sub(b"", body).translate(None, _NOT_BRACKET).translate(_DEPTH_STEP)
-    steps = (1 if b == 1 else -1 for b in brackets)
-    return max(itertools.accumulate(steps), default=0)
+def nesting_problem(body: bytes, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """Whether the arrays and objects of a JSON text nest deeper than ``limit`` (brackets inside
+    strings do not count), in a bounded number of C-speed passes over the bytes: each pass removes
+    the innermost pairs, so a text nested ``limit`` deep is empty after ``limit`` passes."""
+    if body.count(b"[") + body.count(b"{") <= limit:
+        return None
+    # outside the strings: drop escaped backslashes, then escaped quotes; what lies between the
+    # remaining quotes is text. Only C-speed byte operations: a megabyte takes milliseconds.
+    unescaped = body.replace(b"\\\\", b"").replace(b'\\"', b"")
+    brackets = b"".join(unescaped.split(b'"')[0::2]).translate(_ONE_BRACKET, _NOT_BRACKET)
+    if len(brackets) > MAX_JSON_CONTAINERS * 2:  # no request of ours has this many arrays and objects
+        return f"JSON 结构过于复杂（数组和对象不能超过 {MAX_JSON_CONTAINERS} 个）"
+    for _ in range(limit):
+        reduced = brackets.replace(b"[]", b"")
+        if reduced == brackets:  # empty, or brackets that do not pair up
+            break
+        brackets = reduced
+    if not brackets:
+        return None
+    if b"[]" in brackets:  # still pairs left after ``limit`` levels were removed
+        return f"JSON 嵌套不能超过 {limit} 层"
+    return "请求体不是合法的 JSON（括号不匹配）"
 
 
 def _text(raw: bytes, key: str) -> str:
@@ -66,10 +81,10 @@ def check_query(query: bytes) -> None:
 
 def check_json(body: bytes) -> None:
     _text(body, "body")
-    if _JSON_NUL.search(body):
+    if b"\\u0000" in body:  # (a text spelling out a backslash before "u0000" is refused too)
         raise Refused("body", "文本中不能包含空字符（\\u0000）")
-    if json_depth(body) > MAX_JSON_DEPTH:
-        raise Refused("body", f"JSON 嵌套不能超过 {MAX_JSON_DEPTH} 层")
+    if problem := nesting_problem(body):
+        raise Refused("body", problem)
 
 
 def _media_type(scope: Scope) -> bytes:

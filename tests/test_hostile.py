@@ -421,3 +421,17 @@ async def test_head_on_the_site_root_answers_like_get(client):
     response = await client.head("/")
     assert response.status_code in (200, 302) and response.content == b""
     assert (await client.head("/forms")).status_code == 200
+
+
+@pytest.mark.parametrize("body, refused", [
+    (b'{"a": "]]]\\"[[[", "b": [[[]]]}', False),             # brackets and escaped quotes inside text
+    (b'{"a": "\\\\", "b": [1, [2]]}', False),                 # an escaped backslash before a quote
+    (b"[" * 32 + b"]" * 32, False),
+    (b"[" * 33 + b"]" * 33, True),
+    (b"[" * 100_000, True),                                   # never closes
+    (b"[]," * 6000, True),                                    # too many containers to be a request
+])
+def test_json_nesting_is_judged_outside_strings_without_walking_the_text(body, refused):
+    from api.guard import nesting_problem
+
+    assert (nesting_problem(body) is not None) is refused
