@@ -42,6 +42,7 @@ class OrderService:
         self.reference = ReferenceData()
         self.outbox_written: Callable[[], None] = lambda: None  # wakes the delivery job after a commit
         self.clock: Callable[[], dt.datetime] = _now  # replaced only to replay history (demo data)
+        self.received_at_max_age = dt.timedelta(days=400)  # Settings.received_at_max_age_days
         self.intake_desk = IntakeDesk(self)
         self.action_desk = ActionDesk(self)
         self.attachment_desk = AttachmentDesk(self)

@@ -22,6 +22,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
     var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
+    # Served over HTTPS (behind a proxy that terminates TLS): HSTS and ``Secure`` cookies on every
+    # answer. Requests that arrive over HTTPS get them anyway.
+    https: bool = False
+    # How far back a request may say it was received (``received_at``): older is a typo or an attack
+    # (deadlines are counted from it). A centre importing its archive raises it for the import.
+    received_at_max_age_days: int = 400
+    # Failed logins tolerated before answering 429: (failures, seconds) per account and per address.
+    login_limit_account: tuple[int, int] = (5, 900)
+    login_limit_address: tuple[int, int] = (20, 900)
     db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
 
     @property
@@ -57,5 +66,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
         var_dir=var_dir,
+        https=env.get("HUYING_HTTPS", "").lower() in ("1", "true", "yes"),
+        received_at_max_age_days=int(env.get("HUYING_RECEIVED_AT_MAX_AGE_DAYS", 400)),
+        login_limit_account=_limit(env.get("HUYING_LOGIN_LIMIT_ACCOUNT"), (5, 900)),
+        login_limit_address=_limit(env.get("HUYING_LOGIN_LIMIT_ADDRESS"), (20, 900)),
         db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
+
+
+def _limit(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    """``"5/900"``: five per 900 seconds."""
+    if not text:
+        return default
+    count, _, seconds = text.partition("/")
+    return int(count), int(seconds or 60)

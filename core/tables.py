@@ -87,6 +87,10 @@ class Order(Table, tablename="orders"):
     extensions = JSON(default=[])  # 延期: requested → approved / rejected
     supervisions = JSON(default=[])  # 督办/催办: issued → answered
     flags = JSON(default=[])  # early-warning marks set at intake (e.g. mass incident)
+    # the earliest due time of the open deadlines and when the first of them turns 临期 (kept with
+    # ``deadlines`` by the service), so lists filter by deadline state in the database
+    due_at = Timestamptz(null=True, default=None, index=True)
+    at_risk_at = Timestamptz(null=True, default=None, index=True)
     version = Integer(default=1)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())

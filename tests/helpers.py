@@ -82,3 +82,27 @@ async def login(client, username: str) -> dict[str, str]:
     response = await client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def png(width: int = 4, height: int = 4) -> bytes:
+    """A real PNG image (uploads are decoded, so a bare signature is refused)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def jpeg(width: int = 4, height: int = 4) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 30, 200)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

@@ -92,7 +92,7 @@ class Web:
 
     def unsign(self, token: str) -> str | None:
         value, _, _ = (token or "").rpartition(".")
-        return value if value and hmac.compare_digest(self.sign(value), token) else None
+        return value if value and hmac.compare_digest(self.sign(value).encode(), (token or "").encode()) else None
 
     def receipt_cookie(self, number: str, query_code: str, *, secure: bool) -> Cookie:
         """The receipt of the order just filed, for the confirmation page and a prefilled /track."""
