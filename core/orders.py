@@ -254,8 +254,9 @@ class OrderService:
         await insert_row(OrderEvent, {"order_id": order.id, **msgspec.structs.asdict(event)})
         outbox = Outbox(order.number)
         channel = self.channels.get(order.channel)
-        self.channels.hook(order.channel, "on_transition")(channel=channel, order=order, event=event,
-                                                           outbox=outbox)
+        for reaction in self.channels.hook(order.channel, "on_transition")(channel=channel, order=order,
+                                                                            event=event, outbox=outbox):
+            await _maybe_await(reaction)  # an async reaction may write the plugin's own tables
         return await outbox.write(now)
 
     # -- actions ------------------------------------------------------------------------------------
@@ -279,7 +280,7 @@ class OrderService:
                 raise Conflict(f"工单当前状态为「{STATUSES[order.status]}」，不能执行「{action.label}」")
             parsed = convert(payload or {}, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
-                                departments=await self.departments(), sla=self.sla)
+                                departments=await self.departments(), sla=self.sla, orders=self)
             try:
                 for validate in action.validators:
                     await _maybe_await(validate(ctx))
@@ -307,6 +308,39 @@ class OrderService:
         if sent:
             self.outbox_written()
         return self.view(after, actor, events, reveal=action.reveals_contact)
+
+    async def note(self, number: str, action: str, actor: Actor, *, reason: str = "",
+                   payload: dict | None = None) -> None:
+        """Write an audited event on an order without changing it: a side record another part of the
+        system made about it (a recheck of the order, say). Joins the caller's transaction when there
+        is one, so the note commits or rolls back with the work it records. Not a user action: the
+        caller has already decided the actor may do the work being recorded."""
+        now = self.clock()
+        async with write_transaction(current_engine()):
+            row = await Order.select().where(Order.number == number).output(load_json=True).first()
+            if row is None:
+                raise NotFound(f"工单 {number} 不存在")
+            order = _record(row)
+            sent = await self._audit(order, action, actor, order.status, order.status, reason,
+                                     payload or {}, now)
+        if sent:
+            self.outbox_written()
+
+    async def find(self, *, number: str | None = None, source: str | None = None,
+                   external_id: str | None = None) -> OrderRecord | None:
+        """One order as stored, by our number or by the sender's own id, whoever may see it: for
+        plugin code that checks references (never shown to a user as it is; use ``get``)."""
+        query = Order.select().output(load_json=True)
+        if number is not None:
+            query = query.where(Order.number == number)
+        if source is not None:
+            query = query.where(Order.source == source)
+        if external_id is not None:
+            query = query.where(Order.external_id == external_id)
+        if number is None and external_id is None:
+            raise ValueError("find needs a number or an external_id")
+        row = await query.order_by(Order.id).first()
+        return _record(row) if row is not None else None
 
     # -- attachments --------------------------------------------------------------------------------
 
