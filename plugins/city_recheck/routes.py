@@ -12,6 +12,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
+from piccolo.query.functions.aggregate import Count
 
 from core.plugin_api import CENTRE, CENTRE_DISPATCH, Actor, FieldError, Forbidden, InvalidInput
 from plugins.city_recheck import imports, rows
@@ -141,7 +142,8 @@ async def stats(actor: NamedDependency[Actor], start: FromQuery[dt.date | None] 
         raise Forbidden(MESSAGES["stats_roles"])
     if start and end and start > end:
         raise InvalidInput([FieldError("start", MESSAGES["range"], "query")], MESSAGES["range"])
-    query = Recheck.select(Recheck.department, Recheck.outcome)
+    query = Recheck.select(Recheck.department, Recheck.outcome, Count(alias="count")).group_by(
+        Recheck.department, Recheck.outcome)
     if actor.role == "handler":
         query = query.where(Recheck.department == actor.department)
     if start:
@@ -152,7 +154,7 @@ async def stats(actor: NamedDependency[Actor], start: FromQuery[dt.date | None] 
     counted: dict[tuple[str | None, str], int] = {}
     for r in await query:
         key = (r["department"], r["outcome"] or PENDING)
-        counted[key] = counted.get(key, 0) + 1
+        counted[key] = counted.get(key, 0) + r["count"]
     by_outcome = dict.fromkeys(OUTCOME_LABELS, 0)
     for (_, outcome), count in counted.items():
         by_outcome[outcome] += count
