@@ -8,7 +8,6 @@ else from ``core``.
 
 from core.calendar import SHANGHAI
 from core.channels import KINDS, Assessment, Channel, SlaDefaults, field
-from core.db import current_engine, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.hookspecs import hookimpl
 from core.lifecycle import (
@@ -28,17 +27,9 @@ from core.model import Actor, Citizen, OrderRecord
 from core.orders import IntakeRequest
 from core.routing import RuleSpec
 
-
-def transaction():
-    """``async with transaction():`` — one write transaction on the platform's database. The order
-    service's own writes (``intake``, ``act``, ``note``) join it, so a plugin can make several orders
-    and its own rows all-or-nothing (one imported file, say)."""
-    return write_transaction(current_engine())
-
-
 __all__ = [
     "SHANGHAI", "KINDS", "Assessment", "Channel", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
-    "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "transaction",
+    "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput",
 ]

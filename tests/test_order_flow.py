@@ -95,14 +95,13 @@ async def test_a_note_from_plugin_code_shows_on_the_timeline_and_commits_with_it
     """``OrderService.note`` audits a side record on an order without changing it, and joins the
     caller's transaction: when the work it records fails, the note is gone too."""
     from core.model import Actor
-    from core.plugin_api import transaction
     from core.tables import Order
 
     order = await _intake(client, tokens)
     service = client.platform.orders
     dispatcher = Actor(name="dispatcher1", role="dispatcher")
     try:
-        async with transaction():
+        async with service.transaction():
             await service.note(order["number"], "recheck", dispatcher, reason="市级回访不满意", payload={"n": 1})
             raise RuntimeError("the import failed after the note")
     except RuntimeError:

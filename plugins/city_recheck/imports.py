@@ -29,7 +29,6 @@ from core.plugin_api import (
     OrderRecord,
     RuleSpec,
     field,
-    transaction,
 )
 from plugins.city_recheck.rows import RESULT_LABELS, Row
 from plugins.city_recheck.tables import Recheck, RecheckImport
@@ -167,7 +166,7 @@ def _report(row: dict) -> ImportReport:
 async def preview(service, actor: Actor, filename: str, rows: list[Row], ignored: list[str],
                   now: dt.datetime) -> ImportReport:
     """Judge every row and keep them as an import waiting to be committed; no order is made."""
-    async with transaction():
+    async with service.transaction():
         judged = await judge(service, rows)
         stored = [{"row": msgspec.to_builtins(row), "verdict": msgspec.to_builtins(verdict)}
                   for row, (verdict, _) in zip(rows, judged, strict=True)]
@@ -190,7 +189,7 @@ async def commit(service, actor: Actor, import_id: int, now: dt.datetime) -> Imp
     imported whole or not at all. Verdicts are taken again, since the database may have moved on
     since the preview (another file bringing the same callbacks, say)."""
     try:
-        async with transaction():
+        async with service.transaction():
             claimed = await RecheckImport.update({RecheckImport.status: "committed"}).where(
                 (RecheckImport.id == import_id) & (RecheckImport.status == "previewed")).returning(RecheckImport.id)
             if not claimed:
@@ -233,8 +232,8 @@ async def _make(service, actor: Actor, row: Row, verdict: Verdict, original: Ord
                  "callback_at": row.callback_at.isoformat(), "callback_result": row.callback_result,
                  "callback_reason": row.reason})
     _, order = await service.intake(CODE, request, actor)
-    number = order["number"]
-    department = original.department if original.department in await service.departments() else None
+    number = order.number
+    department = original.department if original.department in await service.reference.departments() else None
     if department:
         await service.act(number, "dispatch", {"department": department,
                                                "note": MESSAGES["dispatched"].format(number=original.number)}, actor)
@@ -243,9 +242,8 @@ async def _make(service, actor: Actor, row: Row, verdict: Verdict, original: Ord
                        payload={"recheck_number": number, "city_number": row.city_number,
                                 "callback_at": row.callback_at.isoformat(), "callback_result": row.callback_result,
                                 "callback_reason": row.reason})
-    found = await service.find(number=number)
     await Recheck.insert(Recheck(
-        callback_key=callback_key(row), import_id=import_id, order_id=found.id, order_number=number,
+        callback_key=callback_key(row), import_id=import_id, order_id=order.id, order_number=number,
         original_id=original.id, original_number=original.number, city_number=row.city_number,
         callback_at=row.callback_at, callback_result=row.callback_result, reason=row.reason,
         department=department, created_at=now))

@@ -34,7 +34,7 @@ async def _evidence_on_this_order(ctx: ActionContext) -> None:
     if ctx.payload.outcome == "confirmed_resolved" and not ctx.payload.evidence:
         raise Refusal(MESSAGES["evidence"], 400, key="evidence")
     if ctx.payload.evidence:
-        keys = {a["key"] for a in await ctx.orders.attachments(ctx.order.number, ctx.actor)}
+        keys = {a.key for a in await ctx.orders.attachments(ctx.order.number, ctx.actor)}
         if set(ctx.payload.evidence) - keys:
             raise Refusal(MESSAGES["evidence_unknown"], 400, key="evidence")
 

@@ -71,7 +71,7 @@ async def related_reports(request: Request, number: FromPath[str], actor: NamedD
     """Only reports the caller may see are listed: a department's handler sees its own department's."""
     service = request.app.state.platform.orders
     order = await service.get(number, actor)  # 404 unless the actor may see it
-    if order["channel"] != CODE:
+    if order.channel != CODE:
         raise NotFound(MESSAGES["not_this_channel"].format(number=number))
     mine = await SourceReport.select().where(SourceReport.order_number == number).first()
     reports = []
@@ -86,11 +86,11 @@ async def related_reports(request: Request, number: FromPath[str], actor: NamedD
                 linked = await service.get(row["order_number"], actor)
             except NotFound:
                 continue  # another department's order: not for this caller's eyes
-            details = linked["details"]
+            details = linked.details
             reports.append(LinkedReport(
-                number=linked["number"], received_at=dt.datetime.fromisoformat(linked["received_at"]),
-                status=linked["status"], status_label=STATUSES[linked["status"]], department=linked["department"],
-                subject=linked["subject"], problem=details.get("problem", ""), location=details.get("location", ""),
+                number=linked.number, received_at=linked.received_at, status=linked.status,
+                status_label=STATUSES[linked.status], department=linked.department, subject=linked.subject,
+                problem=details.get("problem", ""), location=details.get("location", ""),
                 timing=details.get("timing", "")))
-    source = order["details"].get("source") or order["details"].get("location", "")
+    source = order.details.get("source") or order.details.get("location", "")
     return RelatedReports(number=number, source=source, window_days=WINDOW.days, reports=reports)
