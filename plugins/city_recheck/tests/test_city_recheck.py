@@ -12,6 +12,7 @@ import pytest
 
 from core.plugin_api import Actor
 from plugins.city_recheck import imports
+from plugins.city_recheck import rows as reading
 from plugins.city_recheck.tables import Recheck, RecheckImport
 from tests.helpers import intake_body
 
@@ -296,3 +297,33 @@ async def test_counts_by_outcome_and_department_feed_the_reports(client, tokens)
     wrong = await client.get("/api/city-recheck/stats", params={"start": "2026-12-01", "end": "2026-11-01"},
                              headers=tokens["supervisor1"])
     assert wrong.status_code == 400 and wrong.json()["extra"][0]["key"] == "start"
+
+
+def _forged_dimension(data: bytes) -> bytes:
+    """The same workbook claiming to span every row and column a sheet can have."""
+    import re
+    import zipfile
+
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info.filename)
+            if info.filename.startswith("xl/worksheets/"):
+                content = re.sub(rb'<dimension ref="[^"]*"\s*/>', b'<dimension ref="A1:XFD1048576"/>', content)
+            target.writestr(info, content)
+    return out.getvalue()
+
+
+async def test_a_workbook_is_read_by_its_content_not_by_the_size_it_claims(client, tokens):
+    """A small file cannot make the server walk a million empty rows of 16384 columns."""
+    await _two_originals(client, tokens)
+    book = openpyxl.Workbook()
+    book.active.append(["市级编号", "回访时间", "回访结果"])
+    book.active.append(["SJ20261101000001", "2026-11-20 10:15", "不满意"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    forged = _forged_dimension(buffer.getvalue())
+    assert [len(r) for r in reading._xlsx(forged)] == [3, 3]  # not 16384 cells a row, as the file claims
+    response = await _upload(client, tokens, forged, filename="回访.xlsx")
+    assert response.status_code == 201, response.text
+    assert [(r["line"], r["status"]) for r in response.json()["rows"]] == [(2, "ok")]
