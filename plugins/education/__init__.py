@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.plugin_api import Assessment, Channel, FieldError, RuleSpec, field, hookimpl
+from core.plugin_api import Assessment, Channel, CitizenWording, FieldError, RuleSpec, field, hookimpl
 
 CODE = "education"
 STAGES = {
@@ -73,6 +73,12 @@ CHANNEL = Channel(
     code=CODE,
     name="阳光教育",
     description="学校、幼儿园和校外培训机构的收费、招生入学、师德师风、校园安全、食堂与营养餐、校外培训、课业负担问题。",
+    wording=CitizenWording(
+        card="学校乱收费、入学难、老师体罚、校园安全隐患、食堂饭菜、校外培训机构退费难、作业太多？告诉我们，教育局会调查处理。",
+        notice="校园里正在发生危及学生安全的情况，请立即拨打 110 或 120。",
+        subject_example="学校要求购买指定教辅资料",
+        content_help="请写明学校、班级、发生了什么、什么时候，以及您希望怎样解决；请不要在这里写孩子的姓名",
+        address_help="学校或培训机构的地址"),
     fields=EducationRequest,
     kinds=("complaint", "report", "consult", "help", "suggestion", "praise"),
     confidential=("pupil_name",),

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.plugin_api import SHANGHAI, Assessment, Channel, RuleSpec, field, hookimpl
+from core.plugin_api import SHANGHAI, Assessment, Channel, CitizenWording, RuleSpec, field, hookimpl
 from plugins.environment import sources
 
 PROBLEMS = {
@@ -61,6 +61,11 @@ CHANNEL = Channel(
     code=sources.CODE,
     name="环保创卫",
     description="大气、水、噪声、固废、油烟、扬尘等环境污染，以及卫生死角、病媒生物、占道经营、违规广告等创卫问题。",
+    wording=CitizenWording(
+        card="油烟、噪声、污水、黑烟、扬尘、垃圾死角、老鼠蚊蝇、占道摆摊、乱贴广告？告诉我们在哪里、什么时候，执法人员会到现场处理。",
+        subject_example="楼下烧烤店油烟直排",
+        content_help="请写明在哪里、什么时候最严重、持续多久了；知道是哪家单位或哪个工地的，请一并写上",
+        address_help="问题发生的街道、小区或路段"),
     fields=EnvironmentReport,
     kinds=("complaint", "report", "consult", "suggestion", "help"),
 )
