@@ -53,7 +53,8 @@ class ActionDesk:
                 raise InvalidInput(found)
             parsed = convert(payload or {}, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
-                                departments=await service.reference.departments(), sla=service.sla)
+                                departments=await service.reference.departments(), sla=service.sla,
+                                orders=service)
             try:
                 await self._validate(action, ctx)
                 changes = await _maybe_await(action.effect(ctx)) if action.effect else {}

@@ -41,6 +41,9 @@ DEPARTMENTS: tuple[tuple[str, str, str | None], ...] = (
     ("commerce", "商务局", None),
     ("emergency", "应急管理局", None),
     ("market", "市场监督管理局", None),
+    ("market_meixihu", "市场监督管理局梅溪湖所", "market"),
+    ("market_lugu", "市场监督管理局麓谷所", "market"),
+    ("market_gaotangling", "市场监督管理局高塘岭所", "market"),
     ("yuelu", "岳麓区片区", None),
     ("meixihu_street", "梅溪湖街道办事处", "yuelu"),
     ("lugu_street", "麓谷街道办事处", "yuelu"),
@@ -50,7 +53,8 @@ DEPARTMENTS: tuple[tuple[str, str, str | None], ...] = (
 )
 AREAS = ("梅溪湖街道", "麓谷街道", "观沙岭街道", "高塘岭街道", "坪塘街道", "洋湖街道")
 HANDLER_DEPARTMENTS = ("eco_env", "housing", "urban_mgmt", "education", "hrss", "transport", "general_office",
-                       "emergency", "health", "commerce", "natural_resources", "development")
+                       "emergency", "health", "commerce", "natural_resources", "development", "market",
+                       "market_meixihu", "market_lugu", "market_gaotangling")
 STAFF = (("agent", "agent", None, "话务员 小周"), ("dispatcher", "dispatcher", None, "派单员 小陈"),
          ("supervisor", "supervisor", None, "督办员 老王"), ("admin", "admin", None, "系统管理员"))
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"

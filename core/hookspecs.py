@@ -3,7 +3,8 @@
 Hooks are grouped by phase. *Channel hooks* take the ``channel`` they are asked about and are only
 called on the plugin that registered that channel (plus non-channel plugins, such as the core's
 built-ins); *application hooks* are called on every plugin. Decision hooks are synchronous: pluggy
-does not await, and a routing or validation answer must not wait on I/O.
+does not await, and a routing or validation answer must not wait on I/O; ``validate_action`` and
+``on_transition`` run inside the action's transaction and may be ``async`` (the core awaits them).
 
 Each hook is documented in ``docs/plugin_hooks.md`` and tested in ``tests/test_hooks.py``; a test
 fails when one of them is missing.
@@ -83,7 +84,9 @@ def on_transition(channel: Channel, order: OrderRecord, event: EventRecord, outb
     """React to an action that was just applied, inside its transaction.
 
     Anything that must leave the system goes through ``outbox.send(topic, payload)``: it is committed
-    with the change and delivered later by a job with retries. Raising aborts the whole action."""
+    with the change and delivered later by a job with retries. Raising aborts the whole action.
+    May be ``async``: the core awaits it, so a plugin can keep its own rows about the order (an index
+    of intakes, say) in the same transaction."""
 
 
 # -- application hooks ---------------------------------------------------------------------------------

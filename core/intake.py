@@ -72,9 +72,9 @@ def field_errors(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldEr
     if not key:  # "Object missing required field `x`" is reported at the parent
         missing = re.search(r"field `([^`]+)`", message)
         key = ".".join(p for p in (prefix, missing.group(1) if missing else "") if p) or "body"
-    elif "missing required field" in message:
-        missing = re.search(r"field `([^`]+)`", message)
-        key = f"{key}.{missing.group(1)}" if missing else key
+    elif "missing required field" in message or "unknown field" in message:  # name the field, not its parent
+        named = re.search(r"field `([^`]+)`", message)
+        key = f"{key}.{named.group(1)}" if named else key
     return [FieldError(key=key, message=chinese(message))]
 
 

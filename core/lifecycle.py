@@ -134,6 +134,7 @@ class ActionContext(msgspec.Struct, kw_only=True):
     now: dt.datetime
     departments: frozenset[str] = frozenset()
     sla: Any = None  # core.sla.SlaClock
+    orders: Any = None  # core.orders.OrderService: for an effect that notes itself on another order
 
 
 class Refusal(Exception):

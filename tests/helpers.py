@@ -16,6 +16,10 @@ DEPARTMENTS = [
     ("emergency", "应急管理局", None),
     ("hrss", "人力资源和社会保障局", None),
     ("market", "市场监督管理局", None),
+    ("market_meixihu", "市场监督管理局梅溪湖所", "market"),
+    ("market_lugu", "市场监督管理局麓谷所", "market"),
+    ("market_gaotangling", "市场监督管理局高塘岭所", "market"),
+    ("education", "教育局", None),
     ("transport", "交通运输局", None),
 ]
 # username: (role, department)
@@ -30,6 +34,9 @@ STAFF = {
     "development_handler": ("handler", "development"),
     "emergency_handler": ("handler", "emergency"),
     "market_handler": ("handler", "market"),
+    "market_meixihu_handler": ("handler", "market_meixihu"),
+    "education_handler": ("handler", "education"),
+    "urban_handler": ("handler", "urban_mgmt"),
 }
 
 

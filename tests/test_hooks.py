@@ -233,6 +233,29 @@ async def test_hook_on_transition(with_plugins):
     assert all(m["order_number"] == number for m in messages) and hotline != number
 
 
+async def test_an_async_reaction_writes_in_the_actions_transaction(with_plugins):
+    """An ``async`` on_transition is awaited inside the transaction: what it writes commits with the
+    action, and its failure takes the action back with it."""
+
+    class Indexing(Tracker):
+        @hookimpl
+        async def on_transition(self, channel, order, event, outbox):
+            if event.action == "dispatch" and order.department == "eco_env":
+                raise RuntimeError("index unavailable")
+            await OrderEvent.insert(OrderEvent(order_id=order.id, action=f"indexed_{event.action}", actor="tracker",
+                                               role="system", reason="", payload={}, created_at=event.created_at))
+
+    client = await with_plugins(Indexing())
+    headers = await _login(client, "agent1")
+    number = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    dispatcher = Actor(name="dispatcher1", role="dispatcher")
+    with pytest.raises(RuntimeError):
+        await client.platform.orders.act(number, "dispatch", {"department": "eco_env"}, dispatcher)
+    await client.platform.orders.act(number, "dispatch", {"department": "housing"}, dispatcher)
+    actions = [e["action"] for e in (await client.get(f"/api/orders/{number}", headers=headers)).json()["events"]]
+    assert actions == ["intake", "indexed_intake", "dispatch", "indexed_dispatch"]
+
+
 async def test_a_failing_reaction_rolls_the_action_back(with_plugins):
     client = await with_plugins(Tracker(fail_on_transition=True))
     headers = await _login(client, "agent1")
