@@ -16,6 +16,8 @@ from litestar.plugins import InitPlugin
 
 import msgspec
 
+from api.open311 import OPEN311_ROUTER
+from api.operations import OPERATION_ROUTES, RequestLog, configure_request_log
 from api.routes import ROUTES
 from api.security import provide_actor
 from api.web import WebPages
@@ -79,7 +81,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=list(ROUTES),
+        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request},
         logging_config=LoggingConfig(log_exceptions="always"),
@@ -94,4 +96,6 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         debug=False,
     )
     app.state.platform = platform
+    configure_request_log()
+    app.asgi_handler = RequestLog(app.asgi_handler)  # outermost: sees every request, routed or not
     return app

@@ -8,6 +8,7 @@ import os
 import sys
 
 from core.db import PICCOLO_CONF
+from core.model import ROLES
 
 
 def _platform():
@@ -112,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="添加用户")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["agent", "dispatcher", "handler", "supervisor", "admin"])
+    add.add_argument("--role", required=True, choices=list(ROLES))
     add.add_argument("--department")
     add.add_argument("--password", required=True)
     add.set_defaults(func=cmd_user_add)

@@ -18,10 +18,12 @@ from api.schemas import (
     TokenOut,
     TokenRequest,
 )
+from api.operations import client_address
 from api.security import require_role
+from core import access_audit
 from core.auth import create_api_key, issue_token, login
 from core.channels import KINDS, describe_fields
-from core.errors import FieldError, InvalidInput, NotFound
+from core.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from core.model import Actor
 from core.orders import IntakeRequest
 from core.tables import Department
@@ -74,7 +76,9 @@ async def list_orders(
 
 @get("/api/orders/{number:str}", tags=["工单"], summary="工单详情（含时限和全部办理记录）")
 async def get_order(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
-    return await request.app.state.platform.orders.get(number, actor)
+    order = await request.app.state.platform.orders.get(number, actor)
+    await access_audit.record_view(actor, number, client_address(request))
+    return order
 
 
 @post("/api/orders/{number:str}/actions/{action:str}", tags=["工单"], status_code=200,
@@ -94,7 +98,14 @@ async def list_departments(actor: NamedDependency[Actor]) -> list[DepartmentOut]
 @post("/api/auth/token", tags=["认证"], summary="用户名密码换取访问令牌", status_code=200)
 async def token(request: Request, data: JSONBody[TokenRequest]) -> TokenOut:
     settings = request.app.state.platform.settings
-    user = await login(data.username, data.password)
+    address = client_address(request)
+    try:
+        user = await login(data.username, data.password)
+    except Unauthorized:
+        await access_audit.record("login_failed", actor=data.username, address=address, detail={"via": "api"})
+        raise
+    await access_audit.record("login_succeeded", actor=user["username"], role=user["role"], address=address,
+                              detail={"via": "api"})
     value, expires = issue_token(user["id"], settings.secret_key, settings.token_ttl_seconds)
     return TokenOut(access_token=value, token_type="bearer", expires_at=expires,
                     user={"username": user["username"], "role": user["role"], "department": user["department"]})
@@ -154,6 +165,8 @@ async def download_attachment(request: Request, number: FromPath[str], key: From
     found = next((a for a in await platform.orders.attachments(number, actor) if a["key"] == key), None)
     if found is None:
         raise NotFound("附件不存在")
+    await access_audit.record("download", actor=actor.name, role=actor.role, address=client_address(request),
+                              target=number, detail={"key": key, "filename": found["filename"]})
     return Response(platform.attachments.open(key), media_type=found["content_type"],
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(found['filename'])}"})
 

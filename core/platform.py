@@ -14,6 +14,7 @@ from piccolo.table import Table
 from core.calendar import WorkCalendar
 from core.confidential import Sealer
 from core.db import bind_engine, make_engine
+from core.incidents import JobWatch
 from core.orders import OrderService
 from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
@@ -43,6 +44,7 @@ class Platform:
         self.deliverers = collect_deliverers(self.pm)
         self.engine = make_engine(self.settings.database_url)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
+        self.job_watch = JobWatch()
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""

@@ -22,6 +22,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
     var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
+    open311_jurisdiction: str = "huying"  # the jurisdiction_id Open311 callers may name
+    ready_max_outbox_backlog: int = 1000  # /ready fails above this many undelivered messages
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,4 +58,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
         var_dir=var_dir,
+        open311_jurisdiction=env.get("HUYING_OPEN311_JURISDICTION", "huying"),
+        ready_max_outbox_backlog=int(env.get("HUYING_READY_MAX_OUTBOX_BACKLOG", 1000)),
     )
