@@ -165,8 +165,6 @@ async def download_attachment(request: Request, number: FromPath[str], key: From
     found = next((a for a in await platform.orders.attachments(number, actor) if a["key"] == key), None)
     if found is None:
         raise NotFound("附件不存在")
-    await access_audit.record("download", actor=actor.name, role=actor.role, address=client_address(request),
-                              target=number, detail={"key": key, "filename": found["filename"]})
     return Response(platform.attachments.open(key), media_type=found["content_type"],
                     headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(found['filename'])}"})
 

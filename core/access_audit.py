@@ -15,7 +15,6 @@ ACTIONS: dict[str, str] = {
     "login_failed": "登录失败",
     "view_order": "查看工单详情",
     "export": "导出",
-    "download": "下载附件",
 }
 READERS = frozenset({"auditor", "admin"})
 
