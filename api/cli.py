@@ -50,7 +50,8 @@ def cmd_serve(args) -> None:
     asyncio.run(prepare())
     url = f"http://{args.host}:{args.port}"
     print(f"呼应 Huying 已启动: {url}  (API 文档: {url}/schema/swagger)")
-    uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info")
+    # our request log writes the one line per request (with its id); uvicorn's own would repeat it
+    uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info", access_log=False)
 
 
 def cmd_worker(args) -> None:

@@ -48,7 +48,7 @@ def _run(args: list[str]) -> str:
 
 
 def _client_major(binary: str) -> int:
-    match = re.search(r"(\d+)(?:\.\d+)?", _run([binary, "--version"]).split(")")[-1])
+    match = re.search(r"\(PostgreSQL\)\s+(\d+)", _run([binary, "--version"]))  # "pg_dump (PostgreSQL) 15.20 (Debian …)"
     if not match:
         raise BackupError(f"无法识别 {binary} 的版本")
     return int(match.group(1))

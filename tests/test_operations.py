@@ -224,3 +224,22 @@ async def test_the_access_audit_records_logins_views_and_exports_for_auditors(cl
     assert (await client.get("/api/access-audit", headers=tokens["supervisor1"])).status_code == 403
     assert (await client.get("/api/orders", headers=auditor)).status_code == 403
     assert (await client.get(f"/api/orders/{number}", headers=auditor)).status_code == 404
+
+
+def test_metrics_add_up_every_process_with_a_multiprocess_directory(tmp_path):
+    """With PROMETHEUS_MULTIPROC_DIR set, the requests counted by several processes are all in /metrics."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = ("from core.metrics import REQUESTS; "
+             "REQUESTS.labels('GET', '/api/orders', '200').inc({n})")
+    for n in (2, 3):  # two serving processes
+        subprocess.run([sys.executable, "-c", count.format(n=n)], env=env, check=True, timeout=60)
+    scrape = ("import sys; from core.metrics import DatabaseCollector, render; "
+              "sys.stdout.write(render(DatabaseCollector())[0].decode())")
+    text = subprocess.run([sys.executable, "-c", scrape], env=env, check=True, timeout=60,
+                          capture_output=True, text=True).stdout
+    samples = _metrics(text)
+    assert samples[("huying_http_requests_total",
+                    (("method", "GET"), ("route", "/api/orders"), ("status", "200")))] == 5
