@@ -283,7 +283,7 @@ async def file_request(request: Request, name: FromPath[str]) -> Response:
     except msgspec.ValidationError as exc:
         raise InvalidInput(field_errors(exc)) from None
     _, order = await platform.orders.intake(channel.code, intake, actor)
-    return render("service_requests", [{"service_request_id": order["number"],
+    return render("service_requests", [{"service_request_id": order.number,
                                         "service_notice": "已受理，可凭编号查询办理进度",
                                         "account_id": None}], fmt, 201)
 

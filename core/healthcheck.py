@@ -16,25 +16,30 @@ MIN_FREE_BYTES = 1024 ** 3
 MIN_FREE_RATIO = 0.05
 
 
-@functools.lru_cache(maxsize=1)
-def known_migrations() -> frozenset[tuple[str, str]]:
-    """Every (app, migration id) the code ships: the core's and each plugin's."""
+@functools.lru_cache(maxsize=8)
+def known_migrations(apps: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """Every (app, migration id) the code ships for these piccolo apps (the core's, each plugin's)."""
+    import importlib
+
     from piccolo.apps.migrations.commands.base import BaseMigrationManager
 
     manager = BaseMigrationManager()
     found = set()
-    for module in manager.get_app_modules():
-        config = module.APP_CONFIG
+    for name in apps:
+        config = importlib.import_module(name).APP_CONFIG
         modules = manager.get_migration_modules(config.resolved_migrations_folder_path)
         found.update((config.app_name, i) for i in manager.get_migration_ids(modules))
     return frozenset(found)
 
 
-async def pending_migrations() -> list[str]:
+async def pending_migrations(platform) -> list[str]:
     from piccolo.apps.migrations.tables import Migration
 
+    from core.migrations import app_modules
+
+    Migration._meta.db = platform.engine  # piccolo's own table, bound to whichever database is asked
     ran = {(r["app_name"], r["name"]) for r in await Migration.select(Migration.app_name, Migration.name)}
-    return sorted(f"{app}:{name}" for app, name in known_migrations() - ran)
+    return sorted(f"{app}:{name}" for app, name in known_migrations(tuple(app_modules(platform.pm))) - ran)
 
 
 class _Readiness:
@@ -54,7 +59,7 @@ async def readiness(platform) -> dict[str, dict[str, Any]]:
     try:
         await OutboxMessage.raw("SELECT 1")
         if not state.migrated:
-            pending = await pending_migrations()
+            pending = await pending_migrations(platform)
             state.migrated = not pending
         checks["database"] = {"ok": state.migrated,
                               "detail": "可达，已迁移到最新版本" if state.migrated else "有未执行的迁移"}
@@ -167,7 +172,7 @@ def _disk(platform) -> Finding:
 
 async def monthly_check(platform, now: dt.datetime | None = None) -> list[Finding]:
     now = now or dt.datetime.now(dt.timezone.utc)
-    pending = await pending_migrations()
+    pending = await pending_migrations(platform)
     findings = [_finding("数据库迁移", not pending,
                          f"有 {len(pending)} 个迁移未执行：{', '.join(pending[:5])}" if pending else "已是最新版本")]
     findings.append(await _integrity(platform))

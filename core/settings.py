@@ -24,6 +24,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     token_ttl_seconds: int = 12 * 3600
     open311_jurisdiction: str = "huying"  # the jurisdiction_id Open311 callers may name
     ready_max_outbox_backlog: int = 1000  # /ready fails above this many undelivered messages
+    db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
 
     @property
     def is_sqlite(self) -> bool:
@@ -60,4 +61,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         var_dir=var_dir,
         open311_jurisdiction=env.get("HUYING_OPEN311_JURISDICTION", "huying"),
         ready_max_outbox_backlog=int(env.get("HUYING_READY_MAX_OUTBOX_BACKLOG", 1000)),
+        db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
