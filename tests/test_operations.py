@@ -98,6 +98,7 @@ async def test_every_response_carries_a_request_id_and_errors_repeat_it(client, 
         unknown = await client.get("/no/such/page")
         given = await client.get("/health", headers={"X-Request-ID": "call-center-42"})
         hostile = await client.get("/health", headers={"X-Request-ID": "x" * 500})
+        invented = await client.request("BREW", "/health")
     finally:
         logging.getLogger("huying.requests").removeHandler(handler)
     assert len(ok.headers["x-request-id"]) == 32
@@ -106,7 +107,10 @@ async def test_every_response_carries_a_request_id_and_errors_repeat_it(client, 
     assert given.headers["x-request-id"] == "call-center-42"
     assert hostile.headers["x-request-id"] != "x" * 500
     ids = [r.fields["request_id"] for r in seen]
-    assert ids == [r.headers["x-request-id"] for r in (ok, bad, unknown, given, hostile)]
+    assert ids == [r.headers["x-request-id"] for r in (ok, bad, unknown, given, hostile, invented)]
+    assert invented.status_code == 405 and seen[-1].fields["method"] == "BREW"
+    metrics = (await client.get("/metrics")).text
+    assert "BREW" not in metrics and 'method="OTHER"' in metrics  # a made-up verb does not grow the labels
     assert seen[1].fields["status"] == 400 and seen[1].fields["route"] == "/api/channels/{code}/orders"
 
 
@@ -221,6 +225,11 @@ async def test_the_access_audit_records_logins_views_and_exports_for_auditors(cl
     only_failures = (await client.get("/api/access-audit", params={"action": "login_failed"}, headers=auditor)).json()
     assert only_failures["total"] == 1 and only_failures["items"][0]["actor"] == "agent1"
     assert (await client.get("/api/access-audit", headers=tokens["admin1"])).status_code == 200
+    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat()
+    recent = await client.get("/api/access-audit", params={"since": since, "user": "dispatcher1"}, headers=auditor)
+    assert [e["action"] for e in recent.json()["items"]] == ["view_order", "login_succeeded"]
+    naive = await client.get("/api/access-audit", params={"since": "2026-11-01T00:00:00"}, headers=auditor)
+    assert naive.status_code == 400 and naive.json()["extra"][0]["key"] == "since"
     assert (await client.get("/api/access-audit", headers=tokens["supervisor1"])).status_code == 403
     assert (await client.get("/api/orders", headers=auditor)).status_code == 403
     assert (await client.get(f"/api/orders/{number}", headers=auditor)).status_code == 404
