@@ -63,7 +63,24 @@ class RequestLog:
         rid = given if _GIVEN_ID.match(given) else uuid.uuid4().hex
         token = request_id.set(rid)
         started = time.perf_counter()
-        state: dict[str, Any] = {"status": 500, "held": None, "body": b""}
+        state: dict[str, Any] = {"status": 500, "held": None, "body": b"", "done": False}
+
+        def finish() -> None:
+            """Count and log the request once, just before its last byte leaves (so the line is
+            written by the time the caller has the answer), or when it failed without one."""
+            if state["done"]:
+                return
+            state["done"] = True
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "(unmatched)"
+            method = scope.get("method", "")
+            verb = method if method in METHODS else "OTHER"  # a client-made verb must not grow the label set
+            REQUESTS.labels(verb, route, str(state["status"])).inc()
+            LATENCY.labels(verb, route).observe(elapsed)
+            log.info("%s %s %s %s %.1fms", rid, method, scope.get("path", ""), state["status"], elapsed * 1000,
+                     extra={"fields": {"request_id": rid, "method": method, "path": scope.get("path", ""),
+                                       "route": route, "status": state["status"],
+                                       "duration_ms": round(elapsed * 1000, 2)}})
 
         async def send_with_id(message):
             if message["type"] == "http.response.start":
@@ -74,7 +91,7 @@ class RequestLog:
                 content_type = dict(headers).get(b"content-type", b"")
                 disposition = dict(headers).get(b"content-disposition", b"")
                 if message["status"] < 400 and disposition.lower().startswith(b"attachment"):
-                    state["export"] = disposition.decode("latin-1")
+                    await _audit_export(scope, disposition.decode("latin-1"))  # recorded before it leaves
                 if message["status"] >= 400 and content_type.startswith(b"application/json"):
                     state["held"] = message  # the error body gets the id before it leaves
                     return
@@ -88,40 +105,29 @@ class RequestLog:
                            for k, v in start["headers"]]
                 await send({**start, "headers": headers})
                 message = {"type": "http.response.body", "body": body}
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                finish()
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
-            if state.get("export"):
-                await _audit_export(scope, state["export"])
         finally:
-            elapsed = time.perf_counter() - started
-            route = scope.get("path_template") or "(unmatched)"
-            method = scope.get("method", "")
-            verb = method if method in METHODS else "OTHER"  # a client-made verb must not grow the label set
-            REQUESTS.labels(verb, route, str(state["status"])).inc()
-            LATENCY.labels(verb, route).observe(elapsed)
-            log.info("%s %s %s %s %.1fms", rid, method, scope.get("path", ""), state["status"], elapsed * 1000,
-                     extra={"fields": {"request_id": rid, "method": method, "path": scope.get("path", ""),
-                                       "route": route, "status": state["status"],
-                                       "duration_ms": round(elapsed * 1000, 2)}})
+            finish()
             request_id.reset(token)
 
 
 async def _audit_export(scope, disposition: str) -> None:
     """Every file a signed-in caller takes away (a report export, an attachment) is in the access
     audit, whichever route served it: a route marks a download by answering ``Content-Disposition:
-    attachment``."""
+    attachment``. It is recorded before the first byte leaves; if the record cannot be written, the
+    file does not go out (the request fails instead)."""
     actor = (scope.get("state") or {}).get("actor")
     if actor is None:
         return
     query = scope.get("query_string", b"").decode("latin-1")
     path = scope.get("path", "") + (f"?{query}" if query else "")
     client = scope.get("client") or ("",)
-    try:
-        await access_audit.record_export(actor, path, client[0] or "", disposition=disposition[:200])
-    except Exception:  # the file has gone out; a failed audit write is logged, not hidden
-        log.exception("could not record the export of %s", path)
+    await access_audit.record_export(actor, path, client[0] or "", disposition=disposition[:200])
 
 
 def _with_request_id(body: bytes, rid: str) -> bytes:
