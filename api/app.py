@@ -20,6 +20,8 @@ from litestar.plugins import InitPlugin
 import asyncpg
 import msgspec
 
+from api.open311 import OPEN311_ROUTER
+from api.operations import OPERATION_ROUTES, RequestLog, configure_request_log
 from api.routes import ROUTES
 from api.openapi import StrictStructSchemaPlugin
 from api.schemas import errors
@@ -146,7 +148,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=list(ROUTES),
+        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             HTTPException: _http_error, 500: _server_error,
@@ -169,6 +171,8 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         debug=False,
     )
     app.state.platform = platform
-    app.asgi_handler = InputGuard(app.asgi_handler, max_body_bytes=max(platform.settings.max_body_bytes, 16 << 20),
-                                  https=platform.settings.https)
+    configure_request_log()
+    guarded = InputGuard(app.asgi_handler, max_body_bytes=max(platform.settings.max_body_bytes, 16 << 20),
+                         https=platform.settings.https)
+    app.asgi_handler = RequestLog(guarded)  # outermost: sees every request, routed or not
     return app

@@ -20,12 +20,14 @@ from api.schemas import (
     TokenOut,
     TokenRequest,
 )
+from api.operations import client_address
 from api.presenter import present, present_result
 from api.schemas import errors
 from api.security import PUBLIC, require_role
+from core import access_audit
 from core.auth import create_api_key, issue_token, login
 from core.channels import KINDS, describe_fields
-from core.errors import FieldError, InvalidInput, NotFound
+from core.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from core.model import Actor
 from core.calendar import DEADLINE_STATE_LABELS, local_iso
 from core.lifecycle import STATUSES
@@ -116,6 +118,7 @@ async def list_orders(
 async def get_order(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
     platform = request.app.state.platform
     order, events = await platform.orders.detail(number, actor)
+    await access_audit.record_view(actor, number, client_address(request))
     return present(platform, order, actor, events)
 
 
@@ -140,8 +143,14 @@ async def list_departments(actor: NamedDependency[Actor]) -> list[DepartmentOut]
 async def token(request: Request, data: JSONBody[TokenRequest]) -> TokenOut:
     settings = request.app.state.platform.settings
     platform = request.app.state.platform
-    user = await login(data.username, data.password, address=request.client.host if request.client else "",
-                       throttle=platform.login_throttle)
+    address = client_address(request)
+    try:
+        user = await login(data.username, data.password, address=address, throttle=platform.login_throttle)
+    except Unauthorized:
+        await access_audit.record("login_failed", actor=data.username, address=address, detail={"via": "api"})
+        raise
+    await access_audit.record("login_succeeded", actor=user["username"], role=user["role"], address=address,
+                              detail={"via": "api"})
     value, expires = issue_token(user["id"], settings.secret_key, settings.token_ttl_seconds)
     return TokenOut(access_token=value, token_type="bearer", expires_at=expires,
                     user={"username": user["username"], "role": user["role"], "department": user["department"]})

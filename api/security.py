@@ -19,6 +19,12 @@ PUBLIC = [{}]  # anyone, no credentials
 
 
 async def provide_actor(request: Request) -> Actor:
+    actor = await _resolve(request)
+    request.scope.setdefault("state", {})["actor"] = actor  # the request log audits exports by it
+    return actor
+
+
+async def _resolve(request: Request) -> Actor:
     platform = request.app.state.platform
     api_key = request.headers.get("x-api-key")
     if api_key:

@@ -18,7 +18,33 @@ POLL_SECONDS = 5
 
 
 async def deliver_outbox(platform) -> dict[str, int]:
-    return await deliver_due(platform.deliverers, platform.settings)
+    """Deliver what is due, counting the run; a run failing again and again, or the city platform
+    refusing status pushes for an hour, goes into the fault log."""
+    from core.incidents import watch_city_platform
+    from core.metrics import JOB_RUNS, OUTBOX_DELIVERIES
+
+    try:
+        counts = await deliver_due(platform.deliverers, platform.settings)
+    except Exception as exc:
+        JOB_RUNS.labels("deliver_outbox", "failed").inc()
+        await _quietly(platform.job_watch.failed("deliver_outbox", f"{type(exc).__name__}: {exc}"))
+        raise
+    JOB_RUNS.labels("deliver_outbox", "succeeded").inc()
+    for outcome, count in counts.items():
+        if count:
+            OUTBOX_DELIVERIES.labels(outcome).inc(count)
+    await platform.job_watch.succeeded("deliver_outbox")
+    if platform.settings.city_platform_url:
+        await watch_city_platform()
+    return counts
+
+
+async def _quietly(awaitable) -> None:
+    """Recording an incident must not hide the failure being recorded (the database may be down)."""
+    try:
+        await awaitable
+    except Exception:
+        log.exception("could not record the incident")
 
 
 class InProcessJobs:

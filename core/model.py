@@ -13,6 +13,7 @@ ROLES: dict[str, str] = {
     "handler": "承办人",
     "supervisor": "督办员",
     "admin": "管理员",
+    "auditor": "审计员",  # reads the access audit and the fault log; sees no orders
 }
 CENTRE_ROLES = frozenset({"agent", "dispatcher", "supervisor", "admin"})
 

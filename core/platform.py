@@ -16,6 +16,7 @@ from core.auth import LoginThrottle
 from core.calendar import WorkCalendar
 from core.confidential import Sealer
 from core.db import bind_engine, make_engine, prepare
+from core.incidents import JobWatch
 from core.orders import OrderService
 from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
@@ -47,6 +48,7 @@ class Platform:
         self.login_throttle = LoginThrottle(self.settings.login_limit_account, self.settings.login_limit_address)
         self.deliverers = collect_deliverers(self.pm)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
+        self.job_watch = JobWatch()
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""

@@ -31,6 +31,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Failed logins tolerated before answering 429: (failures, seconds) per account and per address.
     login_limit_account: tuple[int, int] = (5, 900)
     login_limit_address: tuple[int, int] = (20, 900)
+    open311_jurisdiction: str = "huying"  # the jurisdiction_id Open311 callers may name
+    ready_max_outbox_backlog: int = 1000  # /ready fails above this many undelivered messages
     db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
 
     @property
@@ -70,6 +72,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         received_at_max_age_days=int(env.get("HUYING_RECEIVED_AT_MAX_AGE_DAYS", 400)),
         login_limit_account=_limit(env.get("HUYING_LOGIN_LIMIT_ACCOUNT"), (5, 900)),
         login_limit_address=_limit(env.get("HUYING_LOGIN_LIMIT_ADDRESS"), (20, 900)),
+        open311_jurisdiction=env.get("HUYING_OPEN311_JURISDICTION", "huying"),
+        ready_max_outbox_backlog=int(env.get("HUYING_READY_MAX_OUTBOX_BACKLOG", 1000)),
         db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
 

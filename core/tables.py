@@ -179,6 +179,35 @@ class Attachment(Table, tablename="attachments"):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
+class Incident(Table, tablename="incidents"):
+    """故障跟踪: an incident an admin recorded, or one the platform recorded about itself (a job
+    failing again and again, the city platform unreachable); ``key`` keeps one open per cause."""
+
+    occurred_at = Timestamptz(index=True)
+    title = Varchar(length=200)
+    impact = Text(default="")
+    actions = Text(default="")
+    resolved = Boolean(default=False)
+    resolved_at = Timestamptz(null=True, default=None)
+    source = Varchar(length=16, default="admin")  # admin | platform
+    key = Varchar(length=128, null=True, default=None, index=True)
+    recorded_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class AccessEvent(Table, tablename="access_events"):
+    """The access audit: sign-ins (both outcomes), staff views of an order's detail, exports."""
+
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+    action = Varchar(length=32, index=True)  # login_succeeded | login_failed | view_order | export
+    actor = Varchar(length=128, index=True)
+    role = Varchar(length=32, default="")
+    address = Varchar(length=64, default="")
+    target = Varchar(length=255, default="")
+    detail = JSON(default={})
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Department,
     User,
@@ -191,4 +220,6 @@ ALL_TABLES: tuple[type[Table], ...] = (
     RoutingRule,
     CalendarDay,
     Attachment,
+    Incident,
+    AccessEvent,
 )
