@@ -16,6 +16,7 @@ from litestar.plugins import InitPlugin
 
 import msgspec
 
+from api.integrations import ROUTES as INTEGRATION_ROUTES
 from api.routes import ROUTES
 from api.security import provide_actor
 from api.web import WebPages
@@ -68,6 +69,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
     async def lifespan(app: Litestar):
         await platform.start(pool=pool)
         jobs = make_jobs(platform) if run_jobs else None
+        app.state.jobs = jobs
         if jobs:
             await jobs.start()
             platform.orders.outbox_written = jobs.kick
@@ -79,7 +81,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=list(ROUTES),
+        route_handlers=[*ROUTES, *INTEGRATION_ROUTES],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request},
         logging_config=LoggingConfig(log_exceptions="always"),

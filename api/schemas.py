@@ -40,12 +40,15 @@ class TokenOut(msgspec.Struct):
 class ApiKeyRequest(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     channels: list[str] = []
+    # a message board or special-line client that takes approved replies back (POSTed through the outbox)
+    reply_url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^https?://\S+$")] | None = None
 
 
 class ApiKeyOut(msgspec.Struct):
     name: str
     channels: list[str]
     key: str  # shown once
+    reply_url: str | None = None
 
 
 class OrderPage(msgspec.Struct):

@@ -30,7 +30,7 @@ from core.tables import Counter, Department, IdempotencyKey, Order, OrderEvent
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 NUMBER_PREFIX = "XJ"
-INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen"})
+INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen", "city"})
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[2-9]\d{6,7})$")
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -161,8 +161,9 @@ class OrderService:
         return channel, details
 
     async def intake(self, code: str, request: IntakeRequest, actor: Actor, *,
-                     idempotency_key: str | None = None) -> tuple[int, dict]:
-        """Record a request as a new order; returns (HTTP status, order view)."""
+                     idempotency_key: str | None = None, handle_due: dt.datetime | None = None) -> tuple[int, dict]:
+        """Record a request as a new order; returns (HTTP status, order view). ``handle_due`` keeps a
+        time limit the sender set (the city platform's) instead of the channel's own."""
         channel, details = self.check_intake(code, request, actor)
         await self.sla.refresh()
         now = self.clock()
@@ -208,6 +209,8 @@ class OrderService:
             "rating": None, "external_id": request.external_id, "version": 1,
             "created_at": now, "updated_at": now,
         }
+        if handle_due is not None:
+            row["deadlines"]["handle"]["due"] = handle_due.astimezone(dt.timezone.utc).isoformat()
         # Only the database work holds the write lock; everything above was prepared outside it.
         async with write_transaction(current_engine()):
             if idempotency_key:
@@ -348,7 +351,10 @@ class OrderService:
         return _record(row)
 
     def visible(self, row: dict, actor: Actor) -> bool:
-        """A handler sees its own department's orders; an API key its own channels'."""
+        """A handler sees its own department's orders; an API key its own channels'; the system's
+        own jobs and the city platform's follow-ups every order."""
+        if actor.kind == "system":
+            return True
         if actor.role == "handler":
             return row["department"] == actor.department
         if actor.kind == "api_key":

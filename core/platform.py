@@ -15,6 +15,7 @@ from core.calendar import WorkCalendar
 from core.confidential import Sealer
 from core.db import bind_engine, make_engine
 from core.orders import OrderService
+from core.jobs import collect_jobs
 from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
@@ -41,6 +42,7 @@ class Platform:
         self.orders = OrderService(self.channels, self.sla,
                                    Sealer(self.settings.data_key or self.settings.secret_key))
         self.deliverers = collect_deliverers(self.pm)
+        self.jobs = collect_jobs(self.pm)
         self.engine = make_engine(self.settings.database_url)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
 
