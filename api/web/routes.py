@@ -161,7 +161,7 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template:
     if not (isinstance(submission, str) and _SUBMISSION.match(submission)):
         submission = secrets.token_urlsafe(18)
     try:
-        _web(request).limiter.hit("submit", _client(request))
+        await _web(request).limiter.acquire("submit", _client(request))
     except RateLimited as limited:
         kept, _ = await _take_attachments(request, form, accept_new=False)
         return _render_form(request, channel, values=values, submission=submission, kept=kept, status_code=429,
@@ -215,7 +215,7 @@ async def track_order(request: Request) -> Template:
     form = await request.form()
     values = {k: form.get(k) if isinstance(form.get(k), str) else "" for k in ("number", "query_code")}
     try:
-        _web(request).limiter.hit("track", _client(request))
+        await _web(request).limiter.acquire("track", _client(request))
     except RateLimited as limited:
         return _track_refused(values, f"查询太频繁了，请 {_minutes(limited.retry_after)}后再试。", 429,
                               {"retry-after": str(limited.retry_after)})
@@ -243,7 +243,7 @@ async def rate_order(request: Request) -> Template:
     values = {k: form.get(k) if isinstance(form.get(k), str) else "" for k in
               ("number", "query_code", "satisfaction", "resolved", "note")}
     try:
-        _web(request).limiter.hit("track", _client(request))
+        await _web(request).limiter.acquire("track", _client(request))
     except RateLimited as limited:
         return _track_refused(values, f"操作太频繁了，请 {_minutes(limited.retry_after)}后再试。", 429,
                               {"retry-after": str(limited.retry_after)})
