@@ -10,6 +10,7 @@ from core.calendar import SHANGHAI
 from core.channels import KINDS, Assessment, Channel, SlaDefaults, field
 from core.errors import FieldError, NotFound
 from core.hookspecs import hookimpl
+from core.jobs import Job
 from core.lifecycle import (
     CENTRE,
     CENTRE_DISPATCH,
@@ -28,6 +29,6 @@ from core.routing import RuleSpec
 
 __all__ = [
     "SHANGHAI", "KINDS", "Assessment", "Channel", "SlaDefaults", "field", "FieldError", "NotFound",
-    "hookimpl", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
+    "hookimpl", "Job", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
 ]
