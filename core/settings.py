@@ -33,6 +33,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
     var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
+    db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
 
     @property
     def outbox_lease(self) -> dt.timedelta:
@@ -79,4 +80,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sla_rules=env.get("HUYING_SLA_RULES", DEFAULT_SLA_RULES),
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
         var_dir=var_dir,
+        db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
