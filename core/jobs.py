@@ -212,7 +212,7 @@ def make_jobs(platform):
 
 def worker_settings(platform, *, burst: bool = False):
     """arq ``WorkerSettings`` for ``huying worker``: every declared job, each also on its cron."""
-    from arq import cron
+    from arq import cron, func
     from arq.connections import RedisSettings
 
     async def startup(ctx):
@@ -228,7 +228,9 @@ def worker_settings(platform, *, burst: bool = False):
             return await run_job(ctx["platform"], _job, mode="arq")
 
         task.__qualname__ = task.__name__ = job.name
-        functions.append(task)
+        # the delivery is enqueued under one id so that one queued run serves every commit; keeping
+        # no result frees that id the moment a run ends, so the next commit can queue the next run
+        functions.append(func(task, name=job.name, keep_result=0) if job.name == "deliver_outbox" else task)
         if job.name == "deliver_outbox":  # also each minute, so nothing waits on a lost enqueue
             crons.append(cron(task, name=f"cron:{job.name}", second={0}, unique=True, run_at_startup=True))
         else:

@@ -280,3 +280,49 @@ async def test_reconciliation_lists_differences_until_they_are_gone(connected, t
     assert await reconcile(connected.platform) == {"compared": 2, "differences": 0, "resolved": 1}
     assert (await connected.get("/api/integrations/city/discrepancies", headers=tokens["admin1"])).json()["total"] == 0
     assert await CityDiscrepancy.count() == 1  # kept, marked resolved
+
+
+# -- the same through Redis and an arq worker -----------------------------------------------------------
+
+REDIS_URL = __import__("os").environ.get("HUYING_TEST_REDIS_URL")
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="Redis is not reachable here (set HUYING_TEST_REDIS_URL)")
+async def test_after_an_outage_an_arq_worker_delivers_every_change_in_order(connected, tokens, city):
+    from arq.worker import Worker
+
+    from core.jobs import ArqJobs, worker_settings
+
+    platform = connected.platform
+    platform.settings = msgspec.structs.replace(platform.settings, redis_url=REDIS_URL)
+    jobs = ArqJobs(platform)
+    await jobs.start()
+    await jobs._pool.flushdb()
+
+    async def burst():
+        await jobs._enqueue("deliver_outbox")
+        settings = worker_settings(platform, burst=True)
+        settings.update(cron_jobs=[], poll_delay=0)
+        worker = Worker(**settings, handle_signals=False)
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+
+    try:
+        number = (await push(connected, city_order("SZ-R"))).json()["number"]
+        await city.stop()
+        for action, who, payload in (("dispatch", "dispatcher1", {"department": "eco_env"}),
+                                     ("accept", "eco_handler", {}), ("reply", "eco_handler", {"reply": "已处理"})):
+            await connected.post(f"/api/orders/{number}/actions/{action}", json=payload, headers=tokens[who])
+        await burst()  # the city is down: the worker's attempt fails and is kept
+        assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null() & (OutboxMessage.topic == TOPIC)) == 4
+        await city.start()
+        # time passes beyond the back-off
+        await OutboxMessage.update({OutboxMessage.next_attempt_at: dt.datetime.now(dt.timezone.utc)}).where(
+            OutboxMessage.delivered_at.is_null())
+        await burst()
+    finally:
+        await jobs.stop()
+    assert city.by_order() == {"SZ-R": ["intake", "dispatch", "accept", "reply"]}
+    assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 0
