@@ -10,6 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from api.presenter import present
 from api.security import require_role
 from core import city, outbox
 from core.builtins.notifications import recipients_for
@@ -54,7 +55,7 @@ async def city_push(request: Request) -> Response[dict]:
     await city.verify(platform.settings.city_secret, request.headers.get("x-huying-timestamp"),
                       request.headers.get("x-huying-signature"), body)
     status, order = await city.take(platform, city.decode(body))
-    return Response(order, status_code=status)
+    return Response(present(platform, order, city.CITY), status_code=status)
 
 
 @get("/api/integrations/city/discrepancies", tags=["市级平台"], summary="对账差异（我方状态与市级平台不一致的转派工单）")
@@ -152,7 +153,7 @@ async def my_notifications(actor: NamedDependency[Actor], page: Page = 1, page_s
 async def list_sms(actor: NamedDependency[Actor], order: FromQuery[str | None] = None,
                    page: Page = 1, page_size: PageSize = 50) -> ListPage:
     require_role(actor, "admin", "supervisor")
-    from core.orders import mask_phone
+    from core.visibility import mask_phone
     from core.tables import TextMessage
 
     where = TextMessage.kind == "sms"

@@ -19,10 +19,10 @@ from typing import Annotated, Literal, Protocol
 import httpx
 import msgspec
 
-from core.db import current_engine, write_transaction
+from core.db import write_transaction
 from core.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from core.lifecycle import TERMINAL
-from core.model import Actor, Citizen
+from core.model import Actor, Citizen, OrderRecord
 
 MAX_SKEW_SECONDS = 300
 CITY = Actor(name="市级平台", role="city", kind="system")
@@ -124,7 +124,7 @@ async def verify(secret: str, timestamp: str | None, signature: str | None, body
     if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip().lower()):
         raise Unauthorized("签名不正确")
     moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
-    async with write_transaction(current_engine()):
+    async with write_transaction(InboundPush._meta.db):
         await InboundPush.delete().where(
             InboundPush.received_at < moment - dt.timedelta(seconds=2 * MAX_SKEW_SECONDS))
         if await InboundPush.exists().where(InboundPush.signature == signature.strip().lower()):
@@ -143,7 +143,7 @@ def decode(body: bytes) -> CityOrder | CityFollowUp:
         raise InvalidInput([FieldError("body", "请求体不是有效的 JSON")]) from None
 
 
-async def take(platform, push: CityOrder | CityFollowUp) -> tuple[int, dict]:
+async def take(platform, push: CityOrder | CityFollowUp) -> tuple[int, OrderRecord]:
     """Record a verified push: a new transferred order (201; the same city number again answers 200
     with the first order) or a follow-up on one (an audited event on its timeline)."""
     from core.orders import IntakeRequest
@@ -161,7 +161,7 @@ async def take(platform, push: CityOrder | CityFollowUp) -> tuple[int, dict]:
     return await follow_up(platform, push)
 
 
-async def follow_up(platform, push: CityFollowUp) -> tuple[int, dict]:
+async def follow_up(platform, push: CityFollowUp) -> tuple[int, OrderRecord]:
     from core.tables import Order, OrderEvent
 
     order = await Order.select(Order.id, Order.number).where(
@@ -175,7 +175,7 @@ async def follow_up(platform, push: CityFollowUp) -> tuple[int, dict]:
         return 200, await platform.orders.get(order["number"], CITY)
     payload = {"follow_up_id": push.follow_up_id, "text": push.text,
                "at": push.at.isoformat() if push.at else None}
-    return 201, await platform.orders.act(order["number"], FOLLOW_UP_ACTIONS[push.kind], payload, CITY)
+    return 201, (await platform.orders.act(order["number"], FOLLOW_UP_ACTIONS[push.kind], payload, CITY)).order
 
 
 # -- reconciliation ------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ async def reconcile(platform, adapter: CityAdapter | None = None) -> dict:
             pending[message["order_number"]] = pending.get(message["order_number"], 0) + 1
     differences = {r["number"]: (r, theirs.get(r["external_id"], "missing")) for r in rows
                    if theirs.get(r["external_id"], "missing") != r["status"]}
-    async with write_transaction(current_engine()):
+    async with write_transaction(platform.engine):
         open_rows = await CityDiscrepancy.select().where(CityDiscrepancy.resolved_at.is_null())
         known = {d["order_number"]: d for d in open_rows}
         for number, discrepancy in known.items():

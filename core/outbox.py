@@ -149,10 +149,10 @@ async def list_messages(*, topic: str | None = None, state: str | None = None, o
 
 async def _operate(message_id: int, action: str, actor: str, reason: str, changes: dict, allowed: set[str],
                    now: dt.datetime) -> dict:
-    from core.db import current_engine, write_transaction
+    from core.db import write_transaction
     from core.errors import Conflict, NotFound
 
-    async with write_transaction(current_engine()):
+    async with write_transaction(OutboxMessage._meta.db):
         row = await OutboxMessage.select().where(OutboxMessage.id == message_id).output(load_json=True).first()
         if row is None:
             raise NotFound(f"消息 {message_id} 不存在")

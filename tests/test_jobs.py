@@ -67,7 +67,7 @@ async def _intake(platform):
 
     _, order = await platform.orders.intake("sms_line", msgspec.convert(intake_body(), IntakeRequest),
                                             Actor(name="agent1", role="agent"))
-    return order["number"]
+    return order.number
 
 
 async def test_messages_wait_in_the_outbox_until_a_job_delivers_them(sms_platform):
@@ -158,7 +158,7 @@ async def _city_transfer(platform, city_url: str, lease_seconds: int) -> tuple[s
     request = msgspec.convert(intake_body(source="city_transfer", external_id="SZ-KILL-1"), IntakeRequest)
     _, order = await platform.orders.intake("hotline", request, Actor(name="agent1", role="agent"))
     message = await OutboxMessage.select().where(OutboxMessage.topic == "city_platform.status").first()
-    return order["number"], message["id"]
+    return order.number, message["id"]
 
 
 async def _until(predicate, seconds: float = 60) -> None:
