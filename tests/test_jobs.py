@@ -261,3 +261,19 @@ async def test_a_worker_killed_mid_delivery_delivers_after_restart_with_the_same
         await city.stop()
     assert city.seen_while_hanging == [f"huying-outbox-{message_id}"]
     assert [key for _, key in city.received] == [f"huying-outbox-{message_id}"]
+
+
+def test_schedules_are_read_in_beijing_time():
+    import datetime as dt
+
+    from core.jobs import Job
+
+    async def nothing(platform):
+        return {}
+
+    nightly = Job(name="n", label="夜间", run=nothing, minutes=frozenset({30}), hours=frozenset({2}))
+    utc = dt.timezone.utc
+    assert nightly.next_after(dt.datetime(2026, 11, 28, 12, 0, tzinfo=utc)) == dt.datetime(2026, 11, 28, 18, 30, tzinfo=utc)
+    assert nightly.schedule == "30 2 * * *"
+    every = Job(name="e", label="每分钟", run=nothing, minutes=None)
+    assert every.next_after(dt.datetime(2026, 11, 28, 12, 0, 59, tzinfo=utc)) == dt.datetime(2026, 11, 28, 12, 1, tzinfo=utc)

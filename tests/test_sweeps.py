@@ -143,3 +143,30 @@ async def test_the_integrity_check_reports_what_it_finds(client, tokens):
     assert report["orders_without_events"] == [number]
     assert [m["topic"] for m in report["outbox_stuck"]] == ["notify.sms"]
     assert report["problems"] == 2
+
+
+async def test_an_sms_gateway_gets_each_text_once_and_a_gateway_outage_loses_none(client, tokens):
+    from tests.city_server import CityServer
+
+    gateway = CityServer()  # a loopback HTTP endpoint that records what it is sent
+    await gateway.start()
+    try:
+        client.platform.settings = msgspec.structs.replace(client.platform.settings, sms_gateway_url=gateway.url,
+                                                           sms_gateway_token="t0ken")
+        order = await _new(client, tokens)
+        gateway.fail = True
+        await deliver_outbox(client.platform)
+        assert await TextMessage.count() == 0  # nothing recorded as sent while the gateway refuses
+        pending = await OutboxMessage.select().where(OutboxMessage.topic == "notify.sms").first()
+        assert pending["delivered_at"] is None and "503" in pending["last_error"]
+        gateway.fail = False
+        for days in (60, 90):  # past the back-off; the second pass finds nothing left to send
+            await deliver_due(client.platform.deliverers, client.platform.settings,
+                              now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days))
+    finally:
+        await gateway.stop()
+    [(payload, key)] = gateway.received
+    assert payload["to"] == "13912345678" and order["query_code"] in payload["text"]
+    assert key == payload["id"] == f"huying-outbox-{pending['id']}"
+    [row] = await TextMessage.select()
+    assert (row["status"], row["provider"], row["template"]) == ("sent", "http_gateway", "receipt")
