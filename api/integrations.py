@@ -14,7 +14,7 @@ from api.presenter import present
 from api.security import require_role
 from core import city, outbox
 from core.builtins.notifications import recipients_for
-from core.errors import NotFound
+from core.errors import Forbidden, NotFound
 from core.model import CENTRE_ROLES, Actor
 
 Reason = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
@@ -140,7 +140,7 @@ async def run_job_now(request: Request, actor: NamedDependency[Actor], name: Fro
 @get("/api/notifications", tags=["通知"], summary="发给我（本单位、本角色）的通知，如临期超期提醒、督办队列")
 async def my_notifications(actor: NamedDependency[Actor], page: Page = 1, page_size: PageSize = 50) -> ListPage:
     if actor.kind != "user":
-        raise NotFound("通知仅对工作人员开放")
+        raise Forbidden("通知仅对工作人员开放")
     from core.tables import TextMessage
 
     where = (TextMessage.kind == "staff") & TextMessage.recipient.is_in(recipients_for(actor))
