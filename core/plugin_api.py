@@ -11,6 +11,7 @@ from core.channels import KINDS, Assessment, Channel, SlaDefaults, field
 from core.errors import FieldError, NotFound
 from core.hookspecs import hookimpl
 from core.jobs import Job
+from core.outbox import idempotency_key
 from core.lifecycle import (
     CENTRE,
     CENTRE_DISPATCH,
@@ -31,4 +32,5 @@ __all__ = [
     "SHANGHAI", "KINDS", "Assessment", "Channel", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "Job", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
+    "idempotency_key",
 ]
