@@ -22,6 +22,7 @@ import msgspec
 
 from api.open311 import OPEN311_ROUTER
 from api.operations import OPERATION_ROUTES, RequestLog, configure_request_log
+from api.integrations import ROUTES as INTEGRATION_ROUTES
 from api.routes import ROUTES
 from api.openapi import StrictStructSchemaPlugin
 from api.schemas import errors
@@ -137,6 +138,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
     async def lifespan(app: Litestar):
         await platform.start(pool=pool)
         jobs = make_jobs(platform) if run_jobs else None
+        app.state.jobs = jobs
         if jobs:
             await jobs.start()
             platform.orders.outbox_written = jobs.kick
@@ -148,7 +150,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER],
+        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             HTTPException: _http_error, 500: _server_error,

@@ -164,8 +164,8 @@ async def new_api_key(request: Request, data: JSONBody[ApiKeyRequest], actor: Na
     unknown = [c for c in data.channels if c not in channels]
     if unknown:
         raise InvalidInput([FieldError("channels", f"渠道不存在：{', '.join(unknown)}")])
-    key = await create_api_key(data.name, data.channels)
-    return ApiKeyOut(name=data.name, channels=data.channels, key=key)
+    key = await create_api_key(data.name, data.channels, data.reply_url)
+    return ApiKeyOut(name=data.name, channels=data.channels, key=key, reply_url=data.reply_url)
 
 
 ROUTES = [list_channels, get_channel, intake, list_orders, get_order, perform_action, list_departments,

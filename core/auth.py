@@ -176,11 +176,12 @@ def _key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_api_key(name: str, channels: list[str]) -> str:
+async def create_api_key(name: str, channels: list[str], reply_url: str | None = None) -> str:
     """Store a new key (only its hash) and return it; it is shown once."""
     prefix = secrets.token_hex(4)
     key = f"hy_{prefix}_{secrets.token_urlsafe(24)}"
-    await ApiKey.insert(ApiKey(name=name, prefix=prefix, key_hash=_key_hash(key), channels=channels))
+    await ApiKey.insert(ApiKey(name=name, prefix=prefix, key_hash=_key_hash(key), channels=channels,
+                               reply_url=reply_url))
     return key
 
 

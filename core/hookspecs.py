@@ -19,6 +19,7 @@ import pluggy
 if TYPE_CHECKING:
     from core.channels import Assessment, Channel
     from core.errors import FieldError
+    from core.jobs import Job
     from core.lifecycle import Action, ActionContext
     from core.model import EventRecord, OrderRecord
     from core.outbox import Outbox
@@ -107,3 +108,13 @@ def outbox_deliverers() -> dict[str, Any]:
     """Map outbox topics to ``async def deliver(message: dict, settings) -> None`` callables.
 
     A deliverer raising an exception leaves the message for a retry with back-off."""
+
+
+@hookspec
+def register_jobs() -> list[Job]:
+    """Contribute background jobs: ``core.jobs.Job(name, label, run, minutes, hours)`` where ``run``
+    is a plain ``async def run(platform) -> dict`` and the schedule is cron-like in Beijing time.
+
+    The same functions and schedules run in the serving process (embedded default) or in
+    ``huying worker`` through arq (``HUYING_REDIS_URL``), and once by hand with ``huying run-job NAME``.
+    A job may run twice or on two processes at once: make it idempotent."""

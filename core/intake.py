@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DUPLICATE_KEY = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
 NUMBER_PREFIX = "XJ"
-INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen"})
+INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen", "city"})
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[2-9]\d{6,7})$")
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -172,10 +172,12 @@ class IntakeDesk:
 
     async def intake(self, code: str, request: IntakeRequest, actor: Actor, *,
                      idempotency_key: str | None = None,
-                     attachments: Sequence[NewAttachment] = ()) -> tuple[int, OrderRecord]:
+                     attachments: Sequence[NewAttachment] = (),
+                     handle_due: dt.datetime | None = None) -> tuple[int, OrderRecord]:
         """Record a request as a new order, with any files the citizen sent (already in the store);
         returns (HTTP status, the order). A repeat (same Idempotency-Key, or same source and
-        external id) returns the first order and records nothing."""
+        external id) returns the first order and records nothing. ``handle_due`` keeps a time limit
+        the sender set (the city platform's) instead of the channel's own."""
         service = self.service
         channel, details = self.check(code, request, actor)
         await service.sla.refresh()
@@ -224,6 +226,8 @@ class IntakeDesk:
             "rating": None, "external_id": request.external_id, "version": 1,
             "created_at": now, "updated_at": now,
         }
+        if handle_due is not None:
+            row["deadlines"]["handle"]["due"] = handle_due.astimezone(dt.timezone.utc).isoformat()
         # Only the database work holds the write lock; everything above was prepared outside it.
         # Copies of one request racing on PostgreSQL: the loser's insert meets the winner's unique key
         # once the winner commits; it then runs again and finds the winner's order.

@@ -18,6 +18,7 @@ from core.confidential import Sealer
 from core.db import bind_engine, make_engine, prepare
 from core.incidents import JobWatch
 from core.orders import OrderService
+from core.jobs import collect_jobs
 from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
@@ -47,6 +48,7 @@ class Platform:
         self.orders.received_at_max_age = dt.timedelta(days=self.settings.received_at_max_age_days)
         self.login_throttle = LoginThrottle(self.settings.login_limit_account, self.settings.login_limit_address)
         self.deliverers = collect_deliverers(self.pm)
+        self.jobs = collect_jobs(self.pm)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
         self.job_watch = JobWatch()
 

@@ -314,8 +314,8 @@ async def test_hook_outbox_deliverers(with_plugins):
     headers = await _login(client, "agent1")
     await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)
     first = await deliver_due(client.platform.deliverers, client.platform.settings)
-    assert first == {"delivered": 0, "failed": 1}
-    pending = await OutboxMessage.select().first()
+    assert first == {"delivered": 1, "failed": 1}  # the core's SMS receipt went; the plugin's waits
+    pending = await OutboxMessage.select().where(OutboxMessage.topic == "tracker.sms").first()
     assert "remote down" in pending["last_error"] and pending["delivered_at"] is None
     import datetime as dt
 
@@ -337,3 +337,35 @@ def test_a_channel_installed_as_a_package_is_found_through_its_entry_point(tmp_p
     assert channels.get("parking").name == "停车专线"
     assert "parking" not in Channels(get_plugin_manager(entry_points=False))
     assert "tests.sample_plugin" in sys.modules
+
+
+async def test_hook_register_jobs(with_plugins):
+    from core.jobs import Job, collect_jobs, run_job
+    from core.tables import JobRun
+
+    runs = []
+
+    async def remind(platform):
+        runs.append(platform)
+        return {"reminded": 2}
+
+    class Reminders:
+        @hookimpl
+        def register_jobs(self):
+            return [Job(name="tow_reminders", label="拖车提醒", run=remind, minutes=frozenset({0, 30}))]
+
+    client = await with_plugins(Reminders())
+    admin = await _login(client, "admin1")
+    listed = {j["name"]: j for j in (await client.get("/api/jobs", headers=admin)).json()}
+    assert {"sla_sweep", "city_reconcile", "integrity_check", "tow_reminders"} <= set(listed)
+    assert listed["tow_reminders"]["schedule"] == "0,30 * * * *" and listed["tow_reminders"]["last_run"] is None
+    assert await run_job(client.platform, client.platform.jobs["tow_reminders"], mode="manual") == {"reminded": 2}
+    assert runs == [client.platform]
+    last = (await client.get("/api/jobs", headers=admin)).json()
+    run = next(j for j in last if j["name"] == "tow_reminders")["last_run"]
+    assert run["ok"] and run["result"] == {"reminded": 2} and run["mode"] == "manual"
+    assert await JobRun.count() == 1
+    handler = await _login(client, "eco_handler")
+    assert (await client.get("/api/jobs", headers=handler)).status_code == 403
+    with pytest.raises(ValueError, match="tow_reminders"):
+        collect_jobs(get_plugin_manager(extra=[Reminders(), Reminders()]))
