@@ -11,6 +11,7 @@ fails when one of them is missing.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -84,6 +85,14 @@ def on_transition(channel: Channel, order: OrderRecord, event: EventRecord, outb
 
     Anything that must leave the system goes through ``outbox.send(topic, payload)``: it is committed
     with the change and delivered later by a job with retries. Raising aborts the whole action."""
+
+
+@hookspec
+def report_section(channel: Channel, start: dt.date, end: dt.date, department: str | None) -> dict[str, Any] | None:
+    """Add this channel's own figures to the periodic reports (rewards paid for tip-offs, on-site
+    visits, wages recovered…) for the local days ``[start, end)``, limited to ``department`` when the
+    report is. Return ``{"title": "…", "rows": [{"label": "…", "value": 12, "unit": "元"}]}`` or
+    nothing. May be ``async def`` (the core awaits it) so it can read the plugin's own tables."""
 
 
 # -- application hooks ---------------------------------------------------------------------------------

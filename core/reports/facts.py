@@ -1,0 +1,102 @@
+"""``report_facts``: one row per order, derived from ``orders`` and the audit trail.
+
+The KPIs need, per order, when it was first dispatched, completed and rated, how often it was
+returned or redispatched, and its deadlines as instants. Deriving them in SQL (``INSERT … SELECT``)
+from the events keeps one source of truth: ``refresh`` folds in the orders touched by events newer
+than the last one seen, so it costs what changed; ``rebuild`` recomputes everything.
+"""
+
+from __future__ import annotations
+
+from core.db import current_engine, write_transaction
+from core.reports.dialect import FAR_FUTURE, Dialect, dialect
+from core.reports.tables import ReportFact, ReportState
+from core.tables import OrderEvent
+
+WATERMARK = "facts.last_event_id"
+REPEAT_WINDOW_DAYS = 30  # 重复来电: the same caller about the same matter within 30 days
+COMPLETING = ("approve", "resolve_at_intake")
+
+COLUMNS = ("order_id", "channel", "kind", "source", "category", "department", "area", "status", "received",
+           "resolved_at_intake", "first_dispatch", "dispatches", "redispatches", "returns", "returns_upheld",
+           "extensions", "reworks", "accept_due", "accept_done", "handle_due", "handle_done", "completed",
+           "closed", "rated", "satisfaction", "rating_resolved", "rating_valid", "repeat_call", "last_event_id")
+
+
+def _count(action: str) -> str:
+    return f"SUM(CASE WHEN action = '{action}' THEN 1 ELSE 0 END)"
+
+
+def facts_select(d: Dialect, touched: str | None = None) -> str:
+    """The SELECT producing fact rows: for every order, or for those whose id ``touched`` (a
+    subquery) yields."""
+    at = d.epoch("created_at")
+    events = f"""
+        SELECT order_id,
+               {_count('resolve_at_intake')} AS resolved,
+               MIN(CASE WHEN action = 'dispatch' THEN {at} END) AS first_dispatch,
+               SUM(CASE WHEN action IN ('dispatch', 'redispatch') THEN 1 ELSE 0 END) AS dispatches,
+               {_count('redispatch')} AS redispatches,
+               {_count('return')} AS returns,
+               {_count('uphold_return')} AS returns_upheld,
+               {_count('approve_extension')} AS extensions,
+               {_count('rework')} AS reworks,
+               MIN(CASE WHEN action IN ('approve', 'resolve_at_intake') THEN {at} END) AS completed,
+               MIN(CASE WHEN action = 'merge' THEN {at} END) AS merged,
+               MAX(id) AS last_id
+        FROM order_events {f"WHERE order_id IN ({touched})" if touched else ""} GROUP BY order_id"""
+    good_matter = (f"EXISTS (SELECT 1 FROM orders p WHERE p.citizen_phone = o.citizen_phone "
+                   f"AND p.channel = o.channel AND p.category = o.category "
+                   f"AND p.received_at < o.received_at AND p.received_at >= {d.minus_days('o.received_at', REPEAT_WINDOW_DAYS)})")
+    return f"""
+        SELECT o.id, o.channel, o.kind, o.source, o.category, COALESCE(o.department, ''), o.area, o.status,
+               {d.epoch('o.received_at')},
+               COALESCE(e.resolved, 0), e.first_dispatch, COALESCE(e.dispatches, 0),
+               COALESCE(e.redispatches, 0), COALESCE(e.returns, 0), COALESCE(e.returns_upheld, 0),
+               COALESCE(e.extensions, 0), COALESCE(e.reworks, 0),
+               {d.json_epoch('o.deadlines', 'accept', 'due')}, {d.json_epoch('o.deadlines', 'accept', 'done')},
+               {d.json_epoch('o.deadlines', 'handle', 'due')}, {d.json_epoch('o.deadlines', 'handle', 'done')},
+               e.completed, COALESCE(e.completed, e.merged, {FAR_FUTURE}),
+               {d.json_epoch('o.rating', 'rated_at')},
+               COALESCE({d.json_text('o.rating', 'satisfaction')}, ''),
+               CASE WHEN {d.json_true('o.rating', 'resolved')} THEN 1 ELSE 0 END,
+               CASE WHEN {d.json_true('o.rating', 'valid')} THEN 1 ELSE 0 END,
+               CASE WHEN o.citizen_phone <> '' AND {good_matter} THEN 1 ELSE 0 END,
+               COALESCE(e.last_id, 0)
+        FROM orders o LEFT JOIN ({events}) e ON e.order_id = o.id
+        {f"WHERE o.id IN ({touched})" if touched else ""}"""
+
+
+async def _watermark() -> int:
+    row = await ReportState.select(ReportState.value).where(ReportState.key == WATERMARK).first()
+    return row["value"] if row else 0
+
+
+async def _set_watermark(value: int) -> None:
+    await ReportState.raw(
+        "INSERT INTO report_state (key, value) VALUES ({}, {}) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", WATERMARK, value)
+
+
+async def refresh(*, full: bool = False) -> int:
+    """Fold the audit events written since the last refresh into the facts; returns the new
+    watermark. Serialised (IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so concurrent
+    refreshes queue instead of colliding."""
+    d = dialect()
+    async with write_transaction(current_engine()):
+        if d.postgres:
+            await ReportState.raw("SELECT pg_advisory_xact_lock(12345011)")
+        since = 0 if full else await _watermark()
+        latest = await OrderEvent.raw("SELECT COALESCE(MAX(id), 0) AS m FROM order_events")
+        latest = latest[0]["m"]
+        if latest == since and not full:
+            return since
+        if since == 0:
+            await ReportFact.raw("DELETE FROM report_facts")
+            touched = None
+        else:
+            touched = f"SELECT DISTINCT order_id FROM order_events WHERE id > {int(since)} AND id <= {int(latest)}"
+            await ReportFact.raw(f"DELETE FROM report_facts WHERE order_id IN ({touched})")
+        await ReportFact.raw(f"INSERT INTO report_facts ({', '.join(COLUMNS)}) {facts_select(d, touched)}")
+        await _set_watermark(latest)
+    return latest

@@ -1,0 +1,156 @@
+"""The KPIs the centre is judged by, each with its definition, computed in SQL over ``report_facts``.
+
+Counts are aggregated by the database (the same statement on SQLite and PostgreSQL); a rate is one
+count divided by another, with its definition stated next to it so every report explains itself.
+Each count is attributed to the period in which its own moment fell: intake to the receiving time,
+dispatch counts to the first dispatch, completions to the completion, ratings to the callback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from core.reports.periods import Period
+from core.reports.tables import ReportFact
+
+DIMENSIONS: dict[str, str] = {"channel": "渠道", "kind": "诉求类型", "category": "问题分类",
+                              "department": "承办单位", "area": "区域", "source": "来源"}
+FILTERS = ("channel", "department", "area", "kind")
+
+
+class Count(msgspec.Struct, frozen=True):
+    name: str
+    label: str
+    sql: str  # an aggregate over report_facts; {s} and {e} are the period's epoch bounds
+    definition: str
+
+
+def _in(column: str) -> str:
+    return f"{column} >= {{s}} AND {column} < {{e}}"
+
+
+def _sum(when: str, value: str = "1") -> str:
+    return f"SUM(CASE WHEN {when} THEN {value} ELSE 0 END)"
+
+
+OPEN_OVERDUE = "closed >= {e} AND handle_due < {e} AND received < {e}"
+
+COUNTS: tuple[Count, ...] = (
+    Count("intake", "受理量", _sum(_in("received")), "本期受理的工单数（按受理时间）"),
+    Count("resolved_at_intake", "即时办结量", _sum(_in("received"), "resolved_at_intake"),
+          "本期受理并由话务员即时办结的工单数"),
+    Count("dispatched", "派单工单数", _sum(_in("first_dispatch")), "本期首次派出的工单数"),
+    Count("dispatches", "派单量", _sum(_in("first_dispatch"), "dispatches"),
+          "本期首次派出的工单的派单与改派次数之和"),
+    Count("accepted_on_time", "按时签收量", _sum(f"{_in('first_dispatch')} AND accept_done <= accept_due"),
+          "本期派出的工单中在签收时限内签收的件数（以最近一次派单的时限为准）"),
+    Count("returns", "退单次数", _sum(_in("first_dispatch"), "returns"), "本期派出的工单被承办单位退回的次数"),
+    Count("returns_upheld", "退单成立次数", _sum(_in("first_dispatch"), "returns_upheld"),
+          "其中中心同意退单的次数"),
+    Count("redispatches", "改派次数", _sum(_in("first_dispatch"), "redispatches"), "本期派出的工单的改派次数"),
+    Count("extensions", "延期次数", _sum(_in("first_dispatch"), "extensions"), "本期派出的工单获批延期的次数"),
+    Count("completed", "办结量", _sum(_in("completed")), "本期办结的工单数（审核通过或即时办结，按首次办结时间）"),
+    Count("completed_on_time", "按时办结量",
+          _sum(f"{_in('completed')} AND handle_done IS NOT NULL AND handle_done <= handle_due"),
+          "本期办结的工单中在办理时限内答复的件数"),
+    Count("open_overdue", "超期未办结量", _sum(OPEN_OVERDUE), "期末仍未办结且已超过办理时限的工单数"),
+    Count("reworks", "重办次数", _sum(_in("completed"), "reworks"), "本期办结的工单被重办的次数"),
+    Count("callbacks", "回访量", _sum(_in("rated")), "本期完成回访的工单数"),
+    Count("valid_ratings", "有效评价数", _sum(f"{_in('rated')} AND rating_valid = 1"),
+          "本期回访评价中未被申诉推翻的评价数"),
+    Count("satisfied", "满意与基本满意数",
+          _sum(f"{_in('rated')} AND rating_valid = 1 AND satisfaction IN ('satisfied', 'basically_satisfied')"),
+          "有效评价中「满意」与「基本满意」之和"),
+    Count("resolved", "已解决数", _sum(f"{_in('rated')} AND rating_valid = 1 AND rating_resolved = 1"),
+          "有效评价中「已解决」的数量"),
+    Count("repeat_calls", "重复来电量", _sum(_in("received"), "repeat_call"),
+          "本期受理的工单中，同一来电号码30天内就同一渠道同一分类再次来电的件数"),
+)
+COUNT_NAMES = tuple(c.name for c in COUNTS)
+
+
+class Kpi(msgspec.Struct, frozen=True):
+    name: str
+    label: str
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...]
+    definition: str
+    complement: bool = False  # 1 − numerator ÷ denominator
+
+
+KPIS: tuple[Kpi, ...] = (
+    Kpi("resolved_at_intake_rate", "即时办结率", ("resolved_at_intake",), ("intake",), "即时办结量 ÷ 受理量"),
+    Kpi("on_time_accept_rate", "按时签收率", ("accepted_on_time",), ("dispatched",), "按时签收量 ÷ 派单工单数"),
+    Kpi("on_time_completion_rate", "按时办结率", ("completed_on_time",), ("completed", "open_overdue"),
+        "按时办结量 ÷（办结量 + 期末超期未办结量）"),
+    Kpi("overdue_rate", "超期率", ("completed_on_time",), ("completed", "open_overdue"),
+        "1 − 按时办结率，即（超期办结量 + 超期未办结量）÷（办结量 + 超期未办结量）", complement=True),
+    Kpi("callback_rate", "回访率", ("callbacks",), ("completed",), "回访量 ÷ 办结量"),
+    Kpi("satisfaction_rate", "满意率", ("satisfied",), ("valid_ratings",),
+        "（满意 + 基本满意）÷ 有效评价数；申诉成立而作废的评价不计入"),
+    Kpi("resolution_rate", "解决率", ("resolved",), ("valid_ratings",),
+        "已解决 ÷ 有效评价数；申诉成立而作废的评价不计入"),
+    Kpi("return_rate", "退单率", ("returns",), ("dispatches",), "退单次数 ÷ 派单量"),
+    Kpi("dispatch_accuracy", "派单准确率", ("returns_upheld", "redispatches"), ("dispatches",),
+        "1 −（退单成立次数 + 改派次数）÷ 派单量", complement=True),
+    Kpi("rework_rate", "重办率", ("reworks",), ("completed",), "重办次数 ÷ 办结量"),
+    Kpi("extension_rate", "延期率", ("extensions",), ("dispatched",), "延期次数 ÷ 派单工单数"),
+    Kpi("repeat_call_rate", "重复来电率", ("repeat_calls",), ("intake",), "重复来电量 ÷ 受理量"),
+)
+KPI_NAMES = tuple(k.name for k in KPIS)
+
+
+def rates(counts: dict[str, int]) -> dict[str, float | None]:
+    """Each KPI from the counts; None when its denominator is zero (no such activity)."""
+    out: dict[str, float | None] = {}
+    for kpi in KPIS:
+        denominator = sum(counts.get(n, 0) or 0 for n in kpi.denominator)
+        if not denominator:
+            out[kpi.name] = None
+            continue
+        share = sum(counts.get(n, 0) or 0 for n in kpi.numerator) / denominator
+        out[kpi.name] = round(1 - share if kpi.complement else share, 6)
+    return out
+
+
+def definitions() -> list[dict[str, str]]:
+    return ([{"name": c.name, "label": c.label, "definition": c.definition} for c in COUNTS]
+            + [{"name": k.name, "label": k.label, "definition": k.definition} for k in KPIS])
+
+
+def _where(period: Period, filters: dict[str, str]) -> tuple[str, list[Any]]:
+    s, e = period.start_epoch, period.end_epoch
+    touched = (f"(received >= {s} AND received < {e}) OR (first_dispatch >= {s} AND first_dispatch < {e}) "
+               f"OR (completed >= {s} AND completed < {e}) OR (rated >= {s} AND rated < {e}) "
+               f"OR ({OPEN_OVERDUE.format(e=e)})")
+    clauses, args = [f"({touched})"], []
+    for name, value in filters.items():
+        if name not in FILTERS:
+            raise ValueError(name)
+        clauses.append(f"{name} = {{}}")
+        args.append(value)
+    return " AND ".join(clauses), args
+
+
+def _selects(period: Period) -> str:
+    s, e = period.start_epoch, period.end_epoch
+    return ", ".join(f"{c.sql.format(s=s, e=e)} AS {c.name}" for c in COUNTS)
+
+
+async def totals(period: Period, filters: dict[str, str]) -> dict[str, int]:
+    where, args = _where(period, filters)
+    rows = await ReportFact.raw(f"SELECT {_selects(period)} FROM report_facts WHERE {where}", *args)
+    return {name: int(rows[0][name] or 0) for name in COUNT_NAMES}
+
+
+async def breakdown(period: Period, filters: dict[str, str], dimension: str) -> list[dict[str, Any]]:
+    """The counts per value of one dimension (channel, kind, category, department, area, source)."""
+    if dimension not in DIMENSIONS:
+        raise ValueError(dimension)
+    where, args = _where(period, filters)
+    rows = await ReportFact.raw(
+        f"SELECT {dimension} AS value, {_selects(period)} FROM report_facts WHERE {where} "
+        f"GROUP BY {dimension}", *args)
+    return [{"value": r["value"], **{n: int(r[n] or 0) for n in COUNT_NAMES}} for r in rows]
