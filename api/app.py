@@ -16,6 +16,7 @@ from litestar.plugins import InitPlugin
 
 import msgspec
 
+from api.reports import ROUTES as REPORT_ROUTES
 from api.routes import ROUTES
 from api.security import provide_actor
 from api.web import WebPages
@@ -79,7 +80,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=list(ROUTES),
+        route_handlers=[*ROUTES, *REPORT_ROUTES],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request},
         logging_config=LoggingConfig(log_exceptions="always"),

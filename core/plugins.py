@@ -20,7 +20,7 @@ from core.channels import Channel
 from core.lifecycle import CORE_ACTIONS, Lifecycle
 
 ENTRY_POINT_GROUP = "huying.channels"
-BUILTIN_PLUGINS = ("core.builtins.hotline", "core.builtins.city_sync")
+BUILTIN_PLUGINS = ("core.builtins.hotline", "core.builtins.city_sync", "core.builtins.notify")
 
 
 def _package_plugins() -> list[Any]:
