@@ -24,10 +24,12 @@ from core.lifecycle import (
     Refusal,
 )
 from core.model import Actor, OrderRecord
+from core.reports.channel_api import sum_details
 from core.routing import RuleSpec
 
 __all__ = [
     "SHANGHAI", "KINDS", "Assessment", "Channel", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
+    "sum_details",
 ]
