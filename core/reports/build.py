@@ -90,7 +90,7 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
     top = [{"rank": i + 1, "category": r["value"], "label": r["label"], "intake": r["counts"]["intake"],
             "previous": before_by_category.get(r["value"], 0),
             "change": _change(r["counts"]["intake"], before_by_category.get(r["value"], 0), rate=False)}
-           for i, r in enumerate(r for r in breakdowns["category"]["rows"] if r["counts"]["intake"])][:TOP_ISSUES]
+           for i, r in enumerate(r for r in breakdowns["category"]["rows"] if r["value"] and r["counts"]["intake"])][:TOP_ISSUES]
     return {
         "kind": kind, "period": current.as_dict(), "filters": filters,
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),

@@ -40,7 +40,8 @@ class PostgresDialect(Dialect):
         return f"CAST(EXTRACT(EPOCH FROM {column}) AS BIGINT)"
 
     def json_text(self, column: str, *path: str) -> str:
-        return f"(CAST({column} AS jsonb) #>> '{{{','.join(path)}}}')"
+        steps = "".join(f" -> '{key}'" for key in path[:-1])  # no braces: piccolo formats raw SQL
+        return f"(CAST({column} AS jsonb){steps} ->> '{path[-1]}')"
 
     def json_epoch(self, column: str, *path: str) -> str:
         return self.epoch(f"CAST({self.json_text(column, *path)} AS timestamptz)")
