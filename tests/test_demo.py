@@ -50,4 +50,4 @@ async def test_demo_orders_agree_with_their_events_areas_and_channels(client, to
     last = next(o for o in orders if o["status"] == "accepted")
     handler = Actor(name="h", role="handler", department=last["department"])
     acted = await platform.orders.act(last["number"], "reply", {"reply": "已办理"}, handler)
-    assert acted["status"] == "replied"  # demo orders go on living through the service
+    assert acted.order.status == "replied"  # demo orders go on living through the service

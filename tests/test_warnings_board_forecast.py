@@ -27,7 +27,7 @@ async def _take(platform, when: dt.datetime | None = None, **overrides) -> str:
     request = msgspec.convert(intake_body(received_at=(when or dt.datetime.now(UTC)).isoformat(), **overrides),
                               IntakeRequest, strict=False)
     _, order = await service.intake("hotline", request, AGENT)
-    return order["number"]
+    return order.number
 
 
 async def _overdue_order(platform) -> str:

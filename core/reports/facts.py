@@ -8,8 +8,8 @@ than the last one seen, so it costs what changed; ``rebuild`` recomputes everyth
 
 from __future__ import annotations
 
-from core.db import current_engine, write_transaction
-from core.reports.dialect import FAR_FUTURE, Dialect, dialect
+from core.db import write_transaction
+from core.reports.dialect import FAR_FUTURE, Dialect, current_engine, dialect
 from core.reports.tables import ReportFact, ReportState
 from core.tables import OrderEvent
 

@@ -14,10 +14,11 @@ from typing import Annotated, Any
 import msgspec
 
 from core.calendar import SHANGHAI
-from core.db import current_engine, write_transaction
+from core.db import write_transaction
+from core.reports.dialect import current_engine
 from core.errors import Conflict, NotFound
 from core.model import Actor
-from core.orders import mask_phone
+from core.visibility import mask_phone
 from core.outbox import Outbox
 from core.reports import facts
 from core.reports.board import deadline_states
