@@ -28,6 +28,7 @@ class InProcessJobs:
         self.platform = platform
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._reports: asyncio.Task | None = None
 
     def kick(self) -> None:
         self._wake.set()
@@ -42,14 +43,26 @@ class InProcessJobs:
             except Exception:  # keep the loop alive; the messages stay in the outbox
                 log.exception("outbox delivery failed")
 
+    async def _report_loop(self) -> None:
+        from core.reports import schedule
+
+        while True:
+            await asyncio.sleep(schedule.INTERVAL_SECONDS)
+            try:
+                await schedule.tick(self.platform)
+            except Exception:  # keep the loop alive; the next minute tries again
+                log.exception("early warning scan or report snapshots failed")
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop())
+        self._reports = asyncio.create_task(self._report_loop())
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._reports):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 class ArqJobs:
@@ -113,9 +126,17 @@ def worker_settings(platform, *, burst: bool = False):
 
     deliver_outbox_job.__qualname__ = deliver_outbox_job.__name__ = "deliver_outbox"
 
+    async def reports_job(ctx):
+        from core.reports import schedule
+
+        return await schedule.tick(ctx["platform"])
+
+    reports_job.__qualname__ = reports_job.__name__ = "reports_tick"
+
     return {
-        "functions": [deliver_outbox_job],
-        "cron_jobs": [cron(deliver_outbox_job, second={0}, unique=True, run_at_startup=True)],
+        "functions": [deliver_outbox_job, reports_job],
+        "cron_jobs": [cron(deliver_outbox_job, second={0}, unique=True, run_at_startup=True),
+                      cron(reports_job, second={30}, unique=True)],
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(platform.settings.redis_url),

@@ -279,3 +279,15 @@ async def test_facts_refresh_only_folds_in_what_changed(platform):
     await facts.refresh(full=True)
     rebuilt = await build_report(platform, "weekly", dt.date(2025, 9, 29), {})
     assert incremental["counts"] == rebuilt["counts"]
+
+
+async def test_the_minute_job_scans_warnings_and_snapshots_once_a_day(platform):
+    """The job runner's tick stores the finished periods once per day; a second tick the same day
+    stores nothing new."""
+    from core.reports import schedule
+    from core.reports.tables import ReportSnapshot
+
+    first = await schedule.tick(platform)
+    assert first["snapshots"] == 5 and await ReportSnapshot.count() == 5
+    second = await schedule.tick(platform)
+    assert second["snapshots"] == 0 and await ReportSnapshot.count() == 5
