@@ -67,6 +67,56 @@ def facts_select(d: Dialect, touched: str | None = None) -> str:
         {f"WHERE o.id IN ({touched})" if touched else ""}"""
 
 
+DAILY_DIMENSIONS = ("all", "channel", "kind", "category", "department", "area", "source")
+MAX_INCREMENTAL_DAYS = 60  # more changed days than this: rebuild the daily sums outright
+
+
+def _daily_insert(day_filter) -> str:
+    """INSERT the daily sums of ``report_daily`` for the days ``day_filter(moment)`` selects."""
+    from core.reports.kpis import DAILY_COUNTS, LOCAL_OFFSET, MOMENTS
+
+    names = [c.name for c in DAILY_COUNTS]
+    parts = []
+    for moment in MOMENTS:
+        values = ", ".join(f"{c.value if c.moment == moment else '0'} AS {c.name}" for c in DAILY_COUNTS)
+        for dim in DAILY_DIMENSIONS:
+            column = "''" if dim == "all" else dim
+            parts.append(f"SELECT ({moment} + {LOCAL_OFFSET}) / 86400 AS day, '{dim}' AS dim, {column} AS value, "
+                         f"{values} FROM report_facts WHERE {moment} IS NOT NULL{day_filter(moment)}")
+    sums = ", ".join(f"SUM({n})" for n in names)
+    return (f"INSERT INTO report_daily (day, dim, value, {', '.join(names)}) "
+            f"SELECT day, dim, value, {sums} FROM ({' UNION ALL '.join(parts)}) AS moments GROUP BY day, dim, value")
+
+
+async def _moment_days(touched: str) -> set[int]:
+    from core.reports.kpis import LOCAL_OFFSET, MOMENTS
+
+    union = " UNION ".join(f"SELECT ({m} + {LOCAL_OFFSET}) / 86400 AS day FROM report_facts "
+                           f"WHERE {m} IS NOT NULL AND order_id IN ({touched})" for m in MOMENTS)
+    return {int(r["day"]) for r in await ReportFact.raw(union)}
+
+
+async def _rebuild_daily(days: set[int] | None) -> None:
+    """Recompute the daily sums: all of them (``days`` None) or those of the given local days."""
+    from core.reports.kpis import LOCAL_OFFSET
+
+    if days is None or len(days) > MAX_INCREMENTAL_DAYS:
+        await ReportFact.raw("DELETE FROM report_daily")
+        await ReportFact.raw(_daily_insert(lambda moment: ""))
+        return
+    if not days:
+        return
+    listed = ", ".join(str(d) for d in sorted(days))
+    await ReportFact.raw(f"DELETE FROM report_daily WHERE day IN ({listed})")
+
+    def only(moment: str) -> str:
+        spans = " OR ".join(f"({moment} >= {d * 86400 - LOCAL_OFFSET} AND {moment} < {(d + 1) * 86400 - LOCAL_OFFSET})"
+                            for d in sorted(days))
+        return f" AND ({spans})"
+
+    await ReportFact.raw(_daily_insert(only))
+
+
 async def _watermark() -> int:
     row = await ReportState.select(ReportState.value).where(ReportState.key == WATERMARK).first()
     return row["value"] if row else 0
@@ -90,13 +140,18 @@ async def refresh(*, full: bool = False) -> int:
         latest = await OrderEvent.raw("SELECT COALESCE(MAX(id), 0) AS m FROM order_events")
         latest = latest[0]["m"]
         if latest == since and not full:
+            if since and not await ReportFact.raw("SELECT 1 AS x FROM report_daily LIMIT 1"):
+                await _rebuild_daily(None)  # facts from before the daily sums existed
             return since
         if since == 0:
             await ReportFact.raw("DELETE FROM report_facts")
-            touched = None
+            await ReportFact.raw(f"INSERT INTO report_facts ({', '.join(COLUMNS)}) {facts_select(d)}")
+            await _rebuild_daily(None)
         else:
             touched = f"SELECT DISTINCT order_id FROM order_events WHERE id > {int(since)} AND id <= {int(latest)}"
+            days = await _moment_days(touched)
             await ReportFact.raw(f"DELETE FROM report_facts WHERE order_id IN ({touched})")
-        await ReportFact.raw(f"INSERT INTO report_facts ({', '.join(COLUMNS)}) {facts_select(d, touched)}")
+            await ReportFact.raw(f"INSERT INTO report_facts ({', '.join(COLUMNS)}) {facts_select(d, touched)}")
+            await _rebuild_daily(days | await _moment_days(touched))
         await _set_watermark(latest)
     return latest

@@ -21,53 +21,55 @@ FILTERS = ("channel", "department", "area", "kind")
 
 
 class Count(msgspec.Struct, frozen=True):
+    """A count over report_facts: ``value`` summed over the orders whose ``moment`` falls in the
+    period (``moment`` None: a state at the period's end, not a sum of days)."""
+
     name: str
     label: str
-    sql: str  # an aggregate over report_facts; {s} and {e} are the period's epoch bounds
+    moment: str | None
+    value: str
     definition: str
 
 
-def _in(column: str) -> str:
-    return f"{column} >= {{s}} AND {column} < {{e}}"
-
-
-def _sum(when: str, value: str = "1") -> str:
-    return f"SUM(CASE WHEN {when} THEN {value} ELSE 0 END)"
-
-
+GOOD = "satisfaction IN ('satisfied', 'basically_satisfied')"
 OPEN_OVERDUE = "closed >= {e} AND handle_due < {e} AND received < {e}"
 
 COUNTS: tuple[Count, ...] = (
-    Count("intake", "受理量", _sum(_in("received")), "本期受理的工单数（按受理时间）"),
-    Count("resolved_at_intake", "即时办结量", _sum(_in("received"), "resolved_at_intake"),
-          "本期受理并由话务员即时办结的工单数"),
-    Count("dispatched", "派单工单数", _sum(_in("first_dispatch")), "本期首次派出的工单数"),
-    Count("dispatches", "派单量", _sum(_in("first_dispatch"), "dispatches"),
-          "本期首次派出的工单的派单与改派次数之和"),
-    Count("accepted_on_time", "按时签收量", _sum(f"{_in('first_dispatch')} AND accept_done <= accept_due"),
+    Count("intake", "受理量", "received", "1", "本期受理的工单数（按受理时间）"),
+    Count("resolved_at_intake", "即时办结量", "received", "resolved_at_intake", "本期受理并由话务员即时办结的工单数"),
+    Count("dispatched", "派单工单数", "first_dispatch", "1", "本期首次派出的工单数"),
+    Count("dispatches", "派单量", "first_dispatch", "dispatches", "本期首次派出的工单的派单与改派次数之和"),
+    Count("accepted_on_time", "按时签收量", "first_dispatch", "CASE WHEN accept_done <= accept_due THEN 1 ELSE 0 END",
           "本期派出的工单中在签收时限内签收的件数（以最近一次派单的时限为准）"),
-    Count("returns", "退单次数", _sum(_in("first_dispatch"), "returns"), "本期派出的工单被承办单位退回的次数"),
-    Count("returns_upheld", "退单成立次数", _sum(_in("first_dispatch"), "returns_upheld"),
-          "其中中心同意退单的次数"),
-    Count("redispatches", "改派次数", _sum(_in("first_dispatch"), "redispatches"), "本期派出的工单的改派次数"),
-    Count("extensions", "延期次数", _sum(_in("first_dispatch"), "extensions"), "本期派出的工单获批延期的次数"),
-    Count("completed", "办结量", _sum(_in("completed")), "本期办结的工单数（审核通过或即时办结，按首次办结时间）"),
-    Count("completed_on_time", "按时办结量",
-          _sum(f"{_in('completed')} AND handle_done IS NOT NULL AND handle_done <= handle_due"),
+    Count("returns", "退单次数", "first_dispatch", "returns", "本期派出的工单被承办单位退回的次数"),
+    Count("returns_upheld", "退单成立次数", "first_dispatch", "returns_upheld", "其中中心同意退单的次数"),
+    Count("redispatches", "改派次数", "first_dispatch", "redispatches", "本期派出的工单的改派次数"),
+    Count("extensions", "延期次数", "first_dispatch", "extensions", "本期派出的工单获批延期的次数"),
+    Count("completed", "办结量", "completed", "1", "本期办结的工单数（审核通过或即时办结，按首次办结时间）"),
+    Count("completed_on_time", "按时办结量", "completed",
+          "CASE WHEN handle_done IS NOT NULL AND handle_done <= handle_due THEN 1 ELSE 0 END",
           "本期办结的工单中在办理时限内答复的件数"),
-    Count("open_overdue", "超期未办结量", _sum(OPEN_OVERDUE), "期末仍未办结且已超过办理时限的工单数"),
-    Count("reworks", "重办次数", _sum(_in("completed"), "reworks"), "本期办结的工单被重办的次数"),
-    Count("callbacks", "回访量", _sum(_in("rated")), "本期完成回访的工单数"),
-    Count("valid_ratings", "有效评价数", _sum(f"{_in('rated')} AND rating_valid = 1"),
-          "本期回访评价中未被申诉推翻的评价数"),
-    Count("satisfied", "满意与基本满意数",
-          _sum(f"{_in('rated')} AND rating_valid = 1 AND satisfaction IN ('satisfied', 'basically_satisfied')"),
+    Count("open_overdue", "超期未办结量", None, "1", "期末仍未办结且已超过办理时限的工单数"),
+    Count("reworks", "重办次数", "completed", "reworks", "本期办结的工单被重办的次数"),
+    Count("callbacks", "回访量", "rated", "1", "本期完成回访的工单数"),
+    Count("valid_ratings", "有效评价数", "rated", "rating_valid", "本期回访评价中未被申诉推翻的评价数"),
+    Count("satisfied", "满意与基本满意数", "rated", f"CASE WHEN rating_valid = 1 AND {GOOD} THEN 1 ELSE 0 END",
           "有效评价中「满意」与「基本满意」之和"),
-    Count("resolved", "已解决数", _sum(f"{_in('rated')} AND rating_valid = 1 AND rating_resolved = 1"),
+    Count("resolved", "已解决数", "rated", "CASE WHEN rating_valid = 1 AND rating_resolved = 1 THEN 1 ELSE 0 END",
           "有效评价中「已解决」的数量"),
-    Count("repeat_calls", "重复来电量", _sum(_in("received"), "repeat_call"),
+    Count("repeat_calls", "重复来电量", "received", "repeat_call",
           "本期受理的工单中，同一来电号码30天内就同一渠道同一分类再次来电的件数"),
 )
+MOMENTS = ("received", "first_dispatch", "completed", "rated")
+DAILY_COUNTS = tuple(c for c in COUNTS if c.moment)
+
+
+def _sql(count: Count, s: int, e: int) -> str:
+    if count.moment is None:
+        return f"SUM(CASE WHEN {OPEN_OVERDUE.format(e=e)} THEN 1 ELSE 0 END)"
+    return f"SUM(CASE WHEN {count.moment} >= {s} AND {count.moment} < {e} THEN {count.value} ELSE 0 END)"
+
+
 COUNT_NAMES = tuple(c.name for c in COUNTS)
 
 
@@ -136,19 +138,57 @@ def _where(period: Period, filters: dict[str, str]) -> tuple[str, list[Any]]:
 
 def _selects(period: Period) -> str:
     s, e = period.start_epoch, period.end_epoch
-    return ", ".join(f"{c.sql.format(s=s, e=e)} AS {c.name}" for c in COUNTS)
+    return ", ".join(f"{_sql(c, s, e)} AS {c.name}" for c in COUNTS)
 
 
-async def totals(period: Period, filters: dict[str, str]) -> dict[str, int]:
+def _days(period: Period) -> tuple[int, int]:
+    return day_number(period.start_epoch), day_number(period.end_epoch)
+
+
+def day_number(epoch: int) -> int:
+    """The local (UTC+8) day an instant falls on, as a number; the same arithmetic as in SQL."""
+    return (epoch + LOCAL_OFFSET) // 86400
+
+
+LOCAL_OFFSET = 8 * 3600
+
+
+async def totals(period: Period, filters: dict[str, str], *, use_daily: bool = True) -> dict[str, int]:
+    """The counts for the period; without filters from the daily sums, with filters from the facts."""
+    if use_daily and not filters:
+        first, last = _days(period)
+        sums = ", ".join(f"COALESCE(SUM({c.name}), 0) AS {c.name}" for c in DAILY_COUNTS)
+        rows = await ReportFact.raw(f"SELECT {sums} FROM report_daily WHERE dim = 'all' "
+                                    f"AND day >= {first} AND day < {last}")
+        e = period.end_epoch
+        overdue = await ReportFact.raw(f"SELECT COUNT(*) AS n FROM report_facts WHERE {OPEN_OVERDUE.format(e=e)}")
+        return {name: int((overdue[0]["n"] if name == "open_overdue" else rows[0][name]) or 0) for name in COUNT_NAMES}
     where, args = _where(period, filters)
     rows = await ReportFact.raw(f"SELECT {_selects(period)} FROM report_facts WHERE {where}", *args)
     return {name: int(rows[0][name] or 0) for name in COUNT_NAMES}
 
 
-async def breakdown(period: Period, filters: dict[str, str], dimension: str) -> list[dict[str, Any]]:
+async def breakdown(period: Period, filters: dict[str, str], dimension: str, *,
+                    use_daily: bool = True) -> list[dict[str, Any]]:
     """The counts per value of one dimension (channel, kind, category, department, area, source)."""
     if dimension not in DIMENSIONS:
         raise ValueError(dimension)
+    if use_daily and not filters:
+        first, last = _days(period)
+        sums = ", ".join(f"SUM({c.name}) AS {c.name}" for c in DAILY_COUNTS)
+        rows = await ReportFact.raw(f"SELECT value, {sums} FROM report_daily WHERE dim = '{dimension}' "
+                                    f"AND day >= {first} AND day < {last} GROUP BY value")
+        e = period.end_epoch
+        overdue = {r["value"]: r["n"] for r in await ReportFact.raw(
+            f"SELECT {dimension} AS value, COUNT(*) AS n FROM report_facts WHERE {OPEN_OVERDUE.format(e=e)} "
+            f"GROUP BY {dimension}")}
+        found = {r["value"]: r for r in rows}
+        out = []
+        for value in sorted(set(found) | set(overdue)):
+            row = found.get(value, {})
+            out.append({"value": value, **{n: int((overdue.get(value, 0) if n == "open_overdue" else row.get(n)) or 0)
+                                           for n in COUNT_NAMES}})
+        return out
     where, args = _where(period, filters)
     rows = await ReportFact.raw(
         f"SELECT {dimension} AS value, {_selects(period)} FROM report_facts WHERE {where} "
