@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.calendar import SHANGHAI, deadline_state
+import functools
+
+from core.calendar import SHANGHAI, WorkCalendar, deadline_state
 from core.lifecycle import STATUSES, TERMINAL
 from core.reports import facts
 from core.reports.dialect import FAR_FUTURE
@@ -17,11 +19,20 @@ RISK_HORIZON = 15 * 86400  # a handling deadline further away than this cannot b
 LOCAL_OFFSET = 8 * 3600  # Asia/Shanghai has kept UTC+8 without daylight saving since 1991
 
 
+def _cached(calendar):
+    """The same calendar, remembering each day's office periods (judging thousands of deadlines
+    walks the same few weeks of days again and again)."""
+    copy = WorkCalendar(calendar.tz, calendar.office_hours, calendar.overrides)
+    copy._periods = functools.lru_cache(maxsize=4096)(copy._periods)
+    return copy
+
+
 async def deadline_states(calendar, now: dt.datetime, department: str | None = None) -> dict[str, dict]:
     """Open orders whose handling deadline is overdue or at risk, per department.
 
     Overdue is a comparison in SQL; at risk (80 % of the working-time allowance used) needs the
     working calendar, so it is judged exactly in Python, but only for the orders due soon."""
+    calendar = _cached(calendar)
     stamp = int(now.timestamp())
     where = f"closed = {FAR_FUTURE} AND status NOT IN ('merged', 'archived', 'suspended') AND handle_due IS NOT NULL"
     args = []

@@ -82,7 +82,7 @@ async def _numbers(ids: list[int]) -> list[str]:
     return [r["number"] for r in rows]
 
 
-async def _deadlines(platform, now: dt.datetime) -> list[Finding]:
+async def _deadlines(platform, now: dt.datetime, known: set[str]) -> list[Finding]:
     states = await deadline_states(platform.calendar, now)
     names = {r["code"]: r["name"] for r in await Department.select(Department.code, Department.name)}
     day = now.astimezone(SHANGHAI).date().isoformat()
@@ -90,18 +90,19 @@ async def _deadlines(platform, now: dt.datetime) -> list[Finding]:
     for department, state in states.items():
         name = names.get(department, "中心（未派单）") if department else "中心（未派单）"
         for kind, ids in (("overdue", state["overdue"]), ("at_risk", state["at_risk"])):
-            if not ids:
+            key = f"{kind}:{department}:{day}"
+            if not ids or key in known:
                 continue
             why = ("已超过办理时限仍未办结" if kind == "overdue" else "已用去办理时限的 80% 以上工作时间（临期）")
             found.append(Finding(
-                key=f"{kind}:{department}:{day}", kind=kind, level="critical" if kind == "overdue" else "warning",
+                key=key, kind=kind, level="critical" if kind == "overdue" else "warning",
                 title=f"{name}有 {len(ids)} 件工单{KINDS[kind]}",
                 explanation=f"截至 {now.astimezone(SHANGHAI):%m月%d日 %H:%M}，{name}有 {len(ids)} 件在办工单{why}。",
                 facts={"count": len(ids), "date": day}, orders=await _numbers(ids), department=department or None))
     return found
 
 
-async def _surges(t: Thresholds, now: dt.datetime) -> list[Finding]:
+async def _surges(t: Thresholds, now: dt.datetime, known: set[str]) -> list[Finding]:
     """A category or area well above its own baseline, over the last hour and the last 24 hours."""
     stamp = int(now.timestamp())
     found = []
@@ -117,19 +118,22 @@ async def _surges(t: Thresholds, now: dt.datetime) -> list[Finding]:
                 f"FROM report_facts WHERE received >= {base_from} AND received < {stamp} AND {dimension} <> '' "
                 f"GROUP BY {dimension}")
             for r in rows:
+                count = r["now_count"] or 0
+                stamp_key = dt.datetime.fromtimestamp(since, SHANGHAI).strftime("%Y%m%d%H" if window == "hour" else "%Y%m%d")
+                key = f"surge:{window}:{dimension}:{r['value']}:{stamp_key}"
+                if count < minimum or key in known:
+                    continue
                 if window == "hour":  # the same hour of day on the baseline days
                     baseline = await _same_hour_baseline(dimension, r["value"], since, t.baseline_days)
                 else:
                     baseline = (r["base_count"] or 0) / t.baseline_days
-                count = r["now_count"] or 0
-                if count < minimum or count < t.surge_ratio * max(baseline, 0.5):
+                if count < t.surge_ratio * max(baseline, 0.5):
                     continue
-                hour_key = dt.datetime.fromtimestamp(since, SHANGHAI).strftime("%Y%m%d%H" if window == "hour" else "%Y%m%d")
                 ids = [x["order_id"] for x in await ReportFact.raw(
                     f"SELECT order_id FROM report_facts WHERE {dimension} = {{}} AND received >= {since} "
                     f"AND received < {stamp} ORDER BY order_id LIMIT {LISTED_ORDERS}", r["value"])]
                 found.append(Finding(
-                    key=f"surge:{window}:{dimension}:{r['value']}:{hour_key}", kind="surge",
+                    key=key, kind="surge",
                     title=f"{title}「{r['value']}」{label}受理量激增",
                     explanation=(f"{label}「{r['value']}」受理 {count} 件，基线为前 {t.baseline_days} 天"
                                  f"{'同一时段' if window == 'hour' else '日均'} {baseline:.1f} 件，"
@@ -203,8 +207,10 @@ async def scan(platform, now: dt.datetime | None = None) -> list[dict]:
     await facts.refresh()
     now = now or dt.datetime.now(dt.timezone.utc)
     t = await thresholds()
-    findings = [*await _deadlines(platform, now), *await _surges(t, now), *await _mass_incidents(t, now),
-                *await _repeat_callers(t, now)]
+    recent = now - dt.timedelta(days=2)  # keys of deadline and surge warnings carry their day
+    known = {r["key"] for r in await EarlyWarning.select(EarlyWarning.key).where(EarlyWarning.created_at >= recent)}
+    findings = [*await _deadlines(platform, now, known), *await _surges(t, now, known),
+                *await _mass_incidents(t, now), *await _repeat_callers(t, now)]
     if not findings:
         return []
     supervisors = [r["username"] for r in await User.select(User.username).where(
