@@ -380,8 +380,9 @@ def history_days(count: int) -> int:
 class Generator:
     """Builds order rows and their events; a writer stores them (``core.demo_writer``)."""
 
-    def __init__(self, platform, now: dt.datetime, seed: int = 12345):
+    def __init__(self, platform, now: dt.datetime, seed: int = 12345, days: int | None = None):
         self.platform = platform
+        self.days = days
         self.now = now
         self.rng = random.Random(seed)
         self.messages = _messages()
@@ -413,7 +414,7 @@ class Generator:
         return self.sla.due(name, start, channel=channel, kind=kind, priority="normal")
 
     def times(self, count: int) -> list[dt.datetime]:
-        days = history_days(count)
+        days = self.days or history_days(count)
         first = (self.now.astimezone(SHANGHAI) - dt.timedelta(days=days)).date()
         weights = _hour_weights(first, days + 1)
         start = dt.datetime.combine(first, dt.time(), SHANGHAI)
@@ -517,13 +518,14 @@ class Progress:
 
 
 async def seed_orders(platform, count: int, *, seed: int = 12345, progress: bool = True,
-                      now: dt.datetime | None = None) -> int:
-    """Write ``count`` orders of history, with their events, in bulk; then derive the report facts."""
+                      now: dt.datetime | None = None, days: int | None = None) -> int:
+    """Write ``count`` orders of history (over ``days`` days, by default as many as the volume
+    suggests), with their events, in bulk; then derive the report facts."""
     from core.demo_writer import writer_for
     from core.reports import facts
 
     now = now or dt.datetime.now(UTC)
-    generator = Generator(platform, now, seed)
+    generator = Generator(platform, now, seed, days)
     writer = await writer_for(platform)
     bar = Progress(count, "生成演示工单") if progress and count >= 1000 else None
     made = await writer.write(generator, count, bar)
