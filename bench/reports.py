@@ -52,12 +52,12 @@ async def replicate(platform, orders: int) -> None:
     columns = [c._meta.db_column_name for c in Order._meta.columns]
     event_columns = [c._meta.db_column_name for c in OrderEvent._meta.columns]
     base = (await Order.raw("SELECT MAX(id) AS m, COUNT(*) AS n FROM orders"))[0]
-    top, count = base["m"], base["n"]
+    top, have = base["m"], base["n"]
     shifted = {"received_at", "created_at", "updated_at"}
-    k = 0
+    count, k = have, 0
     while count < orders:
         k += 1
-        take = min(count, orders - count)  # copies of the first ``take`` generated orders
+        take = min(have, orders - count)  # copies of the first ``take`` orders there were at the start
         values = []
         for c in columns:
             if c == "id":
@@ -68,10 +68,10 @@ async def replicate(platform, orders: int) -> None:
                 values.append(f"{c} + INTERVAL '{k * 7} minutes'")
             else:
                 values.append(c)
-        await Order.raw(f"INSERT INTO orders ({', '.join(columns)}) SELECT {', '.join(values)} FROM orders "
-                        f"WHERE id <= {top} ORDER BY id LIMIT {take}")
         limit = (await Order.raw(f"SELECT MAX(id) AS m FROM (SELECT id FROM orders WHERE id <= {top} "
                                  f"ORDER BY id LIMIT {take}) AS t"))[0]["m"]
+        await Order.raw(f"INSERT INTO orders ({', '.join(columns)}) SELECT {', '.join(values)} FROM orders "
+                        f"WHERE id <= {limit}")
         event_values = [f"order_id + {k * top}" if c == "order_id" else
                         f"created_at + INTERVAL '{k * 7} minutes'" if c == "created_at" else c
                         for c in event_columns if c != "id"]
@@ -98,13 +98,15 @@ async def bench(url: str, orders: int, repeat: int, label: str, base: int = 0) -
     await platform.migrate()
     await platform.start()
     have = await Order.count()
-    if have < orders and base and not have:
+    if have < orders and base:
         started = time.perf_counter()
-        from core.demo import seed_reference, seed_orders
+        if not have:
+            from core.demo import seed_orders, seed_reference
 
-        await seed_reference()
-        await seed_orders(platform, base, days=730, progress=True)
-        print(f"[{label}] demo history: {base:,} orders over 730 days written in {time.perf_counter() - started:.1f} s")
+            await seed_reference()
+            await seed_orders(platform, base, days=730, progress=True)
+            print(f"[{label}] demo history: {base:,} orders over 730 days written in "
+                  f"{time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
         await replicate(platform, orders)
         print(f"[{label}] replicated to {orders:,} orders (copies shifted by minutes) and derived the report "

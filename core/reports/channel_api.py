@@ -23,16 +23,15 @@ async def sum_details(channel: str, fields: list[str], start: dt.date, end: dt.d
             raise ValueError(f"not a field name: {name!r}")
     sums = ", ".join(f"COALESCE(SUM(CAST({d.json_text('o.details', name)} AS REAL)), 0) AS {name}" for name in fields)
     s, e = epoch(start), epoch(end)
-    if completed:
-        moment = "f.completed"
-    else:
-        moment = "f.received"
-    where = f"o.channel = {{}} AND {moment} >= {s} AND {moment} < {e}"
+    moment = "f.completed" if completed else "f.received"
+    where = f"f.channel = {{}} AND {moment} >= {s} AND {moment} < {e}"
     args: list = [channel]
     if department:
-        where += " AND o.department = {}"
+        where += " AND f.department = {}"
         args.append(department)
-    rows = await Order.raw(f"SELECT COUNT(*) AS orders{', ' + sums if sums else ''} FROM orders o "
-                           f"JOIN report_facts f ON f.order_id = o.id WHERE {where}", *args)
+    # the facts narrow the orders down first (indexed by channel and moment); only then are the
+    # orders' own fields read
+    rows = await Order.raw(f"SELECT COUNT(*) AS orders{', ' + sums if sums else ''} FROM report_facts f "
+                           f"JOIN orders o ON o.id = f.order_id WHERE {where}", *args)
     row = rows[0]
     return {"orders": int(row["orders"] or 0), **{name: float(row[name] or 0) for name in fields}}
