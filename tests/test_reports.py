@@ -323,3 +323,28 @@ async def test_daily_sums_and_facts_give_the_same_report(platform):
     for row in fresh:
         await platform.orders.act(row["number"], "dispatch", {"department": "housing"}, DISPATCHER)
     await same()
+
+
+async def test_the_bundled_channels_add_their_sections(client, tokens):
+    """The migrant-workers section sums the workers and the wages claimed on the month's orders; the
+    tip-off and enterprise-help sections are there too, with their own items."""
+    claim = {"employer": "某劳务分包公司", "project": "梅溪湖某住宅小区二期工地", "wage_period": "2026年3月至5月",
+             "still_on_site": True}
+    for workers, amount in ((3, 36000), (6, 90000)):
+        body = intake_body(subject="工地拖欠农民工工资", content="老板一直拖着不发工资。",
+                           received_at="2026-06-01T09:30:00+08:00",
+                           details={**claim, "workers": workers, "amount_owed": amount})
+        response = await client.post("/api/channels/migrant_workers/orders", json=body, headers=tokens["agent1"])
+        assert response.status_code == 201, response.text
+    report = (await client.get("/api/reports/monthly", params={"start": "2026-06-01"},
+                               headers=tokens["supervisor1"])).json()
+    sections = {s["channel"]: s for s in report["sections"]}
+    wages = {r["label"]: r["value"] for r in sections["migrant_workers"]["rows"]}
+    assert wages["受理欠薪诉求"] == 2 and wages["受理涉及工人"] == 9 and wages["受理涉及欠薪金额"] == 126000
+    assert wages["办结欠薪诉求"] == 0
+    assert [r["label"] for r in sections["safety_reporting"]["rows"]][:2] == ["受理举报", "完成核查"]
+    assert sections["enterprise_help"]["title"] == "企业走访"
+    handler = (await client.get("/api/reports/monthly", params={"start": "2026-06-01"},
+                                headers=tokens["eco_handler"])).json()
+    mine = {s["channel"]: s for s in handler["sections"]}
+    assert {r["label"]: r["value"] for r in mine["migrant_workers"]["rows"]}["受理欠薪诉求"] == 0
