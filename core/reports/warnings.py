@@ -168,8 +168,9 @@ async def _mass_incidents(t: Thresholds, now: dt.datetime) -> list[Finding]:
                          f"（阈值：{t.mass_min_orders} 件），可能是群体性事件。"),
             facts={"address": r["address"], "count": r["n"], "window_hours": t.mass_window_hours},
             orders=await _numbers(ids)))
-    flagged = await Order.select(Order.id, Order.number, Order.subject, Order.department).where(
-        (Order.received_at >= since) & Order.flags.like('%"mass_incident"%'))
+    flagged = await Order.raw(  # flags is JSON: compared as text, the same on both backends
+        "SELECT id, number, subject FROM orders WHERE received_at >= {} "
+        "AND CAST(flags AS TEXT) LIKE '%\"mass_incident\"%'", since)
     for r in flagged:
         found.append(Finding(
             key=f"mass:flag:{r['number']}", kind="mass_incident", level="critical",
