@@ -20,7 +20,7 @@ COMPLETING = ("approve", "resolve_at_intake")
 COLUMNS = ("order_id", "channel", "kind", "source", "category", "department", "area", "status", "received",
            "resolved_at_intake", "first_dispatch", "dispatches", "redispatches", "returns", "returns_upheld",
            "extensions", "reworks", "accept_due", "accept_done", "handle_due", "handle_done", "completed",
-           "closed", "rated", "satisfaction", "rating_resolved", "rating_valid", "repeat_call", "last_event_id")
+           "closed", "late_from", "rated", "satisfaction", "rating_resolved", "rating_valid", "repeat_call", "last_event_id")
 
 
 def _count(action: str) -> str:
@@ -48,6 +48,7 @@ def facts_select(d: Dialect, touched: str | None = None) -> str:
     good_matter = (f"EXISTS (SELECT 1 FROM orders p WHERE p.citizen_phone = o.citizen_phone "
                    f"AND p.channel = o.channel AND p.category = o.category "
                    f"AND p.received_at < o.received_at AND p.received_at >= {d.minus_days('o.received_at', REPEAT_WINDOW_DAYS)})")
+    handle_due = d.json_epoch('o.deadlines', 'handle', 'due')
     return f"""
         SELECT o.id, o.channel, o.kind, o.source, o.category, COALESCE(o.department, ''), o.area, o.status,
                {d.epoch('o.received_at')},
@@ -57,6 +58,7 @@ def facts_select(d: Dialect, touched: str | None = None) -> str:
                {d.json_epoch('o.deadlines', 'accept', 'due')}, {d.json_epoch('o.deadlines', 'accept', 'done')},
                {d.json_epoch('o.deadlines', 'handle', 'due')}, {d.json_epoch('o.deadlines', 'handle', 'done')},
                e.completed, COALESCE(e.completed, e.merged, {FAR_FUTURE}),
+               CASE WHEN (e.completed IS NULL OR e.completed > {handle_due}) THEN {handle_due} END,
                {d.json_epoch('o.rating', 'rated_at')},
                COALESCE({d.json_text('o.rating', 'satisfaction')}, ''),
                CASE WHEN {d.json_true('o.rating', 'resolved')} THEN 1 ELSE 0 END,
@@ -77,12 +79,15 @@ def _daily_insert(day_filter) -> str:
 
     names = [c.name for c in DAILY_COUNTS]
     parts = []
-    for moment in MOMENTS:
-        values = ", ".join(f"{c.value if c.moment == moment else '0'} AS {c.name}" for c in DAILY_COUNTS)
+    for moment in MOMENTS:  # each part already summed per day and value: the outer sum merges four
+        values = ", ".join(f"SUM({c.value}) AS {c.name}" if c.moment == moment else f"0 AS {c.name}"
+                           for c in DAILY_COUNTS)
+        day = f"({moment} + {LOCAL_OFFSET}) / 86400"
         for dim in DAILY_DIMENSIONS:
             column = "''" if dim == "all" else dim
-            parts.append(f"SELECT ({moment} + {LOCAL_OFFSET}) / 86400 AS day, '{dim}' AS dim, {column} AS value, "
-                         f"{values} FROM report_facts WHERE {moment} IS NOT NULL{day_filter(moment)}")
+            group = day if dim == "all" else f"{day}, {dim}"
+            parts.append(f"SELECT {day} AS day, '{dim}' AS dim, {column} AS value, {values} FROM report_facts "
+                         f"WHERE {moment} IS NOT NULL{day_filter(moment)} GROUP BY {group}")
     sums = ", ".join(f"SUM({n})" for n in names)
     return (f"INSERT INTO report_daily (day, dim, value, {', '.join(names)}) "
             f"SELECT day, dim, value, {sums} FROM ({' UNION ALL '.join(parts)}) AS moments GROUP BY day, dim, value")

@@ -32,7 +32,9 @@ class Count(msgspec.Struct, frozen=True):
 
 
 GOOD = "satisfaction IN ('satisfied', 'basically_satisfied')"
-OPEN_OVERDUE = "closed >= {e} AND handle_due < {e} AND received < {e}"
+# open at the period's end and past the handling deadline (late_from is that deadline for the orders
+# not completed by it, so only late orders are looked at)
+OPEN_OVERDUE = "late_from < {e} AND closed >= {e} AND received < {e}"
 
 COUNTS: tuple[Count, ...] = (
     Count("intake", "受理量", "received", "1", "本期受理的工单数（按受理时间）"),

@@ -39,6 +39,7 @@ class ReportFact(Table, tablename="report_facts"):
     handle_done = BigInt(null=True, default=None)
     completed = BigInt(null=True, default=None, index=True)
     closed = BigInt()
+    late_from = BigInt(null=True, default=None)  # handle_due, for an order not completed by then
     rated = BigInt(null=True, default=None, index=True)
     satisfaction = Varchar(length=32, default="")
     rating_resolved = Integer(default=0)
