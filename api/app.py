@@ -23,6 +23,7 @@ import msgspec
 from api.open311 import OPEN311_ROUTER
 from api.operations import OPERATION_ROUTES, RequestLog, configure_request_log
 from api.integrations import ROUTES as INTEGRATION_ROUTES
+from api.reports import ROUTES as REPORT_ROUTES
 from api.routes import ROUTES
 from api.openapi import StrictStructSchemaPlugin
 from api.schemas import errors
@@ -150,7 +151,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES],
+        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES, *REPORT_ROUTES],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             HTTPException: _http_error, 500: _server_error,

@@ -12,6 +12,7 @@ fails when one of them is missing.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -88,6 +89,14 @@ def on_transition(channel: Channel, order: OrderRecord, event: EventRecord, outb
     with the change and delivered later by a job with retries. Raising aborts the whole action.
     May be ``async``: the core awaits it, so a plugin can keep its own rows about the order (an index
     of intakes, say) in the same transaction."""
+
+
+@hookspec
+def report_section(channel: Channel, start: dt.date, end: dt.date, department: str | None) -> dict[str, Any] | None:
+    """Add this channel's own figures to the periodic reports (rewards paid for tip-offs, on-site
+    visits, wages recovered…) for the local days ``[start, end)``, limited to ``department`` when the
+    report is. Return ``{"title": "…", "rows": [{"label": "…", "value": 12, "unit": "元"}]}`` or
+    nothing. May be ``async def`` (the core awaits it) so it can read the plugin's own tables."""
 
 
 # -- application hooks ---------------------------------------------------------------------------------

@@ -27,11 +27,12 @@ from core.lifecycle import (
 )
 from core.model import Actor, Citizen, OrderRecord
 from core.orders import IntakeRequest
+from core.reports.channel_api import sum_details
 from core.routing import RuleSpec
 
 __all__ = [
     "SHANGHAI", "KINDS", "Assessment", "Channel", "CitizenWording", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "Job", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
-    "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key",
+    "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key", "sum_details",
 ]

@@ -30,6 +30,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_limit: str = "5/86400"  # at most this many messages per phone number per window (seconds)
     # automatic 催办/督办 by the SLA sweep: "<state>:<deadline>:<kind>" rules, comma separated
     sla_rules: str = DEFAULT_SLA_RULES
+    # Where early warnings for the supervisors are posted (an SMS or messaging gateway); unset keeps
+    # them pending in the outbox until it is configured.
+    notify_url: str | None = None
     max_body_bytes: int = 1_048_576
     var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
@@ -89,6 +92,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sms_sign=env.get("HUYING_SMS_SIGN", "【呼应12345】"),
         sms_limit=env.get("HUYING_SMS_LIMIT", "5/86400"),
         sla_rules=env.get("HUYING_SLA_RULES", DEFAULT_SLA_RULES),
+        notify_url=env.get("HUYING_NOTIFY_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
         var_dir=var_dir,
         https=env.get("HUYING_HTTPS", "").lower() in ("1", "true", "yes"),

@@ -369,3 +369,27 @@ async def test_hook_register_jobs(with_plugins):
     assert (await client.get("/api/jobs", headers=handler)).status_code == 403
     with pytest.raises(ValueError, match="tow_reminders"):
         collect_jobs(get_plugin_manager(extra=[Reminders(), Reminders()]))
+
+
+async def test_hook_report_section(with_plugins):
+    """A channel's own figures appear in the periodic report as its section, limited to the report's
+    department, and only for that channel's orders; an async implementation is awaited."""
+    seen = []
+
+    class Sections(Tracker):
+        @hookimpl
+        async def report_section(self, channel, start, end, department):
+            seen.append((channel.code, start, end, department))
+            return {"title": "核实走访", "rows": [{"label": "上门核实", "value": 3, "unit": "次"}]}
+
+    client = await with_plugins(Sections())
+    headers = await _login(client, "supervisor1")
+    report = (await client.get("/api/reports/monthly", params={"start": "2026-03-15"}, headers=headers)).json()
+    section = next(s for s in report["sections"] if s["channel"] == "tracker")
+    assert section["channel_name"] == "测试专线" and section["rows"] == [{"label": "上门核实", "value": 3, "unit": "次"}]
+    import datetime as dt
+
+    assert seen == [("tracker", dt.date(2026, 3, 1), dt.date(2026, 4, 1), None)]
+    handler = await _login(client, "housing_handler")
+    await client.get("/api/reports/monthly", params={"start": "2026-03-15"}, headers=handler)
+    assert seen[-1][3] == "housing"
