@@ -114,10 +114,10 @@ def test_a_broken_workflow_action_stops_start_up_not_the_first_order():
     assert "escalate" in message and "limbo" in message
 
 
-def test_an_action_for_an_unknown_role_stops_start_up():
+def test_an_action_no_role_may_take_stops_start_up():
     bad = Action(name="escalate", label="升级", sources=frozenset({"accepted"}), target=None,
-                 roles=frozenset({"mayor"}), payload=Note)
-    assert "mayor" in _refused(_plugin("P", _channel(), workflow_actions=lambda channel: [bad]))
+                 roles=frozenset(), payload=Note)
+    assert "escalate" in _refused(_plugin("P", _channel(), workflow_actions=lambda channel: [bad]))
 
 
 def test_an_async_implementation_of_a_synchronous_hook_is_refused():

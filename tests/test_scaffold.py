@@ -26,7 +26,7 @@ def test_new_channel_scaffolds_a_package_whose_tests_pass(tmp_path):
     assert {p.name for p in package.rglob("*.py")} == {"__init__.py", "test_water_supply.py"}
     source = (package / "__init__.py").read_text()
     assert "from core.plugin_api import" in source and 'name="供水专线"' in source
-    ran = subprocess.run([sys.executable, "-m", "pytest", str(package / "tests"), "-q", "-p", "tests.conftest",
+    ran = subprocess.run([sys.executable, "-m", "pytest", str(package / "tests"), "-q", "-p", "conftest",
                           "-c", str(ROOT / "pyproject.toml"), "-p", "no:logging"],
                          cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=600)
     assert ran.returncode == 0, ran.stdout[-3000:] + ran.stderr[-2000:]
