@@ -46,7 +46,7 @@ async def test_ready_fails_when_the_outbox_backlog_is_over_its_bound(client, tok
     await OutboxMessage.insert(*[OutboxMessage(topic="city_platform.status", payload={}) for _ in range(2)])
     ready = await client.get("/ready")
     assert ready.status_code == 503
-    assert ready.json()["checks"]["outbox"]["ok"] is False and "待发送 2 条" in ready.json()["checks"]["outbox"]["detail"]
+    assert ready.json()["checks"]["outbox"]["ok"] is False and "待发送 超过 1 条" in ready.json()["checks"]["outbox"]["detail"]
 
 
 async def test_ready_checks_redis_when_it_is_configured(client):
