@@ -67,6 +67,30 @@ def cmd_worker(args) -> None:
     run_worker(worker_settings(platform, burst=args.burst))
 
 
+def cmd_run_job(args) -> None:
+    import json
+
+    from core.jobs import run_job
+
+    platform = _platform()
+    if args.list or not args.name:
+        for job in platform.jobs.values():
+            print(f"{job.name:<22} {job.schedule:<24} {job.label}")
+        return
+    job = platform.jobs.get(args.name)
+    if job is None:
+        sys.exit(f"错误: 没有名为 {args.name} 的后台任务（huying run-job --list 列出全部）")
+
+    async def run():
+        await _migrate(platform)
+        try:
+            return await run_job(platform, job, mode="manual")
+        finally:
+            await platform.stop()
+
+    print(json.dumps(asyncio.run(run()), ensure_ascii=False, default=str))
+
+
 def cmd_demo(args) -> None:
     from core.demo import seed
 
@@ -153,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
 
     sub.add_parser("migrate", help="把数据库迁移到最新版本").set_defaults(func=cmd_migrate)
+
+    run_job = sub.add_parser("run-job", help="立即运行一次后台任务（如 sla_sweep）")
+    run_job.add_argument("name", nargs="?")
+    run_job.add_argument("--list", action="store_true", help="列出全部后台任务及其计划")
+    run_job.set_defaults(func=cmd_run_job)
 
     demo = sub.add_parser("demo", help="写入演示单位、用户和工单")
     demo.add_argument("--orders", type=int, default=300)

@@ -14,10 +14,12 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from tests.helpers import png
+
 from core.backup import BackupError, backup, restore
 from tests import helpers
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
+PNG = png()  # a real image: uploads are decoded
 
 
 async def _fill(client, tokens) -> list[str]:

@@ -8,11 +8,13 @@ import os
 
 import msgspec
 import pytest
+
+from tests.helpers import png
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import helpers
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()  # a real image: uploads are decoded
 
 
 def _metrics(text: str) -> dict[tuple[str, tuple], float]:
