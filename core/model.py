@@ -77,6 +77,8 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     extensions: list[dict[str, Any]] = []
     supervisions: list[dict[str, Any]] = []
     flags: list[str] = []
+    due_at: dt.datetime | None = None  # the soonest open deadline (see SlaClock.watch)
+    at_risk_at: dt.datetime | None = None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

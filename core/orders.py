@@ -208,6 +208,7 @@ class OrderService:
             "rating": None, "external_id": request.external_id, "version": 1,
             "created_at": now, "updated_at": now,
         }
+        row.update(self.sla.watch(row["deadlines"], "received"))
         # Only the database work holds the write lock; everything above was prepared outside it.
         async with write_transaction(current_engine()):
             if idempotency_key:
@@ -294,6 +295,7 @@ class OrderService:
             after = order
             if changes or target != order.status:  # a pure record (comment, reveal) leaves the order be
                 changes = {**changes, "status": target, "version": order.version + 1, "updated_at": now}
+                changes.update(self.sla.watch(changes.get("deadlines", order.deadlines), target))
                 updated = await (Order.update({getattr(Order, k): v for k, v in changes.items()})
                                  .where((Order.id == order.id) & (Order.version == order.version))
                                  .returning(Order.id))

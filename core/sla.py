@@ -10,7 +10,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from core.calendar import DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
+from core.calendar import AT_RISK_SHARE, DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
 from core.channels import SlaDefaults
 
 DEADLINE_LABELS: dict[str, str] = {
@@ -73,6 +73,21 @@ class SlaClock:
                        "due": self.due(name, received_at, channel=channel, kind=kind, priority=priority).isoformat(),
                        "done": None}
                 for name in ("dispatch", "handle")}
+
+    def watch(self, deadlines: dict[str, Any], status: str) -> dict[str, dt.datetime | None]:
+        """The soonest open deadline's due time and the instant it turns 临期, kept in the order's
+        ``due_at``/``at_risk_at`` columns so that lists filter and sort by deadline in the database.
+        Nothing is due while an order is suspended (the clock stops) or closed."""
+        if status in ("suspended", "archived", "merged"):
+            return {"due_at": None, "at_risk_at": None}
+        open_ = [d for d in deadlines.values() if not d.get("done")]
+        if not open_:
+            return {"due_at": None, "at_risk_at": None}
+        soonest = min(open_, key=lambda d: d["due"])
+        start, due = dt.datetime.fromisoformat(soonest["start"]), dt.datetime.fromisoformat(soonest["due"])
+        allowance = self.calendar.working_seconds_between(start, due)
+        at_risk = self.calendar.add_working_hours(start, allowance * AT_RISK_SHARE / 3600) if allowance else start
+        return {"due_at": due, "at_risk_at": min(at_risk, due)}
 
     def present(self, deadlines: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
         """Each deadline with its state and working time used, for people to read."""

@@ -87,6 +87,9 @@ class Order(Table, tablename="orders"):
     extensions = JSON(default=[])  # 延期: requested → approved / rejected
     supervisions = JSON(default=[])  # 督办/催办: issued → answered
     flags = JSON(default=[])  # early-warning marks set at intake (e.g. mass incident)
+    # the soonest open deadline and when it turns 临期 (SlaClock.watch): lists sort and filter on them
+    due_at = Timestamptz(null=True, default=None, index=True)
+    at_risk_at = Timestamptz(null=True, default=None)
     version = Integer(default=1)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
