@@ -18,6 +18,7 @@ import msgspec
 
 from api.routes import ROUTES
 from api.security import provide_actor
+from api.console import ConsolePages
 from api.web import WebPages
 from core.errors import HuyingError
 from core.jobs import make_jobs
@@ -83,7 +84,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request},
         logging_config=LoggingConfig(log_exceptions="always"),
-        plugins=[PluginRoutes(platform), WebPages(platform)],  # the public pages (api/web)
+        plugins=[PluginRoutes(platform), WebPages(platform), ConsolePages(platform)],  # public pages, staff console
         lifespan=[lifespan],
         request_max_body_size=platform.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

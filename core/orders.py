@@ -22,6 +22,7 @@ from core.channels import KINDS, SOURCES
 from core.confidential import HIDDEN, Sealer
 from core.db import current_engine, insert_row, read_transaction, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
+from core.listing import OrderLists
 from core.lifecycle import STATUSES, TERMINAL, ActionContext, Refusal
 from core.model import CENTRE_ROLES, ROLES, Actor, Citizen, EventRecord, OrderRecord
 from core.outbox import Outbox
@@ -97,7 +98,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class OrderService:
+class OrderService(OrderLists):
     def __init__(self, channels, sla, sealer: Sealer | None = None):
         self.channels = channels
         self.sla = sla
@@ -117,6 +118,7 @@ class OrderService:
     def forget_reference_data(self) -> None:
         """Departments and routing rules are cached; call after changing them."""
         self._departments = None
+        self.forget_department_names()
         self.rules.forget()
 
     # -- intake -------------------------------------------------------------------------------------
