@@ -16,9 +16,10 @@ TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 def _rows(page) -> str:
-    """The page below its search form (the query typed is echoed in the form)."""
+    """The page below its filter form (the query typed is echoed in the form)."""
     text = page.text
-    return text[text.find("</form>"):]
+    start = text.find("<tbody>")
+    return text[start:] if start >= 0 else ""
 
 
 class Staff:
