@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from pathlib import Path
 
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
@@ -11,7 +12,8 @@ from litestar.di import Provide
 from litestar.exceptions import ValidationException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 from litestar.plugins import InitPlugin
 
 import msgspec
@@ -23,6 +25,9 @@ from api.web import WebPages
 from core.errors import HuyingError
 from core.jobs import make_jobs
 from core.platform import Platform
+
+
+DOCS = "/schema-assets"
 
 
 def _error(request: Request, exc: HuyingError) -> Response:
@@ -80,7 +85,9 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=list(ROUTES),
+        route_handlers=[*ROUTES, create_static_files_router(
+            path=DOCS, directories=[Path(__file__).parent / "docs_assets"], name="docs-assets",
+            include_in_schema=False)],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request},
         logging_config=LoggingConfig(log_exceptions="always"),
@@ -90,7 +97,13 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         openapi_config=OpenAPIConfig(
             title="呼应 Huying 12345 工单平台 API", version="1.0.0",
             description="受理、派单、签收、答复、审核、回访、归档；每个特色专线是一个插件。",
-            path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            path="/schema", render_plugins=[  # served from api/docs_assets: no CDN on closed networks
+                SwaggerRenderPlugin(js_url=f"{DOCS}/swagger-ui-bundle.js", css_url=f"{DOCS}/swagger-ui.css",
+                                    standalone_preset_js_url=f"{DOCS}/swagger-ui-standalone-preset.js",
+                                    favicon="<link rel='icon' href='data:,'>"),
+                RedocRenderPlugin(js_url=f"{DOCS}/redoc.standalone.js", google_fonts=False,
+                                  favicon="<link rel='icon' href='data:,'>"),
+            ],
         ),
         debug=False,
     )

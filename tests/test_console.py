@@ -287,3 +287,13 @@ async def test_the_agent_takes_a_call_through_the_intake_form(client, people, pl
                                                 "content": "楼上漏水到我家", "citizen.phone": "13912345678",
                                                 "citizen.name": "李女士"})
     assert made.status_code == 200 and "已完成：受理" in made.text and "待派单" in made.text
+
+
+async def test_the_api_documentation_loads_its_assets_from_the_app_itself(client):
+    for page in ("/schema/swagger", "/schema/redoc"):
+        html = (await client.get(page)).text
+        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+        assert assets and all(a.startswith("/schema-assets/") for a in assets), (page, assets)
+        assert "https://" not in html.replace("https://github", "")
+        for asset in assets:
+            assert (await client.get(asset)).status_code == 200, asset
