@@ -39,7 +39,7 @@ from api.console.session import COOKIE, NotSignedIn, current_actor
 from api.web.protection import csrf_middleware, security_headers
 from api.web.tracking import publishes_replies
 from core.auth import login as check_password
-from core.channels import KINDS, describe_fields
+from core.channels import KINDS, SOURCES, describe_fields
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, Unauthorized
 from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, parse_filter
@@ -53,6 +53,7 @@ PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
 EVENT_LABELS = {"intake": "受理", "attach": "上传附件"}
+INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
 DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期"}
 
 
@@ -66,7 +67,9 @@ def _platform(request: Request):
 
 async def _page(request: Request, actor: Actor | None, name: str, *, status_code: int = 200, **context) -> Response:
     nav = queues.QUEUES.get(actor.role, []) if actor else []
-    return _console(request).render(request, name, status_code=status_code, me=actor, nav=nav, **context)
+    names = await _platform(request).orders.department_names() if actor and actor.department else {}
+    return _console(request).render(request, name, status_code=status_code, me=actor, nav=nav,
+                                    my_department=names.get(actor.department or "", "") if actor else "", **context)
 
 
 def session_refresh(app):
@@ -242,13 +245,18 @@ def _timeline(platform, order: dict, names: dict[str, str]) -> list[dict]:
     shown = []
     for e in order.get("events", []):
         action = lifecycle.get(e["action"])
-        labels = {f.name: f.label for f in describe_fields(action.payload)} if action else {}
+        described = describe_fields(action.payload) if action else []
+        labels = {f.name: f.label for f in described}
+        choices = {f.name: f.choices or {} for f in described}
+        choices.update(INTAKE_CHOICES)
         details = []
         for key, value in (e["payload"] or {}).items():
             if value in ("", None, [], {}) or key in ("reason", "note", "text") and value == e["reason"]:
                 continue
             if key == "department":
                 value = names.get(value, value)
+            elif isinstance(value, str) and value in choices.get(key, {}):
+                value = choices[key][value]
             elif isinstance(value, bool):
                 value = "是" if value else "否"
             elif isinstance(value, list):
