@@ -31,6 +31,7 @@ REPEAT_CALLER_ORDERS = 3
 HISTORY_DAYS = 90  # the agent's caller-history panel
 DUPLICATE_DAYS = 7  # 疑似重复: same phone or same subject within this many days
 MAX_PAGE = 10_000
+CALENDAR_DAYS = 30  # beyond this, working time over a deadline is estimated (5 of 7 days, 8 hours)
 QUERY_MAX = 100
 
 LIST_FLAGS: dict[str, str] = {**FLAGS, "repeat_caller": "重复来电"}
@@ -239,6 +240,9 @@ class OrderLists:
         now = self.clock()
         if now > due_at:
             state = "overdue"
+            if now - due_at > dt.timedelta(days=CALENDAR_DAYS):  # long overdue: counted in days, cheaply
+                return {"state": state, "label": DEADLINE_STATE_LABELS[state], "due": due_at.isoformat(),
+                        "hours": -round((now - due_at).days * 8 * 5 / 7, 1)}
             hours = -self.sla.calendar.working_seconds_between(due_at, now) / 3600
         else:
             state = "at_risk" if at_risk_at is not None and now >= at_risk_at else "normal"

@@ -12,6 +12,7 @@ INDEXES = (
     "CREATE INDEX IF NOT EXISTS orders_department_status_due ON orders (department, status, due_at)",
     "CREATE INDEX IF NOT EXISTS orders_phone_received ON orders (citizen_phone, received_at)",
     "CREATE INDEX IF NOT EXISTS orders_status_received ON orders (status, received_at)",
+    "CREATE INDEX IF NOT EXISTS orders_subject_received ON orders (subject, received_at)",
 )
 
 
