@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sqlite3
 from pathlib import Path
 
 from litestar import Litestar, Request, Response
@@ -16,6 +17,7 @@ from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.plugins import InitPlugin
 
+import asyncpg
 import msgspec
 
 from api.routes import ROUTES
@@ -55,6 +57,20 @@ def _invalid_request(request: Request, exc: ValidationException) -> Response:
                     status_code=400)
 
 
+def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is away (restarting, unreachable, or locked by another process for too long):
+    a clean 503 the client may retry, never a 500; the pool reconnects by itself once it is back."""
+    if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
+        raise exc
+    request.logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return Response({"status_code": 503, "detail": "数据库暂时不可用，请稍后重试", "extra": []},
+                    status_code=503, headers={"Retry-After": "5"})
+
+
+DATABASE_UNAVAILABLE = (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
+                        asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError)
+
+
 class PluginRoutes(InitPlugin):
     """Appends the route handlers plugins contribute through ``http_route_handlers``."""
 
@@ -89,7 +105,8 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             path=DOCS, directories=[Path(__file__).parent / "docs_assets"], name="docs-assets",
             include_in_schema=False)],
         dependencies={"actor": Provide(provide_actor)},
-        exception_handlers={HuyingError: _error, ValidationException: _invalid_request},
+        exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
+                            **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE}},
         logging_config=LoggingConfig(log_exceptions="always"),
         plugins=[PluginRoutes(platform), WebPages(platform), ConsolePages(platform)],  # public pages, staff console
         lifespan=[lifespan],

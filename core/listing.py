@@ -20,10 +20,11 @@ from piccolo.query import OrderByRaw
 from core.calendar import DEADLINE_STATE_LABELS
 from core.channels import FLAGS, KINDS, SOURCES, field
 from core.confidential import HIDDEN
-from core.db import current_engine, read_transaction
+from core.db import read_transaction
 from core.errors import FieldError, Forbidden, InvalidInput
 from core.lifecycle import OPEN_STATUSES, STATUSES
-from core.model import CENTRE_ROLES, Actor
+from core.model import Actor
+from core.visibility import mask_phone, scope
 from core.tables import Department, Order
 
 REPEAT_CALLER_DAYS = 30  # DESIGN.md: 重复来电 is the same caller within 30 days
@@ -80,7 +81,7 @@ def parse_filter(params: dict[str, Any]) -> OrderFilter:
     try:
         found = msgspec.convert(data, OrderFilter, strict=False)
     except msgspec.ValidationError as exc:
-        from core.orders import field_errors
+        from core.intake import field_errors
 
         raise InvalidInput(field_errors(exc), "筛选条件有误") from None
     errors = []
@@ -98,7 +99,7 @@ def parse_filter(params: dict[str, Any]) -> OrderFilter:
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
-    from core.orders import LOCAL_TZ
+    from core.intake import LOCAL_TZ
 
     return dt.datetime.combine(day, dt.time.min, LOCAL_TZ)
 
@@ -114,22 +115,13 @@ class OrderLists:
     channels: Any
     sla: Any
     clock: Any
+    engine: Any
 
     # -- scope and clauses ------------------------------------------------------------------------
 
-    def scope(self, actor: Actor) -> list:
-        """The rows this actor may see at all, as clauses; refuses anyone else."""
-        if actor.role == "handler":
-            return [Order.department == actor.department]
-        if actor.kind == "api_key":
-            return [Order.channel.is_in(list(actor.channels))] if actor.channels else []
-        if actor.role in CENTRE_ROLES:
-            return []
-        raise Forbidden("无权查看工单")
-
     def clauses(self, actor: Actor, f: OrderFilter) -> list:
         now = self.clock()
-        where = self.scope(actor)
+        where = scope(actor)  # the same rule as a single read (core.visibility)
         for column, value in ((Order.status, f.status), (Order.channel, f.channel), (Order.kind, f.kind),
                               (Order.department, f.department), (Order.area, f.area)):
             if value:
@@ -201,7 +193,7 @@ class OrderLists:
         else:
             query = query.order_by(getattr(Order, column), ascending=ascending)
         query = query.order_by(Order.id, ascending=ascending).limit(page_size).offset((page - 1) * page_size)
-        async with read_transaction(current_engine()):
+        async with read_transaction(self.engine):
             rows = await query
             total = await count if with_total else None
             names = await self.department_names()
@@ -211,7 +203,7 @@ class OrderLists:
     async def count(self, actor: Actor, queues: dict[str, OrderFilter]) -> dict[str, int]:
         """How many orders each named filter holds, in one read transaction."""
         found = {}
-        async with read_transaction(current_engine()):
+        async with read_transaction(self.engine):
             for name, f in queues.items():
                 query = Order.count()
                 for clause in self.clauses(actor, f):
@@ -252,8 +244,6 @@ class OrderLists:
 
     def summary(self, row: dict, actor: Actor, names: dict[str, str]) -> dict:
         """One row of a list as this actor may see it (phone masked, a protected reporter hidden)."""
-        from core.orders import mask_phone
-
         channel = self.channels.get(row["channel"])
         protected = bool(channel and channel.protect_reporter)
         return {
@@ -283,7 +273,7 @@ class OrderLists:
         since = self.clock() - dt.timedelta(days=HISTORY_DAYS)
         recent = self.clock() - dt.timedelta(days=REPEAT_CALLER_DAYS)
         base = (Order.citizen_phone == phone) & (Order.received_at >= since)
-        async with read_transaction(current_engine()):
+        async with read_transaction(self.engine):
             rows = await Order.select(*SUMMARY_COLUMNS).where(base).output(load_json=True).order_by(
                 Order.received_at, ascending=False).limit(200)
             total = await Order.count().where(base)
@@ -306,7 +296,7 @@ class OrderLists:
         window = dt.timedelta(days=DUPLICATE_DAYS)
         earliest = min(i["received_at"] for i in items) - window
         since = self.clock() - dt.timedelta(days=HISTORY_DAYS)
-        async with read_transaction(current_engine()):
+        async with read_transaction(self.engine):
             by_phone = await Order.select(Order.number, Order.citizen_phone, Order.received_at).where(
                 Order.citizen_phone.is_in(phones) & (Order.received_at >= min(since, earliest))) if phones else []
             by_subject = await Order.select(Order.number, Order.subject, Order.received_at).where(

@@ -77,12 +77,12 @@ async def people(client):
 
 
 async def _order(platform, agent="agent1", **overrides) -> str:
-    from core.orders import IntakeRequest
+    from core.intake import IntakeRequest
     import msgspec
 
     request = msgspec.convert(intake_body(**overrides), IntakeRequest)
-    _, view = await platform.orders.intake("hotline", request, Actor(name=agent, role="agent"))
-    return view["number"]
+    _, made = await platform.orders.intake("hotline", request, Actor(name=agent, role="agent"))
+    return made.number
 
 
 async def test_a_wrong_password_is_refused_and_the_right_one_opens_the_home_page(client):
@@ -141,7 +141,7 @@ async def test_a_form_without_its_csrf_token_is_refused(client, people, platform
     forged = await dispatcher.post(f"/console/orders/{number}/act/dispatch",
                                    {"department": "housing", "_csrf_token": "forged"})
     assert forged.status_code == 403
-    assert (await platform.orders.get(number, Actor(name="d", role="dispatcher")))["status"] == "received"
+    assert (await platform.orders.get(number, Actor(name="d", role="dispatcher"))).status == "received"
 
 
 async def test_each_role_sees_its_queues_with_counts(client, people, platform):
@@ -260,7 +260,7 @@ async def test_a_handler_never_sees_another_departments_order(client, people, pl
     assert refused.status_code == 404
     bulk = await handler.post("/console/bulk/accept", {"numbers": [theirs]})
     assert "未能签收" in bulk.text
-    assert (await platform.orders.get(theirs, Actor(name="d", role="dispatcher")))["status"] == "dispatched"
+    assert (await platform.orders.get(theirs, Actor(name="d", role="dispatcher"))).status == "dispatched"
 
 
 async def test_bulk_dispatch_sends_each_order_to_its_suggestion(client, people, platform):
@@ -273,7 +273,7 @@ async def test_bulk_dispatch_sends_each_order_to_its_suggestion(client, people, 
     assert "已派单 2 件" in done.text
     for number in (first, second):
         order = await platform.orders.get(number, Actor(name="d", role="dispatcher"))
-        assert order["status"] == "dispatched" and order["department"] == "housing"
+        assert order.status == "dispatched" and order.department == "housing"
 
 
 async def test_the_agent_takes_a_call_through_the_intake_form(client, people, platform):

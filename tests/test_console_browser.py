@@ -15,7 +15,7 @@ import msgspec
 import pytest
 
 from core.model import Actor
-from core.orders import IntakeRequest
+from core.intake import IntakeRequest
 from tests.helpers import PASSWORD, intake_body
 from tests.test_browser import _backend, _left, driver, screenshots, server  # noqa: F401  (fixtures)
 
@@ -104,8 +104,8 @@ class Desk:
 
 async def _order(platform, **overrides) -> str:
     request = msgspec.convert(intake_body(**overrides), IntakeRequest)
-    _, view = await platform.orders.intake("hotline", request, Actor(name="agent1", role="agent"))
-    return view["number"]
+    _, made = await platform.orders.intake("hotline", request, Actor(name="agent1", role="agent"))
+    return made.number
 
 
 async def test_a_working_day_through_the_console_for_every_role(driver, server, platform, screenshots):
@@ -235,7 +235,7 @@ async def test_a_working_day_through_the_console_for_every_role(driver, server, 
     me.shoot("16-order-list")
     me.sign_out()
     rows = await platform.orders.get(number, Actor(name="s", role="supervisor"))
-    assert rows["status"] == "archived" and rows["rating"]["valid"] is False
+    assert rows.status == "archived" and rows.rating["valid"] is False
 
 
 async def test_a_call_is_taken_with_the_keyboard_alone(driver, server, platform, screenshots):
@@ -266,5 +266,5 @@ async def test_a_call_is_taken_with_the_keyboard_alone(driver, server, platform,
     assert "已完成：受理" in me.text("#done"), me.text("main")
     number = me.text("#order-number")
     order = await platform.orders.get(number, Actor(name="a", role="agent"))
-    assert order["kind"] == "consult" and order["category"] == "噪音" and order["source"] == "phone"
-    assert order["subject"] == "请问夜间施工许可如何查询"
+    assert order.kind == "consult" and order.category == "噪音" and order.source == "phone"
+    assert order.subject == "请问夜间施工许可如何查询"

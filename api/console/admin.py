@@ -238,7 +238,7 @@ async def rules_add(request: Request) -> Response:
                                          keywords=keywords, category=values["category"], area=values["area"],
                                          kind=values["kind"], department=values["department"],
                                          reason=values["reason"] or f"关键词：{'、'.join(keywords)}"))
-    request.app.state.platform.orders.rules.forget()
+    request.app.state.platform.orders.forget_reference_data()
     return _done("/console/admin/rules", "已添加派单规则")
 
 
@@ -249,7 +249,7 @@ async def rules_toggle(request: Request, rule_id: FromPath[int]) -> Response:
     if rule is None:
         raise NotFound("规则不存在")
     await RoutingRule.update({RoutingRule.active: not rule["active"]}).where(RoutingRule.id == rule_id)
-    request.app.state.platform.orders.rules.forget()
+    request.app.state.platform.orders.forget_reference_data()
     return _done("/console/admin/rules", "已停用规则" if rule["active"] else "已启用规则")
 
 

@@ -14,7 +14,7 @@ import msgspec
 from api.web.forms import YES_NO, FormField, _limits, plain_message
 from core.channels import KINDS, describe_fields
 from core.errors import FieldError
-from core.orders import IntakeRequest, field_errors
+from core.intake import IntakeRequest, field_errors
 
 GENERAL = "_form"
 

@@ -35,6 +35,7 @@ from api.console.forms import (
     struct_fields,
 )
 from api.console.panels import order_panels
+from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
 from api.web.protection import csrf_middleware, security_headers
 from api.web.tracking import publishes_replies
@@ -44,7 +45,7 @@ from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound
 from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, parse_filter
 from core.model import ROLES, Actor
-from core.orders import IntakeRequest
+from core.intake import IntakeRequest
 from core.sla import DEADLINE_LABELS
 from core.storage import AttachmentRefused
 from core.tables import Department
@@ -277,11 +278,13 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
                   status_code: int = 200, open_action: str = "", values: dict | None = None,
                   errors: dict | None = None, banner: str = "", banner_kind: str = "info") -> Response:
     platform = _platform(request)
-    order = order or await platform.orders.get(number, actor)
+    if order is None:
+        record, events = await platform.orders.detail(number, actor)
+        order = present(platform, record, actor, events)
     names = await platform.orders.department_names()
     lifecycle = platform.channels.lifecycle(order["channel"])
     channel = platform.channels.get(order["channel"])
-    attachments = await platform.orders.attachments(number, actor)
+    attachments = [msgspec.to_builtins(a) for a in await platform.orders.attachments(number, actor)]
     actions = []
     for a in order["actions"]:
         action = lifecycle.get(a["name"])
@@ -333,7 +336,7 @@ async def order_detail(request: Request, number: FromPath[str]) -> Response:
 async def order_act(request: Request, number: FromPath[str], name: FromPath[str]) -> Response:
     actor = await current_actor(request)
     platform = _platform(request)
-    order = await platform.orders.get(number, actor)
+    order = present(platform, await platform.orders.get(number, actor), actor)
     action = platform.channels.lifecycle(order["channel"]).get(name)
     if action is None:
         raise NotFound(f"没有「{name}」这个操作")
@@ -353,7 +356,7 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
         return await _detail(request, actor, number, status_code=400, open_action=name, values={name: values},
                              errors={name: file_errors({}, refused.errors, fields)})
     except Conflict as lost:
-        stale = seen_version and seen_version != str((await platform.orders.get(number, actor))["version"])
+        stale = seen_version and seen_version != str((await platform.orders.get(number, actor)).version)
         return await _detail(
             request, actor, number, status_code=409, banner_kind="conflict",
             banner=(f"未能执行「{action.label}」：{lost.detail}。"
@@ -363,7 +366,7 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
         return await _detail(request, actor, number, status_code=403, banner_kind="conflict",
                              banner=f"未能执行「{action.label}」：{refused.detail}")
     if action.reveals_contact:
-        return await _detail(request, actor, number, order=result,
+        return await _detail(request, actor, number, order=present_result(platform, result, actor),
                              banner="完整号码已显示，本次查看已记录在案（仅本页显示，刷新后重新隐藏）。")
     return Redirect(f"/console/orders/{number}?{urlencode({'done': action.label})}", status_code=303)
 
@@ -390,7 +393,8 @@ async def order_attach(request: Request, number: FromPath[str]) -> Response:
 async def order_attachment(request: Request, number: FromPath[str], key: FromPath[str]) -> Response:
     actor = await current_actor(request)
     platform = _platform(request)
-    found = next((a for a in await platform.orders.attachments(number, actor) if a["key"] == key), None)
+    found = next((msgspec.to_builtins(a) for a in await platform.orders.attachments(number, actor) if a.key == key),
+                 None)
     if found is None:
         raise NotFound("附件不存在")
     inline = found["content_type"].startswith("image/")
@@ -448,10 +452,10 @@ async def intake_submit(request: Request) -> Response:
         data.setdefault("details", {})
         try:
             request_ = msgspec.convert(data, IntakeRequest, strict=False)
-            _, view = await platform.orders.intake(code, request_, actor, idempotency_key=values["_submission"] or None)
-            return Redirect(f"/console/orders/{view['number']}?{urlencode({'done': '受理'})}", status_code=303)
+            _, made = await platform.orders.intake(code, request_, actor, idempotency_key=values["_submission"] or None)
+            return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理'})}", status_code=303)
         except msgspec.ValidationError as exc:
-            from core.orders import field_errors
+            from core.intake import field_errors
 
             errors = file_errors({}, field_errors(exc), common + own)
         except InvalidInput as refused:
@@ -510,7 +514,7 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
             payload: dict[str, Any] = {}
             if name == "dispatch":
                 order = await platform.orders.get(number, actor)
-                target = department or order["suggested_department"]
+                target = department or order.suggested_department
                 if not target:
                     raise InvalidInput([], "没有建议承办单位，请选择单位后再派")
                 payload = {"department": target}
