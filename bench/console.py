@@ -101,11 +101,48 @@ def make_database(path: Path, orders: int, env: dict) -> None:
     print(f"huying demo --orders {orders}: {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def scale(db: Path, target: int) -> None:
+    """Copy the demo's orders back in time, a day further per copy, until ``target`` orders: copies
+    older than 30 days are archived (nothing due), as a year of a real centre's orders would be.
+    Events and attachments are not copied (detail pages are measured on the demo's own orders)."""
+    import datetime as dt
+
+    started = time.perf_counter()
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        originals = [dict(r) for r in conn.execute("SELECT * FROM orders ORDER BY id")]
+        columns = [c for c in originals[0] if c != "id"]
+        count, copy = len(originals), 0
+        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        while count < target:
+            copy += 1
+            shift = dt.timedelta(days=copy)
+            batch = []
+            for row in originals[: target - count]:
+                row = dict(row)
+                for key in ("received_at", "created_at", "updated_at", "due_at", "at_risk_at"):
+                    if row[key]:
+                        row[key] = str(dt.datetime.fromisoformat(row[key]) - shift)
+                row["number"] = f"XC{copy:04d}{row['number'][-8:]}"
+                row["external_id"] = None
+                if copy > 30 and row["status"] not in ("archived", "merged"):
+                    row["status"], row["due_at"], row["at_risk_at"] = "archived", None, None
+                batch.append([row[c] for c in columns])
+            conn.executemany(insert, batch)
+            count += len(batch)
+        conn.commit()
+        conn.execute("ANALYZE")
+    print(f"scaled to {target:,} orders by copying the demo's back in time: {time.perf_counter() - started:.0f} s",
+          flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=410_000)
     parser.add_argument("--db", type=Path, help="reuse a database made by `huying demo` (skips seeding)")
     parser.add_argument("--samples", type=int, default=60, help="requests per page")
+    parser.add_argument("--scale-to", type=int, default=0,
+                        help="after seeding, copy the demo's orders back in time up to this many (see scale())")
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="huying-bench-console-"))
@@ -118,14 +155,17 @@ def main() -> None:
     else:  # an older file gets the console's columns and indexes first
         subprocess.run([sys.executable, "-m", "api.cli", "migrate"], env=env, cwd=ROOT, check=True,
                        capture_output=True)
+    if args.scale_to:
+        scale(db, args.scale_to)
     with sqlite3.connect(db) as conn:
         total = conn.execute("SELECT count(*) FROM orders").fetchone()[0]
         ids = [r[0] for r in conn.execute("SELECT id FROM orders ORDER BY random() LIMIT 500")]
+        demo = "number LIKE 'XJ%'"  # the demo's own orders, with their events
         numbers = [r[0] for r in conn.execute(
-            "SELECT number FROM orders WHERE department = 'housing' ORDER BY random() LIMIT 200")]
+            f"SELECT number FROM orders WHERE department = 'housing' AND {demo} ORDER BY random() LIMIT 200")]
         phones = [r[0] for r in conn.execute(
             "SELECT citizen_phone FROM orders WHERE citizen_phone <> '' ORDER BY random() LIMIT 200")]
-        any_numbers = [r[0] for r in conn.execute("SELECT number FROM orders ORDER BY random() LIMIT 200")]
+        any_numbers = [r[0] for r in conn.execute(f"SELECT number FROM orders WHERE {demo} ORDER BY random() LIMIT 200")]
     (tmp / "bench_console_bare.py").write_text(BARE_APP)
 
     bare_port, full_port = free_port(), free_port()

@@ -297,3 +297,31 @@ async def test_the_api_documentation_loads_its_assets_from_the_app_itself(client
         assert "https://" not in html.replace("https://github", "")
         for asset in assets:
             assert (await client.get(asset)).status_code == 200, asset
+
+
+async def test_a_likely_duplicate_is_merged_from_the_order_page(client, people, platform):
+    first = await _order(platform, subject="楼道灯坏了", citizen={"name": "李女士", "phone": "13700004321"})
+    second = await _order(platform, subject="楼道灯坏了", citizen={"name": "李女士", "phone": "13700004321"})
+    dispatcher = await people("dispatcher1")
+    page = await dispatcher.get(f"/console/orders/{second}")
+    assert f'name="into" value="{first}"' in page.text
+    merged = await dispatcher.post(f"/console/orders/{second}/act/merge", {"into": first, "reason": "同一诉求"})
+    assert merged.status_code == 200 and 'id="order-status">已合并' in merged.text
+
+
+async def test_extensions_and_supervisions_show_with_their_outcome(client, people, platform):
+    number = await _order(platform)
+    dispatcher, handler = await people("dispatcher1"), await people("housing_handler")
+    await dispatcher.post(f"/console/orders/{number}/act/dispatch", {"department": "housing"})
+    await handler.post(f"/console/orders/{number}/act/accept")
+    await handler.post(f"/console/orders/{number}/act/request_extension", {"days": "3", "reason": "等检测报告"})
+    await dispatcher.post(f"/console/orders/{number}/act/approve_extension", {"reason": "同意"})
+    supervisor = await people("supervisor1")
+    await supervisor.post(f"/console/orders/{number}/act/supervise", {"note": "请加快办理", "due_days": "2"})
+    page = await handler.get(f"/console/orders/{number}")
+    assert "等检测报告" in page.text and "已批准" in page.text and "尚未回复" in page.text
+    counts = dict(re.findall(r'data-queue="(\w+)"><span class="n">(\d+)</span>', (await handler.get("/console")).text))
+    assert counts["supervisions"] == "1"
+    answered = await handler.post(f"/console/orders/{number}/act/answer_supervision",
+                                  {"supervision": "1", "answer": "已加派人手"})
+    assert answered.status_code == 200 and "已加派人手" in answered.text and "尚未回复" not in answered.text
