@@ -123,7 +123,7 @@ def scale(db: Path, target: int) -> None:
                 for key in ("received_at", "created_at", "updated_at", "due_at", "at_risk_at"):
                     if row[key]:
                         row[key] = str(dt.datetime.fromisoformat(row[key]) - shift)
-                row["number"] = f"XC{copy:04d}{row['number'][-8:]}"
+                row["number"] = f"XC{copy:04d}{row['id']:08d}"
                 row["external_id"] = None
                 if copy > 30 and row["status"] not in ("archived", "merged"):
                     row["status"], row["due_at"], row["at_risk_at"] = "archived", None, None

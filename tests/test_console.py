@@ -325,3 +325,12 @@ async def test_extensions_and_supervisions_show_with_their_outcome(client, peopl
     answered = await handler.post(f"/console/orders/{number}/act/answer_supervision",
                                   {"supervision": "1", "answer": "已加派人手"})
     assert answered.status_code == 200 and "已加派人手" in answered.text and "尚未回复" not in answered.text
+
+
+async def test_the_department_picker_takes_a_typed_name_and_refuses_an_unknown_one(client, people, platform):
+    number = await _order(platform)
+    dispatcher = await people("dispatcher1")
+    unknown = await dispatcher.post(f"/console/orders/{number}/act/dispatch", {"department": "不存在的局"})
+    assert unknown.status_code == 400 and "承办单位不存在" in unknown.text
+    named = await dispatcher.post(f"/console/orders/{number}/act/dispatch", {"department": "住房和城乡建设局"})
+    assert named.status_code == 200 and 'id="order-department">住房和城乡建设局' in named.text

@@ -343,6 +343,10 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
     form = await request.form()
     fields = _action_fields(platform, order, action)
     data, values = read_values(form, fields)
+    for f in fields:  # a department picked by typing its name (the searchable picker) is its code
+        if f.widget == "department" and isinstance(data.get(f.name), str):
+            typed = data[f.name]
+            data[f.name] = next((d["code"] for d in await _departments() if typed in (d["code"], d["name"])), typed)
     errors = check_fields({"": action.payload}, fields, data)
     if action.reveals_contact and not str(data.get("reason") or "").strip():
         errors["reason"] = "请写明查看完整号码的原因（将记录在案）"
