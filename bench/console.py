@@ -105,31 +105,31 @@ def scale(db: Path, target: int) -> None:
     """Copy the demo's orders back in time, a day further per copy, until ``target`` orders: copies
     older than 30 days are archived (nothing due), as a year of a real centre's orders would be.
     Events and attachments are not copied (detail pages are measured on the demo's own orders)."""
-    import datetime as dt
-
     started = time.perf_counter()
     with sqlite3.connect(db) as conn:
-        conn.row_factory = sqlite3.Row
-        originals = [dict(r) for r in conn.execute("SELECT * FROM orders ORDER BY id")]
-        columns = [c for c in originals[0] if c != "id"]
-        count, copy = len(originals), 0
-        insert = f"INSERT INTO orders ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(orders)") if r[1] != "id"]
+        originals = conn.execute("SELECT count(*), max(id) FROM orders WHERE number LIKE 'XJ%'").fetchone()
+        count, copy = conn.execute("SELECT count(*) FROM orders").fetchone()[0], 0
+
+        def shifted(column: str, days: int) -> str:
+            return (f"CASE WHEN {column} IS NULL THEN NULL ELSE "
+                    f"strftime('%Y-%m-%d %H:%M:%f', substr({column}, 1, 26), '-{days} days') || '+00:00' END")
+
         while count < target:
             copy += 1
-            shift = dt.timedelta(days=copy)
-            batch = []
-            for row in originals[: target - count]:
-                row = dict(row)
-                for key in ("received_at", "created_at", "updated_at", "due_at", "at_risk_at"):
-                    if row[key]:
-                        row[key] = str(dt.datetime.fromisoformat(row[key]) - shift)
-                row["number"] = f"XC{copy:04d}{row['id']:08d}"
-                row["external_id"] = None
-                if copy > 30 and row["status"] not in ("archived", "merged"):
-                    row["status"], row["due_at"], row["at_risk_at"] = "archived", None, None
-                batch.append([row[c] for c in columns])
-            conn.executemany(insert, batch)
-            count += len(batch)
+            archived = copy > 30
+            exprs = {c: c for c in columns}
+            for c in ("received_at", "created_at", "updated_at", "due_at", "at_risk_at"):
+                exprs[c] = shifted(c, copy)
+            exprs["number"] = f"printf('XC%04d%08d', {copy}, id)"
+            exprs["external_id"] = "NULL"
+            if archived:
+                exprs["status"] = "CASE WHEN status IN ('archived', 'merged') THEN status ELSE 'archived' END"
+                exprs["due_at"] = exprs["at_risk_at"] = "NULL"
+            batch = min(originals[0], target - count)
+            conn.execute(f"INSERT INTO orders ({', '.join(columns)}) SELECT {', '.join(exprs[c] for c in columns)} "
+                         f"FROM orders WHERE number LIKE 'XJ%' ORDER BY id LIMIT {batch}")
+            count += batch
         conn.commit()
         conn.execute("ANALYZE")
     print(f"scaled to {target:,} orders by copying the demo's back in time: {time.perf_counter() - started:.0f} s",
