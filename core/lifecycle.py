@@ -53,18 +53,20 @@ OPEN_STATUSES = frozenset(STATUSES) - TERMINAL
 SATISFACTION: dict[str, str] = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 GOOD_SATISFACTION = frozenset({"satisfied", "basically_satisfied"})
 
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+TEXT_LIMIT = 4000  # every text an action takes is bounded: notes and replies are read by people
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=TEXT_LIMIT)]
+OptionalText = Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
 
 
 # -- payloads ---------------------------------------------------------------------------------------
 
 class Note(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    note: Annotated[str, field("备注", widget="textarea", max_length=4000)] = ""
+    note: Annotated[OptionalText, field("备注", widget="textarea")] = ""
 
 
 class DispatchPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     department: Annotated[str, field("承办单位", widget="department", min_length=1, max_length=64)]
-    note: Annotated[str, field("派单说明", "承办单位会看到这段说明", widget="textarea", max_length=4000)] = ""
+    note: Annotated[OptionalText, field("派单说明", "承办单位会看到这段说明", widget="textarea")] = ""
 
 
 class ReasonPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -73,15 +75,15 @@ class ReasonPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ReplyPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reply: Annotated[Text, field("答复内容", "办理经过和结果，中心审核时会看到", widget="textarea")]
-    public_reply: Annotated[str, field("公开答复", "渠道公开答复时市民看到的文字；不填则公开上面的答复",
-                                       widget="textarea", max_length=4000)] = ""  # defaults to the reply
+    public_reply: Annotated[OptionalText, field("公开答复", "渠道公开答复时市民看到的文字；不填则公开上面的答复",
+                                                widget="textarea")] = ""  # defaults to the reply
 
 
 class CallbackPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     satisfaction: Annotated[Literal["satisfied", "basically_satisfied", "unsatisfied"],
                             field("满意度", choices=SATISFACTION)]
     resolved: Annotated[bool, field("问题是否已解决")]
-    note: Annotated[str, field("回访记录", widget="textarea", max_length=4000)] = ""
+    note: Annotated[OptionalText, field("回访记录", widget="textarea")] = ""
 
 
 class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -90,7 +92,7 @@ class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class MergePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     into: Annotated[str, field("并入工单编号", "例如 XJ20261128000001", min_length=1, max_length=32)]
-    reason: Annotated[str, field("合并理由", max_length=4000)] = ""
+    reason: Annotated[OptionalText, field("合并理由")] = ""
 
 
 class ExtensionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -99,13 +101,15 @@ class ExtensionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 
 class Decision(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: Annotated[str, field("说明", widget="textarea", max_length=4000)] = ""
+    reason: Annotated[OptionalText, field("说明", widget="textarea")] = ""
 
 
 class AppealPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Annotated[Text, field("申诉理由", widget="textarea")]
     evidence: Annotated[str, field("佐证说明", widget="textarea", max_length=4000)] = ""
-    attachments: Annotated[list[str], field("佐证附件", "先在工单上上传附件", widget="attachments")] = []
+    # keys of files uploaded to the order
+    attachments: Annotated[list[Annotated[str, msgspec.Meta(max_length=128)]],
+                           field("佐证附件", "先在工单上上传附件", widget="attachments", max_length=20)] = []
 
 
 class SupervisePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -134,6 +138,7 @@ class ActionContext(msgspec.Struct, kw_only=True):
     now: dt.datetime
     departments: frozenset[str] = frozenset()
     sla: Any = None  # core.sla.SlaClock
+    orders: Any = None  # core.orders.OrderService: for an effect that notes itself on another order
 
 
 class Refusal(Exception):
