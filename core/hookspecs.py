@@ -12,6 +12,7 @@ fails when one of them is missing.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -19,6 +20,7 @@ import pluggy
 if TYPE_CHECKING:
     from core.channels import Assessment, Channel
     from core.errors import FieldError
+    from core.jobs import Job
     from core.lifecycle import Action, ActionContext
     from core.model import EventRecord, OrderRecord
     from core.outbox import Outbox
@@ -89,6 +91,14 @@ def on_transition(channel: Channel, order: OrderRecord, event: EventRecord, outb
     of intakes, say) in the same transaction."""
 
 
+@hookspec
+def report_section(channel: Channel, start: dt.date, end: dt.date, department: str | None) -> dict[str, Any] | None:
+    """Add this channel's own figures to the periodic reports (rewards paid for tip-offs, on-site
+    visits, wages recovered…) for the local days ``[start, end)``, limited to ``department`` when the
+    report is. Return ``{"title": "…", "rows": [{"label": "…", "value": 12, "unit": "元"}]}`` or
+    nothing. May be ``async def`` (the core awaits it) so it can read the plugin's own tables."""
+
+
 # -- application hooks ---------------------------------------------------------------------------------
 
 @hookspec
@@ -107,3 +117,13 @@ def outbox_deliverers() -> dict[str, Any]:
     """Map outbox topics to ``async def deliver(message: dict, settings) -> None`` callables.
 
     A deliverer raising an exception leaves the message for a retry with back-off."""
+
+
+@hookspec
+def register_jobs() -> list[Job]:
+    """Contribute background jobs: ``core.jobs.Job(name, label, run, minutes, hours)`` where ``run``
+    is a plain ``async def run(platform) -> dict`` and the schedule is cron-like in Beijing time.
+
+    The same functions and schedules run in the serving process (embedded default) or in
+    ``huying worker`` through arq (``HUYING_REDIS_URL``), and once by hand with ``huying run-job NAME``.
+    A job may run twice or on two processes at once: make it idempotent."""

@@ -44,6 +44,7 @@ class OrderService:
         self.reference = ReferenceData()
         self.outbox_written: Callable[[], None] = lambda: None  # wakes the delivery job after a commit
         self.clock: Callable[[], dt.datetime] = _now  # replaced only to replay history (demo data)
+        self.received_at_max_age = dt.timedelta(days=400)  # Settings.received_at_max_age_days
         self.intake_desk = IntakeDesk(self)
         self.action_desk = ActionDesk(self)
         self.attachment_desk = AttachmentDesk(self)
@@ -56,9 +57,10 @@ class OrderService:
 
     async def intake(self, code: str, request: IntakeRequest, actor: Actor, *,
                      idempotency_key: str | None = None,
-                     attachments: list[NewAttachment] | tuple = ()) -> tuple[int, OrderRecord]:
+                     attachments: list[NewAttachment] | tuple = (),
+                     handle_due: dt.datetime | None = None) -> tuple[int, OrderRecord]:
         return await self.intake_desk.intake(code, request, actor, idempotency_key=idempotency_key,
-                                             attachments=attachments)
+                                             attachments=attachments, handle_due=handle_due)
 
     async def act(self, number: str, name: str, payload: dict | None, actor: Actor) -> ActionResult:
         return await self.action_desk.act(number, name, payload, actor)

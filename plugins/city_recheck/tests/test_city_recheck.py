@@ -14,9 +14,9 @@ from core.plugin_api import Actor
 from plugins.city_recheck import imports
 from plugins.city_recheck import rows as reading
 from plugins.city_recheck.tables import Recheck, RecheckImport
-from tests.helpers import intake_body
+from tests.helpers import intake_body, png
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = png()  # a real image: uploads are decoded
 HEADER = ["工单编号", "市级编号", "回访时间", "回访结果", "不满意原因"]
 
 
