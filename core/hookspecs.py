@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from core.routing import RuleSpec
 
 PROJECT = "huying"
-ASYNC_HOOKS = frozenset({"validate_action", "on_transition", "report_section"})  # the rest are synchronous (checked at start-up)
+ASYNC_HOOKS = frozenset({"validate_action", "on_transition", "report_section", "order_panels"})  # the rest are synchronous (checked at start-up)
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 

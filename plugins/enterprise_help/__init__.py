@@ -124,7 +124,7 @@ async def validate_action(channel, action, ctx):
 @hookimpl
 async def order_panels(channel, order, viewer):
     """The visits to the enterprise, on the order's console page."""
-    return [await visits.panel(order["number"])]
+    return [await visits.panel(order["number"], viewer)]
 
 
 @hookimpl

@@ -163,13 +163,12 @@ async def list_visits(request: Request, number: FromPath[str], actor: NamedDepen
             for r in rows]
 
 
-async def panel(number: str):
+async def panel(number: str, viewer: Actor):
     """上门走访 as a console panel: each visit with its date, staff and findings."""
     from core.plugin_api import Panel
 
-    order = await Order.select(Order.id).where(Order.number == number).first()
-    rows = await Visit.select().where(Visit.order_id == order["id"]).order_by(Visit.id).output(
-        load_json=True) if order else []
+    order = await read_order(number, viewer)
+    rows = await Visit.select().where(Visit.order_id == order.id).order_by(Visit.id).output(load_json=True)
     shown = tuple((f"{KIND_LABELS.get(r['kind'], r['kind'])} {r['visit_date']}",
                    "、".join(r["staff"]) + (f"：{r['findings'] or r['note']}" if r["findings"] or r["note"] else ""))
                   for r in rows)
