@@ -1,0 +1,208 @@
+"""Full-text search over orders and knowledge articles, one interface on both backends.
+
+Text is segmented with jieba into a space-joined token column: SQLite keeps it in an FTS5 table
+(``unicode61`` over the tokens), PostgreSQL in a ``tsvector`` built with ``to_tsvector('simple', …)``
+under a GIN index. A document is (re)written in the same transaction as the change that alters it,
+so the index never lags an order or an article.
+
+What a token may reveal is decided here, not by the caller:
+
+* phone numbers, a protected reporter's name and a channel's confidential fields are indexed only as
+  keyed hashes, and only a centre user's query carries the matching hash. A department can neither
+  find an order by the full phone it sees masked (it could otherwise guess the hidden digits) nor
+  reach a tip-off reporter at all; a database dump shows no identity.
+* a department's own token is part of each order's document, so a handler's query is answered by
+  the index itself (``… AND <its department>``): isolation holds in results and counts alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import Iterable
+
+import jieba
+
+from core.errors import FieldError, InvalidInput
+
+jieba.setLogLevel(logging.WARNING)
+
+MAX_QUERY_CHARS = 100
+MAX_TERMS = 8
+_TOKEN = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
+_PHONE_NOISE = re.compile(r"[\s\-()（）+]")
+_PHONE = re.compile(r"^(?:86)?(1[3-9]\d{9}|0\d{9,11}|[2-9]\d{6,7})$")
+
+
+def tokens(text: str) -> list[str]:
+    """Search-mode segmentation: words and the shorter words inside them, lower-cased, deduplicated."""
+    seen: dict[str, None] = {}
+    for piece in jieba.cut_for_search((text or "").lower()):
+        for token in _TOKEN.findall(piece):
+            seen.setdefault(token, None)
+    return list(seen)
+
+
+def query_tokens(text: str) -> list[str]:
+    """Precise-mode segmentation of one query term (every word it yields is in the index too)."""
+    found: dict[str, None] = {}
+    for piece in jieba.cut(text.lower()):
+        for token in _TOKEN.findall(piece):
+            found.setdefault(token, None)
+    return list(found)
+
+
+def normalise_phone(text: str) -> str | None:
+    """Digits of a phone number as it was typed (spaces, dashes, +86), or None if it is not one."""
+    match = _PHONE.match(_PHONE_NOISE.sub("", text or ""))
+    return match.group(1) if match else None
+
+
+class Sealed:
+    """Keyed hashes standing for values that must not be searchable in the clear."""
+
+    def __init__(self, secret: str):
+        self._key = hashlib.sha256(b"huying-search\0" + secret.encode()).digest()
+
+    def token(self, kind: str, value: str) -> str:
+        digest = hmac.new(self._key, f"{kind}\0{value.strip().lower()}".encode(), hashlib.sha256).hexdigest()
+        return "s" + digest[:20]
+
+    def phone(self, value: str) -> str | None:
+        digits = normalise_phone(value)
+        return self.token("phone", digits) if digits else None
+
+
+def department_token(code: str) -> str:
+    """The token marking a department's documents (letters and digits only, so no tokenizer splits it)."""
+    return "d" + hashlib.sha1(code.encode()).hexdigest()[:16]
+
+
+class Query:
+    """A parsed search: each term must match, either by its words or (for the centre) by its hash."""
+
+    def __init__(self, groups: list[list[list[str]]]):
+        self.groups = groups  # AND of groups; a group is an OR of alternatives; an alternative an AND of tokens
+
+    def __bool__(self) -> bool:
+        return bool(self.groups)
+
+    def fts5(self) -> str:
+        return " AND ".join("(" + " OR ".join("(" + " AND ".join(f'"{t}"' for t in alt) + ")" for alt in group)
+                            + ")" for group in self.groups)
+
+    def tsquery(self) -> str:
+        return " & ".join("(" + " | ".join("(" + " & ".join(f"'{t}'" for t in alt) + ")" for alt in group)
+                          + ")" for group in self.groups)
+
+
+def parse_query(q: str, *, sealed: Sealed, in_centre: bool, department: str | None = None,
+                key: str = "q") -> Query:
+    """Turn what a user typed into a Query; too long or too many terms is refused (bounded work)."""
+    q = (q or "").strip()
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidInput([FieldError(key, f"搜索词不能超过 {MAX_QUERY_CHARS} 个字", "query")])
+    groups: list[list[list[str]]] = []
+    for term in q.split():
+        alternatives = []
+        words = query_tokens(term)
+        if words:
+            alternatives.append(words)
+        if in_centre:
+            phone = sealed.phone(term)
+            if phone:
+                alternatives.append([phone])
+            alternatives.append([sealed.token("text", term)])
+        if words or (in_centre and normalise_phone(term)):
+            groups.append(alternatives)
+    if len(groups) > MAX_TERMS:
+        raise InvalidInput([FieldError(key, f"搜索词最多 {MAX_TERMS} 个", "query")])
+    if groups and department is not None:
+        groups.append([[department_token(department)]])
+    return Query(groups)
+
+
+class TextIndex:
+    """One searchable collection (orders, knowledge articles) keyed by the owning row's id."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    @staticmethod
+    def _sqlite(engine) -> bool:
+        from piccolo.engine.sqlite import SQLiteEngine
+
+        return isinstance(engine, SQLiteEngine)
+
+    def create_statements(self, engine) -> list[str]:
+        if self._sqlite(engine):
+            return [f"CREATE VIRTUAL TABLE IF NOT EXISTS {self.name} USING fts5(tokens, detail=none)"]
+        return [f"CREATE TABLE IF NOT EXISTS {self.name} (id BIGINT PRIMARY KEY, document TSVECTOR NOT NULL)",
+                f"CREATE INDEX IF NOT EXISTS {self.name}_document ON {self.name} USING gin (document)"]
+
+    async def create(self, engine) -> None:
+        for sql in self.create_statements(engine):
+            await engine.run_ddl(sql)
+
+    async def put(self, engine, row_id: int, words: Iterable[str]) -> None:
+        from piccolo.querystring import QueryString
+
+        text = " ".join(words)
+        if self._sqlite(engine):
+            await engine.run_querystring(QueryString(f"DELETE FROM {self.name} WHERE rowid = {{}}", row_id))
+            await engine.run_querystring(QueryString(
+                f"INSERT INTO {self.name} (rowid, tokens) VALUES ({{}}, {{}})", row_id, text))
+        else:
+            await engine.run_querystring(QueryString(
+                f"INSERT INTO {self.name} (id, document) VALUES ({{}}, to_tsvector('simple', {{}})) "
+                f"ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document", row_id, text))
+
+    async def remove(self, engine, row_id: int) -> None:
+        from piccolo.querystring import QueryString
+
+        column = "rowid" if self._sqlite(engine) else "id"
+        await engine.run_querystring(QueryString(f"DELETE FROM {self.name} WHERE {column} = {{}}", row_id))
+
+    async def clear(self, engine) -> None:
+        await engine.run_ddl(f"DELETE FROM {self.name}")
+
+    def ids_matching(self, engine, query: Query) -> tuple[str, str]:
+        """A sub-select of matching ids, and its one argument, for ``<id column> IN (…)``."""
+        if self._sqlite(engine):
+            return f"SELECT rowid FROM {self.name} WHERE {self.name} MATCH {{}}", query.fts5()
+        return f"SELECT id FROM {self.name} WHERE document @@ to_tsquery('simple', {{}})", query.tsquery()
+
+
+ORDER_INDEX = TextIndex("order_search")
+KNOWLEDGE_INDEX = TextIndex("knowledge_search")
+
+
+def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value) -> list[str]:
+    """Everything an order is found by. Phones, a protected reporter and confidential fields go in
+    only as keyed hashes (``open_sealed`` opens what is sealed at rest); the department's token marks
+    whose order it is."""
+    confidential = set(channel.confidential) if channel else set()
+    plain = [order.number, order.subject, order.content, order.address, order.area, order.category,
+             order.citizen_name]
+    hidden: list[str] = []
+    for name, value in (order.details or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            continue
+        if name in confidential:
+            hidden.append(sealed.token("text", str(open_sealed(value))))
+        else:
+            plain.append(str(value))
+    name, phone = order.citizen_name, order.citizen_phone
+    if order.citizen_sealed:  # a protected reporter: neither name nor phone is in the clear
+        import msgspec
+
+        name, phone = msgspec.json.decode(open_sealed(order.citizen_sealed))
+        hidden.append(sealed.token("text", name))
+    if phone and (token := sealed.phone(phone)):
+        hidden.append(token)
+    words = tokens("\n".join(p for p in plain if p))
+    if order.department:
+        words.append(department_token(order.department))
+    return words + hidden
