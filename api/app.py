@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sqlite3
 
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
@@ -14,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPlugin
 
+import asyncpg
 import msgspec
 
 from api.routes import ROUTES
@@ -49,6 +51,20 @@ def _invalid_request(request: Request, exc: ValidationException) -> Response:
                     status_code=400)
 
 
+def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """The database is away (restarting, unreachable, or locked by another process for too long):
+    a clean 503 the client may retry, never a 500; the pool reconnects by itself once it is back."""
+    if isinstance(exc, sqlite3.OperationalError) and "locked" not in str(exc):
+        raise exc
+    request.logger.warning("database unavailable: %s: %s", type(exc).__name__, exc)
+    return Response({"status_code": 503, "detail": "数据库暂时不可用，请稍后重试", "extra": []},
+                    status_code=503, headers={"Retry-After": "5"})
+
+
+DATABASE_UNAVAILABLE = (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
+                        asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError)
+
+
 class PluginRoutes(InitPlugin):
     """Appends the route handlers plugins contribute through ``http_route_handlers``."""
 
@@ -81,7 +97,8 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
     app = Litestar(
         route_handlers=list(ROUTES),
         dependencies={"actor": Provide(provide_actor)},
-        exception_handlers={HuyingError: _error, ValidationException: _invalid_request},
+        exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
+                            **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE}},
         logging_config=LoggingConfig(log_exceptions="always"),
         plugins=[PluginRoutes(platform), WebPages(platform)],  # the public pages (api/web)
         lifespan=[lifespan],

@@ -48,7 +48,11 @@ def cmd_serve(args) -> None:
     asyncio.run(prepare())
     url = f"http://{args.host}:{args.port}"
     print(f"呼应 Huying 已启动: {url}  (API 文档: {url}/schema/swagger)")
-    uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info")
+    if args.workers > 1:  # each worker process assembles its own platform from the same settings
+        uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host,
+                    port=args.port, log_level="info")
+    else:
+        uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info")
 
 
 def cmd_worker(args) -> None:
@@ -95,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="迁移数据库后启动 HTTP 服务")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="HTTP 工作进程数（多进程共用同一数据库）")
     serve.add_argument("--demo", action="store_true", help="数据库为空时写入演示数据")
     serve.add_argument("--orders", type=int, default=300, help="演示工单数量")
     serve.set_defaults(func=cmd_serve)

@@ -48,7 +48,8 @@ class Platform:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""
         bind_engine(self.engine, _all_tables())
         if pool and isinstance(self.engine, PostgresEngine):
-            await self.engine.start_connection_pool(min_size=1, max_size=10)
+            size = max(1, self.settings.db_pool_size)
+            await self.engine.start_connection_pool(min_size=min(2, size), max_size=size)
         await sync_plugin_rules(self.channels)
         self.orders.forget_reference_data()
         await self.load_calendar()

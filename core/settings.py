@@ -22,6 +22,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_body_bytes: int = 1_048_576
     var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
+    db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
 
     @property
     def is_sqlite(self) -> bool:
@@ -56,4 +57,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
         var_dir=var_dir,
+        db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
