@@ -25,7 +25,8 @@ from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInp
 from core.lifecycle import STATUSES, TERMINAL, ActionContext, Refusal
 from core.model import CENTRE_ROLES, ROLES, Actor, Citizen, EventRecord, OrderRecord
 from core.outbox import Outbox
-from core.routing import RuleCache, suggest
+from core.routing import RuleCache, Suggestion, suggest
+from core.search import OrderSearch, Sealed
 from core.tables import Counter, Department, IdempotencyKey, Order, OrderEvent
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -106,6 +107,9 @@ class OrderService:
         self.rules = RuleCache()
         self.outbox_written: Callable[[], None] = lambda: None  # wakes the delivery job after a commit
         self.clock: Callable[[], dt.datetime] = _now  # replaced only to replay history (demo data)
+        self.index = OrderSearch(channels, Sealed(sealer.secret if sealer else ""),
+                                 sealer.open if sealer else (lambda value: value))
+        self.learned = None  # the dispatch model (core.suggestions), consulted when no rule matches
 
     # -- reference data -----------------------------------------------------------------------------
 
@@ -182,6 +186,11 @@ class OrderService:
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind,
                              details=msgspec.to_builtins(details) if details is not None else None)
+        if suggestion is None and self.learned is not None:  # rules win; the learned model fills the gap
+            top = self.learned.best(channel=code, kind=request.kind, category=request.category,
+                                    area=request.area, subject=request.subject, content=request.content)
+            if top is not None:
+                suggestion = Suggestion(top.department, top.reason[:255])
         citizen_name, citizen_phone = request.citizen.name.strip(), request.citizen.phone.strip()
         citizen_sealed = ""
         stored_details = msgspec.to_builtins(details) if details is not None else {}
@@ -208,6 +217,7 @@ class OrderService:
             "rating": None, "external_id": request.external_id, "version": 1,
             "created_at": now, "updated_at": now,
         }
+        words = self.index.words(_record({**row, "id": 0, "number": ""}))  # segmenting stays outside the lock
         # Only the database work holds the write lock; everything above was prepared outside it.
         async with write_transaction(current_engine()):
             if idempotency_key:
@@ -226,6 +236,7 @@ class OrderService:
                     return 200, self.view(_record(first), actor)
             row["number"] = await self._next_number(now)
             order = _record({**row, "id": await insert_row(Order, row)})
+            await self.index.put(order.id, [row["number"].lower(), *words])
             sent = await self._audit(order, "intake", actor, None, "received", "；".join(reasons),
                                      {"source": request.source, "priority": priority, "flags": flags}, now)
             view = self.view(order, actor)
@@ -300,6 +311,7 @@ class OrderService:
                 if not updated:
                     raise Conflict("工单已被他人处理，请刷新后重试")
                 after = msgspec.structs.replace(order, **changes)
+                await self.index.changed(order, after)
             data = msgspec.to_builtins(parsed)
             reason = data.get("reason") or data.get("note") or data.get("text") or ""
             sent = await self._audit(after, name, actor, order.status, target, reason, data, now)
@@ -381,9 +393,8 @@ class OrderService:
                               (Order.department, department), (Order.kind, kind)):
             if value:
                 where.append(column == value)
-        if q:
-            pattern = "%" + q.replace("%", "").replace("_", "") + "%"
-            where.append(Order.subject.like(pattern) | Order.content.like(pattern) | Order.number.like(pattern))
+        if q and q.strip():
+            where.append(self.index.where(q, actor))
         if received_from:
             where.append(Order.received_at >= received_from)
         if received_to:

@@ -33,6 +33,7 @@ MAX_QUERY_CHARS = 100
 MAX_TERMS = 8
 _TOKEN = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 _PHONE_NOISE = re.compile(r"[\s\-()（）+]")
+_PHONE_LIKE = re.compile(r"\+?\d[\d\s\-()（）]{5,}\d")  # a phone typed with spaces or dashes
 _PHONE = re.compile(r"^(?:86)?(1[3-9]\d{9}|0\d{9,11}|[2-9]\d{6,7})$")
 
 
@@ -105,6 +106,7 @@ def parse_query(q: str, *, sealed: Sealed, in_centre: bool, department: str | No
     if len(q) > MAX_QUERY_CHARS:
         raise InvalidInput([FieldError(key, f"搜索词不能超过 {MAX_QUERY_CHARS} 个字", "query")])
     groups: list[list[list[str]]] = []
+    q = _PHONE_LIKE.sub(lambda m: normalise_phone(m.group(0)) or m.group(0), q)
     for term in q.split():
         alternatives = []
         words = query_tokens(term)
@@ -165,6 +167,22 @@ class TextIndex:
         column = "rowid" if self._sqlite(engine) else "id"
         await engine.run_querystring(QueryString(f"DELETE FROM {self.name} WHERE {column} = {{}}", row_id))
 
+    async def retag(self, engine, row_id: int, remove: str | None, add: str | None) -> None:
+        """Swap one token of a document (an order moving to another department) without segmenting
+        its text again."""
+        from piccolo.querystring import QueryString
+
+        if self._sqlite(engine):
+            rows = await engine.run_querystring(QueryString(
+                f"SELECT tokens FROM {self.name} WHERE rowid = {{}}", row_id))
+            if rows:
+                words = [w for w in rows[0]["tokens"].split() if w != remove]
+                await self.put(engine, row_id, words + ([add] if add else []))
+            return
+        await engine.run_querystring(QueryString(
+            f"UPDATE {self.name} SET document = ts_delete(document, {{}}::text) "
+            f"|| to_tsvector('simple', {{}}) WHERE id = {{}}", remove or "", add or "", row_id))
+
     async def clear(self, engine) -> None:
         await engine.run_ddl(f"DELETE FROM {self.name}")
 
@@ -206,3 +224,48 @@ def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value)
     if order.department:
         words.append(department_token(order.department))
     return words + hidden
+
+
+class OrderSearch:
+    """The order index as the order service uses it: words for a document, upkeep, and the filter."""
+
+    def __init__(self, channels, sealed: Sealed, open_sealed=lambda value: value):
+        self.channels = channels
+        self.sealed = sealed
+        self.open_sealed = open_sealed
+
+    def words(self, order) -> list[str]:
+        return order_words(order, self.channels.get(order.channel), self.sealed, self.open_sealed)
+
+    async def put(self, order_id: int, words: list[str]) -> None:
+        from core.db import current_engine
+
+        await ORDER_INDEX.put(current_engine(), order_id, words)
+
+    async def changed(self, before, after) -> None:
+        """Keep the document in step with an action's change, inside the action's transaction."""
+        from core.db import current_engine
+
+        if any(getattr(before, f) != getattr(after, f) for f in _TEXT_FIELDS):
+            await self.put(after.id, self.words(after))
+        elif before.department != after.department:
+            await ORDER_INDEX.retag(current_engine(), after.id,
+                                    department_token(before.department) if before.department else None,
+                                    department_token(after.department) if after.department else None)
+
+    def where(self, q: str, actor):
+        """The WHERE clause restricting orders to those matching ``q`` as this actor may search."""
+        from piccolo.columns.combination import WhereRaw
+
+        from core.db import current_engine
+
+        query = parse_query(q, sealed=self.sealed, in_centre=actor.in_centre,
+                            department=actor.department if actor.role == "handler" else None)
+        if not query:
+            return WhereRaw("1 = 0")
+        sub, arg = ORDER_INDEX.ids_matching(current_engine(), query)
+        return WhereRaw(f"orders.id IN ({sub})", arg)
+
+
+_TEXT_FIELDS = ("subject", "content", "address", "area", "category", "citizen_name", "citizen_phone",
+                "citizen_sealed", "details", "number")

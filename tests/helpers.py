@@ -42,6 +42,11 @@ async def clean(platform) -> None:
     for app in APP_REGISTRY.app_configs.values():  # the core's tables and every plugin's
         for table in app.table_classes:
             await table.delete(force=True)
+    from core.db import current_engine
+    from core.search import KNOWLEDGE_INDEX, ORDER_INDEX
+
+    for index in (ORDER_INDEX, KNOWLEDGE_INDEX):
+        await index.clear(current_engine())
     platform.orders.forget_reference_data()
 
 
