@@ -92,6 +92,40 @@ def cmd_user_add(args) -> None:
     print(f"已添加用户 {args.name}（{args.role}）")
 
 
+def cmd_train_dispatch(args) -> None:
+    from core.suggestions import TARGETS, train
+
+    async def run():
+        platform = _platform()
+        await _migrate(platform)
+        try:
+            return [await train(target) for target in TARGETS]
+        finally:
+            await platform.stop()
+
+    for result in asyncio.run(run()):
+        name = "派单模型" if result["target"] == "department" else "分类模型"
+        if result["trained"]:
+            print(f"{name} v{result['version']}: {result['examples']} 条样本，"
+                  f"accuracy@1={result['accuracy_at_1']:.2f} accuracy@3={result['accuracy_at_3']:.2f}")
+        else:
+            print(f"{name}未训练：{result['message']}")
+
+
+def cmd_eval_dispatch(args) -> None:
+    from core.suggestions import cross_validate, load_lexicon, read_labelled_csv
+
+    try:
+        examples = read_labelled_csv(args.data)
+    except (OSError, ValueError) as exc:
+        sys.exit(f"错误: {exc}")
+    if len(examples) < args.folds or len({e.label for e in examples}) < 2:
+        sys.exit("错误: 样本太少，无法交叉验证")
+    result = cross_validate(examples, load_lexicon(), k=args.folds, use_category=False)
+    print(f"accuracy@1={result['accuracy_at_1']:.2f} accuracy@3={result['accuracy_at_3']:.2f}")
+    print(f"（{result['examples']} 条，{result['folds']} 折分层交叉验证，每条由没见过它的模型预测）", file=sys.stderr)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huying", description="呼应 Huying: 12345 热线工单平台")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="写入演示单位、用户和工单")
     demo.add_argument("--orders", type=int, default=300)
     demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("train-dispatch", help="用历史工单重新训练派单和分类建议模型").set_defaults(
+        func=cmd_train_dispatch)
+    evaluate = sub.add_parser("eval-dispatch", help="在带标注的 CSV 上评估建议模型（交叉验证）")
+    evaluate.add_argument("--data", required=True, help="列为 id,user,subject,time,detail,category 的 CSV")
+    evaluate.add_argument("--folds", type=int, default=5)
+    evaluate.set_defaults(func=cmd_eval_dispatch)
 
     user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="添加用户")

@@ -187,6 +187,7 @@ class OrderService:
                              area=request.area, kind=request.kind,
                              details=msgspec.to_builtins(details) if details is not None else None)
         if suggestion is None and self.learned is not None:  # rules win; the learned model fills the gap
+            await self.learned.refresh()
             top = self.learned.best(channel=code, kind=request.kind, category=request.category,
                                     area=request.area, subject=request.subject, content=request.content)
             if top is not None:

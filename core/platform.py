@@ -20,6 +20,7 @@ from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
+from core.suggestions import Learned
 from core.storage import LocalAttachmentStore
 
 
@@ -40,6 +41,7 @@ class Platform:
         self.sla = SlaClock(self.calendar, self.channels)
         self.orders = OrderService(self.channels, self.sla,
                                    Sealer(self.settings.data_key or self.settings.secret_key))
+        self.orders.learned = Learned()
         self.deliverers = collect_deliverers(self.pm)
         self.engine = make_engine(self.settings.database_url)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
