@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 
-from core.db import PICCOLO_CONF
+from core.migrations import PICCOLO_CONF
 
 
 def _platform():
@@ -17,9 +17,7 @@ def _platform():
 
 
 async def _migrate(platform) -> None:
-    from core.db import migrate
-
-    await migrate(platform.engine)
+    await platform.migrate()
     await platform.start()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+import msgspec
+
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
@@ -18,6 +20,7 @@ from api.schemas import (
     TokenOut,
     TokenRequest,
 )
+from api.presenter import present, present_result
 from api.security import require_role
 from core.auth import create_api_key, issue_token, login
 from core.channels import KINDS, describe_fields
@@ -51,9 +54,9 @@ async def intake(request: Request, code: FromPath[str], data: JSONBody[IntakeReq
                  actor: NamedDependency[Actor],
                  idempotency_key: Annotated[str | None, HeaderParameter(
                      name="Idempotency-Key", required=False, max_length=200)] = None) -> Response[dict]:
-    status, order = await request.app.state.platform.orders.intake(
-        code, data, actor, idempotency_key=idempotency_key)
-    return Response(order, status_code=status)
+    platform = request.app.state.platform
+    status, order = await platform.orders.intake(code, data, actor, idempotency_key=idempotency_key)
+    return Response(present(platform, order, actor), status_code=status)
 
 
 @get("/api/orders", tags=["工单"], summary="工单列表（按状态、渠道、单位、类型、关键词、时间筛选）")
@@ -66,15 +69,19 @@ async def list_orders(
     page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
 ) -> OrderPage:
-    result = await request.app.state.platform.orders.search(
+    platform = request.app.state.platform
+    found = await platform.orders.search(
         actor, status=status, channel=channel, department=department, kind=kind, q=q,
         received_from=received_from, received_to=received_to, page=page, page_size=page_size)
-    return OrderPage(**result)
+    return OrderPage(items=[present(platform, o, actor) for o in found.items], total=found.total,
+                     page=found.page, page_size=found.page_size)
 
 
 @get("/api/orders/{number:str}", tags=["工单"], summary="工单详情（含时限和全部办理记录）")
 async def get_order(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
-    return await request.app.state.platform.orders.get(number, actor)
+    platform = request.app.state.platform
+    order, events = await platform.orders.detail(number, actor)
+    return present(platform, order, actor, events)
 
 
 @post("/api/orders/{number:str}/actions/{action:str}", tags=["工单"], status_code=200,
@@ -82,7 +89,8 @@ async def get_order(request: Request, number: FromPath[str], actor: NamedDepende
 async def perform_action(request: Request, number: FromPath[str], action: FromPath[str],
                          actor: NamedDependency[Actor],
                          data: JSONBody[dict[str, Any] | None] = None) -> dict[str, Any]:
-    return await request.app.state.platform.orders.act(number, action, data, actor)
+    platform = request.app.state.platform
+    return present_result(platform, await platform.orders.act(number, action, data, actor), actor)
 
 
 @get("/api/departments", tags=["单位"], summary="承办单位树")
@@ -138,24 +146,28 @@ async def upload_attachment(
         stored = await platform.orders.attach(number, data.filename or "", content, actor, platform.attachments)
     except AttachmentRefused as refused:
         raise InvalidInput([FieldError("data", str(refused))], str(refused)) from None
-    return AttachmentOut(**stored)
+    return _attachment_out(stored)
 
 
 @get("/api/orders/{number:str}/attachments", tags=["工单"], summary="工单的附件")
 async def list_attachments(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> list[AttachmentOut]:
     rows = await request.app.state.platform.orders.attachments(number, actor)
-    return [AttachmentOut(**r) for r in rows]
+    return [_attachment_out(r) for r in rows]
+
+
+def _attachment_out(record) -> AttachmentOut:
+    return AttachmentOut(**{**msgspec.structs.asdict(record), "created_at": record.created_at.isoformat()})
 
 
 @get("/api/orders/{number:str}/attachments/{key:str}", tags=["工单"], summary="下载附件", media_type="application/octet-stream")
 async def download_attachment(request: Request, number: FromPath[str], key: FromPath[str],
                               actor: NamedDependency[Actor]) -> Response[bytes]:
     platform = request.app.state.platform
-    found = next((a for a in await platform.orders.attachments(number, actor) if a["key"] == key), None)
+    found = next((a for a in await platform.orders.attachments(number, actor) if a.key == key), None)
     if found is None:
         raise NotFound("附件不存在")
-    return Response(platform.attachments.open(key), media_type=found["content_type"],
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(found['filename'])}"})
+    return Response(platform.attachments.open(key), media_type=found.content_type,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(found.filename)}"})
 
 
 def _quote(name: str) -> str:

@@ -67,7 +67,7 @@ app = Litestar([bare])
 SETUP = """
 import asyncio
 from core.auth import create_api_key
-from core.db import migrate
+from core.migrations import migrate
 from core.demo import seed_reference
 from core.platform import Platform
 async def go():

@@ -144,7 +144,7 @@ async def seed_orders(platform, count: int, *, seed: int = 12345) -> int:
             except HuyingError:
                 continue
             made += 1
-            department = order["suggested_department"] or rng.choice(HANDLER_DEPARTMENTS)
+            department = order.suggested_department or rng.choice(HANDLER_DEPARTMENTS)
             handler = Actor(name=f"h_{department}", role="handler", department=department)
             steps = [
                 (dispatcher, "dispatch", {"department": department}),
@@ -157,7 +157,7 @@ async def seed_orders(platform, count: int, *, seed: int = 12345) -> int:
             for actor, action, payload in steps[: rng.choice((0, 1, 2, 3, 4, 5, 5, 5))]:
                 clock[0] = min(clock[0] + dt.timedelta(hours=rng.uniform(0.3, 40)), now)
                 try:
-                    await service.act(order["number"], action, payload, actor)
+                    await service.act(order.number, action, payload, actor)
                 except HuyingError:
                     break
     finally:

@@ -13,7 +13,7 @@ from piccolo.table import Table
 
 from core.calendar import WorkCalendar
 from core.confidential import Sealer
-from core.db import bind_engine, make_engine
+from core.db import bind_engine, make_engine, prepare
 from core.orders import OrderService
 from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
@@ -39,15 +39,16 @@ class Platform:
         self.channels = Channels(self.pm)
         self.calendar = WorkCalendar()
         self.sla = SlaClock(self.calendar, self.channels)
+        self.engine = make_engine(self.settings.database_url)
         self.orders = OrderService(self.channels, self.sla,
-                                   Sealer(self.settings.data_key or self.settings.secret_key))
+                                   Sealer(self.settings.data_key or self.settings.secret_key), self.engine)
         self.orders.learned = Learned()
         self.deliverers = collect_deliverers(self.pm)
-        self.engine = make_engine(self.settings.database_url)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""
+        prepare(self.engine)
         bind_engine(self.engine, _all_tables())
         if pool and isinstance(self.engine, PostgresEngine):
             size = max(1, self.settings.db_pool_size)
@@ -55,6 +56,12 @@ class Platform:
         await sync_plugin_rules(self.channels)
         self.orders.forget_reference_data()
         await self.load_calendar()
+
+    async def migrate(self) -> None:
+        """Bring this platform's database (the core's tables and its plugins') up to date."""
+        from core.migrations import migrate
+
+        await migrate(self.engine, self.pm)
 
     async def load_calendar(self) -> None:
         await self.sla.load_overrides()

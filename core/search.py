@@ -229,8 +229,9 @@ def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value)
 class OrderSearch:
     """The order index as the order service uses it: words for a document, upkeep, and the filter."""
 
-    def __init__(self, channels, sealed: Sealed, open_sealed=lambda value: value):
+    def __init__(self, channels, engine, sealed: Sealed, open_sealed=lambda value: value):
         self.channels = channels
+        self.engine = engine
         self.sealed = sealed
         self.open_sealed = open_sealed
 
@@ -238,18 +239,14 @@ class OrderSearch:
         return order_words(order, self.channels.get(order.channel), self.sealed, self.open_sealed)
 
     async def put(self, order_id: int, words: list[str]) -> None:
-        from core.db import current_engine
-
-        await ORDER_INDEX.put(current_engine(), order_id, words)
+        await ORDER_INDEX.put(self.engine, order_id, words)
 
     async def changed(self, before, after) -> None:
         """Keep the document in step with an action's change, inside the action's transaction."""
-        from core.db import current_engine
-
         if any(getattr(before, f) != getattr(after, f) for f in _TEXT_FIELDS):
             await self.put(after.id, self.words(after))
         elif before.department != after.department:
-            await ORDER_INDEX.retag(current_engine(), after.id,
+            await ORDER_INDEX.retag(self.engine, after.id,
                                     department_token(before.department) if before.department else None,
                                     department_token(after.department) if after.department else None)
 
@@ -257,13 +254,11 @@ class OrderSearch:
         """The WHERE clause restricting orders to those matching ``q`` as this actor may search."""
         from piccolo.columns.combination import WhereRaw
 
-        from core.db import current_engine
-
         query = parse_query(q, sealed=self.sealed, in_centre=actor.in_centre,
                             department=actor.department if actor.role == "handler" else None)
         if not query:
             return WhereRaw("1 = 0")
-        sub, arg = ORDER_INDEX.ids_matching(current_engine(), query)
+        sub, arg = ORDER_INDEX.ids_matching(self.engine, query)
         return WhereRaw(f"orders.id IN ({sub})", arg)
 
 

@@ -54,7 +54,8 @@ def settings(database_url) -> Settings:
 
 @pytest.fixture(scope="session")
 def migrated(settings) -> Settings:
-    from core.db import make_engine, migrate
+    from core.db import make_engine
+    from core.migrations import migrate
 
     asyncio.run(migrate(make_engine(settings.database_url)))
     return settings

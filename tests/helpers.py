@@ -36,17 +36,17 @@ STAFF = {
 async def clean(platform) -> None:
     from core.auth import recent
 
-    from core.piccolo_conf import APP_REGISTRY
+    from core.migrations import app_configs
+    from core.plugins import get_plugin_manager
 
     recent.clear()
-    for app in APP_REGISTRY.app_configs.values():  # the core's tables and every plugin's
+    for app in app_configs(get_plugin_manager()):  # the core's tables and every installed plugin's
         for table in app.table_classes:
             await table.delete(force=True)
-    from core.db import current_engine
     from core.search import KNOWLEDGE_INDEX, ORDER_INDEX
 
     for index in (ORDER_INDEX, KNOWLEDGE_INDEX):
-        await index.clear(current_engine())
+        await index.clear(platform.engine)
     platform.orders.forget_reference_data()
 
 

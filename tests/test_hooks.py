@@ -264,7 +264,7 @@ async def test_hook_http_route_handlers(with_plugins):
 def test_hook_piccolo_apps():
     from piccolo.conf.apps import AppRegistry
 
-    from core.piccolo_conf import app_modules
+    from core.migrations import app_modules
     from tests import sample_plugin
 
     modules = app_modules(get_plugin_manager(extra=[sample_plugin]))

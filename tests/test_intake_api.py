@@ -67,7 +67,7 @@ async def test_channel_fields_are_validated_with_their_path(client, tokens):
 
 def test_a_channel_refuses_kinds_it_does_not_take():
     channels = Channels(get_plugin_manager(extra=[sample_plugin]))
-    service = OrderService(channels, sla=None)
+    service = OrderService(channels, sla=None, sealer=None, engine=None)
     with pytest.raises(InvalidInput) as refused:
         service.check_intake("parking", msgspec.convert(intake_body(kind="praise", details={"plate": "湘A12345"}), IntakeRequest),
                              Actor(name="a", role="agent"))
@@ -180,6 +180,6 @@ async def test_an_order_survives_a_restart(client, tokens, migrated):
     number = (await _post(client, tokens["agent1"], intake_body())).json()["number"]
     restarted = Platform(migrated)
     await restarted.start()
-    order = await restarted.orders.get(number, Actor(name="s", role="supervisor"))
-    assert order["number"] == number and order["events"][0]["action"] == "intake"
+    order, events = await restarted.orders.detail(number, Actor(name="s", role="supervisor"))
+    assert order.number == number and events[0].action == "intake"
     await restarted.stop()

@@ -67,7 +67,7 @@ async def _intake(platform):
 
     _, order = await platform.orders.intake("sms_line", msgspec.convert(intake_body(), IntakeRequest),
                                             Actor(name="agent1", role="agent"))
-    return order["number"]
+    return order.number
 
 
 async def test_messages_wait_in_the_outbox_until_a_job_delivers_them(sms_platform):

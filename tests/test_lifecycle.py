@@ -12,7 +12,7 @@ import pytest
 from core.errors import Conflict, Forbidden, HuyingError, NotFound
 from core.lifecycle import STATUSES
 from core.model import Actor
-from core.orders import IntakeRequest
+from core.orders import ActionResult, IntakeRequest
 from core.tables import Order, OrderEvent
 from tests.helpers import intake_body
 
@@ -116,19 +116,19 @@ async def order_in(platform, state: str, action: str = "") -> str:
     if state == "suspended":
         changes[Order.status_before_suspend] = "accepted"
         changes[Order.suspended_at] = now
-    row = await Order.select(Order.deadlines).where(Order.number == order["number"]).output(load_json=True).first()
+    row = await Order.select(Order.deadlines).where(Order.number == order.number).output(load_json=True).first()
     deadlines = row["deadlines"]
     deadlines["appeal"] = {"start": now.isoformat(), "due": soon, "done": None}
     changes.update({Order.status: status, Order.rating: rating, Order.deadlines: deadlines})
-    await Order.update(changes).where(Order.number == order["number"])
-    return order["number"]
+    await Order.update(changes).where(Order.number == order.number)
+    return order.number
 
 
 async def payload_for(platform, action: str) -> dict | None:
     if action == "merge":
         _, survivor = await platform.orders.intake("hotline", msgspec.convert(intake_body(), IntakeRequest),
                                                    actor("agent"))
-        return {"into": survivor["number"], "reason": "同一事项重复来电"}
+        return {"into": survivor.number, "reason": "同一事项重复来电"}
     return PAYLOADS.get(action)
 
 
@@ -150,8 +150,8 @@ async def test_each_action_from_each_status(platform, action):
         call = platform.orders.act(number, action, await payload_for(platform, action), actor(role))
         if state in ALLOWED_FROM[action]:
             after = await call
-            assert after["status"] == expected_status(state, action), (state, action)
-            assert after["events"][-1]["action"] == action
+            assert after.order.status == expected_status(state, action), (state, action)
+            assert after.events[-1].action == action
         else:
             # a handler cannot even see an order not yet dispatched to its department
             hidden = role == "handler" and state == "received"
@@ -175,7 +175,7 @@ async def test_each_action_by_each_role_of_own_and_other_department(platform, ac
                 with pytest.raises(NotFound):
                     await call
             elif role in ROLES_ALLOWED[action]:
-                assert (await call)["status"] == expected_status(state, action), (role, department)
+                assert (await call).order.status == expected_status(state, action), (role, department)
             else:
                 with pytest.raises(Forbidden):
                     await call
@@ -186,7 +186,7 @@ async def test_a_handler_of_another_department_may_not_act(platform):
     with pytest.raises(HuyingError) as refused:
         await platform.orders.act(number, "accept", {}, actor("handler", "housing"))
     assert refused.value.status_code == 404  # the order is not visible to them at all
-    assert (await platform.orders.act(number, "accept", {}, actor("handler", "eco_env")))["status"] == "accepted"
+    assert (await platform.orders.act(number, "accept", {}, actor("handler", "eco_env"))).order.status == "accepted"
 
 
 async def test_over_the_api_a_refusal_says_why_with_the_right_status(client, tokens):
@@ -220,12 +220,12 @@ async def test_concurrent_dispatches_of_one_order_exactly_one_wins(platform):
     results = await asyncio.gather(
         *(platform.orders.act(number, "dispatch", {"department": d}, actor("dispatcher")) for d in departments),
         return_exceptions=True)
-    winners = [r for r in results if isinstance(r, dict)]
+    winners = [r.order for r in results if isinstance(r, ActionResult)]
     losers = [r for r in results if isinstance(r, HuyingError)]
     assert len(winners) == 1 and len(losers) == len(departments) - 1, results
     assert all(r.status_code == 409 for r in losers)
     row = await Order.select().where(Order.number == number).first()
-    assert row["department"] == winners[0]["department"] and row["version"] == 2
+    assert row["department"] == winners[0].department and row["version"] == 2
     assert await OrderEvent.count().where(OrderEvent.action == "dispatch") == 1
 
 
@@ -236,5 +236,5 @@ async def test_concurrent_different_actions_on_one_order_exactly_one_wins(platfo
         platform.orders.act(number, "return", {"reason": "非本单位职责"}, actor("handler")),
         platform.orders.act(number, "redispatch", {"department": "housing"}, actor("dispatcher")),
         return_exceptions=True)
-    assert sum(isinstance(r, dict) for r in results) == 1, results
+    assert sum(isinstance(r, ActionResult) for r in results) == 1, results
     assert all(r.status_code == 409 for r in results if isinstance(r, HuyingError))

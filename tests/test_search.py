@@ -102,10 +102,9 @@ async def test_a_protected_reporter_is_found_only_inside_the_centre(client, toke
     assert (await _find(client, tokens["emergency_handler"], "动火"))[0] == [number]
     assert await _find(client, tokens["emergency_handler"], REPORTER) == ([], 0)
     assert await _find(client, tokens["emergency_handler"], REPORTER_PHONE) == ([], 0)
-    from core.db import current_engine
     from piccolo.engine.sqlite import SQLiteEngine
 
-    engine = current_engine()
+    engine = client.platform.engine
     column = "tokens" if isinstance(engine, SQLiteEngine) else "document::text"
     rows = await _index_documents(engine, column, "order_search")
     text = " ".join(r["document"] for r in rows)

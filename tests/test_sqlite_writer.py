@@ -8,12 +8,13 @@ import sqlite3
 import pytest
 from piccolo.querystring import QueryString
 
-from core.db import make_engine, read_transaction, write_transaction
+from core.db import make_engine, prepare, read_transaction, write_transaction
 
 
 @pytest.fixture
 async def engine(tmp_path):
     engine = make_engine(f"sqlite:///{tmp_path / 'writer.sqlite3'}")
+    prepare(engine)
     await engine.run_ddl("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT UNIQUE)")
     yield engine
     await engine.close_idle()

@@ -555,6 +555,17 @@ async def test_photos_and_pdfs_reach_the_staff_with_the_order(client, tokens):
     assert download.status_code == 200 and download.content == PNG
 
 
+async def test_files_sent_with_a_form_are_on_the_orders_record(client, tokens):
+    """Each file a citizen sends appears in the order's history (an ``attach`` event by the web form),
+    exactly like a file staff upload."""
+    channel = client.platform.channels.get("hotline")
+    files = [("attachments", ("门口.png", PNG, "image/png")), ("attachments", ("说明.pdf", PDF, "application/pdf"))]
+    number, _ = receipt(await post_form(client, "hotline", valid_form(channel), files=files))
+    events = (await client.get(f"/api/orders/{number}", headers=tokens["agent1"])).json()["events"]
+    attached = [e for e in events if e["action"] == "attach"]
+    assert [(e["role"], e["payload"]["filename"]) for e in attached] == [("citizen", "门口.png"), ("citizen", "说明.pdf")]
+
+
 @pytest.mark.parametrize("upload, message", [
     (("病毒.jpg", b"MZ\x90\x00 not a picture", "image/jpeg"), "不是 JPG、PNG 图片或 PDF 文件"),
     (("太大.png", PNG + b"\x00" * (5 * 1024 * 1024), "image/png"), "超过 5 MB"),

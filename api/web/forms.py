@@ -12,13 +12,15 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
+from core.attachments import NewAttachment
 from core.channels import KINDS, Channel, describe_fields
 from core.errors import FieldError, InvalidInput
-from core.model import Actor, Citizen
+from core.model import Actor, Citizen, OrderRecord
 from core.orders import IntakeRequest, field_errors
 
 WEB_ACTOR = Actor(name="web", role="citizen", kind="citizen")
@@ -304,8 +306,8 @@ class FormRejected(Exception):
 
 
 async def submit(platform: Any, channel: Channel, fields: list[FormField], data: dict[str, Any], *,
-                 submission: str, hold: bool = False) -> str:
-    """Record the form as an order and return its number, or raise ``FormRejected``.
+                 submission: str, hold: bool = False, attachments: Sequence[NewAttachment] = ()) -> OrderRecord:
+    """Record the form (and the files it carries) as an order and return it, or raise ``FormRejected``.
 
     ``submission`` is the form's own random id, used as the intake's idempotency key: posting the
     same form twice (a double tap, a reload) gives the first order back. ``hold`` checks everything
@@ -322,8 +324,9 @@ async def submit(platform: Any, channel: Channel, fields: list[FormField], data:
         if errors or hold:
             platform.orders.check_intake(channel.code, request, WEB_ACTOR)
         else:
-            _, view = await platform.orders.intake(channel.code, request, WEB_ACTOR, idempotency_key=submission)
-            return view["number"]
+            _, order = await platform.orders.intake(channel.code, request, WEB_ACTOR, idempotency_key=submission,
+                                                    attachments=attachments)
+            return order
     except InvalidInput as exc:
         add_errors(errors, exc.errors, fields)
     raise FormRejected(errors)

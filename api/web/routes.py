@@ -31,12 +31,11 @@ from api.web.uploads import (
     StoredFile,
     check,
     clean_filename,
-    record_attachments,
 )
+from core.attachments import NewAttachment
 from core.errors import Conflict, HuyingError
 from core.lifecycle import SATISFACTION
 from core.model import Actor
-from core.tables import Order
 
 # The online callback is taken as an agent would record it on the phone; see the report to the lead:
 # the core should let a citizen who proved the query code rate the order under a role of its own.
@@ -170,7 +169,9 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template:
                                              "您填写的内容都还在。"})
     kept, problems = await _take_attachments(request, form)
     try:
-        number = await submit(platform, channel, fields, data, submission=submission, hold=bool(problems))
+        order = await submit(platform, channel, fields, data, submission=submission, hold=bool(problems),
+                             attachments=[NewAttachment(key=f.key, filename=f.filename, content_type=f.content_type,
+                                                        size=f.size) for f in kept])
     except FormRejected as rejected:
         errors = rejected.errors
         if problems:
@@ -181,9 +182,7 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template:
         return _render_form(request, channel, values=values, submission=secrets.token_urlsafe(18), kept=kept,
                             status_code=409, errors={
                                 GENERAL: "这份表单已经提交过，工单已生成。如需另外反映一件事，请核对内容后再次提交。"})
-    await record_attachments(number, kept, uploaded_by="web")
-    row = await Order.select(Order.query_code).where(Order.number == number).first()
-    return _page("done.html", private=True, channel=channel, number=number, query_code=row["query_code"],
+    return _page("done.html", private=True, channel=channel, number=order.number, query_code=order.query_code,
                  attachments=len(kept))
 
 

@@ -146,10 +146,9 @@ class VisitOut(msgspec.Struct, kw_only=True):
 @get("/api/orders/{number:str}/visits", tags=["公司帮扶"], summary="公司帮扶工单的走访记录（预约与上门核实）")
 async def list_visits(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> list[VisitOut]:
     order = await request.app.state.platform.orders.get(number, actor)  # 404 unless the actor may see it
-    if order["channel"] != CODE:
+    if order.channel != CODE:
         raise NotFound(MESSAGES["not_this_channel"].format(number=number))
-    found = await Order.select(Order.id).where(Order.number == number).first()
-    rows = await Visit.select().where(Visit.order_id == found["id"]).order_by(Visit.id).output(load_json=True)
+    rows = await Visit.select().where(Visit.order_id == order.id).order_by(Visit.id).output(load_json=True)
     return [VisitOut(kind=r["kind"], kind_label=KIND_LABELS[r["kind"]], date=r["visit_date"], staff=r["staff"],
                      note=r["note"], findings=r["findings"], photos=r["photos"], follow_up=r["follow_up"],
                      department=r["department"], recorded_by=r["recorded_by"], recorded_at=r["created_at"])

@@ -73,10 +73,10 @@ def _reward(case: dict | None, requested: bool) -> RewardOut:
 @get("/api/orders/{number:str}/safety", tags=["安全生产有奖举报"], summary="举报的核查结果和奖励办理情况")
 async def safety_state(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> SafetyOut:
     order = await request.app.state.platform.orders.get(number, actor)  # 404 for whoever may not see it
-    if order["channel"] != CHANNEL.code:
+    if order.channel != CHANNEL.code:
         raise NotFound(f"工单 {number} 不是安全生产举报")
     case = await SafetyCase.select().where(SafetyCase.order.number == number).first()
-    hazard_type = order["details"].get("hazard_type", "")
+    hazard_type = order.details.get("hazard_type", "")
     verification = None
     if case is not None:
         verification = VerificationOut(
@@ -87,4 +87,4 @@ async def safety_state(request: Request, number: FromPath[str], actor: NamedDepe
             verified_at=case["verified_at"])
     return SafetyOut(number=number, hazard_type=hazard_type, hazard_type_label=HAZARD_TYPES.get(hazard_type, ""),
                      verification=verification,
-                     reward=_reward(case, bool(order["details"].get("reward_requested"))) if actor.in_centre else None)
+                     reward=_reward(case, bool(order.details.get("reward_requested"))) if actor.in_centre else None)

@@ -1,0 +1,57 @@
+"""How an order looks in an API answer: labels beside codes, deadlines with their state, the citizen
+as this caller may see them (``core.visibility``) and the actions offered now.
+
+The core hands out records (``OrderRecord``, ``EventRecord``); only the API layer turns them into
+the public JSON shape, so the shape can grow without touching the service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from core.channels import KINDS, SOURCES
+from core.lifecycle import STATUSES
+from core.model import Actor, EventRecord, OrderRecord
+from core.visibility import identity
+
+
+def present(platform, order: OrderRecord, actor: Actor, events: list[EventRecord] | None = None, *,
+            reveal: bool = False) -> dict[str, Any]:
+    """The order as this actor may see it: the phone masked unless revealed (an audited action),
+    staff-only fields left out for integrations and departments."""
+    channel = platform.channels.get(order.channel)
+    citizen, details = identity(order, channel, actor, platform.orders.sealer, reveal=reveal)
+    lifecycle = platform.channels.lifecycle(order.channel)
+    view = {
+        "number": order.number, "channel": order.channel, "channel_name": channel.name if channel else "",
+        "kind": order.kind, "kind_label": KINDS.get(order.kind, order.kind),
+        "source": order.source, "source_label": SOURCES.get(order.source, order.source),
+        "subject": order.subject, "content": order.content,
+        "citizen": citizen, "anonymous": order.anonymous,
+        "address": order.address, "area": order.area, "category": order.category,
+        "details": details, "status": order.status, "status_label": STATUSES[order.status],
+        "department": order.department, "suggested_department": order.suggested_department,
+        "suggestion_reason": order.suggestion_reason, "priority": order.priority,
+        "received_at": order.received_at.isoformat(),
+        "deadlines": platform.sla.present(order.deadlines, platform.orders.clock()),
+        "rating": order.rating, "external_id": order.external_id, "version": order.version,
+        "rework_count": order.rework_count, "merged_into": order.merged_into,
+        "suspended_at": order.suspended_at.isoformat() if order.suspended_at else None,
+        "status_before_suspend": order.status_before_suspend,
+        "extensions": order.extensions, "supervisions": order.supervisions, "flags": order.flags,
+        "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
+        "actions": [{"name": a.name, "label": a.label} for a in lifecycle.available(order.status)
+                    if actor.role in a.roles],
+    }
+    if actor.in_centre:
+        view["query_code"] = order.query_code
+    if events is not None:
+        view["events"] = [msgspec.to_builtins(e) for e in events]
+    return view
+
+
+def present_result(platform, result, actor: Actor) -> dict[str, Any]:
+    """The answer to a lifecycle action (``core.actions.ActionResult``)."""
+    return present(platform, result.order, actor, result.events, reveal=result.reveal)

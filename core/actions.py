@@ -1,0 +1,107 @@
+"""Lifecycle actions: one action on one order, checked, applied and audited in one transaction.
+
+The checks run in a fixed order (role, department, status, payload, the action's validators, the
+channel's ``validate_action``); the update carries the order's ``version``, so of two concurrent
+actions exactly one wins and the other gets 409.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from core.db import write_transaction
+from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
+from core.intake import convert
+from core.lifecycle import STATUSES, Action, ActionContext, Refusal
+from core.model import ROLES, Actor, EventRecord, OrderRecord
+from core.tables import Order
+
+if TYPE_CHECKING:
+    from core.orders import OrderService
+
+
+class ActionResult(msgspec.Struct, kw_only=True):
+    """The order after an action, its events, and whether the answer may show the full contact."""
+
+    order: OrderRecord
+    events: list[EventRecord]
+    reveal: bool = False
+
+
+class ActionDesk:
+    def __init__(self, service: OrderService):
+        self.service = service
+
+    async def act(self, number: str, name: str, payload: dict | None, actor: Actor) -> ActionResult:
+        """Apply one lifecycle action; refused with the reason when status, role, department,
+        payload or a validator says no. Exactly one of two concurrent actions on an order wins."""
+        service = self.service
+        await service.sla.refresh()
+        now = service.clock()
+        async with write_transaction(service.engine):
+            order = await service.queries.load(number, actor)
+            action = service.channels.lifecycle(order.channel).get(name)
+            if action is None:
+                raise NotFound(f"没有「{name}」这个操作")
+            self._check_actor(action, order, actor)
+            if order.status not in action.sources:
+                raise Conflict(f"工单当前状态为「{STATUSES[order.status]}」，不能执行「{action.label}」")
+            parsed = convert(payload or {}, action.payload)
+            ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
+                                departments=await service.reference.departments(), sla=service.sla)
+            try:
+                await self._validate(action, ctx)
+                changes = await _maybe_await(action.effect(ctx)) if action.effect else {}
+                target = action.target_for(ctx)
+            except Refusal as refusal:
+                raise refused(refusal) from None
+            after = order
+            if changes or target != order.status:  # a pure record (comment, reveal) leaves the order be
+                changes = {**changes, "status": target, "version": order.version + 1, "updated_at": now}
+                updated = await (Order.update({getattr(Order, k): v for k, v in changes.items()})
+                                 .where((Order.id == order.id) & (Order.version == order.version))
+                                 .returning(Order.id))
+                if not updated:
+                    raise Conflict("工单已被他人处理，请刷新后重试")
+                after = msgspec.structs.replace(order, **changes)
+                await self.service.index.changed(order, after)
+            data = msgspec.to_builtins(parsed)
+            reason = data.get("reason") or data.get("note") or data.get("text") or ""
+            sent = await service.record_event(after, name, actor, order.status, target, reason, data, now)
+            events = await service.queries.events(order.id)
+        if sent:
+            service.outbox_written()
+        return ActionResult(order=after, events=events, reveal=action.reveals_contact)
+
+    @staticmethod
+    def _check_actor(action: Action, order: OrderRecord, actor: Actor) -> None:
+        if actor.role not in action.roles:
+            raise Forbidden(f"{ROLES.get(actor.role, actor.role)}不能执行「{action.label}」")
+        if action.department_bound and actor.role == "handler" and actor.department != order.department:
+            raise Forbidden(f"只有承办单位本单位的人员才能执行「{action.label}」")
+
+    async def _validate(self, action: Action, ctx: ActionContext) -> None:
+        """The action's own validators, then the channel's veto (which may read its own tables)."""
+        for validate in action.validators:
+            await _maybe_await(validate(ctx))
+        channel = self.service.channels.get(ctx.order.channel)
+        for vetoed in self.service.channels.hook(ctx.order.channel, "validate_action")(
+                channel=channel, action=action, ctx=ctx):
+            await _maybe_await(vetoed)
+
+
+async def _maybe_await(value):
+    return await value if inspect.isawaitable(value) else value
+
+
+def refused(refusal: Refusal) -> HuyingError:
+    errors = [FieldError(refusal.key, refusal.reason)] if refusal.key else None
+    if refusal.status_code == 400:
+        return InvalidInput(errors or [FieldError("body", refusal.reason)], refusal.reason)
+    if refusal.status_code == 403:
+        return Forbidden(refusal.reason, errors)
+    return Conflict(refusal.reason, errors)
+

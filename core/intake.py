@@ -1,0 +1,235 @@
+"""Intake (受理): check a new request and record it as an order, with its audit event, in one transaction.
+
+Everything that needs no database (the channel's fields and validators, the phone, the time) is
+checked before the write lock is taken; routing, deadlines and sealing are prepared outside it too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from core.attachments import NewAttachment
+from core.channels import KINDS, Channel
+from core.db import insert_row, write_transaction
+from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from core.model import ROLES, Actor, Citizen, OrderRecord
+from core.routing import Suggestion, suggest
+from core.tables import Counter, IdempotencyKey, Order
+
+if TYPE_CHECKING:
+    from core.orders import OrderService
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+NUMBER_PREFIX = "XJ"
+INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen"})
+PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[2-9]\d{6,7})$")
+QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+Kind = Literal["consult", "help", "complaint", "report", "suggestion", "praise"]
+Source = Literal["phone", "city_transfer", "web_form", "netboard", "mailbox", "api"]
+
+
+class IntakeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A new citizen request, the same for every channel; ``details`` holds the channel's fields."""
+
+    kind: Kind
+    subject: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    content: Annotated[str, msgspec.Meta(min_length=1, max_length=20000)]
+    source: Source = "api"
+    citizen: Citizen = Citizen()
+    anonymous: bool = False
+    address: Annotated[str, msgspec.Meta(max_length=255)] = ""
+    area: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    category: Annotated[str, msgspec.Meta(max_length=128)] = ""
+    priority: Literal["normal", "urgent"] = "normal"
+    received_at: dt.datetime | None = None
+    external_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)] | None = None
+    details: dict[str, Any] = {}
+
+
+_AT = re.compile(r" - at `\$(?:\.)?(.*)`$")
+
+
+def field_errors(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldError]:
+    """Turn msgspec's message ("... - at `$.a.b`") into a FieldError naming ``prefix.a.b``."""
+    message = str(exc)
+    match = _AT.search(message)
+    path = match.group(1) if match else ""
+    message = _AT.sub("", message)
+    path = re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".")
+    key = ".".join(p for p in (prefix, path) if p)
+    if not key:  # "Object missing required field `x`" is reported at the parent
+        missing = re.search(r"field `([^`]+)`", message)
+        key = ".".join(p for p in (prefix, missing.group(1) if missing else "") if p) or "body"
+    elif "missing required field" in message:
+        missing = re.search(r"field `([^`]+)`", message)
+        key = f"{key}.{missing.group(1)}" if missing else key
+    return [FieldError(key=key, message=message)]
+
+
+def convert(data: Any, type_: Any, prefix: str = "") -> Any:
+    try:
+        return msgspec.convert(data, type_, strict=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(field_errors(exc, prefix)) from None
+
+
+def as_record(row: dict) -> OrderRecord:
+    return msgspec.convert(row, OrderRecord, strict=False)
+
+
+class IntakeDesk:
+    """Records new orders: one path for the API, the web forms, the CLI and the demo data."""
+
+    def __init__(self, service: OrderService):
+        self.service = service
+
+    def check(self, code: str, request: IntakeRequest, actor: Actor) -> tuple[Channel, Any]:
+        """Validate everything that needs no database; returns (channel, details Struct)."""
+        service = self.service
+        channel = service.channels.get(code)
+        if channel is None:
+            raise NotFound(f"渠道 {code} 不存在")
+        if actor.role not in INTAKE_ROLES:
+            raise Forbidden(f"{ROLES.get(actor.role, actor.role)}不能受理工单")
+        if not actor.may_use_channel(code):
+            raise Forbidden(f"该 API Key 无权向渠道「{channel.name}」提交工单")
+        errors: list[FieldError] = []
+        if request.kind not in channel.kinds:
+            allowed = "、".join(KINDS[k] for k in channel.kinds)
+            errors.append(FieldError("kind", f"「{channel.name}」受理的诉求类型为：{allowed}"))
+        phone = request.citizen.phone.strip()
+        if phone and not PHONE.match(phone):
+            errors.append(FieldError("citizen.phone", "联系电话格式不正确（手机号11位，或座机号）"))
+        if not request.anonymous and not phone:
+            errors.append(FieldError("citizen.phone", "请留下联系电话，便于办理和回访；不愿留名请选择匿名"))
+        if request.received_at is not None:
+            if request.received_at.tzinfo is None:
+                errors.append(FieldError("received_at", "时间须带时区，例如 2026-11-28T09:30:00+08:00"))
+            elif request.received_at > service.clock() + dt.timedelta(minutes=5):
+                errors.append(FieldError("received_at", "受理时间不能晚于当前时间"))
+        details = None
+        if channel.fields is not None:
+            try:
+                details = msgspec.convert(request.details, channel.fields, strict=False)
+            except msgspec.ValidationError as exc:
+                errors.extend(field_errors(exc, "details"))
+        elif request.details:
+            errors.append(FieldError("details", "该渠道没有专属字段"))
+        if not errors:
+            intake = msgspec.to_builtins(request)
+            for found in service.channels.hook(code, "validate_intake")(channel=channel, intake=intake,
+                                                                        details=details):
+                errors.extend(found or ())
+        if errors:
+            raise InvalidInput(errors)
+        return channel, details
+
+    async def intake(self, code: str, request: IntakeRequest, actor: Actor, *,
+                     idempotency_key: str | None = None,
+                     attachments: Sequence[NewAttachment] = ()) -> tuple[int, OrderRecord]:
+        """Record a request as a new order, with any files the citizen sent (already in the store);
+        returns (HTTP status, the order). A repeat (same Idempotency-Key, or same source and
+        external id) returns the first order and records nothing."""
+        service = self.service
+        channel, details = self.check(code, request, actor)
+        await service.sla.refresh()
+        now = service.clock()
+        received_at = (request.received_at or now).astimezone(dt.timezone.utc)
+        request_hash = hashlib.sha256(msgspec.json.encode([code, request])).hexdigest() if idempotency_key else ""
+        scope = f"{actor.kind}:{actor.name}"
+        priority, flags, reasons = request.priority, [], []
+        intake = {**msgspec.to_builtins(request), "received_at": received_at.isoformat()}
+        for assessment in service.channels.hook(code, "assess_intake")(channel=channel, intake=intake,
+                                                                       details=details):
+            if assessment is None:
+                continue
+            if assessment.priority == "urgent":
+                priority = "urgent"
+            flags.extend(f for f in assessment.flags if f not in flags)
+            reasons.extend(assessment.reasons)
+        suggestion = suggest(await service.reference.rules(), channel=code, subject=request.subject,
+                             content=request.content, category=request.category,
+                             area=request.area, kind=request.kind,
+                             details=msgspec.to_builtins(details) if details is not None else None)
+        if suggestion is None and service.learned is not None:  # rules win; the learned model fills the gap
+            await service.learned.refresh()
+            top = service.learned.best(channel=code, kind=request.kind, category=request.category,
+                                       area=request.area, subject=request.subject, content=request.content)
+            if top is not None:
+                suggestion = Suggestion(top.department, top.reason[:255])
+        citizen_name, citizen_phone = request.citizen.name.strip(), request.citizen.phone.strip()
+        citizen_sealed = ""
+        stored_details = msgspec.to_builtins(details) if details is not None else {}
+        if channel.protect_reporter:
+            citizen_sealed = service.sealer.seal(msgspec.json.encode([citizen_name, citizen_phone]).decode())
+            citizen_name, citizen_phone = "", ""
+        for name in channel.confidential:
+            if isinstance(stored_details.get(name), str):
+                stored_details[name] = service.sealer.seal(stored_details[name])
+        row = {
+            "query_code": "".join(secrets.choice(QUERY_CODE_ALPHABET) for _ in range(8)),
+            "channel": code, "kind": request.kind, "source": request.source,
+            "subject": request.subject.strip(), "content": request.content.strip(),
+            "citizen_name": citizen_name, "citizen_phone": citizen_phone, "citizen_sealed": citizen_sealed,
+            "anonymous": request.anonymous, "address": request.address, "area": request.area,
+            "category": request.category,
+            "details": stored_details,
+            "status": "received", "status_before_suspend": None, "department": None,
+            "suggested_department": suggestion.department if suggestion else None,
+            "suggestion_reason": suggestion.reason if suggestion else "",
+            "priority": priority, "received_at": received_at, "flags": flags,
+            "deadlines": service.sla.at_intake(channel=code, kind=request.kind, priority=priority,
+                                               received_at=received_at),
+            "rating": None, "external_id": request.external_id, "version": 1,
+            "created_at": now, "updated_at": now,
+        }
+        words = service.index.words(as_record({**row, "id": 0, "number": ""}))  # segmenting stays outside the lock
+        # Only the database work holds the write lock; everything above was prepared outside it.
+        async with write_transaction(service.engine):
+            if idempotency_key:
+                seen = await IdempotencyKey.select().where(
+                    (IdempotencyKey.scope == scope) & (IdempotencyKey.key == idempotency_key)).output(
+                    load_json=True).first()
+                if seen is not None:
+                    if seen["request_hash"] != request_hash:
+                        raise Conflict("该 Idempotency-Key 已用于另一个不同的请求")
+                    first = await Order.select().where(Order.number == seen["response"]["number"]).output(
+                        load_json=True).first()
+                    return seen["status_code"], as_record(first)
+            if request.external_id:
+                first = await Order.select().where((Order.source == request.source)
+                                                   & (Order.external_id == request.external_id)).output(
+                    load_json=True).first()
+                if first is not None:
+                    return 200, as_record(first)
+            row["number"] = await self._next_number(now)
+            order = as_record({**row, "id": await insert_row(Order, row)})
+            await service.index.put(order.id, [row["number"].lower(), *words])
+            sent = await service.record_event(order, "intake", actor, None, "received", "；".join(reasons),
+                                              {"source": request.source, "priority": priority, "flags": flags},
+                                              now)
+            for file in attachments:
+                await service.attachment_desk.record(order, file, actor, now)
+            if idempotency_key:
+                await IdempotencyKey.insert(IdempotencyKey(scope=scope, key=idempotency_key,
+                                                           request_hash=request_hash, status_code=201,
+                                                           response={"number": order.number}, created_at=now))
+        if sent:
+            service.outbox_written()
+        return 201, order
+
+    async def _next_number(self, now: dt.datetime) -> str:
+        day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
+        rows = await Counter.raw(
+            "INSERT INTO counters (key, value) VALUES ({}, 1) "
+            "ON CONFLICT (key) DO UPDATE SET value = counters.value + 1 RETURNING value", f"order:{day}")
+        return f"{NUMBER_PREFIX}{day}{rows[0]['value']:06d}"

@@ -1,0 +1,82 @@
+"""Reading orders: one order (404 for whoever may not see it), its events, and searches.
+
+Every read applies ``core.visibility``, so a department's handler never learns that another
+department's order exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from core.db import read_transaction
+from core.errors import NotFound
+from core.intake import as_record
+from core.model import Actor, EventRecord, OrderRecord
+from core.tables import Order, OrderEvent
+from core.visibility import scope, visible
+
+if TYPE_CHECKING:
+    from core.orders import OrderService
+
+
+class OrderPage(msgspec.Struct, kw_only=True):
+    items: list[OrderRecord]
+    total: int
+    page: int
+    page_size: int
+
+
+class OrderQueries:
+    def __init__(self, service: OrderService):
+        self.service = service
+
+    async def load(self, number: str, actor: Actor) -> OrderRecord:
+        """The order, inside the caller's transaction; 404 when it is missing or not the actor's."""
+        row = await Order.select().where(Order.number == number).output(load_json=True).first()
+        if row is None or not visible(row, actor):
+            raise NotFound(f"工单 {number} 不存在")
+        return as_record(row)
+
+    async def events(self, order_id: int) -> list[EventRecord]:
+        rows = await OrderEvent.select().where(OrderEvent.order_id == order_id).order_by(
+            OrderEvent.id).output(load_json=True)
+        return [msgspec.convert(r, EventRecord, strict=False) for r in rows]
+
+    async def get(self, number: str, actor: Actor) -> OrderRecord:
+        async with read_transaction(self.service.engine):
+            return await self.load(number, actor)
+
+    async def detail(self, number: str, actor: Actor) -> tuple[OrderRecord, list[EventRecord]]:
+        """The order and its audit trail, read in one transaction."""
+        async with read_transaction(self.service.engine):
+            order = await self.load(number, actor)
+            return order, await self.events(order.id)
+
+    async def search(self, actor: Actor, *, status: str | None = None, channel: str | None = None,
+                     department: str | None = None, kind: str | None = None, q: str | None = None,
+                     received_from: dt.datetime | None = None, received_to: dt.datetime | None = None,
+                     page: int = 1, page_size: int = 20) -> OrderPage:
+        where = scope(actor)
+        for column, value in ((Order.status, status), (Order.channel, channel),
+                              (Order.department, department), (Order.kind, kind)):
+            if value:
+                where.append(column == value)
+        if q and q.strip():
+            where.append(self.service.index.where(q, actor))
+        if received_from:
+            where.append(Order.received_at >= received_from)
+        if received_to:
+            where.append(Order.received_at < received_to)
+        query = Order.select().output(load_json=True)
+        count = Order.count()
+        for clause in where:
+            query = query.where(clause)
+            count = count.where(clause)
+        async with read_transaction(self.service.engine):
+            total = await count
+            rows = await query.order_by(Order.id, ascending=False).limit(page_size).offset(
+                (page - 1) * page_size)
+        return OrderPage(items=[as_record(r) for r in rows], total=total, page=page, page_size=page_size)
