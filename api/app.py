@@ -18,6 +18,7 @@ from litestar.plugins import InitPlugin
 import asyncpg
 import msgspec
 
+from api.knowledge_routes import ROUTES as KNOWLEDGE_ROUTES
 from api.routes import ROUTES
 from api.security import provide_actor
 from api.web import WebPages
@@ -95,7 +96,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=list(ROUTES),
+        route_handlers=[*ROUTES, *KNOWLEDGE_ROUTES],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE}},

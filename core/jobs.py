@@ -8,6 +8,7 @@ commit and on several workers at once is safe.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import contextlib
 import logging
 
@@ -19,6 +20,30 @@ POLL_SECONDS = 5
 
 async def deliver_outbox(platform) -> dict[str, int]:
     return await deliver_due(platform.deliverers, platform.settings)
+
+
+async def remind_expiring_knowledge(platform) -> int:
+    """Knowledge answers about to lapse: one reminder per expiry date, through the outbox."""
+    return await platform.knowledge.remind_expiring()
+
+
+async def retrain_dispatch(platform, *, max_age: dt.timedelta | None = None) -> list[dict]:
+    """Learn new suggestion models from history (only when the newest is older than ``max_age``)."""
+    from core.suggestions import TARGETS, train
+    from core.tables import DispatchModel
+
+    if max_age is not None:
+        newest = await DispatchModel.select(DispatchModel.trained_at).order_by(
+            DispatchModel.trained_at, ascending=False).first()
+        if newest and newest["trained_at"] > dt.datetime.now(dt.timezone.utc) - max_age:
+            return []
+    results = [await train(target) for target in TARGETS]
+    await platform.orders.learned.refresh(force=True)
+    return results
+
+
+HOURLY = 3600
+RETRAIN_EVERY = dt.timedelta(days=1)
 
 
 class InProcessJobs:
@@ -42,10 +67,24 @@ class InProcessJobs:
             except Exception:  # keep the loop alive; the messages stay in the outbox
                 log.exception("outbox delivery failed")
 
+    async def _hourly(self) -> None:
+        while True:
+            for job in (remind_expiring_knowledge, lambda p: retrain_dispatch(p, max_age=RETRAIN_EVERY)):
+                try:
+                    await job(self.platform)
+                except Exception:  # the next hour tries again
+                    log.exception("periodic job failed")
+            await asyncio.sleep(HOURLY)
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop())
+        self._periodic = asyncio.create_task(self._hourly())
 
     async def stop(self) -> None:
+        if getattr(self, "_periodic", None):
+            self._periodic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._periodic
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -113,9 +152,21 @@ def worker_settings(platform, *, burst: bool = False):
 
     deliver_outbox_job.__qualname__ = deliver_outbox_job.__name__ = "deliver_outbox"
 
+    async def remind_knowledge_job(ctx):
+        return await remind_expiring_knowledge(ctx["platform"])
+
+    async def retrain_dispatch_job(ctx):
+        return await retrain_dispatch(ctx["platform"])
+
+    remind_knowledge_job.__qualname__ = remind_knowledge_job.__name__ = "remind_expiring_knowledge"
+    retrain_dispatch_job.__qualname__ = retrain_dispatch_job.__name__ = "retrain_dispatch"
+
     return {
-        "functions": [deliver_outbox_job],
-        "cron_jobs": [cron(deliver_outbox_job, second={0}, unique=True, run_at_startup=True)],
+        "functions": [deliver_outbox_job, remind_knowledge_job, retrain_dispatch_job],
+        "cron_jobs": [cron(deliver_outbox_job, second={0}, unique=True, run_at_startup=True),
+                      cron(remind_knowledge_job, minute={5}, second={0}, unique=True),
+                      cron(retrain_dispatch_job, hour={19}, minute={0}, second={0}, unique=True,
+                           timeout=3600)],  # 03:00 in Shanghai
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(platform.settings.redis_url),

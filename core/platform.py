@@ -20,6 +20,8 @@ from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
+from core.categories import seed_if_empty as seed_categories
+from core.knowledge import EXPIRING_TOPIC, KnowledgeBase, post_notification
 from core.suggestions import Learned
 from core.storage import LocalAttachmentStore
 
@@ -43,7 +45,8 @@ class Platform:
         self.orders = OrderService(self.channels, self.sla,
                                    Sealer(self.settings.data_key or self.settings.secret_key), self.engine)
         self.orders.learned = Learned()
-        self.deliverers = collect_deliverers(self.pm)
+        self.deliverers = {**collect_deliverers(self.pm), EXPIRING_TOPIC: post_notification}
+        self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
 
     async def start(self, *, pool: bool = False) -> None:
@@ -54,6 +57,7 @@ class Platform:
             size = max(1, self.settings.db_pool_size)
             await self.engine.start_connection_pool(min_size=min(2, size), max_size=size)
         await sync_plugin_rules(self.channels)
+        await seed_categories(self.engine)
         self.orders.forget_reference_data()
         await self.load_calendar()
 

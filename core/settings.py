@@ -19,6 +19,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where a status push for an order transferred by the city platform is delivered; unset keeps the
     # messages pending in the outbox until it is configured (nothing is lost).
     city_platform_url: str | None = None
+    # Where staff notifications (a knowledge answer about to lapse) are posted as JSON; unset keeps them
+    # pending in the outbox.
+    notify_url: str | None = None
     max_body_bytes: int = 1_048_576
     var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
@@ -55,6 +58,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         data_key=env.get("HUYING_DATA_KEY", ""),
         secret_key=secret,
         city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
+        notify_url=env.get("HUYING_NOTIFY_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
         var_dir=var_dir,
         db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
