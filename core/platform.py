@@ -6,7 +6,10 @@ import time, so a test can assemble one with extra plugins of its own.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+import jieba
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
@@ -58,6 +61,7 @@ class Platform:
             await self.engine.start_connection_pool(min_size=min(2, size), max_size=size)
         await sync_plugin_rules(self.channels)
         await seed_categories(self.engine)
+        await asyncio.to_thread(jieba.initialize)  # the dictionary loads once, not in a first search
         self.orders.forget_reference_data()
         await self.load_calendar()
 
