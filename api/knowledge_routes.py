@@ -133,7 +133,7 @@ async def train_models(request: Request, actor: NamedDependency[Actor]) -> list[
 # -- the category tree ---------------------------------------------------------------------------------
 
 @get("/api/categories", tags=["分类"], summary="中心的三级分类树")
-async def list_categories(actor: NamedDependency[Actor], include_inactive: bool = False) -> list[dict[str, Any]]:
+async def list_categories(actor: NamedDependency[Actor], include_inactive: FromQuery[bool] = False) -> list[dict[str, Any]]:
     return await categories.tree(include_inactive=include_inactive and actor.role == "admin")
 
 

@@ -43,6 +43,7 @@ async def retrain_dispatch(platform, *, max_age: dt.timedelta | None = None) -> 
 
 
 HOURLY = 3600
+FIRST_PERIODIC_RUN = 600
 RETRAIN_EVERY = dt.timedelta(days=1)
 
 
@@ -68,6 +69,7 @@ class InProcessJobs:
                 log.exception("outbox delivery failed")
 
     async def _hourly(self) -> None:
+        await asyncio.sleep(FIRST_PERIODIC_RUN)  # never compete with start-up (training is CPU work)
         while True:
             for job in (remind_expiring_knowledge, lambda p: retrain_dispatch(p, max_age=RETRAIN_EVERY)):
                 try:

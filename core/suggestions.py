@@ -36,6 +36,7 @@ LEXICON_WEIGHT = 0.5
 FIELD_WEIGHT = 0.5
 SVM_C = 0.5
 PRUNE = 1e-3
+MAX_GRAMS = 80000
 _SPACE = re.compile(r"\s+")
 _GENERIC = {"其他", "管理", "问题", "政策", "建设", "人员", "服务", "事业", "工作"}
 
@@ -166,7 +167,8 @@ class Featurizer:
         for e in examples:
             df.update(_ngrams(f"{e.subject}\n{e.content}").keys())
         n = len(examples)
-        idf = {g: math.log((1 + n) / (1 + c)) + 1 for g, c in df.items() if c >= min_df}
+        common = [(g, c) for g, c in df.most_common(MAX_GRAMS) if c >= min_df]  # bounds the model's size
+        idf = {g: math.log((1 + n) / (1 + c)) + 1 for g, c in common}
         return cls(lexicon=lexicon, idf=idf)
 
 
@@ -465,6 +467,8 @@ class Learned:
         self._checked = -1e9
 
     async def refresh(self, force: bool = False) -> None:
+        import asyncio
+        import json
         import time
 
         from core.tables import DispatchModel
@@ -477,9 +481,10 @@ class Learned:
         for row in active:
             held = self.models.get(row["target"])
             if held is None or held[0] != row["id"]:
-                stored = await DispatchModel.select(DispatchModel.weights).where(
-                    DispatchModel.id == row["id"]).output(load_json=True).first()
-                self.models[row["target"]] = (row["id"], Model.from_json(stored["weights"]))
+                stored = await DispatchModel.select(DispatchModel.weights).where(DispatchModel.id == row["id"]).first()
+                model = await asyncio.to_thread(lambda text=stored["weights"]: Model.from_json(
+                    json.loads(text) if isinstance(text, str) else text))  # megabytes: off the event loop
+                self.models[row["target"]] = (row["id"], model)
         for target in set(self.models) - {r["target"] for r in active}:
             del self.models[target]
 
