@@ -6,10 +6,7 @@ import time, so a test can assemble one with extra plugins of its own.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
-
-import jieba
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
@@ -61,7 +58,9 @@ class Platform:
             await self.engine.start_connection_pool(min_size=min(2, size), max_size=size)
         await sync_plugin_rules(self.channels)
         await seed_categories(self.engine)
-        await asyncio.to_thread(jieba.initialize)  # the dictionary loads once, not in a first search
+        # The segmenting dictionary loads beside serving (seconds on a busy machine): intakes meanwhile
+        # are indexed provisionally and segmented properly once it is there.
+        self.orders.index.start_repair()
         self.orders.forget_reference_data()
         await self.load_calendar()
 
@@ -75,6 +74,8 @@ class Platform:
         await self.sla.load_overrides()
 
     async def stop(self) -> None:
+        if self.orders.index.repairing is not None and not self.orders.index.repairing.done():
+            self.orders.index.repairing.cancel()
         if isinstance(self.engine, PostgresEngine) and self.engine.pool:
             await self.engine.close_connection_pool()
         if hasattr(self.engine, "close_idle"):

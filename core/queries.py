@@ -65,6 +65,7 @@ class OrderQueries:
             if value:
                 where.append(column == value)
         if q and q.strip():
+            await self.service.index.settled()
             where.append(self.service.index.where(q, actor))
         if received_from:
             where.append(Order.received_at >= received_from)

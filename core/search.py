@@ -17,6 +17,7 @@ What a token may reveal is decided here, not by the caller:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -44,6 +45,27 @@ def tokens(text: str) -> list[str]:
         for token in _TOKEN.findall(piece):
             seen.setdefault(token, None)
     return list(seen)
+
+
+UNSEGMENTED = "zunsegmented"  # marks a document indexed before the dictionary was loaded
+_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[0-9a-z]+")
+
+
+def ready() -> bool:
+    return bool(jieba.dt.initialized)
+
+
+def provisional_tokens(text: str) -> list[str]:
+    """Without the dictionary (the first seconds after start): every Chinese character pair, whole
+    Latin and digit runs, and the marker that has the document segmented properly once it is loaded."""
+    seen: dict[str, None] = {}
+    for run in _CJK_RUN.findall((text or "").lower()):
+        if run.isascii():
+            seen.setdefault(run, None)
+        else:
+            for i in range(max(1, len(run) - 1)):
+                seen.setdefault(run[i:i + 2], None)
+    return [*seen, UNSEGMENTED]
 
 
 def query_tokens(text: str) -> list[str]:
@@ -197,7 +219,7 @@ ORDER_INDEX = TextIndex("order_search")
 KNOWLEDGE_INDEX = TextIndex("knowledge_search")
 
 
-def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value) -> list[str]:
+def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value, segment=tokens) -> list[str]:
     """Everything an order is found by. Phones, a protected reporter and confidential fields go in
     only as keyed hashes (``open_sealed`` opens what is sealed at rest); the department's token marks
     whose order it is."""
@@ -220,7 +242,7 @@ def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value)
         hidden.append(sealed.token("text", name))
     if phone and (token := sealed.phone(phone)):
         hidden.append(token)
-    words = tokens("\n".join(p for p in plain if p))
+    words = segment("\n".join(p for p in plain if p))
     if order.department:
         words.append(department_token(order.department))
     return words + hidden
@@ -232,11 +254,53 @@ class OrderSearch:
     def __init__(self, channels, engine, sealed: Sealed, open_sealed=lambda value: value):
         self.channels = channels
         self.engine = engine
+        self.repairing: asyncio.Task | None = None
         self.sealed = sealed
         self.open_sealed = open_sealed
 
     def words(self, order) -> list[str]:
-        return order_words(order, self.channels.get(order.channel), self.sealed, self.open_sealed)
+        """The document; an intake in the first seconds after start does not wait for the dictionary
+        (``repair`` segments it properly as soon as the dictionary is there)."""
+        return order_words(order, self.channels.get(order.channel), self.sealed, self.open_sealed,
+                           tokens if ready() else provisional_tokens)
+
+    def start_repair(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.repairing is None or self.repairing.done() or self.repairing.get_loop() is not loop:
+            self.repairing = loop.create_task(self.repair())
+
+    async def settled(self) -> None:
+        """Wait until no document is provisional (searches see properly segmented text only)."""
+        while self.repairing is not None and not self.repairing.done():
+            await asyncio.sleep(0.05)
+
+    async def repair(self) -> int:
+        """Segment again every document indexed without the dictionary; run after it loads and at
+        every start, so no such document is left behind even after a crash."""
+        import threading
+
+        from piccolo.columns.combination import WhereRaw
+
+        from core.db import write_transaction
+        from core.intake import as_record
+        from core.tables import Order
+
+        if not ready():  # a daemon thread: shutting a loop down never waits for it
+            threading.Thread(target=jieba.initialize, daemon=True).start()
+            while not ready():
+                await asyncio.sleep(0.1)
+        sub, arg = ORDER_INDEX.ids_matching(self.engine, Query([[[UNSEGMENTED]]]))
+        repaired = 0
+        while True:  # again until none is left: an intake may commit what it prepared just before
+            ids = [r["id"] for r in await Order.select(Order.id).where(WhereRaw(f"orders.id IN ({sub})", arg))]
+            if not ids:
+                return repaired
+            for order_id in ids:
+                async with write_transaction(self.engine):  # read and rewrite together: no stale department
+                    row = await Order.select().where(Order.id == order_id).output(load_json=True).first()
+                    if row is not None:
+                        await self.put(order_id, self.words(as_record(row)))
+                repaired += 1
 
     async def put(self, order_id: int, words: list[str]) -> None:
         await ORDER_INDEX.put(self.engine, order_id, words)

@@ -127,3 +127,16 @@ async def test_an_overlong_or_empty_query_is_handled(client, tokens):
     response = await client.get("/api/orders", params={"q": " ".join("噪音" for _ in range(9))},
                                 headers=tokens["agent1"])
     assert response.status_code == 400
+
+
+async def test_an_order_taken_before_the_dictionary_loads_is_segmented_afterwards(client, tokens, monkeypatch):
+    """Intake never waits for the segmenting dictionary: an order taken in the first seconds after a
+    start is indexed provisionally, then segmented properly, and found by a three-character word."""
+    import core.search
+
+    monkeypatch.setattr(core.search, "ready", lambda: False)
+    number = await _take(client, tokens["agent1"], address="岳麓区望城坡街道", subject="开发商逾期交房")
+    monkeypatch.undo()
+    assert await client.platform.orders.index.repair() == 1
+    assert (await _find(client, tokens["agent1"], "开发商 望城坡"))[0] == [number]
+    assert await client.platform.orders.index.repair() == 0
