@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/search.py [--sqlite-orders 410000] [--postgres-orders 2000000]
                                      [--postgres postgresql://postgres@127.0.0.1:5432/test_e]
-                                     [--queries 200]
+                                     [--queries 200] [--sqlite-file FILE]
 
 Fills a fresh database with bulk inserts (orders and their index documents, written the way intake
 writes them), then runs two-word queries drawn from real citizens' words through
@@ -235,11 +235,17 @@ async def main() -> None:
     parser.add_argument("--postgres-orders", type=int, default=2_000_000)
     parser.add_argument("--postgres", default=os.environ.get("HUYING_BENCH_POSTGRES_URL"))
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--sqlite-file", type=Path, help="measure a database a previous run filled (no filling)")
     args = parser.parse_args()
     from core.db import make_engine
     from core.migrations import migrate
 
-    if args.sqlite_orders:
+    if args.sqlite_file:
+        url = f"sqlite:///{args.sqlite_file}"
+        await migrate(make_engine(url))
+        count = sqlite3.connect(args.sqlite_file).execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+        report("SQLite (FTS5)", count, await measure(url, args.queries))
+    elif args.sqlite_orders:
         path = Path(tempfile.mkdtemp(prefix="huying-search-")) / "bench.sqlite3"
         url = f"sqlite:///{path}"
         await migrate(make_engine(url))

@@ -34,14 +34,42 @@ SOURCES: dict[str, str] = {
 
 
 def field(label: str, help: str = "", *, choices: dict[str, str] | None = None,
-          widget: str | None = None, **constraints: Any) -> msgspec.Meta:
-    """The metadata of one channel field: its Chinese label, help text, choice labels and widget."""
+          widget: str | None = None, shown_when: tuple[str, Any] | None = None,
+          after_contact: bool = False, **constraints: Any) -> msgspec.Meta:
+    """The metadata of one channel field: its Chinese label, help text, choice labels and widget.
+
+    ``shown_when=("reply_method", "email")`` asks forms to offer the field only once another field of
+    the channel has that value (the plugin's own check still decides whether it is required);
+    ``after_contact`` places it after the citizen's contact details (a reward claim's bank account)."""
     extra: dict[str, Any] = {"label": label}
     if choices:
         extra["choices"] = choices
     if widget:
         extra["widget"] = widget
+    if shown_when:
+        extra["shown_when"] = {"field": shown_when[0], "value": shown_when[1]}
+    if after_contact:
+        extra["after_contact"] = True
     return msgspec.Meta(title=label, description=help or None, extra=extra, **constraints)
+
+
+class CitizenWording(msgspec.Struct, frozen=True, kw_only=True):
+    """What a channel's public pages say, in the channel's own words (defaults suit the hotline).
+
+    The core gives every form the same shape; the wording, examples and notices are the channel's."""
+
+    card: str = ""  # the channel's card on /forms, written for citizens (falls back to the description)
+    notice: str = ""  # shown at the top of the form, before anything is typed (e.g. emergencies: 110/119)
+    subject_example: str = "小区旁工地夜间施工噪音扰民"
+    content_help: str = "请写明时间、地点、经过和您希望怎样解决，写得越清楚办得越快"
+    address_help: str = "街道、小区、门牌号等"
+    name_label: str = "姓名或称呼"
+    name_help: str = "可以只写姓氏，例如：李女士"
+    contact_note: str = "您的姓名和电话只用于办理和回访，不会公开。"
+    after_contact_title: str = "补充信息"  # the section of fields declared ``after_contact``
+    after_contact_note: str = ""
+    explainer_title: str = ""  # a short section of the channel's rules (a reward, say), shown on the form
+    explainer: tuple[str, ...] = ()
 
 
 class SlaDefaults(msgspec.Struct, frozen=True, kw_only=True):
@@ -71,6 +99,9 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     # name and phone are sealed at rest and left out of every view outside the centre.
     protect_reporter: bool = False
     confidential: tuple[str, ...] = ()  # detail fields sealed at rest and shown to the centre only
+    anonymous_allowed: bool = True  # a citizen may file without a name and phone
+    contact_name_required: bool = False  # the citizen's name (a contact person) must be given
+    wording: CitizenWording = CitizenWording()
 
 
 FLAGS: dict[str, str] = {
@@ -96,6 +127,8 @@ class FieldInfo(msgspec.Struct, frozen=True):
     choices: dict[str, str] | None = None
     help: str = ""
     widget: str | None = None
+    shown_when: dict[str, Any] | None = None  # offered only when another field has this value
+    after_contact: bool = False
 
 
 def _unwrap(tp: Any) -> tuple[Any, list[msgspec.Meta], bool]:
@@ -157,6 +190,8 @@ def describe_fields(struct: type[msgspec.Struct] | None) -> list[FieldInfo]:
             choices=choices,
             help=help_text,
             widget=extra.get("widget"),
+            shown_when=extra.get("shown_when"),
+            after_contact=bool(extra.get("after_contact")),
         ))
     return infos
 

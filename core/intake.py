@@ -109,8 +109,13 @@ class IntakeDesk:
         phone = request.citizen.phone.strip()
         if phone and not PHONE.match(phone):
             errors.append(FieldError("citizen.phone", "联系电话格式不正确（手机号11位，或座机号）"))
-        if not request.anonymous and not phone:
-            errors.append(FieldError("citizen.phone", "请留下联系电话，便于办理和回访；不愿留名请选择匿名"))
+        if request.anonymous and not channel.anonymous_allowed:
+            errors.append(FieldError("anonymous", f"「{channel.name}」需要留下联系人和电话，不能匿名"))
+        elif not request.anonymous and not phone:
+            errors.append(FieldError("citizen.phone", "请留下联系电话，便于办理和回访" + (
+                "；不愿留名请选择匿名" if channel.anonymous_allowed else "")))
+        if channel.contact_name_required and not request.citizen.name.strip():
+            errors.append(FieldError("citizen.name", f"请填写{channel.wording.name_label}"))
         if request.received_at is not None:
             if request.received_at.tzinfo is None:
                 errors.append(FieldError("received_at", "时间须带时区，例如 2026-11-28T09:30:00+08:00"))

@@ -28,6 +28,24 @@ STATUSES: dict[str, str] = {
     "archived": "已归档",
     "merged": "已合并",
 }
+# What the citizen reads about the same statuses (the tracking page): their words, not the centre's
+# work queues. ``CITIZEN_SITUATIONS`` name the states within a status that read differently to them.
+CITIZEN_STATUSES: dict[str, str] = {
+    "received": "已受理",
+    "dispatched": "已转交承办单位",
+    "returned": "正在重新确定承办单位",
+    "accepted": "办理中",
+    "replied": "已答复，正在审核",
+    "completed": "已办结，请您评价",
+    "appealing": "评价复核中",
+    "suspended": "暂停办理",
+    "archived": "已办结",
+    "merged": "已合并办理",
+}
+CITIZEN_SITUATIONS: dict[str, str] = {
+    "reworking": "重新办理中",  # accepted again after an unhappy rating
+    "rated_unhappy": "已办结，正在复核您的评价",  # completed, rated 不满意 or 未解决, awaiting the centre
+}
 TERMINAL = frozenset({"archived", "merged"})
 OPEN_STATUSES = frozenset(STATUSES) - TERMINAL
 
@@ -139,6 +157,7 @@ class Action(msgspec.Struct, frozen=True, kw_only=True):
     department_bound: bool = False  # a handler must belong to the order's department
     payload: type[msgspec.Struct] = Note
     reveals_contact: bool = False  # the answer shows the citizen's full phone number (audited)
+    citizen_label: str = ""  # how a side step reads on the citizen's timeline; empty keeps it internal
     effect: Effect | None = None
     validators: tuple[Validator, ...] = ()
 
@@ -405,6 +424,7 @@ CORE_ACTIONS: tuple[Action, ...] = (
            roles=CENTRE_DISPATCH, payload=ReasonPayload),
     # a citizen rates online through the tracking page, once the query code has been checked
     Action(name="callback", label="回访", sources=_states("completed"), target=_after_rating,
+           citizen_label="收到您的评价",
            roles=frozenset({"agent", "admin", "citizen"}), payload=CallbackPayload, effect=_rate,
            validators=(_not_yet_rated,)),
     Action(name="archive", label="归档", sources=_states("completed"), target="archived",
@@ -421,19 +441,23 @@ CORE_ACTIONS: tuple[Action, ...] = (
            roles=HANDLER, department_bound=True, payload=ExtensionRequest, effect=_request_extension,
            validators=(_can_request_extension,)),
     Action(name="approve_extension", label="批准延期", sources=_states("accepted", "suspended"), target=None,
+           citizen_label="承办单位申请延期办理，已获批准，答复期限相应顺延",
            roles=frozenset({"dispatcher", "supervisor", "admin"}), payload=Decision,
            effect=_decide_extension(True), validators=(_has_pending_extension,)),
     Action(name="reject_extension", label="驳回延期", sources=_states("accepted", "suspended"), target=None,
            roles=frozenset({"dispatcher", "supervisor", "admin"}), payload=Decision,
            effect=_decide_extension(False), validators=(_has_pending_extension,)),
     Action(name="rework", label="重办", sources=_states("completed"), target="accepted",
+           citizen_label="因您对答复不满意或问题未解决，热线中心已要求承办单位重新办理",
            roles=CENTRE_DISPATCH, payload=ReasonPayload, effect=_rework, validators=(_rated_badly,)),
     Action(name="appeal", label="申诉", sources=_states("completed"), target="appealing",
            roles=HANDLER, department_bound=True, payload=AppealPayload, effect=_appeal,
            validators=(_rated_badly, _within_appeal_window)),
     Action(name="uphold_appeal", label="申诉成立", sources=_states("appealing"), target="archived",
+           citizen_label="经热线中心复核，本件按规定办结归档",
            roles=CENTRE_OVERSIGHT, payload=Decision, effect=_rule_on_appeal(True)),
     Action(name="reject_appeal", label="申诉驳回", sources=_states("appealing"), target="completed",
+           citizen_label="经热线中心复核，维持您的评价，将督促承办单位继续办理",
            roles=CENTRE_OVERSIGHT, payload=ReasonPayload, effect=_rule_on_appeal(False)),
     Action(name="supervise", label="督办", sources=OPEN_STATUSES, target=None,
            roles=CENTRE_OVERSIGHT, payload=SupervisePayload, effect=_supervise),

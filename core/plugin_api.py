@@ -7,7 +7,7 @@ else from ``core``.
 """
 
 from core.calendar import SHANGHAI
-from core.channels import KINDS, Assessment, Channel, SlaDefaults, field
+from core.channels import KINDS, Assessment, Channel, CitizenWording, SlaDefaults, field
 from core.errors import FieldError, NotFound
 from core.hookspecs import hookimpl
 from core.lifecycle import (
@@ -27,7 +27,7 @@ from core.model import Actor, OrderRecord
 from core.routing import RuleSpec
 
 __all__ = [
-    "SHANGHAI", "KINDS", "Assessment", "Channel", "SlaDefaults", "field", "FieldError", "NotFound",
+    "SHANGHAI", "KINDS", "Assessment", "Channel", "CitizenWording", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
 ]

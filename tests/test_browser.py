@@ -35,7 +35,7 @@ CHROMEDRIVER = Path("/usr/bin/chromedriver")
 FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
          "--lang=zh-CN")
-SCREENS = {"phone": (390, 844, True), "desktop": (1280, 900, False)}
+SCREENS = {"phone": (390, 844, True), "desktop": (1366, 900, False)}
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 PUBLIC_CHANNELS = [c for c in Channels(get_plugin_manager()) if c.public]
 CHANNEL_CODES = [c.code for c in PUBLIC_CHANNELS]
@@ -283,7 +283,7 @@ async def test_a_citizen_reports_tracks_and_rates_through_each_channel_form(
     me.fill(_Plain("number"), number)
     me.fill(_Plain("query_code"), query_code.lower())
     me.press()
-    assert me.text("#order-number") == number and me.text("#order-status") == "待派单"
+    assert me.text("#order-number") == number and me.text("#order-status") == "已受理"
     assert "已受理" in me.text("#timeline")
     me.shoot(f"{code}-5-track")
 

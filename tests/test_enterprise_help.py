@@ -28,7 +28,7 @@ async def client(client):
 
 def _body(problem="financing", **overrides):
     details = {"enterprise_name": "长沙某精密制造有限公司", "credit_code": "91350100M000100Y43",
-               "contact_person": "王经理", "industry": "manufacturing", "problem": problem}
+               "industry": "manufacturing", "problem": problem}
     details.update(overrides.pop("details", {}))
     body = intake_body(kind="help", subject="企业扩产资金紧张", content="企业扩大生产，急需一笔贷款用于资金周转，希望协调银行。",
                        details=details)
@@ -70,7 +70,7 @@ async def test_the_channel_offers_its_form_with_labels_and_choices(client):
     channels = {c["code"]: c for c in (await client.get("/api/channels")).json()}
     fields = {f["name"]: f for f in channels["enterprise_help"]["fields"]}
     assert channels["enterprise_help"]["name"] == "公司帮扶"
-    assert list(fields) == ["enterprise_name", "credit_code", "contact_person", "industry", "problem"]
+    assert list(fields) == ["enterprise_name", "credit_code", "industry", "problem"]
     assert fields["credit_code"]["label"] == "统一社会信用代码" and fields["credit_code"]["required"]
     assert fields["problem"]["type"] == "choice"
     assert fields["problem"]["choices"] == {"financing": "融资", "hiring": "用工", "approvals": "审批", "land": "用地",

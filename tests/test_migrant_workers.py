@@ -38,10 +38,11 @@ async def test_the_channel_offers_its_form(client):
     channel = (await client.get("/api/channels/migrant_workers")).json()
     assert channel["name"] == "农民工欠薪专线"
     fields = {f["name"]: (f["label"], f["type"], f["required"]) for f in channel["fields"]}
-    assert fields == {
-        "employer": ("欠薪单位", "string", True), "project": ("工程项目", "string", True),
-        "workers": ("涉及人数", "integer", True), "amount_owed": ("拖欠金额（元）", "number", True),
-        "wage_period": ("拖欠工资期间", "string", True), "still_on_site": ("工人是否仍在工地", "boolean", True),
+    assert fields == {  # only who owes the wages and whether the workers are on site are needed to start
+        "employer": ("欠薪单位", "string", True), "project": ("工地或项目", "string", False),
+        "workers": ("一共几个人被欠工资", "integer", False), "amount_owed": ("大概欠了多少钱（元）", "number", False),
+        "wage_period": ("欠的是哪段时间的工资", "string", False),
+        "still_on_site": ("工人现在还在工地吗", "boolean", True),
     }
 
 

@@ -223,7 +223,7 @@ async def test_forms_page_lists_every_public_channel_with_what_it_is_for(web_wit
     for channel in client.platform.channels:
         links = page.find("a", href=f"/forms/{channel.code}")
         if channel.public:
-            assert links and html.escape(channel.description) in page.source, channel.code
+            assert links and html.escape(channel.wording.card or channel.description) in page.source, channel.code
         else:
             assert not links and channel.name not in page.source
 
@@ -403,10 +403,14 @@ async def test_pages_send_security_headers(client):
 
 
 async def test_pages_load_nothing_from_outside_and_need_no_script(client):
+    """The one script is the site's own, deferred, and only enhances: every input is in the HTML."""
     for path in ("/forms", "/forms/mayor_mailbox", "/track", "/forms/mayor_mailbox/replies"):
         text = (await client.get(path)).text
-        assert "<script" not in text
+        assert re.findall(r"<script[^>]*>", text) == [
+            f'<script src="/static/citizen.js?v={client.app.state.web.env.globals["css_version"]}" defer>']
         assert not re.search(r'(src|href)="(https?:)?//', text), path
+    script = await client.get("/static/citizen.js")
+    assert script.status_code == 200 and "http" not in script.text
     css = await client.get("/static/huying.css")
     assert css.status_code == 200 and "@import" not in css.text and "url(" not in css.text
 
@@ -430,9 +434,22 @@ async def test_submitting_too_often_is_slowed_down_with_a_clear_message(client):
     limited = await post_form(client, "hotline", valid_form(channel, subject="第三次"))
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     page = Page(limited.text)
-    assert "提交太频繁" in page.text("error-summary")
+    assert "太频繁" in page.text("rate-limited")
+    assert not page.find("div", id="error-summary")  # nothing is marked wrong: only a wait is asked
     assert page.one("input", name="subject")["value"] == "第三次"  # nothing typed is lost
     assert await Order.count() == 2
+
+
+async def test_mistakes_do_not_use_up_a_citizens_submissions(client):
+    """A citizen who corrects a form several times can still submit it: only recorded submissions
+    count against the limit."""
+    client.app.state.web.limiter.limits["submit"] = (1, 600)
+    channel = client.platform.channels.get("hotline")
+    for _ in range(3):
+        refused = await post_form(client, "hotline", valid_form(channel, **{"citizen.phone": "123"}))
+        assert refused.status_code == 400
+    assert (await post_form(client, "hotline", valid_form(channel))).status_code == 200
+    assert await Order.count() == 1
 
 
 async def test_tracking_too_often_is_slowed_down(client):
@@ -457,7 +474,7 @@ async def test_tracking_shows_the_status_and_the_public_steps(client):
     response = await track(client, number, code.lower())  # the code is not case-sensitive
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     page = Page(response.text)
-    assert page.text("order-number") == number and page.text("order-status") == "待派单"
+    assert page.text("order-number") == number and page.text("order-status") == "已受理"
     assert "已受理" in page.text("timeline")
     assert "13912345678" not in page.source and "李女士" not in page.source
 
@@ -479,7 +496,7 @@ async def test_the_published_reply_and_a_timeline_without_staff_names(client):
     page = Page((await track(client, number, code)).text)
     assert page.text("reply") == "经核实，路灯已于本周修复，感谢您的反映。"
     assert "张三" not in page.source and "eco_handler" not in page.source and "dispatcher1" not in page.source
-    assert "生态环境分局" in page.text("timeline") and page.text("order-status") == "待回访"
+    assert "生态环境分局" in page.text("timeline") and page.text("order-status") == "已办结，请您评价"
 
 
 async def test_a_reply_still_under_review_is_not_shown(client):
@@ -488,7 +505,7 @@ async def test_a_reply_still_under_review_is_not_shown(client):
     await client.platform.orders.act(number, "accept", {}, STAFF["handler"])
     await client.platform.orders.act(number, "reply", {"reply": "草稿答复"}, STAFF["handler"])
     page = Page((await track(client, number, code)).text)
-    assert "草稿答复" not in page.source and page.text("order-status") == "待审核"
+    assert "草稿答复" not in page.source and page.text("order-status") == "已答复，正在审核"
     assert not page.find("form", action="/track/rate")
 
 

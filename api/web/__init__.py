@@ -11,12 +11,14 @@ import base64
 import hashlib
 import hmac
 import os
+import time
 from pathlib import Path
 
 import msgspec
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, TemplateNotFound, select_autoescape
 from litestar.config.app import AppConfig
+from litestar.datastructures import Cookie
 from litestar.plugins import InitPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
@@ -27,7 +29,10 @@ from api.web.uploads import StoredFile
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-DEFAULT_LIMITS = {"submit": (20, 600), "track": (30, 600)}
+# submissions recorded, attempts (valid or not: a script hammering the form), look-ups
+DEFAULT_LIMITS = {"submit": (20, 600), "attempt": (120, 600), "track": (30, 600)}
+RECEIPT_COOKIE = "huying_receipt"
+RECEIPT_SECONDS = 2 * 3600  # how long this browser is shown its last receipt and has /track prefilled
 
 
 def _channel_template_dirs(platform) -> dict[str, Path]:
@@ -60,13 +65,15 @@ class Web:
             trim_blocks=True, lstrip_blocks=True,
         )
         self.env.filters["filesize"] = filesize
-        self.env.globals["css_version"] = hashlib.sha256((STATIC / "huying.css").read_bytes()).hexdigest()[:10]
+        self.env.globals["css_version"] = hashlib.sha256(b"".join(
+            (STATIC / name).read_bytes() for name in ("huying.css", "citizen.js"))).hexdigest()[:10]
 
     @classmethod
     def from_env(cls, platform, env: dict[str, str] | None = None) -> Web:
         env = os.environ if env is None else env
         return cls(platform, limits={
             "submit": parse_limit(env.get("HUYING_WEB_SUBMIT_LIMIT"), DEFAULT_LIMITS["submit"]),
+            "attempt": parse_limit(env.get("HUYING_WEB_ATTEMPT_LIMIT"), DEFAULT_LIMITS["attempt"]),
             "track": parse_limit(env.get("HUYING_WEB_TRACK_LIMIT"), DEFAULT_LIMITS["track"]),
         })
 
@@ -86,6 +93,18 @@ class Web:
     def unsign(self, token: str) -> str | None:
         value, _, _ = (token or "").rpartition(".")
         return value if value and hmac.compare_digest(self.sign(value), token) else None
+
+    def receipt_cookie(self, number: str, query_code: str, *, secure: bool) -> Cookie:
+        """The receipt of the order just filed, for the confirmation page and a prefilled /track."""
+        value = self.sign(f"{number}:{query_code}:{int(time.time())}")
+        return Cookie(key=RECEIPT_COOKIE, value=value, max_age=RECEIPT_SECONDS, path="/", httponly=True,
+                      samesite="lax", secure=secure)
+
+    def receipt_from_cookie(self, token: str) -> tuple[str, str] | None:
+        parts = (self.unsign(token) or "").split(":")
+        if len(parts) != 3 or not parts[2].isdigit() or time.time() - int(parts[2]) > RECEIPT_SECONDS:
+            return None
+        return parts[0], parts[1]
 
     def file_token(self, stored: StoredFile) -> str:
         """A file accepted in an earlier round, carried in the form; signed, so it cannot be forged."""

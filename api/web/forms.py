@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -47,6 +47,7 @@ class FormField:
     max: float | None = None
     autocomplete: str | None = None
     example: str | None = None
+    shown_when: tuple[str, Any] | None = None  # (input name, value) that makes this input relevant
 
     @property
     def id(self) -> str:
@@ -65,6 +66,14 @@ class FormField:
             return "radios" if len(self.choices or {}) <= 4 else "select"
         return {"multi_choice": "checkboxes", "boolean": "checkbox", "integer": "number", "number": "number",
                 "date": "date", "datetime": "datetime"}.get(self.type, "input")
+
+    @property
+    def condition(self) -> tuple[str, str] | None:
+        """The input and the form value (as posted) that show this field, for the page's script."""
+        if self.shown_when is None:
+            return None
+        name, value = self.shown_when
+        return name, ("true" if value else "false") if isinstance(value, bool) else str(value)
 
     @property
     def input_type(self) -> str:
@@ -111,35 +120,46 @@ def _with_example(help_text: str, example: str | None) -> str:
 
 
 def sections(channel: Channel) -> list[Section]:
-    """The form of one channel: what happened, the channel's own fields, how to reach the citizen."""
+    """The form of one channel: what happened, the channel's own fields, how to reach the citizen,
+    and any of the channel's fields that belong after the contact details. The wording (examples,
+    prompts, notes) is the channel's own (``Channel.wording``)."""
     common = _limits(IntakeRequest)
+    wording = channel.wording
     problem = Section("反映的问题", [
         FormField("kind", "诉求类型", "choice", True, {k: KINDS[k] for k in channel.kinds}),
-        FormField("subject", "标题", "string", True, help="用一句话概括，例如：小区旁工地夜间施工噪音扰民",
+        FormField("subject", "标题", "string", True, help=f"用一句话概括，例如：{wording.subject_example}",
                   **common["subject"]),
-        FormField("content", "具体内容", "text", True,
-                  help="请写明时间、地点、经过和您希望怎样解决，写得越清楚办得越快", **common["content"]),
-        FormField("address", "事发地址", "string", help="街道、小区、门牌号等", autocomplete="street-address",
+        FormField("content", "具体内容", "text", True, help=wording.content_help, **common["content"]),
+        FormField("address", "事发地址", "string", help=wording.address_help, autocomplete="street-address",
                   **common["address"]),
         FormField("area", "所在街道（乡镇）", "string", help="例如：梅溪湖街道", **common["area"]),
     ])
     result = [problem]
+    own, after = [], []
     if channel.fields is not None:
         limits = _limits(channel.fields)
-        own = [FormField(f"details.{f.name}", f.label, f.type, f.required,
-                         YES_NO if f.type == "boolean" and f.required else f.choices,
-                         _with_example(f.help, limits.get(f.name, {}).get("example")), f.widget,
-                         **limits.get(f.name, {})) for f in describe_fields(channel.fields)]
-        if own:
-            result.append(Section(f"{channel.name}专项信息", own))
-    result.append(Section("联系方式", [
-        FormField("citizen.name", "姓名或称呼", "string", help="可以只写姓氏，例如：李女士",
+        for f in describe_fields(channel.fields):
+            shown_when = (f"details.{f.shown_when['field']}", f.shown_when["value"]) if f.shown_when else None
+            form_field = FormField(f"details.{f.name}", f.label, f.type, f.required,
+                                   YES_NO if f.type == "boolean" and f.required else f.choices,
+                                   _with_example(f.help, limits.get(f.name, {}).get("example")), f.widget,
+                                   shown_when=shown_when, **limits.get(f.name, {}))
+            (after if f.after_contact else own).append(form_field)
+    if own:
+        result.append(Section(f"{channel.name}专项信息", own))
+    contact = [
+        FormField("citizen.name", wording.name_label, "string", channel.contact_name_required, help=wording.name_help,
                   maxlength=NAME_MAX, autocomplete="name"),
         FormField("citizen.phone", "联系电话", "string", True, widget="tel",
-                  help="手机号 11 位，或带区号的座机号；选择匿名反映时可以不填", maxlength=20, autocomplete="tel"),
-        FormField("anonymous", "匿名反映", "boolean",
-                  help="匿名后不会电话联系您，办理结果请凭工单编号和查询码在网上查询"),
-    ], note="您的姓名和电话只用于办理和回访，不会公开。"))
+                  help="手机号 11 位，或带区号的座机号" + ("；选择匿名反映时可以不填" if channel.anonymous_allowed else ""),
+                  maxlength=20, autocomplete="tel"),
+    ]
+    if channel.anonymous_allowed:  # asked first: whoever files anonymously skips what follows
+        contact.insert(0, FormField("anonymous", "匿名反映", "boolean",
+                                    help="匿名后不会电话联系您，办理结果只能凭工单编号和查询码在网上查询"))
+    result.append(Section("联系方式", contact, note=wording.contact_note))
+    if after:
+        result.append(Section(wording.after_contact_title, after, note=wording.after_contact_note))
     return result
 
 
@@ -306,12 +326,14 @@ class FormRejected(Exception):
 
 
 async def submit(platform: Any, channel: Channel, fields: list[FormField], data: dict[str, Any], *,
-                 submission: str, hold: bool = False, attachments: Sequence[NewAttachment] = ()) -> OrderRecord:
+                 submission: str, hold: bool = False, attachments: Sequence[NewAttachment] = (),
+                 admit: Callable[[], None] = lambda: None) -> OrderRecord:
     """Record the form (and the files it carries) as an order and return it, or raise ``FormRejected``.
 
     ``submission`` is the form's own random id, used as the intake's idempotency key: posting the
     same form twice (a double tap, a reload) gives the first order back. ``hold`` checks everything
     but records nothing (an attachment was refused, so the citizen must see the form again).
+    ``admit`` is called once the form is valid, just before it is recorded (the rate limit).
     """
     errors = precheck(channel, fields, data)
     probe = _probe(channel, data, errors)
@@ -321,9 +343,9 @@ async def submit(platform: Any, channel: Channel, fields: list[FormField], data:
         add_errors(errors, field_errors(exc), fields)
         raise FormRejected(errors) from None
     try:
-        if errors or hold:
-            platform.orders.check_intake(channel.code, request, WEB_ACTOR)
-        else:
+        platform.orders.check_intake(channel.code, request, WEB_ACTOR)
+        if not (errors or hold):
+            admit()  # only a submission that would be recorded counts against the citizen's limit
             _, order = await platform.orders.intake(channel.code, request, WEB_ACTOR, idempotency_key=submission,
                                                     attachments=attachments)
             return order

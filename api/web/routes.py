@@ -20,7 +20,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
-from api.web import STATIC
+from api.web import RECEIPT_COOKIE, STATIC
 from api.web.forms import GENERAL, FormRejected, Section, all_fields, read_form, sections, submit
 from api.web.protection import RateLimited, csrf_middleware, security_headers
 from api.web.tracking import NOT_FOUND, find_order, public_view, published_replies, publishes_replies
@@ -98,7 +98,8 @@ def _defaults(parts: list[Section], channel) -> dict[str, Any]:
 
 
 def _render_form(request: Request, channel, *, values: dict, errors: dict, submission: str,
-                 kept: list[StoredFile] = (), status_code: int = 200, headers: dict | None = None) -> Template:
+                 kept: list[StoredFile] = (), status_code: int = 200, headers: dict | None = None,
+                 limited: str = "") -> Template:
     web = _web(request)
     parts = sections(channel)
     fields = all_fields(parts)
@@ -112,7 +113,7 @@ def _render_form(request: Request, channel, *, values: dict, errors: dict, submi
                  channel=channel, sections=parts, values=values, errors=errors, summary=summary,
                  general=errors.get(GENERAL, ""), submission=submission,
                  kept=[(web.file_token(f), f) for f in kept], max_files=MAX_FILES,
-                 max_mb=MAX_FILE_BYTES // (1024 * 1024), allowed=ALLOWED_TEXT)
+                 max_mb=MAX_FILE_BYTES // (1024 * 1024), allowed=ALLOWED_TEXT, limited=limited)
 
 
 @get("/forms/{code:str}", include_in_schema=False)
@@ -150,7 +151,7 @@ async def _take_attachments(request: Request, form, *, accept_new: bool = True
 
 
 @post("/forms/{code:str}", include_in_schema=False, request_max_body_size=FORM_BODY_LIMIT)
-async def submit_form(request: Request, code: FromPath[str]) -> Template:
+async def submit_form(request: Request, code: FromPath[str]) -> Template | Redirect:
     platform = request.app.state.platform
     channel = _public_channel(request, code)
     form = await request.form()
@@ -159,19 +160,20 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template:
     submission = form.get("_submission")
     if not (isinstance(submission, str) and _SUBMISSION.match(submission)):
         submission = secrets.token_urlsafe(18)
+    web = _web(request)
     try:
-        _web(request).limiter.hit("submit", _client(request))
+        web.limiter.hit("attempt", _client(request))  # generous: a script, not a citizen correcting typos
     except RateLimited as limited:
         kept, _ = await _take_attachments(request, form, accept_new=False)
-        return _render_form(request, channel, values=values, submission=submission, kept=kept, status_code=429,
-                            headers={"retry-after": str(limited.retry_after)},
-                            errors={GENERAL: f"提交太频繁了，请 {_minutes(limited.retry_after)}后再点「提交」。"
-                                             "您填写的内容都还在。"})
+        return _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
     kept, problems = await _take_attachments(request, form)
     try:
         order = await submit(platform, channel, fields, data, submission=submission, hold=bool(problems),
                              attachments=[NewAttachment(key=f.key, filename=f.filename, content_type=f.content_type,
-                                                        size=f.size) for f in kept])
+                                                        size=f.size) for f in kept],
+                             admit=lambda: web.limiter.hit("submit", _client(request)))
+    except RateLimited as limited:
+        return _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
     except FormRejected as rejected:
         errors = rejected.errors
         if problems:
@@ -182,8 +184,64 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template:
         return _render_form(request, channel, values=values, submission=secrets.token_urlsafe(18), kept=kept,
                             status_code=409, errors={
                                 GENERAL: "这份表单已经提交过，工单已生成。如需另外反映一件事，请核对内容后再次提交。"})
-    return _page("done.html", private=True, channel=channel, number=order.number, query_code=order.query_code,
-                 attachments=len(kept))
+    # post/redirect/get: Back or reload on the confirmation never posts the form again
+    response = Redirect(f"/forms/{channel.code}/done", status_code=303)
+    response.set_cookie(web.receipt_cookie(order.number, order.query_code, secure=request.url.scheme == "https"))
+    return response
+
+
+def _limited_form(request: Request, channel, limited: RateLimited, **kwargs) -> Template:
+    return _render_form(request, channel, status_code=429, errors={},
+                        headers={"retry-after": str(limited.retry_after)},
+                        limited=f"这台设备提交得太频繁了，请 {_minutes(limited.retry_after)}后再点「提交」。"
+                                "您填写的内容都还在，不需要重新填写。", **kwargs)
+
+
+async def _receipt_order(request: Request) -> dict | None:
+    """The order of the receipt this browser was given after submitting (a signed, short-lived
+    cookie: the query code never travels in a URL)."""
+    receipt = _web(request).receipt_from_cookie(request.cookies.get(RECEIPT_COOKIE, ""))
+    return await find_order(*receipt) if receipt else None
+
+
+@get("/forms/{code:str}/done", include_in_schema=False)
+async def done_page(request: Request, code: FromPath[str]) -> Template | Redirect:
+    channel = _public_channel(request, code)
+    order = await _receipt_order(request)
+    if order is None or order["channel"] != channel.code:
+        return Redirect("/track")
+    view = await public_view(order, channel, request.app.state.platform)
+    return _page("done.html", private=True, channel=channel, number=order["number"],
+                 query_code=order["query_code"], anonymous=order["anonymous"], order=view,
+                 attachments=view["attachments"])
+
+
+@post("/track/receipt", include_in_schema=False, status_code=200)
+async def download_receipt(request: Request) -> Response:
+    """The number and query code as a small text file to keep (an anonymous filer's only key)."""
+    form = await request.form()
+    values = {k: form.get(k) if isinstance(form.get(k), str) else "" for k in ("number", "query_code")}
+    try:
+        _web(request).limiter.hit("track", _client(request))
+    except RateLimited as limited:
+        return _track_refused(values, f"操作太频繁了，请 {_minutes(limited.retry_after)}后再试。", 429,
+                              {"retry-after": str(limited.retry_after)})
+    order = await find_order(values["number"], values["query_code"])
+    if order is None:
+        return _track_refused(values, NOT_FOUND, 404)
+    channel = request.app.state.platform.channels.get(order["channel"])
+    view = await public_view(order, channel, request.app.state.platform)
+    text = "\r\n".join([
+        "12345 市民服务热线 · 网上反映回执", "",
+        f"反映渠道：{view['channel_name']}", f"标题：{view['subject']}", f"受理时间：{view['received_at']}",
+        f"工单编号：{order['number']}", f"查询码：{order['query_code']}",
+        *([f"预计答复：{view['expected']['date']} 前"] if view["expected"] else []), "",
+        "凭工单编号和查询码，在「查询办理进度」页面查看进度、答复和评价办理情况。",
+        "查询码相当于密码，请妥善保存，不要告诉他人。", ""])
+    return Response(text.encode("utf-8"), media_type="text/plain; charset=utf-8", headers={
+        "cache-control": "no-store",
+        "content-disposition": f"attachment; filename=\"receipt-{order['number']}.txt\"; "
+                               f"filename*=UTF-8''12345%E5%9B%9E%E6%89%A7-{order['number']}.txt"})
 
 
 @get("/forms/{code:str}/replies", include_in_schema=False)
@@ -200,8 +258,11 @@ async def replies_page(request: Request, code: FromPath[str], page: FromQuery[in
 # -- tracking and the online callback ------------------------------------------------------------------
 
 @get("/track", include_in_schema=False)
-async def track_page() -> Template:
-    return _page("track.html", values={}, error="")
+async def track_page(request: Request) -> Template:
+    """Prefilled with the receipt this browser was given, if any (from the cookie, never the URL)."""
+    receipt = _web(request).receipt_from_cookie(request.cookies.get(RECEIPT_COOKIE, ""))
+    values = {"number": receipt[0], "query_code": receipt[1]} if receipt else {}
+    return _page("track.html", values=values, error="", private=bool(receipt))
 
 
 def _track_refused(values: dict, message: str, status_code: int, headers: dict | None = None) -> Template:
@@ -231,7 +292,7 @@ async def _track_result(request: Request, order: dict, query_code: str, *, notic
                         status_code: int = 200) -> Template:
     channel = request.app.state.platform.channels.get(order["channel"])
     return _page("track_result.html", private=True, status_code=status_code,
-                 order=await public_view(order, channel), query_code=query_code.strip().upper(),
+                 order=await public_view(order, channel, request.app.state.platform), query_code=query_code.strip().upper(),
                  notice=notice, rate_errors=rate_errors or {}, rate_values=rate_values or {},
                  satisfaction=SATISFACTION)
 
@@ -321,8 +382,8 @@ def web_router(secret: str) -> Router:
                                         cache_control=CacheControlHeader(max_age=86400))  # URLs carry ?v=
     return Router(
         path="/",
-        route_handlers=[home, forms_index, form_page, submit_form, replies_page, track_page, track_order,
-                        rate_order, static],
+        route_handlers=[home, forms_index, form_page, submit_form, done_page, replies_page, track_page,
+                        track_order, download_receipt, rate_order, static],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             PermissionDeniedException: _csrf_refused,

@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from core.channels import KINDS, Channel, describe_fields
-from core.lifecycle import SATISFACTION, STATUSES
+from core.lifecycle import CITIZEN_STATUSES, CITIZEN_SITUATIONS, GOOD_SATISFACTION, SATISFACTION
 from core.orders import LOCAL_TZ
 from core.tables import Department, Order, OrderEvent
 
@@ -79,27 +79,75 @@ def _reply_of(event: dict) -> str:
     return (payload.get("public_reply") or payload.get("reply") or "").strip()
 
 
-async def public_view(order: dict, channel: Channel | None) -> dict[str, Any]:
-    """The order as its citizen sees it: status, public steps, the accepted reply, the rating."""
+def _citizen_status(order: dict) -> tuple[str, str]:
+    """The status in the citizen's words, and what happens next."""
+    rating = order["rating"]
+    if order["status"] == "accepted" and order.get("rework_count"):
+        return CITIZEN_SITUATIONS["reworking"], "承办单位正在重新办理，办结后会给您新的答复，您可以再次评价。"
+    if order["status"] == "completed" and rating and not (
+            rating.get("satisfaction") in GOOD_SATISFACTION and rating.get("resolved")):
+        return (CITIZEN_SITUATIONS["rated_unhappy"],
+                "热线中心会复核您的评价：需要时会要求承办单位重新办理，并给您新的答复；"
+                "承办单位如有异议，可在 3 个工作日内向热线中心说明情况。结果会显示在这里。")
+    return CITIZEN_STATUSES.get(order["status"], order["status"]), STATUS_NOTES.get(order["status"], "")
+
+
+def _expected_reply(order: dict, channel: Channel | None) -> dict[str, Any] | None:
+    """When the department's answer is due (the handling deadline), moved by an approved extension
+    and set anew by a rework; None once answered or closed."""
+    handle = (order.get("deadlines") or {}).get("handle")
+    if not handle or handle.get("done") or order["status"] in ("completed", "appealing", "archived", "merged"):
+        return None
+    sla = channel.sla if channel else None
+    urgent = order["priority"] == "urgent"
+    if sla is None:
+        span = ""
+    elif urgent:
+        span = f"{sla.urgent_natural_hours} 小时"
+    else:
+        span = f"{sla.handle_days_by_kind.get(order['kind'], 13)} 个工作日"
+    return {"date": local_time(dt.datetime.fromisoformat(handle["due"])), "span": span, "urgent": urgent,
+            "extended": bool(handle.get("extended")), "reworked": bool(order.get("rework_count"))}
+
+
+async def public_view(order: dict, channel: Channel | None, platform: Any = None) -> dict[str, Any]:
+    """The order as its citizen sees it: status in their words, what happens next, when the answer is
+    due, public steps, every reply and rating so far (a rework keeps the earlier ones as history)."""
     events = await OrderEvent.select().where(OrderEvent.order_id == order["id"]).order_by(
         OrderEvent.id).output(load_json=True)
     names = {r["code"]: r["name"] for r in await Department.select(Department.code, Department.name)}
-    steps = []
+    lifecycle = platform.channels.lifecycle(order["channel"]) if platform is not None else None
+    steps, history = [], []
     for event in events:
-        if event["action"] != "intake" and event["from_status"] == event["to_status"]:
-            continue  # side records (comments, supervision, extensions) are internal
-        to = event["to_status"] or order["status"]
-        text = PUBLIC_STEPS.get(to) or STATUSES.get(to, to)
-        if event["action"] == "intake":
-            text = "已受理"
-        elif event["action"] in ("dispatch", "redispatch") and (event.get("payload") or {}).get("department"):
-            text = f"已转交{names.get(event['payload']['department'], '承办单位')}办理"
-        steps.append({"at": local_time(event["created_at"]), "text": text})
-    reply = ""
-    if order["status"] in ANSWERED:
-        replies = [_reply_of(e) for e in events if e["action"] in REPLY_ACTIONS]
-        reply = next((r for r in reversed(replies) if r), "")
+        action = lifecycle.get(event["action"]) if lifecycle is not None else None
+        at = local_time(event["created_at"])
+        if action is not None and action.citizen_label:
+            steps.append({"at": at, "text": action.citizen_label})
+        elif event["action"] != "intake" and event["from_status"] == event["to_status"]:
+            continue  # side records (comments, supervision, internal steps) stay inside
+        else:
+            to = event["to_status"] or order["status"]
+            text = PUBLIC_STEPS.get(to) or CITIZEN_STATUSES.get(to, to)
+            if event["action"] == "intake":
+                text = "已受理"
+            elif event["action"] in ("dispatch", "redispatch") and (event.get("payload") or {}).get("department"):
+                text = f"已转交{names.get(event['payload']['department'], '承办单位')}办理"
+            steps.append({"at": at, "text": text})
+        payload = event.get("payload") or {}
+        if event["action"] in REPLY_ACTIONS and _reply_of(event):
+            history.append({"at": at, "kind": "reply", "text": _reply_of(event)})
+        elif event["action"] == "callback" and payload.get("satisfaction"):
+            history.append({"at": at, "kind": "rating", "text": "，".join((
+                SATISFACTION.get(payload["satisfaction"], ""), "已解决" if payload.get("resolved") else "未解决"))})
+    # a reply is shown once the centre accepted it; the one under review stays inside
+    if order["status"] not in ANSWERED:
+        last_reply = max((i for i, h in enumerate(history) if h["kind"] == "reply"), default=None)
+        if last_reply is not None and not any(h["kind"] == "rating" for h in history[last_reply:]):
+            history = history[:last_reply] + history[last_reply + 1:]
+    reply = next((h["text"] for h in reversed(history) if h["kind"] == "reply"), "") \
+        if order["status"] in ANSWERED else ""
     rating = order["rating"]
+    status_label, status_note = _citizen_status(order)
     return {
         "number": order["number"],
         "channel_name": channel.name if channel else "",
@@ -107,14 +155,19 @@ async def public_view(order: dict, channel: Channel | None) -> dict[str, Any]:
         "subject": order["subject"],
         "received_at": local_time(order["received_at"]),
         "status": order["status"],
-        "status_label": STATUSES.get(order["status"], order["status"]),
-        "status_note": STATUS_NOTES.get(order["status"], ""),
+        "status_label": status_label,
+        "status_note": status_note,
         "department": names.get(order["department"], "") if order["department"] else "",
+        "expected": _expected_reply(order, channel),
         "steps": steps,
         "reply": reply,
+        "history": history,
+        "earlier": len(history) > bool(reply) + bool(rating),  # more than what is shown above
         "rating": {"satisfaction": SATISFACTION.get(rating["satisfaction"], ""),
                    "resolved": "已解决" if rating.get("resolved") else "未解决"} if rating else None,
         "can_rate": order["status"] == "completed" and rating is None,
+        "attachments": sum(1 for e in events if e["action"] == "attach"),
+        "anonymous": bool(order.get("anonymous")),
     }
 
 

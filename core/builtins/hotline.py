@@ -4,7 +4,7 @@ It is the core's default channel and its routing rules are the general ones, app
 channel's orders: the message-board categories and common keywords, each to its department.
 """
 
-from core.channels import Channel
+from core.channels import Channel, CitizenWording
 from core.hookspecs import hookimpl
 from core.routing import RuleSpec
 
@@ -12,6 +12,9 @@ CHANNEL = Channel(
     code="hotline",
     name="综合热线",
     description="12345 市民服务热线：市级转派工单和新区自有来电、网络留言，受理咨询、求助、投诉、举报、建议和表扬。",
+    wording=CitizenWording(
+        card="生活中遇到的难事、烦心事都可以在这里反映：噪音扰民、道路破损、物业纠纷、办事咨询……"
+             "我们会交给负责的部门办理，并按时答复您。"),
 )
 
 # (level-1 category of the message board, department, keywords seen in citizens' own words)

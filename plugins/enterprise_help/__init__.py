@@ -17,6 +17,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from core.channels import Channel, SlaDefaults, field
+from core.plugin_api import CitizenWording
 from core.errors import FieldError
 from core.hookspecs import hookimpl
 from core.routing import RuleSpec
@@ -52,7 +53,6 @@ class EnterpriseRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True
     enterprise_name: Annotated[str, field("企业名称", "与营业执照上的名称一致", min_length=2, max_length=100)]
     credit_code: Annotated[str, field("统一社会信用代码", "营业执照上的18位代码", max_length=32,
                                       examples=["91350100M000100Y43"])]
-    contact_person: Annotated[str, field("联系人", "企业负责对接的人员", min_length=1, max_length=32)]
     industry: Annotated[Literal[tuple(INDUSTRIES)], field("所属行业", choices=INDUSTRIES)]
     problem: Annotated[Literal[tuple(PROBLEMS)], field(
         "困难类型", "选择最主要的一项，并在诉求内容中写明具体情况", choices=PROBLEMS)]
@@ -62,6 +62,16 @@ CHANNEL = Channel(
     code=visits.CODE,
     name="公司帮扶",
     description="企业在融资、用工、审批、用地、政策兑现、水电气等方面遇到困难，由相关部门上门走访、协调解决。",
+    anonymous_allowed=False,  # a visit needs someone to meet: the enterprise names its contact person
+    contact_name_required=True,
+    wording=CitizenWording(
+        card="企业在融资、用工、审批、用地、政策兑现、水电气等方面遇到困难，可以在这里求助，相关部门会上门走访、协调解决。",
+        subject_example="新厂房消防验收迟迟排不上，影响投产",
+        content_help="请写明遇到的困难、已经找过哪些部门、希望得到什么帮助",
+        address_help="企业经营地址，上门走访时用",
+        name_label="联系人",
+        name_help="负责与走访部门对接的人员，例如：王经理",
+        contact_note="走访部门会通过这个电话与您预约上门时间。"),
     fields=EnterpriseRequest,
     kinds=("help", "consult", "complaint", "suggestion"),
     sla=SlaDefaults(handle_days_by_kind={"help": 10, "consult": 3, "complaint": 13, "suggestion": 13}),

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from core.channels import Channel, SlaDefaults, field
+from core.plugin_api import CitizenWording
 from core.errors import FieldError
 from core.hookspecs import hookimpl
 from core.routing import RuleSpec
@@ -31,14 +32,20 @@ class MailboxLetter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         "同意公开", "同意后，来信和答复将在区长信箱公开栏目展示，个人信息隐去")] = False
     reply_method: Annotated[Literal[tuple(REPLY_METHODS)], field(
         "答复方式", choices=REPLY_METHODS)] = "phone"
-    email: Annotated[str, field("电子邮箱", "选择电子邮件答复时必填", max_length=120)] = ""
-    postal_address: Annotated[str, field("通信地址", "选择书面信函答复时必填", max_length=200)] = ""
+    email: Annotated[str, field("电子邮箱", "答复会发到这个邮箱", widget="email", max_length=120,
+                                shown_when=("reply_method", "email"))] = ""
+    postal_address: Annotated[str, field("通信地址", "答复信函会寄到这个地址；不填则寄到上面的事发地址",
+                                         max_length=200, shown_when=("reply_method", "letter"))] = ""
 
 
 CHANNEL = Channel(
     code="mayor_mailbox",
     name="区长信箱",
     description="给新区主要负责同志写信，反映问题、提出意见建议；可选择公开来信和答复。",
+    wording=CitizenWording(
+        card="给新区主要负责同志写信：反映问题、提出意见和建议。您可以选择公开来信和答复，让更多人看到。",
+        subject_example="建议在梅溪湖公园增设儿童游乐设施",
+        content_help="请写明您看到的情况或遇到的问题，以及您的意见和建议；写得越具体，越便于办理"),
     fields=MailboxLetter,
     kinds=("consult", "complaint", "report", "suggestion", "praise", "help"),
     sla=SlaDefaults(dispatch_hours=7, accept_days=1, appeal_days=3, callback_days=2,

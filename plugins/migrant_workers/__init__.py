@@ -15,23 +15,30 @@ import msgspec
 
 from core.calendar import SHANGHAI
 from core.channels import Assessment, Channel, SlaDefaults, field
+from core.plugin_api import CitizenWording
 from core.hookspecs import hookimpl
 from core.routing import RuleSpec
 
 
 class WageClaim(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     employer: Annotated[str, field("欠薪单位", "拖欠工资的公司、劳务分包单位或包工头", min_length=1, max_length=100)]
-    project: Annotated[str, field("工程项目", "工地或项目名称", min_length=1, max_length=100)]
-    workers: Annotated[int, field("涉及人数", "被拖欠工资的工人人数", ge=1, le=100_000)]
-    amount_owed: Annotated[float, field("拖欠金额（元）", "估算即可", ge=0)]
-    wage_period: Annotated[str, field("拖欠工资期间", "例如 2026年9月至11月", min_length=1, max_length=50)]
-    still_on_site: Annotated[bool, field("工人是否仍在工地", "仍在工地的，劳动保障监察可到现场调查取证")]
+    project: Annotated[str, field("工地或项目", "在哪个工地、哪个项目干的活；不清楚可以不填", max_length=100)] = ""
+    workers: Annotated[int, field("一共几个人被欠工资", "只有您自己就填 1", ge=1, le=100_000)] = 1
+    amount_owed: Annotated[float, field("大概欠了多少钱（元）", "估个数就行，不清楚可以不填", ge=0)] = 0
+    wage_period: Annotated[str, field("欠的是哪段时间的工资", "例如：2026年9月到11月；不清楚可以不填",
+                                      max_length=50)] = ""
+    still_on_site: Annotated[bool, field("工人现在还在工地吗", "还在的话，劳动监察可以马上到现场调查")]
 
 
 CHANNEL = Channel(
     code="migrant_workers",
     name="农民工欠薪专线",
     description="农民工工资被拖欠：说明欠薪单位、工程项目、人数和金额，由人社局劳动保障监察限时处置。",
+    wording=CitizenWording(
+        card="干了活拿不到工资？告诉我们谁欠了您的钱，人社局劳动保障监察会限时处理。只填知道的就行。",
+        subject_example="某工地拖欠我们班组三个月工资",
+        content_help="说说在哪里干活、谁欠的钱、欠了多久；能想到的都写上，不会写的可以拨打 12345 由话务员帮您记录",
+        address_help="工地或公司的位置，说得出大概就行"),
     fields=WageClaim,
     kinds=("complaint", "report", "help", "consult"),
     sla=SlaDefaults(urgent_natural_hours=24,

@@ -8,6 +8,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from core.channels import Channel, field
+from core.plugin_api import CitizenWording
+from plugins.safety_reporting.rewards import explain
 
 HAZARD_TYPES = {
     "fire": "消防安全",
@@ -27,17 +29,20 @@ class SafetyReport(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     hazard_type: Annotated[Literal[tuple(HAZARD_TYPES)], field(
         "举报类型", "重大事故隐患、安全生产违法行为或瞒报谎报事故，选择最接近的一类", choices=HAZARD_TYPES)]
     enterprise: Annotated[str, field("被举报企业或场所", "企业全称、工地或场所名称", min_length=1, max_length=200)]
-    site_address: Annotated[str, field("企业或场所地址", "不填则按受理地址", max_length=255)] = ""
+    site_address: Annotated[str, field(
+        "企业或场所地址", "与上面的事发地址相同可以不填；两处至少填写一处", max_length=255)] = ""
     observed_at: Annotated[str, field("发现时间", "例如：2026年3月2日晚上8点前后", max_length=100)] = ""
     evidence: Annotated[str, field(
         "证据说明", "看到的情况、知情人、现场照片或视频等；文件请作为附件上传", widget="textarea",
         max_length=4000)] = ""
     reward_requested: Annotated[bool, field(
-        "申请举报奖励", "实名举报经查实的可按规定申请奖励，须留下姓名、电话和身份证号")] = False
+        "申请举报奖励", "实名举报经查实的可按规定申请奖励，须留下姓名、电话和身份证号", after_contact=True)] = False
     id_number: Annotated[str, field(
-        "身份证号", "申请奖励时必填；严格保密，仅热线中心经登记后可查看", max_length=18)] = ""
+        "身份证号", "申请奖励时必填，用于核实身份和发放奖励；严格保密", max_length=18, after_contact=True,
+        shown_when=("reward_requested", True))] = ""
     payment_account: Annotated[str, field(
-        "奖励收款账户", "开户行和银行卡号；严格保密，仅热线中心经登记后可查看", max_length=100)] = ""
+        "奖励收款账户", "开户行和银行卡号；也可以等奖励批准后再提供", max_length=100, after_contact=True,
+        shown_when=("reward_requested", True))] = ""
 
 
 CHANNEL = Channel(
@@ -49,6 +54,17 @@ CHANNEL = Channel(
     kinds=("report", "complaint"),
     protect_reporter=True,
     confidential=("id_number", "payment_account"),
+    wording=CitizenWording(
+        card="发现企业、工地、场所存在重大事故隐患或安全生产违法行为，或者有人瞒报事故，可以在这里举报。"
+             "可以匿名；实名举报查实的可以申请奖励。您的身份严格保密。",
+        notice="正在发生火灾、爆炸、泄漏或有人受伤等紧急情况，请立即拨打 119（火警）或 110（报警），不要在网上等待。",
+        subject_example="某化工厂仓库违规存放大量易燃物品",
+        content_help="请写明什么企业或场所、在哪里、存在什么隐患或违法行为、您是怎么知道的；有照片或视频请作为附件上传",
+        contact_note="承办单位看不到您的身份：您的姓名、电话和证件信息只有热线中心可以查看，并严格保密。",
+        after_contact_title="申请举报奖励（选填）",
+        after_contact_note="承办单位看不到您的身份证号和收款账户；只有热线中心可以查看，查看会登记在案。",
+        explainer_title="举报奖励怎么算",
+        explainer=explain()),
 )
 
 _ID_NUMBER = re.compile(r"^\d{17}[\dXx]$")

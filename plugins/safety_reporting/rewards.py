@@ -54,6 +54,33 @@ def yuan(amount: Decimal) -> str:
     return f"{amount.quantize(CENT):,}"
 
 
+def _plain(amount: Decimal) -> str:
+    """30000 → "3 万元", 3000 → "3,000 元": how the form states a figure to a citizen."""
+    if amount >= 10_000 and amount % 10_000 == 0:
+        return f"{(amount / 10_000).normalize():f} 万元"
+    return f"{amount.normalize():,f} 元"
+
+
+def explain(rules: RewardRules = RULES) -> tuple[str, ...]:
+    """The reward rules in a reporter's words, from the same table the calculation uses."""
+    lines = ["实名举报、经核查属实的，可以申请奖励；匿名举报不能申请奖励。"]
+    for rule in rules.rules:
+        if rule.rate_by_grade:
+            rates = sorted(rule.rate_by_grade.values())
+            text = (f"{rule.label}：{rule.base_label.removesuffix('人数')}的，每 1 {rule.base_unit}"
+                    f"按事故等级奖励 {_plain(rates[0])}至 {_plain(rates[-1])}")
+        else:
+            text = f"{rule.label}：按{rule.base_label}的 {(rule.rate * 100).normalize():f}% 计算"
+            if rule.minimum:
+                text += f"，最低 {_plain(rule.minimum)}"
+        if rule.maximum is not None:
+            text += f"，最高 {_plain(rule.maximum)}"
+        lines.append(text + "。")
+    lines.append("办理流程：承办部门核查并依法查处后，由热线中心核算奖励金额、报经审批后发放；"
+                 "每一步都会显示在「查询办理进度」里。所需时间取决于核查和处罚的进度。")
+    return tuple(lines)
+
+
 def calculate(hazard_type: str, case: dict, rules: RewardRules = RULES) -> Reward:
     """The reward for a verified report; refused with the reason when the record lacks what the
     rule counts or the rule yields nothing."""

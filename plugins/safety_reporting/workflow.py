@@ -143,10 +143,13 @@ ACTIONS = [
            department_bound=True, payload=VerifyPayload, effect=_record_verification,
            validators=(_not_yet_verified, _verification_complete)),
     Action(name="calculate_reward", label="核算奖励", sources=ANY_STATUS, target=None,
+           citizen_label="举报奖励已核算，正在审批",
            roles=frozenset({"dispatcher", "supervisor", "admin"}), payload=Note, effect=_calculate,
            validators=(_reward_at("", "核算奖励"),)),
     Action(name="approve_reward", label="审批奖励", sources=ANY_STATUS, target=None, roles=CENTRE_OVERSIGHT,
+           citizen_label="举报奖励已审批，等待发放",
            payload=Note, effect=_approve, validators=(_reward_at("calculated", "审批奖励"), _not_own_calculation)),
     Action(name="pay_reward", label="发放奖励", sources=ANY_STATUS, target=None, roles=frozenset({"admin"}),
+           citizen_label="举报奖励已发放",
            payload=PaymentPayload, effect=_pay, validators=(_reward_at("approved", "发放奖励"),)),
 ]
