@@ -62,7 +62,7 @@ async def test_channel_fields_are_searchable(client, tokens):
     """An enterprise's name, given in the enterprise-help channel's own fields, finds its order."""
     body = intake_body(kind="help", subject="企业扩产资金紧张", content="急需一笔贷款用于资金周转。")
     body["details"] = {"enterprise_name": "长沙晨光精密制造有限公司", "credit_code": "91350100M000100Y43",
-                       "contact_person": "王经理", "industry": "manufacturing", "problem": "financing"}
+                       "industry": "manufacturing", "problem": "financing"}
     response = await client.post("/api/channels/enterprise_help/orders", json=body, headers=tokens["agent1"])
     assert response.status_code == 201, response.text
     assert (await _find(client, tokens["agent1"], "晨光精密"))[0] == [response.json()["number"]]
