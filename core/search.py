@@ -323,7 +323,11 @@ class OrderSearch:
         if not query:
             return WhereRaw("1 = 0")
         sub, arg = ORDER_INDEX.ids_matching(self.engine, query)
-        return WhereRaw(f"orders.id IN ({sub})", arg)
+        if ORDER_INDEX._sqlite(self.engine):
+            return WhereRaw(f"orders.id IN ({sub})", arg)
+        # PostgreSQL would otherwise walk the whole primary key backwards for ``ORDER BY id DESC LIMIT``
+        # hoping to meet a rare match; an array makes it look the matches up first.
+        return WhereRaw(f"orders.id = ANY(ARRAY({sub}))", arg)
 
 
 _TEXT_FIELDS = ("subject", "content", "address", "area", "category", "citizen_name", "citizen_phone",
