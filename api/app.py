@@ -3,53 +3,106 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import sqlite3
 
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
 from litestar.di import Provide
-from litestar.exceptions import ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins import InitPlugin
 
 import asyncpg
 import msgspec
 
+from api.open311 import OPEN311_ROUTER
+from api.operations import OPERATION_ROUTES, RequestLog, configure_request_log
+from api.integrations import ROUTES as INTEGRATION_ROUTES
+from api.reports import ROUTES as REPORT_ROUTES
 from api.knowledge_routes import ROUTES as KNOWLEDGE_ROUTES
 from api.routes import ROUTES
-from api.security import provide_actor
+from api.openapi import StrictStructSchemaPlugin
+from api.schemas import errors
+from api.security import SECURED, SECURITY_SCHEMES, provide_actor
 from api.web import WebPages
-from core.errors import HuyingError
+from api.guard import InputGuard
+from core.errors import HuyingError, TooManyRequests, chinese
 from core.jobs import make_jobs
 from core.platform import Platform
 
 
+log = logging.getLogger("huying.api")
+CLIENT_ERRORS = set(range(400, 500))  # answered with a reason: logged at INFO, no traceback
+
+
+def _shaped(status_code: int, detail: str, extra, headers: dict | None = None) -> Response:
+    return Response({"status_code": status_code, "detail": detail, "extra": extra},
+                    status_code=status_code, headers=headers)
+
+
 def _error(request: Request, exc: HuyingError) -> Response:
-    extra = [msgspec.to_builtins(e) for e in exc.extra] if isinstance(exc.extra, list) else exc.extra
-    return Response({"status_code": exc.status_code, "detail": exc.detail, "extra": extra},
-                    status_code=exc.status_code)
+    if isinstance(exc.extra, list):
+        extra = [msgspec.to_builtins(e) for e in exc.extra]
+    else:  # every answer has a list, even when no single field is to blame
+        extra = [{"key": k, "message": str(v), "source": "body"} for k, v in (exc.extra or {}).items()]
+    log.info("%s %r → %s %r", request.method, request.url.path, exc.status_code, exc.detail)
+    headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return _shaped(exc.status_code, exc.detail, extra, headers)
 
 
 _NAMED_FIELD = re.compile(r"field `([^`]+)`")
 
 
 def _invalid_request(request: Request, exc: ValidationException) -> Response:
-    """Litestar's own 400s in the same shape, with ``key`` naming the field rather than ``data``."""
+    """Litestar's own 400s in the same shape, in Chinese, with ``key`` naming the field rather than ``data``."""
     extra = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         item = dict(item)
-        named = _NAMED_FIELD.search(item.get("message", ""))
+        message = str(item.get("message", ""))
+        named = _NAMED_FIELD.search(message)
         if item.get("key") in ("data", "", None) and named:
             item["key"] = named.group(1)
-        elif named and "missing required field" in item.get("message", ""):
+        elif named and "missing required field" in message:
             item["key"] = f"{item['key']}.{named.group(1)}"
+        item["key"] = item.get("key") or "body"
+        item["message"] = chinese(message)
         extra.append(item)
-    return Response({"status_code": 400, "detail": "请求内容有误：" + "；".join(
-        f"{e.get('key')}: {e.get('message')}" for e in extra) if extra else exc.detail, "extra": extra},
-                    status_code=400)
+    if not extra:
+        extra = [{"key": "body", "message": chinese(str(exc.detail)), "source": "body"}]
+    detail = "请求内容有误：" + "；".join(f"{e['key']}: {e['message']}" for e in extra)
+    log.info("%s %r → 400 %r", request.method, request.url.path, detail)
+    return _shaped(400, detail, extra)
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Litestar's other refusals (unknown address, wrong method, body too large ...) in our shape."""
+    status = exc.status_code
+    path, method = request.url.path, request.method
+    detail = {
+        401: "请先登录",
+        403: "无权访问",
+        404: f"地址 {path} 不存在",
+        405: f"地址 {path} 不支持 {method} 请求",
+        413: f"请求体过大（上限 {request.app.state.platform.settings.max_body_bytes} 字节）",
+        415: "不支持的请求内容类型",
+        429: "请求过于频繁，请稍后再试",
+    }.get(status) or (chinese(str(exc.detail)) if status < 500 else "服务暂时不可用，请稍后再试")
+    if status >= 500:
+        log.error("%s %r → %s %r", method, path, status, exc.detail)
+    else:
+        log.info("%s %r → %s %r", method, path, status, exc.detail)
+    extra = [{"key": "body", "message": detail, "source": "body"}] if status == 400 else []
+    return _shaped(status, detail, extra, getattr(exc, "headers", None))
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    """A bug: the traceback goes to the log (litestar logs it), the caller gets the shape and no details."""
+    return _shaped(500, "服务器内部错误，请稍后再试", [])
 
 
 def _database_unavailable(request: Request, exc: Exception) -> Response:
@@ -74,6 +127,8 @@ class PluginRoutes(InitPlugin):
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         for handlers in self.platform.pm.hook.http_route_handlers():
+            for handler in handlers:  # a channel's routes refuse in the same shape: say so in the document
+                handler.responses = {**errors(400, 401, 403, 404, 409, 413), **(handler.responses or {})}
             app_config.route_handlers.extend(handlers)
         return app_config
 
@@ -85,6 +140,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
     async def lifespan(app: Litestar):
         await platform.start(pool=pool)
         jobs = make_jobs(platform) if run_jobs else None
+        app.state.jobs = jobs
         if jobs:
             await jobs.start()
             platform.orders.outbox_written = jobs.kick
@@ -96,20 +152,31 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *KNOWLEDGE_ROUTES],
+        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES, *REPORT_ROUTES, *KNOWLEDGE_ROUTES],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
+                            HTTPException: _http_error, 500: _server_error,
                             **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE}},
-        logging_config=LoggingConfig(log_exceptions="always"),
-        plugins=[PluginRoutes(platform), WebPages(platform)],  # the public pages (api/web)
+        logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=CLIENT_ERRORS),
+        plugins=[PluginRoutes(platform), WebPages(platform),  # the public pages (api/web)
+                 StrictStructSchemaPlugin()],
         lifespan=[lifespan],
         request_max_body_size=platform.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="呼应 Huying 12345 工单平台 API", version="1.0.0",
             description="受理、派单、签收、答复、审核、回访、归档；每个特色专线是一个插件。",
             path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            components=Components(security_schemes={
+                name: SecurityScheme(type=spec["type"], scheme=spec.get("scheme"), name=spec.get("name"),
+                                     security_scheme_in=spec.get("in"), description=spec["description"])
+                for name, spec in SECURITY_SCHEMES.items()}),
+            security=SECURED,
         ),
         debug=False,
     )
     app.state.platform = platform
+    configure_request_log()
+    guarded = InputGuard(app.asgi_handler, max_body_bytes=max(platform.settings.max_body_bytes, 16 << 20),
+                         https=platform.settings.https)
+    app.asgi_handler = RequestLog(guarded)  # outermost: sees every request, routed or not
     return app

@@ -1,4 +1,4 @@
-"""The ``huying`` command line: serve, worker, migrate, demo, user add."""
+"""The ``huying`` command line: serve, worker, migrate, demo, user add, backup, restore, check."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import argparse
 import asyncio
 import os
 import sys
+from pathlib import Path
 
 from core.migrations import PICCOLO_CONF
+from core.model import ROLES
 
 
 def _platform():
@@ -46,11 +48,12 @@ def cmd_serve(args) -> None:
     asyncio.run(prepare())
     url = f"http://{args.host}:{args.port}"
     print(f"呼应 Huying 已启动: {url}  (API 文档: {url}/schema/swagger)")
+    # our request log writes the one line per request (with its id); uvicorn's own would repeat it
     if args.workers > 1:  # each worker process assembles its own platform from the same settings
         uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host,
-                    port=args.port, log_level="info")
+                    port=args.port, log_level="info", access_log=False)
     else:
-        uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info", access_log=False)
 
 
 def cmd_worker(args) -> None:
@@ -62,6 +65,30 @@ def cmd_worker(args) -> None:
     if not platform.settings.redis_url:
         sys.exit("HUYING_REDIS_URL 未设置：内置模式下后台任务在 serve 进程内运行，无需 worker")
     run_worker(worker_settings(platform, burst=args.burst))
+
+
+def cmd_run_job(args) -> None:
+    import json
+
+    from core.jobs import run_job
+
+    platform = _platform()
+    if args.list or not args.name:
+        for job in platform.jobs.values():
+            print(f"{job.name:<22} {job.schedule:<24} {job.label}")
+        return
+    job = platform.jobs.get(args.name)
+    if job is None:
+        sys.exit(f"错误: 没有名为 {args.name} 的后台任务（huying run-job --list 列出全部）")
+
+    async def run():
+        await _migrate(platform)
+        try:
+            return await run_job(platform, job, mode="manual")
+        finally:
+            await platform.stop()
+
+    print(json.dumps(asyncio.run(run()), ensure_ascii=False, default=str))
 
 
 def cmd_demo(args) -> None:
@@ -124,6 +151,49 @@ def cmd_eval_dispatch(args) -> None:
     print(f"（{result['examples']} 条，{result['folds']} 折分层交叉验证，每条由没见过它的模型预测）", file=sys.stderr)
 
 
+def cmd_backup(args) -> None:
+    from core.backup import BackupError, backup
+    from core.settings import load_settings
+
+    try:
+        manifest = asyncio.run(backup(load_settings(), args.file))
+    except BackupError as exc:
+        sys.exit(f"备份失败: {exc}")
+    print(f"已备份到 {args.file}（{manifest['backend']} 数据库，附件 {manifest['attachments']} 个）")
+
+
+def cmd_restore(args) -> None:
+    from core.backup import BackupError, restore
+    from core.settings import load_settings
+
+    try:
+        manifest = asyncio.run(restore(load_settings(), args.file, force=args.force))
+    except BackupError as exc:
+        sys.exit(f"恢复失败: {exc}")
+    asyncio.run(_migrate(_platform()))  # a backup from an older release is brought up to date
+    print(f"已从 {args.file} 恢复（备份时间 {manifest['created_at']}，附件 {manifest['attachments']} 个）")
+
+
+def cmd_check(args) -> None:
+    from core.healthcheck import monthly_check
+
+    async def run():
+        platform = _platform()
+        await platform.start()
+        try:
+            return await monthly_check(platform)
+        finally:
+            await platform.stop()
+
+    findings = asyncio.run(run())
+    for finding in findings:
+        print(f"[{'通过' if finding['ok'] else '异常'}] {finding['name']}：{finding['detail']}")
+    failed = [f for f in findings if not f["ok"]]
+    print(f"共 {len(findings)} 项，{len(failed)} 项异常" if failed else f"共 {len(findings)} 项，全部通过")
+    if failed:
+        sys.exit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huying", description="呼应 Huying: 12345 热线工单平台")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -142,6 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="把数据库迁移到最新版本").set_defaults(func=cmd_migrate)
 
+    run_job = sub.add_parser("run-job", help="立即运行一次后台任务（如 sla_sweep）")
+    run_job.add_argument("name", nargs="?")
+    run_job.add_argument("--list", action="store_true", help="列出全部后台任务及其计划")
+    run_job.set_defaults(func=cmd_run_job)
+
     demo = sub.add_parser("demo", help="写入演示单位、用户和工单")
     demo.add_argument("--orders", type=int, default=300)
     demo.set_defaults(func=cmd_demo)
@@ -153,10 +228,23 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--folds", type=int, default=5)
     evaluate.set_defaults(func=cmd_eval_dispatch)
 
+
+    backup = sub.add_parser("backup", help="备份数据库和附件到一个文件（服务运行中也可执行）")
+    backup.add_argument("file", type=Path)
+    backup.set_defaults(func=cmd_backup)
+
+    restore = sub.add_parser("restore", help="从备份文件恢复数据库和附件（请先停止服务）")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--force", action="store_true", help="目标数据库已有工单时也覆盖")
+    restore.set_defaults(func=cmd_restore)
+
+    sub.add_parser("check", help="月度健康检查：迁移、完整性、孤立附件、发件箱、工作日历、磁盘").set_defaults(
+        func=cmd_check)
+
     user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="添加用户")
     add.add_argument("name")
-    add.add_argument("--role", required=True, choices=["agent", "dispatcher", "handler", "supervisor", "admin"])
+    add.add_argument("--role", required=True, choices=list(ROLES))
     add.add_argument("--department")
     add.add_argument("--password", required=True)
     add.set_defaults(func=cmd_user_add)

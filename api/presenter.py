@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from core.calendar import local_iso
 from core.channels import KINDS, SOURCES
 from core.lifecycle import STATUSES
 from core.model import Actor, EventRecord, OrderRecord
@@ -34,22 +35,32 @@ def present(platform, order: OrderRecord, actor: Actor, events: list[EventRecord
         "details": details, "status": order.status, "status_label": STATUSES[order.status],
         "department": order.department, "suggested_department": order.suggested_department,
         "suggestion_reason": order.suggestion_reason, "priority": order.priority,
-        "received_at": order.received_at.isoformat(),
+        "received_at": local_iso(order.received_at),
         "deadlines": platform.sla.present(order.deadlines, platform.orders.clock()),
-        "rating": order.rating, "external_id": order.external_id, "version": order.version,
+        "rating": _local_instants(order.rating), "external_id": order.external_id, "version": order.version,
         "rework_count": order.rework_count, "merged_into": order.merged_into,
-        "suspended_at": order.suspended_at.isoformat() if order.suspended_at else None,
+        "suspended_at": local_iso(order.suspended_at),
         "status_before_suspend": order.status_before_suspend,
-        "extensions": order.extensions, "supervisions": order.supervisions, "flags": order.flags,
-        "created_at": order.created_at.isoformat(), "updated_at": order.updated_at.isoformat(),
+        "extensions": _local_instants(order.extensions), "supervisions": _local_instants(order.supervisions),
+        "flags": order.flags, "created_at": local_iso(order.created_at), "updated_at": local_iso(order.updated_at),
         "actions": [{"name": a.name, "label": a.label} for a in lifecycle.available(order.status)
                     if actor.role in a.roles],
     }
     if actor.in_centre:
         view["query_code"] = order.query_code
     if events is not None:
-        view["events"] = [msgspec.to_builtins(e) for e in events]
+        view["events"] = [{**msgspec.to_builtins(e), "created_at": local_iso(e.created_at)} for e in events]
     return view
+
+
+def _local_instants(value: Any) -> Any:
+    """Records kept as JSON (rating, extensions, supervisions) with their instants in the centre's zone."""
+    if isinstance(value, list):
+        return [_local_instants(v) for v in value]
+    if isinstance(value, dict):
+        return {k: local_iso(v) if (k.endswith("_at") or k == "due") and isinstance(v, str) and v else
+                _local_instants(v) for k, v in value.items()}
+    return value
 
 
 def present_result(platform, result, actor: Actor) -> dict[str, Any]:

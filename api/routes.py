@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -20,12 +20,18 @@ from api.schemas import (
     TokenOut,
     TokenRequest,
 )
+from api.operations import client_address
 from api.presenter import present, present_result
-from api.security import require_role
+from api.schemas import errors
+from api.security import PUBLIC, require_role
+from core import access_audit
 from core.auth import create_api_key, issue_token, login
 from core.channels import KINDS, describe_fields
-from core.errors import FieldError, InvalidInput, NotFound
+from core.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from core.model import Actor
+from core.calendar import DEADLINE_STATE_LABELS, local_iso
+from core.lifecycle import STATUSES
+from core.intake import Kind, Source
 from core.orders import IntakeRequest
 from core.tables import Department
 
@@ -36,12 +42,13 @@ def _channel_out(channel) -> ChannelOut:
                       fields=describe_fields(channel.fields))
 
 
-@get("/api/channels", tags=["渠道"], summary="所有渠道及其专属字段")
+@get("/api/channels", tags=["渠道"], summary="所有渠道及其专属字段", security=PUBLIC)
 async def list_channels(request: Request) -> list[ChannelOut]:
     return [_channel_out(c) for c in request.app.state.platform.channels]
 
 
-@get("/api/channels/{code:str}", tags=["渠道"], summary="一个渠道及其专属字段")
+@get("/api/channels/{code:str}", tags=["渠道"], summary="一个渠道及其专属字段", security=PUBLIC,
+     responses=errors(400, 404))
 async def get_channel(request: Request, code: FromPath[str]) -> ChannelOut:
     channel = request.app.state.platform.channels.get(code)
     if channel is None:
@@ -49,7 +56,8 @@ async def get_channel(request: Request, code: FromPath[str]) -> ChannelOut:
     return _channel_out(channel)
 
 
-@post("/api/channels/{code:str}/orders", tags=["工单"], summary="受理：新建工单", status_code=201)
+@post("/api/channels/{code:str}/orders", tags=["工单"], summary="受理：新建工单", status_code=201,
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def intake(request: Request, code: FromPath[str], data: JSONBody[IntakeRequest],
                  actor: NamedDependency[Actor],
                  idempotency_key: Annotated[str | None, HeaderParameter(
@@ -59,33 +67,64 @@ async def intake(request: Request, code: FromPath[str], data: JSONBody[IntakeReq
     return Response(present(platform, order, actor), status_code=status)
 
 
-@get("/api/orders", tags=["工单"], summary="工单列表（按状态、渠道、单位、类型、关键词、时间筛选）")
+Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
+DeadlineState = Literal["normal", "at_risk", "overdue", "正常", "临期", "超期"]
+_STATE_CODES = {label: code for code, label in DEADLINE_STATE_LABELS.items()}
+Code = Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+Words = Annotated[str | None, Parameter(min_length=1, max_length=64)]
+ORDER_FILTERS = frozenset({"status", "channel", "department", "kind", "priority", "flag", "deadline", "area",
+                           "source", "q", "received_from", "received_to", "page", "page_size"})
+
+
+@get("/api/orders", tags=["工单"], summary="工单列表（按状态、渠道、单位、类型、优先级、预警标记、时限状态、区域、来源、关键词、受理时间筛选）",
+     responses=errors(400, 401, 403))
 async def list_orders(
     request: Request, actor: NamedDependency[Actor],
-    status: FromQuery[str | None] = None, channel: FromQuery[str | None] = None,
-    department: FromQuery[str | None] = None, kind: FromQuery[str | None] = None,
-    q: FromQuery[str | None] = None,
+    status: FromQuery[Status | None] = None, channel: Code = None,
+    department: Code = None, kind: FromQuery[Kind | None] = None,
+    priority: FromQuery[Literal["normal", "urgent"] | None] = None,
+    flag: Code = None,
+    deadline: Annotated[DeadlineState | None, Parameter(
+        description="时限状态：normal 正常、at_risk 临期（已用 80% 工作时间）、overdue 超期（按未完成的时限）")] = None,
+    area: Words = None, source: FromQuery[Source | None] = None,
+    q: Annotated[str | None, Parameter(min_length=1, max_length=100)] = None,
     received_from: FromQuery[dt.datetime | None] = None, received_to: FromQuery[dt.datetime | None] = None,
     page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
 ) -> OrderPage:
+    unknown = sorted(set(request.query_params) - ORDER_FILTERS)
+    if unknown:
+        raise InvalidInput([FieldError(name, "不支持的查询参数", source="query") for name in unknown],
+                           f"不支持的查询参数：{'、'.join(unknown)}")
+    bad_times = [FieldError(name, "时间须带时区，例如 2026-11-28T09:30:00+08:00", source="query")
+                 for name, value in (("received_from", received_from), ("received_to", received_to))
+                 if value is not None and value.tzinfo is None]
+    if bad_times:
+        raise InvalidInput(bad_times)
     platform = request.app.state.platform
+    if channel and channel not in platform.channels:
+        raise InvalidInput([FieldError("channel", f"渠道 {channel} 不存在", source="query")])
     found = await platform.orders.search(
         actor, status=status, channel=channel, department=department, kind=kind, q=q,
-        received_from=received_from, received_to=received_to, page=page, page_size=page_size)
+        received_from=received_from, received_to=received_to, priority=priority, flag=flag,
+        deadline=_STATE_CODES.get(deadline, deadline) if deadline else None, area=area, source=source,
+        page=page, page_size=page_size)
     return OrderPage(items=[present(platform, o, actor) for o in found.items], total=found.total,
                      page=found.page, page_size=found.page_size)
 
 
-@get("/api/orders/{number:str}", tags=["工单"], summary="工单详情（含时限和全部办理记录）")
+@get("/api/orders/{number:str}", tags=["工单"], summary="工单详情（含时限和全部办理记录）",
+     responses=errors(400, 401, 404))
 async def get_order(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
     platform = request.app.state.platform
     order, events = await platform.orders.detail(number, actor)
+    await access_audit.record_view(actor, number, client_address(request))
     return present(platform, order, actor, events)
 
 
 @post("/api/orders/{number:str}/actions/{action:str}", tags=["工单"], status_code=200,
-      summary="执行一个流转操作（派单、签收、退单、答复、审核、回访、归档……）")
+      summary="执行一个流转操作（派单、签收、退单、答复、审核、回访、归档……）",
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def perform_action(request: Request, number: FromPath[str], action: FromPath[str],
                          actor: NamedDependency[Actor],
                          data: JSONBody[dict[str, Any] | None] = None) -> dict[str, Any]:
@@ -93,30 +132,40 @@ async def perform_action(request: Request, number: FromPath[str], action: FromPa
     return present_result(platform, await platform.orders.act(number, action, data, actor), actor)
 
 
-@get("/api/departments", tags=["单位"], summary="承办单位树")
+@get("/api/departments", tags=["单位"], summary="承办单位树", responses=errors(401))
 async def list_departments(actor: NamedDependency[Actor]) -> list[DepartmentOut]:
     rows = await Department.select().order_by(Department.sort).order_by(Department.code)
     return [DepartmentOut(code=r["code"], name=r["name"], parent=r["parent"]) for r in rows]
 
 
-@post("/api/auth/token", tags=["认证"], summary="用户名密码换取访问令牌", status_code=200)
+@post("/api/auth/token", tags=["认证"], summary="用户名密码换取访问令牌", status_code=200, security=PUBLIC,
+      responses=errors(400, 401, 429))
 async def token(request: Request, data: JSONBody[TokenRequest]) -> TokenOut:
     settings = request.app.state.platform.settings
-    user = await login(data.username, data.password)
+    platform = request.app.state.platform
+    address = client_address(request)
+    try:
+        user = await login(data.username, data.password, address=address, throttle=platform.login_throttle)
+    except Unauthorized:
+        await access_audit.record("login_failed", actor=data.username, address=address, detail={"via": "api"})
+        raise
+    await access_audit.record("login_succeeded", actor=user["username"], role=user["role"], address=address,
+                              detail={"via": "api"})
     value, expires = issue_token(user["id"], settings.secret_key, settings.token_ttl_seconds)
     return TokenOut(access_token=value, token_type="bearer", expires_at=expires,
                     user={"username": user["username"], "role": user["role"], "department": user["department"]})
 
 
-@post("/api/api-keys", tags=["认证"], summary="为对接系统创建 API Key（仅管理员）", status_code=201)
+@post("/api/api-keys", tags=["认证"], summary="为对接系统创建 API Key（仅管理员）", status_code=201,
+      responses=errors(400, 401, 403))
 async def new_api_key(request: Request, data: JSONBody[ApiKeyRequest], actor: NamedDependency[Actor]) -> ApiKeyOut:
     require_role(actor, "admin")
     channels = request.app.state.platform.channels
     unknown = [c for c in data.channels if c not in channels]
     if unknown:
         raise InvalidInput([FieldError("channels", f"渠道不存在：{', '.join(unknown)}")])
-    key = await create_api_key(data.name, data.channels)
-    return ApiKeyOut(name=data.name, channels=data.channels, key=key)
+    key = await create_api_key(data.name, data.channels, data.reply_url)
+    return ApiKeyOut(name=data.name, channels=data.channels, key=key, reply_url=data.reply_url)
 
 
 ROUTES = [list_channels, get_channel, intake, list_orders, get_order, perform_action, list_departments,
@@ -125,41 +174,54 @@ ROUTES = [list_channels, get_channel, intake, list_orders, get_order, perform_ac
 
 # -- attachments and the working calendar (added with the full lifecycle) ---------------------------
 
+from dataclasses import dataclass  # noqa: E402
+
 from litestar.datastructures import UploadFile  # noqa: E402
 from litestar.enums import RequestEncodingType  # noqa: E402
 from litestar.params import Body  # noqa: E402
 
 from api.schemas import AttachmentOut, CalendarDayIn, CalendarDayOut  # noqa: E402
-from core.storage import MAX_BYTES, AttachmentRefused  # noqa: E402
+from core.storage import MAX_BYTES, AttachmentRefused, clean_filename  # noqa: E402
 from core.tables import CalendarDay  # noqa: E402
 
 
+@dataclass
+class AttachmentUpload:
+    """The multipart body: one file in the part named ``data``."""
+
+    data: UploadFile
+
+
 @post("/api/orders/{number:str}/attachments", tags=["工单"], summary="上传附件（JPG/PNG/PDF，10 MB 以内）",
-      status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024)
+      status_code=201, request_max_body_size=MAX_BYTES + 64 * 1024, responses=errors(400, 401, 403, 404, 409, 413))
 async def upload_attachment(
     request: Request, number: FromPath[str], actor: NamedDependency[Actor],
-    data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)],
+    data: Annotated[AttachmentUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
 ) -> AttachmentOut:
     platform = request.app.state.platform
-    content = await data.read()
+    upload = data.data
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput([FieldError("data", "请在 data 中上传一个文件")])
+    content = await upload.read()
     try:
-        stored = await platform.orders.attach(number, data.filename or "", content, actor, platform.attachments)
+        stored = await platform.orders.attach(number, upload.filename or "", content, actor, platform.attachments)
     except AttachmentRefused as refused:
         raise InvalidInput([FieldError("data", str(refused))], str(refused)) from None
     return _attachment_out(stored)
 
 
-@get("/api/orders/{number:str}/attachments", tags=["工单"], summary="工单的附件")
+@get("/api/orders/{number:str}/attachments", tags=["工单"], summary="工单的附件", responses=errors(400, 401, 404))
 async def list_attachments(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> list[AttachmentOut]:
     rows = await request.app.state.platform.orders.attachments(number, actor)
     return [_attachment_out(r) for r in rows]
 
 
 def _attachment_out(record) -> AttachmentOut:
-    return AttachmentOut(**{**msgspec.structs.asdict(record), "created_at": record.created_at.isoformat()})
+    return AttachmentOut(**{**msgspec.structs.asdict(record), "created_at": local_iso(record.created_at)})
 
 
-@get("/api/orders/{number:str}/attachments/{key:str}", tags=["工单"], summary="下载附件", media_type="application/octet-stream")
+@get("/api/orders/{number:str}/attachments/{key:str}", tags=["工单"], summary="下载附件",
+     media_type="application/octet-stream", responses=errors(400, 401, 404))
 async def download_attachment(request: Request, number: FromPath[str], key: FromPath[str],
                               actor: NamedDependency[Actor]) -> Response[bytes]:
     platform = request.app.state.platform
@@ -167,24 +229,33 @@ async def download_attachment(request: Request, number: FromPath[str], key: From
     if found is None:
         raise NotFound("附件不存在")
     return Response(platform.attachments.open(key), media_type=found.content_type,
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{_quote(found.filename)}"})
+                    headers={"Content-Disposition": content_disposition(found.filename, key),
+                             "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"})
 
 
-def _quote(name: str) -> str:
+def content_disposition(filename: str, key: str) -> str:
+    """Always a download, never shown inline; the name cleaned again (rows stored before names were
+    cleaned), an ASCII fallback for old clients and the UTF-8 name for the rest."""
     from urllib.parse import quote
 
-    return quote(name)
+    name = clean_filename(filename)
+    fallback = "".join(ch for ch in name if ch.isascii() and (ch.isalnum() or ch in "._-")).strip(".") or key
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
-@get("/api/calendar/days", tags=["工作日历"], summary="中心设定的工作日和休息日（覆盖法定日历）")
+@get("/api/calendar/days", tags=["工作日历"], summary="中心设定的工作日和休息日（覆盖法定日历）",
+     responses=errors(401))
 async def list_calendar_days(actor: NamedDependency[Actor]) -> list[CalendarDayOut]:
     rows = await CalendarDay.select().order_by(CalendarDay.day)
     return [CalendarDayOut(day=r["day"], workday=r["workday"], note=r["note"]) for r in rows]
 
 
-@post("/api/calendar/days", tags=["工作日历"], summary="设定某天为工作日或休息日（仅管理员）", status_code=200)
+@post("/api/calendar/days", tags=["工作日历"], summary="设定某天为工作日或休息日（仅管理员）", status_code=200,
+      responses=errors(400, 401, 403))
 async def set_calendar_day(request: Request, data: JSONBody[CalendarDayIn], actor: NamedDependency[Actor]) -> CalendarDayOut:
     require_role(actor, "admin")
+    if not 2000 <= data.day.year <= 2100:
+        raise InvalidInput([FieldError("day", "日期须在 2000 年至 2100 年之间")])
     platform = request.app.state.platform
     existing = await CalendarDay.select(CalendarDay.id).where(CalendarDay.day == data.day).first()
     if existing:

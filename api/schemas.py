@@ -38,14 +38,18 @@ class TokenOut(msgspec.Struct):
 
 
 class ApiKeyRequest(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    channels: list[str] = []
+    # the key acts as "api:<name>", which must fit the audit trail's actor column (128)
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
+    channels: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=50)] = []
+    # a message board or special-line client that takes approved replies back (POSTed through the outbox)
+    reply_url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^https?://\S+$")] | None = None
 
 
 class ApiKeyOut(msgspec.Struct):
     name: str
     channels: list[str]
     key: str  # shown once
+    reply_url: str | None = None
 
 
 class OrderPage(msgspec.Struct):
@@ -74,3 +78,39 @@ class CalendarDayOut(msgspec.Struct):
     day: dt.date
     workday: bool
     note: str
+
+
+class ErrorItem(msgspec.Struct):
+    """One refused part of a request: ``key`` is its dotted path (``citizen.phone``) or a parameter."""
+
+    key: str
+    message: str
+    source: str = "body"
+
+
+class ErrorBody(msgspec.Struct):
+    """Every refusal: HTTP status, a Chinese explanation, and each bad field with why."""
+
+    status_code: int
+    detail: str
+    extra: list[ErrorItem]
+
+
+ERROR_MEANINGS = {
+    400: "请求内容有误（extra 列出每个有误的字段及原因；未声明的字段和参数一律拒绝）",
+    401: "未登录或凭证无效",
+    403: "无权执行此操作",
+    404: "不存在或无权查看",
+    405: "不支持的请求方法",
+    409: "与工单当前状态冲突",
+    413: "请求体过大",
+    429: "尝试次数过多，请按 Retry-After 等待后再试",
+}
+
+
+def errors(*codes: int) -> dict:
+    """The documented refusals of one route, all in the ``ErrorBody`` shape."""
+    from litestar.openapi.datastructures import ResponseSpec
+
+    return {code: ResponseSpec(data_container=ErrorBody, description=ERROR_MEANINGS[code], generate_examples=False)
+            for code in codes}

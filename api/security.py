@@ -9,7 +9,22 @@ from core.errors import Forbidden, Unauthorized
 from core.model import Actor
 
 
+# OpenAPI: how callers prove who they are (every route needs one of them unless it says PUBLIC)
+SECURITY_SCHEMES = {
+    "BearerToken": {"type": "http", "scheme": "bearer", "description": "POST /api/auth/token 换取的令牌"},
+    "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "管理员创建的对接系统密钥"},
+}
+SECURED = [{"BearerToken": []}, {"ApiKey": []}]
+PUBLIC = [{}]  # anyone, no credentials
+
+
 async def provide_actor(request: Request) -> Actor:
+    actor = await _resolve(request)
+    request.scope.setdefault("state", {})["actor"] = actor  # the request log audits exports by it
+    return actor
+
+
+async def _resolve(request: Request) -> Actor:
     platform = request.app.state.platform
     api_key = request.headers.get("x-api-key")
     if api_key:

@@ -14,7 +14,7 @@ import msgspec
 
 from core.db import write_transaction
 from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
-from core.intake import convert
+from core.intake import convert, nul_errors
 from core.lifecycle import STATUSES, Action, ActionContext, Refusal
 from core.model import ROLES, Actor, EventRecord, OrderRecord
 from core.tables import Order
@@ -49,9 +49,12 @@ class ActionDesk:
             self._check_actor(action, order, actor)
             if order.status not in action.sources:
                 raise Conflict(f"工单当前状态为「{STATUSES[order.status]}」，不能执行「{action.label}」")
+            if found := nul_errors(payload or {}):
+                raise InvalidInput(found)
             parsed = convert(payload or {}, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
-                                departments=await service.reference.departments(), sla=service.sla)
+                                departments=await service.reference.departments(), sla=service.sla,
+                                orders=service)
             try:
                 await self._validate(action, ctx)
                 changes = await _maybe_await(action.effect(ctx)) if action.effect else {}
@@ -61,6 +64,8 @@ class ActionDesk:
             after = order
             if changes or target != order.status:  # a pure record (comment, reveal) leaves the order be
                 changes = {**changes, "status": target, "version": order.version + 1, "updated_at": now}
+                if "deadlines" in changes:  # the columns lists filter on follow the deadlines
+                    changes.update(service.sla.summary(changes["deadlines"]))
                 updated = await (Order.update({getattr(Order, k): v for k, v in changes.items()})
                                  .where((Order.id == order.id) & (Order.version == order.version))
                                  .returning(Order.id))

@@ -16,7 +16,7 @@ from core.db import read_transaction, write_transaction
 from core.errors import Conflict, Forbidden
 from core.lifecycle import STATUSES, TERMINAL
 from core.model import CENTRE_ROLES, Actor, OrderRecord
-from core.storage import sniff
+from core.storage import clean_filename, sniff
 from core.tables import Attachment
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class AttachmentDesk:
             if order.status in TERMINAL:
                 raise Conflict(f"工单已{STATUSES[order.status]}，不能再上传附件")
             key = store.save(data, content_type)
-            record = await self.record(order, NewAttachment(key=key, filename=filename[:255] or key,
+            record = await self.record(order, NewAttachment(key=key, filename=clean_filename(filename),
                                                             content_type=content_type, size=len(data)),
                                        actor, now)
         return record

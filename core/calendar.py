@@ -10,7 +10,9 @@ results are returned in the calendar's own time zone.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import math
 from collections.abc import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -29,6 +31,15 @@ _UTC = dt.timezone.utc
 _ONE_DAY = dt.timedelta(days=1)
 
 
+def local_iso(moment: dt.datetime | str | None, tz: ZoneInfo = SHANGHAI) -> str | None:
+    """An instant as the API shows it: ISO 8601 in the centre's zone (``+08:00``), whatever it was stored in."""
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return moment.astimezone(tz).isoformat()
+
+
 def _aware(moment: dt.datetime) -> dt.datetime:
     """Reject naive datetimes: guessing the server's local zone would shift deadlines silently."""
     if moment.tzinfo is None or moment.utcoffset() is None:
@@ -36,11 +47,46 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment.astimezone(_UTC)
 
 
+def _weekdays(first: dt.date, last: dt.date) -> int:
+    """Monday–Friday days in ``[first, last]``, in closed form (whole weeks, then the rest)."""
+    if last < first:
+        return 0
+    weeks, rest = divmod((last - first).days + 1, 7)
+    weekday = first.weekday()
+    return weeks * 5 + sum(1 for i in range(rest) if (weekday + i) % 7 < 5)
+
+
+def _package_deviations() -> tuple[list[dt.date], list[int], int, int]:
+    """Days where the official calendar departs from Monday–Friday (a holiday on a weekday: -1, a
+    make-up working day on a weekend: +1), sorted, with running totals; and the years it knows."""
+    changes: dict[dt.date, int] = {}
+    for day in chinese_calendar.holidays:
+        if day.weekday() < 5 and day not in chinese_calendar.workdays:
+            changes[day] = -1
+    for day in chinese_calendar.workdays:
+        if day.weekday() >= 5:
+            changes[day] = 1
+    days = sorted(changes)
+    running, total = [], 0
+    for day in days:
+        total += changes[day]
+        running.append(total)
+    years = [d.year for d in chinese_calendar.holidays]
+    return days, running, min(years), max(years)
+
+
+_DEVIATION_DAYS, _DEVIATION_TOTALS, _FIRST_YEAR, _LAST_YEAR = _package_deviations()
+
+
 class WorkCalendar:
     """Office hours on working days, in one time zone.
 
     ``overrides`` maps a date to True (working day) or False (day off) and takes precedence over the
     package. It is kept as a plain dict in ``self.overrides``; changing it later takes effect at once.
+
+    Every computation is in closed form: working days in a range are Monday–Friday counted by whole
+    weeks, corrected by the official calendar's known departures (found by bisection) and by the
+    overrides, so a span of centuries costs what a span of a day does; nothing walks day by day.
     """
 
     def __init__(
@@ -59,26 +105,57 @@ class WorkCalendar:
                 raise ValueError("office_hours periods must be increasing and must not overlap")
             previous_end = end
         self.overrides: dict[dt.date, bool] = dict(overrides or {})
-        self._package: dict[dt.date, bool] = {}  # package answers (and fallbacks) repeat; ask once per day
+        # office seconds of one working day (periods are wall-clock times, so a DST change at night
+        # does not alter them)
+        self.day_seconds = sum(
+            (dt.datetime.combine(dt.date.min, end) - dt.datetime.combine(dt.date.min, start)).total_seconds()
+            for start, end in self.office_hours)
+
+    @staticmethod
+    def _package_workday(day: dt.date) -> bool:
+        """The official answer; for a year the package does not know (before 2004, or not yet
+        announced), Monday–Friday, so deadlines keep working until an admin enters the holidays."""
+        index = bisect.bisect_left(_DEVIATION_DAYS, day)
+        if index < len(_DEVIATION_DAYS) and _DEVIATION_DAYS[index] == day:
+            return day.weekday() >= 5  # a make-up working weekend day, or a holiday on a weekday
+        return day.weekday() < 5
 
     def is_workday(self, day: dt.date) -> bool:
-        """Whether ``day`` is a working day: overrides first, then the official calendar.
-
-        For a year the package does not know (before 2004, or not yet announced when the package was
-        released) it raises NotImplementedError; we then fall back to Monday–Friday, so deadlines keep
-        working until an admin enters that year's holidays as overrides.
-        """
+        """Whether ``day`` is a working day: overrides first, then the official calendar."""
         override = self.overrides.get(day)
         if override is not None:
             return bool(override)
-        known = self._package.get(day)
-        if known is None:
-            try:
-                known = bool(chinese_calendar.is_workday(day))
-            except NotImplementedError:
-                known = day.weekday() < 5
-            self._package[day] = known
-        return known
+        return self._package_workday(day)
+
+    def workdays_between(self, first: dt.date, last: dt.date) -> int:
+        """Working days in ``[first, last]`` (both included)."""
+        if last < first:
+            return 0
+        count = _weekdays(first, last)
+        count += (_DEVIATION_TOTALS[bisect.bisect_right(_DEVIATION_DAYS, last) - 1]
+                  if bisect.bisect_right(_DEVIATION_DAYS, last) else 0)
+        count -= (_DEVIATION_TOTALS[bisect.bisect_left(_DEVIATION_DAYS, first) - 1]
+                  if bisect.bisect_left(_DEVIATION_DAYS, first) else 0)
+        for day, workday in self.overrides.items():
+            if first <= day <= last:
+                count += int(bool(workday)) - int(self._package_workday(day))
+        return count
+
+    def nth_workday_after(self, day: dt.date, n: int) -> dt.date:
+        """The ``n``-th working day after ``day`` (``day`` itself never counts), by bisection."""
+        if n <= 0:
+            return day
+        low, span = day + _ONE_DAY, n * 7 // 5 + 14
+        while self.workdays_between(low, _add_days(day, span)) < n:
+            span *= 2
+        high = _add_days(day, span)
+        while low < high:
+            middle = low + (high - low) // 2
+            if self.workdays_between(day + _ONE_DAY, middle) >= n:
+                high = middle
+            else:
+                low = middle + _ONE_DAY
+        return low
 
     def _periods(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
         """The office periods of one local day as UTC instants (none on a day off)."""
@@ -89,6 +166,15 @@ class WorkCalendar:
              dt.datetime.combine(day, end, self.tz).astimezone(_UTC))
             for start, end in self.office_hours
         ]
+
+    def _seconds_on(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> float:
+        """Office seconds of ``day`` between two UTC instants."""
+        total = 0.0
+        for begin, finish in self._periods(day):
+            overlap = (min(finish, end) - max(begin, start)).total_seconds()
+            if overlap > 0:
+                total += overlap
+        return total
 
     def add_working_hours(self, start: dt.datetime, hours: float) -> dt.datetime:
         """The instant when ``hours`` of office time on working days have passed since ``start``.
@@ -101,15 +187,22 @@ class WorkCalendar:
         cursor = _aware(start)
         remaining = dt.timedelta(hours=hours)
         day = cursor.astimezone(self.tz).date()
-        while True:
-            for begin, end in self._periods(day):
-                if end <= cursor:
-                    continue
-                begin = max(begin, cursor)
-                if begin + remaining <= end:
-                    return (begin + remaining).astimezone(self.tz)
-                remaining -= end - begin
-            day += _ONE_DAY
+        for begin, end in self._periods(day):
+            if end <= cursor:
+                continue
+            begin = max(begin, cursor)
+            if begin + remaining <= end:
+                return (begin + remaining).astimezone(self.tz)
+            remaining -= end - begin
+        # whole working days first, then the periods of the day the time runs out
+        full_days = max(0, math.ceil(remaining.total_seconds() / self.day_seconds) - 1)
+        remaining -= dt.timedelta(seconds=full_days * self.day_seconds)
+        day = self.nth_workday_after(day, full_days + 1)
+        for begin, end in self._periods(day):
+            if begin + remaining <= end:
+                return (begin + remaining).astimezone(self.tz)
+            remaining -= end - begin
+        raise AssertionError("unreachable: a working day holds day_seconds of office time")
 
     def add_working_days(self, start: dt.datetime, days: int) -> dt.datetime:
         """End of office hours on the ``days``-th working day after the day of ``start``.
@@ -118,12 +211,7 @@ class WorkCalendar:
         """
         if days < 0:
             raise ValueError("days must not be negative")
-        day = _aware(start).astimezone(self.tz).date()
-        counted = 0
-        while counted < days:
-            day += _ONE_DAY
-            if self.is_workday(day):
-                counted += 1
+        day = self.nth_workday_after(_aware(start).astimezone(self.tz).date(), days)
         return dt.datetime.combine(day, self.office_hours[-1][1], self.tz)
 
     def working_seconds_between(self, start: dt.datetime, end: dt.datetime) -> float:
@@ -134,16 +222,19 @@ class WorkCalendar:
         start, end = _aware(start), _aware(end)
         if end <= start:
             return 0.0
-        total = 0.0
-        day = start.astimezone(self.tz).date()
+        first = start.astimezone(self.tz).date()
         last = end.astimezone(self.tz).date()
-        while day <= last:
-            for begin, finish in self._periods(day):
-                overlap = (min(finish, end) - max(begin, start)).total_seconds()
-                if overlap > 0:
-                    total += overlap
-            day += _ONE_DAY
-        return total
+        if first == last:
+            return self._seconds_on(first, start, end)
+        middle = self.workdays_between(first + _ONE_DAY, last - _ONE_DAY) * self.day_seconds
+        return self._seconds_on(first, start, end) + middle + self._seconds_on(last, start, end)
+
+
+def _add_days(day: dt.date, days: int) -> dt.date:
+    try:
+        return day + dt.timedelta(days=days)
+    except OverflowError:
+        raise ValueError("date out of range") from None
 
 
 def deadline_state(start: dt.datetime, due: dt.datetime, now: dt.datetime, calendar: WorkCalendar) -> str:

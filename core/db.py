@@ -7,14 +7,19 @@ SQLite runs in WAL mode with one writer connection per process and group commit
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from piccolo.columns.column_types import JSON, JSONB
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
+from piccolo.utils.encoding import dump_json
 from piccolo.utils.sql_values import convert_to_sql_value
 
 from core.sqlite_engine import HuyingSQLiteEngine
@@ -53,19 +58,39 @@ def read_transaction(engine: Engine):
     return engine.transaction()
 
 
+_PLAIN = (str, int, float, bool, type(None), dt.datetime, dt.date)
+
+
+def _converter(column) -> Callable[[Any], Any]:
+    """How one column's value goes to the driver, decided once per column instead of per value."""
+    if isinstance(column, (JSON, JSONB)):
+        return lambda value: value if value is None or isinstance(value, str) else dump_json(value)
+    return lambda value: value if isinstance(value, _PLAIN) else convert_to_sql_value(value, column)
+
+
 @functools.lru_cache(maxsize=64)
-def _insert_template(table, columns: tuple[str, ...]) -> tuple[str, tuple]:
-    placeholders = ", ".join("{}" for _ in columns)
-    sql = f"INSERT INTO {table._meta.tablename} ({', '.join(columns)}) VALUES ({placeholders}) RETURNING id"
-    return sql, tuple(table._meta.get_column_by_name(c) for c in columns)
+def _insert_plan(table, columns: tuple[str, ...], engine_type: str) -> tuple[str, str, tuple]:
+    """The INSERT compiled for the engine, its template for piccolo, and each column's converter."""
+    template = (f"INSERT INTO {table._meta.tablename} ({', '.join(columns)}) "
+                f"VALUES ({', '.join('{}' for _ in columns)}) RETURNING id")
+    compiled, _ = QueryString(template, *([None] * len(columns))).compile_string(engine_type=engine_type)
+    return compiled, template, tuple(_converter(table._meta.get_column_by_name(c)) for c in columns)
 
 
 async def insert_row(table, row: dict) -> int:
-    """Insert one row and return its id, skipping the ORM's per-row object building (the intake
-    hot path writes two rows per request; the values are converted exactly as the ORM would)."""
-    sql, columns = _insert_template(table, tuple(row))
-    values = [convert_to_sql_value(value=row[c._meta.name], column=c) for c in columns]
-    rows = await table._meta.db.run_querystring(QueryString(sql, *values))
+    """Insert one row and return its id, skipping the ORM's per-row object building and query
+    compilation (the intake hot path writes two rows per request; the values are converted as the
+    ORM would). Inside a transaction the compiled statement goes straight to its connection."""
+    engine = table._meta.db
+    sql, template, converters = _insert_plan(table, tuple(row), engine.engine_type)
+    values = [convert(value) for convert, value in zip(converters, row.values())]
+    transaction = engine.current_transaction.get()
+    if transaction is None:
+        rows = await engine.run_querystring(QueryString(template, *values))
+    elif engine.engine_type == "sqlite":
+        rows = await transaction.connection.execute_fetchall(sql, values)
+    else:
+        rows = await transaction.connection.fetch(sql, *values)
     return rows[0]["id"]
 
 

@@ -3,7 +3,8 @@
 Hooks are grouped by phase. *Channel hooks* take the ``channel`` they are asked about and are only
 called on the plugin that registered that channel (plus non-channel plugins, such as the core's
 built-ins); *application hooks* are called on every plugin. Decision hooks are synchronous: pluggy
-does not await, and a routing or validation answer must not wait on I/O.
+does not await, and a routing or validation answer must not wait on I/O; ``validate_action`` and
+``on_transition`` run inside the action's transaction and may be ``async`` (the core awaits them).
 
 Each hook is documented in ``docs/plugin_hooks.md`` and tested in ``tests/test_hooks.py``; a test
 fails when one of them is missing.
@@ -11,6 +12,7 @@ fails when one of them is missing.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -18,6 +20,7 @@ import pluggy
 if TYPE_CHECKING:
     from core.channels import Assessment, Channel
     from core.errors import FieldError
+    from core.jobs import Job
     from core.lifecycle import Action, ActionContext
     from core.model import EventRecord, OrderRecord
     from core.outbox import Outbox
@@ -83,7 +86,17 @@ def on_transition(channel: Channel, order: OrderRecord, event: EventRecord, outb
     """React to an action that was just applied, inside its transaction.
 
     Anything that must leave the system goes through ``outbox.send(topic, payload)``: it is committed
-    with the change and delivered later by a job with retries. Raising aborts the whole action."""
+    with the change and delivered later by a job with retries. Raising aborts the whole action.
+    May be ``async``: the core awaits it, so a plugin can keep its own rows about the order (an index
+    of intakes, say) in the same transaction."""
+
+
+@hookspec
+def report_section(channel: Channel, start: dt.date, end: dt.date, department: str | None) -> dict[str, Any] | None:
+    """Add this channel's own figures to the periodic reports (rewards paid for tip-offs, on-site
+    visits, wages recovered…) for the local days ``[start, end)``, limited to ``department`` when the
+    report is. Return ``{"title": "…", "rows": [{"label": "…", "value": 12, "unit": "元"}]}`` or
+    nothing. May be ``async def`` (the core awaits it) so it can read the plugin's own tables."""
 
 
 # -- application hooks ---------------------------------------------------------------------------------
@@ -104,3 +117,13 @@ def outbox_deliverers() -> dict[str, Any]:
     """Map outbox topics to ``async def deliver(message: dict, settings) -> None`` callables.
 
     A deliverer raising an exception leaves the message for a retry with back-off."""
+
+
+@hookspec
+def register_jobs() -> list[Job]:
+    """Contribute background jobs: ``core.jobs.Job(name, label, run, minutes, hours)`` where ``run``
+    is a plain ``async def run(platform) -> dict`` and the schedule is cron-like in Beijing time.
+
+    The same functions and schedules run in the serving process (embedded default) or in
+    ``huying worker`` through arq (``HUYING_REDIS_URL``), and once by hand with ``huying run-job NAME``.
+    A job may run twice or on two processes at once: make it idempotent."""

@@ -10,16 +10,18 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import msgspec
 
 from core.attachments import NewAttachment
 from core.channels import KINDS, Channel
 from core.db import insert_row, write_transaction
-from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, chinese
 from core.model import ROLES, Actor, Citizen, OrderRecord
 from core.routing import Suggestion, suggest
 from core.tables import Counter, IdempotencyKey, Order
@@ -28,8 +30,9 @@ if TYPE_CHECKING:
     from core.orders import OrderService
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+DUPLICATE_KEY = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
 NUMBER_PREFIX = "XJ"
-INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen"})
+INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen", "city"})
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}|[2-9]\d{6,7})$")
 QUERY_CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -69,10 +72,22 @@ def field_errors(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldEr
     if not key:  # "Object missing required field `x`" is reported at the parent
         missing = re.search(r"field `([^`]+)`", message)
         key = ".".join(p for p in (prefix, missing.group(1) if missing else "") if p) or "body"
-    elif "missing required field" in message:
-        missing = re.search(r"field `([^`]+)`", message)
-        key = f"{key}.{missing.group(1)}" if missing else key
-    return [FieldError(key=key, message=message)]
+    elif "missing required field" in message or "unknown field" in message:  # name the field, not its parent
+        named = re.search(r"field `([^`]+)`", message)
+        key = f"{key}.{named.group(1)}" if named else key
+    return [FieldError(key=key, message=chinese(message))]
+
+
+def nul_errors(value: Any, key: str = "") -> list[FieldError]:
+    """A NUL character in any text: PostgreSQL cannot store one, so neither backend takes it (every
+    way in, API, web form and CLI, comes through the service)."""
+    if isinstance(value, str):
+        return [FieldError(key or "body", "不能包含空字符（\\0）")] if "\x00" in value else []
+    if isinstance(value, dict):
+        return [e for k, v in value.items() for e in nul_errors(v, f"{key}.{k}" if key else str(k))]
+    if isinstance(value, (list, tuple)):
+        return [e for i, v in enumerate(value) for e in nul_errors(v, f"{key}.{i}" if key else str(i))]
+    return []
 
 
 def convert(data: Any, type_: Any, prefix: str = "") -> Any:
@@ -102,7 +117,9 @@ class IntakeDesk:
             raise Forbidden(f"{ROLES.get(actor.role, actor.role)}不能受理工单")
         if not actor.may_use_channel(code):
             raise Forbidden(f"该 API Key 无权向渠道「{channel.name}」提交工单")
-        errors: list[FieldError] = []
+        errors: list[FieldError] = nul_errors(msgspec.to_builtins(request))
+        if errors:
+            raise InvalidInput(errors)
         if request.kind not in channel.kinds:
             allowed = "、".join(KINDS[k] for k in channel.kinds)
             errors.append(FieldError("kind", f"「{channel.name}」受理的诉求类型为：{allowed}"))
@@ -117,10 +134,9 @@ class IntakeDesk:
         if channel.contact_name_required and not request.citizen.name.strip():
             errors.append(FieldError("citizen.name", f"请填写{channel.wording.name_label}"))
         if request.received_at is not None:
-            if request.received_at.tzinfo is None:
-                errors.append(FieldError("received_at", "时间须带时区，例如 2026-11-28T09:30:00+08:00"))
-            elif request.received_at > service.clock() + dt.timedelta(minutes=5):
-                errors.append(FieldError("received_at", "受理时间不能晚于当前时间"))
+            problem = self._received_at_problem(request.received_at)
+            if problem:
+                errors.append(FieldError("received_at", problem))
         details = None
         if channel.fields is not None:
             try:
@@ -138,12 +154,30 @@ class IntakeDesk:
             raise InvalidInput(errors)
         return channel, details
 
+    def _received_at_problem(self, received_at: dt.datetime) -> str | None:
+        """Deadlines are counted from ``received_at``: it must be a plausible recent instant
+        (``Settings.received_at_max_age_days`` back at most, not in the future)."""
+        if received_at.tzinfo is None:
+            return "时间须带时区，例如 2026-11-28T09:30:00+08:00"
+        now, max_age = self.service.clock(), self.service.received_at_max_age
+        try:
+            moment = received_at.astimezone(dt.timezone.utc)
+        except OverflowError:  # year 1 with a positive offset is before the first representable instant
+            moment = None
+        if moment is None or moment < now - max_age:
+            return f"受理时间不能早于 {max_age.days} 天前"
+        if moment > now + dt.timedelta(minutes=5):
+            return "受理时间不能晚于当前时间"
+        return None
+
     async def intake(self, code: str, request: IntakeRequest, actor: Actor, *,
                      idempotency_key: str | None = None,
-                     attachments: Sequence[NewAttachment] = ()) -> tuple[int, OrderRecord]:
+                     attachments: Sequence[NewAttachment] = (),
+                     handle_due: dt.datetime | None = None) -> tuple[int, OrderRecord]:
         """Record a request as a new order, with any files the citizen sent (already in the store);
         returns (HTTP status, the order). A repeat (same Idempotency-Key, or same source and
-        external id) returns the first order and records nothing."""
+        external id) returns the first order and records nothing. ``handle_due`` keeps a time limit
+        the sender set (the city platform's) instead of the channel's own."""
         service = self.service
         channel, details = self.check(code, request, actor)
         await service.sla.refresh()
@@ -192,13 +226,32 @@ class IntakeDesk:
             "suggested_department": suggestion.department if suggestion else None,
             "suggestion_reason": suggestion.reason if suggestion else "",
             "priority": priority, "received_at": received_at, "flags": flags,
-            "deadlines": service.sla.at_intake(channel=code, kind=request.kind, priority=priority,
-                                               received_at=received_at),
+            "deadlines": (deadlines := service.sla.at_intake(channel=code, kind=request.kind,
+                                                             priority=priority, received_at=received_at)),
+            **service.sla.summary(deadlines),
             "rating": None, "external_id": request.external_id, "version": 1,
             "created_at": now, "updated_at": now,
         }
         words = service.index.words(as_record({**row, "id": 0, "number": ""}))  # segmenting stays outside the lock
+        if handle_due is not None:
+            row["deadlines"]["handle"]["due"] = handle_due.astimezone(dt.timezone.utc).isoformat()
         # Only the database work holds the write lock; everything above was prepared outside it.
+        # Copies of one request racing on PostgreSQL: the loser's insert meets the winner's unique key
+        # once the winner commits; it then runs again and finds the winner's order.
+        for attempt in (1, 2):
+            try:
+                return await self._store(row, request, actor, scope, idempotency_key, request_hash, reasons,
+                                         attachments, now)
+            except DUPLICATE_KEY:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _store(self, row: dict, request: IntakeRequest, actor: Actor, scope: str,
+                     idempotency_key: str | None, request_hash: str, reasons: list[str],
+                     attachments: Sequence[NewAttachment], now: dt.datetime) -> tuple[int, OrderRecord]:
+        service = self.service
+        priority, flags = row["priority"], row["flags"]
         async with write_transaction(service.engine):
             if idempotency_key:
                 seen = await IdempotencyKey.select().where(
@@ -216,7 +269,7 @@ class IntakeDesk:
                     load_json=True).first()
                 if first is not None:
                     return 200, as_record(first)
-            row["number"] = await self._next_number(now)
+            row = {**row, "number": await self._next_number(now)}
             order = as_record({**row, "id": await insert_row(Order, row)})
             await service.index.put(order.id, [row["number"].lower(), *words])
             sent = await service.record_event(order, "intake", actor, None, "received", "；".join(reasons),

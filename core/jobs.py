@@ -1,64 +1,152 @@
 """Background jobs behind one small interface: in-process on the embedded default, arq with Redis.
 
-Only this module imports arq, so another Redis queue could replace it. The one core job delivers the
-outbox; it is idempotent (messages are claimed in the database), so running it from a cron, after a
-commit and on several workers at once is safe.
+A job is a plain ``async def run(platform) -> dict`` declared as a ``Job`` through the
+``register_jobs`` hook (the core's built-ins and channels alike), with a cron-like schedule in
+Beijing time. The same functions and schedules run in one of two modes:
+
+* ``HUYING_REDIS_URL`` unset (embedded): the serving process runs them itself, on schedule and
+  (for the outbox) soon after each commit. Every ``serve`` process runs its own schedule.
+* ``HUYING_REDIS_URL`` set: ``huying worker`` runs them with arq (its cron with ``unique=True``, so
+  several workers run a scheduled job once), and the API enqueues to Redis.
+
+Every job is written to be safe to run twice or concurrently (messages are claimed in the database,
+order changes go through the version check), so neither mode needs more than "at least once".
+Only this module imports arq, so another Redis queue could replace it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import contextlib
+import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
+import msgspec
+
+from core.calendar import SHANGHAI
 from core.outbox import deliver_due
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5
+MAX_SLEEP_SECONDS = 30
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """A background job: its name (``huying run-job NAME``), a Chinese label, the function and when
+    it runs. ``minutes``/``hours`` are sets like cron's (Beijing time); ``None`` means every one."""
+
+    name: str
+    label: str
+    run: Callable[[Any], Awaitable[Any]]
+    minutes: frozenset[int] | None = frozenset({0})
+    hours: frozenset[int] | None = None
+    recorded: bool = True  # False for the outbox delivery, which runs every few seconds
+
+    def due_at(self, moment: dt.datetime) -> bool:
+        local = moment.astimezone(SHANGHAI)
+        return ((self.minutes is None or local.minute in self.minutes)
+                and (self.hours is None or local.hour in self.hours))
+
+    def next_after(self, moment: dt.datetime) -> dt.datetime:
+        """The next whole minute after ``moment`` the schedule names."""
+        candidate = moment.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+        for _ in range(60 * 24 * 2):
+            if self.due_at(candidate):
+                return candidate
+            candidate += dt.timedelta(minutes=1)
+        raise ValueError(f"job {self.name!r} has a schedule that never fires")
+
+    @property
+    def schedule(self) -> str:
+        def part(values):
+            return "*" if values is None else ",".join(str(v) for v in sorted(values))
+        return f"{part(self.minutes)} {part(self.hours)} * * *"
+
+
+def collect_jobs(pm) -> dict[str, Job]:
+    jobs: dict[str, Job] = {}
+    for contributed in pm.hook.register_jobs():
+        for job in contributed or ():
+            if job.name in jobs:
+                raise ValueError(f"job {job.name!r} is declared twice")
+            jobs[job.name] = job
+    return jobs
+
+
+async def run_job(platform, job: Job, *, mode: str) -> Any:
+    """Run one job and keep the record of the run (what it found, or why it failed)."""
+    from core.tables import JobRun
+
+    if not job.recorded:
+        return await job.run(platform)
+    started = dt.datetime.now(dt.timezone.utc)
+    run_id = (await JobRun.insert(JobRun(name=job.name, mode=mode, started_at=started)))[0]["id"]
+    try:
+        result = await job.run(platform)
+    except Exception as exc:
+        await JobRun.update({JobRun.finished_at: dt.datetime.now(dt.timezone.utc),
+                             JobRun.error: f"{type(exc).__name__}: {exc}"[:2000]}).where(JobRun.id == run_id)
+        raise
+    await JobRun.update({JobRun.finished_at: dt.datetime.now(dt.timezone.utc), JobRun.ok: True,
+                         JobRun.result: msgspec.to_builtins(result) if result is not None else {}}).where(
+        JobRun.id == run_id)
+    return result
 
 
 async def deliver_outbox(platform) -> dict[str, int]:
-    return await deliver_due(platform.deliverers, platform.settings)
+    """Deliver what is due, counting the run; a run failing again and again, or the city platform
+    refusing status pushes for an hour, goes into the fault log."""
+    from core.incidents import watch_city_platform
+    from core.metrics import JOB_RUNS, OUTBOX_DELIVERIES
+
+    try:
+        counts = await deliver_due(platform.deliverers, platform.settings, lease=platform.settings.outbox_lease)
+    except Exception as exc:
+        JOB_RUNS.labels("deliver_outbox", "failed").inc()
+        await _quietly(platform.job_watch.failed("deliver_outbox", f"{type(exc).__name__}: {exc}"))
+        raise
+    JOB_RUNS.labels("deliver_outbox", "succeeded").inc()
+    for outcome, count in counts.items():
+        if count:
+            OUTBOX_DELIVERIES.labels(outcome).inc(count)
+    await platform.job_watch.succeeded("deliver_outbox")
+    if platform.settings.city_platform_url:
+        await watch_city_platform()
+    return counts
 
 
-async def remind_expiring_knowledge(platform) -> int:
-    """Knowledge answers about to lapse: one reminder per expiry date, through the outbox."""
-    return await platform.knowledge.remind_expiring()
-
-
-async def retrain_dispatch(platform, *, max_age: dt.timedelta | None = None) -> list[dict]:
-    """Learn new suggestion models from history (only when the newest is older than ``max_age``)."""
-    from core.suggestions import TARGETS, train
-    from core.tables import DispatchModel
-
-    if max_age is not None:
-        newest = await DispatchModel.select(DispatchModel.trained_at).order_by(
-            DispatchModel.trained_at, ascending=False).first()
-        if newest and newest["trained_at"] > dt.datetime.now(dt.timezone.utc) - max_age:
-            return []
-    results = [await train(target) for target in TARGETS]
-    await platform.orders.learned.refresh(force=True)
-    return results
-
-
-HOURLY = 3600
-FIRST_PERIODIC_RUN = 600
-RETRAIN_EVERY = dt.timedelta(days=1)
+async def _quietly(awaitable) -> None:
+    """Recording an incident must not hide the failure being recorded (the database may be down)."""
+    try:
+        await awaitable
+    except Exception:
+        log.exception("could not record the incident")
 
 
 class InProcessJobs:
-    """Runs the outbox delivery in the serving process: every few seconds, and soon after a commit."""
+    """Runs every job in the serving process: the outbox every few seconds and soon after a commit,
+    the others on their schedules."""
+
+    mode = "in_process"
 
     def __init__(self, platform):
         self.platform = platform
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._running: set[asyncio.Task] = set()
 
     def kick(self) -> None:
         self._wake.set()
 
-    async def _loop(self) -> None:
+    def enqueue(self, name: str) -> None:
+        task = asyncio.get_running_loop().create_task(
+            run_job(self.platform, self.platform.jobs[name], mode=self.mode))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _outbox_loop(self) -> None:
         while True:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
@@ -68,33 +156,36 @@ class InProcessJobs:
             except Exception:  # keep the loop alive; the messages stay in the outbox
                 log.exception("outbox delivery failed")
 
-    async def _hourly(self) -> None:
-        await asyncio.sleep(FIRST_PERIODIC_RUN)  # never compete with start-up (training is CPU work)
-        while True:
-            for job in (remind_expiring_knowledge, lambda p: retrain_dispatch(p, max_age=RETRAIN_EVERY)):
-                try:
-                    await job(self.platform)
-                except Exception:  # the next hour tries again
-                    log.exception("periodic job failed")
-            await asyncio.sleep(HOURLY)
+    async def _schedule_loop(self) -> None:
+        jobs = [j for j in self.platform.jobs.values() if j.name != "deliver_outbox"]
+        now = dt.datetime.now(dt.timezone.utc)
+        upcoming = {job.name: job.next_after(now) for job in jobs}
+        while jobs:
+            now = dt.datetime.now(dt.timezone.utc)
+            for job in jobs:
+                if upcoming[job.name] <= now:
+                    upcoming[job.name] = job.next_after(now)
+                    try:
+                        await run_job(self.platform, job, mode=self.mode)
+                    except Exception:  # recorded in job_runs; the next run tries again
+                        log.exception("job %s failed", job.name)
+            wait = min(upcoming.values()) - dt.datetime.now(dt.timezone.utc)
+            await asyncio.sleep(min(max(wait.total_seconds(), 0.5), MAX_SLEEP_SECONDS))
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop())
-        self._periodic = asyncio.create_task(self._hourly())
+        self._tasks = [asyncio.create_task(self._outbox_loop()), asyncio.create_task(self._schedule_loop())]
 
     async def stop(self) -> None:
-        if getattr(self, "_periodic", None):
-            self._periodic.cancel()
+        for task in [*self._tasks, *self._running]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._periodic
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
 
 class ArqJobs:
     """Enqueues jobs for ``huying worker`` processes through Redis."""
+
+    mode = "arq"
 
     def __init__(self, platform):
         self.platform = platform
@@ -121,14 +212,22 @@ class ArqJobs:
     def kick(self) -> None:
         self._pending = asyncio.get_running_loop().create_task(self._enqueue())
 
-    async def _enqueue(self) -> None:
+    def enqueue(self, name: str) -> None:
+        self._pending = asyncio.get_running_loop().create_task(self._enqueue(name))
+
+    async def _enqueue(self, name: str = "deliver_outbox") -> None:
         try:
             if await self._connect():
-                await self._pool.enqueue_job("deliver_outbox", _job_id="deliver_outbox")
-        except Exception:  # Redis down: the worker's cron picks the messages up later
-            log.warning("could not enqueue outbox delivery", exc_info=True)
+                # one queued delivery at a time is enough: it takes every due message
+                job_id = name if name == "deliver_outbox" else None
+                await self._pool.enqueue_job(name, _job_id=job_id)
+        except Exception:  # Redis down: the worker's cron picks the work up later
+            log.warning("could not enqueue job %s", name, exc_info=True)
 
     async def stop(self) -> None:
+        if self._pending is not None:
+            with contextlib.suppress(Exception):
+                await self._pending
         if self._pool is not None:
             await self._pool.aclose()
 
@@ -138,8 +237,8 @@ def make_jobs(platform):
 
 
 def worker_settings(platform, *, burst: bool = False):
-    """arq ``WorkerSettings`` for ``huying worker``: the outbox job, also run every minute by cron."""
-    from arq import cron
+    """arq ``WorkerSettings`` for ``huying worker``: every declared job, each also on its cron."""
+    from arq import cron, func
     from arq.connections import RedisSettings
 
     async def startup(ctx):
@@ -149,30 +248,29 @@ def worker_settings(platform, *, burst: bool = False):
     async def shutdown(ctx):
         await platform.stop()
 
-    async def deliver_outbox_job(ctx):
-        return await deliver_outbox(ctx["platform"])
+    functions, crons = [], []
+    for job in platform.jobs.values():
+        async def task(ctx, _job=job):
+            return await run_job(ctx["platform"], _job, mode="arq")
 
-    deliver_outbox_job.__qualname__ = deliver_outbox_job.__name__ = "deliver_outbox"
-
-    async def remind_knowledge_job(ctx):
-        return await remind_expiring_knowledge(ctx["platform"])
-
-    async def retrain_dispatch_job(ctx):
-        return await retrain_dispatch(ctx["platform"])
-
-    remind_knowledge_job.__qualname__ = remind_knowledge_job.__name__ = "remind_expiring_knowledge"
-    retrain_dispatch_job.__qualname__ = retrain_dispatch_job.__name__ = "retrain_dispatch"
-
+        task.__qualname__ = task.__name__ = job.name
+        # the delivery is enqueued under one id so that one queued run serves every commit; keeping
+        # no result frees that id the moment a run ends, so the next commit can queue the next run
+        functions.append(func(task, name=job.name, keep_result=0) if job.name == "deliver_outbox" else task)
+        if job.name == "deliver_outbox":  # also each minute, so nothing waits on a lost enqueue
+            crons.append(cron(task, name=f"cron:{job.name}", second={0}, unique=True, run_at_startup=True))
+        else:
+            crons.append(cron(task, name=f"cron:{job.name}", hour=set(job.hours) if job.hours is not None else None,
+                              minute=set(job.minutes) if job.minutes is not None else None,
+                              second={0}, unique=True))
     return {
-        "functions": [deliver_outbox_job, remind_knowledge_job, retrain_dispatch_job],
-        "cron_jobs": [cron(deliver_outbox_job, second={0}, unique=True, run_at_startup=True),
-                      cron(remind_knowledge_job, minute={5}, second={0}, unique=True),
-                      cron(retrain_dispatch_job, hour={19}, minute={0}, second={0}, unique=True,
-                           timeout=3600)],  # 03:00 in Shanghai
+        "functions": functions,
+        "cron_jobs": crons,
         "on_startup": startup,
         "on_shutdown": shutdown,
         "redis_settings": RedisSettings.from_dsn(platform.settings.redis_url),
         "burst": burst,
         "poll_delay": 0.5,
         "max_tries": 5,
+        "timezone": dt.timezone(dt.timedelta(hours=8)),  # schedules are in Beijing time
     }

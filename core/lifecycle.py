@@ -52,18 +52,20 @@ OPEN_STATUSES = frozenset(STATUSES) - TERMINAL
 SATISFACTION: dict[str, str] = {"satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"}
 GOOD_SATISFACTION = frozenset({"satisfied", "basically_satisfied"})
 
-Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+TEXT_LIMIT = 4000  # every text an action takes is bounded: notes and replies are read by people
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=TEXT_LIMIT)]
+OptionalText = Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
 
 
 # -- payloads ---------------------------------------------------------------------------------------
 
 class Note(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    note: str = ""
+    note: OptionalText = ""
 
 
 class DispatchPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     department: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    note: str = ""
+    note: OptionalText = ""
 
 
 class ReasonPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -72,13 +74,13 @@ class ReasonPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ReplyPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reply: Text
-    public_reply: str = ""  # what the citizen may read; defaults to the reply
+    public_reply: OptionalText = ""  # what the citizen may read; defaults to the reply
 
 
 class CallbackPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     satisfaction: Literal["satisfied", "basically_satisfied", "unsatisfied"]
     resolved: bool
-    note: str = ""
+    note: OptionalText = ""
 
 
 class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -88,7 +90,7 @@ class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class MergePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     into: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    reason: str = ""
+    reason: OptionalText = ""
 
 
 class ExtensionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -97,13 +99,14 @@ class ExtensionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
 
 class Decision(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: str = ""
+    reason: OptionalText = ""
 
 
 class AppealPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Text
     evidence: Annotated[str, msgspec.Meta(max_length=4000)] = ""
-    attachments: list[str] = []  # keys of files uploaded to the order
+    # keys of files uploaded to the order
+    attachments: Annotated[list[Annotated[str, msgspec.Meta(max_length=128)]], msgspec.Meta(max_length=20)] = []
 
 
 class SupervisePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -132,6 +135,7 @@ class ActionContext(msgspec.Struct, kw_only=True):
     now: dt.datetime
     departments: frozenset[str] = frozenset()
     sla: Any = None  # core.sla.SlaClock
+    orders: Any = None  # core.orders.OrderService: for an effect that notes itself on another order
 
 
 class Refusal(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 
@@ -13,6 +13,7 @@ ROLES: dict[str, str] = {
     "handler": "承办人",
     "supervisor": "督办员",
     "admin": "管理员",
+    "auditor": "审计员",  # reads the access audit and the fault log; sees no orders
 }
 CENTRE_ROLES = frozenset({"agent", "dispatcher", "supervisor", "admin"})
 
@@ -37,9 +38,11 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
 SYSTEM = Actor(name="system", role="system", kind="system")
 
 
-class Citizen(msgspec.Struct, frozen=True, kw_only=True):
-    name: str = ""
-    phone: str = ""
+class Citizen(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The caller; the limits are those of the columns the values are stored in."""
+
+    name: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    phone: Annotated[str, msgspec.Meta(max_length=32)] = ""
 
 
 class OrderRecord(msgspec.Struct, kw_only=True):
@@ -77,6 +80,8 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     extensions: list[dict[str, Any]] = []
     supervisions: list[dict[str, Any]] = []
     flags: list[str] = []
+    due_at: dt.datetime | None = None
+    at_risk_at: dt.datetime | None = None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

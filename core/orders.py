@@ -10,6 +10,7 @@ Presentation (what an API answer looks like) belongs to the API layer (``api.pre
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Callable
 
 import msgspec
@@ -17,14 +18,15 @@ import msgspec
 from core.actions import ActionDesk, ActionResult
 from core.attachments import AttachmentDesk, AttachmentRecord, NewAttachment
 from core.confidential import Sealer
-from core.db import insert_row
-from core.intake import LOCAL_TZ, IntakeDesk, IntakeRequest, convert, field_errors
+from core.db import insert_row, write_transaction
+from core.errors import NotFound
+from core.intake import LOCAL_TZ, IntakeDesk, IntakeRequest, as_record, convert, field_errors
 from core.model import Actor, EventRecord, OrderRecord
 from core.outbox import Outbox
 from core.queries import OrderPage, OrderQueries
 from core.reference import ReferenceData
 from core.search import OrderSearch, Sealed
-from core.tables import OrderEvent
+from core.tables import Order, OrderEvent
 
 __all__ = ["OrderService", "IntakeRequest", "ActionResult", "AttachmentRecord", "NewAttachment", "OrderPage",
            "LOCAL_TZ", "convert", "field_errors"]
@@ -43,6 +45,7 @@ class OrderService:
         self.reference = ReferenceData()
         self.outbox_written: Callable[[], None] = lambda: None  # wakes the delivery job after a commit
         self.clock: Callable[[], dt.datetime] = _now  # replaced only to replay history (demo data)
+        self.received_at_max_age = dt.timedelta(days=400)  # Settings.received_at_max_age_days
         self.intake_desk = IntakeDesk(self)
         self.action_desk = ActionDesk(self)
         self.attachment_desk = AttachmentDesk(self)
@@ -58,9 +61,10 @@ class OrderService:
 
     async def intake(self, code: str, request: IntakeRequest, actor: Actor, *,
                      idempotency_key: str | None = None,
-                     attachments: list[NewAttachment] | tuple = ()) -> tuple[int, OrderRecord]:
+                     attachments: list[NewAttachment] | tuple = (),
+                     handle_due: dt.datetime | None = None) -> tuple[int, OrderRecord]:
         return await self.intake_desk.intake(code, request, actor, idempotency_key=idempotency_key,
-                                             attachments=attachments)
+                                             attachments=attachments, handle_due=handle_due)
 
     async def act(self, number: str, name: str, payload: dict | None, actor: Actor) -> ActionResult:
         return await self.action_desk.act(number, name, payload, actor)
@@ -78,9 +82,48 @@ class OrderService:
         await insert_row(OrderEvent, {"order_id": order.id, **msgspec.structs.asdict(event)})
         outbox = Outbox(order.number)
         channel = self.channels.get(order.channel)
-        self.channels.hook(order.channel, "on_transition")(channel=channel, order=order, event=event,
-                                                           outbox=outbox)
+        for reaction in self.channels.hook(order.channel, "on_transition")(channel=channel, order=order,
+                                                                            event=event, outbox=outbox):
+            await _maybe_await(reaction)  # an async reaction may write the plugin's own tables
         return await outbox.write(now)
+
+    # -- for plugin code ----------------------------------------------------------------------------
+
+    def transaction(self):
+        """``async with service.transaction():`` one write transaction that the service's own writes
+        (``intake``, ``act``, ``note``) join, so a plugin can make several orders and its own rows
+        all-or-nothing (one imported file, say)."""
+        return write_transaction(self.engine)
+
+    async def note(self, number: str, action: str, actor: Actor, *, reason: str = "",
+                   payload: dict | None = None) -> None:
+        """Write an audited event on an order without changing it: a record another part of the
+        system made about it (a recheck of the order, say). It joins the caller's transaction, so the
+        note commits or rolls back with the work it records. Not a user action: the caller has
+        already decided that the actor may do the work being recorded."""
+        now = self.clock()
+        async with write_transaction(self.engine):
+            row = await Order.select().where(Order.number == number).output(load_json=True).first()
+            if row is None:
+                raise NotFound(f"工单 {number} 不存在")
+            order = as_record(row)
+            sent = await self.record_event(order, action, actor, order.status, order.status, reason,
+                                           payload or {}, now)
+        if sent:
+            self.outbox_written()
+
+    async def find(self, *, number: str | None = None, source: str | None = None,
+                   external_id: str | None = None) -> OrderRecord | None:
+        """One order as stored, by our number or by the sender's own id (within ``source``), whoever
+        may see it: for plugin code checking a reference, never to be shown to a user as it is."""
+        if number is None and external_id is None:
+            raise ValueError("find needs a number or an external_id")
+        query = Order.select().output(load_json=True)
+        for column, value in ((Order.number, number), (Order.source, source), (Order.external_id, external_id)):
+            if value is not None:
+                query = query.where(column == value)
+        row = await query.order_by(Order.id).first()
+        return as_record(row) if row is not None else None
 
     # -- reads --------------------------------------------------------------------------------------
 
@@ -99,3 +142,7 @@ class OrderService:
     def forget_reference_data(self) -> None:
         """Departments and routing rules are cached; call after changing them."""
         self.reference.forget()
+
+
+async def _maybe_await(value):
+    return await value if inspect.isawaitable(value) else value

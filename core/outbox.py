@@ -3,6 +3,11 @@
 A message is only ever created inside the action's transaction (``Outbox.send`` collects, the service
 writes), so a rollback takes it away too; delivery retries with back-off until the remote side takes
 it, so nothing is lost when Redis, a worker or the remote platform is down.
+
+Messages of one topic about one order are delivered in the order they were written: while an earlier
+one is pending, the later ones wait (an abandoned message no longer holds the others back). A message
+keeps its id for life, so a deliverer sends it as an idempotency key and a retry after a crash is
+recognised by the remote side as the same message.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ import datetime as dt
 import logging
 from typing import Any
 
-from core.tables import OutboxMessage
+from core.tables import OutboxEvent, OutboxMessage
 
 log = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=2)
 MAX_BACKOFF = dt.timedelta(hours=1)
+STATES = {"pending": "待发送", "delivered": "已送达", "abandoned": "已放弃"}
 
 
 class Outbox:
@@ -41,21 +47,47 @@ def backoff(attempts: int) -> dt.timedelta:
     return min(dt.timedelta(seconds=10 * 2 ** max(attempts - 1, 0)), MAX_BACKOFF)
 
 
+def idempotency_key(message: dict) -> str:
+    """The stable id a deliverer sends with a message: the same on every attempt, on every worker."""
+    return f"huying-outbox-{message['id']}"
+
+
+_PENDING = OutboxMessage.delivered_at.is_null() & OutboxMessage.abandoned_at.is_null()
+
+
+async def _queues(due: list[dict]) -> dict[tuple[str, str], list[int]]:
+    """For each (topic, order) among ``due``, the ids of all its pending messages, oldest first."""
+    numbers = sorted({m["order_number"] for m in due if m["order_number"]})
+    queues: dict[tuple[str, str], list[int]] = {}
+    for start in range(0, len(numbers), 500):
+        rows = await (OutboxMessage.select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.order_number)
+                      .where(_PENDING & OutboxMessage.order_number.is_in(numbers[start:start + 500]))
+                      .order_by(OutboxMessage.id))
+        for row in rows:
+            queues.setdefault((row["topic"], row["order_number"]), []).append(row["id"])
+    return queues
+
+
 async def deliver_due(deliverers: dict[str, Any], settings: Any, *, now: dt.datetime | None = None,
-                      batch: int = 100) -> dict[str, int]:
-    """Deliver every message that is due. Each is claimed first (a short lease) so two workers never
-    send the same message at once; a failure records the error and schedules the next attempt."""
+                      batch: int = 100, lease: dt.timedelta = LEASE) -> dict[str, int]:
+    """Deliver every message that is due and first in its order's queue. Each is claimed first (a
+    lease) so two workers never send the same message at once; a worker that dies mid-delivery
+    leaves the claim to expire, and the message is sent again, with the same id, after the lease.
+    A failure records the error and schedules the next attempt."""
     now = now or dt.datetime.now(dt.timezone.utc)
     due = await (OutboxMessage.select()
-                 .where((OutboxMessage.delivered_at.is_null()) & (OutboxMessage.next_attempt_at <= now))
+                 .where(_PENDING & (OutboxMessage.next_attempt_at <= now))
                  .order_by(OutboxMessage.id).limit(batch).output(load_json=True))
+    queues = await _queues(due)
     counts = {"delivered": 0, "failed": 0}
     for message in due:
-        claimed = await (OutboxMessage.update({OutboxMessage.next_attempt_at: now + LEASE,
+        queue = queues.get((message["topic"], message["order_number"]))
+        if queue and queue[0] != message["id"]:
+            continue  # an earlier change of this order is still on its way
+        claimed = await (OutboxMessage.update({OutboxMessage.next_attempt_at: now + lease,
                                                OutboxMessage.attempts: message["attempts"] + 1})
                          .where((OutboxMessage.id == message["id"])
-                                & (OutboxMessage.attempts == message["attempts"])
-                                & OutboxMessage.delivered_at.is_null())
+                                & (OutboxMessage.attempts == message["attempts"]) & _PENDING)
                          .returning(OutboxMessage.id))
         if not claimed:
             continue
@@ -75,6 +107,8 @@ async def deliver_due(deliverers: dict[str, Any], settings: Any, *, now: dt.date
             await OutboxMessage.update({OutboxMessage.delivered_at: dt.datetime.now(dt.timezone.utc),
                                         OutboxMessage.last_error: ""}).where(OutboxMessage.id == message["id"])
             counts["delivered"] += 1
+            if queue:
+                queue.pop(0)
     return counts
 
 
@@ -83,3 +117,69 @@ def collect_deliverers(pm) -> dict[str, Any]:
     for mapping in pm.hook.outbox_deliverers():
         deliverers.update(mapping)
     return deliverers
+
+
+# -- operations ---------------------------------------------------------------------------------------
+
+def state_of(row: dict) -> str:
+    if row["delivered_at"] is not None:
+        return "delivered"
+    return "abandoned" if row["abandoned_at"] is not None else "pending"
+
+
+def _where_state(state: str):
+    if state == "delivered":
+        return OutboxMessage.delivered_at.is_not_null()
+    if state == "abandoned":
+        return OutboxMessage.abandoned_at.is_not_null()
+    return _PENDING
+
+
+async def list_messages(*, topic: str | None = None, state: str | None = None, order_number: str | None = None,
+                        page: int = 1, page_size: int = 50) -> dict:
+    query, count = OutboxMessage.select().output(load_json=True), OutboxMessage.count()
+    for clause in ([OutboxMessage.topic == topic] if topic else []) + \
+                  ([_where_state(state)] if state else []) + \
+                  ([OutboxMessage.order_number == order_number] if order_number else []):
+        query, count = query.where(clause), count.where(clause)
+    rows = await query.order_by(OutboxMessage.id, ascending=False).limit(page_size).offset((page - 1) * page_size)
+    return {"items": [{**row, "state": state_of(row), "state_label": STATES[state_of(row)]} for row in rows],
+            "total": await count, "page": page, "page_size": page_size}
+
+
+async def _operate(message_id: int, action: str, actor: str, reason: str, changes: dict, allowed: set[str],
+                   now: dt.datetime) -> dict:
+    from core.db import write_transaction
+    from core.errors import Conflict, NotFound
+
+    async with write_transaction(OutboxMessage._meta.db):
+        row = await OutboxMessage.select().where(OutboxMessage.id == message_id).output(load_json=True).first()
+        if row is None:
+            raise NotFound(f"消息 {message_id} 不存在")
+        if state_of(row) not in allowed:
+            raise Conflict(f"消息当前状态为「{STATES[state_of(row)]}」，不能执行此操作")
+        await OutboxMessage.update(changes).where(OutboxMessage.id == message_id)
+        await OutboxEvent.insert(OutboxEvent(message_id=message_id, action=action, actor=actor, reason=reason,
+                                             created_at=now))
+        row = await OutboxMessage.select().where(OutboxMessage.id == message_id).output(load_json=True).first()
+    return {**row, "state": state_of(row), "state_label": STATES[state_of(row)]}
+
+
+async def retry(message_id: int, actor: str, reason: str) -> dict:
+    """Send a pending or abandoned message again now (same id: the remote side sees the same message)."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return await _operate(message_id, "retry", actor, reason,
+                          {OutboxMessage.next_attempt_at: now, OutboxMessage.abandoned_at: None,
+                           OutboxMessage.abandon_reason: ""}, {"pending", "abandoned"}, now)
+
+
+async def abandon(message_id: int, actor: str, reason: str) -> dict:
+    """Give up on a pending message, with the reason; the order's later messages then go ahead."""
+    now = dt.datetime.now(dt.timezone.utc)
+    return await _operate(message_id, "abandon", actor, reason,
+                          {OutboxMessage.abandoned_at: now, OutboxMessage.abandon_reason: reason},
+                          {"pending"}, now)
+
+
+async def history(message_id: int) -> list[dict]:
+    return await OutboxEvent.select().where(OutboxEvent.message_id == message_id).order_by(OutboxEvent.id)

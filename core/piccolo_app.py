@@ -4,12 +4,13 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
+from core.reports.tables import REPORT_TABLES
 from core.tables import ALL_TABLES
 
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=list(ALL_TABLES),
+    table_classes=[*ALL_TABLES, *REPORT_TABLES],
     migration_dependencies=[],
     commands=[],
 )

@@ -6,15 +6,19 @@ import time, so a test can assemble one with extra plugins of its own.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
+from core.auth import LoginThrottle
 from core.calendar import WorkCalendar
 from core.confidential import Sealer
 from core.db import bind_engine, make_engine, prepare
+from core.incidents import JobWatch
 from core.orders import OrderService
+from core.jobs import collect_jobs
 from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
@@ -44,10 +48,14 @@ class Platform:
         self.engine = make_engine(self.settings.database_url)
         self.orders = OrderService(self.channels, self.sla,
                                    Sealer(self.settings.data_key or self.settings.secret_key), self.engine)
-        self.orders.learned = Learned()
+        self.orders.received_at_max_age = dt.timedelta(days=self.settings.received_at_max_age_days)
+        self.login_throttle = LoginThrottle(self.settings.login_limit_account, self.settings.login_limit_address)
         self.deliverers = {**collect_deliverers(self.pm), EXPIRING_TOPIC: post_notification}
+        self.jobs = collect_jobs(self.pm)
+        self.orders.learned = Learned()
         self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
+        self.job_watch = JobWatch()
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""

@@ -8,8 +8,10 @@ else from ``core``.
 
 from core.calendar import SHANGHAI
 from core.channels import KINDS, Assessment, Channel, CitizenWording, SlaDefaults, field
-from core.errors import FieldError, NotFound
+from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.hookspecs import hookimpl
+from core.jobs import Job
+from core.outbox import idempotency_key
 from core.lifecycle import (
     CENTRE,
     CENTRE_DISPATCH,
@@ -23,11 +25,14 @@ from core.lifecycle import (
     Note,
     Refusal,
 )
-from core.model import Actor, OrderRecord
+from core.model import Actor, Citizen, OrderRecord
+from core.orders import IntakeRequest
+from core.reports.channel_api import sum_details
 from core.routing import RuleSpec
 
 __all__ = [
     "SHANGHAI", "KINDS", "Assessment", "Channel", "CitizenWording", "SlaDefaults", "field", "FieldError", "NotFound",
-    "hookimpl", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
+    "hookimpl", "Job", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
+    "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key", "sum_details",
 ]

@@ -10,6 +10,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 import msgspec
+from piccolo.columns.combination import WhereRaw
 
 from core.db import read_transaction
 from core.errors import NotFound
@@ -17,6 +18,11 @@ from core.intake import as_record
 from core.model import Actor, EventRecord, OrderRecord
 from core.tables import Order, OrderEvent
 from core.visibility import scope, visible
+
+_FLAG_SQL = {
+    "sqlite": "flags LIKE {} ESCAPE '\\'",
+    "postgres": "flags::text LIKE {} ESCAPE '\\'",
+}
 
 if TYPE_CHECKING:
     from core.orders import OrderService
@@ -58,12 +64,28 @@ class OrderQueries:
     async def search(self, actor: Actor, *, status: str | None = None, channel: str | None = None,
                      department: str | None = None, kind: str | None = None, q: str | None = None,
                      received_from: dt.datetime | None = None, received_to: dt.datetime | None = None,
+                     priority: str | None = None, flag: str | None = None, deadline: str | None = None,
+                     area: str | None = None, source: str | None = None,
                      page: int = 1, page_size: int = 20) -> OrderPage:
+        """One page of the orders this actor may see. ``deadline`` is the state of the open deadlines:
+        "overdue" (超期: one is past due), "at_risk" (临期: one has used 80 % of its time), "normal"."""
         where = scope(actor)
         for column, value in ((Order.status, status), (Order.channel, channel),
-                              (Order.department, department), (Order.kind, kind)):
+                              (Order.department, department), (Order.kind, kind), (Order.priority, priority),
+                              (Order.area, area), (Order.source, source)):
             if value:
                 where.append(column == value)
+        if flag:  # the flags JSON array holds each flag quoted, in both backends' JSON text
+            escaped = flag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            where.append(WhereRaw(_FLAG_SQL[self.service.engine.engine_type], f'%"{escaped}"%'))
+        if deadline:
+            now = self.service.clock()
+            if deadline == "overdue":
+                where.append(Order.due_at < now)
+            elif deadline == "at_risk":
+                where.append((Order.due_at >= now) & (Order.at_risk_at <= now))
+            else:
+                where.append(Order.due_at.is_null() | (Order.at_risk_at > now))
         if q and q.strip():
             await self.service.index.settled()
             where.append(self.service.index.where(q, actor))

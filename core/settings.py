@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import msgspec
 
 DEFAULT_DATABASE_URL = "sqlite:///var/huying.sqlite3"
+DEFAULT_SLA_RULES = "at_risk:handle:urge,overdue:handle:supervise,overdue:accept:urge"
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -19,13 +21,37 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where a status push for an order transferred by the city platform is delivered; unset keeps the
     # messages pending in the outbox until it is configured (nothing is lost).
     city_platform_url: str | None = None
-    # Where staff notifications (a knowledge answer about to lapse) are posted as JSON; unset keeps them
-    # pending in the outbox.
+    city_states_url: str | None = None  # where reconciliation asks the city for its orders' states
+    city_secret: str = ""  # signs the city's inbound pushes (HMAC-SHA256); unset refuses them all
+    outbox_lease_seconds: int = 120  # how long a claimed message waits before another worker retries it
+    sms_gateway_url: str | None = None  # unset: text messages are recorded in the database only
+    sms_gateway_token: str = ""
+    sms_sign: str = "【呼应12345】"
+    sms_limit: str = "5/86400"  # at most this many messages per phone number per window (seconds)
+    # automatic 催办/督办 by the SLA sweep: "<state>:<deadline>:<kind>" rules, comma separated
+    sla_rules: str = DEFAULT_SLA_RULES
+    # Where early warnings for the supervisors are posted (an SMS or messaging gateway); unset keeps
+    # them pending in the outbox until it is configured.
     notify_url: str | None = None
     max_body_bytes: int = 1_048_576
     var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
+    # Served over HTTPS (behind a proxy that terminates TLS): HSTS and ``Secure`` cookies on every
+    # answer. Requests that arrive over HTTPS get them anyway.
+    https: bool = False
+    # How far back a request may say it was received (``received_at``): older is a typo or an attack
+    # (deadlines are counted from it). A centre importing its archive raises it for the import.
+    received_at_max_age_days: int = 400
+    # Failed logins tolerated before answering 429: (failures, seconds) per account and per address.
+    login_limit_account: tuple[int, int] = (5, 900)
+    login_limit_address: tuple[int, int] = (20, 900)
+    open311_jurisdiction: str = "huying"  # the jurisdiction_id Open311 callers may name
+    ready_max_outbox_backlog: int = 1000  # /ready fails above this many undelivered messages
     db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
+
+    @property
+    def outbox_lease(self) -> dt.timedelta:
+        return dt.timedelta(seconds=self.outbox_lease_seconds)
 
     @property
     def is_sqlite(self) -> bool:
@@ -58,8 +84,30 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         data_key=env.get("HUYING_DATA_KEY", ""),
         secret_key=secret,
         city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
+        city_states_url=env.get("HUYING_CITY_STATES_URL") or None,
+        city_secret=env.get("HUYING_CITY_SECRET", ""),
+        outbox_lease_seconds=int(env.get("HUYING_OUTBOX_LEASE_SECONDS", 120)),
+        sms_gateway_url=env.get("HUYING_SMS_GATEWAY_URL") or None,
+        sms_gateway_token=env.get("HUYING_SMS_GATEWAY_TOKEN", ""),
+        sms_sign=env.get("HUYING_SMS_SIGN", "【呼应12345】"),
+        sms_limit=env.get("HUYING_SMS_LIMIT", "5/86400"),
+        sla_rules=env.get("HUYING_SLA_RULES", DEFAULT_SLA_RULES),
         notify_url=env.get("HUYING_NOTIFY_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
         var_dir=var_dir,
+        https=env.get("HUYING_HTTPS", "").lower() in ("1", "true", "yes"),
+        received_at_max_age_days=int(env.get("HUYING_RECEIVED_AT_MAX_AGE_DAYS", 400)),
+        login_limit_account=_limit(env.get("HUYING_LOGIN_LIMIT_ACCOUNT"), (5, 900)),
+        login_limit_address=_limit(env.get("HUYING_LOGIN_LIMIT_ADDRESS"), (20, 900)),
+        open311_jurisdiction=env.get("HUYING_OPEN311_JURISDICTION", "huying"),
+        ready_max_outbox_backlog=int(env.get("HUYING_READY_MAX_OUTBOX_BACKLOG", 1000)),
         db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
+
+
+def _limit(text: str | None, default: tuple[int, int]) -> tuple[int, int]:
+    """``"5/900"``: five per 900 seconds."""
+    if not text:
+        return default
+    count, _, seconds = text.partition("/")
+    return int(count), int(seconds or 60)

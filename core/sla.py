@@ -10,7 +10,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from core.calendar import DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
+from core.calendar import AT_RISK_SHARE, local_iso, DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
 from core.channels import SlaDefaults
 
 DEADLINE_LABELS: dict[str, str] = {
@@ -20,6 +20,25 @@ DEADLINE_LABELS: dict[str, str] = {
     "callback": "回访时限",
     "appeal": "申诉时限",
 }
+
+
+def deadline_summary(deadlines: dict[str, Any], calendar: WorkCalendar) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(earliest due time, earliest 临期 instant) over the open deadlines; (None, None) when none is open.
+
+    A deadline turns 临期 once 80 % of its working-time allowance is used (``deadline_state``); that
+    instant is computed once here, so a list can ask the database which orders are 正常, 临期 or 超期.
+    """
+    due_at = at_risk_at = None
+    for d in deadlines.values():
+        if d.get("done"):
+            continue
+        start, due = dt.datetime.fromisoformat(d["start"]), dt.datetime.fromisoformat(d["due"])
+        allowance = calendar.working_seconds_between(start, due)
+        risk = calendar.add_working_hours(start, allowance * AT_RISK_SHARE / 3600) if allowance else start
+        risk = min(risk, due)
+        due_at = due if due_at is None else min(due_at, due)
+        at_risk_at = risk if at_risk_at is None else min(at_risk_at, risk)
+    return due_at, at_risk_at
 
 
 class SlaClock:
@@ -74,6 +93,11 @@ class SlaClock:
                        "done": None}
                 for name in ("dispatch", "handle")}
 
+    def summary(self, deadlines: dict[str, Any]) -> dict[str, dt.datetime | None]:
+        """The order columns that mirror ``deadlines`` (see ``deadline_summary``)."""
+        due_at, at_risk_at = deadline_summary(deadlines, self.calendar)
+        return {"due_at": due_at, "at_risk_at": at_risk_at}
+
     def present(self, deadlines: dict[str, Any], now: dt.datetime) -> list[dict[str, Any]]:
         """Each deadline with its state and working time used, for people to read."""
         shown = []
@@ -85,7 +109,7 @@ class SlaClock:
                 state = "normal"  # finished in time; the risk has passed
             shown.append({
                 "name": name, "label": DEADLINE_LABELS.get(name, name),
-                "start": d["start"], "due": d["due"], "done": d.get("done"),
+                "start": local_iso(d["start"]), "due": local_iso(d["due"]), "done": local_iso(d.get("done")),
                 "extended": bool(d.get("extended")),
                 "state": state, "state_label": DEADLINE_STATE_LABELS[state],
                 "used_working_seconds": round(self.calendar.working_seconds_between(start, end)),

@@ -49,6 +49,7 @@ class ApiKey(Table, tablename="api_keys"):
     prefix = Varchar(length=16, unique=True)
     key_hash = Varchar(length=128)
     channels = JSON(default=[])
+    reply_url = Varchar(length=500, null=True, default=None)  # where a board takes the centre's replies
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -87,6 +88,10 @@ class Order(Table, tablename="orders"):
     extensions = JSON(default=[])  # 延期: requested → approved / rejected
     supervisions = JSON(default=[])  # 督办/催办: issued → answered
     flags = JSON(default=[])  # early-warning marks set at intake (e.g. mass incident)
+    # the earliest due time of the open deadlines and when the first of them turns 临期 (kept with
+    # ``deadlines`` by the service), so lists filter by deadline state in the database
+    due_at = Timestamptz(null=True, default=None, index=True)
+    at_risk_at = Timestamptz(null=True, default=None, index=True)
     version = Integer(default=1)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
@@ -136,6 +141,71 @@ class OutboxMessage(Table, tablename="outbox"):
     delivered_at = Timestamptz(null=True, default=None)
     last_error = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow())
+    abandoned_at = Timestamptz(null=True, default=None)  # given up by an admin, with the reason
+    abandon_reason = Text(default="")
+
+
+class OutboxEvent(Table, tablename="outbox_events"):
+    """The audit trail of the outbox's operators: who retried or abandoned a message, and why."""
+
+    message_id = BigInt(index=True)
+    action = Varchar(length=32)
+    actor = Varchar(length=128)
+    reason = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class JobRun(Table, tablename="job_runs"):
+    """One run of a background job: when, where (worker, in-process, by hand) and what it found."""
+
+    name = Varchar(length=64, index=True)
+    mode = Varchar(length=16)
+    started_at = Timestamptz(default=TimestamptzNow())
+    finished_at = Timestamptz(null=True, default=None)
+    ok = Boolean(default=False)
+    result = JSON(default={})
+    error = Text(default="")
+
+
+class InboundPush(Table, tablename="inbound_pushes"):
+    """Signatures of pushes the city platform sent in the last minutes: a replay is refused."""
+
+    signature = Varchar(length=64, unique=True)
+    received_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class CityDiscrepancy(Table, tablename="city_discrepancies"):
+    """A transferred order whose state differs between us and the city platform (reconciliation)."""
+
+    order_number = Varchar(length=32, index=True)
+    external_id = Varchar(length=128)
+    ours = Varchar(length=32)
+    theirs = Varchar(length=64)
+    pending_messages = Integer(default=0)  # our changes not yet delivered when it was found
+    found_at = Timestamptz(default=TimestamptzNow())
+    resolved_at = Timestamptz(null=True, default=None)
+
+
+class TextMessage(Table, tablename="text_messages"):
+    """Every SMS and staff message the notifier handled: sent, recorded, or held back and why."""
+
+    outbox_id = BigInt(null=True, default=None, index=True)
+    kind = Varchar(length=16)  # sms / staff
+    recipient = Varchar(length=128, index=True)  # a phone number, or "department:x" / "role:y"
+    template = Varchar(length=32, default="")
+    order_number = Varchar(length=32, null=True, default=None)
+    text = Text()
+    status = Varchar(length=16)  # sent / recorded / opted_out / rate_limited
+    provider = Varchar(length=32, default="")
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class SmsOptOut(Table, tablename="sms_opt_outs"):
+    """A phone number whose owner asked for no more text messages."""
+
+    phone = Varchar(length=32, unique=True)
+    note = Varchar(length=255, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
 
 
 class RoutingRule(Table, tablename="routing_rules"):
@@ -175,6 +245,35 @@ class Attachment(Table, tablename="attachments"):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
+class Incident(Table, tablename="incidents"):
+    """故障跟踪: an incident an admin recorded, or one the platform recorded about itself (a job
+    failing again and again, the city platform unreachable); ``key`` keeps one open per cause."""
+
+    occurred_at = Timestamptz(index=True)
+    title = Varchar(length=200)
+    impact = Text(default="")
+    actions = Text(default="")
+    resolved = Boolean(default=False)
+    resolved_at = Timestamptz(null=True, default=None)
+    source = Varchar(length=16, default="admin")  # admin | platform
+    key = Varchar(length=128, null=True, default=None, index=True)
+    recorded_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class AccessEvent(Table, tablename="access_events"):
+    """The access audit: sign-ins (both outcomes), staff views of an order's detail, exports."""
+
+    at = Timestamptz(default=TimestamptzNow(), index=True)
+    action = Varchar(length=32, index=True)  # login_succeeded | login_failed | view_order | export
+    actor = Varchar(length=128, index=True)
+    role = Varchar(length=32, default="")
+    address = Varchar(length=64, default="")
+    target = Varchar(length=255, default="")
+    detail = JSON(default={})
+
+
 ALL_TABLES: tuple[type[Table], ...] = (
     Department,
     User,
@@ -184,9 +283,17 @@ ALL_TABLES: tuple[type[Table], ...] = (
     Counter,
     IdempotencyKey,
     OutboxMessage,
+    OutboxEvent,
+    JobRun,
+    InboundPush,
+    CityDiscrepancy,
+    TextMessage,
+    SmsOptOut,
     RoutingRule,
     CalendarDay,
     Attachment,
+    Incident,
+    AccessEvent,
 )
 
 

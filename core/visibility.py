@@ -20,7 +20,10 @@ from core.tables import Order
 
 
 def visible(order: OrderRecord | dict, actor: Actor) -> bool:
-    """A handler sees its own department's orders; an API key its own channels'."""
+    """A handler sees its own department's orders; an API key its own channels'; the system's own
+    jobs and the city platform's follow-ups every order."""
+    if actor.kind == "system":
+        return True
     department = order["department"] if isinstance(order, dict) else order.department
     channel = order["channel"] if isinstance(order, dict) else order.channel
     if actor.role == "handler":

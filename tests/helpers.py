@@ -16,6 +16,10 @@ DEPARTMENTS = [
     ("emergency", "应急管理局", None),
     ("hrss", "人力资源和社会保障局", None),
     ("market", "市场监督管理局", None),
+    ("market_meixihu", "市场监督管理局梅溪湖所", "market"),
+    ("market_lugu", "市场监督管理局麓谷所", "market"),
+    ("market_gaotangling", "市场监督管理局高塘岭所", "market"),
+    ("education", "教育局", None),
     ("transport", "交通运输局", None),
 ]
 # username: (role, department)
@@ -30,6 +34,9 @@ STAFF = {
     "development_handler": ("handler", "development"),
     "emergency_handler": ("handler", "emergency"),
     "market_handler": ("handler", "market"),
+    "market_meixihu_handler": ("handler", "market_meixihu"),
+    "education_handler": ("handler", "education"),
+    "urban_handler": ("handler", "urban_mgmt"),
 }
 
 
@@ -86,3 +93,62 @@ async def login(client, username: str) -> dict[str, str]:
     response = await client.post("/api/auth/token", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def png(width: int = 4, height: int = 4) -> bytes:
+    """A real PNG image (uploads are decoded, so a bare signature is refused)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+def jpeg(width: int = 4, height: int = 4) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (30, 30, 200)).save(out, format="JPEG")
+    return out.getvalue()
+
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_in_thread(app):
+    """Run ``app`` on a real uvicorn server on 127.0.0.1 (a free port) until the block ends."""
+    import contextlib
+    import threading
+    import time
+
+    import uvicorn
+
+    @contextlib.contextmanager
+    def running():
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.05)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.should_exit = True
+            thread.join(10)
+
+    return running()

@@ -44,3 +44,25 @@ def test_user_add_checks_role_department_and_password(run):
     assert ok.returncode == 0 and "已添加用户 li" in ok.stdout
     again = run("user", "add", "li", "--role", "agent", "--password", "long-enough-1")
     assert again.returncode != 0 and "已存在" in again.stderr
+
+
+def test_run_job_lists_the_jobs_and_runs_one_by_hand(run):
+    import json
+
+    listed = run("run-job", "--list")
+    assert listed.returncode == 0, listed.stderr
+    names = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert {"deliver_outbox", "sla_sweep", "schedule_callbacks", "archive_sweep", "integrity_check",
+            "city_reconcile"} <= set(names)
+    assert "时限巡检" in listed.stdout
+    assert run("demo", "--orders", "12").returncode == 0
+    swept = run("run-job", "sla_sweep")
+    assert swept.returncode == 0, swept.stderr
+    assert set(json.loads(swept.stdout)) == {"at_risk", "overdue", "urge", "supervise"}
+    checked = run("run-job", "integrity_check")
+    assert json.loads(checked.stdout)["orders_without_events"] == []
+    with sqlite3.connect(run.db) as db:
+        modes = db.execute("SELECT name, mode, ok FROM job_runs ORDER BY id").fetchall()
+    assert modes == [("sla_sweep", "manual", 1), ("integrity_check", "manual", 1)]
+    unknown = run("run-job", "nope")
+    assert unknown.returncode != 0 and "没有名为 nope" in unknown.stderr

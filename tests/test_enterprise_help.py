@@ -10,9 +10,10 @@ import pytest
 from core.calendar import SHANGHAI
 from plugins.enterprise_help import credit_code
 from plugins.enterprise_help.tables import Visit
+from tests import helpers
 from tests.helpers import intake_body
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = helpers.png()
 # codes printed on real business licences (a published sample, Huawei, Tencent, a Shanghai firm,
 # a public institution), all of which carry a correct check character
 PUBLISHED_CODES = ["91350100M000100Y43", "914403001922038216", "9144030071526726XG",

@@ -233,6 +233,29 @@ async def test_hook_on_transition(with_plugins):
     assert all(m["order_number"] == number for m in messages) and hotline != number
 
 
+async def test_an_async_reaction_writes_in_the_actions_transaction(with_plugins):
+    """An ``async`` on_transition is awaited inside the transaction: what it writes commits with the
+    action, and its failure takes the action back with it."""
+
+    class Indexing(Tracker):
+        @hookimpl
+        async def on_transition(self, channel, order, event, outbox):
+            if event.action == "dispatch" and order.department == "eco_env":
+                raise RuntimeError("index unavailable")
+            await OrderEvent.insert(OrderEvent(order_id=order.id, action=f"indexed_{event.action}", actor="tracker",
+                                               role="system", reason="", payload={}, created_at=event.created_at))
+
+    client = await with_plugins(Indexing())
+    headers = await _login(client, "agent1")
+    number = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    dispatcher = Actor(name="dispatcher1", role="dispatcher")
+    with pytest.raises(RuntimeError):
+        await client.platform.orders.act(number, "dispatch", {"department": "eco_env"}, dispatcher)
+    await client.platform.orders.act(number, "dispatch", {"department": "housing"}, dispatcher)
+    actions = [e["action"] for e in (await client.get(f"/api/orders/{number}", headers=headers)).json()["events"]]
+    assert actions == ["intake", "indexed_intake", "dispatch", "indexed_dispatch"]
+
+
 async def test_a_failing_reaction_rolls_the_action_back(with_plugins):
     client = await with_plugins(Tracker(fail_on_transition=True))
     headers = await _login(client, "agent1")
@@ -291,8 +314,8 @@ async def test_hook_outbox_deliverers(with_plugins):
     headers = await _login(client, "agent1")
     await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)
     first = await deliver_due(client.platform.deliverers, client.platform.settings)
-    assert first == {"delivered": 0, "failed": 1}
-    pending = await OutboxMessage.select().first()
+    assert first == {"delivered": 1, "failed": 1}  # the core's SMS receipt went; the plugin's waits
+    pending = await OutboxMessage.select().where(OutboxMessage.topic == "tracker.sms").first()
     assert "remote down" in pending["last_error"] and pending["delivered_at"] is None
     import datetime as dt
 
@@ -314,3 +337,59 @@ def test_a_channel_installed_as_a_package_is_found_through_its_entry_point(tmp_p
     assert channels.get("parking").name == "停车专线"
     assert "parking" not in Channels(get_plugin_manager(entry_points=False))
     assert "tests.sample_plugin" in sys.modules
+
+
+async def test_hook_register_jobs(with_plugins):
+    from core.jobs import Job, collect_jobs, run_job
+    from core.tables import JobRun
+
+    runs = []
+
+    async def remind(platform):
+        runs.append(platform)
+        return {"reminded": 2}
+
+    class Reminders:
+        @hookimpl
+        def register_jobs(self):
+            return [Job(name="tow_reminders", label="拖车提醒", run=remind, minutes=frozenset({0, 30}))]
+
+    client = await with_plugins(Reminders())
+    admin = await _login(client, "admin1")
+    listed = {j["name"]: j for j in (await client.get("/api/jobs", headers=admin)).json()}
+    assert {"sla_sweep", "city_reconcile", "integrity_check", "tow_reminders"} <= set(listed)
+    assert listed["tow_reminders"]["schedule"] == "0,30 * * * *" and listed["tow_reminders"]["last_run"] is None
+    assert await run_job(client.platform, client.platform.jobs["tow_reminders"], mode="manual") == {"reminded": 2}
+    assert runs == [client.platform]
+    last = (await client.get("/api/jobs", headers=admin)).json()
+    run = next(j for j in last if j["name"] == "tow_reminders")["last_run"]
+    assert run["ok"] and run["result"] == {"reminded": 2} and run["mode"] == "manual"
+    assert await JobRun.count() == 1
+    handler = await _login(client, "eco_handler")
+    assert (await client.get("/api/jobs", headers=handler)).status_code == 403
+    with pytest.raises(ValueError, match="tow_reminders"):
+        collect_jobs(get_plugin_manager(extra=[Reminders(), Reminders()]))
+
+
+async def test_hook_report_section(with_plugins):
+    """A channel's own figures appear in the periodic report as its section, limited to the report's
+    department, and only for that channel's orders; an async implementation is awaited."""
+    seen = []
+
+    class Sections(Tracker):
+        @hookimpl
+        async def report_section(self, channel, start, end, department):
+            seen.append((channel.code, start, end, department))
+            return {"title": "核实走访", "rows": [{"label": "上门核实", "value": 3, "unit": "次"}]}
+
+    client = await with_plugins(Sections())
+    headers = await _login(client, "supervisor1")
+    report = (await client.get("/api/reports/monthly", params={"start": "2026-03-15"}, headers=headers)).json()
+    section = next(s for s in report["sections"] if s["channel"] == "tracker")
+    assert section["channel_name"] == "测试专线" and section["rows"] == [{"label": "上门核实", "value": 3, "unit": "次"}]
+    import datetime as dt
+
+    assert seen == [("tracker", dt.date(2026, 3, 1), dt.date(2026, 4, 1), None)]
+    handler = await _login(client, "housing_handler")
+    await client.get("/api/reports/monthly", params={"start": "2026-03-15"}, headers=handler)
+    assert seen[-1][3] == "housing"

@@ -73,8 +73,9 @@ async def _intake(platform):
 async def test_messages_wait_in_the_outbox_until_a_job_delivers_them(sms_platform):
     number = await _intake(sms_platform)
     assert sms_platform.plugin.sent == []
-    assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 1
-    assert await deliver_outbox(sms_platform) == {"delivered": 1, "failed": 0}
+    assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()
+                                             & (OutboxMessage.topic == "sms")) == 1
+    assert await deliver_outbox(sms_platform) == {"delivered": 2, "failed": 0}  # with the core's receipt
     assert sms_platform.plugin.sent == [{"number": number, "status": "received"}]
     assert await deliver_outbox(sms_platform) == {"delivered": 0, "failed": 0}  # never twice
 
@@ -139,6 +140,140 @@ async def test_nothing_is_lost_while_redis_is_down(sms_platform):
     number = await _intake(sms_platform)
     jobs.kick()  # … and asking for delivery is a no-op rather than an error
     await jobs._pending
-    assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 1
-    assert await deliver_outbox(sms_platform) == {"delivered": 1, "failed": 0}  # the cron catches up
+    assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 2
+    assert await deliver_outbox(sms_platform) == {"delivered": 2, "failed": 0}  # the cron catches up
     assert sms_platform.plugin.sent[-1]["number"] == number
+
+
+# -- a worker that dies mid-delivery ---------------------------------------------------------------------
+
+async def _city_transfer(platform, city_url: str, lease_seconds: int) -> tuple[str, int]:
+    """A transferred order whose first status message is waiting; settings point at the city."""
+    import msgspec
+
+    from core.orders import IntakeRequest
+
+    platform.settings = msgspec.structs.replace(platform.settings, city_platform_url=city_url,
+                                                outbox_lease_seconds=lease_seconds)
+    request = msgspec.convert(intake_body(source="city_transfer", external_id="SZ-KILL-1"), IntakeRequest)
+    _, order = await platform.orders.intake("hotline", request, Actor(name="agent1", role="agent"))
+    message = await OutboxMessage.select().where(OutboxMessage.topic == "city_platform.status").first()
+    return order.number, message["id"]
+
+
+async def _until(predicate, seconds: float = 60) -> None:
+    import asyncio
+
+    for _ in range(int(seconds * 10)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+async def _delivered(message_id: int) -> bool:
+    row = await OutboxMessage.select(OutboxMessage.delivered_at).where(OutboxMessage.id == message_id).first()
+    return row["delivered_at"] is not None
+
+
+async def test_a_delivery_cut_off_in_process_is_sent_again_with_the_same_id(platform):
+    import asyncio
+
+    from tests.city_server import CityServer
+
+    city = CityServer()
+    await city.start()
+    try:
+        _, message_id = await _city_transfer(platform, city.url, lease_seconds=1)
+        city.hang.set()
+        jobs = InProcessJobs(platform)
+        await jobs.start()
+        jobs.kick()
+
+        async def seen():
+            return bool(city.seen_while_hanging)
+
+        await _until(seen)
+        await jobs.stop()  # the process goes away mid-request
+        assert not await _delivered(message_id)
+        city.hang.clear()
+        await asyncio.sleep(1.1)  # the dead runner's claim expires
+        jobs = InProcessJobs(platform)
+        await jobs.start()
+        jobs.kick()
+        try:
+            await _until(lambda: _delivered(message_id))
+        finally:
+            await jobs.stop()
+    finally:
+        await city.stop()
+    assert city.seen_while_hanging == [f"huying-outbox-{message_id}"]
+    assert [key for _, key in city.received] == [f"huying-outbox-{message_id}"]
+
+
+@needs_redis
+async def test_a_worker_killed_mid_delivery_delivers_after_restart_with_the_same_id(platform):
+    import asyncio
+    import signal
+    import subprocess
+    import sys
+
+    from arq import create_pool
+    from arq.connections import RedisSettings
+
+    from tests.city_server import CityServer
+
+    redis = await create_pool(RedisSettings.from_dsn(REDIS_URL))
+    await redis.flushdb()
+    await redis.aclose()
+    city = CityServer()
+    await city.start()
+    env = {**os.environ, "HUYING_DATABASE_URL": platform.settings.database_url, "HUYING_REDIS_URL": REDIS_URL,
+           "HUYING_CITY_PLATFORM_URL": city.url, "HUYING_OUTBOX_LEASE_SECONDS": "2",
+           "HUYING_SECRET_KEY": platform.settings.secret_key, "PICCOLO_CONF": "core.piccolo_conf"}
+
+    def worker():
+        return subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    try:
+        _, message_id = await _city_transfer(platform, city.url, lease_seconds=2)
+        city.hang.set()
+        first = worker()
+        try:
+            async def seen():
+                return bool(city.seen_while_hanging)
+
+            await _until(seen)
+        finally:
+            first.send_signal(signal.SIGKILL)  # no shutdown, no clean-up: a crash
+            first.wait(10)
+        assert not await _delivered(message_id)
+        city.hang.clear()
+        await asyncio.sleep(2.5)  # the dead worker's claim expires
+        second = worker()
+        try:
+            await _until(lambda: _delivered(message_id))
+        finally:
+            second.terminate()
+            second.wait(20)
+    finally:
+        await city.stop()
+    assert city.seen_while_hanging == [f"huying-outbox-{message_id}"]
+    assert [key for _, key in city.received] == [f"huying-outbox-{message_id}"]
+
+
+def test_schedules_are_read_in_beijing_time():
+    import datetime as dt
+
+    from core.jobs import Job
+
+    async def nothing(platform):
+        return {}
+
+    nightly = Job(name="n", label="夜间", run=nothing, minutes=frozenset({30}), hours=frozenset({2}))
+    utc = dt.timezone.utc
+    assert nightly.next_after(dt.datetime(2026, 11, 28, 12, 0, tzinfo=utc)) == dt.datetime(2026, 11, 28, 18, 30, tzinfo=utc)
+    assert nightly.schedule == "30 2 * * *"
+    every = Job(name="e", label="每分钟", run=nothing, minutes=None)
+    assert every.next_after(dt.datetime(2026, 11, 28, 12, 0, 59, tzinfo=utc)) == dt.datetime(2026, 11, 28, 12, 1, tzinfo=utc)

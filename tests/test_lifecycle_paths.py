@@ -7,9 +7,10 @@ import asyncio
 import datetime as dt
 
 from core.tables import Order
+from tests import helpers
 from tests.helpers import intake_body
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+PNG = helpers.png()
 
 
 async def _new(client, tokens, **overrides) -> str:

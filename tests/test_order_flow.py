@@ -89,3 +89,30 @@ async def test_phone_is_masked_and_only_the_centre_may_reveal_it_on_the_record(c
         "payload": {"reason": "回访需要"}, "created_at": None}
     refused = await _act(client, tokens["eco_handler"], number, "reveal_contact", {})
     assert refused.status_code == 403
+
+
+async def test_a_note_from_plugin_code_shows_on_the_timeline_and_commits_with_its_work(client, tokens):
+    """``OrderService.note`` audits a side record on an order without changing it, and joins the
+    caller's transaction: when the work it records fails, the note is gone too."""
+    from core.model import Actor
+    from core.tables import Order
+
+    order = await _intake(client, tokens)
+    service = client.platform.orders
+    dispatcher = Actor(name="dispatcher1", role="dispatcher")
+    try:
+        async with service.transaction():
+            await service.note(order["number"], "recheck", dispatcher, reason="市级回访不满意", payload={"n": 1})
+            raise RuntimeError("the import failed after the note")
+    except RuntimeError:
+        pass
+    await service.note(order["number"], "recheck", dispatcher, reason="市级回访不满意", payload={"n": 2})
+    detail = (await client.get(f"/api/orders/{order['number']}", headers=tokens["supervisor1"])).json()
+    assert [(e["action"], e["payload"]) for e in detail["events"]] == [("intake", detail["events"][0]["payload"]),
+                                                                       ("recheck", {"n": 2})]
+    assert detail["events"][1]["reason"] == "市级回访不满意" and detail["events"][1]["actor"] == "dispatcher1"
+    assert detail["status"] == "received" and detail["version"] == order["version"]
+    found = await service.find(number=order["number"])
+    assert found.citizen_phone == "13912345678"
+    assert await service.find(external_id="no-such-id", source="city_transfer") is None
+    assert await Order.count() == 1

@@ -23,7 +23,7 @@ from litestar.plugins import InitPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
-from api.web.protection import RateLimiter, parse_limit
+from api.web.protection import make_limiter, parse_limit
 from api.web.uploads import StoredFile
 
 HERE = Path(__file__).parent
@@ -54,7 +54,7 @@ class Web:
 
     def __init__(self, platform, *, limits: dict[str, tuple[int, int]] | None = None):
         self.platform = platform
-        self.limiter = RateLimiter(limits or DEFAULT_LIMITS)
+        self.limiter = make_limiter(platform.settings.redis_url, limits or DEFAULT_LIMITS)
         self.store = platform.attachments  # the core's store: staff download the files over the API
         self._key = hashlib.sha256(b"huying-web:" + platform.settings.secret_key.encode()).digest()
         plugin_dirs = _channel_template_dirs(platform)
@@ -92,7 +92,7 @@ class Web:
 
     def unsign(self, token: str) -> str | None:
         value, _, _ = (token or "").rpartition(".")
-        return value if value and hmac.compare_digest(self.sign(value), token) else None
+        return value if value and hmac.compare_digest(self.sign(value).encode(), (token or "").encode()) else None
 
     def receipt_cookie(self, number: str, query_code: str, *, secure: bool) -> Cookie:
         """The receipt of the order just filed, for the confirmation page and a prefilled /track."""

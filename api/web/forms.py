@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -327,13 +327,13 @@ class FormRejected(Exception):
 
 async def submit(platform: Any, channel: Channel, fields: list[FormField], data: dict[str, Any], *,
                  submission: str, hold: bool = False, attachments: Sequence[NewAttachment] = (),
-                 admit: Callable[[], None] = lambda: None) -> OrderRecord:
+                 admit: Callable[[], Awaitable[None]] | None = None) -> OrderRecord:
     """Record the form (and the files it carries) as an order and return it, or raise ``FormRejected``.
 
     ``submission`` is the form's own random id, used as the intake's idempotency key: posting the
     same form twice (a double tap, a reload) gives the first order back. ``hold`` checks everything
     but records nothing (an attachment was refused, so the citizen must see the form again).
-    ``admit`` is called once the form is valid, just before it is recorded (the rate limit).
+    ``admit`` is awaited once the form is valid, just before it is recorded (the rate limit).
     """
     errors = precheck(channel, fields, data)
     probe = _probe(channel, data, errors)
@@ -345,7 +345,8 @@ async def submit(platform: Any, channel: Channel, fields: list[FormField], data:
     try:
         platform.orders.check_intake(channel.code, request, WEB_ACTOR)
         if not (errors or hold):
-            admit()  # only a submission that would be recorded counts against the citizen's limit
+            if admit is not None:
+                await admit()  # only a submission that would be recorded counts against the citizen's limit
             _, order = await platform.orders.intake(channel.code, request, WEB_ACTOR, idempotency_key=submission,
                                                     attachments=attachments)
             return order

@@ -83,6 +83,9 @@ class RateLimiter:
                 raise RateLimited(max(1, math.ceil(hits[0] + window - now)))
             hits.append(now)
 
+    async def acquire(self, bucket: str, client: str) -> None:
+        self.hit(bucket, client)
+
     def reset(self) -> None:
         with self._lock:
             self._hits.clear()
@@ -91,6 +94,62 @@ class RateLimiter:
         longest = max(window for _, window in self.limits.values())
         for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - longest]:
             del self._hits[key]
+
+
+_SLIDING_WINDOW = """
+local key, window, limit, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return math.max(1, math.ceil(tonumber(oldest[2]) + window - now))
+end
+redis.call('ZADD', key, now, member)
+redis.call('EXPIRE', key, math.ceil(window))
+return 0
+"""
+
+
+class RedisRateLimiter:
+    """The same sliding window kept in Redis (``HUYING_REDIS_URL``), so every API process counts
+    against one shared limit. The check and the count are one server-side script (atomic, on Redis's
+    clock). If Redis cannot be reached the request is let through and a warning logged: the limit
+    protects the forms, it must not take them down."""
+
+    PREFIX = "huying:ratelimit"
+
+    def __init__(self, url: str, limits: dict[str, tuple[int, int]]):
+        import redis.asyncio
+
+        self.limits = dict(limits)
+        self._redis = redis.asyncio.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._script = self._redis.register_script(_SLIDING_WINDOW)
+
+    async def acquire(self, bucket: str, client: str) -> None:
+        import logging
+        import uuid
+
+        count, window = self.limits[bucket]
+        try:
+            retry_after = await self._script(keys=[f"{self.PREFIX}:{bucket}:{client}"],
+                                             args=[window, count, uuid.uuid4().hex])
+        except Exception:  # Redis down: fail open
+            logging.getLogger(__name__).warning("rate limit store unreachable; request let through", exc_info=True)
+            return
+        if int(retry_after):
+            raise RateLimited(int(retry_after))
+
+    async def reset(self) -> None:
+        async for key in self._redis.scan_iter(match=f"{self.PREFIX}:*"):
+            await self._redis.delete(key)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def make_limiter(redis_url: str | None, limits: dict[str, tuple[int, int]]):
+    return RedisRateLimiter(redis_url, limits) if redis_url else RateLimiter(limits)
 
 
 def parse_limit(text: str | None, default: tuple[int, int]) -> tuple[int, int]:

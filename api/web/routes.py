@@ -162,7 +162,7 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template | Redir
         submission = secrets.token_urlsafe(18)
     web = _web(request)
     try:
-        web.limiter.hit("attempt", _client(request))  # generous: a script, not a citizen correcting typos
+        await web.limiter.acquire("attempt", _client(request))  # generous: a script, not a citizen correcting typos
     except RateLimited as limited:
         kept, _ = await _take_attachments(request, form, accept_new=False)
         return _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
@@ -171,7 +171,7 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template | Redir
         order = await submit(platform, channel, fields, data, submission=submission, hold=bool(problems),
                              attachments=[NewAttachment(key=f.key, filename=f.filename, content_type=f.content_type,
                                                         size=f.size) for f in kept],
-                             admit=lambda: web.limiter.hit("submit", _client(request)))
+                             admit=lambda: web.limiter.acquire("submit", _client(request)))
     except RateLimited as limited:
         return _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
     except FormRejected as rejected:
@@ -222,7 +222,7 @@ async def download_receipt(request: Request) -> Response:
     form = await request.form()
     values = {k: form.get(k) if isinstance(form.get(k), str) else "" for k in ("number", "query_code")}
     try:
-        _web(request).limiter.hit("track", _client(request))
+        await _web(request).limiter.acquire("track", _client(request))
     except RateLimited as limited:
         return _track_refused(values, f"操作太频繁了，请 {_minutes(limited.retry_after)}后再试。", 429,
                               {"retry-after": str(limited.retry_after)})
@@ -275,7 +275,7 @@ async def track_order(request: Request) -> Template:
     form = await request.form()
     values = {k: form.get(k) if isinstance(form.get(k), str) else "" for k in ("number", "query_code")}
     try:
-        _web(request).limiter.hit("track", _client(request))
+        await _web(request).limiter.acquire("track", _client(request))
     except RateLimited as limited:
         return _track_refused(values, f"查询太频繁了，请 {_minutes(limited.retry_after)}后再试。", 429,
                               {"retry-after": str(limited.retry_after)})
@@ -303,7 +303,7 @@ async def rate_order(request: Request) -> Template:
     values = {k: form.get(k) if isinstance(form.get(k), str) else "" for k in
               ("number", "query_code", "satisfaction", "resolved", "note")}
     try:
-        _web(request).limiter.hit("track", _client(request))
+        await _web(request).limiter.acquire("track", _client(request))
     except RateLimited as limited:
         return _track_refused(values, f"操作太频繁了，请 {_minutes(limited.retry_after)}后再试。", 429,
                               {"retry-after": str(limited.retry_after)})

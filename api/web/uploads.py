@@ -14,7 +14,7 @@ import re
 
 import msgspec
 
-from core.storage import AttachmentRefused, sniff
+from core.storage import AttachmentRefused, clean_filename, sniff  # noqa: F401  (clean_filename: used by the form)
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 MAX_FILES = 3
@@ -28,13 +28,6 @@ class StoredFile(msgspec.Struct, frozen=True, array_like=True):
     filename: str
     content_type: str
     size: int
-
-
-def clean_filename(name: str) -> str:
-    """Only the last part of what the browser sent, without control characters, at most 120 chars."""
-    name = re.split(r"[\\/]", name or "")[-1]
-    name = "".join(ch for ch in name if ch.isprintable()).strip()
-    return name[-120:] or "附件"
 
 
 def check(filename: str, data: bytes, max_bytes: int = MAX_FILE_BYTES) -> tuple[str | None, str | None]:

@@ -131,3 +131,4 @@ def http_route_handlers():
 @hookimpl
 def piccolo_apps():
     return ["plugins.enterprise_help.piccolo_app"]
+from plugins.enterprise_help.report import report_section  # noqa: F401  (the periodic reports' section)

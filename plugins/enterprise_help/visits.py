@@ -48,7 +48,7 @@ class RecordVisit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     date: dt.date
     staff: Staff
     findings: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
-    photos: Annotated[list[str], msgspec.Meta(max_length=20)] = []
+    photos: Annotated[list[Annotated[str, msgspec.Meta(max_length=128)]], msgspec.Meta(max_length=20)] = []
 
 
 def _today(ctx: ActionContext) -> dt.date:

@@ -119,3 +119,4 @@ def routing_rules(channel):
     by_area = [RuleSpec(department="hrss", area=area, position=1, reason=AREA_REASON.format(area=area, squad=squad))
                for area, squad in INSPECTION_SQUADS.items()]
     return [*by_area, RuleSpec(department="hrss", position=2, reason=GENERAL_REASON)]
+from plugins.migrant_workers.report import report_section  # noqa: F401  (the periodic reports' section)

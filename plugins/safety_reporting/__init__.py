@@ -73,3 +73,4 @@ def http_route_handlers():
 @hookimpl
 def piccolo_apps():
     return ["plugins.safety_reporting.piccolo_app"]
+from plugins.safety_reporting.report import report_section  # noqa: F401  (the periodic reports' section)

@@ -36,7 +36,7 @@ class VerifyPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class PaymentPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     payment_reference: Annotated[str, field(
         "支付凭证号", "财政或银行的支付凭证编号；不要填写收款账号", min_length=1, max_length=64)]
-    note: str = ""
+    note: Annotated[str, field("备注", max_length=4000)] = ""
 
 
 async def case_of(order_id: int) -> dict | None:

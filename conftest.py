@@ -1,4 +1,5 @@
-"""Fixtures: a migrated database per backend, a clean slate per test, an API client, staff tokens.
+"""Fixtures for the whole suite, ``tests/`` and each plugin's own ``plugins/<code>/tests/``: a migrated
+database per backend, a clean slate per test, an API client, staff tokens.
 
 Every test runs against SQLite, and again against PostgreSQL when ``HUYING_TEST_POSTGRES_URL`` is set.
 In CI (``CI=true``) an unset or unreachable PostgreSQL is a failure, never a silent skip.

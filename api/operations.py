@@ -1,0 +1,242 @@
+"""Running the platform: request ids and one log line per request, Prometheus metrics, liveness and
+readiness probes, and the admin/auditor views of the fault log and the access audit."""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import os
+import re
+import time
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+
+from api.security import require_role
+from core import access_audit, incidents
+from core.errors import NotFound
+from core.metrics import LATENCY, REQUESTS, DatabaseCollector, gather, render
+from core.model import Actor
+
+REQUEST_ID_HEADER = "x-request-id"
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_GIVEN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+log = logging.getLogger("huying.requests")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(),
+                "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        line.update(getattr(record, "fields", {}))
+        return msgspec.json.encode(line).decode()
+
+
+def configure_request_log(fmt: str | None = None) -> None:
+    """One line per request on stderr: plain text, or JSON with ``HUYING_LOG_FORMAT=json``."""
+    fmt = (fmt or os.environ.get("HUYING_LOG_FORMAT", "text")).lower()
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+class RequestLog:
+    """Outermost ASGI layer: gives every request an id (a caller's ``X-Request-ID`` when sane),
+    returns it in the header and in every JSON error body, logs one line and counts the request
+    by its route template (not its raw path, so the metric's label set stays bounded)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        given = dict(scope.get("headers") or ()).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _GIVEN_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        state: dict[str, Any] = {"status": 500, "held": None, "body": b"", "done": False}
+
+        def finish() -> None:
+            """Count and log the request once, just before its last byte leaves (so the line is
+            written by the time the caller has the answer), or when it failed without one."""
+            if state["done"]:
+                return
+            state["done"] = True
+            elapsed = time.perf_counter() - started
+            route = scope.get("path_template") or "(unmatched)"
+            method = scope.get("method", "")
+            verb = method if method in METHODS else "OTHER"  # a client-made verb must not grow the label set
+            REQUESTS.labels(verb, route, str(state["status"])).inc()
+            LATENCY.labels(verb, route).observe(elapsed)
+            log.info("%s %s %s %s %.1fms", rid, method, scope.get("path", ""), state["status"], elapsed * 1000,
+                     extra={"fields": {"request_id": rid, "method": method, "path": scope.get("path", ""),
+                                       "route": route, "status": state["status"],
+                                       "duration_ms": round(elapsed * 1000, 2)}})
+
+        async def send_with_id(message):
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode()))
+                message = {**message, "headers": headers}
+                content_type = dict(headers).get(b"content-type", b"")
+                disposition = dict(headers).get(b"content-disposition", b"")
+                if message["status"] < 400 and disposition.lower().startswith(b"attachment"):
+                    await _audit_export(scope, disposition.decode("latin-1"))  # recorded before it leaves
+                if message["status"] >= 400 and content_type.startswith(b"application/json"):
+                    state["held"] = message  # the error body gets the id before it leaves
+                    return
+            elif message["type"] == "http.response.body" and state["held"] is not None:
+                state["body"] += message.get("body", b"")
+                if message.get("more_body"):
+                    return
+                start, body = state["held"], _with_request_id(state["body"], rid)
+                state["held"] = None
+                headers = [(k, str(len(body)).encode() if k.lower() == b"content-length" else v)
+                           for k, v in start["headers"]]
+                await send({**start, "headers": headers})
+                message = {"type": "http.response.body", "body": body}
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                finish()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            finish()
+            request_id.reset(token)
+
+
+async def _audit_export(scope, disposition: str) -> None:
+    """Every file a signed-in caller takes away (a report export, an attachment) is in the access
+    audit, whichever route served it: a route marks a download by answering ``Content-Disposition:
+    attachment``. It is recorded before the first byte leaves; if the record cannot be written, the
+    file does not go out (the request fails instead)."""
+    actor = (scope.get("state") or {}).get("actor")
+    if actor is None:
+        return
+    query = scope.get("query_string", b"").decode("latin-1")
+    path = scope.get("path", "") + (f"?{query}" if query else "")
+    client = scope.get("client") or ("",)
+    await access_audit.record_export(actor, path, client[0] or "", disposition=disposition[:200])
+
+
+def _with_request_id(body: bytes, rid: str) -> bytes:
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return body
+    if isinstance(data, dict):
+        data["request_id"] = rid
+        return msgspec.json.encode(data)
+    return body
+
+
+# -- probes and metrics -------------------------------------------------------------------------------
+
+@get("/health", tags=["运维"], summary="存活检查：进程在运行", include_in_schema=True)
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@get("/ready", tags=["运维"], summary="就绪检查：数据库可达且已迁移、Redis 可达（如已配置）、发件箱积压在限度内")
+async def ready(request: Request) -> Response[dict]:
+    from core.healthcheck import readiness
+
+    checks = await readiness(request.app.state.platform)
+    ok = all(c["ok"] for c in checks.values())
+    return Response({"status": "ready" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
+
+
+_collector = DatabaseCollector()
+
+
+@get("/metrics", tags=["运维"], summary="Prometheus 指标", media_type="text/plain")
+async def metrics(request: Request) -> Response[bytes]:
+    await gather(_collector, request.app.state.platform.sla)
+    body, content_type = render(_collector)
+    return Response(body, media_type=content_type)
+
+
+# -- the fault log (故障跟踪) ---------------------------------------------------------------------------
+
+class IncidentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    occurred_at: dt.datetime
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    impact: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    actions: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    resolved: bool = False
+
+
+class IncidentChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
+    title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
+    impact: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    actions: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    resolved: bool | None = None
+
+
+def _aware(value: dt.datetime, key: str) -> dt.datetime:
+    from core.errors import FieldError, InvalidInput
+
+    if value.tzinfo is None:
+        raise InvalidInput([FieldError(key, "时间须带时区，例如 2026-11-28T09:30:00+08:00")])
+    return value
+
+
+@post("/api/incidents", tags=["运维"], summary="记录一次故障（管理员）", status_code=201)
+async def record_incident(data: JSONBody[IncidentIn], actor: NamedDependency[Actor]) -> dict[str, Any]:
+    require_role(actor, "admin")
+    return await incidents.record(title=data.title, occurred_at=_aware(data.occurred_at, "occurred_at"),
+                                  impact=data.impact, actions=data.actions, resolved=data.resolved,
+                                  recorded_by=actor.name)
+
+
+@post("/api/incidents/{incident_id:int}", tags=["运维"], summary="更新故障记录：处理措施、是否解决（管理员）",
+      status_code=200)
+async def change_incident(incident_id: FromPath[int], data: JSONBody[IncidentChange],
+                          actor: NamedDependency[Actor]) -> dict[str, Any]:
+    require_role(actor, "admin")
+    changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
+    changed = await incidents.update(incident_id, changes)
+    if changed is None:
+        raise NotFound(f"故障记录 {incident_id} 不存在")
+    return changed
+
+
+@get("/api/incidents", tags=["运维"], summary="故障记录（管理员、审计员）")
+async def list_incidents(actor: NamedDependency[Actor], resolved: FromQuery[bool | None] = None) -> list[dict[str, Any]]:
+    require_role(actor, *access_audit.READERS)
+    return await incidents.listing(resolved=resolved)
+
+
+# -- the access audit -----------------------------------------------------------------------------------
+
+@get("/api/access-audit", tags=["运维"], summary="访问审计：登录、查看工单详情、导出（审计员、管理员）")
+async def access_log(
+    actor: NamedDependency[Actor], action: FromQuery[str | None] = None, user: FromQuery[str | None] = None,
+    target: FromQuery[str | None] = None, since: FromQuery[dt.datetime | None] = None,
+    until: FromQuery[dt.datetime | None] = None,
+    page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
+    page_size: Annotated[int, Parameter(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    require_role(actor, *access_audit.READERS)
+    since = _aware(since, "since") if since else None
+    until = _aware(until, "until") if until else None
+    return await access_audit.search(action=action, actor=user, target=target, since=since, until=until,
+                                     page=page, page_size=page_size)
+
+
+OPERATION_ROUTES = [health, ready, metrics, record_incident, change_incident, list_incidents, access_log]
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""

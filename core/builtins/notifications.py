@@ -1,0 +1,172 @@
+"""Text messages to citizens and notices to staff, written to the outbox with the change that causes
+them and handed to a provider by the delivery job.
+
+Citizens get three messages (templates below): the receipt with the query code at intake, the
+completion notice, and the callback invitation. Nobody who filed anonymously, gave no mobile number,
+or opted out gets any, and no number gets more than ``HUYING_SMS_LIMIT`` in its window. Staff notices
+(the SLA sweep's 临期/超期 warnings) go to the order's department and to the centre.
+
+The provider records every message in ``text_messages`` (the default: nothing leaves the machine);
+with ``HUYING_SMS_GATEWAY_URL`` set it also posts each one to that HTTP gateway, with the outbox
+message's stable id as ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Protocol
+
+import httpx
+
+from core.hookspecs import hookimpl
+from core.outbox import idempotency_key
+
+SMS_TOPIC = "notify.sms"
+STAFF_TOPIC = "notify.staff"
+MOBILE = re.compile(r"^1[3-9]\d{9}$")
+TEMPLATES = {
+    "receipt": "{sign}您的诉求已受理，工单号{number}，查询码{query_code}。可凭工单号和查询码查询办理进度。",
+    "completed": "{sign}您反映的问题（工单号{number}）已办结，办理结果可凭查询码查询。感谢您的支持！",
+    "callback_invite": "{sign}您的工单{number}已办结，我们将于近日回访；也可凭查询码在线评价办理结果。",
+}
+TEMPLATE_LABELS = {"receipt": "受理回执", "completed": "办结通知", "callback_invite": "回访邀请"}
+STAFF_TEXT = "工单{number}「{subject}」{note}"
+
+
+class Provider(Protocol):
+    """Where a text message goes after it is recorded: ``name`` is written beside each message."""
+
+    name: str
+
+    async def send(self, recipient: str, text: str, key: str) -> None: ...
+
+
+class RecordingProvider:
+    """The default: the database record is the delivery (for a centre without an SMS contract)."""
+
+    name = "database"
+
+    async def send(self, recipient: str, text: str, key: str) -> None:
+        return None
+
+
+class HttpGatewayProvider:
+    """Posts ``{"to", "text", "id"}`` as JSON to an SMS gateway; a non-2xx answer is retried."""
+
+    name = "http_gateway"
+
+    def __init__(self, url: str, token: str = ""):
+        self.url, self.token = url, token
+
+    async def send(self, recipient: str, text: str, key: str) -> None:
+        headers = {"Idempotency-Key": key}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(self.url, json={"to": recipient, "text": text, "id": key}, headers=headers)
+            response.raise_for_status()
+
+
+def provider_for(settings) -> Provider:
+    if settings.sms_gateway_url:
+        return HttpGatewayProvider(settings.sms_gateway_url, settings.sms_gateway_token)
+    return RecordingProvider()
+
+
+def parse_limit(text: str) -> tuple[int, int]:
+    count, _, seconds = text.partition("/")
+    return int(count), int(seconds or 86400)
+
+
+# -- what each change sends -------------------------------------------------------------------------------
+
+def _citizen_template(order, event) -> str | None:
+    if event.action == "intake":
+        return "receipt"
+    if event.to_status == "completed" and event.action in ("approve", "resolve_at_intake"):
+        return "completed"
+    if event.action == "schedule_callback":
+        return "callback_invite"
+    return None
+
+
+@hookimpl
+def on_transition(channel, order, event, outbox):
+    template = _citizen_template(order, event)
+    if template and not order.anonymous and MOBILE.match(order.citizen_phone or ""):
+        outbox.send(SMS_TOPIC, {"template": template, "phone": order.citizen_phone, "number": order.number,
+                                "query_code": order.query_code})
+    if event.action == "sla_mark":
+        recipients = ["role:dispatcher"]
+        if order.department:
+            recipients.insert(0, f"department:{order.department}")
+        if event.payload.get("escalate") == "supervise":
+            recipients.append("role:supervisor")  # the supervisor's queue
+        for recipient in recipients:
+            outbox.send(STAFF_TOPIC, {"to": recipient, "number": order.number, "subject": order.subject,
+                                      "note": event.reason})
+
+
+# -- delivery -------------------------------------------------------------------------------------------------
+
+async def _record(message: dict, *, kind: str, recipient: str, template: str, text: str, status: str,
+                  provider: str) -> None:
+    from core.tables import TextMessage
+
+    await TextMessage.insert(TextMessage(outbox_id=message["id"], kind=kind, recipient=recipient, template=template,
+                                         order_number=message["order_number"], text=text, status=status,
+                                         provider=provider, created_at=dt.datetime.now(dt.timezone.utc)))
+
+
+async def _already_handled(message: dict) -> bool:
+    """A redelivery after a crash between recording and acknowledging must not record twice."""
+    from core.tables import TextMessage
+
+    return await TextMessage.exists().where(TextMessage.outbox_id == message["id"])
+
+
+async def deliver_sms(message: dict, settings) -> None:
+    from core.tables import SmsOptOut, TextMessage
+
+    if await _already_handled(message):
+        return
+    payload = message["payload"]
+    phone, template = payload["phone"], payload["template"]
+    text = TEMPLATES[template].format(sign=settings.sms_sign, **payload)
+    provider = provider_for(settings)
+    status = "sent" if provider.name != "database" else "recorded"
+    count, seconds = parse_limit(settings.sms_limit)
+    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds)
+    if await SmsOptOut.exists().where(SmsOptOut.phone == phone):
+        status = "opted_out"
+    elif await TextMessage.count().where((TextMessage.recipient == phone) & TextMessage.status.is_in(
+            ["sent", "recorded"]) & (TextMessage.created_at >= since)) >= count:
+        status = "rate_limited"
+    else:
+        await provider.send(phone, text, idempotency_key(message))
+    await _record(message, kind="sms", recipient=phone, template=template, text=text, status=status,
+                  provider=provider.name)
+
+
+async def deliver_staff(message: dict, settings) -> None:
+    if await _already_handled(message):
+        return
+    payload = message["payload"]
+    await _record(message, kind="staff", recipient=payload["to"], template="sla", text=STAFF_TEXT.format(**payload),
+                  status="recorded", provider="database")
+
+
+@hookimpl
+def outbox_deliverers():
+    return {SMS_TOPIC: deliver_sms, STAFF_TOPIC: deliver_staff}
+
+
+# -- reading them back ---------------------------------------------------------------------------------------
+
+def recipients_for(actor) -> list[str]:
+    """Whose staff notices a user reads: their department's, their role's."""
+    found = [f"role:{actor.role}"]
+    if actor.department:
+        found.append(f"department:{actor.department}")
+    return found

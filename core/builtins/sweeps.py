@@ -1,0 +1,267 @@
+"""The core's scheduled jobs: outbox delivery, the SLA sweep, callback scheduling, the archive sweep and
+the nightly integrity check.
+
+Each change a sweep makes to an order is a lifecycle action taken by the system (declared below,
+offered to nobody else), so it is audited, version-checked and pushed through the outbox like any
+other: a sweep that runs twice, or on two processes at once, changes each order once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Annotated, Literal
+
+import msgspec
+
+from core.calendar import SHANGHAI, deadline_state
+from core.errors import HuyingError
+from core.hookspecs import hookimpl
+from core.jobs import Job, deliver_outbox
+from core.lifecycle import OPEN_STATUSES, STATUSES, Action, ActionContext, Refusal
+from core.model import SYSTEM
+from core.sla import DEADLINE_LABELS
+
+log = logging.getLogger(__name__)
+SYSTEM_ROLES = frozenset({"system"})
+SWEPT_DEADLINES = ("dispatch", "accept", "handle", "callback")
+STATE_RANK = {"normal": 0, "at_risk": 1, "overdue": 2}
+STATE_LABELS = {"at_risk": "临期", "overdue": "超期"}
+ESCALATION_LABELS = {"urge": "催办", "supervise": "督办"}
+CHUNK = 500
+STUCK_AFTER = dt.timedelta(hours=1)
+
+
+# -- escalation rules ---------------------------------------------------------------------------------
+
+class EscalationRule(msgspec.Struct, frozen=True):
+    state: Literal["at_risk", "overdue"]
+    deadline: str
+    kind: Literal["urge", "supervise"]
+
+
+def parse_rules(text: str) -> list[EscalationRule]:
+    """``"at_risk:handle:urge,overdue:handle:supervise"`` (HUYING_SLA_RULES) → rules; a bad rule
+    stops the start-up rather than silently escalating nothing."""
+    rules = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        state, _, rest = part.partition(":")
+        deadline, _, kind = rest.partition(":")
+        if deadline not in SWEPT_DEADLINES:
+            raise ValueError(f"HUYING_SLA_RULES: unknown deadline {deadline!r} in {part!r}")
+        rules.append(msgspec.convert({"state": state, "deadline": deadline, "kind": kind}, EscalationRule))
+    return rules
+
+
+# -- the system's actions -------------------------------------------------------------------------------
+
+class SlaMark(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    deadline: str
+    state: Literal["at_risk", "overdue"]
+    escalate: Literal["urge", "supervise"] | None = None
+    note: str = ""
+
+
+class CallbackTask(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    day: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+    note: str = ""
+
+
+class SweepNote(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    note: str = ""
+
+
+def _not_marked_yet(ctx: ActionContext) -> None:
+    deadline = ctx.order.deadlines.get(ctx.payload.deadline)
+    if deadline is None or deadline.get("done"):
+        raise Refusal("该时限已完成")
+    if STATE_RANK[deadline.get("marked") or "normal"] >= STATE_RANK[ctx.payload.state]:
+        raise Refusal("已标记")
+
+
+def _mark(ctx: ActionContext) -> dict:
+    deadlines = {k: dict(v) for k, v in ctx.order.deadlines.items()}
+    deadlines[ctx.payload.deadline]["marked"] = ctx.payload.state
+    changes: dict = {"deadlines": deadlines}
+    if ctx.payload.escalate:
+        supervision = {"id": len(ctx.order.supervisions) + 1, "kind": ctx.payload.escalate,
+                       "note": ctx.payload.note, "department": ctx.order.department, "issued_by": ctx.actor.name,
+                       "issued_at": ctx.now.isoformat(), "automatic": True,
+                       "due": ctx.sla.calendar.add_working_days(ctx.now, 1).isoformat(),
+                       "answer": None, "answered_by": None, "answered_at": None}
+        changes["supervisions"] = [*ctx.order.supervisions, supervision]
+    return changes
+
+
+def _schedule(ctx: ActionContext) -> dict:
+    deadlines = {k: dict(v) for k, v in ctx.order.deadlines.items()}
+    if "callback" not in deadlines or deadlines["callback"].get("task"):
+        raise Refusal("回访任务已安排")
+    deadlines["callback"]["task"] = ctx.payload.day
+    return {"deadlines": deadlines}
+
+
+def _unrated(ctx: ActionContext) -> None:
+    if ctx.order.rating is not None:
+        raise Refusal("已回访")
+
+
+def _window_closed(ctx: ActionContext) -> None:
+    window = (ctx.order.deadlines or {}).get("appeal")
+    if ctx.order.rating is None or window is None or ctx.now <= dt.datetime.fromisoformat(window["due"]):
+        raise Refusal("申诉期未过")
+
+
+SYSTEM_ACTIONS = (
+    Action(name="sla_mark", label="时限预警", sources=OPEN_STATUSES - {"suspended"}, target=None,
+           roles=SYSTEM_ROLES, payload=SlaMark, effect=_mark, validators=(_not_marked_yet,)),
+    Action(name="schedule_callback", label="安排回访", sources=frozenset({"completed"}), target=None,
+           roles=SYSTEM_ROLES, payload=CallbackTask, effect=_schedule, validators=(_unrated,)),
+    Action(name="auto_archive", label="申诉期满归档", sources=frozenset({"completed"}), target="archived",
+           roles=SYSTEM_ROLES, payload=SweepNote, validators=(_window_closed,)),
+)
+
+
+@hookimpl
+def workflow_actions(channel):
+    return list(SYSTEM_ACTIONS)
+
+
+# -- the jobs ---------------------------------------------------------------------------------------------
+
+async def _open_orders(statuses) -> list[dict]:
+    """Every order in ``statuses``, fetched in chunks by id (a sweep is not a request: it may be long)."""
+    from core.tables import Order
+
+    found, last = [], 0
+    while True:
+        rows = await (Order.select(Order.id, Order.number, Order.status, Order.deadlines, Order.rating,
+                                   Order.department)
+                      .where(Order.status.is_in(sorted(statuses)) & (Order.id > last))
+                      .order_by(Order.id).limit(CHUNK).output(load_json=True))
+        found.extend(rows)
+        if len(rows) < CHUNK:
+            return found
+        last = rows[-1]["id"]
+
+
+async def _system_act(platform, number: str, action: str, payload: dict) -> bool:
+    try:
+        await platform.orders.act(number, action, payload, SYSTEM)
+    except HuyingError as refused:  # already done by another run, or the order moved on meanwhile
+        log.info("%s on %s skipped: %s", action, number, refused.detail)
+        return False
+    return True
+
+
+async def sla_sweep(platform) -> dict:
+    """Mark deadlines 临期 and 超期, notify the department and the centre, and raise 催办/督办 by the
+    configured rules (HUYING_SLA_RULES). Each mark is made once per deadline and state."""
+    rules = parse_rules(platform.settings.sla_rules)
+    await platform.sla.refresh()
+    now = platform.orders.clock()
+    counts = {"at_risk": 0, "overdue": 0, "urge": 0, "supervise": 0}
+    for order in await _open_orders(OPEN_STATUSES - {"suspended"}):
+        for name in SWEPT_DEADLINES:
+            deadline = (order["deadlines"] or {}).get(name)
+            if not deadline or deadline.get("done"):
+                continue
+            state = deadline_state(dt.datetime.fromisoformat(deadline["start"]),
+                                   dt.datetime.fromisoformat(deadline["due"]), now, platform.calendar)
+            if STATE_RANK[state] <= STATE_RANK[deadline.get("marked") or "normal"]:
+                continue
+            rule = next((r for r in rules if r.state == state and r.deadline == name), None)
+            note = f"{DEADLINE_LABELS[name]}{STATE_LABELS[state]}（截止 {_local(deadline['due'])}）"
+            if rule:
+                note = f"系统自动{ESCALATION_LABELS[rule.kind]}：{note}"
+            if await _system_act(platform, order["number"], "sla_mark",
+                                 {"deadline": name, "state": state, "escalate": rule.kind if rule else None,
+                                  "note": note}):
+                counts[state] += 1
+                if rule:
+                    counts[rule.kind] += 1
+    return counts
+
+
+def _local(iso: str) -> str:
+    return dt.datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%m-%d %H:%M")
+
+
+def next_working_day(calendar, after: dt.datetime) -> dt.date:
+    day = after.astimezone(SHANGHAI).date() + dt.timedelta(days=1)
+    while not calendar.is_workday(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+async def schedule_callbacks(platform) -> dict:
+    """A callback task for the working day after completion: once that day has begun, the order is
+    put on the callback list (audited) and the citizen is invited by text message."""
+    await platform.sla.refresh()
+    today = platform.orders.clock().astimezone(SHANGHAI).date()
+    scheduled = 0
+    for order in await _open_orders({"completed"}):
+        callback = (order["deadlines"] or {}).get("callback")
+        if order["rating"] is not None or not callback or callback.get("task") or callback.get("done"):
+            continue
+        day = next_working_day(platform.calendar, dt.datetime.fromisoformat(callback["start"]))
+        if day <= today and await _system_act(platform, order["number"], "schedule_callback",
+                                              {"day": day.isoformat(), "note": f"回访任务：{day.isoformat()}"}):
+            scheduled += 1
+    return {"scheduled": scheduled}
+
+
+async def archive_sweep(platform) -> dict:
+    """Archive rated orders whose appeal window has passed without an appeal."""
+    now = platform.orders.clock()
+    archived = 0
+    for order in await _open_orders({"completed"}):
+        window = (order["deadlines"] or {}).get("appeal")
+        if order["rating"] is None or not window or now <= dt.datetime.fromisoformat(window["due"]):
+            continue
+        if await _system_act(platform, order["number"], "auto_archive", {"note": "申诉期已过，自动归档"}):
+            archived += 1
+    return {"archived": archived}
+
+
+async def integrity_check(platform) -> dict:
+    """What should never be: orders without an audit event, deadlines that end before they start,
+    outbox messages pending for over an hour. Reports them (the run's result) and changes nothing."""
+    from core.tables import Order, OutboxMessage
+
+    no_events = await Order.raw(
+        "SELECT number FROM orders o WHERE NOT EXISTS "
+        "(SELECT 1 FROM order_events e WHERE e.order_id = o.id) ORDER BY o.id LIMIT 100")
+    disordered = []
+    for order in await _open_orders(set(STATUSES)):
+        for name, d in (order["deadlines"] or {}).items():
+            start, due = dt.datetime.fromisoformat(d["start"]), dt.datetime.fromisoformat(d["due"])
+            done = dt.datetime.fromisoformat(d["done"]) if d.get("done") else None
+            if due < start or (done is not None and done < start):
+                disordered.append({"number": order["number"], "deadline": name})
+    cutoff = platform.orders.clock() - STUCK_AFTER
+    stuck = await (OutboxMessage.select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.order_number,
+                                        OutboxMessage.attempts, OutboxMessage.last_error)
+                   .where(OutboxMessage.delivered_at.is_null() & OutboxMessage.abandoned_at.is_null()
+                          & (OutboxMessage.created_at < cutoff))
+                   .order_by(OutboxMessage.id).limit(100))
+    report = {"orders_without_events": [r["number"] for r in no_events],
+              "deadlines_out_of_order": disordered[:100], "outbox_stuck": stuck}
+    report["problems"] = len(no_events) + len(disordered) + len(stuck)
+    if report["problems"]:
+        log.warning("integrity check found %s problems: %s", report["problems"], report)
+    return report
+
+
+@hookimpl
+def register_jobs():
+    every_five = frozenset(range(0, 60, 5))
+    return [
+        Job(name="deliver_outbox", label="投递待发消息", run=deliver_outbox, minutes=None, recorded=False),
+        Job(name="sla_sweep", label="时限巡检（临期/超期、自动催办督办）", run=sla_sweep, minutes=every_five),
+        Job(name="schedule_callbacks", label="安排回访任务", run=schedule_callbacks,
+            minutes=frozenset({7, 37})),
+        Job(name="archive_sweep", label="申诉期满自动归档", run=archive_sweep, minutes=frozenset({15})),
+        Job(name="integrity_check", label="夜间数据完整性检查", run=integrity_check,
+            minutes=frozenset({30}), hours=frozenset({2})),
+    ]

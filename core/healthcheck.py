@@ -1,0 +1,185 @@
+"""Is the platform ready to serve (``/ready``), and is it healthy (``huying check``, the monthly
+health check: migrations, integrity, orphaned attachments, stuck outbox, calendar years, disk)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import shutil
+from pathlib import Path
+from typing import Any
+
+from piccolo.engine.sqlite import SQLiteEngine
+
+STUCK_OUTBOX_AFTER = dt.timedelta(hours=1)
+MIN_FREE_BYTES = 1024 ** 3
+MIN_FREE_RATIO = 0.05
+
+
+@functools.lru_cache(maxsize=8)
+def known_migrations(apps: tuple[str, ...]) -> frozenset[tuple[str, str]]:
+    """Every (app, migration id) the code ships for these piccolo apps (the core's, each plugin's)."""
+    import importlib
+
+    from piccolo.apps.migrations.commands.base import BaseMigrationManager
+
+    manager = BaseMigrationManager()
+    found = set()
+    for name in apps:
+        config = importlib.import_module(name).APP_CONFIG
+        modules = manager.get_migration_modules(config.resolved_migrations_folder_path)
+        found.update((config.app_name, i) for i in manager.get_migration_ids(modules))
+    return frozenset(found)
+
+
+async def pending_migrations(platform) -> list[str]:
+    from piccolo.apps.migrations.tables import Migration
+
+    from core.migrations import app_modules
+
+    Migration._meta.db = platform.engine  # piccolo's own table, bound to whichever database is asked
+    ran = {(r["app_name"], r["name"]) for r in await Migration.select(Migration.app_name, Migration.name)}
+    return sorted(f"{app}:{name}" for app, name in known_migrations(tuple(app_modules(platform.pm))) - ran)
+
+
+class _Readiness:
+    """Remembers that the schema was found migrated (it stays so while the process runs) and keeps
+    one Redis client, so the probe costs a round trip or two."""
+
+    def __init__(self):
+        self.migrated = False
+        self.redis = None
+
+
+async def readiness(platform) -> dict[str, dict[str, Any]]:
+    from core.tables import OutboxMessage
+
+    state = platform.__dict__.setdefault("_readiness", _Readiness())
+    checks: dict[str, dict[str, Any]] = {}
+    try:
+        await OutboxMessage.raw("SELECT 1")
+        if not state.migrated:
+            pending = await pending_migrations(platform)
+            state.migrated = not pending
+        checks["database"] = {"ok": state.migrated,
+                              "detail": "可达，已迁移到最新版本" if state.migrated else "有未执行的迁移"}
+    except Exception as exc:
+        checks["database"] = {"ok": False, "detail": f"不可达：{type(exc).__name__}"}
+    if platform.settings.redis_url:
+        try:
+            if state.redis is None:
+                from redis.asyncio import Redis
+
+                state.redis = Redis.from_url(platform.settings.redis_url, socket_timeout=1,
+                                             socket_connect_timeout=1)
+            await state.redis.ping()
+            checks["redis"] = {"ok": True, "detail": "可达"}
+        except Exception as exc:
+            checks["redis"] = {"ok": False, "detail": f"不可达：{type(exc).__name__}"}
+    if checks["database"]["ok"]:
+        backlog = await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null())
+        bound = platform.settings.ready_max_outbox_backlog
+        checks["outbox"] = {"ok": backlog <= bound, "detail": f"待发送 {backlog} 条（上限 {bound}）",
+                            "backlog": backlog}
+    return checks
+
+
+# -- the monthly health check ------------------------------------------------------------------------
+
+class Finding(dict):
+    """One line of the report: ``name``, ``ok``, ``detail``."""
+
+
+def _finding(name: str, ok: bool, detail: str) -> Finding:
+    return Finding(name=name, ok=ok, detail=detail)
+
+
+async def _integrity(platform) -> Finding:
+    from core.tables import Attachment, Order, OrderEvent
+
+    problems = []
+    if isinstance(platform.engine, SQLiteEngine):
+        rows = await Order.raw("PRAGMA integrity_check")
+        result = [next(iter(r.values())) for r in rows]
+        if result != ["ok"]:
+            problems.append("SQLite 完整性检查：" + "；".join(map(str, result[:5])))
+    lost_events = await OrderEvent.count().where(OrderEvent.order_id.not_in(Order.select(Order.id)))
+    lost_files = await Attachment.count().where(Attachment.order_id.not_in(Order.select(Order.id)))
+    if lost_events:
+        problems.append(f"{lost_events} 条办理记录找不到所属工单")
+    if lost_files:
+        problems.append(f"{lost_files} 个附件记录找不到所属工单")
+    return _finding("数据完整性", not problems, "；".join(problems) or "数据库完整，记录都有所属工单")
+
+
+async def _attachments(platform) -> Finding:
+    from core.tables import Attachment
+
+    recorded = {r["key"] for r in await Attachment.select(Attachment.key)}
+    root = Path(platform.attachments.root)
+    stored = {p.name for p in root.glob("*/*") if p.is_file()} if root.exists() else set()
+    orphaned, missing = stored - recorded, recorded - stored
+    problems = []
+    if orphaned:
+        problems.append(f"{len(orphaned)} 个文件没有附件记录（孤立文件），例如 {sorted(orphaned)[0]}")
+    if missing:
+        problems.append(f"{len(missing)} 条附件记录缺少文件，例如 {sorted(missing)[0]}")
+    return _finding("附件", not problems, "；".join(problems) or f"{len(recorded)} 个附件，文件与记录一致")
+
+
+async def _outbox(now: dt.datetime) -> Finding:
+    from core.tables import OutboxMessage
+
+    stuck = await OutboxMessage.select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.last_error).where(
+        OutboxMessage.delivered_at.is_null() & (OutboxMessage.created_at < now - STUCK_OUTBOX_AFTER)).order_by(
+        OutboxMessage.id)
+    if stuck:
+        first = stuck[0]
+        return _finding("发件箱", False, f"{len(stuck)} 条消息超过一小时未送达，例如 #{first['id']}"
+                                         f"（{first['topic']}）：{first['last_error'][:200] or '尚未尝试'}")
+    return _finding("发件箱", True, "没有滞留消息")
+
+
+def _calendar(platform, today: dt.date) -> Finding:
+    """The working calendar must know this year, and from December on the next one too (the State
+    Council publishes the holidays each winter; a year nobody entered is counted as plain weekdays)."""
+    from chinese_calendar.constants import holidays
+
+    from core.tables import CalendarDay  # noqa: F401  (overrides are loaded on the platform)
+
+    package_years = {d.year for d in holidays}
+    override_years = {d.year for d in platform.calendar.overrides}
+    needed = [today.year] + ([today.year + 1] if today.month == 12 else [])
+    unknown = [y for y in needed if y not in package_years and y not in override_years]
+    if unknown:
+        return _finding("工作日历", False, f"{'、'.join(map(str, unknown))} 年的节假日和调休尚未录入："
+                                          "请升级 chinesecalendar 或在管理端录入")
+    return _finding("工作日历", True, f"已知 {'、'.join(map(str, needed))} 年的节假日和调休")
+
+
+def _disk(platform) -> Finding:
+    paths = [Path(platform.settings.var_dir)]
+    if platform.settings.is_sqlite:
+        paths.append(platform.settings.sqlite_path.parent)
+    problems, shown = [], []
+    for path in dict.fromkeys(p.resolve() for p in paths if p.exists()):
+        usage = shutil.disk_usage(path)
+        shown.append(f"{path} 剩余 {usage.free / 1024 ** 3:.1f} GB（{usage.free / usage.total:.0%}）")
+        if usage.free < MIN_FREE_BYTES or usage.free / usage.total < MIN_FREE_RATIO:
+            problems.append(f"{path} 空间不足")
+    return _finding("磁盘空间", not problems, "；".join(problems + shown))
+
+
+async def monthly_check(platform, now: dt.datetime | None = None) -> list[Finding]:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    pending = await pending_migrations(platform)
+    findings = [_finding("数据库迁移", not pending,
+                         f"有 {len(pending)} 个迁移未执行：{', '.join(pending[:5])}" if pending else "已是最新版本")]
+    findings.append(await _integrity(platform))
+    findings.append(await _attachments(platform))
+    findings.append(await _outbox(now))
+    from core.orders import LOCAL_TZ
+
+    findings.append(_calendar(platform, now.astimezone(LOCAL_TZ).date()))
+    findings.append(_disk(platform))
+    return findings

@@ -1,0 +1,111 @@
+"""故障跟踪 (the fault log): incidents recorded by admins, and those the platform records itself.
+
+A platform incident has a ``key`` naming its cause; while one with that key is open, the cause is
+not recorded again, and when the cause clears the platform marks it resolved with what happened.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from core.builtins.city_sync import TOPIC as CITY_TOPIC
+from core.tables import Incident, OutboxMessage
+
+JOB_FAILURES_BEFORE_INCIDENT = 3
+CITY_UNREACHABLE_AFTER = dt.timedelta(hours=1)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def present(row: dict) -> dict[str, Any]:
+    return {"id": row["id"], "occurred_at": row["occurred_at"].isoformat(), "title": row["title"],
+            "impact": row["impact"], "actions": row["actions"], "resolved": row["resolved"],
+            "resolved_at": row["resolved_at"].isoformat() if row["resolved_at"] else None,
+            "source": row["source"], "recorded_by": row["recorded_by"],
+            "updated_at": row["updated_at"].isoformat()}
+
+
+async def record(*, title: str, occurred_at: dt.datetime, impact: str = "", actions: str = "",
+                 resolved: bool = False, recorded_by: str, source: str = "admin",
+                 key: str | None = None) -> dict[str, Any]:
+    now = _now()
+    rows = await Incident.insert(Incident(
+        occurred_at=occurred_at, title=title, impact=impact, actions=actions, resolved=resolved,
+        resolved_at=now if resolved else None, source=source, key=key, recorded_by=recorded_by,
+        created_at=now, updated_at=now)).returning(*Incident.all_columns())
+    return present(rows[0])
+
+
+async def update(incident_id: int, changes: dict[str, Any]) -> dict[str, Any] | None:
+    row = await Incident.select().where(Incident.id == incident_id).first()
+    if row is None:
+        return None
+    now = _now()
+    values = {getattr(Incident, k): v for k, v in changes.items()}
+    if changes.get("resolved") and not row["resolved"]:
+        values[Incident.resolved_at] = now
+    elif changes.get("resolved") is False:
+        values[Incident.resolved_at] = None
+    values[Incident.updated_at] = now
+    await Incident.update(values).where(Incident.id == incident_id)
+    return present(await Incident.select().where(Incident.id == incident_id).first())
+
+
+async def listing(*, resolved: bool | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    query = Incident.select()
+    if resolved is not None:
+        query = query.where(Incident.resolved == resolved)
+    return [present(r) for r in await query.order_by(Incident.occurred_at, ascending=False).limit(limit)]
+
+
+async def open_platform_incident(key: str, title: str, impact: str, occurred_at: dt.datetime) -> bool:
+    """Record the platform's own incident unless one with this cause is still open."""
+    if await Incident.exists().where((Incident.key == key) & (Incident.resolved == False)):  # noqa: E712
+        return False
+    await record(title=title, occurred_at=occurred_at, impact=impact, recorded_by="system",
+                 source="platform", key=key)
+    return True
+
+
+async def close_platform_incident(key: str, note: str) -> None:
+    now = _now()
+    await Incident.update({Incident.resolved: True, Incident.resolved_at: now, Incident.updated_at: now,
+                           Incident.actions: note}).where(
+        (Incident.key == key) & (Incident.resolved == False))  # noqa: E712
+
+
+class JobWatch:
+    """Counts each job's failures in a row; the third in a row opens an incident, a success closes it."""
+
+    def __init__(self):
+        self.failures: dict[str, int] = {}
+
+    async def succeeded(self, job: str) -> None:
+        if self.failures.pop(job, 0) >= JOB_FAILURES_BEFORE_INCIDENT:
+            await close_platform_incident(f"job:{job}", "任务已恢复正常运行")
+
+    async def failed(self, job: str, error: str) -> None:
+        count = self.failures[job] = self.failures.get(job, 0) + 1
+        if count == JOB_FAILURES_BEFORE_INCIDENT:
+            await open_platform_incident(
+                f"job:{job}", f"后台任务 {job} 连续 {count} 次失败",
+                f"最近一次错误：{error[:500]}", _now())
+
+
+async def watch_city_platform(now: dt.datetime | None = None) -> None:
+    """The city platform counts as unreachable when a status push has been failing for an hour."""
+    now = now or _now()
+    stuck = await (OutboxMessage.select(OutboxMessage.created_at, OutboxMessage.last_error)
+                   .where((OutboxMessage.topic == CITY_TOPIC) & OutboxMessage.delivered_at.is_null()
+                          & (OutboxMessage.last_error != "")
+                          & (OutboxMessage.created_at <= now - CITY_UNREACHABLE_AFTER))
+                   .order_by(OutboxMessage.created_at).first())
+    if stuck:
+        await open_platform_incident(
+            "city_unreachable", "市级12345平台连续一小时无法送达",
+            f"转派工单的状态回传滞留在发件箱中；最近一次错误：{stuck['last_error'][:500]}", stuck["created_at"])
+    else:
+        await close_platform_incident("city_unreachable", "状态回传已恢复送达")

@@ -1,0 +1,1 @@
+"""Statistics, KPIs, periodic reports, the real-time board, early warning and the staffing forecast."""

@@ -1,0 +1,105 @@
+"""The real-time board (实时数据化报表): today's intake by hour and channel, open orders by status,
+and at-risk and overdue orders by department."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import functools
+
+from core.calendar import SHANGHAI, WorkCalendar, deadline_state
+from core.lifecycle import STATUSES, TERMINAL
+from core.reports import facts
+from core.reports.dialect import FAR_FUTURE
+from core.reports.periods import epoch
+from core.reports.tables import ReportFact
+from core.tables import Department, Order
+
+RISK_HORIZON = 15 * 86400  # a handling deadline further away than this cannot be 临期 yet
+LOCAL_OFFSET = 8 * 3600  # Asia/Shanghai has kept UTC+8 without daylight saving since 1991
+
+
+def _cached(calendar):
+    """The same calendar, remembering each day's office periods (judging thousands of deadlines
+    walks the same few weeks of days again and again)."""
+    copy = WorkCalendar(calendar.tz, calendar.office_hours, calendar.overrides)
+    copy._periods = functools.lru_cache(maxsize=4096)(copy._periods)
+    return copy
+
+
+async def deadline_states(calendar, now: dt.datetime, department: str | None = None) -> dict[str, dict]:
+    """Open orders whose handling deadline is overdue or at risk, per department.
+
+    Overdue is a comparison in SQL; at risk (80 % of the working-time allowance used) needs the
+    working calendar, so it is judged exactly in Python, but only for the orders due soon."""
+    calendar = _cached(calendar)
+    stamp = int(now.timestamp())
+    where = f"closed = {FAR_FUTURE} AND status NOT IN ('merged', 'archived', 'suspended') AND handle_due IS NOT NULL"
+    args = []
+    if department:
+        where += " AND department = {}"
+        args.append(department)
+    rows = await ReportFact.raw(
+        f"SELECT order_id, department, handle_due FROM report_facts WHERE {where} "
+        f"AND handle_due < {stamp + RISK_HORIZON}", *args)
+    states: dict[str, dict] = {}
+    soon = [r for r in rows if r["handle_due"] >= stamp]
+    for r in rows:
+        if r["handle_due"] < stamp:
+            entry = states.setdefault(r["department"], {"overdue": [], "at_risk": []})
+            entry["overdue"].append(r["order_id"])
+    if soon:
+        ids = [r["order_id"] for r in soon]
+        deadlines = {}
+        for chunk in range(0, len(ids), 500):
+            part = ids[chunk:chunk + 500]
+            for o in await Order.select(Order.id, Order.deadlines).where(Order.id.is_in(part)).output(load_json=True):
+                deadlines[o["id"]] = o["deadlines"].get("handle")
+        for r in soon:
+            handle = deadlines.get(r["order_id"])
+            if not handle or handle.get("done"):
+                continue
+            state = deadline_state(dt.datetime.fromisoformat(handle["start"]), dt.datetime.fromisoformat(handle["due"]),
+                                   now, calendar)
+            if state == "at_risk":
+                states.setdefault(r["department"], {"overdue": [], "at_risk": []})["at_risk"].append(r["order_id"])
+    return states
+
+
+async def snapshot(platform, *, department: str | None = None, now: dt.datetime | None = None) -> dict:
+    await facts.refresh()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    day = now.astimezone(SHANGHAI).date()
+    start = epoch(day)
+    where, args = f"received >= {start} AND received < {start + 86400}", []
+    if department:
+        where += " AND department = {}"
+        args.append(department)
+    rows = await ReportFact.raw(
+        f"SELECT (received + {LOCAL_OFFSET}) % 86400 / 3600 AS hour, channel, COUNT(*) AS n FROM report_facts "
+        f"WHERE {where} GROUP BY (received + {LOCAL_OFFSET}) % 86400 / 3600, channel", *args)
+    names = {c.code: c.name for c in platform.channels}
+    by_channel: dict[str, list[int]] = {}
+    for r in rows:
+        by_channel.setdefault(r["channel"], [0] * 24)[int(r["hour"])] += r["n"]
+    status_where = "status NOT IN ('archived', 'merged')" + (" AND department = {}" if department else "")
+    open_rows = await Order.raw(f"SELECT status, COUNT(*) AS n FROM orders WHERE {status_where} GROUP BY status",
+                                *([department] if department else []))
+    states = await deadline_states(platform.calendar, now, department)
+    departments = {r["code"]: r["name"] for r in await Department.select(Department.code, Department.name)}
+    return {
+        "as_of": now.astimezone(SHANGHAI).isoformat(),
+        "today": day.isoformat(),
+        "intake_today": sum(sum(v) for v in by_channel.values()),
+        "intake_by_hour": [{"hour": h, "total": sum(v[h] for v in by_channel.values()),
+                            "channels": {c: v[h] for c, v in by_channel.items() if v[h]}} for h in range(24)],
+        "channels": [{"code": c, "name": names.get(c, c), "today": sum(v)} for c, v in
+                     sorted(by_channel.items(), key=lambda kv: -sum(kv[1]))],
+        "open_by_status": [{"status": s, "label": STATUSES[s], "count": next((r["n"] for r in open_rows if r["status"] == s), 0)}
+                           for s in STATUSES if s not in TERMINAL],
+        "deadlines_by_department": sorted(
+            ({"department": d, "name": departments.get(d, "（未派单）") if d else "（未派单）",
+              "overdue": len(v["overdue"]), "at_risk": len(v["at_risk"])} for d, v in states.items()),
+            key=lambda r: (-r["overdue"], -r["at_risk"], r["department"])),
+        "refresh_seconds": 30,
+    }

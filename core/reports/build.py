@@ -1,0 +1,109 @@
+"""One periodic report: totals and KPIs with 环比/同比, breakdowns, department ranking, top issues,
+and the channels' own sections (``report_section`` hook), with every definition stated."""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+from typing import Any
+
+from core.channels import KINDS, SOURCES
+from core.reports import facts, kpis
+from core.reports.periods import Period, period
+from core.tables import Department
+
+TOP_ISSUES = 10
+UNASSIGNED = "（未派单/中心办结）"
+UNCATEGORISED = "（未分类）"
+
+
+def _change(current: float | int | None, before: float | int | None, *, rate: bool) -> float | None:
+    """环比/同比: a count's relative change, a rate's change in percentage points (as a fraction)."""
+    if current is None or before is None:
+        return None
+    if rate:
+        return round(current - before, 6)
+    return round((current - before) / before, 6) if before else None
+
+
+def _compare(current: dict, before: dict) -> dict[str, float | None]:
+    out = {n: _change(current["counts"][n], before["counts"][n], rate=False) for n in kpis.COUNT_NAMES}
+    out.update({n: _change(current["rates"][n], before["rates"][n], rate=True) for n in kpis.KPI_NAMES})
+    return out
+
+
+async def labels(platform) -> dict[str, dict[str, str]]:
+    departments = {r["code"]: r["name"] for r in await Department.select(Department.code, Department.name)}
+    return {
+        "channel": {c.code: c.name for c in platform.channels},
+        "kind": dict(KINDS),
+        "source": dict(SOURCES),
+        "department": {**departments, "": UNASSIGNED},
+        "category": {"": UNCATEGORISED},
+        "area": {"": "（未填写）"},
+    }
+
+
+async def _figures(p: Period, filters: dict[str, str]) -> dict[str, Any]:
+    counts = await kpis.totals(p, filters)
+    return {"period": p.as_dict(), "counts": counts, "rates": kpis.rates(counts)}
+
+
+async def channel_sections(platform, p: Period, filters: dict[str, str]) -> list[dict[str, Any]]:
+    """Each channel's own figures for the period (rewards paid, visits made, wages recovered…)."""
+    sections = []
+    for channel in platform.channels:
+        if filters.get("channel") and filters["channel"] != channel.code:
+            continue
+        for found in platform.channels.hook(channel.code, "report_section")(
+                channel=channel, start=p.start, end=p.end, department=filters.get("department")):
+            found = await found if inspect.isawaitable(found) else found
+            if found:
+                sections.append({"channel": channel.code, "channel_name": channel.name, **found})
+    return sections
+
+
+async def build_report(platform, kind: str, start: dt.date, filters: dict[str, str]) -> dict[str, Any]:
+    await facts.refresh()
+    current = period(kind, start)
+    now = await _figures(current, filters)
+    previous = await _figures(current.previous(), filters)
+    year_before = await _figures(current.year_before(), filters)
+    names = await labels(platform)
+    breakdowns = {}
+    for dimension, title in kpis.DIMENSIONS.items():
+        rows = await kpis.breakdown(current, filters, dimension)
+        shown = names.get(dimension, {})
+        breakdowns[dimension] = {
+            "title": title,
+            "rows": sorted(({"value": r["value"], "label": shown.get(r["value"], r["value"]),
+                             "counts": {n: r[n] for n in kpis.COUNT_NAMES},
+                             "rates": kpis.rates(r)} for r in rows),
+                           key=lambda r: (-r["counts"]["intake"], r["value"])),
+        }
+    ranking = [r for r in breakdowns["department"]["rows"] if r["value"] and
+               (r["counts"]["completed"] or r["counts"]["open_overdue"] or r["counts"]["dispatched"])]
+    ranking.sort(key=lambda r: (-(r["rates"]["on_time_completion_rate"] or 0),
+                                -(r["rates"]["satisfaction_rate"] or 0), r["value"]))
+    before_by_category = {r["value"]: r["intake"] for r in
+                          await kpis.breakdown(current.previous(), filters, "category")}
+    top = [{"rank": i + 1, "category": r["value"], "label": r["label"], "intake": r["counts"]["intake"],
+            "previous": before_by_category.get(r["value"], 0),
+            "change": _change(r["counts"]["intake"], before_by_category.get(r["value"], 0), rate=False)}
+           for i, r in enumerate(r for r in breakdowns["category"]["rows"] if r["value"] and r["counts"]["intake"])][:TOP_ISSUES]
+    return {
+        "kind": kind, "period": current.as_dict(), "filters": filters,
+        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "counts": now["counts"], "rates": now["rates"],
+        "previous": previous, "year_before": year_before,
+        "change": {"previous": _compare(now, previous), "year_before": _compare(now, year_before)},
+        "breakdowns": breakdowns,
+        "ranking": [{"rank": i + 1, "department": r["value"], "label": r["label"], "counts": r["counts"],
+                     "rates": r["rates"]} for i, r in enumerate(ranking)],
+        "ranking_rule": "按按时办结率从高到低，相同时按满意率",
+        "top_issues": top,
+        "sections": await channel_sections(platform, current, filters),
+        "definitions": kpis.definitions(),
+        "notes": ["比率的分母为 0 时记为空（无此项业务）。",
+                  "环比为与上一周期相比、同比为与上年同期相比：件数为增减百分比，比率为增减的百分点。"],
+    }

@@ -1,0 +1,182 @@
+"""Staffing forecast (话务量预测与排班): calls per hour for the coming weeks, and the phone lines
+each hour needs under the Erlang C model.
+
+Method: a seasonal profile — the mean number of phone intakes for each (day type, weekday, hour) over
+the last ``TRAINING_WEEKS`` weeks, where the day type comes from the working calendar (a working
+day, a weekend, or a public holiday; a make-up working day 调休 counts as a working day). The error
+is measured honestly: the profile is fitted without the last ``HELD_OUT_WEEKS`` weeks and scored on
+them. The average handling time is measured from the talk time recorded on phone intakes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+
+from core.calendar import SHANGHAI, WorkCalendar
+from core.reports import facts
+from core.reports.dialect import dialect
+from core.reports.tables import ReportFact
+
+TRAINING_WEEKS = 8
+HELD_OUT_WEEKS = 2
+DEFAULT_AHT_SECONDS = 240.0  # used only when no talk time has been recorded
+SEED_PLAN = {"peak": 4, "off_peak": 2}  # the procurement document's plan: 4 lines at peak, 2 off-peak
+PEAK_HOURS = range(8, 18)  # working days, 08:00–18:00
+LOCAL_OFFSET = 8 * 3600
+
+
+def erlang_c(lines: int, traffic: float) -> float:
+    """The probability that a call waits (Erlang C), ``traffic`` in erlangs."""
+    if lines <= traffic:
+        return 1.0
+    term, total = 1.0, 1.0
+    for k in range(1, lines):
+        term *= traffic / k
+        total += term
+    term *= traffic / lines
+    top = term * lines / (lines - traffic)
+    return top / (total + top)
+
+
+def service_level(lines: int, calls_per_hour: float, aht: float, answer_seconds: float) -> float:
+    """The share of calls answered within ``answer_seconds``."""
+    if calls_per_hour <= 0:
+        return 1.0
+    traffic = calls_per_hour * aht / 3600
+    if lines <= traffic:
+        return 0.0
+    return 1 - erlang_c(lines, traffic) * math.exp(-(lines - traffic) * answer_seconds / aht)
+
+
+def lines_needed(calls_per_hour: float, aht: float, target: float, answer_seconds: float) -> int:
+    lines = max(1, math.ceil(calls_per_hour * aht / 3600))
+    while service_level(lines, calls_per_hour, aht, answer_seconds) < target:
+        lines += 1
+    return lines
+
+
+def day_type(calendar: WorkCalendar, day: dt.date) -> str:
+    if calendar.is_workday(day):
+        return "workday"
+    return "weekend" if day.weekday() >= 5 else "holiday"
+
+
+class Profile:
+    """Mean calls per (day type, weekday, hour), falling back to (day type, hour) and then hour."""
+
+    def __init__(self, calendar: WorkCalendar, counts: dict[dt.datetime, int], days: list[dt.date]):
+        self.calendar = calendar
+        sums: dict[tuple, list[float]] = defaultdict(lambda: [0.0, 0])
+        for day in days:
+            kind = day_type(calendar, day)
+            for hour in range(24):
+                value = counts.get(dt.datetime.combine(day, dt.time(hour), SHANGHAI), 0)
+                for key in ((kind, day.weekday(), hour), (kind, hour), (hour,)):
+                    sums[key][0] += value
+                    sums[key][1] += 1
+        self.means = {k: s / n for k, (s, n) in sums.items() if n}
+
+    def predict(self, day: dt.date, hour: int) -> float:
+        kind = day_type(self.calendar, day)
+        for key in ((kind, day.weekday(), hour), (kind, hour), (hour,)):
+            if key in self.means:
+                return self.means[key]
+        return 0.0
+
+
+async def _hourly(since: dt.datetime) -> dict[dt.datetime, int]:
+    rows = await ReportFact.raw(
+        f"SELECT (received + {LOCAL_OFFSET}) / 3600 AS h, COUNT(*) AS n FROM report_facts "
+        f"WHERE source = 'phone' AND received >= {int(since.timestamp())} GROUP BY (received + {LOCAL_OFFSET}) / 3600")
+    out = {}
+    for r in rows:
+        local = dt.datetime.fromtimestamp(int(r["h"]) * 3600 - LOCAL_OFFSET, SHANGHAI)
+        out[local] = r["n"]
+    return out
+
+
+async def average_handling_time(since: dt.datetime) -> tuple[float, int]:
+    """Mean talk time of phone intakes since ``since`` (seconds) and how many calls it is based on."""
+    d = dialect()
+    first = await ReportFact.raw(f"SELECT MIN(order_id) AS m FROM report_facts WHERE received >= {int(since.timestamp())}")
+    if not first or first[0]["m"] is None:
+        return DEFAULT_AHT_SECONDS, 0
+    talk = d.json_text("payload", "call_seconds")
+    rows = await ReportFact.raw(
+        f"SELECT AVG(CAST({talk} AS REAL)) AS aht, COUNT({talk}) AS n FROM order_events "
+        f"WHERE action = 'intake' AND order_id >= {int(first[0]['m'])} AND {talk} IS NOT NULL")
+    if not rows or not rows[0]["n"]:
+        return DEFAULT_AHT_SECONDS, 0
+    return float(rows[0]["aht"]), int(rows[0]["n"])
+
+
+def _days(first: dt.date, count: int) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range(count)]
+
+
+async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20, now: dt.datetime | None = None,
+               calendar: WorkCalendar | None = None) -> dict:
+    """The forecast for the ``weeks`` after the current one, with the lines each hour needs."""
+    await facts.refresh()
+    calendar = calendar or WorkCalendar()
+    now = now or dt.datetime.now(dt.timezone.utc)
+    today = now.astimezone(SHANGHAI).date()
+    monday = today - dt.timedelta(days=today.weekday())  # the current week is not complete: left out
+    history_start = monday - dt.timedelta(weeks=TRAINING_WEEKS + HELD_OUT_WEEKS)
+    counts = await _hourly(dt.datetime.combine(history_start, dt.time(), SHANGHAI))
+    train_days = _days(history_start, TRAINING_WEEKS * 7)
+    test_days = _days(monday - dt.timedelta(weeks=HELD_OUT_WEEKS), HELD_OUT_WEEKS * 7)
+    held_out = Profile(calendar, counts, train_days)
+    errors, actual_total, abs_total, squares = [], 0, 0.0, 0.0
+    for day in test_days:
+        for hour in range(24):
+            actual = counts.get(dt.datetime.combine(day, dt.time(hour), SHANGHAI), 0)
+            predicted = held_out.predict(day, hour)
+            actual_total += actual
+            abs_total += abs(predicted - actual)
+            squares += (predicted - actual) ** 2
+            errors.append(actual)
+    hours = len(errors) or 1
+    profile = Profile(calendar, counts, _days(history_start + dt.timedelta(weeks=HELD_OUT_WEEKS), TRAINING_WEEKS * 7))
+    aht, calls_measured = await average_handling_time(dt.datetime.combine(monday - dt.timedelta(weeks=4), dt.time(), SHANGHAI))
+    forecast_days = _days(monday + dt.timedelta(weeks=1), weeks * 7)
+    rows, failing = [], 0
+    for day in forecast_days:
+        kind = day_type(calendar, day)
+        for hour in range(24):
+            calls = round(profile.predict(day, hour), 2)
+            needed = lines_needed(calls, aht, target, answer_seconds)
+            peak = kind == "workday" and hour in PEAK_HOURS
+            planned = SEED_PLAN["peak" if peak else "off_peak"]
+            achieved = service_level(planned, calls, aht, answer_seconds)
+            meets = achieved >= target
+            failing += not meets
+            rows.append({"date": day.isoformat(), "hour": hour, "day_type": kind, "calls": calls,
+                         "traffic_erlangs": round(calls * aht / 3600, 3), "lines_needed": needed,
+                         "plan_lines": planned, "plan_service_level": round(achieved, 4), "plan_meets_target": meets})
+    peak_rows = [r for r in rows if r["day_type"] == "workday" and r["hour"] in PEAK_HOURS]
+    return {
+        "method": ("季节性均值模型：按工作日历区分工作日（含调休上班日）、周末和法定节假日，"
+                   f"取最近 {TRAINING_WEEKS} 周每类日子每个星期几每个小时的电话受理量平均值作为预测；"
+                   "缺少样本时退到同类日子同一小时、再退到同一小时的平均值。"),
+        "error": {"held_out_weeks": HELD_OUT_WEEKS,
+                  "description": f"用更早的 {TRAINING_WEEKS} 周拟合、在最近 {HELD_OUT_WEEKS} 个完整周上检验",
+                  "mae_calls_per_hour": round(abs_total / hours, 3),
+                  "rmse_calls_per_hour": round(math.sqrt(squares / hours), 3),
+                  "wape": round(abs_total / actual_total, 4) if actual_total else None,
+                  "actual_calls": actual_total},
+        "service_target": {"level": target, "answer_seconds": answer_seconds,
+                           "text": f"{target:.0%} 的来电在 {answer_seconds} 秒内接听"},
+        "average_handling_seconds": round(aht, 1),
+        "aht_source": (f"最近 4 周 {calls_measured} 通电话受理记录的通话时长平均值" if calls_measured
+                       else f"尚无通话时长记录，按默认 {DEFAULT_AHT_SECONDS:.0f} 秒计算"),
+        "model": "Erlang C：话务强度 A = 每小时来电 × 平均处理时长 ÷ 3600；"
+                 "服务水平 = 1 − C(N, A) × e^(−(N − A) × 应答时限 ÷ 平均处理时长)，取达到目标的最少线路数 N",
+        "seed_plan": {**SEED_PLAN, "peak_hours": "工作日 08:00–18:00",
+                      "hours_failing": failing, "hours": len(rows),
+                      "meets_target": failing == 0,
+                      "peak_lines_needed_max": max((r["lines_needed"] for r in peak_rows), default=0)},
+        "hours": rows,
+    }

@@ -1,0 +1,84 @@
+"""A report as a workbook an office opens: a sheet per breakdown, Chinese headers, number and percent
+formats, the header row frozen, and the definitions on their own sheet."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import xlsxwriter
+
+from core.reports import kpis
+
+COUNT_COLUMNS = [(c.name, c.label) for c in kpis.COUNTS]
+RATE_COLUMNS = [(k.name, k.label) for k in kpis.KPIS]
+
+
+def workbook(report: dict[str, Any]) -> bytes:
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    head = book.add_format({"bold": True, "bg_color": "#DDE6F0", "border": 1, "text_wrap": True, "valign": "top"})
+    number = book.add_format({"num_format": "#,##0"})
+    percent = book.add_format({"num_format": "0.0%"})
+    points = book.add_format({"num_format": "+0.0%;-0.0%;0.0%"})
+    title = book.add_format({"bold": True, "font_size": 14})
+
+    def sheet(name: str, headers: list[str], rows: list[list[Any]], formats: list[Any], widths: list[int]):
+        ws = book.add_worksheet(name[:31])
+        for col, text in enumerate(headers):
+            ws.write(0, col, text, head)
+            ws.set_column(col, col, widths[col] if col < len(widths) else 12)
+        for r, row in enumerate(rows, start=1):
+            for c, value in enumerate(row):
+                fmt = formats[c] if c < len(formats) else None
+                if value is None:
+                    ws.write_blank(r, c, None, fmt)
+                elif fmt is None:
+                    ws.write(r, c, value)
+                else:
+                    ws.write(r, c, value, fmt)
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, max(len(rows), 1), len(headers) - 1)
+        return ws
+
+    change = report["change"]
+    overview = []
+    for name, label in COUNT_COLUMNS:
+        overview.append(["件数", label, report["counts"][name], report["previous"]["counts"][name],
+                         change["previous"][name], report["year_before"]["counts"][name], change["year_before"][name]])
+    for name, label in RATE_COLUMNS:
+        overview.append(["比率", label, report["rates"][name], report["previous"]["rates"][name],
+                         change["previous"][name], report["year_before"]["rates"][name], change["year_before"][name]])
+    ws = sheet("概览", ["类别", "指标", f"本期（{report['period']['label']}）", "上期", "环比",
+                       "上年同期", "同比"],
+               overview, [None, None, number, number, points, number, points], [8, 18, 20, 12, 10, 12, 10])
+    for r, row in enumerate(overview, start=1):  # rates read as percentages, their changes in points
+        if row[0] == "比率":
+            for c in (2, 3, 5):
+                if row[c] is not None:
+                    ws.write(r, c, row[c], percent)
+    for dimension, data in report["breakdowns"].items():
+        headers = [data["title"], *[label for _, label in COUNT_COLUMNS], *[label for _, label in RATE_COLUMNS]]
+        rows = [[row["label"], *[row["counts"][n] for n, _ in COUNT_COLUMNS],
+                 *[row["rates"][n] for n, _ in RATE_COLUMNS]] for row in data["rows"]]
+        formats = [None, *[number] * len(COUNT_COLUMNS), *[percent] * len(RATE_COLUMNS)]
+        sheet(f"按{data['title']}", headers, rows, formats, [26])
+    sheet("单位排名", ["名次", "承办单位", "按时办结率", "满意率", "解决率", "退单率", "办结量", "超期未办结量"],
+          [[r["rank"], r["label"], r["rates"]["on_time_completion_rate"], r["rates"]["satisfaction_rate"],
+            r["rates"]["resolution_rate"], r["rates"]["return_rate"], r["counts"]["completed"],
+            r["counts"]["open_overdue"]] for r in report["ranking"]],
+          [number, None, percent, percent, percent, percent, number, number], [6, 26, 12, 10, 10, 10, 10, 14])
+    sheet("热点问题", ["排名", "问题分类", "本期受理量", "上期受理量", "环比"],
+          [[t["rank"], t["label"], t["intake"], t["previous"], t["change"]] for t in report["top_issues"]],
+          [number, None, number, number, points], [6, 34, 12, 12, 10])
+    section_rows = [[s["channel_name"], s["title"], row["label"], row["value"], row.get("unit", "")]
+                    for s in report["sections"] for row in s["rows"]]
+    sheet("专线", ["渠道", "栏目", "项目", "数值", "单位"], section_rows, [None, None, None, number, None],
+          [18, 20, 26, 12, 8])
+    ws = sheet("指标定义", ["指标", "定义"], [[d["label"], d["definition"]] for d in report["definitions"]],
+               [None, None], [18, 90])
+    ws.write(len(report["definitions"]) + 2, 0, "说明", title)
+    for i, note in enumerate(report["notes"]):
+        ws.write(len(report["definitions"]) + 3 + i, 0, note)
+    book.close()
+    return out.getvalue()

@@ -1,0 +1,167 @@
+"""Early warnings, the real-time board and the staffing forecast, over the API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import msgspec
+import pytest
+
+from core.model import Actor
+from core.orders import IntakeRequest
+from core.reports import forecast
+from core.tables import OutboxMessage
+from tests.helpers import intake_body
+
+AGENT = Actor(name="agent1", role="agent")
+DISPATCHER = Actor(name="dispatcher1", role="dispatcher")
+HOUSING = Actor(name="housing_handler", role="handler", department="housing")
+UTC = dt.timezone.utc
+
+
+async def _take(platform, when: dt.datetime | None = None, **overrides) -> str:
+    service = platform.orders
+    if when:
+        service.clock = lambda: when
+    request = msgspec.convert(intake_body(received_at=(when or dt.datetime.now(UTC)).isoformat(), **overrides),
+                              IntakeRequest, strict=False)
+    _, order = await service.intake("hotline", request, AGENT)
+    return order.number
+
+
+async def _overdue_order(platform) -> str:
+    """A consultation received a month ago, accepted by housing and never answered."""
+    service = platform.orders
+    start = dt.datetime.now(UTC) - dt.timedelta(days=30)
+    number = await _take(platform, start, kind="consult", address="洋湖街道洋湖大道1号", category="住房/物业",
+                         citizen={"name": "赵先生", "phone": "13700000001"})
+    service.clock = lambda: start + dt.timedelta(hours=1)
+    await service.act(number, "dispatch", {"department": "housing"}, DISPATCHER)
+    await service.act(number, "accept", {}, HOUSING)
+    service.clock = lambda: dt.datetime.now(UTC)
+    return number
+
+
+async def test_warnings_explain_link_orders_and_reach_supervisors_once(client, tokens):
+    """Five calls about one place within the hour raise a mass-incident warning and a surge of the
+    category over its (empty) baseline; the same caller five times raises a repeat-caller warning
+    with the phone masked; each is stored once and sent to the supervisors through the outbox."""
+    platform = client.platform
+    now = dt.datetime.now(UTC)
+    numbers = [await _take(platform, now - dt.timedelta(minutes=50 - i), category="交通运输/道路施工",
+                           address="麓谷街道麓松路88号") for i in range(5)]
+    platform.orders.clock = lambda: dt.datetime.now(UTC)
+    response = await client.get("/api/warnings", headers=tokens["supervisor1"])
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    by_kind = {w["kind"]: w for w in items}
+    mass = by_kind["mass_incident"]
+    assert "麓谷街道麓松路88号" in mass["title"] and "5 件" in mass["explanation"] and "阈值：5 件" in mass["explanation"]
+    assert sorted(mass["orders"]) == sorted(numbers)
+    surge = next(w for w in items if w["kind"] == "surge" and w["facts"]["dimension"] == "category")
+    assert surge["facts"]["count"] == 5 and surge["facts"]["baseline"] == 0 and "基线" in surge["explanation"]
+    repeat = by_kind["repeat_caller"]
+    assert "139****5678" in repeat["title"] and "13912345678" not in str(repeat) and repeat["facts"]["count"] == 5
+    sent = await OutboxMessage.select().where(OutboxMessage.topic == "warning.notify").output(load_json=True)
+    assert len(sent) == len(items) and all(m["payload"]["to"] == ["supervisor1"] for m in sent)
+    again = await client.get("/api/warnings", headers=tokens["supervisor1"])
+    assert len(again.json()["items"]) == len(items)
+    assert await OutboxMessage.count().where(OutboxMessage.topic == "warning.notify") == len(items)
+
+
+async def test_acknowledging_a_warning_records_who_and_refuses_twice(client, tokens):
+    platform = client.platform
+    now = dt.datetime.now(UTC)
+    for i in range(5):
+        await _take(platform, now - dt.timedelta(minutes=30 - i), address="观沙岭街道滨江路1号")
+    platform.orders.clock = lambda: dt.datetime.now(UTC)
+    warning = next(w for w in (await client.get("/api/warnings", headers=tokens["supervisor1"])).json()["items"]
+                   if w["kind"] == "mass_incident")
+    url = f"/api/warnings/{warning['id']}/acknowledge"
+    done = await client.post(url, json={"note": "已通知街道到现场"}, headers=tokens["supervisor1"])
+    assert done.status_code == 200 and done.json()["acknowledged_by"] == "supervisor1"
+    assert done.json()["acknowledge_note"] == "已通知街道到现场" and done.json()["acknowledged_at"]
+    assert (await client.post(url, json={}, headers=tokens["supervisor1"])).status_code == 409
+    assert (await client.post(url, json={}, headers=tokens["housing_handler"])).status_code == 403
+    assert (await client.post("/api/warnings/999999/acknowledge", json={}, headers=tokens["supervisor1"])).status_code == 404
+    open_only = await client.get("/api/warnings", params={"acknowledged": "false", "scan": "false"},
+                                 headers=tokens["supervisor1"])
+    assert warning["id"] not in [w["id"] for w in open_only.json()["items"]]
+
+
+async def test_overdue_warning_goes_to_its_department_only(client, tokens):
+    number = await _overdue_order(client.platform)
+    mine = (await client.get("/api/warnings", params={"kind": "overdue"}, headers=tokens["housing_handler"])).json()
+    assert [w["orders"] for w in mine["items"]] == [[number]]
+    assert mine["items"][0]["department"] == "housing" and "超过办理时限" in mine["items"][0]["explanation"]
+    other = (await client.get("/api/warnings", params={"kind": "overdue"}, headers=tokens["eco_handler"])).json()
+    assert other["items"] == []
+
+
+async def test_thresholds_are_configurable_by_an_admin_and_checked(client, tokens):
+    platform = client.platform
+    changed = await client.put("/api/warnings/thresholds", json={"mass_min_orders": 8}, headers=tokens["admin1"])
+    assert changed.status_code == 200 and changed.json()["mass_min_orders"] == 8
+    now = dt.datetime.now(UTC)
+    for i in range(5):
+        await _take(platform, now - dt.timedelta(minutes=20 - i), address="坪塘街道白泉村3号")
+    platform.orders.clock = lambda: dt.datetime.now(UTC)
+    items = (await client.get("/api/warnings", params={"kind": "mass_incident"}, headers=tokens["supervisor1"])).json()["items"]
+    assert items == []  # five is below the new threshold
+    bad = await client.put("/api/warnings/thresholds", json={"surge_ratio": 0}, headers=tokens["admin1"])
+    assert bad.status_code == 400 and bad.json()["extra"][0]["key"] == "surge_ratio"
+    unknown = await client.put("/api/warnings/thresholds", json={"loudness": 3}, headers=tokens["admin1"])
+    assert unknown.status_code == 400 and unknown.json()["extra"][0]["key"] == "loudness"
+    assert (await client.put("/api/warnings/thresholds", json={}, headers=tokens["supervisor1"])).status_code == 403
+    assert (await client.get("/api/warnings", params={"kind": "weather"}, headers=tokens["supervisor1"])).status_code == 400
+
+
+async def test_board_shows_today_by_hour_open_by_status_and_deadlines_by_department(client, tokens):
+    platform = client.platform
+    overdue = await _overdue_order(platform)
+    await _take(platform)
+    await _take(platform)
+    board = (await client.get("/api/board", headers=tokens["dispatcher1"])).json()
+    hour = dt.datetime.now(UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).hour
+    assert board["intake_today"] == 2 and board["intake_by_hour"][hour]["total"] == 2
+    assert board["intake_by_hour"][hour]["channels"] == {"hotline": 2}
+    status = {s["status"]: s["count"] for s in board["open_by_status"]}
+    assert status["received"] == 2 and status["accepted"] == 1
+    assert board["deadlines_by_department"][0] == {"department": "housing", "name": "住房和城乡建设局",
+                                                   "overdue": 1, "at_risk": 0}
+    eco = (await client.get("/api/board", headers=tokens["eco_handler"])).json()
+    assert eco["intake_today"] == 0 and eco["deadlines_by_department"] == []
+    assert overdue
+
+
+def test_erlang_c_matches_the_textbook_values():
+    """Two erlangs on three lines wait 4/9 of the time; more lines never serve worse."""
+    assert forecast.erlang_c(3, 2.0) == pytest.approx(4 / 9)
+    assert forecast.erlang_c(2, 2.0) == 1.0
+    level = forecast.service_level(3, 30, 240, 20)
+    assert level == pytest.approx(1 - 4 / 9 * math.exp(-(3 - 2) * 20 / 240))
+    assert forecast.lines_needed(30, 240, 0.8, 20) == 4
+    assert [forecast.service_level(n, 30, 240, 20) for n in (3, 4, 5)] == sorted(
+        forecast.service_level(n, 30, 240, 20) for n in (3, 4, 5))
+
+
+async def test_forecast_states_its_method_error_and_whether_the_seed_plan_meets_the_target(client, tokens):
+    from core.demo import seed_orders
+
+    await seed_orders(client.platform, 1200, progress=False)
+    response = await client.get("/api/forecast", params={"weeks": "1"}, headers=tokens["supervisor1"])
+    assert response.status_code == 200, response.text
+    plan = response.json()
+    assert "季节性" in plan["method"] and plan["error"]["held_out_weeks"] == 2
+    assert plan["error"]["actual_calls"] > 0 and plan["error"]["mae_calls_per_hour"] >= 0
+    assert "通话时长" in plan["aht_source"] and 90 <= plan["average_handling_seconds"] <= 420
+    assert len(plan["hours"]) == 7 * 24
+    for hour in plan["hours"]:
+        level = forecast.service_level(hour["plan_lines"], hour["calls"], plan["average_handling_seconds"], 20)
+        assert hour["plan_meets_target"] == (level >= 0.8)
+        assert hour["lines_needed"] >= 1
+    assert plan["seed_plan"]["hours_failing"] == sum(not h["plan_meets_target"] for h in plan["hours"])
+    bad = await client.get("/api/forecast", params={"weeks": "9"}, headers=tokens["supervisor1"])
+    assert bad.status_code == 400 and bad.json()["extra"][0]["key"] == "weeks"
+    assert (await client.get("/api/forecast", headers=tokens["housing_handler"])).status_code == 403
