@@ -241,7 +241,7 @@ class IntakeDesk:
         for attempt in (1, 2):
             try:
                 return await self._store(row, request, actor, scope, idempotency_key, request_hash, reasons,
-                                         attachments, now)
+                                         attachments, now, words)
             except DUPLICATE_KEY:
                 if attempt == 2:
                     raise
@@ -249,7 +249,8 @@ class IntakeDesk:
 
     async def _store(self, row: dict, request: IntakeRequest, actor: Actor, scope: str,
                      idempotency_key: str | None, request_hash: str, reasons: list[str],
-                     attachments: Sequence[NewAttachment], now: dt.datetime) -> tuple[int, OrderRecord]:
+                     attachments: Sequence[NewAttachment], now: dt.datetime,
+                     words: list[str]) -> tuple[int, OrderRecord]:
         service = self.service
         priority, flags = row["priority"], row["flags"]
         async with write_transaction(service.engine):

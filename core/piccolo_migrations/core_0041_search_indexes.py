@@ -8,7 +8,7 @@ Existing orders are indexed when the platform starts (``core.search_upkeep.backf
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-28T22:40:00:000000"
+ID = "2026-11-28T22:40:41:000041"
 VERSION = "1.38.0"
 DESCRIPTION = "Full-text indexes of orders and knowledge articles."
 
