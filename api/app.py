@@ -6,6 +6,7 @@ import contextlib
 import logging
 import re
 import sqlite3
+from pathlib import Path
 
 from litestar import Litestar, Request, Response
 from litestar.config.app import AppConfig
@@ -14,7 +15,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 from litestar.plugins import InitPlugin
 
 import asyncpg
@@ -26,6 +28,7 @@ from api.integrations import ROUTES as INTEGRATION_ROUTES
 from api.reports import ROUTES as REPORT_ROUTES
 from api.knowledge_routes import ROUTES as KNOWLEDGE_ROUTES
 from api.routes import ROUTES
+from api.console import ConsolePages
 from api.openapi import StrictStructSchemaPlugin
 from api.schemas import errors
 from api.security import SECURED, SECURITY_SCHEMES, provide_actor
@@ -36,6 +39,7 @@ from core.jobs import make_jobs
 from core.platform import Platform
 
 
+DOCS = "/schema-assets"
 log = logging.getLogger("huying.api")
 CLIENT_ERRORS = set(range(400, 500))  # answered with a reason: logged at INFO, no traceback
 
@@ -152,20 +156,28 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES, *REPORT_ROUTES, *KNOWLEDGE_ROUTES],
+        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES, *REPORT_ROUTES, *KNOWLEDGE_ROUTES,
+                        create_static_files_router(path=DOCS, directories=[Path(__file__).parent / "docs_assets"],
+                                                   name="docs-assets", include_in_schema=False)],
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             HTTPException: _http_error, 500: _server_error,
                             **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE}},
         logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=CLIENT_ERRORS),
-        plugins=[PluginRoutes(platform), WebPages(platform),  # the public pages (api/web)
+        plugins=[PluginRoutes(platform), WebPages(platform), ConsolePages(platform),  # public pages, console
                  StrictStructSchemaPlugin()],
         lifespan=[lifespan],
         request_max_body_size=platform.settings.max_body_bytes,
         openapi_config=OpenAPIConfig(
             title="呼应 Huying 12345 工单平台 API", version="1.0.0",
             description="受理、派单、签收、答复、审核、回访、归档；每个特色专线是一个插件。",
-            path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            path="/schema", render_plugins=[  # served from api/docs_assets: no CDN on closed networks
+                SwaggerRenderPlugin(js_url=f"{DOCS}/swagger-ui-bundle.js", css_url=f"{DOCS}/swagger-ui.css",
+                                    standalone_preset_js_url=f"{DOCS}/swagger-ui-standalone-preset.js",
+                                    favicon="<link rel='icon' href='data:,'>"),
+                RedocRenderPlugin(js_url=f"{DOCS}/redoc.standalone.js", google_fonts=False,
+                                  favicon="<link rel='icon' href='data:,'>"),
+            ],
             components=Components(security_schemes={
                 name: SecurityScheme(type=spec["type"], scheme=spec.get("scheme"), name=spec.get("name"),
                                      security_scheme_in=spec.get("in"), description=spec["description"])

@@ -89,11 +89,13 @@ class ErrorItem(msgspec.Struct):
 
 
 class ErrorBody(msgspec.Struct):
-    """Every refusal: HTTP status, a Chinese explanation, and each bad field with why."""
+    """Every refusal: HTTP status, a Chinese explanation, each bad field with why, and the request's
+    id (also in the ``X-Request-ID`` header) to find it in the logs."""
 
     status_code: int
     detail: str
     extra: list[ErrorItem]
+    request_id: str = ""
 
 
 ERROR_MEANINGS = {

@@ -2,8 +2,8 @@
 
 Both run as real uvicorn servers on loopback: a bare app answering ``{"ok": true}``, and Huying on a
 fresh migrated SQLite file (the readiness probe then checks the database, its migrations and the
-outbox backlog). Requests are sequential, so the figures are per-request latency, printed with the
-ratio to the bare endpoint. Usage: ``python bench/probes.py [--requests N]``.
+outbox backlog). Requests are sequential and interleaved (bare, health, ready, bare, …), so the
+figures are per-request latency under the same load, printed with the ratio to the bare endpoint. Usage: ``python bench/probes.py [--requests N]``.
 """
 
 from __future__ import annotations
@@ -53,16 +53,18 @@ def start(args: list[str], env: dict, port: int) -> subprocess.Popen:
     raise SystemExit("server did not start")
 
 
-def measure(url: str, n: int) -> list[float]:
+def measure(urls: dict[str, str], n: int) -> dict[str, list[float]]:
+    """Round-robin over the endpoints, so a change in the machine's load hits each alike."""
+    times: dict[str, list[float]] = {name: [] for name in urls}
     with httpx.Client(timeout=10) as client:
-        for _ in range(20):
-            client.get(url)
-        times = []
-        for _ in range(n):
-            started = time.perf_counter()
-            response = client.get(url)
-            times.append(time.perf_counter() - started)
-            assert response.status_code == 200, response.text
+        for round_ in range(n + 20):
+            for name, url in urls.items():
+                started = time.perf_counter()
+                response = client.get(url)
+                elapsed = time.perf_counter() - started
+                assert response.status_code == 200, response.text
+                if round_ >= 20:  # the first rounds warm both servers up
+                    times[name].append(elapsed)
     return times
 
 
@@ -81,10 +83,9 @@ def main() -> None:
         full = start([sys.executable, "-m", "api.cli", "serve", "--port", str(full_port)],
                      {**env, "HUYING_LOG_FORMAT": "json"}, full_port)
         try:
-            results = {name: measure(url, n) for name, url in (
-                ("bare", f"http://127.0.0.1:{bare_port}/bare"),
-                ("health", f"http://127.0.0.1:{full_port}/health"),
-                ("ready", f"http://127.0.0.1:{full_port}/ready"))}
+            results = measure({"bare": f"http://127.0.0.1:{bare_port}/bare",
+                               "health": f"http://127.0.0.1:{full_port}/health",
+                               "ready": f"http://127.0.0.1:{full_port}/ready"}, n)
         finally:
             for process in (bare, full):
                 process.terminate()

@@ -117,6 +117,14 @@ class Assessment(msgspec.Struct, frozen=True, kw_only=True):
     reasons: tuple[str, ...] = ()  # shown to staff: why it is urgent or flagged
 
 
+class Panel(msgspec.Struct, frozen=True, kw_only=True):
+    """A channel's box on an order's console page (the ``order_panels`` hook)."""
+
+    title: str
+    rows: tuple[tuple[str, str], ...] = ()  # (label, value) pairs, shown in order
+    text: str = ""  # a paragraph under the rows
+
+
 class FieldInfo(msgspec.Struct, frozen=True):
     """A channel field as API clients and forms see it."""
 

@@ -215,6 +215,15 @@ class _Life:
             d["done"] = self.at
 
 
+def _deadline_summary(deadlines: dict, calendar: WorkCalendar) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The order's soonest open deadline and its 临期 instant, as the service keeps them."""
+    from core.sla import deadline_summary
+
+    still_open = {name: {"start": d["start"].isoformat(), "due": d["due"].isoformat(), "done": None}
+                  for name, d in deadlines.items() if not d["done"]}
+    return deadline_summary(still_open, calendar) if still_open else (None, None)
+
+
 AGENT = ("agent", "agent", None)
 DISPATCHER = ("dispatcher", "dispatcher", None)
 SUPERVISOR = ("supervisor", "supervisor", None)
@@ -497,6 +506,7 @@ class Generator:
             life.events.append(("intake", "agent", "agent", None, None, "received", "", intake, received))
             life.merge_into = previous
             _walk(life, rng, self.replies, department, other)
+            order["due_at"], order["at_risk_at"] = _deadline_summary(order["deadlines"], self.calendar)
             previous = order["number"]
             if not anonymous and citizen_phone:
                 recent.append((phone, name, channel, category, area))

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from core.channels import Assessment, Channel
+    from core.channels import Assessment, Channel, Panel
     from core.errors import FieldError
     from core.jobs import Job
     from core.lifecycle import Action, ActionContext
-    from core.model import EventRecord, OrderRecord
+    from core.model import Actor, EventRecord, OrderRecord
     from core.outbox import Outbox
     from core.routing import RuleSpec
 
@@ -97,6 +97,17 @@ def report_section(channel: Channel, start: dt.date, end: dt.date, department: s
     visits, wages recovered…) for the local days ``[start, end)``, limited to ``department`` when the
     report is. Return ``{"title": "…", "rows": [{"label": "…", "value": 12, "unit": "元"}]}`` or
     nothing. May be ``async def`` (the core awaits it) so it can read the plugin's own tables."""
+
+
+@hookspec
+def order_panels(channel: Channel, order: dict[str, Any], viewer: Actor) -> list[Panel] | None:
+    """Show the channel's own records on an order's page in the staff console (on-site visits,
+    verification, rewards): a list of ``core.channels.Panel`` (a title and labelled rows).
+
+    ``order`` is the order as ``viewer`` may see it (phone masked, confidential fields hidden outside
+    the centre); show nothing the viewer may not see. May be ``async`` to read the plugin's own tables.
+    The channel's actions need no panel: its ``workflow_actions`` appear as buttons with forms
+    generated from their payload Structs."""
 
 
 # -- application hooks ---------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from core.channels import field
 from core.model import Actor, OrderRecord
 
 STATUSES: dict[str, str] = {
@@ -60,68 +61,71 @@ OptionalText = Annotated[str, msgspec.Meta(max_length=TEXT_LIMIT)]
 # -- payloads ---------------------------------------------------------------------------------------
 
 class Note(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    note: OptionalText = ""
+    note: Annotated[OptionalText, field("备注", widget="textarea")] = ""
 
 
 class DispatchPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    department: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-    note: OptionalText = ""
+    department: Annotated[str, field("承办单位", widget="department", min_length=1, max_length=64)]
+    note: Annotated[OptionalText, field("派单说明", "承办单位会看到这段说明", widget="textarea")] = ""
 
 
 class ReasonPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: Text
+    reason: Annotated[Text, field("理由", widget="textarea")]
 
 
 class ReplyPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reply: Text
-    public_reply: OptionalText = ""  # what the citizen may read; defaults to the reply
+    reply: Annotated[Text, field("答复内容", "办理经过和结果，中心审核时会看到", widget="textarea")]
+    public_reply: Annotated[OptionalText, field("公开答复", "渠道公开答复时市民看到的文字；不填则公开上面的答复",
+                                                widget="textarea")] = ""  # defaults to the reply
 
 
 class CallbackPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    satisfaction: Literal["satisfied", "basically_satisfied", "unsatisfied"]
-    resolved: bool
-    note: OptionalText = ""
+    satisfaction: Annotated[Literal["satisfied", "basically_satisfied", "unsatisfied"],
+                            field("满意度", choices=SATISFACTION)]
+    resolved: Annotated[bool, field("问题是否已解决")]
+    note: Annotated[OptionalText, field("回访记录", widget="textarea")] = ""
 
 
 class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reply: Text
+    reply: Annotated[Text, field("答复内容", "当场答复市民的内容", widget="textarea")]
     article: Annotated[int, msgspec.Meta(ge=1)] | None = None  # the knowledge-base answer used, if any
 
 
 class MergePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    into: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-    reason: OptionalText = ""
+    into: Annotated[str, field("并入工单编号", "例如 XJ20261128000001", min_length=1, max_length=32)]
+    reason: Annotated[OptionalText, field("合并理由")] = ""
 
 
 class ExtensionRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    days: Annotated[int, msgspec.Meta(ge=1, le=30)]
-    reason: Text
+    days: Annotated[int, field("延期工作日数", ge=1, le=30)]
+    reason: Annotated[Text, field("延期理由", widget="textarea")]
 
 
 class Decision(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: OptionalText = ""
+    reason: Annotated[OptionalText, field("说明", widget="textarea")] = ""
 
 
 class AppealPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    reason: Text
-    evidence: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    reason: Annotated[Text, field("申诉理由", widget="textarea")]
+    evidence: Annotated[str, field("佐证说明", widget="textarea", max_length=4000)] = ""
     # keys of files uploaded to the order
-    attachments: Annotated[list[Annotated[str, msgspec.Meta(max_length=128)]], msgspec.Meta(max_length=20)] = []
+    attachments: Annotated[list[Annotated[str, msgspec.Meta(max_length=128)]],
+                           field("佐证附件", "先在工单上上传附件", widget="attachments", max_length=20)] = []
 
 
 class SupervisePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    note: Text
-    kind: Literal["supervise", "urge"] = "supervise"  # 督办 / 催办
-    due_days: Annotated[int, msgspec.Meta(ge=1, le=30)] = 2
+    note: Annotated[Text, field("督办要求", widget="textarea")]
+    kind: Annotated[Literal["supervise", "urge"], field("类型", choices={"supervise": "督办", "urge": "催办"})] = "supervise"
+    due_days: Annotated[int, field("回复期限（工作日）", ge=1, le=30)] = 2
 
 
 class SupervisionAnswer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    supervision: Annotated[int, msgspec.Meta(ge=1)]
-    answer: Text
+    supervision: Annotated[int, field("督办记录", widget="supervision", ge=1)]
+    answer: Annotated[Text, field("回复内容", widget="textarea")]
 
 
 class CommentPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    text: Text
+    text: Annotated[Text, field("备注内容", widget="textarea")]
 
 
 # -- the declaration --------------------------------------------------------------------------------

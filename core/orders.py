@@ -21,6 +21,7 @@ from core.confidential import Sealer
 from core.db import insert_row, write_transaction
 from core.errors import NotFound
 from core.intake import LOCAL_TZ, IntakeDesk, IntakeRequest, as_record, convert, field_errors
+from core.listing import OrderLists
 from core.model import Actor, EventRecord, OrderRecord
 from core.outbox import Outbox
 from core.queries import OrderPage, OrderQueries
@@ -36,7 +37,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class OrderService:
+class OrderService(OrderLists):
     def __init__(self, channels, sla, sealer: Sealer | None, engine):
         self.channels = channels
         self.sla = sla
@@ -142,6 +143,7 @@ class OrderService:
     def forget_reference_data(self) -> None:
         """Departments and routing rules are cached; call after changing them."""
         self.reference.forget()
+        self.forget_department_names()
 
 
 async def _maybe_await(value):

@@ -51,16 +51,28 @@ class Suggestion(msgspec.Struct, frozen=True):
     reason: str
 
 
-def suggest(rules: list[RuleSpec], *, channel: str, subject: str, content: str, category: str,
-            area: str, kind: str, details: dict | None = None) -> Suggestion | None:
+def first_match(rules: list[RuleSpec], *, channel: str, subject: str, content: str, category: str,
+                area: str, kind: str, details: dict | None = None) -> tuple[RuleSpec, str] | None:
+    """The rule that fires for an order and the part of the order it matched (what the admin's
+    "try a text" box shows)."""
     text = f"{subject}\n{content}"
     ordered = sorted((r for r in rules if r.channel in (channel, None)),
                      key=lambda r: (r.position, r.channel is None, r.id))
     for rule in ordered:
         hit = rule.matches(text=text, category=category, area=area, kind=kind, details=details)
         if hit is not None:
-            return Suggestion(rule.department, rule.reason or hit)
+            return rule, hit
     return None
+
+
+def suggest(rules: list[RuleSpec], *, channel: str, subject: str, content: str, category: str,
+            area: str, kind: str, details: dict | None = None) -> Suggestion | None:
+    found = first_match(rules, channel=channel, subject=subject, content=content, category=category,
+                        area=area, kind=kind, details=details)
+    if found is None:
+        return None
+    rule, hit = found
+    return Suggestion(rule.department, rule.reason or hit)
 
 
 class RuleCache:

@@ -239,3 +239,17 @@ async def test_other_channels_are_not_held_to_the_visit_rule(client, tokens):
     await _do(client, tokens, "development_handler", number, "record_visit",
               {"date": _today(), "staff": ["张"], "findings": "x"}, expect=404)
     assert (await client.get(f"/api/orders/{number}/visits", headers=tokens["agent1"])).status_code == 404
+
+
+async def test_the_visits_show_as_a_panel_on_the_console_order_page(client, tokens):
+    from tests.test_console import Staff
+
+    number = await _accepted(client, tokens)
+    handler = Staff(client)
+    await handler.login("development_handler")
+    before = (await handler.get(f"/console/orders/{number}")).text
+    assert "上门走访" in before and "尚未安排或记录走访" in before
+    await _do(client, tokens, "development_handler", number, "record_visit",
+              {"date": _today(), "staff": ["张科长"], "findings": "生产正常，资金缺口约500万元"})
+    after = (await handler.get(f"/console/orders/{number}")).text
+    assert "张科长：生产正常，资金缺口约500万元" in after and "尚未安排或记录走访" not in after

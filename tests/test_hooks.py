@@ -269,6 +269,34 @@ async def test_a_failing_reaction_rolls_the_action_back(with_plugins):
     assert await OutboxMessage.count().where(OutboxMessage.topic == "tracker.sms") == 1  # the intake's only
 
 
+async def test_hook_order_panels(with_plugins):
+    """A channel's own box shows on its orders' console page (an async hook may read its tables),
+    and never on another channel's orders; its workflow action appears as a generated form."""
+    from core.channels import Panel
+    from tests.test_console import Staff
+
+    class Visits(Tracker):
+        @hookimpl
+        async def order_panels(self, channel, order, viewer):
+            count = await Order.count().where(Order.channel == "tracker")
+            return [Panel(title="上门核实记录", rows=(("核实次数", "0"), ("本渠道工单", str(count)),
+                                                       ("查看人", viewer.name)), text=f"{order['number']} 尚未上门")]
+
+    client = await with_plugins(Visits())
+    headers = await _login(client, "agent1")
+    number = (await client.post("/api/channels/tracker/orders", json=intake_body(), headers=headers)).json()["number"]
+    other = (await client.post("/api/channels/hotline/orders", json=intake_body(), headers=headers)).json()["number"]
+    await _to_accepted(client, number)
+    handler = Staff(client)
+    await handler.login("housing_handler")
+    page = (await handler.get(f"/console/orders/{number}")).text
+    assert "上门核实记录" in page and "本渠道工单</dt><dd>1" in page and f"{number} 尚未上门" in page
+    assert "housing_handler" in page and "确认上门核实" in page
+    dispatcher = Staff(client)
+    await dispatcher.login("dispatcher1")
+    assert "上门核实记录" not in (await dispatcher.get(f"/console/orders/{other}")).text
+
+
 async def test_hook_http_route_handlers(with_plugins):
     @get("/api/tracker/ping", tags=["测试专线"])
     async def ping() -> dict[str, str]:

@@ -79,7 +79,8 @@ def test_georeport_client_reads_a_channels_fields_as_attributes(api):
     attributes = {a["code"]: a for a in definition["attributes"]}
     for attribute in attributes.values():
         assert ATTRIBUTE <= set(attribute) and attribute["datatype"] in DATATYPES
-    assert attributes["workers"]["datatype"] == "number" and attributes["workers"]["required"] is True
+    assert attributes["workers"]["datatype"] == "number" and attributes["workers"]["required"] is False
+    assert attributes["employer"]["datatype"] == "string" and attributes["employer"]["required"] is True
     assert attributes["still_on_site"]["datatype"] == "singlevaluelist"
     assert {v["key"] for v in attributes["still_on_site"]["values"]} == {"true", "false"}
     assert [a["order"] for a in definition["attributes"]] == list(range(1, len(attributes) + 1))

@@ -124,6 +124,12 @@ def validate_action(channel, action, ctx):
 
 
 @hookimpl
+async def order_panels(channel, order, viewer):
+    """The visits to the enterprise, on the order's console page."""
+    return [await visits.panel(order["number"])]
+
+
+@hookimpl
 def http_route_handlers():
     return [visits.list_visits]
 

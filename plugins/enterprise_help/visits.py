@@ -153,3 +153,16 @@ async def list_visits(request: Request, number: FromPath[str], actor: NamedDepen
                      note=r["note"], findings=r["findings"], photos=r["photos"], follow_up=r["follow_up"],
                      department=r["department"], recorded_by=r["recorded_by"], recorded_at=r["created_at"])
             for r in rows]
+
+
+async def panel(number: str):
+    """上门走访 as a console panel: each visit with its date, staff and findings."""
+    from core.plugin_api import Panel
+
+    order = await Order.select(Order.id).where(Order.number == number).first()
+    rows = await Visit.select().where(Visit.order_id == order["id"]).order_by(Visit.id).output(
+        load_json=True) if order else []
+    shown = tuple((f"{KIND_LABELS.get(r['kind'], r['kind'])} {r['visit_date']}",
+                   "、".join(r["staff"]) + (f"：{r['findings'] or r['note']}" if r["findings"] or r["note"] else ""))
+                  for r in rows)
+    return Panel(title="上门走访", rows=shown, text="" if rows else "尚未安排或记录走访。审核通过前须记录一次上门调查。")

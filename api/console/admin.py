@@ -1,0 +1,351 @@
+"""Administration pages (admin only): departments (a tree), users (add, deactivate, reset password,
+change role and department), routing rules with a "try a text" box, the working calendar, API keys
+and the outbox. Each change is checked here as the API checks it and takes effect at once (caches of
+departments, rules, users and keys are cleared)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from api.console.session import current_actor
+from core.auth import create_api_key, hash_password, recent
+from core.channels import KINDS
+from core.errors import Forbidden, NotFound
+from core.model import ROLES
+from core.routing import first_match, load_rules
+from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
+from core.users import add_user
+
+CODE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
+
+
+async def _admin(request: Request):
+    actor = await current_actor(request)
+    if actor.role != "admin":
+        raise Forbidden("只有管理员可以进入系统管理")
+    return actor
+
+
+async def _render(request: Request, actor, name: str, *, status_code: int = 200, **context) -> Response:
+    from api.console.routes import _page
+
+    return await _page(request, actor, name, status_code=status_code,
+                       done=request.query_params.get("done", ""), **context)
+
+
+def _text(form, name: str, limit: int = 200) -> str:
+    value = form.get(name)
+    return value.strip()[:limit] if isinstance(value, str) else ""
+
+
+def _done(path: str, what: str) -> Redirect:
+    from urllib.parse import urlencode
+
+    return Redirect(f"{path}?{urlencode({'done': what})}", status_code=303)
+
+
+async def _departments() -> list[dict]:
+    return await Department.select().order_by(Department.sort).order_by(Department.code)
+
+
+def _tree(rows: list[dict]) -> list[tuple[int, dict]]:
+    """Departments depth-first with their depth, for an indented tree."""
+    children: dict[str | None, list[dict]] = {}
+    for row in rows:
+        children.setdefault(row["parent"], []).append(row)
+    out: list[tuple[int, dict]] = []
+
+    def walk(parent, depth):
+        for row in children.get(parent, []):
+            out.append((depth, row))
+            if depth < 10:
+                walk(row["code"], depth + 1)
+
+    walk(None, 0)
+    return out
+
+
+@get("/admin")
+async def admin_index(request: Request) -> Response:
+    actor = await _admin(request)
+    return await _render(request, actor, "admin_index.html")
+
+
+# -- departments ---------------------------------------------------------------------------------------
+
+@get("/admin/departments")
+async def departments_page(request: Request) -> Response:
+    actor = await _admin(request)
+    return await _render(request, actor, "admin_departments.html", tree=_tree(await _departments()),
+                         departments=await _departments(), values={}, errors={})
+
+
+@post("/admin/departments")
+async def departments_add(request: Request) -> Response:
+    actor = await _admin(request)
+    form = await request.form()
+    values = {k: _text(form, k, 128) for k in ("code", "name", "parent")}
+    errors = {}
+    if not CODE.match(values["code"]):
+        errors["code"] = "代码须以小写字母开头，只含小写字母、数字和下划线（2–64 位）"
+    elif await Department.exists().where(Department.code == values["code"]):
+        errors["code"] = "该代码已存在"
+    if not values["name"]:
+        errors["name"] = "请填写单位名称"
+    if values["parent"] and not await Department.exists().where(Department.code == values["parent"]):
+        errors["parent"] = "上级单位不存在"
+    if errors:
+        return await _render(request, actor, "admin_departments.html", status_code=400,
+                             tree=_tree(await _departments()), departments=await _departments(),
+                             values=values, errors=errors)
+    await Department.insert(Department(code=values["code"], name=values["name"], parent=values["parent"] or None,
+                                       sort=await Department.count()))
+    request.app.state.platform.orders.forget_reference_data()
+    return _done("/console/admin/departments", f"已添加单位「{values['name']}」")
+
+
+# -- users ---------------------------------------------------------------------------------------------
+
+async def _users_page(request, actor, *, status_code=200, values=None, errors=None, notice=""):
+    users = await User.select(User.id, User.username, User.display_name, User.role, User.department,
+                              User.active).order_by(User.role).order_by(User.username)
+    return await _render(request, actor, "admin_users.html", status_code=status_code, users=users,
+                         departments=await _departments(), values=values or {}, errors=errors or {},
+                         notice=notice)
+
+
+@get("/admin/users")
+async def users_page(request: Request) -> Response:
+    actor = await _admin(request)
+    return await _users_page(request, actor)
+
+
+@post("/admin/users")
+async def users_add(request: Request) -> Response:
+    actor = await _admin(request)
+    form = await request.form()
+    values = {k: _text(form, k, 128) for k in ("username", "display_name", "role", "department")}
+    password = form.get("password") if isinstance(form.get("password"), str) else ""
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{2,64}", values["username"]):
+        return await _users_page(request, actor, status_code=400, values=values,
+                                 errors={"username": "用户名为 2–64 位字母、数字、下划线、点或横线"})
+    try:
+        await add_user(values["username"], role=values["role"], password=password[:256],
+                       department=values["department"] or None, display_name=values["display_name"])
+    except ValueError as refused:
+        return await _users_page(request, actor, status_code=400, values=values, errors={"_form": str(refused)})
+    return _done("/console/admin/users", f"已添加用户 {values['username']}")
+
+
+@post("/admin/users/{user_id:int}")
+async def users_change(request: Request, user_id: FromPath[int]) -> Response:
+    """One change to a user: deactivate, activate, reset the password, or change role and department."""
+    actor = await _admin(request)
+    form = await request.form()
+    op = _text(form, "op", 32)
+    user = await User.select().where(User.id == user_id).first()
+    if user is None:
+        raise NotFound("用户不存在")
+    if op == "deactivate":
+        if user["username"] == actor.name:
+            return await _users_page(request, actor, status_code=409, errors={"_form": "不能停用自己的账号"})
+        await User.update({User.active: False}).where(User.id == user_id)
+        notice = f"已停用 {user['username']}，其登录立即失效"
+    elif op == "activate":
+        await User.update({User.active: True}).where(User.id == user_id)
+        notice = f"已启用 {user['username']}"
+    elif op == "reset":
+        password = form.get("password") if isinstance(form.get("password"), str) else ""
+        if len(password) < 8 or len(password) > 256:
+            return await _users_page(request, actor, status_code=400, errors={"_form": "新密码至少 8 位"})
+        await User.update({User.password_hash: hash_password(password)}).where(User.id == user_id)
+        notice = f"已重置 {user['username']} 的密码"
+    elif op == "change":
+        role, department = _text(form, "role", 32), _text(form, "department", 64) or None
+        if role not in ROLES:
+            return await _users_page(request, actor, status_code=400, errors={"_form": "请选择角色"})
+        if role == "handler" and not department:
+            return await _users_page(request, actor, status_code=400, errors={"_form": "承办人必须指定所属单位"})
+        if department and not await Department.exists().where(Department.code == department):
+            return await _users_page(request, actor, status_code=400, errors={"_form": "单位不存在"})
+        await User.update({User.role: role, User.department: department}).where(User.id == user_id)
+        notice = f"{user['username']} 现为{ROLES[role]}"
+    else:
+        return await _users_page(request, actor, status_code=400, errors={"_form": "没有这个操作"})
+    recent.clear()  # every process re-reads the user within seconds; this one at once
+    return await _users_page(request, actor, notice=notice)
+
+
+# -- routing rules ---------------------------------------------------------------------------------------
+
+async def _rules_page(request, actor, *, status_code=200, values=None, errors=None, tried=None):
+    rules = await RoutingRule.select().order_by(RoutingRule.position).order_by(RoutingRule.id).output(load_json=True)
+    names = {d["code"]: d["name"] for d in await _departments()}
+    return await _render(request, actor, "admin_rules.html", status_code=status_code, rules=rules, names=names,
+                         departments=await _departments(), channels=list(request.app.state.platform.channels),
+                         kinds=KINDS, values=values or {}, errors=errors or {}, tried=tried)
+
+
+@get("/admin/rules")
+async def rules_page(request: Request) -> Response:
+    actor = await _admin(request)
+    text = str(request.query_params.get("text") or "")[:2000]
+    channel = str(request.query_params.get("channel") or "hotline")[:64]
+    tried = None
+    if text.strip():
+        found = first_match(await load_rules(), channel=channel, subject=text, content="", category="",
+                            area=str(request.query_params.get("area") or "")[:64], kind="")
+        names = {d["code"]: d["name"] for d in await _departments()}
+        tried = {"text": text, "channel": channel, "area": request.query_params.get("area") or "",
+                 "rule": found[0] if found else None, "hit": found[1] if found else "",
+                 "department": names.get(found[0].department, found[0].department) if found else ""}
+    return await _rules_page(request, actor, tried=tried or {"text": "", "channel": channel, "area": ""})
+
+
+@post("/admin/rules")
+async def rules_add(request: Request) -> Response:
+    actor = await _admin(request)
+    form = await request.form()
+    values = {k: _text(form, k, 255) for k in ("keywords", "department", "reason", "position", "channel", "area",
+                                                "kind", "category")}
+    errors = {}
+    keywords = [k for k in re.split(r"[\s,，、]+", values["keywords"]) if k][:50]
+    if not keywords and not (values["area"] or values["kind"] or values["category"]):
+        errors["keywords"] = "请至少填写一个关键词，或指定街道、类型、分类"
+    if not await Department.exists().where(Department.code == values["department"]):
+        errors["department"] = "请选择承办单位"
+    try:
+        position = int(values["position"] or 50)
+        if not 0 <= position <= 10000:
+            raise ValueError
+    except ValueError:
+        errors["position"] = "顺序须为 0–10000 的整数"
+        position = 50
+    if values["channel"] and values["channel"] not in request.app.state.platform.channels:
+        errors["channel"] = "渠道不存在"
+    if values["kind"] and values["kind"] not in KINDS:
+        errors["kind"] = "没有这个诉求类型"
+    if errors:
+        return await _rules_page(request, actor, status_code=400, values=values, errors=errors,
+                                 tried={"text": "", "channel": "hotline", "area": ""})
+    await RoutingRule.insert(RoutingRule(origin="admin", channel=values["channel"] or None, position=position,
+                                         keywords=keywords, category=values["category"], area=values["area"],
+                                         kind=values["kind"], department=values["department"],
+                                         reason=values["reason"] or f"关键词：{'、'.join(keywords)}"))
+    request.app.state.platform.orders.forget_reference_data()
+    return _done("/console/admin/rules", "已添加派单规则")
+
+
+@post("/admin/rules/{rule_id:int}")
+async def rules_toggle(request: Request, rule_id: FromPath[int]) -> Response:
+    await _admin(request)
+    rule = await RoutingRule.select(RoutingRule.active, RoutingRule.origin).where(RoutingRule.id == rule_id).first()
+    if rule is None:
+        raise NotFound("规则不存在")
+    await RoutingRule.update({RoutingRule.active: not rule["active"]}).where(RoutingRule.id == rule_id)
+    request.app.state.platform.orders.forget_reference_data()
+    return _done("/console/admin/rules", "已停用规则" if rule["active"] else "已启用规则")
+
+
+# -- working calendar ------------------------------------------------------------------------------------
+
+@get("/admin/calendar")
+async def calendar_page(request: Request) -> Response:
+    actor = await _admin(request)
+    days = await CalendarDay.select().order_by(CalendarDay.day)
+    return await _render(request, actor, "admin_calendar.html", days=days, values={}, errors={})
+
+
+@post("/admin/calendar")
+async def calendar_set(request: Request) -> Response:
+    actor = await _admin(request)
+    form = await request.form()
+    values = {k: _text(form, k, 128) for k in ("day", "workday", "note")}
+    try:
+        day = dt.date.fromisoformat(values["day"])
+    except ValueError:
+        days = await CalendarDay.select().order_by(CalendarDay.day)
+        return await _render(request, actor, "admin_calendar.html", status_code=400, days=days, values=values,
+                             errors={"day": "请填写日期，例如 2027-02-08"})
+    workday = values["workday"] == "yes"
+    existing = await CalendarDay.select(CalendarDay.id).where(CalendarDay.day == day).first()
+    if existing:
+        await CalendarDay.update({CalendarDay.workday: workday, CalendarDay.note: values["note"]}).where(
+            CalendarDay.id == existing["id"])
+    else:
+        await CalendarDay.insert(CalendarDay(day=day, workday=workday, note=values["note"]))
+    await request.app.state.platform.load_calendar()
+    return _done("/console/admin/calendar", f"{day} 设为{'工作日' if workday else '休息日'}")
+
+
+# -- API keys ----------------------------------------------------------------------------------------------
+
+async def _keys_page(request, actor, *, status_code=200, created=None, errors=None, values=None):
+    keys = await ApiKey.select(ApiKey.id, ApiKey.name, ApiKey.prefix, ApiKey.channels, ApiKey.active,
+                               ApiKey.created_at).order_by(ApiKey.id, ascending=False).output(load_json=True)
+    return await _render(request, actor, "admin_keys.html", status_code=status_code, keys=keys, created=created,
+                         channels=list(request.app.state.platform.channels), errors=errors or {}, values=values or {})
+
+
+@get("/admin/keys")
+async def keys_page(request: Request) -> Response:
+    actor = await _admin(request)
+    return await _keys_page(request, actor)
+
+
+@post("/admin/keys")
+async def keys_create(request: Request) -> Response:
+    actor = await _admin(request)
+    form = await request.form()
+    name = _text(form, "name", 128)
+    channels = [c for c in form.getall("channels", []) if isinstance(c, str)]
+    unknown = [c for c in channels if c not in request.app.state.platform.channels]
+    if not name or unknown:
+        return await _keys_page(request, actor, status_code=400, values={"name": name},
+                                errors={"name": "请填写对接系统名称"} if not name else {"channels": "渠道不存在"})
+    key = await create_api_key(name, channels)
+    return await _keys_page(request, actor, created={"name": name, "key": key})
+
+
+@post("/admin/keys/{key_id:int}/revoke")
+async def keys_revoke(request: Request, key_id: FromPath[int]) -> Response:
+    await _admin(request)
+    await ApiKey.update({ApiKey.active: False}).where(ApiKey.id == key_id)
+    recent.clear()
+    return _done("/console/admin/keys", "已吊销 API Key")
+
+
+# -- outbox ------------------------------------------------------------------------------------------------
+
+@get("/admin/outbox")
+async def outbox_page(request: Request) -> Response:
+    actor = await _admin(request)
+    pending = OutboxMessage.delivered_at.is_null()
+    rows = await OutboxMessage.select().where(pending).order_by(OutboxMessage.attempts, ascending=False).order_by(
+        OutboxMessage.id).limit(100).output(load_json=True)
+    total = await OutboxMessage.count().where(pending)
+    stuck = await OutboxMessage.count().where(pending & (OutboxMessage.attempts > 0))
+    return await _render(request, actor, "admin_outbox.html", rows=rows, total=total, stuck=stuck)
+
+
+@post("/admin/outbox/{message_id:int}/retry")
+async def outbox_retry(request: Request, message_id: FromPath[int]) -> Response:
+    await _admin(request)
+    now = dt.datetime.now(dt.timezone.utc)
+    await OutboxMessage.update({OutboxMessage.next_attempt_at: now}).where(
+        (OutboxMessage.id == message_id) & OutboxMessage.delivered_at.is_null())
+    request.app.state.platform.orders.outbox_written()
+    return _done("/console/admin/outbox", "已安排立即重试")
+
+
+
+
+ADMIN_ROUTES = [admin_index, departments_page, departments_add, users_page, users_add, users_change, rules_page,
+                rules_add, rules_toggle, calendar_page, calendar_set, keys_page, keys_create, keys_revoke,
+                outbox_page, outbox_retry]

@@ -1,0 +1,69 @@
+"""Each role's queues on its home page: a name, a Chinese label, the filter and the order they sort in.
+A queue is just a saved filter of the order list, so its count and its list can never disagree."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import msgspec
+
+from core.listing import OrderFilter
+
+_OPEN_CENTRE = ("received", "dispatched", "returned", "accepted", "replied", "completed", "appealing")
+
+
+class Queue(msgspec.Struct, frozen=True):
+    key: str
+    label: str
+    filter: OrderFilter
+    sort: str = "due"
+    hint: str = ""
+
+    @property
+    def href(self) -> str:
+        params = {k: (",".join(v) if isinstance(v, tuple) else ("1" if v is True else v))
+                  for k, v in msgspec.to_builtins(self.filter).items()}
+        return "/console/orders?" + urlencode({**params, "sort": self.sort, "queue": self.key})
+
+
+def _q(key, label, sort="due", hint="", **criteria) -> Queue:
+    return Queue(key, label, OrderFilter(**criteria), sort, hint)
+
+
+QUEUES: dict[str, list[Queue]] = {
+    "agent": [
+        _q("callback", "待回访", unrated=True, hint="已办结、尚未回访，按回访时限排列"),
+        _q("received", "待派单", status="received"),
+        _q("today", "全部工单", sort="received_desc"),
+    ],
+    "dispatcher": [
+        _q("dispatch", "待派单", status="received", hint="按派单时限排列"),
+        _q("returned", "退单待审", status="returned"),
+        _q("replied", "待审核", status="replied"),
+        _q("extensions", "延期待批", statuses=("accepted", "suspended"), pending_extension=True),
+        _q("rated_badly", "差评待处理", status="completed", rated_badly=True, hint="可重办或归档"),
+        _q("suspended", "挂起", status="suspended", sort="updated_desc"),
+    ],
+    "handler": [
+        _q("accept", "待签收", status="dispatched"),
+        _q("handling", "办理中", status="accepted"),
+        _q("rework", "退回重办", status="accepted", rework=True),
+        _q("supervisions", "督办待回复", statuses=_OPEN_CENTRE, open_supervision=True),
+        _q("extensions", "延期申请", statuses=("accepted", "suspended"), pending_extension=True),
+        _q("appeal", "可申诉", status="completed", rated_badly=True, hint="回访不满意或未解决，3 个工作日内可申诉"),
+    ],
+    "supervisor": [
+        _q("overdue", "超期", statuses=_OPEN_CENTRE, deadline="overdue"),
+        _q("at_risk", "临期", statuses=_OPEN_CENTRE, deadline="at_risk"),
+        _q("appealing", "申诉待裁决", status="appealing"),
+        _q("supervisions", "督办未回复", statuses=_OPEN_CENTRE, open_supervision=True),
+        _q("mass_incident", "群体性事件", open_only=True, flag="mass_incident", sort="received_desc"),
+        _q("repeat_caller", "重复来电", open_only=True, flag="repeat_caller", sort="received_desc"),
+    ],
+}
+QUEUES["admin"] = [QUEUES["dispatcher"][0], QUEUES["supervisor"][0], QUEUES["supervisor"][2],
+                   QUEUES["agent"][0]]
+
+
+def find(role: str, key: str) -> Queue | None:
+    return next((q for q in QUEUES.get(role, []) if q.key == key), None)

@@ -1,0 +1,606 @@
+"""The console's pages: sign-in, each role's home, the order list and export, the order detail with
+its actions, the agent's phone intake with caller history, and the dispatcher's and handler's queues.
+Administration lives in ``api/console/admin.py``.
+
+Every handler resolves the signed-in user first and reads and acts only through the order service.
+A refused action shows the form again with what was typed; one that lost a race (409) says so and
+shows the order as it is now.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from typing import Any
+from urllib.parse import urlencode
+
+import msgspec
+from litestar import Request, Response, Router, get, post
+from litestar.datastructures import CacheControlHeader, UploadFile
+from litestar.exceptions import NotFoundException, PermissionDeniedException
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+from api.console import STATIC, queues
+from api.console.forms import (
+    GENERAL,
+    PRIORITIES,
+    categories,
+    channel_fields,
+    check_fields,
+    file_errors,
+    intake_fields,
+    read_values,
+    struct_fields,
+)
+from api.console.panels import order_panels
+from api.presenter import present, present_result
+from api.console.session import COOKIE, NotSignedIn, current_actor
+from api.web.protection import csrf_middleware, security_headers
+from api.web.tracking import publishes_replies
+from core.auth import login as check_password
+from core.channels import KINDS, SOURCES, describe_fields
+from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, Unauthorized
+from core.lifecycle import STATUSES
+from core.listing import LIST_FLAGS, SORTS, OrderFilter, parse_filter
+from core.model import ROLES, Actor
+from core.intake import IntakeRequest
+from core.sla import DEADLINE_LABELS
+from core.storage import AttachmentRefused
+from core.tables import Department
+
+PAGE_SIZE = 30
+EXPORT_LIMIT = 5000
+BULK_LIMIT = 100
+EVENT_LABELS = {"intake": "受理", "attach": "上传附件"}
+INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
+DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期"}
+
+
+def _console(request: Request):
+    return request.app.state.console
+
+
+def _platform(request: Request):
+    return request.app.state.platform
+
+
+async def _page(request: Request, actor: Actor | None, name: str, *, status_code: int = 200, **context) -> Response:
+    nav = queues.QUEUES.get(actor.role, []) if actor else []
+    names = await _platform(request).orders.department_names() if actor and actor.department else {}
+    return _console(request).render(request, name, status_code=status_code, me=actor, nav=nav,
+                                    my_department=names.get(actor.department or "", "") if actor else "", **context)
+
+
+def session_refresh(app):
+    """Send the re-signed "last seen" cookie that ``current_actor`` left in the request state."""
+    from litestar.datastructures import MutableScopeHeaders
+
+    async def middleware(scope, receive, send):
+        async def send_with_cookie(message):
+            if message["type"] == "http.response.start":
+                fresh = (scope.get("state") or {}).get("console_session")
+                if fresh:
+                    console = scope["litestar_app"].state.console
+                    headers = MutableScopeHeaders.from_message(message)
+                    if not any(v.startswith(f"{COOKIE}=") for k, v in headers.items() if k.lower() == "set-cookie"):
+                        headers.add("set-cookie", console.sessions.cookie(fresh).to_header(header=""))
+            await send(message)
+
+        await app(scope, receive, send_with_cookie)
+
+    return middleware
+
+
+# -- sign-in --------------------------------------------------------------------------------------
+
+def _safe_next(target: str | None) -> str:
+    return target if isinstance(target, str) and target.startswith("/console") and "//" not in target else "/console"
+
+
+@get("/login")
+async def login_page(request: Request, next: FromQuery[str | None] = None) -> Response:
+    return _console(request).render(request, "login.html", me=None, nav=[], values={}, error="",
+                                    next=_safe_next(next), notice=request.query_params.get("notice", ""))
+
+
+@post("/login")
+async def login_submit(request: Request) -> Response:
+    form = await request.form()
+    username = str(form.get("username") or "").strip()[:64]
+    password = str(form.get("password") or "")[:256]
+    target = _safe_next(form.get("next"))
+    try:
+        if not username or not password:
+            raise Unauthorized("请输入用户名和密码")
+        user = await check_password(username, password)
+    except Unauthorized as refused:
+        return _console(request).render(request, "login.html", status_code=401, me=None, nav=[],
+                                        values={"username": username}, error=refused.detail, next=target)
+    response = Redirect(target, status_code=303)
+    response.set_cookie(_console(request).sessions.cookie(_console(request).sessions.issue(user["id"])))
+    return response
+
+
+@post("/logout")
+async def logout(request: Request) -> Response:
+    response = Redirect("/console/login?notice=已退出登录", status_code=303)
+    response.set_cookie(_console(request).sessions.expired_cookie())
+    return response
+
+
+# -- home -----------------------------------------------------------------------------------------
+
+@get("/")
+async def home(request: Request) -> Response:
+    actor = await current_actor(request)
+    mine = queues.QUEUES.get(actor.role, [])
+    counts = await _platform(request).orders.count(actor, {q.key: q.filter for q in mine})
+    first = mine[0] if mine else None
+    items = []
+    if first:
+        items = (await _platform(request).orders.listing(actor, first.filter, sort=first.sort, page_size=10,
+                                                         with_total=False))["items"]
+    return await _page(request, actor, "home.html", queues=mine, counts=counts, first=first, items=items)
+
+
+# -- the order list and its export ----------------------------------------------------------------
+
+def _list_params(request: Request) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for key in OrderFilter.__struct_fields__:
+        value = request.query_params.get(key)
+        if value in (None, ""):
+            continue
+        if key == "statuses":
+            params[key] = tuple(v for v in value.split(",") if v)
+        elif key in ("unrated", "rated_badly", "open_supervision", "pending_extension", "rework", "open_only"):
+            params[key] = value in ("1", "true", "on")
+        else:
+            params[key] = value[:200]
+    return params
+
+
+async def _departments() -> list[dict]:
+    return await Department.select(Department.code, Department.name, Department.parent).order_by(
+        Department.sort).order_by(Department.code)
+
+
+@get("/orders")
+async def order_list(request: Request) -> Response:
+    actor = await current_actor(request)
+    params = _list_params(request)
+    sort = request.query_params.get("sort") or "received_desc"
+    try:
+        page = max(1, int(request.query_params.get("page") or 1))
+    except ValueError:
+        page = 1
+    queue = queues.find(actor.role, request.query_params.get("queue", ""))
+    error = ""
+    try:
+        found = parse_filter(params)
+        result = await _platform(request).orders.listing(actor, found, sort=sort if sort in SORTS else "received_desc",
+                                                         page=page, page_size=PAGE_SIZE)
+    except InvalidInput as bad:
+        error = "；".join(e.message for e in bad.errors)
+        result = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
+    if actor.in_centre and result["items"]:
+        await _platform(request).orders.mark_duplicates(result["items"])
+    query = {**{k: (",".join(v) if isinstance(v, tuple) else ("1" if v is True else v))
+                for k, v in params.items()}, "sort": sort}
+    if queue:
+        query["queue"] = queue.key
+    pages = max(1, -(-(result["total"] or 0) // PAGE_SIZE))
+    return await _page(request, actor, "orders.html", result=result, params=params, sort=sort, sorts=SORTS,
+                       query=urlencode(query), page=page, pages=pages, queue=queue, error=error,
+                       statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES,
+                       channels=list(_platform(request).channels), departments=await _departments(),
+                       status_code=400 if error else 200)
+
+
+@get("/orders/export.xlsx")
+async def order_export(request: Request) -> Response:
+    """The current filter as a spreadsheet (at most ``EXPORT_LIMIT`` rows, cut in the database)."""
+    import xlsxwriter
+
+    actor = await current_actor(request)
+    found = parse_filter(_list_params(request))
+    sort = request.query_params.get("sort") or "received_desc"
+    rows = await _platform(request).orders.rows_for_export(actor, found, sort=sort if sort in SORTS else "received_desc",
+                                                           limit=EXPORT_LIMIT)
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("工单")
+    bold = book.add_format({"bold": True})
+    header = ["工单编号", "受理时间", "渠道", "诉求类型", "标题", "状态", "承办单位", "时限状态", "时限", "街道",
+              "来电人", "联系电话", "预警"]
+    sheet.write_row(0, 0, header, bold)
+    from api.console import local_time
+
+    for i, r in enumerate(rows, start=1):
+        deadline = r["deadline"] or {}
+        sheet.write_row(i, 0, [r["number"], local_time(r["received_at"]), r["channel_name"], r["kind_label"],
+                               r["subject"], r["status_label"], r["department_name"], deadline.get("label", ""),
+                               local_time(deadline.get("due")), r["area"], r["citizen_name"], r["citizen_phone"],
+                               "、".join(r["flags"])])
+    sheet.set_column(0, 0, 20)
+    sheet.set_column(4, 4, 40)
+    book.close()
+    return Response(buffer.getvalue(), media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    headers={"content-disposition": "attachment; filename*=UTF-8''orders.xlsx",
+                             "cache-control": "no-store"})
+
+
+# -- the order detail and its actions -------------------------------------------------------------
+
+def _action_fields(platform, order: dict, action) -> list:
+    fields = struct_fields(action.payload)
+    if action.name == "reply" and not publishes_replies(platform.channels.get(order["channel"])):
+        fields = [f for f in fields if f.name != "public_reply"]
+    return fields
+
+
+def _timeline(platform, order: dict, names: dict[str, str]) -> list[dict]:
+    lifecycle = platform.channels.lifecycle(order["channel"])
+    shown = []
+    for e in order.get("events", []):
+        action = lifecycle.get(e["action"])
+        described = describe_fields(action.payload) if action else []
+        labels = {f.name: f.label for f in described}
+        choices = {f.name: f.choices or {} for f in described}
+        choices.update(INTAKE_CHOICES)
+        details = []
+        for key, value in (e["payload"] or {}).items():
+            if value in ("", None, [], {}) or key in ("reason", "note", "text") and value == e["reason"]:
+                continue
+            if key == "department":
+                value = names.get(value, value)
+            elif isinstance(value, str) and value in choices.get(key, {}):
+                value = choices[key][value]
+            elif isinstance(value, bool):
+                value = "是" if value else "否"
+            elif isinstance(value, list):
+                value = "、".join(map(str, value))
+            details.append((labels.get(key, {"source": "来源", "priority": "紧急程度", "flags": "预警",
+                                              "filename": "文件名", "size": "大小"}.get(key, key)), value))
+        shown.append({
+            "label": action.label if action else EVENT_LABELS.get(e["action"], e["action"]),
+            "actor": e["actor"], "role": ROLES.get(e["role"], e["role"]),
+            "department": names.get(e["department"] or "", ""),
+            "from": STATUSES.get(e["from_status"] or "", ""), "to": STATUSES.get(e["to_status"] or "", ""),
+            "reason": e["reason"], "details": details, "at": e["created_at"],
+        })
+    return shown
+
+
+async def _detail(request: Request, actor: Actor, number: str, *, order: dict | None = None,
+                  status_code: int = 200, open_action: str = "", values: dict | None = None,
+                  errors: dict | None = None, banner: str = "", banner_kind: str = "info") -> Response:
+    platform = _platform(request)
+    if order is None:
+        record, events = await platform.orders.detail(number, actor)
+        order = present(platform, record, actor, events)
+    names = await platform.orders.department_names()
+    lifecycle = platform.channels.lifecycle(order["channel"])
+    channel = platform.channels.get(order["channel"])
+    attachments = [msgspec.to_builtins(a) for a in await platform.orders.attachments(number, actor)]
+    actions = []
+    for a in order["actions"]:
+        action = lifecycle.get(a["name"])
+        if action is None or action.reveals_contact:
+            continue
+        actions.append({"name": action.name, "label": action.label, "fields": _action_fields(platform, order, action),
+                        "open": action.name == open_action})
+    reveal = next((a for a in order["actions"] if lifecycle.get(a["name"]) and lifecycle.get(a["name"]).reveals_contact),
+                  None)
+    panels = await order_panels(platform, order, actor)
+    duplicates = []
+    if actor.in_centre and order["status"] == "received":
+        summary = {"number": order["number"], "_phone": "", "subject": order["subject"],
+                   "received_at": _parse(order["received_at"])}
+        await platform.orders.mark_duplicates([summary])
+        duplicates = summary["duplicates"]
+    return await _page(
+        request, actor, "order.html", status_code=status_code, order=order, names=names, channel=channel,
+        fields=[(f.label, order["details"].get(f.name)) for f in describe_fields(channel.fields if channel else None)
+                if order["details"].get(f.name) not in (None, "", [])],
+        timeline=_timeline(platform, order, names), attachments=attachments, actions=actions, reveal=reveal,
+        panels=panels, values=values or {}, errors=errors or {}, general=(errors or {}).get(GENERAL, ""),
+        banner=banner, banner_kind=banner_kind, departments=await _departments(), duplicates=duplicates,
+        deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
+        reply_templates=REPLY_TEMPLATES)
+
+
+def _parse(value):
+    import datetime as dt
+
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+REPLY_TEMPLATES = {
+    "已办结": "经核查，您反映的「{subject}」问题属实。我单位已于  月  日安排人员到现场处理，目前问题已解决。感谢您对我们工作的支持。",
+    "正在办理": "您反映的「{subject}」问题已收悉。经核查，该问题涉及……，我单位已制定整改方案，预计于  月  日前完成，届时将再次回复。",
+    "政策解释": "您咨询的「{subject}」问题，根据《……》第  条规定，……。如有疑问，可拨打我单位咨询电话……。",
+    "不属实": "经我单位工作人员现场核查，您反映的「{subject}」情况与实际不符：……。如您有新的线索，欢迎继续反映。",
+}
+
+
+@get("/orders/{number:str}")
+async def order_detail(request: Request, number: FromPath[str]) -> Response:
+    actor = await current_actor(request)
+    return await _detail(request, actor, number)
+
+
+@post("/orders/{number:str}/act/{name:str}")
+async def order_act(request: Request, number: FromPath[str], name: FromPath[str]) -> Response:
+    actor = await current_actor(request)
+    platform = _platform(request)
+    order = present(platform, await platform.orders.get(number, actor), actor)
+    action = platform.channels.lifecycle(order["channel"]).get(name)
+    if action is None:
+        raise NotFound(f"没有「{name}」这个操作")
+    form = await request.form()
+    fields = _action_fields(platform, order, action)
+    data, values = read_values(form, fields)
+    for f in fields:  # a department picked by typing its name (the searchable picker) is its code
+        if f.widget == "department" and isinstance(data.get(f.name), str):
+            typed = data[f.name]
+            data[f.name] = next((d["code"] for d in await _departments() if typed in (d["code"], d["name"])), typed)
+    errors = check_fields({"": action.payload}, fields, data)
+    if action.reveals_contact and not str(data.get("reason") or "").strip():
+        errors["reason"] = "请写明查看完整号码的原因（将记录在案）"
+    if errors:
+        return await _detail(request, actor, number, order=order, status_code=400, open_action=name,
+                             values={name: values}, errors={name: errors})
+    seen_version = str(form.get("version") or "")
+    try:
+        result = await platform.orders.act(number, name, data, actor)
+    except InvalidInput as refused:
+        return await _detail(request, actor, number, status_code=400, open_action=name, values={name: values},
+                             errors={name: file_errors({}, refused.errors, fields)})
+    except Conflict as lost:
+        stale = seen_version and seen_version != str((await platform.orders.get(number, actor)).version)
+        return await _detail(
+            request, actor, number, status_code=409, banner_kind="conflict",
+            banner=(f"未能执行「{action.label}」：{lost.detail}。"
+                    + ("您打开这个页面之后，工单已被他人处理；" if stale else "")
+                    + "下面是工单的最新状态，请核对后再操作。"))
+    except Forbidden as refused:
+        return await _detail(request, actor, number, status_code=403, banner_kind="conflict",
+                             banner=f"未能执行「{action.label}」：{refused.detail}")
+    if action.reveals_contact:
+        return await _detail(request, actor, number, order=present_result(platform, result, actor),
+                             banner="完整号码已显示，本次查看已记录在案（仅本页显示，刷新后重新隐藏）。")
+    return Redirect(f"/console/orders/{number}?{urlencode({'done': action.label})}", status_code=303)
+
+
+@post("/orders/{number:str}/attachments", request_max_body_size=11 * 1024 * 1024)
+async def order_attach(request: Request, number: FromPath[str]) -> Response:
+    actor = await current_actor(request)
+    platform = _platform(request)
+    form = await request.form()
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return await _detail(request, actor, number, status_code=400, banner_kind="conflict", banner="请选择要上传的文件")
+    try:
+        await platform.orders.attach(number, upload.filename, await upload.read(), actor, platform.attachments)
+    except AttachmentRefused as refused:
+        return await _detail(request, actor, number, status_code=400, banner_kind="conflict", banner=str(refused))
+    except (Conflict, Forbidden) as refused:
+        return await _detail(request, actor, number, status_code=refused.status_code, banner_kind="conflict",
+                             banner=refused.detail)
+    return Redirect(f"/console/orders/{number}?{urlencode({'done': '上传附件'})}", status_code=303)
+
+
+@get("/orders/{number:str}/attachments/{key:str}")
+async def order_attachment(request: Request, number: FromPath[str], key: FromPath[str]) -> Response:
+    actor = await current_actor(request)
+    platform = _platform(request)
+    found = next((msgspec.to_builtins(a) for a in await platform.orders.attachments(number, actor) if a.key == key),
+                 None)
+    if found is None:
+        raise NotFound("附件不存在")
+    inline = found["content_type"].startswith("image/")
+    from urllib.parse import quote
+
+    return Response(platform.attachments.open(key), media_type=found["content_type"], headers={
+        "content-disposition": f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(found['filename'])}",
+        "cache-control": "private, max-age=3600"})
+
+
+# -- the agent's phone intake -------------------------------------------------------------------------
+
+def _intake_context(platform, values: dict, errors: dict) -> dict:
+    channels = list(platform.channels)
+    return {"channels": channels, "common": intake_fields(),
+            "own": {c.code: channel_fields(c) for c in channels}, "values": values, "errors": errors,
+            "general": errors.get(GENERAL, ""), "categories": categories(), "kinds": KINDS,
+            "priorities": PRIORITIES, "submission": values.get("_submission") or secrets.token_urlsafe(18)}
+
+
+@get("/intake")
+async def intake_page(request: Request) -> Response:
+    actor = await current_actor(request)
+    if actor.role not in ("agent", "dispatcher", "admin"):
+        raise Forbidden("只有话务员、派单员和管理员可以受理来电")
+    platform = _platform(request)
+    values = {"channel": "hotline" if platform.channels.get("hotline") else next(iter(platform.channels)).code,
+              "kind": "complaint", "priority": "normal"}
+    return await _page(request, actor, "intake.html", history=None, **_intake_context(platform, values, {}))
+
+
+@post("/intake")
+async def intake_submit(request: Request) -> Response:
+    actor = await current_actor(request)
+    platform = _platform(request)
+    form = await request.form()
+    code = str(form.get("channel") or "")
+    channel = platform.channels.get(code)
+    common = intake_fields()
+    own = channel_fields(channel) if channel else []
+    data, values = read_values(form, common + own)
+    values["channel"] = code
+    values["_submission"] = str(form.get("_submission") or "")[:64]
+    errors = {} if channel else {"channel": "请选择渠道"}
+    if channel:
+        errors.update(check_fields({"": IntakeRequest, "citizen.": _citizen(), "details.": channel.fields},
+                                   common + own, data))
+    history = None
+    phone = str((data.get("citizen") or {}).get("phone") or "")
+    if phone:
+        history = await platform.orders.caller_history(actor, phone)
+    if not errors:
+        data["source"] = "phone"
+        data.setdefault("citizen", {})
+        data.setdefault("details", {})
+        try:
+            request_ = msgspec.convert(data, IntakeRequest, strict=False)
+            _, made = await platform.orders.intake(code, request_, actor, idempotency_key=values["_submission"] or None)
+            return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理'})}", status_code=303)
+        except msgspec.ValidationError as exc:
+            from core.intake import field_errors
+
+            errors = file_errors({}, field_errors(exc), common + own)
+        except InvalidInput as refused:
+            errors = file_errors({}, refused.errors, common + own)
+        except Conflict as refused:
+            errors = {GENERAL: refused.detail}
+    return await _page(request, actor, "intake.html", status_code=400, history=history,
+                       **_intake_context(platform, values, errors))
+
+
+def _citizen():
+    from core.model import Citizen
+
+    return Citizen
+
+
+@get("/caller-history")
+async def caller_history(request: Request, phone: FromQuery[str] = "") -> Response:
+    """The history panel as an HTML fragment, fetched while the agent types the number."""
+    actor = await current_actor(request)
+    phone = phone.strip()[:20]
+    history = await _platform(request).orders.caller_history(actor, phone) if len(phone) >= 7 else None
+    return _console(request).render(request, "_history.html", history=history)
+
+
+# -- queues with bulk actions ----------------------------------------------------------------------
+
+@get("/dispatch")
+async def dispatch_queue(request: Request) -> Response:
+    """待派单 by the soonest dispatch deadline, with suggestions, duplicates and bulk dispatch."""
+    actor = await current_actor(request)
+    if actor.role not in ("dispatcher", "admin"):
+        raise Forbidden("只有派单员可以派单")
+    platform = _platform(request)
+    q = str(request.query_params.get("q") or "")[:100]
+    result = await platform.orders.listing(actor, OrderFilter(status="received", q=q), sort="due", page_size=50)
+    await platform.orders.mark_duplicates(result["items"])
+    return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(), q=q,
+                       outcome=None)
+
+
+@post("/bulk/{name:str}")
+async def bulk_action(request: Request, name: FromPath[str]) -> Response:
+    """Dispatch (each to its suggestion or to one chosen department) or accept several orders; each
+    goes through the service on its own, and the page tells which succeeded and why others did not."""
+    actor = await current_actor(request)
+    if name not in ("dispatch", "accept"):
+        raise NotFound("没有这个批量操作")
+    platform = _platform(request)
+    form = await request.form()
+    numbers = [n for n in form.getall("numbers", []) if isinstance(n, str) and n][:BULK_LIMIT]
+    department = str(form.get("department") or "")
+    done, failed = [], []
+    for number in numbers:
+        try:
+            payload: dict[str, Any] = {}
+            if name == "dispatch":
+                order = await platform.orders.get(number, actor)
+                target = department or order.suggested_department
+                if not target:
+                    raise InvalidInput([], "没有建议承办单位，请选择单位后再派")
+                payload = {"department": target}
+            await platform.orders.act(number, name, payload, actor)
+            done.append(number)
+        except HuyingError as refused:
+            failed.append((number, refused.detail))
+    label = "派单" if name == "dispatch" else "签收"
+    if not numbers:
+        failed.append(("", f"请先勾选要{label}的工单"))
+    outcome = {"label": label, "done": done, "failed": failed}
+    if name == "dispatch":
+        result = await platform.orders.listing(actor, OrderFilter(status="received"), sort="due", page_size=50)
+        await platform.orders.mark_duplicates(result["items"])
+        return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(),
+                           q="", outcome=outcome, status_code=200 if done or not failed else 409)
+    result = await platform.orders.listing(actor, OrderFilter(status="dispatched"), sort="due", page_size=50)
+    return await _page(request, actor, "accept.html", result=result, outcome=outcome,
+                       status_code=200 if done or not failed else 409)
+
+
+@get("/accept")
+async def accept_queue(request: Request) -> Response:
+    actor = await current_actor(request)
+    result = await _platform(request).orders.listing(actor, OrderFilter(status="dispatched"), sort="due", page_size=50)
+    return await _page(request, actor, "accept.html", result=result, outcome=None)
+
+
+# -- errors -----------------------------------------------------------------------------------------
+
+def _signed_out(request: Request, exc: NotSignedIn) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if request.method != "GET" or request.url.path.startswith("/console/caller-history"):
+        target = "/console"
+    query = {"next": target}
+    if exc.reason:
+        query["notice"] = exc.reason
+    response = Redirect(f"/console/login?{urlencode(query)}", status_code=303)
+    response.set_cookie(_console(request).sessions.expired_cookie())
+    return response
+
+
+def _message(request: Request, status_code: int, title: str, text: str) -> Response:
+    return _console(request).render(request, "message.html", status_code=status_code, me=None, nav=[],
+                                    title=title, text=text)
+
+
+def _huying_error(request: Request, exc: HuyingError) -> Response:
+    titles = {400: "请求有误", 401: "请重新登录", 403: "无权访问", 404: "没有找到", 409: "操作未能完成"}
+    return _message(request, exc.status_code, titles.get(exc.status_code, "操作未能完成"), exc.detail)
+
+
+def _csrf_refused(request: Request, exc: Exception) -> Response:
+    return _message(request, 403, "页面已过期，请刷新后重试",
+                    "这次提交没有通过安全校验（页面打开太久或 Cookie 被清除）。请返回上一页，刷新后再提交。")
+
+
+def _not_found(request: Request, exc: Exception) -> Response:
+    return _message(request, 404, "没有找到这个页面", "请从工作台首页重新进入。")
+
+
+def _server_error(request: Request, exc: Exception) -> Response:
+    return _message(request, 500, "系统暂时无法处理", "很抱歉，系统出了点问题，刚才的操作可能没有完成。请刷新页面核对后再试。")
+
+
+def console_router(secret: str) -> Router:
+    from api.console.admin import ADMIN_ROUTES
+
+    static = create_static_files_router(path="/static", directories=[STATIC], name="console-static",
+                                        include_in_schema=False, cache_control=CacheControlHeader(max_age=86400))
+    return Router(
+        path="/console",
+        route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
+                        order_attach, order_attachment, intake_page, intake_submit, caller_history,
+                        dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES],
+        middleware=[security_headers, session_refresh, csrf_middleware(secret)],
+        exception_handlers={
+            NotSignedIn: _signed_out,
+            HuyingError: _huying_error,
+            PermissionDeniedException: _csrf_refused,
+            NotFoundException: _not_found,
+            500: _server_error,
+        },
+        include_in_schema=False,
+    )

@@ -1,0 +1,76 @@
+// 呼应 staff console: small enhancements; every page also works without this file.
+(function () {
+  "use strict";
+
+  // The agent's intake: caller history while the number is typed, the channel's own fields, Ctrl+Enter.
+  function intake() {
+    var form = document.getElementById("intake-form");
+    if (!form) return;
+    var phone = form.querySelector('[name="citizen.phone"]');
+    var history = document.getElementById("history");
+    var timer = null, last = "";
+    function lookUp() {
+      var number = phone.value.replace(/\s+/g, "");
+      if (number === last || number.length < 7) return;
+      last = number;
+      fetch(history.dataset.url + "?phone=" + encodeURIComponent(number), {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) { if (html && phone.value.replace(/\s+/g, "") === number) history.innerHTML = html; });
+    }
+    phone.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(lookUp, 250); });
+    phone.addEventListener("change", lookUp);
+    var channel = form.querySelector('[name="channel"]');
+    function showChannel() {
+      form.querySelectorAll(".channel-fields").forEach(function (box) {
+        var mine = box.dataset.channel === channel.value;
+        box.hidden = !mine;
+        box.disabled = !mine;
+      });
+    }
+    channel.addEventListener("change", showChannel);
+    showChannel();
+    form.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+    });
+    if (!phone.value) phone.focus();
+  }
+
+  // Bulk selection: a running count and "select all".
+  function bulk() {
+    var all = document.getElementById("pick-all");
+    var picked = document.getElementById("picked");
+    if (!picked) return;
+    var boxes = Array.prototype.slice.call(document.querySelectorAll("input.pick"));
+    function count() { picked.textContent = boxes.filter(function (b) { return b.checked; }).length; }
+    boxes.forEach(function (b) { b.addEventListener("change", count); });
+    if (all) all.addEventListener("change", function () { boxes.forEach(function (b) { b.checked = all.checked; }); count(); });
+    count();
+  }
+
+  // Reply templates: fill the reply box with a chosen skeleton (the order's subject filled in).
+  function templates() {
+    document.querySelectorAll("button.template").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var box = document.getElementById(button.dataset.target);
+        var subject = button.closest(".templates").dataset.subject || "";
+        if (!box) return;
+        if (box.value.trim() && !window.confirm("用模板替换已写的答复？")) return;
+        box.value = button.dataset.text.replace("{subject}", subject);
+        box.focus();
+      });
+    });
+  }
+
+  // An opened action form puts the cursor in its first input.
+  function actions() {
+    document.querySelectorAll("details.action").forEach(function (d) {
+      d.addEventListener("toggle", function () {
+        if (!d.open) return;
+        var first = d.querySelector("form input:not([type=hidden]), form select, form textarea");
+        if (first) first.focus();
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { intake(); bulk(); templates(); actions(); });
+})();

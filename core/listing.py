@@ -1,0 +1,311 @@
+"""Lists of orders for people at work: filters, search, sort, paging and counts, all in the database.
+
+``OrderLists`` is part of the order service (``OrderService`` inherits it), so every list, count,
+caller history and export is scoped by the same rule as a single read: a handler sees only its own
+department's orders, an integration only its channels'. The soonest open deadline and the instant
+it turns 临期 are columns (``due_at``, ``at_risk_at``), so deadline filters and the queues' order by
+deadline are plain indexed comparisons, never computed in Python over many rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+import msgspec
+from piccolo.columns.combination import WhereRaw
+from piccolo.query import OrderByRaw
+
+from core.calendar import DEADLINE_STATE_LABELS
+from core.channels import FLAGS, KINDS, SOURCES, field
+from core.confidential import HIDDEN
+from core.db import read_transaction
+from core.errors import FieldError, Forbidden, InvalidInput
+from core.lifecycle import OPEN_STATUSES, STATUSES
+from core.model import Actor
+from core.visibility import mask_phone, scope
+from core.tables import Department, Order
+
+REPEAT_CALLER_DAYS = 30  # DESIGN.md: 重复来电 is the same caller within 30 days
+REPEAT_CALLER_ORDERS = 3
+HISTORY_DAYS = 90  # the agent's caller-history panel
+DUPLICATE_DAYS = 7  # 疑似重复: same phone or same subject within this many days
+MAX_PAGE = 10_000
+CALENDAR_DAYS = 30  # beyond this, working time over a deadline is estimated (5 of 7 days, 8 hours)
+QUERY_MAX = 100
+
+LIST_FLAGS: dict[str, str] = {**FLAGS, "repeat_caller": "重复来电"}
+SORTS: dict[str, tuple[str, bool, str]] = {  # name: (column, ascending, 中文)
+    "received_desc": ("received_at", False, "受理时间（新→旧）"),
+    "received_asc": ("received_at", True, "受理时间（旧→新）"),
+    "due": ("due_at", True, "时限（最紧→最松）"),
+    "updated_desc": ("updated_at", False, "最近办理"),
+    "number": ("number", True, "工单编号"),
+}
+SUMMARY_COLUMNS = (Order.id, Order.number, Order.channel, Order.kind, Order.source, Order.subject,
+                   Order.citizen_name, Order.citizen_phone, Order.anonymous, Order.area, Order.category,
+                   Order.status, Order.department, Order.suggested_department, Order.suggestion_reason,
+                   Order.priority, Order.received_at, Order.due_at, Order.at_risk_at, Order.flags,
+                   Order.rework_count, Order.rating, Order.updated_at, Order.version)
+
+Short = Annotated[str, msgspec.Meta(max_length=64)]
+
+
+class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit_defaults=True):
+    """What a list shows; every criterion is optional and they all apply together."""
+
+    status: Annotated[Short, field("状态", choices=STATUSES)] = ""
+    statuses: tuple[str, ...] = ()  # a queue spanning several statuses
+    channel: Annotated[Short, field("渠道")] = ""
+    kind: Annotated[Short, field("诉求类型", choices=KINDS)] = ""
+    department: Annotated[Short, field("承办单位")] = ""
+    area: Annotated[Short, field("街道（乡镇）")] = ""
+    deadline: Annotated[Literal["", "normal", "at_risk", "overdue"],
+                        field("时限状态", choices=DEADLINE_STATE_LABELS)] = ""
+    flag: Annotated[Literal["", "mass_incident", "repeat_caller"], field("预警标记", choices=LIST_FLAGS)] = ""
+    q: Annotated[str, field("搜索", "工单编号、电话、姓名或内容中的文字", max_length=QUERY_MAX)] = ""
+    received_from: Annotated[dt.date | None, field("受理日期从")] = None
+    received_to: Annotated[dt.date | None, field("受理日期到")] = None
+    unrated: bool = False  # completed and not yet called back
+    rated_badly: bool = False  # rated 不满意 or 未解决
+    open_supervision: bool = False  # a 督办 not yet answered
+    pending_extension: bool = False  # an extension waiting for the centre
+    rework: bool = False  # sent back at least once
+    open_only: bool = False
+
+
+def parse_filter(params: dict[str, Any]) -> OrderFilter:
+    """A filter from query parameters; a bad value is named (400), never silently ignored."""
+    data = {k: v for k, v in params.items() if k in OrderFilter.__struct_fields__ and v not in ("", None)}
+    try:
+        found = msgspec.convert(data, OrderFilter, strict=False)
+    except msgspec.ValidationError as exc:
+        from core.intake import field_errors
+
+        raise InvalidInput(field_errors(exc), "筛选条件有误") from None
+    errors = []
+    if found.status and found.status not in STATUSES:
+        errors.append(FieldError("status", "没有这个状态", "query"))
+    if any(s not in STATUSES for s in found.statuses):
+        errors.append(FieldError("statuses", "没有这个状态", "query"))
+    if found.kind and found.kind not in KINDS:
+        errors.append(FieldError("kind", "没有这个诉求类型", "query"))
+    if found.received_from and found.received_to and found.received_from > found.received_to:
+        errors.append(FieldError("received_to", "结束日期不能早于开始日期", "query"))
+    if errors:
+        raise InvalidInput(errors, "筛选条件有误")
+    return found
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    from core.intake import LOCAL_TZ
+
+    return dt.datetime.combine(day, dt.time.min, LOCAL_TZ)
+
+
+def _json_has(column: str, fragment: str) -> WhereRaw:
+    """A JSON column's text contains ``fragment`` (stored compact by orjson on both backends)."""
+    return WhereRaw(f"CAST({column} AS TEXT) LIKE {{}}", f"%{fragment}%")
+
+
+class OrderLists:
+    """The list half of the order service (mixed into ``OrderService``)."""
+
+    channels: Any
+    sla: Any
+    clock: Any
+    engine: Any
+
+    # -- scope and clauses ------------------------------------------------------------------------
+
+    def clauses(self, actor: Actor, f: OrderFilter) -> list:
+        now = self.clock()
+        where = scope(actor)  # the same rule as a single read (core.visibility)
+        for column, value in ((Order.status, f.status), (Order.channel, f.channel), (Order.kind, f.kind),
+                              (Order.department, f.department), (Order.area, f.area)):
+            if value:
+                where.append(column == value)
+        if f.statuses:
+            where.append(Order.status.is_in(list(f.statuses)))
+        if f.open_only:
+            where.append(Order.status.is_in(sorted(OPEN_STATUSES)))
+        if f.deadline == "overdue":
+            where.append(Order.due_at < now)
+        elif f.deadline == "at_risk":
+            where.append((Order.at_risk_at <= now) & (Order.due_at >= now))
+        elif f.deadline == "normal":
+            where.append(Order.at_risk_at > now)
+        if f.flag == "repeat_caller":
+            where.append(WhereRaw(
+                "citizen_phone IN (SELECT citizen_phone FROM orders WHERE received_at >= {} AND citizen_phone <> '' "
+                "GROUP BY citizen_phone HAVING COUNT(*) >= {})",
+                now - dt.timedelta(days=REPEAT_CALLER_DAYS), REPEAT_CALLER_ORDERS))
+        elif f.flag:
+            where.append(_json_has("flags", f'"{f.flag}"'))
+        if f.received_from:
+            where.append(Order.received_at >= _local_midnight(f.received_from))
+        if f.received_to:
+            where.append(Order.received_at < _local_midnight(f.received_to + dt.timedelta(days=1)))
+        if f.unrated:
+            where.append((Order.status == "completed") & Order.rating.is_null())
+        if f.rated_badly:
+            where.append(_json_has("rating", '"satisfaction":"unsatisfied"') | _json_has("rating", '"resolved":false'))
+        if f.open_supervision:
+            where.append(_json_has("supervisions", '"answer":null'))
+        if f.pending_extension:
+            where.append(_json_has("extensions", '"status":"requested"'))
+        if f.rework:
+            where.append(Order.rework_count > 0)
+        q = f.q.strip()
+        if q:
+            where.append(self._matching(q, actor))
+        return where
+
+    def _matching(self, q: str, actor: Actor):
+        """Number, phone and name match exactly (the number also by its tail); words anywhere in the
+        subject or content. Phones and names are searched by the centre only."""
+        text = q.replace("%", "").replace("_", "")
+        match = Order.number == q.upper()
+        if re.fullmatch(r"\d{4,}", q):
+            match = match | Order.number.like(f"%{q}")
+        if actor.in_centre:
+            match = match | (Order.citizen_phone == q) | (Order.citizen_name == q)
+        return match | Order.subject.like(f"%{text}%") | Order.content.like(f"%{text}%")
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    async def listing(self, actor: Actor, f: OrderFilter, *, sort: str = "received_desc", page: int = 1,
+                   page_size: int = 20, with_total: bool = True) -> dict:
+        """One page of summaries and the total; the page is cut in the database."""
+        if sort not in SORTS:
+            raise InvalidInput([FieldError("sort", "不支持这种排序", "query")])
+        page = max(1, min(page, MAX_PAGE))
+        column, ascending, _ = SORTS[sort]
+        where = self.clauses(actor, f)
+        query = Order.select(*SUMMARY_COLUMNS).output(load_json=True)
+        count = Order.count()
+        for clause in where:
+            query = query.where(clause)
+            count = count.where(clause)
+        if column == "due_at":  # nothing due sorts last on both backends
+            query = query.order_by(OrderByRaw("due_at IS NULL")).order_by(Order.due_at)
+        else:
+            query = query.order_by(getattr(Order, column), ascending=ascending)
+        query = query.order_by(Order.id, ascending=ascending).limit(page_size).offset((page - 1) * page_size)
+        async with read_transaction(self.engine):
+            rows = await query
+            total = await count if with_total else None
+            names = await self.department_names()
+        return {"items": [self.summary(r, actor, names) for r in rows], "total": total, "page": page,
+                "page_size": page_size}
+
+    async def count(self, actor: Actor, queues: dict[str, OrderFilter]) -> dict[str, int]:
+        """How many orders each named filter holds, in one read transaction."""
+        found = {}
+        async with read_transaction(self.engine):
+            for name, f in queues.items():
+                query = Order.count()
+                for clause in self.clauses(actor, f):
+                    query = query.where(clause)
+                found[name] = await query
+        return found
+
+    async def rows_for_export(self, actor: Actor, f: OrderFilter, *, sort: str, limit: int) -> list[dict]:
+        page = await self.listing(actor, f, sort=sort, page=1, page_size=limit, with_total=False)
+        return page["items"]
+
+    async def department_names(self) -> dict[str, str]:
+        cached = getattr(self, "_department_names", None)
+        if cached is None:
+            rows = await Department.select(Department.code, Department.name)
+            cached = self._department_names = {r["code"]: r["name"] for r in rows}
+        return cached
+
+    def forget_department_names(self) -> None:
+        self._department_names = None
+
+    def deadline_of(self, due_at: dt.datetime | None, at_risk_at: dt.datetime | None) -> dict | None:
+        """The soonest open deadline as a chip: 正常/临期/超期 and the working hours left (or over)."""
+        if due_at is None:
+            return None
+        now = self.clock()
+        if now > due_at:
+            state = "overdue"
+            if now - due_at > dt.timedelta(days=CALENDAR_DAYS):  # long overdue: counted in days, cheaply
+                return {"state": state, "label": DEADLINE_STATE_LABELS[state], "due": due_at.isoformat(),
+                        "hours": -round((now - due_at).days * 8 * 5 / 7, 1)}
+            hours = -self.sla.calendar.working_seconds_between(due_at, now) / 3600
+        else:
+            state = "at_risk" if at_risk_at is not None and now >= at_risk_at else "normal"
+            hours = self.sla.calendar.working_seconds_between(now, due_at) / 3600
+        return {"state": state, "label": DEADLINE_STATE_LABELS[state], "hours": round(hours, 1),
+                "due": due_at.isoformat()}
+
+    def summary(self, row: dict, actor: Actor, names: dict[str, str]) -> dict:
+        """One row of a list as this actor may see it (phone masked, a protected reporter hidden)."""
+        channel = self.channels.get(row["channel"])
+        protected = bool(channel and channel.protect_reporter)
+        return {
+            "number": row["number"], "subject": row["subject"], "channel": row["channel"],
+            "channel_name": channel.name if channel else row["channel"],
+            "kind": row["kind"], "kind_label": KINDS.get(row["kind"], row["kind"]),
+            "source_label": SOURCES.get(row["source"], row["source"]),
+            "citizen_name": HIDDEN if protected else row["citizen_name"],
+            "citizen_phone": "" if protected else mask_phone(row["citizen_phone"]),
+            "area": row["area"], "category": row["category"],
+            "status": row["status"], "status_label": STATUSES[row["status"]],
+            "department": row["department"], "department_name": names.get(row["department"] or "", ""),
+            "suggested_department": row["suggested_department"],
+            "suggested_department_name": names.get(row["suggested_department"] or "", ""),
+            "suggestion_reason": row["suggestion_reason"], "priority": row["priority"],
+            "received_at": row["received_at"], "deadline": self.deadline_of(row["due_at"], row["at_risk_at"]),
+            "flags": [LIST_FLAGS.get(f, f) for f in row["flags"] or ()], "rework_count": row["rework_count"],
+            "rating": row["rating"], "version": row["version"],
+            "_phone": "" if protected else row["citizen_phone"],  # for duplicate checks; never rendered
+        }
+
+    async def caller_history(self, actor: Actor, phone: str, *, limit: int = 20) -> dict:
+        """That number's orders of the last 90 days, open ones first, for the agent on the call."""
+        if not actor.in_centre:
+            raise Forbidden("只有中心人员可以查看来电历史")
+        phone = phone.strip()
+        since = self.clock() - dt.timedelta(days=HISTORY_DAYS)
+        recent = self.clock() - dt.timedelta(days=REPEAT_CALLER_DAYS)
+        base = (Order.citizen_phone == phone) & (Order.received_at >= since)
+        async with read_transaction(self.engine):
+            rows = await Order.select(*SUMMARY_COLUMNS).where(base).output(load_json=True).order_by(
+                Order.received_at, ascending=False).limit(200)
+            total = await Order.count().where(base)
+            names = await self.department_names()
+        items = [self.summary(r, actor, names) for r in rows]
+        items.sort(key=lambda r: r["status"] not in OPEN_STATUSES)  # stable: newest first within each
+        last_30 = sum(1 for r in rows if r["received_at"] >= recent)
+        return {"phone": phone, "items": items[:limit], "total": total,
+                "open": sum(1 for r in rows if r["status"] in OPEN_STATUSES),
+                "repeat_caller": last_30 + 1 >= REPEAT_CALLER_ORDERS,  # counting the call being taken
+                "days": HISTORY_DAYS}
+
+    async def mark_duplicates(self, items: list[dict]) -> list[dict]:
+        """Add each row's caller order count (90 days) and whether it looks like a duplicate: the same
+        phone or the same subject on another order within 7 days."""
+        phones = sorted({i["_phone"] for i in items if i["_phone"]})
+        subjects = sorted({i["subject"] for i in items})
+        if not items:
+            return items
+        window = dt.timedelta(days=DUPLICATE_DAYS)
+        earliest = min(i["received_at"] for i in items) - window
+        since = self.clock() - dt.timedelta(days=HISTORY_DAYS)
+        async with read_transaction(self.engine):
+            by_phone = await Order.select(Order.number, Order.citizen_phone, Order.received_at).where(
+                Order.citizen_phone.is_in(phones) & (Order.received_at >= min(since, earliest))) if phones else []
+            by_subject = await Order.select(Order.number, Order.subject, Order.received_at).where(
+                Order.subject.is_in(subjects) & (Order.received_at >= earliest)
+                & (Order.status != "merged"))
+        for item in items:
+            same_phone = [r for r in by_phone if r["citizen_phone"] == item["_phone"] and r["number"] != item["number"]]
+            same_subject = [r for r in by_subject if r["subject"] == item["subject"] and r["number"] != item["number"]]
+            close = [r["number"] for r in same_phone + same_subject if abs(r["received_at"] - item["received_at"]) <= window]
+            item["caller_orders"] = sum(1 for r in same_phone if r["received_at"] >= since)
+            item["duplicates"] = sorted(set(close))
+        return items
