@@ -26,6 +26,7 @@ from api.open311 import OPEN311_ROUTER
 from api.operations import OPERATION_ROUTES, RequestLog, configure_request_log
 from api.integrations import ROUTES as INTEGRATION_ROUTES
 from api.reports import ROUTES as REPORT_ROUTES
+from api.knowledge_routes import ROUTES as KNOWLEDGE_ROUTES
 from api.routes import ROUTES
 from api.console import ConsolePages
 from api.openapi import StrictStructSchemaPlugin
@@ -155,7 +156,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES, *REPORT_ROUTES,
+        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES, *REPORT_ROUTES, *KNOWLEDGE_ROUTES,
                         create_static_files_router(path=DOCS, directories=[Path(__file__).parent / "docs_assets"],
                                                    name="docs-assets", include_in_schema=False)],
         dependencies={"actor": Provide(provide_actor)},

@@ -131,6 +131,40 @@ def cmd_new_channel(args) -> None:
     print(f"下一步：编辑 {written[0]}，然后运行 python -m pytest {written[0].parent / 'tests'}")
 
 
+def cmd_train_dispatch(args) -> None:
+    from core.suggestions import TARGETS, train
+
+    async def run():
+        platform = _platform()
+        await _migrate(platform)
+        try:
+            return [await train(target) for target in TARGETS]
+        finally:
+            await platform.stop()
+
+    for result in asyncio.run(run()):
+        name = "派单模型" if result["target"] == "department" else "分类模型"
+        if result["trained"]:
+            print(f"{name} v{result['version']}: {result['examples']} 条样本，"
+                  f"accuracy@1={result['accuracy_at_1']:.2f} accuracy@3={result['accuracy_at_3']:.2f}")
+        else:
+            print(f"{name}未训练：{result['message']}")
+
+
+def cmd_eval_dispatch(args) -> None:
+    from core.suggestions import cross_validate, load_lexicon, read_labelled_csv
+
+    try:
+        examples = read_labelled_csv(args.data)
+    except (OSError, ValueError) as exc:
+        sys.exit(f"错误: {exc}")
+    if len(examples) < args.folds or len({e.label for e in examples}) < 2:
+        sys.exit("错误: 样本太少，无法交叉验证")
+    result = cross_validate(examples, load_lexicon(), k=args.folds, use_category=False)
+    print(f"accuracy@1={result['accuracy_at_1']:.2f} accuracy@3={result['accuracy_at_3']:.2f}")
+    print(f"（{result['examples']} 条，{result['folds']} 折分层交叉验证，每条由没见过它的模型预测）", file=sys.stderr)
+
+
 def cmd_backup(args) -> None:
     from core.backup import BackupError, backup
     from core.settings import load_settings
@@ -200,6 +234,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="写入演示单位、用户和工单")
     demo.add_argument("--orders", type=int, default=300)
     demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("train-dispatch", help="用历史工单重新训练派单和分类建议模型").set_defaults(
+        func=cmd_train_dispatch)
+    evaluate = sub.add_parser("eval-dispatch", help="在带标注的 CSV 上评估建议模型（交叉验证）")
+    evaluate.add_argument("--data", required=True, help="列为 id,user,subject,time,detail,category 的 CSV")
+    evaluate.add_argument("--folds", type=int, default=5)
+    evaluate.set_defaults(func=cmd_eval_dispatch)
+
 
     backup = sub.add_parser("backup", help="备份数据库和附件到一个文件（服务运行中也可执行）")
     backup.add_argument("file", type=Path)

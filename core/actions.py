@@ -72,6 +72,7 @@ class ActionDesk:
                 if not updated:
                     raise Conflict("工单已被他人处理，请刷新后重试")
                 after = msgspec.structs.replace(order, **changes)
+                await self.service.index.changed(order, after)
             data = msgspec.to_builtins(parsed)
             reason = data.get("reason") or data.get("note") or data.get("text") or ""
             sent = await service.record_event(after, name, actor, order.status, target, reason, data, now)

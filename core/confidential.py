@@ -19,6 +19,7 @@ HIDDEN = "（保密）"
 
 class Sealer:
     def __init__(self, secret: str):
+        self.secret = secret
         self._aead = AESGCM(hashlib.sha256(b"huying-confidential\0" + secret.encode()).digest())
 
     def seal(self, text: str) -> str:

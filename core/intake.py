@@ -23,7 +23,7 @@ from core.channels import KINDS, Channel
 from core.db import insert_row, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, chinese
 from core.model import ROLES, Actor, Citizen, OrderRecord
-from core.routing import suggest
+from core.routing import Suggestion, suggest
 from core.tables import Counter, IdempotencyKey, Order
 
 if TYPE_CHECKING:
@@ -201,6 +201,12 @@ class IntakeDesk:
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind,
                              details=msgspec.to_builtins(details) if details is not None else None)
+        if suggestion is None and service.learned is not None:  # rules win; the learned model fills the gap
+            await service.learned.refresh()
+            top = service.learned.best(channel=code, kind=request.kind, category=request.category,
+                                       area=request.area, subject=request.subject, content=request.content)
+            if top is not None:
+                suggestion = Suggestion(top.department, top.reason[:255])
         citizen_name, citizen_phone = request.citizen.name.strip(), request.citizen.phone.strip()
         citizen_sealed = ""
         stored_details = msgspec.to_builtins(details) if details is not None else {}
@@ -228,6 +234,7 @@ class IntakeDesk:
             "rating": None, "external_id": request.external_id, "version": 1,
             "created_at": now, "updated_at": now,
         }
+        words = service.index.words(as_record({**row, "id": 0, "number": ""}))  # segmenting stays outside the lock
         if handle_due is not None:
             row["deadlines"]["handle"]["due"] = handle_due.astimezone(dt.timezone.utc).isoformat()
         # Only the database work holds the write lock; everything above was prepared outside it.
@@ -236,7 +243,7 @@ class IntakeDesk:
         for attempt in (1, 2):
             try:
                 return await self._store(row, request, actor, scope, idempotency_key, request_hash, reasons,
-                                         attachments, now)
+                                         attachments, now, words)
             except DUPLICATE_KEY:
                 if attempt == 2:
                     raise
@@ -244,7 +251,8 @@ class IntakeDesk:
 
     async def _store(self, row: dict, request: IntakeRequest, actor: Actor, scope: str,
                      idempotency_key: str | None, request_hash: str, reasons: list[str],
-                     attachments: Sequence[NewAttachment], now: dt.datetime) -> tuple[int, OrderRecord]:
+                     attachments: Sequence[NewAttachment], now: dt.datetime,
+                     words: list[str]) -> tuple[int, OrderRecord]:
         service = self.service
         priority, flags = row["priority"], row["flags"]
         async with write_transaction(service.engine):
@@ -266,6 +274,7 @@ class IntakeDesk:
                     return 200, as_record(first)
             row = {**row, "number": await self._next_number(now)}
             order = as_record({**row, "id": await insert_row(Order, row)})
+            await service.index.put(order.id, [row["number"].lower(), *words])
             sent = await service.record_event(order, "intake", actor, None, "received", "；".join(reasons),
                                               {"source": request.source, "priority": priority, "flags": flags},
                                               now)

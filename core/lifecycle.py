@@ -88,6 +88,7 @@ class CallbackPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reply: Annotated[Text, field("答复内容", "当场答复市民的内容", widget="textarea")]
+    article: Annotated[int, msgspec.Meta(ge=1)] | None = None  # the knowledge-base answer used, if any
 
 
 class MergePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -273,7 +274,11 @@ def _redispatch_elsewhere(ctx: ActionContext) -> None:
         raise Refusal("改派的承办单位与当前相同", 400, key="department")
 
 
-def _resolve_at_intake(ctx: ActionContext) -> dict[str, Any]:
+async def _resolve_at_intake(ctx: ActionContext) -> dict[str, Any]:
+    if ctx.payload.article is not None:  # counted in the same transaction as the resolution
+        from core.knowledge import cite
+
+        await cite(ctx.payload.article, ctx.order.number, ctx.actor, ctx.now)
     deadlines = _mark_done(_mark_done(ctx.order.deadlines, "dispatch", ctx.now), "handle", ctx.now)
     deadlines["callback"] = ctx.sla.deadline("callback", ctx.now, ctx.order)
     return {"deadlines": deadlines, "department": None}

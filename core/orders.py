@@ -26,6 +26,7 @@ from core.model import Actor, EventRecord, OrderRecord
 from core.outbox import Outbox
 from core.queries import OrderPage, OrderQueries
 from core.reference import ReferenceData
+from core.search import OrderSearch, Sealed
 from core.tables import Order, OrderEvent
 
 __all__ = ["OrderService", "IntakeRequest", "ActionResult", "AttachmentRecord", "NewAttachment", "OrderPage",
@@ -50,6 +51,9 @@ class OrderService(OrderLists):
         self.action_desk = ActionDesk(self)
         self.attachment_desk = AttachmentDesk(self)
         self.queries = OrderQueries(self)
+        self.index = OrderSearch(channels, engine, Sealed(sealer.secret if sealer else ""),
+                                 sealer.open if sealer else (lambda value: value))
+        self.learned = None  # the dispatch model (core.suggestions.Learned), asked when no rule matches
 
     # -- writes -------------------------------------------------------------------------------------
 

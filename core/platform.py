@@ -24,6 +24,9 @@ from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
+from core.categories import seed_if_empty as seed_categories
+from core.knowledge import EXPIRING_TOPIC, KnowledgeBase, post_notification
+from core.suggestions import Learned
 from core.storage import LocalAttachmentStore
 
 
@@ -47,8 +50,10 @@ class Platform:
                                    Sealer(self.settings.data_key or self.settings.secret_key), self.engine)
         self.orders.received_at_max_age = dt.timedelta(days=self.settings.received_at_max_age_days)
         self.login_throttle = LoginThrottle(self.settings.login_limit_account, self.settings.login_limit_address)
-        self.deliverers = collect_deliverers(self.pm)
+        self.deliverers = {**collect_deliverers(self.pm), EXPIRING_TOPIC: post_notification}
         self.jobs = collect_jobs(self.pm)
+        self.orders.learned = Learned()
+        self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
         self.job_watch = JobWatch()
 
@@ -62,6 +67,10 @@ class Platform:
         self.orders.forget_reference_data()
         await self.channels.check_routing(await self.orders.reference.departments())
         await sync_plugin_rules(self.channels)
+        await seed_categories(self.engine)
+        # The segmenting dictionary loads beside serving (seconds on a busy machine): intakes meanwhile
+        # are indexed provisionally and segmented properly once it is there.
+        self.orders.index.start_repair()
         self.orders.forget_reference_data()
         await self.load_calendar()
 
@@ -75,6 +84,8 @@ class Platform:
         await self.sla.load_overrides()
 
     async def stop(self) -> None:
+        if self.orders.index.repairing is not None and not self.orders.index.repairing.done():
+            self.orders.index.repairing.cancel()
         if isinstance(self.engine, PostgresEngine) and self.engine.pool:
             await self.engine.close_connection_pool()
         if hasattr(self.engine, "close_idle"):

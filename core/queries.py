@@ -84,9 +84,9 @@ class OrderQueries:
                 where.append((Order.due_at >= now) & (Order.at_risk_at <= now))
             else:
                 where.append(Order.due_at.is_null() | (Order.at_risk_at > now))
-        if q:
-            pattern = "%" + q.replace("%", "").replace("_", "") + "%"
-            where.append(Order.subject.like(pattern) | Order.content.like(pattern) | Order.number.like(pattern))
+        if q and q.strip():
+            await self.service.index.settled()
+            where.append(self.service.index.where(q, actor))
         if received_from:
             where.append(Order.received_at >= received_from)
         if received_to:

@@ -295,3 +295,90 @@ ALL_TABLES: tuple[type[Table], ...] = (
     Incident,
     AccessEvent,
 )
+
+
+class KnowledgeArticle(Table, tablename="knowledge_articles"):
+    """知识库条目: one answer owned by a department; its content lives in versions, the centre
+    approves each, and only the published version is used by agents."""
+
+    department = Varchar(length=64, index=True)
+    published_version = Integer(null=True, default=None)  # the approved version in use
+    pending_version = Integer(null=True, default=None)  # submitted, waiting for the centre's review
+    latest_version = Integer(default=0)
+    usage_count = Integer(default=0)  # citations by orders resolved at intake
+    reminded_until = Date(null=True, default=None)  # the expiry date the department was reminded of
+    created_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
+    version = Integer(default=1)  # optimistic check: one of two concurrent reviews wins
+
+
+class KnowledgeVersion(Table, tablename="knowledge_versions"):
+    """One version of an article as its department wrote it, and what the centre decided."""
+
+    article_id = BigInt(index=True)
+    number = Integer()
+    question = Varchar(length=500)
+    answer = Text()
+    channel = Varchar(length=64, default="")
+    category = Varchar(length=128, default="")
+    tags = JSON(default=[])
+    public = Boolean(default=False)
+    valid_from = Date(null=True, default=None)
+    valid_until = Date(null=True, default=None)
+    attachments = JSON(default=[])
+    note = Varchar(length=500, default="")  # what changed, in the author's words
+    status = Varchar(length=16)  # pending, approved, returned, superseded
+    submitted_by = Varchar(length=128)
+    submitted_at = Timestamptz(default=TimestamptzNow())
+    reviewed_by = Varchar(length=128, default="")
+    reviewed_at = Timestamptz(null=True, default=None)
+    review_reason = Varchar(length=500, default="")
+
+
+class KnowledgeEvent(Table, tablename="knowledge_events"):
+    """The audit trail of the knowledge base, written with each change."""
+
+    article_id = BigInt(index=True)
+    action = Varchar(length=32)
+    actor = Varchar(length=128)
+    role = Varchar(length=32)
+    department = Varchar(length=64, null=True, default=None)
+    version_number = Integer(null=True, default=None)
+    reason = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class KnowledgeCitation(Table, tablename="knowledge_citations"):
+    """An order resolved at intake with this article's answer: the usage count's evidence."""
+
+    article_id = BigInt(index=True)
+    version_number = Integer()
+    order_number = Varchar(length=32, index=True)
+    actor = Varchar(length=128)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Category(Table, tablename="categories"):
+    """The centre's category tree (three levels), seeded from the reference tree, edited by admins."""
+
+    parent_id = BigInt(null=True, default=None, index=True)
+    name = Varchar(length=64)
+    level = Integer(default=1)
+    sort = Integer(default=0)
+    active = Boolean(default=True)
+
+
+class DispatchModel(Table, tablename="dispatch_models"):
+    """A suggestion model learned from history, versioned, with the evaluation it was measured by."""
+
+    target = Varchar(length=16)  # "department" or "category"
+    number = Integer()
+    trained_at = Timestamptz(default=TimestamptzNow())
+    samples = Integer(default=0)
+    evaluation = JSON(default={})
+    weights = JSON(default={})
+    active = Boolean(default=False)
+
+
+ALL_TABLES += (KnowledgeArticle, KnowledgeVersion, KnowledgeEvent, KnowledgeCitation, Category, DispatchModel)

@@ -52,6 +52,10 @@ async def clean(platform) -> None:
     for app in app_configs(get_plugin_manager()):  # the core's tables and every installed plugin's
         for table in app.table_classes:
             await table.delete(force=True)
+    from core.search import KNOWLEDGE_INDEX, ORDER_INDEX
+
+    for index in (ORDER_INDEX, KNOWLEDGE_INDEX):
+        await index.clear(platform.engine)
     platform.orders.forget_reference_data()
 
 

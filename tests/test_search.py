@@ -1,0 +1,142 @@
+"""Search over orders (``GET /api/orders?q=``): segmented Chinese text, phone, name, address, channel
+fields, with department isolation and protected reporters kept out of reach."""
+
+from __future__ import annotations
+
+from tests.helpers import intake_body
+from tests.test_safety_reporting import NAME as REPORTER, PHONE as REPORTER_PHONE, report
+
+
+async def _take(client, headers, channel="hotline", **overrides) -> str:
+    response = await client.post(f"/api/channels/{channel}/orders", json=intake_body(**overrides), headers=headers)
+    assert response.status_code == 201, response.text
+    return response.json()["number"]
+
+
+async def _find(client, headers, q: str) -> tuple[list[str], int]:
+    response = await client.get("/api/orders", params={"q": q, "page_size": 100}, headers=headers)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return [o["number"] for o in body["items"]], body["total"]
+
+
+async def _dispatch(client, headers, number: str, department: str) -> None:
+    response = await client.post(f"/api/orders/{number}/actions/dispatch", json={"department": department},
+                                 headers=headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_two_words_apart_find_an_order_that_has_both(client, tokens):
+    """`夜间 施工` finds an order whose text has both words in different places, not one with only one."""
+    both = await _take(client, tokens["agent1"], subject="工地扰民", content="每天夜间都有卡车进出，周末也在施工。")
+    only_one = await _take(client, tokens["agent1"], subject="道路施工", content="白天施工占道，行人难走。")
+    found, total = await _find(client, tokens["agent1"], "夜间 施工")
+    assert found == [both] and total == 1
+    found, _ = await _find(client, tokens["agent1"], "施工")
+    assert set(found) == {both, only_one}
+
+
+async def test_found_by_number_name_address_and_area(client, tokens):
+    """An agent finds an order by its number, the caller's name, the address or the area."""
+    number = await _take(client, tokens["agent1"], citizen={"name": "欧阳春花", "phone": "13812345678"},
+                         address="岳麓区桐梓坡路88号", area="望城坡街道")
+    await _take(client, tokens["agent1"], citizen={"name": "张三", "phone": "13700001111"},
+                address="天心区", area="坡子街街道")
+    for q in (number, number.lower(), "欧阳春花", "桐梓坡路", "望城坡街道"):
+        assert (await _find(client, tokens["agent1"], q))[0] == [number], q
+
+
+async def test_phone_found_normalised_never_by_its_masked_form(client, tokens):
+    """The centre finds a caller by the full phone however it is typed; the masked form finds nothing,
+    and a department cannot find orders by phone at all (it would otherwise learn the hidden digits)."""
+    number = await _take(client, tokens["agent1"], citizen={"name": "李女士", "phone": "13912345678"})
+    await _dispatch(client, tokens["dispatcher1"], number, "eco_env")
+    for q in ("13912345678", "139-1234-5678", "+86 13912345678"):
+        assert (await _find(client, tokens["agent1"], q))[0] == [number], q
+    assert (await _find(client, tokens["agent1"], "139****5678"))[0] == []
+    assert (await _find(client, tokens["eco_handler"], "13912345678")) == ([], 0)
+    assert (await _find(client, tokens["eco_handler"], "李女士"))[0] == [number]
+
+
+async def test_channel_fields_are_searchable(client, tokens):
+    """An enterprise's name, given in the enterprise-help channel's own fields, finds its order."""
+    body = intake_body(kind="help", subject="企业扩产资金紧张", content="急需一笔贷款用于资金周转。")
+    body["details"] = {"enterprise_name": "长沙晨光精密制造有限公司", "credit_code": "91350100M000100Y43",
+                       "industry": "manufacturing", "problem": "financing"}
+    response = await client.post("/api/channels/enterprise_help/orders", json=body, headers=tokens["agent1"])
+    assert response.status_code == 201, response.text
+    assert (await _find(client, tokens["agent1"], "晨光精密"))[0] == [response.json()["number"]]
+
+
+async def test_a_department_finds_only_its_own_orders_and_counts(client, tokens):
+    """A handler's search returns and counts only its department's orders, and follows a dispatch."""
+    ours = await _take(client, tokens["agent1"], content="夜间施工噪音，请生态环境部门查处。")
+    theirs = await _take(client, tokens["agent1"], content="夜间施工噪音，工地无证施工。")
+    waiting = await _take(client, tokens["agent1"], content="夜间施工噪音，尚未派单。")
+    await _dispatch(client, tokens["dispatcher1"], ours, "eco_env")
+    await _dispatch(client, tokens["dispatcher1"], theirs, "housing")
+    assert await _find(client, tokens["eco_handler"], "夜间 噪音") == ([ours], 1)
+    assert await _find(client, tokens["housing_handler"], "夜间 噪音") == ([theirs], 1)
+    assert (await _find(client, tokens["agent1"], "夜间 噪音"))[1] == 3
+    response = await client.post(f"/api/orders/{theirs}/actions/return", json={"reason": "不属于本单位职责"},
+                                 headers=tokens["housing_handler"])
+    assert response.status_code == 200, response.text
+    response = await client.post(f"/api/orders/{theirs}/actions/uphold_return", json={},
+                                 headers=tokens["dispatcher1"])
+    assert response.status_code == 200, response.text
+    await _dispatch(client, tokens["dispatcher1"], theirs, "eco_env")
+    assert await _find(client, tokens["housing_handler"], "夜间 噪音") == ([], 0)
+    assert sorted((await _find(client, tokens["eco_handler"], "夜间 噪音"))[0]) == sorted([ours, theirs])
+    assert waiting in (await _find(client, tokens["agent1"], "尚未派单"))[0]
+
+
+async def test_a_protected_reporter_is_found_only_inside_the_centre(client, tokens):
+    """A tip-off reporter's name and phone find the report for the centre, never for the department
+    handling it, and never appear in the index in the clear."""
+    response = await client.post("/api/channels/safety_reporting/orders", json=report(), headers=tokens["agent1"])
+    assert response.status_code == 201, response.text
+    number = response.json()["number"]
+    await _dispatch(client, tokens["dispatcher1"], number, "emergency")
+    assert (await _find(client, tokens["agent1"], REPORTER))[0] == [number]
+    assert (await _find(client, tokens["agent1"], REPORTER_PHONE))[0] == [number]
+    assert (await _find(client, tokens["emergency_handler"], "动火"))[0] == [number]
+    assert await _find(client, tokens["emergency_handler"], REPORTER) == ([], 0)
+    assert await _find(client, tokens["emergency_handler"], REPORTER_PHONE) == ([], 0)
+    from piccolo.engine.sqlite import SQLiteEngine
+
+    engine = client.platform.engine
+    column = "tokens" if isinstance(engine, SQLiteEngine) else "document::text"
+    rows = await _index_documents(engine, column, "order_search")
+    text = " ".join(r["document"] for r in rows)
+    assert "动火" in text and REPORTER_PHONE not in text and REPORTER[:2] not in text
+
+
+async def _index_documents(engine, column, table):
+    from piccolo.querystring import QueryString
+
+    return await engine.run_querystring(QueryString(f"SELECT {column} AS document FROM {table}"))
+
+
+async def test_an_overlong_or_empty_query_is_handled(client, tokens):
+    """A query over 100 characters is refused with the field named; punctuation alone finds nothing."""
+    response = await client.get("/api/orders", params={"q": "噪" * 101}, headers=tokens["agent1"])
+    assert response.status_code == 400
+    assert response.json()["extra"][0]["key"] == "q"
+    await _take(client, tokens["agent1"])
+    assert await _find(client, tokens["agent1"], "！？") == ([], 0)
+    response = await client.get("/api/orders", params={"q": " ".join("噪音" for _ in range(9))},
+                                headers=tokens["agent1"])
+    assert response.status_code == 400
+
+
+async def test_an_order_taken_before_the_dictionary_loads_is_segmented_afterwards(client, tokens, monkeypatch):
+    """Intake never waits for the segmenting dictionary: an order taken in the first seconds after a
+    start is indexed provisionally, then segmented properly, and found by a three-character word."""
+    import core.search
+
+    monkeypatch.setattr(core.search, "ready", lambda: False)
+    number = await _take(client, tokens["agent1"], address="岳麓区望城坡街道", subject="开发商逾期交房")
+    monkeypatch.undo()
+    assert await client.platform.orders.index.repair() == 1
+    assert (await _find(client, tokens["agent1"], "开发商 望城坡"))[0] == [number]
+    assert await client.platform.orders.index.repair() == 0
