@@ -21,7 +21,7 @@ from core.orders import IntakeRequest
 from core.tables import Attachment, IdempotencyKey, Order
 from tests import helpers
 from tests.helpers import intake_body
-from tests.test_safety_reporting import PHONE, report
+from plugins.safety_reporting.tests.test_safety_reporting import PHONE, report
 
 INTAKE = "/api/channels/hotline/orders"
 ISO_INSTANT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d|Z)$")

@@ -4,7 +4,7 @@ fields, with department isolation and protected reporters kept out of reach."""
 from __future__ import annotations
 
 from tests.helpers import intake_body
-from tests.test_safety_reporting import NAME as REPORTER, PHONE as REPORTER_PHONE, report
+from plugins.safety_reporting.tests.test_safety_reporting import NAME as REPORTER, PHONE as REPORTER_PHONE, report
 
 
 async def _take(client, headers, channel="hotline", **overrides) -> str:
