@@ -122,7 +122,7 @@ async def test_another_process_holding_the_lock_is_waited_for_without_blocking_t
     other.close()
     await write
     tick_task.cancel()
-    assert ticks >= 10
+    assert ticks >= 3  # a loop blocked in SQLite's busy handler would not have ticked at all
     assert stored(engine) == ["after"]
 
 
