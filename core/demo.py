@@ -17,6 +17,7 @@ import functools
 import json
 import random
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -473,6 +474,8 @@ class Generator:
             if channel != self.channels[0][0]:
                 source = rng.choice(("web_form", "phone"))
             stored = dict(details or {})
+            if channel_decl.consent_field:  # most letter writers agree to publication, some do not
+                stored[channel_decl.consent_field] = zlib.crc32(str(first_id + i).encode()) % 10 < 7
             citizen_name, citizen_phone, sealed = ("", "", "") if anonymous else (name, phone, "")
             if channel_decl.protect_reporter:
                 sealed = self.sealer.seal(json.dumps([citizen_name, citizen_phone], ensure_ascii=False))
