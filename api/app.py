@@ -123,6 +123,15 @@ DATABASE_UNAVAILABLE = (OSError, sqlite3.OperationalError, asyncpg.PostgresConne
                         asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError)
 
 
+def _documented(handlers: list) -> list:
+    """An API route that declares no refusals of its own is documented with the common ones, in the
+    error shape every refusal has (litestar would otherwise describe its own 400 instead)."""
+    for handler in handlers:
+        if not getattr(handler, "responses", None) and any(p.startswith("/api") for p in getattr(handler, "paths", ())):
+            handler.responses = errors(400, 401, 403, 404)
+    return handlers
+
+
 class PluginRoutes(InitPlugin):
     """Appends the route handlers plugins contribute through ``http_route_handlers``."""
 
@@ -156,7 +165,8 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
             await platform.stop()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *OPERATION_ROUTES, OPEN311_ROUTER, *INTEGRATION_ROUTES, *REPORT_ROUTES, *KNOWLEDGE_ROUTES,
+        route_handlers=[*_documented([*ROUTES, *OPERATION_ROUTES, *INTEGRATION_ROUTES, *REPORT_ROUTES, *KNOWLEDGE_ROUTES]),
+                        OPEN311_ROUTER,
                         create_static_files_router(path=DOCS, directories=[Path(__file__).parent / "docs_assets"],
                                                    name="docs-assets", include_in_schema=False)],
         dependencies={"actor": Provide(provide_actor)},

@@ -74,10 +74,10 @@ async def test_a_signed_push_becomes_a_transferred_order_on_the_citys_clock(conn
     assert response.status_code == 201, response.text
     order = response.json()
     assert order["source"] == "city_transfer" and order["external_id"] == "SZ2026112800017"
-    assert order["received_at"] == "2026-11-27T01:15:00+00:00"  # the city's received time, kept
+    assert order["received_at"] == "2026-11-27T09:15:00+08:00"  # the city's received time, kept (in the centre's zone)
     handle = next(d for d in order["deadlines"] if d["name"] == "handle")
     assert dt.datetime.fromisoformat(handle["due"]) == dt.datetime.fromisoformat("2026-12-04T17:30:00+08:00")
-    assert handle["start"] == "2026-11-27T01:15:00+00:00"
+    assert handle["start"] == "2026-11-27T09:15:00+08:00"
 
 
 async def test_a_replayed_push_creates_nothing_and_a_resent_order_returns_the_first(connected):

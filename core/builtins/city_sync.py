@@ -29,7 +29,7 @@ CITY_ROLES = frozenset({"city"})
 class FollowUp(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     follow_up_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
-    at: str | None = None
+    at: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
 def _urge(ctx: ActionContext) -> dict:

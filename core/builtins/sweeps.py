@@ -55,20 +55,23 @@ def parse_rules(text: str) -> list[EscalationRule]:
 
 # -- the system's actions -------------------------------------------------------------------------------
 
+NoteText = Annotated[str, msgspec.Meta(max_length=500)]
+
+
 class SlaMark(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    deadline: str
+    deadline: Annotated[str, msgspec.Meta(max_length=32)]
     state: Literal["at_risk", "overdue"]
     escalate: Literal["urge", "supervise"] | None = None
-    note: str = ""
+    note: NoteText = ""
 
 
 class CallbackTask(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    day: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-    note: str = ""
+    day: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$", max_length=10)]
+    note: NoteText = ""
 
 
 class SweepNote(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    note: str = ""
+    note: NoteText = ""
 
 
 def _not_marked_yet(ctx: ActionContext) -> None:

@@ -27,7 +27,7 @@ MESSAGES = {
 class RecordRecheck(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     outcome: Literal[tuple(OUTCOMES)]
     note: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
-    evidence: Annotated[list[str], msgspec.Meta(max_length=20)] = []
+    evidence: Annotated[list[Annotated[str, msgspec.Meta(max_length=200)]], msgspec.Meta(max_length=20)] = []
 
 
 async def _evidence_on_this_order(ctx: ActionContext) -> None:
