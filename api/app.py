@@ -119,6 +119,15 @@ def _database_unavailable(request: Request, exc: Exception) -> Response:
                     status_code=503, headers={"Retry-After": "5"})
 
 
+def _out_of_range(request: Request, exc: Exception) -> Response:
+    """A number in the request too large for the database column (an id of 40 digits in a path):
+    the client's mistake, refused alike on both backends."""
+    request.logger.info("value out of range: %s: %s", type(exc).__name__, exc)
+    return Response({"status_code": 400, "detail": "请求中的数值超出允许范围", "extra": []}, status_code=400)
+
+
+OUT_OF_RANGE = (OverflowError, asyncpg.exceptions.DataError)
+
 DATABASE_UNAVAILABLE = (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
                         asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError)
 
@@ -172,7 +181,8 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         dependencies={"actor": Provide(provide_actor)},
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             HTTPException: _http_error, 500: _server_error,
-                            **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE}},
+                            **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE},
+                            **{exc: _out_of_range for exc in OUT_OF_RANGE}},
         logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=CLIENT_ERRORS),
         plugins=[PluginRoutes(platform), WebPages(platform), ConsolePages(platform),  # public pages, console
                  StrictStructSchemaPlugin()],
