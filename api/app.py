@@ -137,7 +137,7 @@ def _documented(handlers: list) -> list:
     error shape every refusal has (litestar would otherwise describe its own 400 instead)."""
     for handler in handlers:
         if not getattr(handler, "responses", None) and any(p.startswith("/api") for p in getattr(handler, "paths", ())):
-            handler.responses = errors(400, 401, 403, 404)
+            handler.responses = errors(400, 401, 403, 404, 413)
     return handlers
 
 
