@@ -187,7 +187,7 @@ async def test_a_working_day_through_the_console_for_every_role(driver, server, 
     me.type("#callback-f-note", "市民表示施工仍在继续")
     me.shoot("10-agent-callback")
     me.press("#action-callback button[type=submit]")
-    assert "不满意" in me.text("main") and me.text("#order-status") == "待回访"
+    assert "不满意" in me.text("main") and me.text("#order-status") == "待申诉/重办"  # rated badly: the appeal or rework comes next
     me.sign_out()
 
     # the department appeals with evidence (through the console too)
