@@ -131,6 +131,8 @@ class InputGuard:
         if "\x00" in scope["path"] or b"%00" in raw_path:
             raise Refused("path", "地址中不能包含空字符（\\0）")
         _text(unquote_to_bytes(raw_path.split(b"?")[0]), "path")
+        if any(part.isdigit() and len(part) > 18 for part in scope["path"].split("/")):
+            raise Refused("path", "地址中的编号超出允许范围")  # no id fits: refused before any database
         check_query(scope.get("query_string", b""))
         for name, value in scope.get("headers", ()):
             if b"\x00" in value:
