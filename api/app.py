@@ -128,6 +128,15 @@ def _out_of_range(request: Request, exc: Exception) -> Response:
 
 OUT_OF_RANGE = (OverflowError, asyncpg.exceptions.DataError)
 
+
+def _not_utf8(request: Request, exc: Exception) -> Response:
+    """A form part that is not UTF-8 text (the framework decodes multipart fields itself, past the
+    guard that checks paths, queries and JSON): the client's mistake, never a 500."""
+    request.logger.info("undecodable request text: %s", exc)
+    detail = "请求内容不是合法的 UTF-8 文本"
+    return Response({"status_code": 400, "detail": detail, "extra": [{"key": "body", "message": detail,
+                                                                       "source": "body"}]}, status_code=400)
+
 DATABASE_UNAVAILABLE = (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
                         asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError)
 
@@ -182,7 +191,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             HTTPException: _http_error, 500: _server_error,
                             **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE},
-                            **{exc: _out_of_range for exc in OUT_OF_RANGE}},
+                            **{exc: _out_of_range for exc in OUT_OF_RANGE}, UnicodeDecodeError: _not_utf8},
         logging_config=LoggingConfig(log_exceptions="always", disable_stack_trace=CLIENT_ERRORS),
         plugins=[PluginRoutes(platform), WebPages(platform), ConsolePages(platform),  # public pages, console
                  StrictStructSchemaPlugin()],

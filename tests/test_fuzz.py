@@ -66,8 +66,6 @@ async def api(platform):
     asgi.shutdown_lifespans()
 
 
-@pytest.mark.xfail(strict=False, reason="known open findings after the second wave's merges: some new "
-                   "routes still answer 500 or an undocumented status (issue 9 stays open until this passes)")
 def test_every_answer_is_documented_and_no_request_gets_a_5xx(api, callers):
     """Whatever a client sends to any operation, valid or not, with or without credentials, the server
     answers with a documented status and body, never an error of its own."""

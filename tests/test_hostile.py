@@ -96,6 +96,17 @@ async def test_an_upload_without_a_file_part_is_a_400(client, tokens):
         assert "data" in [e["key"] for e in body["extra"]] or "data" in body["detail"]
 
 
+async def test_a_form_field_that_is_not_utf8_is_a_400_not_a_crash(client, tokens):
+    """Multipart fields are decoded by the framework, after the guard: bad bytes there used to be a 500."""
+    number = (await _order(client, tokens))["number"]
+    boundary = "b0undary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\n").encode() + b"\x9e\xdc\xff" + \
+        f"\r\n--{boundary}--\r\n".encode()
+    response = await client.post(f"/api/orders/{number}/attachments", content=body,
+                                 headers={**tokens["agent1"], "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert "UTF-8" in _shape(response, 400)["detail"]
+
+
 # -- 3. 500s on PostgreSQL only (the same input refused on both) -------------------------------------
 
 async def test_nul_in_a_web_form_is_refused_like_everywhere_else(client):

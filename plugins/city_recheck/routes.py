@@ -4,6 +4,7 @@ counts by outcome and department for the reports."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -80,17 +81,26 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+@dataclass
+class ImportUpload:
+    """The multipart body: the city's file in the part named ``data`` (a form without it is refused
+    in words rather than failing inside the framework)."""
+
+    data: UploadFile | None = None
+
+
 @post("/api/city-recheck/imports", tags=TAGS, status_code=201, request_max_body_size=rows.MAX_FILE_BYTES + 64 * 1024,
       summary="上传市级回访结果文件（XLSX/CSV）并预览：逐行给出可导入、重复、市级编号不存在或不能导入的原因")
 async def upload(request: Request, actor: NamedDependency[Actor],
-                 data: Annotated[UploadFile, Body(media_type=RequestEncodingType.MULTI_PART)]) -> imports.ImportReport:
+                 data: Annotated[ImportUpload, Body(media_type=RequestEncodingType.MULTI_PART)]) -> imports.ImportReport:
     _may_import(actor)
-    content = await data.read()
+    upload = data.data
+    content = await upload.read() if isinstance(upload, UploadFile) else b""
     if not content:
-        raise InvalidInput([FieldError("file", MESSAGES["no_file"])], MESSAGES["no_file"])
+        raise InvalidInput([FieldError("data", MESSAGES["no_file"])], MESSAGES["no_file"])
     now = _now()
-    read, ignored = rows.read_file(data.filename or "", content, now=now)
-    return await imports.preview(request.app.state.platform.orders, actor, data.filename or "", read, ignored, now)
+    read, ignored = rows.read_file(upload.filename or "", content, now=now)
+    return await imports.preview(request.app.state.platform.orders, actor, upload.filename or "", read, ignored, now)
 
 
 @post("/api/city-recheck/imports/rows", tags=TAGS, status_code=201,

@@ -186,6 +186,17 @@ async def test_the_api_takes_the_same_rows_and_refuses_a_layout_without_a_requir
     assert not_a_sheet.status_code == 400 and not_a_sheet.json()["extra"][0]["key"] == "file"
 
 
+async def test_a_form_without_the_file_is_refused_naming_the_part_to_send(client, tokens):
+    """A multipart form whose parts are all plain fields used to fail inside the framework (500)."""
+    response = await client.post("/api/city-recheck/imports", headers=tokens["dispatcher1"], data={"other": "x"},
+                                 files={"unused": ("", b"")})
+    assert response.status_code == 400, response.text
+    assert response.json()["extra"] == [{"key": "data", "message": "请选择要导入的 XLSX 或 CSV 文件", "source": "body"}]
+    text_for_file = await client.post("/api/city-recheck/imports", headers=tokens["dispatcher1"],
+                                      data={"data": "not a file"}, files={"unused": ("", b"")})
+    assert text_for_file.status_code == 400, text_for_file.text
+
+
 async def test_only_the_centres_dispatchers_import_and_an_import_commits_once(client, tokens):
     await _two_originals(client, tokens)
     data = _csv([["", "SJ20261101000001", "2026-11-20 10:15", "不满意", "仍有噪音"]])
