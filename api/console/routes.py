@@ -192,6 +192,8 @@ async def order_list(request: Request) -> Response:
     if queue:
         query["queue"] = queue.key
     pages = max(1, -(-(result["total"] or 0) // PAGE_SIZE))
+    if result.get("total_capped"):  # beyond the counted total: page on while pages come back full
+        pages = max(pages, page + (len(result["items"]) == PAGE_SIZE))
     return await _page(request, actor, "orders.html", result=result, params=params, sort=sort, sorts=SORTS,
                        query=urlencode(query), page=page, pages=pages, queue=queue, error=error,
                        statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES,
