@@ -64,8 +64,10 @@ class OrderService(OrderLists):
                      idempotency_key: str | None = None,
                      attachments: list[NewAttachment] | tuple = (),
                      handle_due: dt.datetime | None = None) -> tuple[int, OrderRecord]:
-        return await self.intake_desk.intake(code, request, actor, idempotency_key=idempotency_key,
-                                             attachments=attachments, handle_due=handle_due)
+        taken = await self.intake_desk.intake(code, request, actor, idempotency_key=idempotency_key,
+                                              attachments=attachments, handle_due=handle_due)
+        self.forget_repeat_callers()  # the caller may just have become one
+        return taken
 
     async def act(self, number: str, name: str, payload: dict | None, actor: Actor) -> ActionResult:
         return await self.action_desk.act(number, name, payload, actor)

@@ -252,6 +252,22 @@ async def test_the_caller_history_shows_that_numbers_orders_and_warns_of_a_repea
     assert (await handler.get("/console/caller-history?phone=13700001234")).status_code == 403
 
 
+async def test_the_repeat_caller_queue_counts_a_caller_from_their_third_call_on(client, people, platform):
+    """The set of repeat callers is kept for a minute, but a call taken here counts at once."""
+    supervisor = await people("supervisor1")
+
+    def count(page) -> str:
+        return dict(re.findall(r'data-queue="(\w+)"><span class="n">(\d+)</span>', page.text))["repeat_caller"]
+
+    for _ in range(2):
+        await _order(platform, citizen={"name": "李女士", "phone": "13700001234"})
+    assert count(await supervisor.get("/console")) == "0"
+    await _order(platform, citizen={"name": "李女士", "phone": "13700001234"})
+    assert count(await supervisor.get("/console")) == "3"
+    listed = await supervisor.get("/console/orders?flag=repeat_caller&open_only=1")
+    assert "共 3 件" in listed.text
+
+
 async def test_a_handler_never_sees_another_departments_order(client, people, platform):
     ours = await _order(platform, subject="住房问题 甲")
     theirs = await _order(platform, subject="住房问题 乙")
