@@ -120,11 +120,12 @@ async def kpi_page(request: Request) -> Response:
 async def board_page(request: Request) -> Response:
     actor = await _centre(request)
     snapshot = await board.snapshot(request.app.state.platform)
-    hours = snapshot["intake_by_hour"]
+    now_hour = dt.datetime.fromisoformat(snapshot["as_of"]).hour
+    hours = [h for h in snapshot["intake_by_hour"] if h["hour"] <= now_hour]  # later hours are still to come
     peak = max((h["total"] for h in hours), default=0) or 1
     statuses = snapshot["open_by_status"]
     most = max((s["count"] for s in statuses), default=0) or 1
-    return await _render(request, actor, "board.html", board=snapshot, peak=peak, most=most,
+    return await _render(request, actor, "board.html", board=snapshot, hours=hours, peak=peak, most=most,
                          status_links={s["status"]: "/console/orders?" + urlencode({"status": s["status"]})
                                        for s in statuses})
 
@@ -174,11 +175,13 @@ async def warnings_acknowledge(request: Request, warning_id: FromPath[int]) -> R
 # -- the knowledge base --------------------------------------------------------------------------------------
 
 async def related_articles(platform, order: dict, actor: Actor) -> list[dict]:
-    """Published articles in force matching the order's subject, then its category (the API's search)."""
+    """Published articles in force matching the order's subject, then its category's last level, then
+    the whole category (each through the API's own search), at most ``KNOWLEDGE_PANEL_SIZE``."""
     if actor.role not in READERS:
         return []
     found: dict[int, dict] = {}
-    for text in (order.get("subject") or "", (order.get("category") or "").replace("/", " ")):
+    category = order.get("category") or ""
+    for text in (order.get("subject") or "", category.rsplit("/", 1)[-1], category.replace("/", " ")):
         if not text.strip() or len(found) >= KNOWLEDGE_PANEL_SIZE:
             continue
         try:
