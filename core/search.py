@@ -39,11 +39,28 @@ _PHONE = re.compile(r"^(?:86)?(1[3-9]\d{9}|0\d{9,11}|[2-9]\d{6,7})$")
 
 
 def tokens(text: str) -> list[str]:
-    """Search-mode segmentation: words and the shorter words inside them, lower-cased, deduplicated."""
+    """Search-mode segmentation: words and the shorter words inside them, lower-cased, deduplicated,
+    and every pair of adjacent Chinese characters (see ``bigrams``)."""
+    text = (text or "").lower()
     seen: dict[str, None] = {}
-    for piece in jieba.cut_for_search((text or "").lower()):
+    for piece in jieba.cut_for_search(text):
         for token in _TOKEN.findall(piece):
             seen.setdefault(token, None)
+    for pair in bigrams(text):
+        seen.setdefault(pair, None)
+    return list(seen)
+
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
+
+
+def bigrams(text: str) -> list[str]:
+    """Adjacent Chinese character pairs. A text jieba splits otherwise than the query (路灯不亮 is cut
+    路 / 灯不亮) is still found by what a person types (路灯): the query's pairs all occur in it."""
+    seen: dict[str, None] = {}
+    for run in _CJK.findall(text.lower()):
+        for i in range(len(run) - 1):
+            seen.setdefault(run[i:i + 2], None)
     return list(seen)
 
 
@@ -134,6 +151,9 @@ def parse_query(q: str, *, sealed: Sealed, in_centre: bool, department: str | No
         words = query_tokens(term)
         if words:
             alternatives.append(words)
+        pairs = bigrams(term)
+        if pairs and pairs != words:
+            alternatives.append(pairs)
         if in_centre:
             phone = sealed.phone(term)
             if phone:

@@ -36,6 +36,16 @@ async def test_two_words_apart_find_an_order_that_has_both(client, tokens):
     assert set(found) == {both, only_one}
 
 
+async def test_a_word_is_found_inside_text_segmented_another_way(client, tokens):
+    """jieba cuts 路灯不亮 as 路 / 灯不亮, yet an agent typing 路灯 (or 灯不亮) finds it; a text that
+    only has the characters apart does not match."""
+    lamp = await _take(client, tokens["agent1"], subject="路灯不亮", content="小区门口晚上一片漆黑。")
+    await _take(client, tokens["agent1"], subject="马路积水", content="灯杆旁边的下水道堵了。")
+    for q in ("路灯", "灯不亮", "路灯不亮"):
+        found, total = await _find(client, tokens["agent1"], q)
+        assert found == [lamp] and total == 1, q
+
+
 async def test_found_by_number_name_address_and_area(client, tokens):
     """An agent finds an order by its number, the caller's name, the address or the area."""
     number = await _take(client, tokens["agent1"], citizen={"name": "欧阳春花", "phone": "13812345678"},
