@@ -369,3 +369,216 @@ async def test_the_department_picker_takes_a_typed_name_and_refuses_an_unknown_o
     assert unknown.status_code == 400 and "承办单位不存在" in unknown.text
     named = await dispatcher.post(f"/console/orders/{number}/act/dispatch", {"department": "住房和城乡建设局"})
     assert named.status_code == 200 and 'id="order-department">住房和城乡建设局' in named.text
+
+
+# -- the centre's overview pages: KPIs, board, warnings, knowledge, reconciliation, outbox ----------------
+
+def _links(page, name: str) -> list[tuple[str, int]]:
+    """(href, number shown) of each KPI count that links to the order list."""
+    import html
+
+    found = re.findall(r'<a href="([^"]+)" class="kpi-link" data-count="%s">(\d+)</a>' % name, page.text)
+    return [(html.unescape(href), int(n)) for href, n in found]
+
+
+async def _dispatched(platform, department: str, **overrides) -> str:
+    number = await _order(platform, **overrides)
+    await platform.orders.act(number, "dispatch", {"department": department}, Actor(name="d", role="dispatcher"))
+    return number
+
+
+async def test_the_kpi_page_links_each_count_to_a_list_of_exactly_those_orders(client, people, platform):
+    for _ in range(3):
+        await _dispatched(platform, "housing", area="梅溪湖街道")
+    for _ in range(2):
+        await _dispatched(platform, "eco_env", area="麓谷街道")
+    await _order(platform, area="")
+    supervisor = await people("supervisor1")
+    home = await supervisor.get("/console")
+    assert 'href="/console/kpis"' in home.text
+    page = await supervisor.get("/console/kpis")
+    assert page.status_code == 200, page.text
+    assert "月报" in page.text and "按承办单位" in page.text and "按渠道" in page.text and "按区域" in page.text
+    assert "按时办结率" in page.text and "满意率" in page.text
+    links = _links(page, "intake")
+    shown = {href: n for href, n in links}
+    assert any("department=housing" in h and n == 3 for h, n in links)
+    assert any("department=eco_env" in h and n == 2 for h, n in links)
+    assert any("area=%E6%A2%85" in h and n == 3 for h, n in links)  # 梅溪湖街道
+    assert any("channel=hotline" in h and n == 6 for h, n in links)
+    assert sum(1 for h in shown if "department=" not in h and "channel=" not in h and "area=" not in h) == 1
+    for href, number in links:
+        listed = await supervisor.get(href)
+        assert listed.status_code == 200 and f"共 {number} 件" in listed.text, (href, number)
+    other = await supervisor.get("/console/kpis?period=annual")
+    assert other.status_code == 200 and "年报" in other.text
+    bad = await supervisor.get("/console/kpis?period=decade&start=someday")
+    assert bad.status_code == 400 and "报表周期无效" in bad.text
+    assert (await (await people("admin1")).get("/console/kpis")).status_code == 200
+    refused = await (await people("housing_handler")).get("/console/kpis")
+    assert refused.status_code == 403 and "无权访问" in refused.text and "eco_env" not in refused.text
+
+
+async def test_the_board_page_shows_today_open_orders_and_deadlines_for_the_centre_only(client, people, platform):
+    await _dispatched(platform, "housing")
+    await _order(platform)
+    supervisor = await people("supervisor1")
+    page = await supervisor.get("/console/board")
+    assert page.status_code == 200, page.text
+    assert re.search(r'id="intake-today">2<', page.text)
+    assert '<a href="/console/orders?status=received">1</a>' in page.text
+    assert '<a href="/console/orders?status=dispatched">1</a>' in page.text
+    listed = await supervisor.get("/console/orders?status=received")
+    assert "共 1 件" in listed.text
+    assert "<script src=\"http" not in page.text and "cdn" not in page.text.lower()
+    assert (await (await people("agent1")).get("/console/board")).status_code == 200
+    assert (await (await people("housing_handler")).get("/console/board")).status_code == 403
+
+
+async def _mass_incident(platform) -> list[str]:
+    import datetime as dt
+
+    import msgspec
+
+    from core.intake import IntakeRequest
+
+    now = dt.datetime.now(dt.timezone.utc)
+    numbers = []
+    for i in range(5):
+        body = intake_body(address="观沙岭街道滨江路1号", received_at=(now - dt.timedelta(minutes=30 - i)).isoformat())
+        _, made = await platform.orders.intake("hotline", msgspec.convert(body, IntakeRequest, strict=False),
+                                               Actor(name="agent1", role="agent"))
+        numbers.append(made.number)
+    return numbers
+
+
+async def test_warnings_are_listed_with_their_reason_and_acknowledged_on_the_record(client, people, platform):
+    from core.reports.tables import EarlyWarning
+
+    numbers = await _mass_incident(platform)
+    supervisor = await people("supervisor1")
+    page = await supervisor.get("/console/warnings")
+    assert page.status_code == 200, page.text
+    assert "群体性事件" in page.text and "观沙岭街道滨江路1号" in page.text and "阈值：5 件" in page.text
+    assert all(n in page.text for n in numbers)
+    warning = await EarlyWarning.select().where(EarlyWarning.kind == "mass_incident").first()
+    url = f"/console/warnings/{warning['id']}/acknowledge"
+    assert (await supervisor.post(url, {"note": "x"}, token=False)).status_code == 403
+    handler = await people("housing_handler")
+    assert "观沙岭街道滨江路1号" not in (await handler.get("/console/warnings")).text  # not its department's
+    assert (await handler.post(url, {"note": "x"})).status_code == 403
+    done = await supervisor.post(url, {"note": "已通知街道到现场"})
+    assert done.status_code == 200 and "已确认预警" in done.text
+    row = await EarlyWarning.select().where(EarlyWarning.id == warning["id"]).first()
+    assert row["acknowledged_by"] == "supervisor1" and row["acknowledged_at"] is not None
+    assert row["acknowledge_note"] == "已通知街道到现场"
+    listed = await supervisor.get("/console/warnings?state=acknowledged&kind=mass_incident")
+    assert "已确认：supervisor1" in listed.text and "已通知街道到现场" in listed.text
+    again = await supervisor.post(url, {"note": "再次"})
+    assert again.status_code == 409 and "已由 supervisor1 确认" in again.text
+    assert (await (await people("agent1")).get("/console/warnings")).status_code == 200
+
+
+ARTICLE = {"question": "夜间施工噪音扰民怎么处理？",
+           "answer": "夜间（22时至次日6时）施工须取得夜间施工许可；未取得许可的，由生态环境分局查处。",
+           "category": "环境保护/环境污染/噪音污染", "tags": ["噪音", "夜间施工"]}
+
+
+async def test_knowledge_is_reviewed_on_its_page_and_shown_beside_a_matching_order(client, people, platform):
+    import msgspec
+
+    from core.knowledge import ArticleIn
+
+    article = await platform.knowledge.submit(msgspec.convert(ARTICLE, ArticleIn),
+                                              Actor(name="eco_handler", role="handler", department="eco_env"))
+    supervisor = await people("supervisor1")
+    page = await supervisor.get("/console/knowledge")
+    assert page.status_code == 200 and f'id="pending-{article["id"]}"' in page.text
+    url = f"/console/knowledge/{article['id']}/review"
+    refused = await supervisor.post(url, {"decision": "return", "reason": ""})
+    assert refused.status_code == 400 and "退回时请写明原因" in refused.text
+    handler = await people("eco_handler")
+    assert (await handler.post(url, {"decision": "approve"})).status_code == 403
+    assert 'id="pending' not in (await handler.get("/console/knowledge")).text
+    approved = await supervisor.post(url, {"decision": "approve"})
+    assert approved.status_code == 200 and "已通过并发布" in approved.text
+    assert (await platform.knowledge.get(article["id"], Actor(name="s", role="supervisor")))["published_version"] == 1
+    found = await (await people("agent1")).get("/console/knowledge?q=夜间 噪音")
+    assert ARTICLE["question"] in found.text and "生态环境分局查处" in found.text
+    number = await _dispatched(platform, "housing", subject="夜间施工噪音", category=ARTICLE["category"])
+    for who in ("agent1", "housing_handler"):
+        detail = await (await people(who)).get(f"/console/orders/{number}")
+        assert 'id="knowledge-panel"' in detail.text and ARTICLE["question"] in detail.text, who
+    unrelated = await _order(platform, subject="路灯不亮", content="小区路灯坏了")
+    detail = await (await people("agent1")).get(f"/console/orders/{unrelated}")
+    assert "没有找到与本工单相关的已发布知识" in detail.text
+
+
+async def test_reconciliation_lists_the_city_differences_for_supervisors_and_admins(client, people, platform):
+    from core.tables import CityDiscrepancy
+
+    number = await _dispatched(platform, "housing")
+    await CityDiscrepancy.insert(CityDiscrepancy(order_number=number, external_id="SZ-0001", ours="dispatched",
+                                                 theirs="received", pending_messages=2))
+    for who in ("admin1", "supervisor1"):
+        page = await (await people(who)).get("/console/admin/reconciliation")
+        assert page.status_code == 200, page.text
+        assert f'<a href="/console/orders/{number}">{number}</a>' in page.text and "SZ-0001" in page.text
+        assert "待签收" in page.text
+    assert (await (await people("housing_handler")).get("/console/admin/reconciliation")).status_code == 403
+
+
+async def _messages():
+    import datetime as dt
+
+    from core.tables import OutboxMessage
+
+    now = dt.datetime.now(dt.timezone.utc)
+    stuck = await OutboxMessage.insert(OutboxMessage(topic="city_platform.status", payload={"status": "办理中"},
+                                                     attempts=4, last_error="ConnectTimeout: 市级平台无响应",
+                                                     order_number="T1"))
+    sent = await OutboxMessage.insert(OutboxMessage(topic="sms.send", payload={}, attempts=1, delivered_at=now))
+    return stuck[0]["id"], sent[0]["id"]
+
+
+async def test_the_outbox_page_filters_and_retries_or_abandons_with_a_reason_on_the_record(client, people, platform):
+    from core.tables import OutboxEvent, OutboxMessage
+
+    stuck, sent = await _messages()
+    admin = await people("admin1")
+    page = await admin.get("/console/admin/outbox")
+    assert page.status_code == 200 and f'id="message-{stuck}"' in page.text and f'id="message-{sent}"' not in page.text
+    assert "ConnectTimeout" in page.text and ">4<" in page.text and "待发送" in page.text
+    delivered = await admin.get("/console/admin/outbox?state=delivered")
+    assert f'id="message-{sent}"' in delivered.text and f'id="message-{stuck}"' not in delivered.text
+    by_topic = await admin.get("/console/admin/outbox?state=all&topic=sms.send")
+    assert f'id="message-{sent}"' in by_topic.text and f'id="message-{stuck}"' not in by_topic.text
+
+    missing = await admin.post(f"/console/admin/outbox/{stuck}/abandon", {"reason": "  ", "back": "list"})
+    assert missing.status_code == 400 and "请写明原因" in missing.text
+    assert f'id="outbox-op-{stuck}"' in missing.text and "<details class=\"op\" open>" in missing.text
+    assert await OutboxEvent.count() == 0
+    abandoned = await admin.post(f"/console/admin/outbox/{stuck}/abandon", {"reason": "工单已撤销", "back": "list"})
+    assert abandoned.status_code == 200 and "已放弃发送" in abandoned.text
+    row = await OutboxMessage.select().where(OutboxMessage.id == stuck).first()
+    assert row["abandoned_at"] is not None and row["abandon_reason"] == "工单已撤销"
+    again = await admin.post(f"/console/admin/outbox/{stuck}/abandon", {"reason": "再放弃一次", "back": "detail"})
+    assert again.status_code == 409 and "已放弃" in again.text and "再放弃一次" in again.text
+
+    typed = await admin.post(f"/console/admin/outbox/{stuck}/retry", {"reason": "", "back": "detail"})
+    assert typed.status_code == 400 and "请写明原因" in typed.text and "操作记录" in typed.text
+    retried = await admin.post(f"/console/admin/outbox/{stuck}/retry", {"reason": "市级平台已恢复", "back": "detail"})
+    assert retried.status_code == 200 and "已安排立即重发" in retried.text
+    assert 'id="message-state"><span class="state-pending">待发送' in retried.text
+    history = [(e["action"], e["actor"], e["reason"]) for e in
+               await OutboxEvent.select().where(OutboxEvent.message_id == stuck).order_by(OutboxEvent.id)]
+    assert history == [("abandon", "admin1", "工单已撤销"), ("retry", "admin1", "市级平台已恢复")]
+    assert "工单已撤销" in retried.text and "市级平台已恢复" in retried.text  # the history on the detail page
+    assert (await admin.post(f"/console/admin/outbox/{sent}/abandon", {"reason": "x"})).status_code == 409
+
+    supervisor = await people("supervisor1")
+    read = await supervisor.get(f"/console/admin/outbox/{stuck}")
+    assert read.status_code == 200 and "市级平台已恢复" in read.text and "outbox-op" not in read.text
+    assert (await supervisor.post(f"/console/admin/outbox/{stuck}/abandon", {"reason": "x"})).status_code == 403
+    assert (await (await people("housing_handler")).get("/console/admin/outbox")).status_code == 403
+    assert (await admin.get("/console/admin/outbox/999999")).status_code == 404

@@ -268,3 +268,93 @@ async def test_a_call_is_taken_with_the_keyboard_alone(driver, server, platform,
     order = await platform.orders.get(number, Actor(name="a", role="agent"))
     assert order.kind == "consult" and order.category == "噪音" and order.source == "phone"
     assert order.subject == "请问夜间施工许可如何查询"
+
+
+async def test_the_supervisor_reads_the_kpis_and_the_admin_abandons_a_stuck_message(driver, server, platform,
+                                                                                   screenshots):
+    """The supervisor opens the KPIs from the home page, clicks a department's intake and sees exactly
+    those orders; looks at the warnings, the board and the knowledge base; the admin abandons a
+    message the city platform keeps refusing, first forgetting the reason."""
+    import datetime as dt
+
+    from core.knowledge import ArticleIn, Review
+    from core.tables import CityDiscrepancy, OutboxEvent, OutboxMessage
+
+    me = Desk(driver, server, screenshots / "console" / _backend(platform))
+    dispatcher = Actor(name="dispatcher1", role="dispatcher")
+    housing = []
+    for i, subject in enumerate(("楼道灯坏了", "小区垃圾清运不及时", "电梯经常故障")):
+        housing.append(await _order(platform, subject=subject, area="梅溪湖街道"))
+        await platform.orders.act(housing[-1], "dispatch", {"department": "housing"}, dispatcher)
+    eco = await _order(platform, subject="夜间施工噪音", area="麓谷街道", category="环境保护/环境污染/噪音污染")
+    await platform.orders.act(eco, "dispatch", {"department": "eco_env"}, dispatcher)
+    now = dt.datetime.now(dt.timezone.utc)
+    for i in range(5):  # five calls about one place within the hour: a mass-incident warning
+        await _order(platform, subject="滨江路积水", address="观沙岭街道滨江路1号",
+                     received_at=(now - dt.timedelta(minutes=40 - i)).isoformat())
+    article = await platform.knowledge.submit(msgspec.convert({
+        "question": "夜间施工噪音扰民怎么处理？", "answer": "夜间施工须取得许可；未取得许可的，由生态环境分局查处。",
+        "category": "环境保护/环境污染/噪音污染", "tags": ["噪音", "夜间施工"]}, ArticleIn),
+        Actor(name="eco_handler", role="handler", department="eco_env"))
+    await platform.knowledge.review(article["id"], Review(decision="approve"), Actor(name="s", role="supervisor"))
+    await CityDiscrepancy.insert(CityDiscrepancy(order_number=housing[0], external_id="SZ-20261129-0001",
+                                                 ours="dispatched", theirs="received", pending_messages=1))
+    stuck = (await OutboxMessage.insert(OutboxMessage(
+        topic="city_platform.status", order_number=housing[0], payload={"external_id": "SZ-20261129-0001",
+                                                                        "status": "dispatched"},
+        attempts=6, last_error="HTTP 502: 市级平台网关错误")))[0]["id"]
+
+    # the supervisor: KPIs from the home page, a number clicked, the list of exactly those orders
+    me.sign_in("supervisor1")
+    me.press('#overview-links a[href="/console/kpis"]')
+    me.shoot("30-supervisor-kpis")
+    link = me.find('#kpi-department tr[data-value="housing"] a[data-count="intake"]')
+    shown = link.text
+    assert shown == "3"
+    me.press('#kpi-department tr[data-value="housing"] a[data-count="intake"]')
+    assert me.text("#total") == f"共 {shown} 件"
+    assert all(n in me.text("#order-list") for n in housing) and eco not in me.text("#order-list")
+    me.shoot("31-kpi-number-clicked")
+    me.press('header a[href="/console/warnings"]')
+    assert "群体性事件" in me.text("#warnings") and "观沙岭街道滨江路1号" in me.text("#warnings")
+    me.shoot("32-supervisor-warnings")
+    me.type("#warnings li.warning input[name=note]", "已通知街道到现场")
+    me.press("#warnings li.warning button[type=submit]")
+    assert me.text("#done") == "已确认预警"
+    me.press('header a[href="/console/board"]')
+    assert me.text("#intake-today") == "9"
+    me.shoot("33-supervisor-board")
+    me.open(f"/console/orders/{eco}")
+    assert "夜间施工噪音扰民怎么处理？" in me.text("#knowledge-panel")
+    me.find("#knowledge-panel details summary").click()
+    assert "生态环境分局查处" in me.text("#knowledge-panel")
+    me.shoot("34-order-knowledge-panel")
+    me.press('header a[href="/console/knowledge"]')
+    me.shoot("35-knowledge")
+    me.press('header a[href="/console/admin/reconciliation"]')
+    assert housing[0] in me.text("#discrepancies")
+    me.shoot("36-reconciliation")
+    me.sign_out()
+
+    # the admin: the outbox, a reason forgotten, then the message abandoned with its reason
+    me.sign_in("admin1")
+    me.press('a[href="/console/admin"]')
+    me.press('main a[href="/console/admin/outbox"]')
+    assert "HTTP 502" in me.text(f"#message-{stuck}")
+    me.find(f"#message-{stuck} details.op > summary").click()
+    me.shoot("37-admin-outbox")
+    me.press(f"#outbox-op-{stuck} button[value=abandon]")
+    assert "请写明原因" in me.text(f"#message-{stuck}")
+    me.shoot("38-admin-outbox-reason-missing")
+    me.type(f"#reason-{stuck}", "该工单已由市级平台撤销，无需再推送")
+    me.press(f"#outbox-op-{stuck} button[value=abandon]")
+    assert me.text("#done") == "已放弃发送"
+    me.choose("#state", "abandoned")
+    me.press("#outbox-filter button[type=submit]")
+    assert "已放弃" in me.text(f"#message-{stuck}")
+    me.press(f'#message-{stuck} a[href="/console/admin/outbox/{stuck}"]')
+    assert "该工单已由市级平台撤销" in me.text("#outbox-history") and "admin1" in me.text("#outbox-history")
+    me.shoot("39-admin-outbox-message")
+    me.sign_out()
+    events = await OutboxEvent.select().where(OutboxEvent.message_id == stuck)
+    assert [(e["action"], e["actor"]) for e in events] == [("abandon", "admin1")]

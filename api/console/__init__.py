@@ -63,6 +63,7 @@ class Console:
         self.env.filters["local"] = local_time
         self.env.filters["hours"] = hours_text
         self.env.globals["roles"] = ROLES
+        self.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
         self.env.globals["asset_version"] = hashlib.sha256(
             b"".join(p.read_bytes() for p in sorted(STATIC.iterdir()) if p.is_file())).hexdigest()[:10]
 

@@ -1,6 +1,6 @@
 """Administration pages (admin only): departments (a tree), users (add, deactivate, reset password,
 change role and department), routing rules with a "try a text" box, the working calendar, API keys
-and the outbox. Each change is checked here as the API checks it and takes effect at once (caches of
+and the outbox (read by supervisors too; retried or abandoned by admins, with a reason). Each change is checked here as the API checks it and takes effect at once (caches of
 departments, rules, users and keys are cleared)."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from api.console.session import current_actor
+from core import outbox
 from core.auth import create_api_key, hash_password, recent
 from core.channels import KINDS
-from core.errors import Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 from core.model import ROLES
 from core.routing import first_match, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
@@ -323,29 +324,106 @@ async def keys_revoke(request: Request, key_id: FromPath[int]) -> Response:
 
 # -- outbox ------------------------------------------------------------------------------------------------
 
+OUTBOX_PAGE_SIZE = 50
+OUTBOX_OPERATIONS = ("retry", "abandon")
+OUTBOX_DONE = {"retry": "已安排立即重发", "abandon": "已放弃发送"}
+OUTBOX_REASON_MISSING = "请写明原因（将记录在案）"
+
+
+async def _outbox_reader(request: Request):
+    """Who may read the outbox: the API's rule (admins and supervisors); only admins act on it."""
+    actor = await current_actor(request)
+    if actor.role not in ("admin", "supervisor"):
+        raise Forbidden("只有管理员和督办员可以查看外发消息")
+    return actor
+
+
+def _outbox_filter(params) -> dict[str, str]:
+    topic = str(params.get("topic") or "")[:64]
+    state = str(params.get("state") or "pending")
+    return {"topic": topic, "state": state if state in outbox.STATES or state == "all" else "pending"}
+
+
+async def _outbox_list(request: Request, actor, *, filters: dict[str, str] | None = None, status_code: int = 200,
+                       values: dict | None = None, errors: dict | None = None, opened: int | None = None) -> Response:
+    from urllib.parse import urlencode
+
+    filters = filters or _outbox_filter(request.query_params)
+    try:
+        page = max(1, min(100000, int(request.query_params.get("page") or 1)))
+    except ValueError:
+        page = 1
+    found = await outbox.list_messages(topic=filters["topic"] or None,
+                                       state=None if filters["state"] == "all" else filters["state"],
+                                       page=page, page_size=OUTBOX_PAGE_SIZE)
+    topics = sorted({r["topic"] for r in await OutboxMessage.select(OutboxMessage.topic).distinct()})
+    return await _render(request, actor, "admin_outbox.html", status_code=status_code, found=found, filters=filters,
+                         topics=topics, states=outbox.STATES, page=page,
+                         pages=max(1, -(-found["total"] // OUTBOX_PAGE_SIZE)),
+                         query=urlencode({k: v for k, v in filters.items() if v}), values=values or {},
+                         errors=errors or {}, opened=opened, may_operate=actor.role == "admin")
+
+
+async def _outbox_detail(request: Request, actor, message_id: int, *, status_code: int = 200,
+                         values: dict | None = None, errors: dict | None = None) -> Response:
+    row = await OutboxMessage.select().where(OutboxMessage.id == message_id).output(load_json=True).first()
+    if row is None:
+        raise NotFound(f"消息 {message_id} 不存在")
+    state = outbox.state_of(row)
+    return await _render(request, actor, "admin_outbox_message.html", status_code=status_code,
+                         m={**row, "state": state, "state_label": outbox.STATES[state]},
+                         history=await outbox.history(message_id), values=values or {}, errors=errors or {},
+                         may_operate=actor.role == "admin")
+
+
 @get("/admin/outbox")
 async def outbox_page(request: Request) -> Response:
+    actor = await _outbox_reader(request)
+    return await _outbox_list(request, actor)
+
+
+@get("/admin/outbox/{message_id:int}")
+async def outbox_message(request: Request, message_id: FromPath[int]) -> Response:
+    actor = await _outbox_reader(request)
+    return await _outbox_detail(request, actor, message_id)
+
+
+@post("/admin/outbox/{message_id:int}/{operation:str}")
+async def outbox_operate(request: Request, message_id: FromPath[int], operation: FromPath[str]) -> Response:
+    """Retry or abandon one message with a reason: the same ``core.outbox`` calls as the API, which
+    record who did it and why. Without a reason the form comes back with what was typed."""
     actor = await _admin(request)
-    pending = OutboxMessage.delivered_at.is_null()
-    rows = await OutboxMessage.select().where(pending).order_by(OutboxMessage.attempts, ascending=False).order_by(
-        OutboxMessage.id).limit(100).output(load_json=True)
-    total = await OutboxMessage.count().where(pending)
-    stuck = await OutboxMessage.count().where(pending & (OutboxMessage.attempts > 0))
-    return await _render(request, actor, "admin_outbox.html", rows=rows, total=total, stuck=stuck)
-
-
-@post("/admin/outbox/{message_id:int}/retry")
-async def outbox_retry(request: Request, message_id: FromPath[int]) -> Response:
-    await _admin(request)
-    now = dt.datetime.now(dt.timezone.utc)
-    await OutboxMessage.update({OutboxMessage.next_attempt_at: now}).where(
-        (OutboxMessage.id == message_id) & OutboxMessage.delivered_at.is_null())
+    if operation not in OUTBOX_OPERATIONS:
+        raise NotFound("没有这个操作")
+    form = await request.form()
+    reason = _text(form, "reason", 1000)
+    back = _text(form, "back", 16)
+    filters = _outbox_filter(form)
+    typed = {message_id: {"reason": reason, "operation": operation}}
+    error = ""
+    if not reason:
+        error = OUTBOX_REASON_MISSING
+    else:
+        try:
+            await getattr(outbox, operation)(message_id, actor.name, reason)
+        except Conflict as refused:
+            error = refused.detail
+    if error:
+        code = 400 if not reason else 409
+        if back == "detail":
+            return await _outbox_detail(request, actor, message_id, status_code=code, values=typed,
+                                        errors={message_id: error})
+        return await _outbox_list(request, actor, filters=filters, status_code=code, values=typed,
+                                  errors={message_id: error}, opened=message_id)
     request.app.state.platform.orders.outbox_written()
-    return _done("/console/admin/outbox", "已安排立即重试")
+    if back == "detail":
+        return _done(f"/console/admin/outbox/{message_id}", OUTBOX_DONE[operation])
+    from urllib.parse import urlencode
 
-
+    return Redirect(f"/console/admin/outbox?{urlencode({**filters, 'done': OUTBOX_DONE[operation]})}",
+                    status_code=303)
 
 
 ADMIN_ROUTES = [admin_index, departments_page, departments_add, users_page, users_add, users_change, rules_page,
                 rules_add, rules_toggle, calendar_page, calendar_set, keys_page, keys_create, keys_revoke,
-                outbox_page, outbox_retry]
+                outbox_page, outbox_message, outbox_operate]

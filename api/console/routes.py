@@ -34,6 +34,7 @@ from api.console.forms import (
     read_values,
     struct_fields,
 )
+from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -46,6 +47,7 @@ from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, parse_filter
 from core.model import ROLES, Actor
 from core.intake import IntakeRequest
+from core.knowledge import READERS
 from core.sla import DEADLINE_LABELS
 from core.storage import AttachmentRefused
 from core.tables import Department
@@ -297,6 +299,7 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
     reveal = next((a for a in order["actions"] if lifecycle.get(a["name"]) and lifecycle.get(a["name"]).reveals_contact),
                   None)
     panels = await order_panels(platform, order, actor)
+    knowledge = await related_articles(platform, order, actor) if actor.role in READERS else None
     duplicates = []
     if actor.in_centre and order["status"] == "received":
         summary = {"number": order["number"], "_phone": "", "subject": order["subject"],
@@ -311,7 +314,7 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         panels=panels, values=values or {}, errors=errors or {}, general=(errors or {}).get(GENERAL, ""),
         banner=banner, banner_kind=banner_kind, departments=await _departments(), duplicates=duplicates,
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
-        reply_templates=REPLY_TEMPLATES)
+        reply_templates=REPLY_TEMPLATES, knowledge=knowledge)
 
 
 def _parse(value):
@@ -595,7 +598,7 @@ def console_router(secret: str) -> Router:
         path="/console",
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
-                        dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES],
+                        dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES],
         middleware=[security_headers, session_refresh, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,
