@@ -201,6 +201,12 @@ def main() -> None:
             "签收队列": ("h_housing", lambda: "/console/accept"),
             "受理来电": ("agent", lambda: "/console/intake"),
             "来电历史": ("agent", lambda: f"/console/caller-history?phone={pick(phones)}"),
+            "统计指标（本月）": ("supervisor", lambda: "/console/kpis"),
+            "预警": ("supervisor", lambda: "/console/warnings"),
+            "实时看板": ("supervisor", lambda: "/console/board"),
+            "知识库": ("supervisor", lambda: "/console/knowledge"),
+            "市级对账": ("admin", lambda: "/console/admin/reconciliation"),
+            "外发消息": ("admin", lambda: "/console/admin/outbox"),
             "派单规则": ("admin", lambda: "/console/admin/rules"),
             "用户管理": ("admin", lambda: "/console/admin/users"),
         }

@@ -479,6 +479,24 @@ async def test_warnings_are_listed_with_their_reason_and_acknowledged_on_the_rec
     assert (await (await people("agent1")).get("/console/warnings")).status_code == 200
 
 
+async def test_viewing_warnings_scans_at_most_once_a_minute(client, people, platform, monkeypatch):
+    """The scan is periodic work (the reports job runs it every minute); a page view only lists."""
+    from core.reports import warnings
+
+    scans = []
+    real = warnings.scan
+
+    async def counted(*args, **kwargs):
+        scans.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(warnings, "scan", counted)
+    supervisor = await people("supervisor1")
+    for _ in range(3):
+        assert (await supervisor.get("/console/warnings")).status_code == 200
+    assert len(scans) == 1
+
+
 ARTICLE = {"question": "夜间施工噪音扰民怎么处理？",
            "answer": "夜间（22时至次日6时）施工须取得夜间施工许可；未取得许可的，由生态环境分局查处。",
            "category": "环境保护/环境污染/噪音污染", "tags": ["噪音", "夜间施工"]}

@@ -38,6 +38,7 @@ LINKED_COUNTS = ("intake",)
 KPI_DIMENSIONS = ("department", "channel", "area")
 DIMENSION_FILTERS = {"department": "department", "channel": "channel", "area": "area"}
 KNOWLEDGE_PANEL_SIZE = 5
+WARNINGS_RESCAN = dt.timedelta(minutes=1)  # the reports job scans every minute; a page view at most as often
 REFUSED = {
     "centre": "只有中心人员可以查看统计和看板",
     "warnings": "只有中心人员和承办单位可以查看预警",
@@ -144,7 +145,11 @@ async def _warnings_page(request: Request, actor: Actor, *, status_code: int = 2
         kind = ""
     state = str(request.query_params.get("state") or "open")
     acknowledged = {"open": False, "acknowledged": True}.get(state)
-    await warnings.scan(platform)
+    now = dt.datetime.now(dt.timezone.utc)
+    scanned = getattr(request.app.state, "warnings_scanned_at", None)
+    if scanned is None or now - scanned >= WARNINGS_RESCAN:  # a page view lists; scanning is periodic work
+        await warnings.scan(platform)
+        request.app.state.warnings_scanned_at = now
     found = await warnings.listing(kind=kind or None, acknowledged=acknowledged,
                                    department=actor.department if actor.role == "handler" else None)
     names = await platform.orders.department_names()
