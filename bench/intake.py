@@ -169,8 +169,10 @@ def wait_until_up(port: int, path: str, proc: subprocess.Popen) -> None:
 class Server:
     def __init__(self, argv: list[str], env: dict, cwd: Path, probe: str):
         self.port = free_port()
+        # the server's log goes to a file: a pipe nobody reads fills up and stalls the server mid-run
+        self.log = tempfile.NamedTemporaryFile(prefix="huying-bench-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen([*argv, "--host", "127.0.0.1", "--port", str(self.port)],
-                                     env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     env=env, cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT)
         wait_until_up(self.port, probe, self.proc)
 
     def rss_mib(self) -> float:
