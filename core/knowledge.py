@@ -18,6 +18,7 @@ from core.calendar import SHANGHAI
 from core.db import read_transaction, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.model import Actor
+from core.notices import staff_notice
 from core.outbox import Outbox
 from core.search import KNOWLEDGE_INDEX, department_token, parse_query, tokens
 from core.tables import Department, KnowledgeArticle, KnowledgeCitation, KnowledgeEvent, KnowledgeVersion
@@ -26,7 +27,6 @@ REVIEWERS = frozenset({"supervisor", "admin"})
 AUTHORS = frozenset({"handler", "supervisor", "admin"})
 READERS = frozenset({"agent", "dispatcher", "supervisor", "admin", "handler"})
 REMIND_DAYS = 14
-EXPIRING_TOPIC = "knowledge.expiring"
 STATES = {"pending": "待审核", "approved": "已发布", "returned": "已退回", "superseded": "已被新版本取代"}
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=20000)]
@@ -51,18 +51,6 @@ class ArticleIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class Review(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     decision: Literal["approve", "return"]
     reason: Annotated[str, msgspec.Meta(max_length=500)] = ""
-
-
-async def post_notification(message: dict, settings) -> None:
-    """Deliver a staff notification to ``HUYING_NOTIFY_URL``; until it is set the message waits."""
-    import httpx
-
-    if not settings.notify_url:
-        raise RuntimeError("HUYING_NOTIFY_URL is not configured")
-    async with httpx.AsyncClient(timeout=10) as client:
-        response = await client.post(settings.notify_url, json={"topic": message["topic"], **message["payload"]},
-                                     headers={"Idempotency-Key": f"huying-outbox-{message['id']}"})
-        response.raise_for_status()
 
 
 def _today() -> dt.date:
@@ -262,9 +250,8 @@ class KnowledgeBase:
                 until = row["valid_until"]
                 until = until if isinstance(until, dt.date) else dt.date.fromisoformat(str(until))
                 outbox = Outbox()
-                outbox.send(EXPIRING_TOPIC, {"article": row["id"], "department": row["department"],
-                                             "question": row["question"], "valid_until": until.isoformat(),
-                                             "message": f"知识「{row['question']}」将于 {until.isoformat()} 失效，请及时修订"})
+                staff_notice(outbox, f"department:{row['department']}", "knowledge_expiring", article=row["id"],
+                             department=row["department"], question=row["question"], valid_until=until.isoformat())
                 await outbox.write(now)
                 await KnowledgeArticle.update({KnowledgeArticle.reminded_until: until}).where(
                     KnowledgeArticle.id == row["id"])

@@ -25,7 +25,7 @@ from core.routing import sync_plugin_rules
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
 from core.categories import seed_if_empty as seed_categories
-from core.knowledge import EXPIRING_TOPIC, KnowledgeBase, post_notification
+from core.knowledge import KnowledgeBase
 from core.suggestions import Learned
 from core.storage import LocalAttachmentStore
 
@@ -50,7 +50,7 @@ class Platform:
                                    Sealer(self.settings.data_key or self.settings.secret_key), self.engine)
         self.orders.received_at_max_age = dt.timedelta(days=self.settings.received_at_max_age_days)
         self.login_throttle = LoginThrottle(self.settings.login_limit_account, self.settings.login_limit_address)
-        self.deliverers = {**collect_deliverers(self.pm), EXPIRING_TOPIC: post_notification}
+        self.deliverers = collect_deliverers(self.pm)
         self.jobs = collect_jobs(self.pm)
         self.orders.learned = Learned()
         self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)

@@ -24,7 +24,7 @@ from core.lifecycle import CORE_ACTIONS, Lifecycle
 ENTRY_POINT_GROUP = "huying.channels"
 BUILTIN_PLUGINS = ("core.builtins.hotline", "core.builtins.city_sync", "core.builtins.sweeps",
                    "core.builtins.knowledge_jobs",
-                   "core.builtins.notifications", "core.builtins.boards", "core.builtins.notify",
+                   "core.builtins.notifications", "core.builtins.boards",
                    "core.builtins.reports")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core.jobs import deliver_outbox
 from core.tables import OutboxMessage
 from tests.helpers import intake_body
 
@@ -146,9 +147,14 @@ async def test_expiring_articles_remind_their_department_once(client, tokens):
     knowledge = client.platform.knowledge
     assert await knowledge.remind_expiring() == 1
     assert await knowledge.remind_expiring() == 0
-    messages = await OutboxMessage.select().where(OutboxMessage.topic == "knowledge.expiring").output(load_json=True)
-    assert [m["payload"]["department"] for m in messages] == ["eco_env"]
+    messages = await OutboxMessage.select().where(OutboxMessage.topic == "notify.staff").output(load_json=True)
+    assert [(m["payload"]["to"], m["payload"]["template"]) for m in messages] == [
+        ("department:eco_env", "knowledge_expiring")]
     assert messages[0]["payload"]["valid_until"] == soon
+    await deliver_outbox(client.platform)  # read by the department in the platform, nothing left waiting
+    notices = (await client.get("/api/notifications", headers=tokens["eco_handler"])).json()["items"]
+    assert len(notices) == 1 and notices[0]["text"].startswith("知识「") and f"将于 {soon} 失效" in notices[0]["text"]
+    assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 0
     events = (await client.get(f"/api/knowledge/{article['id']}", headers=tokens["eco_handler"])).json()["events"]
     assert events[-1]["action"] == "remind_expiry"
 

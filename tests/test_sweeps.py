@@ -170,3 +170,36 @@ async def test_an_sms_gateway_gets_each_text_once_and_a_gateway_outage_loses_non
     assert key == payload["id"] == f"huying-outbox-{pending['id']}"
     [row] = await TextMessage.select()
     assert (row["status"], row["provider"], row["template"]) == ("sent", "http_gateway", "receipt")
+
+
+async def test_staff_notices_reach_the_centres_gateway_once_and_are_read_in_the_platform(client, tokens):
+    """With HUYING_NOTIFY_URL set, every staff notice (here a new early warning) is posted there with a
+    stable Idempotency-Key, survives a gateway outage, and is still listed for the supervisors."""
+    from core.db import write_transaction
+    from core.notices import staff_notice
+    from core.outbox import Outbox
+    from tests.city_server import CityServer
+
+    gateway = CityServer()
+    await gateway.start()
+    try:
+        client.platform.settings = msgspec.structs.replace(client.platform.settings, notify_url=gateway.url)
+        outbox = Outbox()
+        staff_notice(outbox, "role:supervisor", "warning", warning=7, kind="surge", title="麓谷街道噪音投诉激增",
+                     explanation="1 小时内 9 件，基线 2 件")
+        async with write_transaction(client.platform.engine):
+            await outbox.write(dt.datetime.now(dt.timezone.utc))
+        gateway.fail = True
+        await deliver_outbox(client.platform)
+        assert await TextMessage.count() == 0  # not recorded as delivered while the gateway refuses
+        gateway.fail = False
+        for days in (60, 90):
+            await deliver_due(client.platform.deliverers, client.platform.settings,
+                              now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days))
+    finally:
+        await gateway.stop()
+    [(payload, key)] = gateway.received
+    assert payload["to"] == "role:supervisor" and payload["text"] == "预警：麓谷街道噪音投诉激增。1 小时内 9 件，基线 2 件"
+    assert key.startswith("huying-outbox-")
+    [notice] = (await client.get("/api/notifications", headers=tokens["supervisor1"])).json()["items"]
+    assert (notice["template"], notice["provider"], notice["status"]) == ("warning", "gateway", "sent")

@@ -8,6 +8,7 @@ import math
 import msgspec
 import pytest
 
+from core.jobs import deliver_outbox
 from core.model import Actor
 from core.orders import IntakeRequest
 from core.reports import forecast
@@ -63,11 +64,17 @@ async def test_warnings_explain_link_orders_and_reach_supervisors_once(client, t
     assert surge["facts"]["count"] == 5 and surge["facts"]["baseline"] == 0 and "基线" in surge["explanation"]
     repeat = by_kind["repeat_caller"]
     assert "139****5678" in repeat["title"] and "13912345678" not in str(repeat) and repeat["facts"]["count"] == 5
-    sent = await OutboxMessage.select().where(OutboxMessage.topic == "warning.notify").output(load_json=True)
-    assert len(sent) == len(items) and all(m["payload"]["to"] == ["supervisor1"] for m in sent)
+    sent = [m for m in await OutboxMessage.select().where(OutboxMessage.topic == "notify.staff").output(load_json=True)
+            if m["payload"]["template"] == "warning"]
+    assert len(sent) == len(items) and all(m["payload"]["to"] == "role:supervisor" for m in sent)
     again = await client.get("/api/warnings", headers=tokens["supervisor1"])
     assert len(again.json()["items"]) == len(items)
-    assert await OutboxMessage.count().where(OutboxMessage.topic == "warning.notify") == len(items)
+    await deliver_outbox(platform)
+    notices = (await client.get("/api/notifications", headers=tokens["supervisor1"])).json()["items"]
+    assert sum(1 for n in notices if n["template"] == "warning") == len(items)  # sent once, read in the platform
+    assert any(n["text"].startswith("预警：") and "麓谷街道麓松路88号" in n["text"] for n in notices)
+    assert not [n for n in (await client.get("/api/notifications", headers=tokens["eco_handler"])).json()["items"]
+                if n["template"] == "warning"]
 
 
 async def test_acknowledging_a_warning_records_who_and_refuses_twice(client, tokens):

@@ -20,10 +20,10 @@ from typing import Protocol
 import httpx
 
 from core.hookspecs import hookimpl
+from core.notices import STAFF_TOPIC, staff_notice, text_of
 from core.outbox import idempotency_key
 
 SMS_TOPIC = "notify.sms"
-STAFF_TOPIC = "notify.staff"
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 TEMPLATES = {
     "receipt": "{sign}您的诉求已受理，工单号{number}，查询码{query_code}。可凭工单号和查询码查询办理进度。",
@@ -31,7 +31,6 @@ TEMPLATES = {
     "callback_invite": "{sign}您的工单{number}已办结，我们将于近日回访；也可凭查询码在线评价办理结果。",
 }
 TEMPLATE_LABELS = {"receipt": "受理回执", "completed": "办结通知", "callback_invite": "回访邀请"}
-STAFF_TEXT = "工单{number}「{subject}」{note}"
 
 
 class Provider(Protocol):
@@ -104,8 +103,7 @@ def on_transition(channel, order, event, outbox):
         if event.payload.get("escalate") == "supervise":
             recipients.append("role:supervisor")  # the supervisor's queue
         for recipient in recipients:
-            outbox.send(STAFF_TOPIC, {"to": recipient, "number": order.number, "subject": order.subject,
-                                      "note": event.reason})
+            staff_notice(outbox, recipient, "sla", number=order.number, subject=order.subject, note=event.reason)
 
 
 # -- delivery -------------------------------------------------------------------------------------------------
@@ -150,11 +148,21 @@ async def deliver_sms(message: dict, settings) -> None:
 
 
 async def deliver_staff(message: dict, settings) -> None:
+    """Posted to the centre's gateway first when one is configured (a failure is retried by the
+    outbox, with the same Idempotency-Key), then recorded for the staff to read in the platform."""
     if await _already_handled(message):
         return
     payload = message["payload"]
-    await _record(message, kind="staff", recipient=payload["to"], template="sla", text=STAFF_TEXT.format(**payload),
-                  status="recorded", provider="database")
+    text = text_of(payload)
+    provider = "database"
+    if settings.notify_url:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(settings.notify_url, json={**payload, "text": text},
+                                         headers={"Idempotency-Key": idempotency_key(message)})
+            response.raise_for_status()
+        provider = "gateway"
+    await _record(message, kind="staff", recipient=payload["to"], template=payload.get("template", "sla"),
+                  text=text, status="sent" if provider == "gateway" else "recorded", provider=provider)
 
 
 @hookimpl

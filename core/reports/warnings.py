@@ -2,7 +2,7 @@
 
 Each warning says why it fired (the count, the baseline or threshold it beat, the window), links its
 orders and is kept once per key, so scanning again never repeats it; a new warning is sent to the
-supervisors through the outbox in the transaction that records it. Thresholds are data, editable by
+supervisors as a staff notice (``core.notices``) in the transaction that records it. Thresholds are data, editable by
 an admin.
 """
 
@@ -19,13 +19,13 @@ from core.reports.dialect import current_engine
 from core.errors import Conflict, NotFound
 from core.model import Actor
 from core.visibility import mask_phone
+from core.notices import staff_notice
 from core.outbox import Outbox
 from core.reports import facts
 from core.reports.board import deadline_states
 from core.reports.tables import EarlyWarning, ReportFact, WarningSettings
-from core.tables import Department, Order, User
+from core.tables import Department, Order
 
-TOPIC = "warning.notify"
 KINDS: dict[str, str] = {"overdue": "超期", "at_risk": "临期", "surge": "激增", "mass_incident": "群体性事件",
                          "repeat_caller": "重复来电"}
 LISTED_ORDERS = 200  # order numbers kept on one warning
@@ -214,8 +214,6 @@ async def scan(platform, now: dt.datetime | None = None) -> list[dict]:
                 *await _mass_incidents(t, now), *await _repeat_callers(t, now)]
     if not findings:
         return []
-    supervisors = [r["username"] for r in await User.select(User.username).where(
-        (User.role == "supervisor") & (User.active == True))]  # noqa: E712
     created = []
     async with write_transaction(current_engine()):
         keys = [f.key for f in findings]
@@ -231,8 +229,8 @@ async def scan(platform, now: dt.datetime | None = None) -> list[dict]:
             row = await EarlyWarning.insert(EarlyWarning(
                 key=f.key, kind=f.kind, level=f.level, title=f.title, explanation=f.explanation, facts=f.facts,
                 orders=f.orders, department=f.department, created_at=now)).returning(EarlyWarning.id)
-            outbox.send(TOPIC, {"warning": row[0]["id"], "kind": f.kind, "title": f.title,
-                                "explanation": f.explanation, "to": supervisors})
+            staff_notice(outbox, "role:supervisor", "warning", warning=row[0]["id"], kind=f.kind, title=f.title,
+                         explanation=f.explanation)
             created.append({"id": row[0]["id"], "key": f.key})
         await outbox.write(now)
     if created:
