@@ -183,3 +183,13 @@ async def test_an_order_survives_a_restart(client, tokens, migrated):
     order, events = await restarted.orders.detail(number, Actor(name="s", role="supervisor"))
     assert order.number == number and events[0].action == "intake"
     await restarted.stop()
+
+
+def test_query_codes_are_eight_readable_letters_and_do_not_repeat():
+    """The code a citizen reads out to track an order: no I, O, 0 or 1, and effectively unguessable."""
+    from core.intake import QUERY_CODE_ALPHABET, query_code
+
+    codes = {query_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    assert all(len(c) == 8 and set(c) <= set(QUERY_CODE_ALPHABET) for c in codes)
+    assert set("".join(codes)) == set(QUERY_CODE_ALPHABET)  # every letter is used
