@@ -113,6 +113,7 @@ async def test_every_response_carries_a_request_id_and_errors_repeat_it(client, 
     assert hostile.headers["x-request-id"] != "x" * 500
     ids = [r.fields["request_id"] for r in seen]
     assert ids == [r.headers["x-request-id"] for r in (ok, bad, unknown, given, hostile, invented)]
+    assert len(set(ids)) == len(ids)  # each request its own id
     assert invented.status_code == 405 and seen[-1].fields["method"] == "BREW"
     metrics = (await client.get("/metrics")).text
     assert "BREW" not in metrics and 'method="OTHER"' in metrics  # a made-up verb does not grow the labels
