@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/search.py [--sqlite-orders 410000] [--postgres-orders 2000000]
                                      [--postgres postgresql://postgres@127.0.0.1:5432/test_e]
-                                     [--queries 200] [--sqlite-file FILE]
+                                     [--queries 200] [--sqlite-file FILE] [--postgres-filled]
 
 Fills a fresh database with bulk inserts (orders and their index documents, written the way intake
 writes them), then runs two-word queries drawn from real citizens' words through
@@ -236,6 +236,8 @@ async def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("HUYING_BENCH_POSTGRES_URL"))
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--sqlite-file", type=Path, help="measure a database a previous run filled (no filling)")
+    parser.add_argument("--postgres-filled", action="store_true",
+                        help="measure the PostgreSQL database a previous run filled (no filling)")
     args = parser.parse_args()
     from core.db import make_engine
     from core.migrations import migrate
@@ -253,7 +255,14 @@ async def main() -> None:
         fill_sqlite(path, args.sqlite_orders)
         print(f"SQLite filled in {time.perf_counter() - started:.0f} s ({path.stat().st_size / 1e6:.0f} MB)")
         report("SQLite (FTS5)", args.sqlite_orders, await measure(url, args.queries))
-    if args.postgres and args.postgres_orders:
+    if args.postgres and args.postgres_filled:
+        import asyncpg
+
+        conn = await asyncpg.connect(args.postgres)
+        count = await conn.fetchval("SELECT COUNT(*) FROM orders")
+        await conn.close()
+        report("PostgreSQL (tsvector + GIN)", count, await measure(args.postgres, args.queries))
+    elif args.postgres and args.postgres_orders:
         import asyncpg
 
         conn = await asyncpg.connect(args.postgres)
