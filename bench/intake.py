@@ -289,9 +289,9 @@ def main() -> None:
     finally:
         server.stop()
 
-    pg_url = fresh_postgres(args.postgres)
-    if pg_url:
-        for workers in (1, 2):
+    for workers in (1, 2):
+        pg_url = fresh_postgres(args.postgres) if args.postgres else None  # each row on a fresh database
+        if pg_url:
             env = huying_env(base, pg_url)
             server = huying_server(env, workers)
             try:
