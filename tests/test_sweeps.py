@@ -203,3 +203,34 @@ async def test_staff_notices_reach_the_centres_gateway_once_and_are_read_in_the_
     assert key.startswith("huying-outbox-")
     [notice] = (await client.get("/api/notifications", headers=tokens["supervisor1"])).json()["items"]
     assert (notice["template"], notice["provider"], notice["status"]) == ("warning", "gateway", "sent")
+
+
+async def test_messages_waiting_under_the_old_warning_and_knowledge_topics_become_staff_notices(client, monkeypatch):
+    """An upgrade leaves no message without a deliverer: pending ones are rewritten, delivered ones kept."""
+    import importlib
+
+    platform = client.platform
+
+    from core.outbox import Outbox
+    from core.tables import OutboxMessage
+
+    migration = importlib.import_module("core.piccolo_migrations.core_0071_staff_notice_topic")
+    monkeypatch.setattr(migration, "engine_finder", lambda: platform.engine)
+    now = dt.datetime.now(dt.timezone.utc)
+    outbox = Outbox()
+    outbox.send("warning.notify", {"warning": 3, "kind": "surge", "title": "激增", "explanation": "9 件", "to": ["s1"]})
+    outbox.send("knowledge.expiring", {"article": 5, "department": "eco_env", "question": "噪音怎么办",
+                                       "valid_until": "2026-12-01", "message": "…"})
+    outbox.send("warning.notify", {"warning": 4, "kind": "surge", "title": "旧", "explanation": "", "to": []})
+    await outbox.write(now)
+    delivered = (await OutboxMessage.select(OutboxMessage.id).order_by(OutboxMessage.id))[-1]["id"]
+    await OutboxMessage.update({OutboxMessage.delivered_at: now}).where(OutboxMessage.id == delivered)
+    manager = await migration.forwards()
+    for step in manager.raw:
+        await step()
+    rows = await OutboxMessage.select().order_by(OutboxMessage.id).output(load_json=True)
+    assert [r["topic"] for r in rows] == ["notify.staff", "notify.staff", "warning.notify"]
+    assert rows[0]["payload"] == {"to": "role:supervisor", "template": "warning", "warning": 3, "kind": "surge",
+                                  "title": "激增", "explanation": "9 件"}
+    assert rows[1]["payload"]["to"] == "department:eco_env" and rows[1]["payload"]["template"] == "knowledge_expiring"
+    assert set(platform.deliverers) >= {"notify.staff"}
