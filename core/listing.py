@@ -330,12 +330,14 @@ class OrderLists:
             return items
         window = dt.timedelta(days=DUPLICATE_DAYS)
         earliest = min(i["received_at"] for i in items) - window
+        latest = max(i["received_at"] for i in items) + window
         since = self.clock() - dt.timedelta(days=HISTORY_DAYS)
         async with read_transaction(self.engine):
             by_phone = await Order.select(Order.number, Order.citizen_phone, Order.received_at).where(
                 Order.citizen_phone.is_in(phones) & (Order.received_at >= min(since, earliest))) if phones else []
+            # only the days around the rows shown: a common subject (咨询) recurs all year
             by_subject = await Order.select(Order.number, Order.subject, Order.received_at).where(
-                Order.subject.is_in(subjects) & (Order.received_at >= earliest)
+                Order.subject.is_in(subjects) & (Order.received_at >= earliest) & (Order.received_at <= latest)
                 & (Order.status != "merged"))
         for item in items:
             same_phone = [r for r in by_phone if r["citizen_phone"] == item["_phone"] and r["number"] != item["number"]]
