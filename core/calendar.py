@@ -105,6 +105,9 @@ class WorkCalendar:
                 raise ValueError("office_hours periods must be increasing and must not overlap")
             previous_end = end
         self.overrides: dict[dt.date, bool] = dict(overrides or {})
+        # what callers derived from this calendar (a deadline's working-time allowance, say), kept
+        # until the overrides are reloaded: whoever changes ``overrides`` clears it
+        self.derived: dict = {}
         # office seconds of one working day (periods are wall-clock times, so a DST change at night
         # does not alter them)
         self.day_seconds = sum(

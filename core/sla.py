@@ -59,6 +59,7 @@ class SlaClock:
         rows = await CalendarDay.select(CalendarDay.day, CalendarDay.workday)
         self.calendar.overrides.clear()
         self.calendar.overrides.update({r["day"]: r["workday"] for r in rows})
+        self.calendar.derived.clear()
         self._overrides_loaded_at = time.monotonic()
 
     async def refresh(self) -> None:

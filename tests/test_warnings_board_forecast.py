@@ -142,6 +142,38 @@ async def test_board_shows_today_by_hour_open_by_status_and_deadlines_by_departm
     assert overdue
 
 
+async def test_the_board_counts_a_handling_deadline_at_risk_from_80_percent_until_the_reply(client, tokens):
+    """临期 on the board follows the calendar rule exactly, stops once the department has replied, and
+    is worked out again when the centre changes its working days."""
+    from core.calendar import deadline_state
+    from core.reports import facts
+    from core.reports.board import deadline_states
+    from core.tables import Order
+
+    platform = client.platform
+    number = await _take(platform)
+    await platform.orders.act(number, "dispatch", {"department": "housing"}, DISPATCHER)
+    await platform.orders.act(number, "accept", {}, HOUSING)
+    handle = (await Order.select(Order.deadlines).where(Order.number == number).output(load_json=True).first())["deadlines"]["handle"]
+    start, due = dt.datetime.fromisoformat(handle["start"]), dt.datetime.fromisoformat(handle["due"])
+    calendar = platform.calendar
+    await facts.refresh()
+
+    async def at_risk(now) -> int:
+        return len((await deadline_states(calendar, now)).get("housing", {}).get("at_risk", []))
+
+    instants = [start + (due - start) * share for share in (0.3, 0.6, 0.9, 0.97, 0.999)]
+    assert [await at_risk(t) for t in instants] == [deadline_state(start, due, t, calendar) == "at_risk"
+                                                     for t in instants]
+    assert await at_risk(instants[-1]) == 1
+    assert calendar.derived  # kept for the next view
+    await platform.load_calendar()
+    assert not calendar.derived  # working days reloaded: worked out again
+    await platform.orders.act(number, "reply", {"reply": "已处理。"}, HOUSING)
+    await facts.refresh()
+    assert await at_risk(instants[-1]) == 0
+
+
 def test_erlang_c_matches_the_textbook_values():
     """Two erlangs on three lines wait 4/9 of the time; more lines never serve worse."""
     assert forecast.erlang_c(3, 2.0) == pytest.approx(4 / 9)

@@ -7,7 +7,7 @@ import datetime as dt
 
 import functools
 
-from core.calendar import SHANGHAI, WorkCalendar, deadline_state
+from core.calendar import AT_RISK_PERCENT, SHANGHAI, WorkCalendar
 from core.lifecycle import STATUSES, TERMINAL
 from core.reports import facts
 from core.reports.dialect import FAR_FUTURE
@@ -32,7 +32,6 @@ async def deadline_states(calendar, now: dt.datetime, department: str | None = N
 
     Overdue is a comparison in SQL; at risk (80 % of the working-time allowance used) needs the
     working calendar, so it is judged exactly in Python, but only for the orders due soon."""
-    calendar = _cached(calendar)
     stamp = int(now.timestamp())
     where = f"closed = {FAR_FUTURE} AND status NOT IN ('merged', 'archived', 'suspended') AND handle_due IS NOT NULL"
     args = []
@@ -40,28 +39,39 @@ async def deadline_states(calendar, now: dt.datetime, department: str | None = N
         where += " AND department = {}"
         args.append(department)
     rows = await ReportFact.raw(
-        f"SELECT order_id, department, handle_due FROM report_facts WHERE {where} "
+        f"SELECT order_id, department, handle_due, handle_done FROM report_facts WHERE {where} "
         f"AND handle_due < {stamp + RISK_HORIZON}", *args)
     states: dict[str, dict] = {}
-    soon = [r for r in rows if r["handle_due"] >= stamp]
+    soon = [r for r in rows if r["handle_due"] >= stamp and r["handle_done"] is None]  # replied: not 临期
     for r in rows:
         if r["handle_due"] < stamp:
             entry = states.setdefault(r["department"], {"overdue": [], "at_risk": []})
             entry["overdue"].append(r["order_id"])
     if soon:
-        ids = [r["order_id"] for r in soon]
-        deadlines = {}
-        for chunk in range(0, len(ids), 500):
-            part = ids[chunk:chunk + 500]
+        # each open handling deadline's start and working-time allowance, read and worked out once per
+        # (order, due) and kept with the calendar: a view then judges each by one calendar sum
+        kept = calendar.derived.get("handle_allowance", {})
+        due_of = {r["order_id"]: r["handle_due"] for r in soon}
+        known = {key: kept[key] for key in due_of.items() if key in kept}  # only deadlines still due soon
+        calendar.derived["handle_allowance"] = known
+        missing = [order_id for order_id, due in due_of.items() if (order_id, due) not in known]
+        working = _cached(calendar)
+        for chunk in range(0, len(missing), 500):
+            part = missing[chunk:chunk + 500]
             for o in await Order.select(Order.id, Order.deadlines).where(Order.id.is_in(part)).output(load_json=True):
-                deadlines[o["id"]] = o["deadlines"].get("handle")
+                handle = o["deadlines"].get("handle")
+                entry = None
+                if handle and not handle.get("done"):
+                    start, due = dt.datetime.fromisoformat(handle["start"]), dt.datetime.fromisoformat(handle["due"])
+                    entry = (start, working.working_seconds_between(start, due))
+                known[(o["id"], due_of[o["id"]])] = entry
         for r in soon:
-            handle = deadlines.get(r["order_id"])
-            if not handle or handle.get("done"):
+            entry = known.get((r["order_id"], r["handle_due"]))
+            if entry is None:
                 continue
-            state = deadline_state(dt.datetime.fromisoformat(handle["start"]), dt.datetime.fromisoformat(handle["due"]),
-                                   now, calendar)
-            if state == "at_risk":
+            start, allowance = entry
+            used = working.working_seconds_between(start, now)
+            if used * 100 >= allowance * AT_RISK_PERCENT:  # deadline_state's rule, its allowance kept
                 states.setdefault(r["department"], {"overdue": [], "at_risk": []})["at_risk"].append(r["order_id"])
     return states
 
