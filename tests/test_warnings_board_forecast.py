@@ -154,7 +154,8 @@ async def test_the_board_counts_a_handling_deadline_at_risk_from_80_percent_unti
     number = await _take(platform)
     await platform.orders.act(number, "dispatch", {"department": "housing"}, DISPATCHER)
     await platform.orders.act(number, "accept", {}, HOUSING)
-    handle = (await Order.select(Order.deadlines).where(Order.number == number).output(load_json=True).first())["deadlines"]["handle"]
+    row = await Order.select(Order.deadlines).where(Order.number == number).output(load_json=True).first()
+    handle = row["deadlines"]["handle"]
     start, due = dt.datetime.fromisoformat(handle["start"]), dt.datetime.fromisoformat(handle["due"])
     calendar = platform.calendar
     await facts.refresh()

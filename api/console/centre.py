@@ -23,7 +23,7 @@ from core.knowledge import READERS, REVIEWERS, Review
 from core.lifecycle import STATUSES
 from core.model import CENTRE_ROLES, Actor
 from core.reports import board, warnings
-from core.reports.build import build_report
+from core.reports.build import kpi_tables
 from core.reports.periods import KINDS as PERIOD_KINDS
 from core.reports.periods import period, today
 
@@ -96,7 +96,7 @@ async def kpi_page(request: Request) -> Response:
     except ValueError:
         start = today()
         errors.append("start")
-    report = await build_report(request.app.state.platform, kind, start, {})
+    report = await kpi_tables(request.app.state.platform, kind, start, KPI_DIMENSIONS)
     first = dt.date.fromisoformat(report["period"]["start"])
     last = dt.date.fromisoformat(report["period"]["end"])
     tables = []

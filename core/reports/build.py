@@ -63,24 +63,40 @@ async def channel_sections(platform, p: Period, filters: dict[str, str]) -> list
     return sections
 
 
+async def _breakdowns(platform, current, filters: dict[str, str], dimensions) -> dict[str, Any]:
+    names = await labels(platform)
+    breakdowns = {}
+    for dimension in dimensions:
+        rows = await kpis.breakdown(current, filters, dimension)
+        shown = names.get(dimension, {})
+        breakdowns[dimension] = {
+            "title": kpis.DIMENSIONS[dimension],
+            "rows": sorted(({"value": r["value"], "label": shown.get(r["value"], r["value"]),
+                             "counts": {n: r[n] for n in kpis.COUNT_NAMES},
+                             "rates": kpis.rates(r)} for r in rows),
+                           key=lambda r: (-r["counts"]["intake"], r["value"])),
+        }
+    return breakdowns
+
+
+async def kpi_tables(platform, kind: str, start: dt.date, dimensions: tuple[str, ...]) -> dict[str, Any]:
+    """The period's KPIs and their breakdown by the given dimensions, without the rest of the
+    report (comparisons, ranking, top issues, channel sections): what the console's KPI page shows."""
+    await facts.refresh()
+    current = period(kind, start)
+    now = await _figures(current, {})
+    return {"kind": kind, "period": current.as_dict(), "counts": now["counts"], "rates": now["rates"],
+            "breakdowns": await _breakdowns(platform, current, {}, dimensions),
+            "definitions": kpis.definitions()}
+
+
 async def build_report(platform, kind: str, start: dt.date, filters: dict[str, str]) -> dict[str, Any]:
     await facts.refresh()
     current = period(kind, start)
     now = await _figures(current, filters)
     previous = await _figures(current.previous(), filters)
     year_before = await _figures(current.year_before(), filters)
-    names = await labels(platform)
-    breakdowns = {}
-    for dimension, title in kpis.DIMENSIONS.items():
-        rows = await kpis.breakdown(current, filters, dimension)
-        shown = names.get(dimension, {})
-        breakdowns[dimension] = {
-            "title": title,
-            "rows": sorted(({"value": r["value"], "label": shown.get(r["value"], r["value"]),
-                             "counts": {n: r[n] for n in kpis.COUNT_NAMES},
-                             "rates": kpis.rates(r)} for r in rows),
-                           key=lambda r: (-r["counts"]["intake"], r["value"])),
-        }
+    breakdowns = await _breakdowns(platform, current, filters, tuple(kpis.DIMENSIONS))
     ranking = [r for r in breakdowns["department"]["rows"] if r["value"] and
                (r["counts"]["completed"] or r["counts"]["open_overdue"] or r["counts"]["dispatched"])]
     ranking.sort(key=lambda r: (-(r["rates"]["on_time_completion_rate"] or 0),
