@@ -92,7 +92,9 @@ async def snapshot(platform, *, department: str | None = None, now: dt.datetime 
     by_channel: dict[str, list[int]] = {}
     for r in rows:
         by_channel.setdefault(r["channel"], [0] * 24)[int(r["hour"])] += r["n"]
-    status_where = "status NOT IN ('archived', 'merged')" + (" AND department = {}" if department else "")
+    # the open statuses named (an index seek each), not "NOT IN" the closed ones (a walk over every order)
+    shown = [s for s in STATUSES if s not in TERMINAL]
+    status_where = f"status IN ({', '.join(repr(s) for s in shown)})" + (" AND department = {}" if department else "")
     open_rows = await Order.raw(f"SELECT status, COUNT(*) AS n FROM orders WHERE {status_where} GROUP BY status",
                                 *([department] if department else []))
     states = await deadline_states(platform.calendar, now, department)
