@@ -382,3 +382,17 @@ class DispatchModel(Table, tablename="dispatch_models"):
 
 
 ALL_TABLES += (KnowledgeArticle, KnowledgeVersion, KnowledgeEvent, KnowledgeCitation, Category, DispatchModel)
+
+
+class ReplyTemplate(Table, tablename="reply_templates"):
+    """答复模板: a department's own reply wording, offered on its orders' reply form before the
+    centre-wide defaults. Unique (department, name) by an index the migration creates. There is no
+    general audit trail for settings, so the row keeps who made and last changed it."""
+
+    department = Varchar(length=64, index=True)
+    name = Varchar(length=20)
+    text = Text()
+    created_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_by = Varchar(length=128, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())

@@ -600,3 +600,66 @@ async def test_the_outbox_page_filters_and_retries_or_abandons_with_a_reason_on_
     assert (await supervisor.post(f"/console/admin/outbox/{stuck}/abandon", {"reason": "x"})).status_code == 403
     assert (await (await people("housing_handler")).get("/console/admin/outbox")).status_code == 403
     assert (await admin.get("/console/admin/outbox/999999")).status_code == 404
+
+
+# -- reply templates (答复模板) ---------------------------------------------------------------------------
+
+async def _accepted(platform, people, department: str, handler: str, **overrides) -> str:
+    number = await _order(platform, **overrides)
+    dispatcher = await people("dispatcher1")
+    await dispatcher.post(f"/console/orders/{number}/act/dispatch", {"department": department})
+    await (await people(handler)).post(f"/console/orders/{number}/act/accept")
+    return number
+
+
+async def test_a_departments_own_templates_come_first_on_its_reply_form_and_stay_its_own(client, people, platform):
+    housing = await people("housing_handler")
+    page = await housing.get("/console/templates")
+    assert page.status_code == 200 and 'href="/console/templates"' in page.text and "住房和城乡建设局" in page.text
+    added = await housing.post("/console/templates", {"name": "物业维修", "text": "「{subject}」已通知物业<b>处理</b>。"})
+    assert added.status_code == 200 and "已添加模板「物业维修」" in added.text
+    number = await _accepted(platform, people, "housing", "housing_handler")
+    reply_form = (await housing.get(f"/console/orders/{number}")).text
+    own = reply_form.index('data-text="「{subject}」已通知物业&lt;b&gt;处理&lt;/b&gt;。">物业维修</button>')
+    assert own < reply_form.index(">已办结</button>") and "<b>处理</b>" not in reply_form  # user text escaped
+
+    eco = await people("eco_handler")
+    assert "物业维修" not in (await eco.get("/console/templates")).text
+    eco_order = await _accepted(platform, people, "eco_env", "eco_handler")
+    eco_form = (await eco.get(f"/console/orders/{eco_order}")).text
+    assert ">已办结</button>" in eco_form and "物业维修" not in eco_form
+    refused = await eco.post("/console/templates", {"department": "housing", "name": "越权", "text": "不应保存"})
+    assert refused.status_code == 403
+    assert "越权" not in (await housing.get("/console/templates")).text
+    assert (await (await people("agent1")).get("/console/templates")).status_code == 403
+
+
+async def test_an_admin_keeps_any_departments_templates_and_bad_input_is_refused_inline(client, people, platform):
+    from core.tables import ReplyTemplate
+
+    admin = await people("admin1")
+    picker = await admin.get("/console/templates?department=eco_env")
+    assert picker.status_code == 200 and 'id="t-department"' in picker.text
+    added = await admin.post("/console/templates", {"department": "eco_env", "name": "噪声监测", "text": "已安排监测。"})
+    assert added.status_code == 200 and "已添加模板「噪声监测」" in added.text
+    row = await ReplyTemplate.select().where(ReplyTemplate.name == "噪声监测").first()
+    assert row["department"] == "eco_env" and row["created_by"] == "admin1" and row["updated_by"] == "admin1"
+
+    empty = await admin.post("/console/templates", {"department": "eco_env", "name": " ", "text": "留着的内容"})
+    assert empty.status_code == 400 and "请填写模板名称" in empty.text and "留着的内容" in empty.text
+    twice = await admin.post("/console/templates", {"department": "eco_env", "name": "噪声监测", "text": "第二份"})
+    assert twice.status_code == 400 and "本单位已有同名模板" in twice.text and "第二份" in twice.text
+    assert await ReplyTemplate.count().where(ReplyTemplate.department == "eco_env") == 1
+
+    eco = await people("eco_handler")
+    await eco.get("/console/templates")
+    edited = await eco.post(f"/console/templates/{row['id']}/edit", {"name": "噪声监测", "text": "已安排夜间监测。"})
+    assert edited.status_code == 200 and "已安排夜间监测。" in edited.text
+    housing = await people("housing_handler")
+    await housing.get("/console/templates")
+    assert (await housing.post(f"/console/templates/{row['id']}/delete")).status_code == 403
+    forged = await eco.post(f"/console/templates/{row['id']}/delete", {"_csrf_token": "forged"})
+    assert forged.status_code == 403 and "安全校验" in forged.text
+    deleted = await eco.post(f"/console/templates/{row['id']}/delete")
+    assert deleted.status_code == 200 and "已删除模板「噪声监测」" in deleted.text
+    assert await ReplyTemplate.count() == 0

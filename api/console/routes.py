@@ -35,6 +35,7 @@ from api.console.forms import (
     struct_fields,
 )
 from api.console.centre import CENTRE_ROUTES, related_articles
+from api.console.reply_templates import TEMPLATE_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -47,6 +48,7 @@ from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, parse_filter
 from core.model import ROLES, Actor
 from core.intake import IntakeRequest
+from core import reply_templates
 from core.knowledge import READERS
 from core.sla import DEADLINE_LABELS
 from core.storage import AttachmentRefused
@@ -314,21 +316,15 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         panels=panels, values=values or {}, errors=errors or {}, general=(errors or {}).get(GENERAL, ""),
         banner=banner, banner_kind=banner_kind, departments=await _departments(), duplicates=duplicates,
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
-        reply_templates=REPLY_TEMPLATES, knowledge=knowledge)
+        reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
+            a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
+        knowledge=knowledge)
 
 
 def _parse(value):
     import datetime as dt
 
     return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-
-
-REPLY_TEMPLATES = {
-    "已办结": "经核查，您反映的「{subject}」问题属实。我单位已于  月  日安排人员到现场处理，目前问题已解决。感谢您对我们工作的支持。",
-    "正在办理": "您反映的「{subject}」问题已收悉。经核查，该问题涉及……，我单位已制定整改方案，预计于  月  日前完成，届时将再次回复。",
-    "政策解释": "您咨询的「{subject}」问题，根据《……》第  条规定，……。如有疑问，可拨打我单位咨询电话……。",
-    "不属实": "经我单位工作人员现场核查，您反映的「{subject}」情况与实际不符：……。如您有新的线索，欢迎继续反映。",
-}
 
 
 @get("/orders/{number:str}")
@@ -598,7 +594,8 @@ def console_router(secret: str) -> Router:
         path="/console",
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
-                        dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES],
+                        dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
+                        *TEMPLATE_ROUTES],
         middleware=[security_headers, session_refresh, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,
