@@ -59,6 +59,9 @@ def _validate(name: Any, text: Any) -> tuple[str, str]:
         errors.append(FieldError("text", "请填写模板内容"))
     elif len(text) > TEXT_LIMIT:
         errors.append(FieldError("text", f"模板内容不能超过 {TEXT_LIMIT} 个字"))
+    for field, value in (("name", name), ("text", text)):
+        if any(ord(c) < 32 and c not in "\n\t" for c in value):
+            errors.append(FieldError(field, "不能含有控制字符"))
     if errors:
         raise InvalidInput(errors, "答复模板填写有误")
     return name, text

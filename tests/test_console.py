@@ -663,3 +663,23 @@ async def test_an_admin_keeps_any_departments_templates_and_bad_input_is_refused
     deleted = await eco.post(f"/console/templates/{row['id']}/delete")
     assert deleted.status_code == 200 and "已删除模板「噪声监测」" in deleted.text
     assert await ReplyTemplate.count() == 0
+
+
+async def test_reply_templates_over_the_api_follow_the_same_rules(client, tokens):
+    housing, eco, admin = tokens["housing_handler"], tokens["eco_handler"], tokens["admin1"]
+    made = await client.post("/api/reply-templates", json={"name": "物业维修", "text": "已通知物业。"}, headers=housing)
+    assert made.status_code == 201 and made.json()["department"] == "housing"
+    again = await client.post("/api/reply-templates", json={"name": "物业维修", "text": "重复"}, headers=housing)
+    assert again.status_code == 409
+    assert (await client.post("/api/reply-templates", json={"name": "", "text": "x"}, headers=housing)).status_code == 400
+    listed = (await client.get("/api/reply-templates", headers=eco)).json()
+    assert listed["items"] == [] and [g["name"] for g in listed["generic"]][0] == "已办结"
+    assert (await client.get("/api/reply-templates?department=housing", headers=eco)).status_code == 403
+    template = made.json()["id"]
+    assert (await client.put(f"/api/reply-templates/{template}", json={"name": "越权", "text": "x"},
+                             headers=eco)).status_code == 403
+    changed = await client.put(f"/api/reply-templates/{template}", json={"name": "物业报修", "text": "已派物业。"},
+                               headers=admin)
+    assert changed.status_code == 200 and changed.json()["updated_by"] == "admin1"
+    assert (await client.delete(f"/api/reply-templates/{template}", headers=housing)).status_code == 204
+    assert (await client.get("/api/reply-templates?department=housing", headers=admin)).json()["items"] == []
