@@ -73,15 +73,12 @@ def ready() -> bool:
 
 
 def provisional_tokens(text: str) -> list[str]:
-    """Without the dictionary (the first seconds after start): every Chinese character pair, whole
-    Latin and digit runs, and the marker that has the document segmented properly once it is loaded."""
-    seen: dict[str, None] = {}
-    for run in _CJK_RUN.findall((text or "").lower()):
-        if run.isascii():
-            seen.setdefault(run, None)
-        else:
-            for i in range(max(1, len(run) - 1)):
-                seen.setdefault(run[i:i + 2], None)
+    """Without the dictionary (the first seconds after start): every Chinese character pair (as the
+    segmented document has them too), a lone character, whole Latin and digit runs, and the marker
+    that has the document segmented properly once it is loaded."""
+    text = (text or "").lower()
+    seen = dict.fromkeys(run for run in _CJK_RUN.findall(text) if run.isascii() or len(run) == 1)
+    seen.update(dict.fromkeys(bigrams(text)))
     return [*seen, UNSEGMENTED]
 
 
