@@ -76,13 +76,40 @@ def _package_deviations() -> tuple[list[dt.date], list[int], int, int]:
 
 
 _DEVIATION_DAYS, _DEVIATION_TOTALS, _FIRST_YEAR, _LAST_YEAR = _package_deviations()
+REMEMBERED_DAYS = 50_000  # day-level results kept per calendar; beyond, the memory starts afresh
+
+
+class Overrides(dict):
+    """The admin's working-day changes. Any change calls ``changed``: what was worked out from the
+    old days (``WorkCalendar.derived``) must not outlive them."""
+
+    def __init__(self, days: Mapping[dt.date, bool], changed):
+        super().__init__(days)
+        self._changed = changed
+
+    def _mutator(name):  # noqa: N805 - builds the methods below
+        def method(self, *args, **kwargs):
+            result = getattr(dict, name)(self, *args, **kwargs)
+            self._changed()
+            return result
+        method.__name__ = name
+        return method
+
+    __setitem__ = _mutator("__setitem__")
+    __delitem__ = _mutator("__delitem__")
+    update = _mutator("update")
+    clear = _mutator("clear")
+    pop = _mutator("pop")
+    popitem = _mutator("popitem")
+    setdefault = _mutator("setdefault")
+    del _mutator
 
 
 class WorkCalendar:
     """Office hours on working days, in one time zone.
 
     ``overrides`` maps a date to True (working day) or False (day off) and takes precedence over the
-    package. It is kept as a plain dict in ``self.overrides``; changing it later takes effect at once.
+    package. It is kept in ``self.overrides``; changing it later takes effect at once.
 
     Every computation is in closed form: working days in a range are Monday–Friday counted by whole
     weeks, corrected by the official calendar's known departures (found by bisection) and by the
@@ -104,10 +131,11 @@ class WorkCalendar:
             if not start < end or (index and start < previous_end):
                 raise ValueError("office_hours periods must be increasing and must not overlap")
             previous_end = end
-        self.overrides: dict[dt.date, bool] = dict(overrides or {})
-        # what callers derived from this calendar (a deadline's working-time allowance, say), kept
-        # until the overrides are reloaded: whoever changes ``overrides`` clears it
+        # what was derived from this calendar (a day's office periods, the n-th working day after a
+        # day, a deadline's working-time allowance), kept until the overrides change: every intake
+        # works out the same few days' deadlines again
         self.derived: dict = {}
+        self.overrides: dict[dt.date, bool] = Overrides(overrides or {}, self.derived.clear)
         # office seconds of one working day (periods are wall-clock times, so a DST change at night
         # does not alter them)
         self.day_seconds = sum(
@@ -144,10 +172,24 @@ class WorkCalendar:
                 count += int(bool(workday)) - int(self._package_workday(day))
         return count
 
+    def _remembered(self, kind: str) -> dict:
+        found = self.derived.get(kind)
+        if found is None or len(found) > REMEMBERED_DAYS:
+            found = self.derived[kind] = {}
+        return found
+
     def nth_workday_after(self, day: dt.date, n: int) -> dt.date:
-        """The ``n``-th working day after ``day`` (``day`` itself never counts), by bisection."""
+        """The ``n``-th working day after ``day`` (``day`` itself never counts)."""
         if n <= 0:
             return day
+        remembered = self._remembered("nth_workday_after")
+        found = remembered.get((day, n))
+        if found is None:
+            found = remembered[day, n] = self._nth_workday_after(day, n)
+        return found
+
+    def _nth_workday_after(self, day: dt.date, n: int) -> dt.date:
+        """By bisection over the closed-form count."""
         low, span = day + _ONE_DAY, n * 7 // 5 + 14
         while self.workdays_between(low, _add_days(day, span)) < n:
             span *= 2
@@ -160,15 +202,16 @@ class WorkCalendar:
                 low = middle + _ONE_DAY
         return low
 
-    def _periods(self, day: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
+    def _periods(self, day: dt.date) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
         """The office periods of one local day as UTC instants (none on a day off)."""
-        if not self.is_workday(day):
-            return []
-        return [
-            (dt.datetime.combine(day, start, self.tz).astimezone(_UTC),
-             dt.datetime.combine(day, end, self.tz).astimezone(_UTC))
-            for start, end in self.office_hours
-        ]
+        remembered = self._remembered("periods")
+        found = remembered.get(day)
+        if found is None:
+            found = remembered[day] = tuple(
+                (dt.datetime.combine(day, start, self.tz).astimezone(_UTC),
+                 dt.datetime.combine(day, end, self.tz).astimezone(_UTC))
+                for start, end in self.office_hours) if self.is_workday(day) else ()
+        return found
 
     def _seconds_on(self, day: dt.date, start: dt.datetime, end: dt.datetime) -> float:
         """Office seconds of ``day`` between two UTC instants."""

@@ -402,8 +402,7 @@ class Generator:
         self.messages = _messages()
         self.replies = _replies()
         self.subcategories = _subcategories()
-        calendar = WorkCalendar(overrides=platform.calendar.overrides)
-        calendar._periods = functools.lru_cache(maxsize=None)(calendar._periods)
+        calendar = WorkCalendar(overrides=platform.calendar.overrides)  # remembers the days it works out
         self.calendar = calendar
         from core.sla import SlaClock
 

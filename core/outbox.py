@@ -36,14 +36,14 @@ class Outbox:
 
     async def write(self, now: dt.datetime) -> int:
         """One row per message through the service's insert path (an intake writes one or two; the
-        ORM's query building cost more than the insert itself)."""
+        ORM's object and query building cost more than the insert itself)."""
         from core.db import insert_row
 
         for topic, payload in self.messages:
-            row = OutboxMessage(topic=topic, order_number=self.order_number, payload=payload,
-                                next_attempt_at=now, created_at=now)
-            await insert_row(OutboxMessage, {column._meta.name: getattr(row, column._meta.name)
-                                             for column in OutboxMessage._meta.non_default_columns})
+            await insert_row(OutboxMessage, {"topic": topic, "order_number": self.order_number, "payload": payload,
+                                             "attempts": 0, "next_attempt_at": now, "delivered_at": None,
+                                             "last_error": "", "created_at": now, "abandoned_at": None,
+                                             "abandon_reason": ""})
         return len(self.messages)
 
 

@@ -22,6 +22,7 @@ from core.jobs import collect_jobs
 from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
+from core.search import load_dictionary
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
 from core.categories import seed_if_empty as seed_categories
@@ -68,8 +69,7 @@ class Platform:
         await self.channels.check_routing(await self.orders.reference.departments())
         await sync_plugin_rules(self.channels)
         await seed_categories(self.engine)
-        # The segmenting dictionary loads beside serving (seconds on a busy machine): intakes meanwhile
-        # are indexed provisionally and segmented properly once it is there.
+        load_dictionary()  # queries cut terms into words; the dictionary loads beside serving
         self.orders.index.start_repair()
         self.orders.forget_reference_data()
         await self.load_calendar()

@@ -1,8 +1,9 @@
 """Full-text search over orders and knowledge articles, one interface on both backends.
 
-Text is segmented with jieba into a space-joined token column: SQLite keeps it in an FTS5 table
-(``unicode61`` over the tokens), PostgreSQL in a ``tsvector`` built with ``to_tsvector('simple', …)``
-under a GIN index. A document is (re)written in the same transaction as the change that alters it,
+A document is its text's Chinese characters and character pairs and its Latin and digit runs (see
+``tokens``), a space-joined token column: SQLite keeps it in an FTS5 table (``unicode61`` over the
+tokens), PostgreSQL in a ``tsvector`` built with ``to_tsvector('simple', …)`` under a GIN index. A
+query is cut into words with jieba, and each term is found by its words or by its character pairs. A document is (re)written in the same transaction as the change that alters it,
 so the index never lags an order or an article.
 
 What a token may reveal is decided here, not by the caller:
@@ -38,25 +39,28 @@ _PHONE_LIKE = re.compile(r"\+?\d[\d\s\-()（）]{5,}\d")  # a phone typed with s
 _PHONE = re.compile(r"^(?:86)?(1[3-9]\d{9}|0\d{9,11}|[2-9]\d{6,7})$")
 
 
+_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[0-9a-z]+")
+
+
 def tokens(text: str) -> list[str]:
-    """Search-mode segmentation: words and the shorter words inside them, lower-cased, deduplicated,
-    and every pair of adjacent Chinese characters (see ``bigrams``)."""
-    text = (text or "").lower()
+    """A document's tokens: every Chinese character and every pair of adjacent ones, and whole Latin
+    and digit runs, lower-cased and deduplicated (character n-grams, as CJK search engines index).
+
+    Whatever a person types is found inside a text however a segmenter would have cut it (路灯 in
+    路灯不亮, which jieba cuts 路 / 灯不亮), and indexing needs no dictionary: an intake never waits
+    for one, and it costs a few microseconds instead of jieba's half a millisecond."""
     seen: dict[str, None] = {}
-    for piece in jieba.cut_for_search(text):
-        for token in _TOKEN.findall(piece):
-            seen.setdefault(token, None)
-    for pair in bigrams(text):
-        seen.setdefault(pair, None)
+    for run in _RUN.findall((text or "").lower()):
+        if run.isascii():
+            seen.setdefault(run, None)
+            continue
+        seen.update(dict.fromkeys(run))
+        seen.update(dict.fromkeys(run[i:i + 2] for i in range(len(run) - 1)))
     return list(seen)
 
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
-
-
 def bigrams(text: str) -> list[str]:
-    """Adjacent Chinese character pairs. A text jieba splits otherwise than the query (路灯不亮 is cut
-    路 / 灯不亮) is still found by what a person types (路灯): the query's pairs all occur in it."""
+    """Adjacent Chinese character pairs: a query term's pairs all occur in a text that holds it."""
     seen: dict[str, None] = {}
     for run in _CJK.findall(text.lower()):
         for i in range(len(run) - 1):
@@ -64,31 +68,31 @@ def bigrams(text: str) -> list[str]:
     return list(seen)
 
 
-UNSEGMENTED = "zunsegmented"  # marks a document indexed before the dictionary was loaded
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+|[0-9a-z]+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
+UNSEGMENTED = "zunsegmented"  # marks a document an earlier version indexed provisionally
 
 
-def ready() -> bool:
-    return bool(jieba.dt.initialized)
+def load_dictionary() -> None:
+    """Load the segmenting dictionary (queries split a term into words with it) on a daemon thread,
+    so the first search after a start does not pay for it and shutting down never waits for it."""
+    import threading
 
-
-def provisional_tokens(text: str) -> list[str]:
-    """Without the dictionary (the first seconds after start): every Chinese character pair (as the
-    segmented document has them too), a lone character, whole Latin and digit runs, and the marker
-    that has the document segmented properly once it is loaded."""
-    text = (text or "").lower()
-    seen = dict.fromkeys(run for run in _CJK_RUN.findall(text) if run.isascii() or len(run) == 1)
-    seen.update(dict.fromkeys(bigrams(text)))
-    return [*seen, UNSEGMENTED]
+    if not jieba.dt.initialized:
+        threading.Thread(target=jieba.initialize, daemon=True).start()
 
 
 def query_tokens(text: str) -> list[str]:
-    """Precise-mode segmentation of one query term (every word it yields is in the index too)."""
+    """Precise-mode segmentation of one query term into words."""
     found: dict[str, None] = {}
     for piece in jieba.cut(text.lower()):
         for token in _TOKEN.findall(piece):
             found.setdefault(token, None)
     return list(found)
+
+
+def _as_indexed(word: str) -> list[str]:
+    """A word as the index holds it: a Chinese word of three or more characters by its pairs."""
+    return bigrams(word) if len(word) > 2 and not word.isascii() else [word]
 
 
 def normalise_phone(text: str) -> str | None:
@@ -145,7 +149,7 @@ def parse_query(q: str, *, sealed: Sealed, in_centre: bool, department: str | No
     q = _PHONE_LIKE.sub(lambda m: normalise_phone(m.group(0)) or m.group(0), q)
     for term in q.split():
         alternatives = []
-        words = query_tokens(term)
+        words = list(dict.fromkeys(t for word in query_tokens(term) for t in _as_indexed(word)))
         if words:
             alternatives.append(words)
         pairs = bigrams(term)
@@ -236,7 +240,7 @@ ORDER_INDEX = TextIndex("order_search")
 KNOWLEDGE_INDEX = TextIndex("knowledge_search")
 
 
-def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value, segment=tokens) -> list[str]:
+def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value) -> list[str]:
     """Everything an order is found by. Phones, a protected reporter and confidential fields go in
     only as keyed hashes (``open_sealed`` opens what is sealed at rest); the department's token marks
     whose order it is."""
@@ -259,7 +263,7 @@ def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value,
         hidden.append(sealed.token("text", name))
     if phone and (token := sealed.phone(phone)):
         hidden.append(token)
-    words = segment("\n".join(p for p in plain if p))
+    words = tokens("\n".join(p for p in plain if p))
     if order.department:
         words.append(department_token(order.department))
     return words + hidden
@@ -276,10 +280,7 @@ class OrderSearch:
         self.open_sealed = open_sealed
 
     def words(self, order) -> list[str]:
-        """The document; an intake in the first seconds after start does not wait for the dictionary
-        (``repair`` segments it properly as soon as the dictionary is there)."""
-        return order_words(order, self.channels.get(order.channel), self.sealed, self.open_sealed,
-                           tokens if ready() else provisional_tokens)
+        return order_words(order, self.channels.get(order.channel), self.sealed, self.open_sealed)
 
     def start_repair(self) -> None:
         loop = asyncio.get_running_loop()
@@ -287,25 +288,19 @@ class OrderSearch:
             self.repairing = loop.create_task(self.repair())
 
     async def settled(self) -> None:
-        """Wait until no document is provisional (searches see properly segmented text only)."""
+        """Wait until no document is provisional (searches see complete documents only)."""
         while self.repairing is not None and not self.repairing.done():
             await asyncio.sleep(0.05)
 
     async def repair(self) -> int:
-        """Segment again every document indexed without the dictionary; run after it loads and at
-        every start, so no such document is left behind even after a crash."""
-        import threading
-
+        """Index again every document an earlier version indexed provisionally (while its dictionary
+        loaded); run at every start until none is left."""
         from piccolo.columns.combination import WhereRaw
 
         from core.db import write_transaction
         from core.intake import as_record
         from core.tables import Order
 
-        if not ready():  # a daemon thread: shutting a loop down never waits for it
-            threading.Thread(target=jieba.initialize, daemon=True).start()
-            while not ready():
-                await asyncio.sleep(0.1)
         sub, arg = ORDER_INDEX.ids_matching(self.engine, Query([[[UNSEGMENTED]]]))
         repaired = 0
         while True:  # again until none is left: an intake may commit what it prepared just before

@@ -141,6 +141,18 @@ def test_override_added_later_takes_effect(cal):
     assert not cal.is_workday(dt.date(2026, 3, 16))
 
 
+def test_a_deadline_worked_out_before_an_override_moves_with_it(cal):
+    """Deadlines are remembered per day (every intake asks for the same few days); a day an admin
+    declares off afterwards must still move the next deadline computed over it."""
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 16, 17, 30)
+    assert cal.add_working_hours(at(2026, 3, 13, 17), 1) == at(2026, 3, 16, 9)
+    cal.overrides[dt.date(2026, 3, 16)] = False
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 17, 17, 30)
+    assert cal.add_working_hours(at(2026, 3, 13, 17), 1) == at(2026, 3, 17, 9)
+    cal.overrides.pop(dt.date(2026, 3, 16))
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 16, 17, 30)
+
+
 def test_year_unknown_to_the_package_falls_back_to_monday_to_friday(cal):
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(dt.date(2030, 1, 1))

@@ -139,14 +139,30 @@ async def test_an_overlong_or_empty_query_is_handled(client, tokens):
     assert response.status_code == 400
 
 
-async def test_an_order_taken_before_the_dictionary_loads_is_segmented_afterwards(client, tokens, monkeypatch):
-    """Intake never waits for the segmenting dictionary: an order taken in the first seconds after a
-    start is indexed provisionally, then segmented properly, and found by a three-character word."""
-    import core.search
+async def test_an_intake_never_needs_the_segmenting_dictionary(client, tokens, monkeypatch):
+    """Taking a call never waits for (or spends time in) word segmentation: documents are character
+    n-grams, so an order taken while the dictionary is unusable is found by a three-character word."""
+    import jieba
 
-    monkeypatch.setattr(core.search, "ready", lambda: False)
+    def unusable(*args, **kwargs):
+        raise AssertionError("intake segmented with the dictionary")
+
+    monkeypatch.setattr(jieba, "cut", unusable)
+    monkeypatch.setattr(jieba, "cut_for_search", unusable)
     number = await _take(client, tokens["agent1"], address="岳麓区望城坡街道", subject="开发商逾期交房")
     monkeypatch.undo()
+    assert (await _find(client, tokens["agent1"], "开发商 望城坡"))[0] == [number]
+
+
+async def test_a_document_an_earlier_version_indexed_provisionally_is_indexed_again(client, tokens):
+    """Documents an earlier version wrote while its dictionary loaded carry a marker; the next start
+    indexes them again, once, so they are found like any other."""
+    from core.search import ORDER_INDEX, UNSEGMENTED
+
+    number = await _take(client, tokens["agent1"], address="岳麓区望城坡街道", subject="开发商逾期交房")
+    order = await client.platform.orders.find(number=number)
+    await ORDER_INDEX.put(client.platform.engine, order.id, ["开发商逾期交房", UNSEGMENTED])
+    assert (await _find(client, tokens["agent1"], "开发商 望城坡"))[0] == []
     assert await client.platform.orders.index.repair() == 1
     assert (await _find(client, tokens["agent1"], "开发商 望城坡"))[0] == [number]
     assert await client.platform.orders.index.repair() == 0

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-import functools
 
-from core.calendar import AT_RISK_PERCENT, SHANGHAI, WorkCalendar
+from core.calendar import AT_RISK_PERCENT, SHANGHAI
 from core.lifecycle import STATUSES, TERMINAL
 from core.reports import facts
 from core.reports.dialect import FAR_FUTURE
@@ -17,14 +16,6 @@ from core.tables import Department, Order
 
 RISK_HORIZON = 15 * 86400  # a handling deadline further away than this cannot be 临期 yet
 LOCAL_OFFSET = 8 * 3600  # Asia/Shanghai has kept UTC+8 without daylight saving since 1991
-
-
-def _cached(calendar):
-    """The same calendar, remembering each day's office periods (judging thousands of deadlines
-    walks the same few weeks of days again and again)."""
-    copy = WorkCalendar(calendar.tz, calendar.office_hours, calendar.overrides)
-    copy._periods = functools.lru_cache(maxsize=4096)(copy._periods)
-    return copy
 
 
 async def deadline_states(calendar, now: dt.datetime, department: str | None = None) -> dict[str, dict]:
@@ -55,7 +46,6 @@ async def deadline_states(calendar, now: dt.datetime, department: str | None = N
         known = {key: kept[key] for key in due_of.items() if key in kept}  # only deadlines still due soon
         calendar.derived["handle_allowance"] = known
         missing = [order_id for order_id, due in due_of.items() if (order_id, due) not in known]
-        working = _cached(calendar)
         for chunk in range(0, len(missing), 500):
             part = missing[chunk:chunk + 500]
             for o in await Order.select(Order.id, Order.deadlines).where(Order.id.is_in(part)).output(load_json=True):
@@ -63,14 +53,14 @@ async def deadline_states(calendar, now: dt.datetime, department: str | None = N
                 entry = None
                 if handle and not handle.get("done"):
                     start, due = dt.datetime.fromisoformat(handle["start"]), dt.datetime.fromisoformat(handle["due"])
-                    entry = (start, working.working_seconds_between(start, due))
+                    entry = (start, calendar.working_seconds_between(start, due))
                 known[(o["id"], due_of[o["id"]])] = entry
         for r in soon:
             entry = known.get((r["order_id"], r["handle_due"]))
             if entry is None:
                 continue
             start, allowance = entry
-            used = working.working_seconds_between(start, now)
+            used = calendar.working_seconds_between(start, now)
             if used * 100 >= allowance * AT_RISK_PERCENT:  # deadline_state's rule, its allowance kept
                 states.setdefault(r["department"], {"overdue": [], "at_risk": []})["at_risk"].append(r["order_id"])
     return states
