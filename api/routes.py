@@ -110,7 +110,7 @@ async def list_orders(
         deadline=_STATE_CODES.get(deadline, deadline) if deadline else None, area=area, source=source,
         page=page, page_size=page_size)
     return OrderPage(items=[present(platform, o, actor) for o in found.items], total=found.total,
-                     page=found.page, page_size=found.page_size)
+                     page=found.page, page_size=found.page_size, total_capped=found.total_capped)
 
 
 @get("/api/orders/{number:str}", tags=["工单"], summary="工单详情（含时限和全部办理记录）",

@@ -54,9 +54,10 @@ class ApiKeyOut(msgspec.Struct):
 
 class OrderPage(msgspec.Struct):
     items: list[dict[str, Any]]
-    total: int
+    total: int  # at most 2,000: beyond, ``total_capped`` is true ("超过 2,000 件")
     page: int
     page_size: int
+    total_capped: bool = False
 
 
 class AttachmentOut(msgspec.Struct):

@@ -16,6 +16,7 @@ from core.attachments import AttachmentRecord
 from core.db import read_transaction
 from core.errors import NotFound
 from core.intake import as_record
+from core.listing import COUNT_CAP
 from core.model import Actor, EventRecord, OrderRecord
 from core.tables import Attachment, Order, OrderEvent
 from core.visibility import scope, visible
@@ -31,9 +32,10 @@ if TYPE_CHECKING:
 
 class OrderPage(msgspec.Struct, kw_only=True):
     items: list[OrderRecord]
-    total: int
+    total: int  # counted up to COUNT_CAP + 1 (bounded work for any filter); see total_capped
     page: int
     page_size: int
+    total_capped: bool = False  # more than COUNT_CAP orders match: ``total`` is a lower bound
 
 
 class OrderQueries:
@@ -92,15 +94,16 @@ class OrderQueries:
         if received_to:
             where.append(Order.received_at < received_to)
         query = Order.select().output(load_json=True)
-        count = Order.count()
+        matching = Order.select(Order.id)
         for clause in where:
             query = query.where(clause)
-            count = count.where(clause)
+            matching = matching.where(clause)
         async with read_transaction(self.service.engine):
-            total = await count
+            total = await self.service._count_up_to(matching, COUNT_CAP)
             rows = await query.order_by(Order.id, ascending=False).limit(page_size).offset(
                 (page - 1) * page_size)
-        return OrderPage(items=[as_record(r) for r in rows], total=total, page=page, page_size=page_size)
+        return OrderPage(items=[as_record(r) for r in rows], total=min(total, COUNT_CAP), page=page,
+                         page_size=page_size, total_capped=total > COUNT_CAP)
 
 
 # -- reads for plugins (re-exported by core.plugin_api) ----------------------------------------------

@@ -166,3 +166,20 @@ async def test_a_document_an_earlier_version_indexed_provisionally_is_indexed_ag
     assert await client.platform.orders.index.repair() == 1
     assert (await _find(client, tokens["agent1"], "开发商 望城坡"))[0] == [number]
     assert await client.platform.orders.index.repair() == 0
+
+
+async def test_a_broad_search_counts_up_to_the_cap_and_says_so(client, tokens, monkeypatch):
+    """However many orders match, the count stops at the cap (bounded work on two million orders) and
+    the answer says the total is a lower bound; a narrow search is counted exactly."""
+    import core.queries
+
+    monkeypatch.setattr(core.queries, "COUNT_CAP", 3)
+    for _ in range(5):
+        await _take(client, tokens["agent1"], subject="夜间施工噪音")
+    narrow = await _take(client, tokens["agent1"], subject="路灯不亮")
+    response = await client.get("/api/orders", params={"q": "施工", "page_size": 2}, headers=tokens["agent1"])
+    body = response.json()
+    assert (body["total"], body["total_capped"], len(body["items"])) == (3, True, 2)
+    response = await client.get("/api/orders", params={"q": "路灯"}, headers=tokens["agent1"])
+    body = response.json()
+    assert (body["total"], body["total_capped"], [o["number"] for o in body["items"]]) == (1, False, [narrow])
