@@ -68,6 +68,11 @@ async def test_every_kpi_count_opens_a_list_of_exactly_the_orders_it_counts(clie
     assert await letters("callbacks") == {"A", "B", "C"}
     assert await letters("open_overdue") == {"E"}
     assert await letters("intake", "housing") == {"A", "C", "D", "F"}
+    # with a criterion report_facts does not hold, the list is cut on orders: the same orders
+    open_ones = await supervisor.get(_link(page, "open_overdue")[0] + "&open_only=1")
+    assert {by_letter[n] for n in _numbers(open_ones)} == {"E"} and _total(open_ones) == 1
+    oldest_first = await supervisor.get(_link(page, "completed")[0].replace("received_desc", "number"))
+    assert {by_letter[n] for n in _numbers(oldest_first)} == {"A", "B", "C"} and _total(oldest_first) == 3
 
     completed = await supervisor.get(_link(page, "completed")[0])
     assert '<span class="chip kpi">办结时间 2025-09-29 至 2025-10-05</span>' in completed.text

@@ -88,15 +88,23 @@ LISTABLE: dict[str, str] = {"intake": "受理时间", "dispatched": "首次派�
 assert all(BY_NAME[n].value == "1" for n in LISTABLE)
 
 
-def members(name: str, s: int, e: int, dimensions: dict[str, str] | None = None) -> str:
-    """A subquery of the ids of the orders that the count ``name`` counts over [s, e), with the facts'
-    own dimension values (channel, department, area…) as the breakdowns group them."""
+def member_condition(name: str, s: int, e: int, dimensions: dict[str, str] | None = None) -> str:
+    """The report_facts rows of the orders that the count ``name`` counts over [s, e), with the facts'
+    own dimension values (channel, department, area…) as the breakdowns group them; one ``{}``
+    placeholder per dimension, for its value."""
     clauses = [counted(BY_NAME[name], int(s), int(e))]
     for dimension in dimensions or {}:
         if dimension not in DIMENSIONS:
             raise ValueError(dimension)
-        clauses.append(f"{dimension} = {{}}")
-    return f"SELECT order_id FROM report_facts WHERE {' AND '.join(clauses)}"
+        # compared as an expression, so the moment's range picks the index (core_0074's covering
+        # one), not the dimension's own index holding all of a department's facts
+        clauses.append(f"{dimension} || '' = {{}}")
+    return " AND ".join(clauses)
+
+
+def members(name: str, s: int, e: int, dimensions: dict[str, str] | None = None) -> str:
+    """A subquery of the ids of those orders (``member_condition``)."""
+    return f"SELECT order_id FROM report_facts WHERE {member_condition(name, s, e, dimensions)}"
 
 
 class Kpi(msgspec.Struct, frozen=True):
