@@ -178,7 +178,8 @@ async def refresh_facts() -> None:
     what the KPI tables computed a moment ago (it costs what changed since the last refresh)."""
     from core.reports import facts
 
-    await facts.refresh()
+    if await facts.stale():
+        await facts.refresh()
 
 
 class OrderLists:
@@ -284,9 +285,11 @@ class OrderLists:
             await self.index.settled()
         if f.kpi:
             await refresh_facts()
-        where = await self._clauses(actor, f)
         if f.kpi and column == "received_at" and self._on_facts(actor, f):
-            return await self._kpi_page(actor, f, where, ascending, page, page_size, with_total)
+            # the page's orders are read by id: without the KPI's own subquery over all its facts
+            rest = await self._clauses(actor, msgspec.structs.replace(f, kpi="", kpi_from=None, kpi_to=None))
+            return await self._kpi_page(actor, f, rest, ascending, page, page_size, with_total)
+        where = await self._clauses(actor, f)
         query = Order.select(*SUMMARY_COLUMNS).output(load_json=True)
         counted = Order.select(Order.id)
         for clause in where:
@@ -317,8 +320,9 @@ class OrderLists:
                         page_size: int, with_total: bool) -> dict:
         """One page of a KPI list, cut on report_facts: its narrow rows hold the count's moment, the
         dimensions and the receiving time, so the page's ids and the total come from its indexes
-        without reading the orders behind a month's completions; then the page's orders are read
-        (through the same clauses, so a row the facts and orders disagree on is left out)."""
+        without reading the orders behind a month's completions; then the page's orders are read by
+        id through the filter's other clauses (scope, dimensions), so a row the facts and orders
+        disagree on is left out."""
         from piccolo.querystring import QueryString
 
         dimensions = {name: getattr(f, name) for name in KPI_DIMENSIONS if getattr(f, name)}
