@@ -31,6 +31,7 @@ from core.errors import FieldError, InvalidInput, NotFound, Unauthorized
 from core.model import Actor
 from core.calendar import DEADLINE_STATE_LABELS, local_iso
 from core.lifecycle import STATUSES
+from core.listing import KPI_FILTERS, kpi_errors
 from core.intake import Kind, Source
 from core.orders import IntakeRequest
 from core.tables import Department
@@ -73,10 +74,12 @@ _STATE_CODES = {label: code for code, label in DEADLINE_STATE_LABELS.items()}
 Code = Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Words = Annotated[str | None, Parameter(min_length=1, max_length=64)]
 ORDER_FILTERS = frozenset({"status", "channel", "department", "kind", "priority", "flag", "deadline", "area",
-                           "source", "q", "received_from", "received_to", "page", "page_size"})
+                           "source", "q", "received_from", "received_to", "kpi", "kpi_from", "kpi_to",
+                           "page", "page_size"})
+KpiName = Literal[tuple(KPI_FILTERS)]  # type: ignore[valid-type]
 
 
-@get("/api/orders", tags=["工单"], summary="工单列表（按状态、渠道、单位、类型、优先级、预警标记、时限状态、区域、来源、关键词、受理时间筛选）",
+@get("/api/orders", tags=["工单"], summary="工单列表（按状态、渠道、单位、类型、优先级、预警标记、时限状态、区域、来源、关键词、受理时间、统计口径筛选）",
      responses=errors(400, 401, 403))
 async def list_orders(
     request: Request, actor: NamedDependency[Actor],
@@ -89,6 +92,12 @@ async def list_orders(
     area: Words = None, source: FromQuery[Source | None] = None,
     q: Annotated[str | None, Parameter(min_length=1, max_length=100)] = None,
     received_from: FromQuery[dt.datetime | None] = None, received_to: FromQuery[dt.datetime | None] = None,
+    kpi: Annotated[KpiName | None, Parameter(description=(
+        "统计口径：只列出该统计数计入的工单（与统计指标同一口径）。intake 受理量、dispatched 派单工单数、"
+        "completed 办结量、callbacks 回访量按各自时间落在 kpi_from 至 kpi_to（含）之内；open_overdue "
+        "超期未办结量为 kpi_to 日终时仍未办结且已超过办理时限（不用 kpi_from）"))] = None,
+    kpi_from: Annotated[dt.date | None, Parameter(description="统计开始日期（本地日，YYYY-MM-DD）")] = None,
+    kpi_to: Annotated[dt.date | None, Parameter(description="统计截止日期（本地日，含当天）")] = None,
     page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
 ) -> OrderPage:
@@ -99,6 +108,7 @@ async def list_orders(
     bad_times = [FieldError(name, "时间须带时区，例如 2026-11-28T09:30:00+08:00", source="query")
                  for name, value in (("received_from", received_from), ("received_to", received_to))
                  if value is not None and value.tzinfo is None]
+    bad_times += kpi_errors(kpi or "", kpi_from, kpi_to)
     if bad_times:
         raise InvalidInput(bad_times)
     platform = request.app.state.platform
@@ -108,7 +118,7 @@ async def list_orders(
         actor, status=status, channel=channel, department=department, kind=kind, q=q,
         received_from=received_from, received_to=received_to, priority=priority, flag=flag,
         deadline=_STATE_CODES.get(deadline, deadline) if deadline else None, area=area, source=source,
-        page=page, page_size=page_size)
+        kpi=kpi, kpi_from=kpi_from, kpi_to=kpi_to, page=page, page_size=page_size)
     return OrderPage(items=[present(platform, o, actor) for o in found.items], total=found.total,
                      page=found.page, page_size=found.page_size, total_capped=found.total_capped)
 

@@ -136,6 +136,18 @@ def scale(db: Path, target: int) -> None:
           flush=True)
 
 
+def kpi_month() -> tuple[str, str, str]:
+    """This month's first and last day (the KPI page's default period) and its KPI list parameters."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    start = today.replace(day=1)
+    following = (start + dt.timedelta(days=32)).replace(day=1)
+    first, last = start.isoformat(), (following - dt.timedelta(days=1)).isoformat()
+    return first, last, f"kpi_from={first}&kpi_to={last}&sort=received_desc"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=410_000)
@@ -181,6 +193,7 @@ def main() -> None:
         wait_until_up(f"{full_base}/console/login", servers[1])
         people = {name: sign_in(full_base, name) for name in ("agent", "dispatcher", "h_housing", "supervisor", "admin")}
         pick = random.Random(7).choice
+        month = kpi_month()
         pages = {  # page: (who, path maker)
             "登录页": ("agent", lambda: "/console/login"),
             "话务员首页": ("agent", lambda: "/console"),
@@ -202,6 +215,15 @@ def main() -> None:
             "受理来电": ("agent", lambda: "/console/intake"),
             "来电历史": ("agent", lambda: f"/console/caller-history?phone={pick(phones)}"),
             "统计指标（本月）": ("supervisor", lambda: "/console/kpis"),
+            # the lists the KPI page's numbers open (this month, as its links give them)
+            "指标 受理量": ("supervisor", lambda: f"/console/orders?received_from={month[0]}&received_to={month[1]}"),
+            "指标 派单工单数": ("supervisor", lambda: f"/console/orders?kpi=dispatched&{month[2]}"),
+            "指标 办结量": ("supervisor", lambda: f"/console/orders?kpi=completed&{month[2]}"),
+            "指标 办结量 单位": ("supervisor", lambda: f"/console/orders?kpi=completed&{month[2]}&department=housing"),
+            "指标 回访量 街道": ("supervisor", lambda: f"/console/orders?kpi=callbacks&{month[2]}&area=梅溪湖街道"),
+            "指标 超期未办结": ("supervisor", lambda: f"/console/orders?kpi=open_overdue&kpi_to={month[1]}"),
+            "指标 办结量 第5页": ("supervisor", lambda: f"/console/orders?kpi=completed&{month[2]}&page=5"),
+            "承办人 指标办结量": ("h_housing", lambda: f"/console/orders?kpi=completed&{month[2]}"),
             "预警": ("supervisor", lambda: "/console/warnings"),
             "实时看板": ("supervisor", lambda: "/console/board"),
             "知识库": ("supervisor", lambda: "/console/knowledge"),

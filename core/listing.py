@@ -23,6 +23,8 @@ from core.db import read_transaction
 from core.errors import FieldError, Forbidden, InvalidInput
 from core.lifecycle import OPEN_STATUSES, STATUSES
 from core.model import Actor
+from core.reports import kpis
+from core.reports.periods import epoch
 from core.visibility import mask_phone, scope
 from core.tables import Department, Order
 
@@ -36,6 +38,11 @@ MAX_PAGE = 10_000
 COUNT_CAP = 2_000  # a list's total is counted up to here ("2000 件以上"): bounded work whatever the filter
 CALENDAR_DAYS = 30  # beyond this, working time over a deadline is estimated (5 of 7 days, 8 hours)
 QUERY_MAX = 100
+FIRST_DAY, LAST_DAY = dt.date(2000, 1, 1), dt.date(2100, 12, 31)  # the dates a list filter takes
+KPI_FILTERS: dict[str, str] = {name: kpis.BY_NAME[name].label for name in kpis.LISTABLE}
+KPI_DIMENSIONS = ("channel", "department", "area")  # matched on the facts too when a KPI filter is set
+# a KPI list using no other criterion is paged on report_facts alone (see OrderLists._kpi_page)
+FACTS_CRITERIA = frozenset({"kpi", "kpi_from", "kpi_to", *KPI_DIMENSIONS})
 
 LIST_FLAGS: dict[str, str] = {**FLAGS, "repeat_caller": "重复来电"}
 SORTS: dict[str, tuple[str, bool, str]] = {  # name: (column, ascending, 中文)
@@ -69,12 +76,21 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     q: Annotated[str, field("搜索", "工单编号、电话、姓名或内容中的文字", max_length=QUERY_MAX)] = ""
     received_from: Annotated[dt.date | None, field("受理日期从")] = None
     received_to: Annotated[dt.date | None, field("受理日期到")] = None
+    # the orders one KPI count counts (core.reports.kpis) over the local days [kpi_from, kpi_to]:
+    # 派单工单数 by first dispatch, 办结量 by completion, 回访量 by callback, 受理量 by intake;
+    # 超期未办结量 as of the end of kpi_to (kpi_from is not used)
+    kpi: Annotated[Literal[("", *KPI_FILTERS)], field("统计口径", choices=KPI_FILTERS)] = ""  # type: ignore[valid-type]
+    kpi_from: Annotated[dt.date | None, field("统计日期从")] = None
+    kpi_to: Annotated[dt.date | None, field("统计日期到")] = None
     unrated: bool = False  # completed and not yet called back
     rated_badly: bool = False  # rated 不满意 or 未解决
     open_supervision: bool = False  # a 督办 not yet answered
     pending_extension: bool = False  # an extension waiting for the centre
     rework: bool = False  # sent back at least once
     open_only: bool = False
+
+
+_NO_FILTER = OrderFilter()
 
 
 def parse_filter(params: dict[str, Any]) -> OrderFilter:
@@ -95,9 +111,55 @@ def parse_filter(params: dict[str, Any]) -> OrderFilter:
         errors.append(FieldError("kind", "没有这个诉求类型", "query"))
     if found.received_from and found.received_to and found.received_from > found.received_to:
         errors.append(FieldError("received_to", "结束日期不能早于开始日期", "query"))
+    errors += [FieldError(name, "日期须在 2000-01-01 至 2100-12-31 之间", "query")
+               for name in ("received_from", "received_to") if not _in_range(getattr(found, name))]
+    errors += kpi_errors(found.kpi, found.kpi_from, found.kpi_to)
     if errors:
         raise InvalidInput(errors, "筛选条件有误")
     return found
+
+
+def _in_range(day: dt.date | None) -> bool:
+    return day is None or FIRST_DAY <= day <= LAST_DAY
+
+
+def kpi_errors(kpi: str, start: dt.date | None, end: dt.date | None) -> list[FieldError]:
+    """What is wrong with a KPI filter (the list's and the API's), each naming its parameter."""
+    errors = [FieldError(name, "日期须在 2000-01-01 至 2100-12-31 之间", "query")
+              for name, day in (("kpi_from", start), ("kpi_to", end)) if not _in_range(day)]
+    if not kpi:
+        if start or end:
+            errors.append(FieldError("kpi", "给出统计日期时须选择统计口径", "query"))
+        return errors
+    if end is None:
+        errors.append(FieldError("kpi_to", "须给出统计截止日期", "query"))
+    if kpi == "open_overdue":
+        if start is not None:
+            errors.append(FieldError("kpi_from", "期末超期未办结只按截止日期统计，不用开始日期", "query"))
+    elif start is None:
+        errors.append(FieldError("kpi_from", "须给出统计开始日期", "query"))
+    elif end is not None and start > end:
+        errors.append(FieldError("kpi_to", "结束日期不能早于开始日期", "query"))
+    return errors
+
+
+def _kpi_span(start: dt.date | None, end: dt.date) -> tuple[int, int]:
+    return (epoch(start) if start else 0), epoch(end + dt.timedelta(days=1))
+
+
+def kpi_clause(kpi: str, start: dt.date | None, end: dt.date, dimensions: dict[str, str]) -> WhereRaw:
+    """The orders the KPI count ``kpi`` counts over the local days [start, end] with these dimension
+    values, read from ``report_facts`` by the same condition the KPI tables sum (``kpis.members``)."""
+    return WhereRaw(f"orders.id IN ({kpis.members(kpi, *_kpi_span(start, end), dimensions)})", *dimensions.values())
+
+
+def kpi_label(kpi: str, start: dt.date | None, end: dt.date | None) -> str:
+    """The KPI filter in words, as the list shows it: 「办结时间 2026-11-01 至 2026-11-30」."""
+    if not kpi or end is None:
+        return ""
+    if kpi == "open_overdue":
+        return f"{kpis.LISTABLE[kpi]}（截至 {end.isoformat()} 日终）"
+    return f"{kpis.LISTABLE[kpi]} {start.isoformat() if start else ''} 至 {end.isoformat()}"
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -109,6 +171,15 @@ def _local_midnight(day: dt.date) -> dt.datetime:
 def _json_has(column: str, fragment: str) -> WhereRaw:
     """A JSON column's text contains ``fragment`` (stored compact by orjson on both backends)."""
     return WhereRaw(f"CAST({column} AS TEXT) LIKE {{}}", f"%{fragment}%")
+
+
+async def refresh_facts() -> None:
+    """Fold the latest events into ``report_facts`` before a KPI filter reads them, so a list shows
+    what the KPI tables computed a moment ago (it costs what changed since the last refresh)."""
+    from core.reports import facts
+
+    if await facts.stale():
+        await facts.refresh()
 
 
 class OrderLists:
@@ -178,6 +249,9 @@ class OrderLists:
             where.append(Order.received_at >= _local_midnight(f.received_from))
         if f.received_to:
             where.append(Order.received_at < _local_midnight(f.received_to + dt.timedelta(days=1)))
+        if f.kpi and f.kpi_to:
+            dimensions = {name: getattr(f, name) for name in KPI_DIMENSIONS if getattr(f, name)}
+            where.append(kpi_clause(f.kpi, f.kpi_from, f.kpi_to, dimensions))
         if f.unrated:
             where.append((Order.status == "completed") & Order.rating.is_null())
         if f.rated_badly:
@@ -209,6 +283,12 @@ class OrderLists:
         column, ascending, _ = SORTS[sort]
         if f.q.strip():
             await self.index.settled()
+        if f.kpi:
+            await refresh_facts()
+        if f.kpi and column == "received_at" and self._on_facts(actor, f):
+            # the page's orders are read by id: without the KPI's own subquery over all its facts
+            rest = await self._clauses(actor, msgspec.structs.replace(f, kpi="", kpi_from=None, kpi_to=None))
+            return await self._kpi_page(actor, f, rest, ascending, page, page_size, with_total)
         where = await self._clauses(actor, f)
         query = Order.select(*SUMMARY_COLUMNS).output(load_json=True)
         counted = Order.select(Order.id)
@@ -227,6 +307,47 @@ class OrderLists:
         return {"items": [self.summary(r, actor, names) for r in rows], "total": total, "page": page,
                 "page_size": page_size, "total_capped": total is not None and total > COUNT_CAP}
 
+    @staticmethod
+    def _on_facts(actor: Actor, f: OrderFilter) -> bool:
+        """Whether a KPI list can be paged on report_facts: only the KPI and its dimensions are asked
+        for, by the centre or a department's handler (whose scope is a department, a facts column)."""
+        if actor.role != "handler" and scope(actor):
+            return False
+        asked = {k for k, v in msgspec.structs.asdict(f).items() if v != getattr(_NO_FILTER, k)}
+        return asked <= FACTS_CRITERIA
+
+    async def _kpi_page(self, actor: Actor, f: OrderFilter, where: list, ascending: bool, page: int,
+                        page_size: int, with_total: bool) -> dict:
+        """One page of a KPI list, cut on report_facts: its narrow rows hold the count's moment, the
+        dimensions and the receiving time, so the page's ids and the total come from its indexes
+        without reading the orders behind a month's completions; then the page's orders are read by
+        id through the filter's other clauses (scope, dimensions), so a row the facts and orders
+        disagree on is left out."""
+        from piccolo.querystring import QueryString
+
+        dimensions = {name: getattr(f, name) for name in KPI_DIMENSIONS if getattr(f, name)}
+        condition = kpis.member_condition(f.kpi, *_kpi_span(f.kpi_from, f.kpi_to), dimensions)
+        values = list(dimensions.values())
+        if actor.role == "handler":
+            condition += " AND department || '' = {}"
+            values.append(actor.department or "")
+        direction = "ASC" if ascending else "DESC"
+        ids_sql = QueryString(f"SELECT order_id FROM report_facts WHERE {condition} "
+                              f"ORDER BY received {direction}, order_id {direction} LIMIT {int(page_size)} "
+                              f"OFFSET {int((page - 1) * page_size)}", *values)
+        count_sql = QueryString(f"SELECT COUNT(*) AS n FROM (SELECT order_id FROM report_facts WHERE {condition} "
+                                f"LIMIT {COUNT_CAP + 1}) AS capped", *values)
+        async with read_transaction(self.engine):
+            ids = [r["order_id"] for r in await self.engine.run_querystring(ids_sql)]
+            query = Order.select(*SUMMARY_COLUMNS).output(load_json=True).where(Order.id.is_in(ids or [0]))
+            for clause in where:
+                query = query.where(clause)
+            rows = {r["id"]: r for r in await query}
+            total = (await self.engine.run_querystring(count_sql))[0]["n"] if with_total else None
+            names = await self.department_names()
+        return {"items": [self.summary(rows[i], actor, names) for i in ids if i in rows], "total": total,
+                "page": page, "page_size": page_size, "total_capped": total is not None and total > COUNT_CAP}
+
     async def _count_up_to(self, ids, cap: int) -> int:
         """How many rows ``ids`` selects, counted no further than ``cap + 1``: a broad filter over a
         year of orders costs the same as a narrow one."""
@@ -238,6 +359,8 @@ class OrderLists:
     async def count(self, actor: Actor, queues: dict[str, OrderFilter]) -> dict[str, int]:
         """How many orders each named filter holds, in one read transaction."""
         found = {}
+        if any(f.kpi for f in queues.values()):
+            await refresh_facts()
         async with read_transaction(self.engine):
             for name, f in queues.items():
                 query = Order.count()

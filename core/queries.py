@@ -66,9 +66,12 @@ class OrderQueries:
                      received_from: dt.datetime | None = None, received_to: dt.datetime | None = None,
                      priority: str | None = None, flag: str | None = None, deadline: str | None = None,
                      area: str | None = None, source: str | None = None,
+                     kpi: str | None = None, kpi_from: dt.date | None = None, kpi_to: dt.date | None = None,
                      page: int = 1, page_size: int = 20) -> OrderPage:
         """One page of the orders this actor may see. ``deadline`` is the state of the open deadlines:
-        "overdue" (超期: one is past due), "at_risk" (临期: one has used 80 % of its time), "normal"."""
+        "overdue" (超期: one is past due), "at_risk" (临期: one has used 80 % of its time), "normal".
+        ``kpi`` (with ``kpi_from``/``kpi_to``, checked by ``core.listing.kpi_errors``) keeps the orders
+        that KPI count counts, exactly as the console's order list does."""
         where = scope(actor)
         for column, value in ((Order.status, status), (Order.channel, channel),
                               (Order.department, department), (Order.kind, kind), (Order.priority, priority),
@@ -93,6 +96,12 @@ class OrderQueries:
             where.append(Order.received_at >= received_from)
         if received_to:
             where.append(Order.received_at < received_to)
+        if kpi and kpi_to:
+            from core.listing import KPI_DIMENSIONS, kpi_clause, refresh_facts
+
+            await refresh_facts()
+            named = {"channel": channel, "department": department, "area": area}
+            where.append(kpi_clause(kpi, kpi_from, kpi_to, {d: named[d] for d in KPI_DIMENSIONS if named[d]}))
         query = Order.select().output(load_json=True)
         matching = Order.select(Order.id)
         for clause in where:

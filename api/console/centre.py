@@ -31,10 +31,10 @@ from core.reports.periods import period, today
 KPI_COUNTS = ("intake", "dispatched", "completed", "open_overdue", "callbacks")
 KPI_RATES = ("resolved_at_intake_rate", "on_time_accept_rate", "on_time_completion_rate", "callback_rate",
              "satisfaction_rate", "return_rate")
-# The counts whose orders the order list can show exactly, and the list filter each maps to: the
-# intake of a period is "received within those days" (the other counts hinge on moments the list
-# cannot filter by, such as the completion time).
-LINKED_COUNTS = ("intake",)
+# The counts whose orders the order list can show exactly: the intake of a period is "received within
+# those days"; the others are the list's KPI filter (``kpi``), read off the same report_facts rows by
+# the same condition as the count (core.reports.kpis.members).
+LINKED_COUNTS = ("intake", "dispatched", "completed", "open_overdue", "callbacks")
 KPI_DIMENSIONS = ("department", "channel", "area")
 DIMENSION_FILTERS = {"department": "department", "channel": "channel", "area": "area"}
 KNOWLEDGE_PANEL_SIZE = 5
@@ -70,10 +70,17 @@ async def _centre(request: Request, rule: str = "centre") -> Actor:
 
 # -- KPIs -------------------------------------------------------------------------------------------
 
-def _order_link(dimension: str | None, value: str, start: dt.date, end: dt.date) -> str | None:
-    """The order list showing exactly the orders received in [start, end] (end inclusive) with this
-    value; None when the list has no filter for it (an empty value: not dispatched, no street)."""
-    params = {"received_from": start.isoformat(), "received_to": end.isoformat(), "sort": "received_desc"}
+def _order_link(name: str, dimension: str | None, value: str, start: dt.date, end: dt.date) -> str | None:
+    """The order list showing exactly the orders the count ``name`` counts over [start, end] (end
+    inclusive) with this value; None when the list has no filter for it (an empty value: not
+    dispatched, no street)."""
+    if name == "intake":
+        params = {"received_from": start.isoformat(), "received_to": end.isoformat()}
+    elif name == "open_overdue":  # a state at the period's end
+        params = {"kpi": name, "kpi_to": end.isoformat()}
+    else:
+        params = {"kpi": name, "kpi_from": start.isoformat(), "kpi_to": end.isoformat()}
+    params["sort"] = "received_desc"
     if dimension:
         if not value:
             return None
@@ -101,11 +108,12 @@ async def kpi_page(request: Request) -> Response:
     last = dt.date.fromisoformat(report["period"]["end"])
     tables = []
     for dimension in KPI_DIMENSIONS:
-        rows = [{**row, "links": {name: _order_link(dimension, row["value"], first, last) for name in LINKED_COUNTS}}
+        rows = [{**row, "links": {name: _order_link(name, dimension, row["value"], first, last)
+                                  for name in LINKED_COUNTS}}
                 for row in report["breakdowns"][dimension]["rows"]]
         tables.append({"dimension": dimension, "title": report["breakdowns"][dimension]["title"], "rows": rows})
     totals = {"counts": report["counts"], "rates": report["rates"],
-              "links": {name: _order_link(None, "", first, last) for name in LINKED_COUNTS}}
+              "links": {name: _order_link(name, None, "", first, last) for name in LINKED_COUNTS}}
     labels = {d["name"]: d for d in report["definitions"]}
     previous = period(kind, first).previous().start.isoformat()
     following = (period(kind, first).end).isoformat()

@@ -9,6 +9,7 @@ shows the order as it is now.
 
 from __future__ import annotations
 
+import functools
 import io
 import secrets
 from typing import Any
@@ -45,7 +46,7 @@ from core.auth import login as check_password
 from core.channels import KINDS, SOURCES, describe_fields
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, Unauthorized
 from core.lifecycle import STATUSES
-from core.listing import LIST_FLAGS, SORTS, OrderFilter, parse_filter
+from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import ROLES, Actor
 from core.intake import IntakeRequest
 from core import reply_templates
@@ -171,6 +172,13 @@ async def _departments() -> list[dict]:
         Department.sort).order_by(Department.code)
 
 
+@functools.cache
+def _filter_labels() -> dict[str, str]:
+    from core.channels import field_labels
+
+    return {name: label for name, label in field_labels(OrderFilter).items() if label != name}
+
+
 @get("/orders")
 async def order_list(request: Request) -> Response:
     actor = await current_actor(request)
@@ -182,12 +190,15 @@ async def order_list(request: Request) -> Response:
         page = 1
     queue = queues.find(actor.role, request.query_params.get("queue", ""))
     error = ""
+    kpi = ""
     try:
         found = parse_filter(params)
+        kpi = kpi_label(found.kpi, found.kpi_from, found.kpi_to)
         result = await _platform(request).orders.listing(actor, found, sort=sort if sort in SORTS else "received_desc",
                                                          page=page, page_size=PAGE_SIZE)
-    except InvalidInput as bad:
-        error = "；".join(e.message for e in bad.errors)
+    except InvalidInput as bad:  # each message under the field's own label: 「统计日期从：日期格式不正确…」
+        named = _filter_labels()
+        error = "；".join(f"{named[e.key]}：{e.message}" if e.key in named else e.message for e in bad.errors)
         result = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
     if actor.in_centre and result["items"]:
         await _platform(request).orders.mark_duplicates(result["items"])
@@ -195,11 +206,13 @@ async def order_list(request: Request) -> Response:
                 for k, v in params.items()}, "sort": sort}
     if queue:
         query["queue"] = queue.key
+    without_kpi = urlencode({k: v for k, v in query.items() if k not in ("kpi", "kpi_from", "kpi_to")})
     pages = max(1, -(-(result["total"] or 0) // PAGE_SIZE))
     if result.get("total_capped"):  # beyond the counted total: page on while pages come back full
         pages = max(pages, page + (len(result["items"]) == PAGE_SIZE))
     return await _page(request, actor, "orders.html", result=result, params=params, sort=sort, sorts=SORTS,
                        query=urlencode(query), page=page, pages=pages, queue=queue, error=error,
+                       kpi=kpi, without_kpi=without_kpi,
                        statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES,
                        channels=list(_platform(request).channels), departments=await _departments(),
                        status_code=400 if error else 200)

@@ -133,6 +133,13 @@ async def _set_watermark(value: int) -> None:
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", WATERMARK, value)
 
 
+async def stale() -> bool:
+    """Whether audit events were written since the last refresh: two reads of one row each, so a
+    page that reads the facts refreshes them (a write transaction) only when there is something new."""
+    latest = await OrderEvent.raw("SELECT COALESCE(MAX(id), 0) AS m FROM order_events")
+    return latest[0]["m"] != await _watermark()
+
+
 async def refresh(*, full: bool = False) -> int:
     """Fold the audit events written since the last refresh into the facts; returns the new
     watermark. Serialised (IMMEDIATE on SQLite, an advisory lock on PostgreSQL), so concurrent

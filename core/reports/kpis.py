@@ -67,13 +67,44 @@ MOMENTS = ("received", "first_dispatch", "completed", "rated")
 DAILY_COUNTS = tuple(c for c in COUNTS if c.moment)
 
 
-def _sql(count: Count, s: int, e: int) -> str:
+def counted(count: Count, s: int, e: int) -> str:
+    """The condition on a report_facts row for ``count`` over the period [s, e): its moment in the
+    period, or (a state count) open and overdue at the period's end."""
     if count.moment is None:
-        return f"SUM(CASE WHEN {OPEN_OVERDUE.format(e=e)} THEN 1 ELSE 0 END)"
-    return f"SUM(CASE WHEN {count.moment} >= {s} AND {count.moment} < {e} THEN {count.value} ELSE 0 END)"
+        return OPEN_OVERDUE.format(e=e)
+    return f"{count.moment} >= {s} AND {count.moment} < {e}"
+
+
+def _sql(count: Count, s: int, e: int) -> str:
+    return f"SUM(CASE WHEN {counted(count, s, e)} THEN {count.value} ELSE 0 END)"
 
 
 COUNT_NAMES = tuple(c.name for c in COUNTS)
+BY_NAME = {c.name: c for c in COUNTS}
+# The counts that count orders (each order once), so an order list can show exactly what they count,
+# and how a list filtered by one says so (the instant that falls in the period).
+LISTABLE: dict[str, str] = {"intake": "受理时间", "dispatched": "首次派单时间", "completed": "办结时间",
+                            "callbacks": "回访时间", "open_overdue": "期末超期未办结"}
+assert all(BY_NAME[n].value == "1" for n in LISTABLE)
+
+
+def member_condition(name: str, s: int, e: int, dimensions: dict[str, str] | None = None) -> str:
+    """The report_facts rows of the orders that the count ``name`` counts over [s, e), with the facts'
+    own dimension values (channel, department, area…) as the breakdowns group them; one ``{}``
+    placeholder per dimension, for its value."""
+    clauses = [counted(BY_NAME[name], int(s), int(e))]
+    for dimension in dimensions or {}:
+        if dimension not in DIMENSIONS:
+            raise ValueError(dimension)
+        # compared as an expression, so the moment's range picks the index (core_0074's covering
+        # one), not the dimension's own index holding all of a department's facts
+        clauses.append(f"{dimension} || '' = {{}}")
+    return " AND ".join(clauses)
+
+
+def members(name: str, s: int, e: int, dimensions: dict[str, str] | None = None) -> str:
+    """A subquery of the ids of those orders (``member_condition``)."""
+    return f"SELECT order_id FROM report_facts WHERE {member_condition(name, s, e, dimensions)}"
 
 
 class Kpi(msgspec.Struct, frozen=True):
