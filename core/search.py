@@ -236,6 +236,47 @@ class TextIndex:
         return f"SELECT id FROM {self.name} WHERE document @@ to_tsquery('simple', {{}})", query.tsquery()
 
 
+    async def newest(self, engine, query: Query, *, wanted: int, cap: int) -> tuple[list[int], int]:
+        """PostgreSQL: the ids of the ``wanted`` newest matches (highest id first) and the number of
+        matches counted up to ``cap + 1``, reading the index table alone, with bounded work.
+
+        A GIN index yields matches in storage order (oldest first) and cannot stop early, so both a
+        count and "newest first" would otherwise visit every match (tens of thousands for two common
+        words over two million orders). Instead the count stops at ``cap + 1`` rows; when there are
+        no more than ``cap`` matches those rows are all of them, and when there are more the newest
+        are looked for in a window of recent ids, widened until it holds enough. Plans are pinned to
+        bitmap scans: a backward walk of the primary key hoping to meet a rare match, or a scan of the
+        whole table for a common one, each costs seconds."""
+        from piccolo.querystring import QueryString
+
+        async def ids(sql: str, *args) -> list[int]:
+            return [r["id"] for r in await engine.run_querystring(QueryString(sql, *args))]
+
+        matches = f"SELECT id FROM {self.name} WHERE document @@ to_tsquery('simple', {{}})"
+        pinned = await engine.run_querystring(QueryString(  # MAX(id) is planned before the settings change
+            f"SELECT {_PLAN_SETTINGS.format(value='off')}, (SELECT MAX(id) FROM {self.name}) AS top"))
+        top = pinned[0]["top"] or 0
+        first = await ids(f"{matches} LIMIT {int(cap) + 1}", query.tsquery())
+        if len(first) <= cap:
+            found = sorted(first, reverse=True)[:wanted]
+        else:
+            window = NEWEST_WINDOW
+            while True:
+                found = await ids(f"SELECT id FROM unnest(ARRAY({matches} AND id > {{}})) AS id "
+                                  f"ORDER BY id DESC LIMIT {int(wanted)}", query.tsquery(), top - window)
+                if len(found) >= wanted or window > top:
+                    break
+                window *= 4
+        # the rest of the caller's transaction plans freely again
+        await engine.run_querystring(QueryString(f"SELECT {_PLAN_SETTINGS.format(value='on')}"))
+        return found, len(first)
+
+
+_PLAN_SETTINGS = ("set_config('enable_seqscan', '{value}', true) AS seqscan, "
+                  "set_config('enable_indexscan', '{value}', true) AS indexscan")  # for this transaction only
+NEWEST_WINDOW = 65_536  # recent ids first searched for the newest matches (about two months of orders)
+
+
 ORDER_INDEX = TextIndex("order_search")
 KNOWLEDGE_INDEX = TextIndex("knowledge_search")
 
@@ -326,12 +367,17 @@ class OrderSearch:
                                     department_token(before.department) if before.department else None,
                                     department_token(after.department) if after.department else None)
 
+    def query(self, q: str, actor) -> Query:
+        """``q`` as this actor may search: the centre also by sealed phone and name, a department's
+        handler within its own department's documents."""
+        return parse_query(q, sealed=self.sealed, in_centre=actor.in_centre,
+                           department=actor.department if actor.role == "handler" else None)
+
     def where(self, q: str, actor):
         """The WHERE clause restricting orders to those matching ``q`` as this actor may search."""
         from piccolo.columns.combination import WhereRaw
 
-        query = parse_query(q, sealed=self.sealed, in_centre=actor.in_centre,
-                            department=actor.department if actor.role == "handler" else None)
+        query = self.query(q, actor)
         if not query:
             return WhereRaw("1 = 0")
         sub, arg = ORDER_INDEX.ids_matching(self.engine, query)
