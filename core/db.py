@@ -68,30 +68,40 @@ def _converter(column) -> Callable[[Any], Any]:
     return lambda value: value if isinstance(value, _PLAIN) else convert_to_sql_value(value, column)
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str, arity: int, engine_type: str) -> str:
+    """A piccolo template (``{}`` placeholders) compiled once for the engine's driver."""
+    return QueryString(template, *([None] * arity)).compile_string(engine_type=engine_type)[0]
+
+
+async def run(engine: Engine, template: str, *args) -> list:
+    """A statement of the write path with plain values (text, numbers, instants): compiled once per
+    template and, inside a transaction, sent straight to its connection (piccolo would build and
+    compile it again for every request)."""
+    transaction = engine.current_transaction.get()
+    if transaction is None:
+        return await engine.run_querystring(QueryString(template, *args))
+    sql = _compiled(template, len(args), engine.engine_type)
+    if engine.engine_type == "sqlite":
+        return await transaction.connection.execute_fetchall(sql, args)
+    return await transaction.connection.fetch(sql, *args)
+
+
 @functools.lru_cache(maxsize=64)
-def _insert_plan(table, columns: tuple[str, ...], engine_type: str) -> tuple[str, str, tuple]:
-    """The INSERT compiled for the engine, its template for piccolo, and each column's converter."""
+def _insert_plan(table, columns: tuple[str, ...]) -> tuple[str, tuple]:
+    """The INSERT's template and each column's converter."""
     template = (f"INSERT INTO {table._meta.tablename} ({', '.join(columns)}) "
                 f"VALUES ({', '.join('{}' for _ in columns)}) RETURNING id")
-    compiled, _ = QueryString(template, *([None] * len(columns))).compile_string(engine_type=engine_type)
-    return compiled, template, tuple(_converter(table._meta.get_column_by_name(c)) for c in columns)
+    return template, tuple(_converter(table._meta.get_column_by_name(c)) for c in columns)
 
 
 async def insert_row(table, row: dict) -> int:
     """Insert one row and return its id, skipping the ORM's per-row object building and query
-    compilation (the intake hot path writes two rows per request; the values are converted as the
-    ORM would). Inside a transaction the compiled statement goes straight to its connection."""
-    engine = table._meta.db
-    sql, template, converters = _insert_plan(table, tuple(row), engine.engine_type)
+    compilation (the intake hot path writes several rows per request; the values are converted as
+    the ORM would)."""
+    template, converters = _insert_plan(table, tuple(row))
     values = [convert(value) for convert, value in zip(converters, row.values())]
-    transaction = engine.current_transaction.get()
-    if transaction is None:
-        rows = await engine.run_querystring(QueryString(template, *values))
-    elif engine.engine_type == "sqlite":
-        rows = await transaction.connection.execute_fetchall(sql, values)
-    else:
-        rows = await transaction.connection.fetch(sql, *values)
-    return rows[0]["id"]
+    return (await run(table._meta.db, template, *values))[0]["id"]
 
 
 def bind_engine(engine: Engine, tables) -> None:

@@ -20,11 +20,11 @@ import msgspec
 
 from core.attachments import NewAttachment
 from core.channels import KINDS, Channel
-from core.db import insert_row, write_transaction
+from core.db import insert_row, run, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, chinese
 from core.model import ROLES, Actor, Citizen, OrderRecord
 from core.routing import Suggestion, suggest
-from core.tables import Counter, IdempotencyKey, Order
+from core.tables import IdempotencyKey, Order
 
 if TYPE_CHECKING:
     from core.orders import OrderService
@@ -280,7 +280,7 @@ class IntakeDesk:
                     return 200, as_record(first)
             row = {**row, "number": await self._next_number(now)}
             order = as_record({**row, "id": await insert_row(Order, row)})
-            await service.index.put(order.id, [row["number"].lower(), *words])
+            await service.index.add(order.id, [row["number"].lower(), *words])
             sent = await service.record_event(order, "intake", actor, None, "received", "；".join(reasons),
                                               {"source": request.source, "priority": priority, "flags": flags},
                                               now)
@@ -296,7 +296,6 @@ class IntakeDesk:
 
     async def _next_number(self, now: dt.datetime) -> str:
         day = now.astimezone(LOCAL_TZ).strftime("%Y%m%d")
-        rows = await Counter.raw(
-            "INSERT INTO counters (key, value) VALUES ({}, 1) "
-            "ON CONFLICT (key) DO UPDATE SET value = counters.value + 1 RETURNING value", f"order:{day}")
+        rows = await run(self.service.engine, "INSERT INTO counters (key, value) VALUES ({}, 1) "
+                         "ON CONFLICT (key) DO UPDATE SET value = counters.value + 1 RETURNING value", f"order:{day}")
         return f"{NUMBER_PREFIX}{day}{rows[0]['value']:06d}"

@@ -204,6 +204,16 @@ class TextIndex:
                 f"INSERT INTO {self.name} (id, document) VALUES ({{}}, to_tsvector('simple', {{}})) "
                 f"ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document", row_id, text))
 
+    async def add(self, engine, row_id: int, words: Iterable[str]) -> None:
+        """The document of a row that has none yet (a new order): one insert."""
+        from core.db import run
+
+        if self._sqlite(engine):
+            await run(engine, f"INSERT INTO {self.name} (rowid, tokens) VALUES ({{}}, {{}})", row_id, " ".join(words))
+        else:
+            await run(engine, f"INSERT INTO {self.name} (id, document) VALUES ({{}}, to_tsvector('simple', {{}}))",
+                      row_id, " ".join(words))
+
     async def remove(self, engine, row_id: int) -> None:
         from piccolo.querystring import QueryString
 
@@ -357,6 +367,9 @@ class OrderSearch:
 
     async def put(self, order_id: int, words: list[str]) -> None:
         await ORDER_INDEX.put(self.engine, order_id, words)
+
+    async def add(self, order_id: int, words: list[str]) -> None:
+        await ORDER_INDEX.add(self.engine, order_id, words)
 
     async def changed(self, before, after) -> None:
         """Keep the document in step with an action's change, inside the action's transaction."""
