@@ -261,6 +261,16 @@ class IntakeDesk:
                      words: list[str]) -> tuple[int, OrderRecord]:
         service = self.service
         priority, flags = row["priority"], row["flags"]
+        number = None
+        if (service.engine.engine_type == "postgres" and service.engine.current_transaction.get() is None
+                and not idempotency_key and not request.external_id):
+            # The day's counter row stays locked until the transaction that bumps it commits: inside
+            # the intake's transaction every concurrent intake would queue behind it (about 350 a
+            # second on PostgreSQL, one process or two). Taken in a statement of its own, it is locked
+            # for that statement only; an intake failing later leaves a gap in the day's numbers. A
+            # request that may be a repeat (an Idempotency-Key, an external id) takes its number
+            # inside, so repeats never use one up.
+            number = await self._next_number(now)
         async with write_transaction(service.engine):
             if idempotency_key:
                 seen = await IdempotencyKey.select().where(
@@ -278,7 +288,7 @@ class IntakeDesk:
                     load_json=True).first()
                 if first is not None:
                     return 200, as_record(first)
-            row = {**row, "number": await self._next_number(now)}
+            row = {**row, "number": number or await self._next_number(now)}
             order = as_record({**row, "id": await insert_row(Order, row)})
             await service.index.add(order.id, [row["number"].lower(), *words])
             sent = await service.record_event(order, "intake", actor, None, "received", "；".join(reasons),

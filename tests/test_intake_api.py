@@ -193,3 +193,36 @@ def test_query_codes_are_eight_readable_letters_and_do_not_repeat():
     assert len(codes) == 2000
     assert all(len(c) == 8 and set(c) <= set(QUERY_CODE_ALPHABET) for c in codes)
     assert set("".join(codes)) == set(QUERY_CODE_ALPHABET)  # every letter is used
+
+
+async def test_on_postgresql_an_intake_never_waits_for_another_ones_transaction(platform, database_url,
+                                                                              monkeypatch):
+    """Two calls taken at once on PostgreSQL: the second is recorded while the first is still writing
+    (the day's number counter is not held for a whole intake; on SQLite the one writer takes them in
+    turn by design)."""
+    import asyncio
+
+    if not database_url.startswith("postgres"):
+        pytest.skip("on SQLite one writer per process takes transactions in turn by design")
+    agent = Actor(name="a", role="agent")
+    paused, release = asyncio.Event(), asyncio.Event()
+    record_event = platform.orders.record_event
+
+    async def slow_first(order, *args, **kwargs):
+        if order.subject == "先到的来电":
+            paused.set()
+            await release.wait()
+        return await record_event(order, *args, **kwargs)
+
+    monkeypatch.setattr(platform.orders, "record_event", slow_first)
+    first = asyncio.create_task(platform.orders.intake(
+        "hotline", msgspec.convert(intake_body(subject="先到的来电"), IntakeRequest), agent))
+    await asyncio.wait_for(paused.wait(), 10)
+    try:
+        _, second = await asyncio.wait_for(platform.orders.intake(
+            "hotline", msgspec.convert(intake_body(subject="后到的来电"), IntakeRequest), agent), 10)
+    finally:
+        release.set()
+    _, earlier = await first
+    assert earlier.number < second.number
+    assert await Order.count() == 2
