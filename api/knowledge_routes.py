@@ -15,6 +15,7 @@ from core import categories
 from core.errors import Forbidden
 from core.knowledge import ArticleIn, Review
 from core.model import CENTRE_ROLES, Actor
+from core.routing import suggest
 from core.tables import Department
 
 
@@ -91,9 +92,7 @@ async def suggestions(request: Request, data: JSONBody[SuggestionRequest], actor
     if actor.role not in CENTRE_ROLES:
         raise Forbidden("只有中心人员可以查看派单建议")
     platform = request.app.state.platform
-    from core.routing import suggest
-
-    rule = suggest(await platform.orders.reference.rules(), channel=data.channel, subject=data.subject,
+    rule = suggest(await platform.orders.reference.routing(data.channel), subject=data.subject,
                    content=data.content, category=data.category, area=data.area, kind=data.kind)
     await platform.orders.learned.refresh()
     order = {"subject": data.subject, "content": data.content, "channel": data.channel, "kind": data.kind,

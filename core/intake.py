@@ -201,9 +201,7 @@ class IntakeDesk:
                 priority = "urgent"
             flags.extend(f for f in assessment.flags if f not in flags)
             reasons.extend(assessment.reasons)
-        departments = await service.reference.departments()
-        rules = [r for r in await service.reference.rules() if r.department in departments]
-        suggestion = suggest(rules, channel=code, subject=request.subject,
+        suggestion = suggest(await service.reference.routing(code), subject=request.subject,
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind,
                              details=msgspec.to_builtins(details) if details is not None else None)

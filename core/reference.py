@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from core.routing import RuleCache, RuleSpec
+from core.routing import RuleCache, RuleSpec, in_order
 from core.tables import Department
+
+
+MAX_CHANNELS_KEPT = 64
 
 
 class ReferenceData:
     def __init__(self):
         self._departments: frozenset[str] | None = None
         self._rules = RuleCache()
+        self._routes: tuple[list[RuleSpec], frozenset[str], dict[str, list[RuleSpec]]] | None = None
 
     async def departments(self) -> frozenset[str]:
         if self._departments is None:
@@ -18,6 +22,20 @@ class ReferenceData:
 
     async def rules(self) -> list[RuleSpec]:
         return await self._rules.get()
+
+    async def routing(self, channel: str) -> list[RuleSpec]:
+        """The rules an intake of ``channel`` tries, in order, naming existing departments only:
+        worked out once per load of the rules, not on every call."""
+        rules, departments = await self.rules(), await self.departments()
+        if self._routes is None or self._routes[0] is not rules or self._routes[1] is not departments:
+            self._routes = (rules, departments, {})
+        routes = self._routes[2]
+        found = routes.get(channel)
+        if found is None:
+            found = in_order([r for r in rules if r.department in departments], channel)
+            if len(routes) < MAX_CHANNELS_KEPT:  # a caller may name any channel: the memory stays bounded
+                routes[channel] = found
+        return found
 
     def forget(self) -> None:
         """Departments and routing rules are cached; call after changing them."""

@@ -51,13 +51,16 @@ class Suggestion(msgspec.Struct, frozen=True):
     reason: str
 
 
-def first_match(rules: list[RuleSpec], *, channel: str, subject: str, content: str, category: str,
-                area: str, kind: str, details: dict | None = None) -> tuple[RuleSpec, str] | None:
+def in_order(rules: list[RuleSpec], channel: str) -> list[RuleSpec]:
+    """The rules that may fire for a channel's order, in the order they are tried."""
+    return sorted((r for r in rules if r.channel in (channel, None)), key=lambda r: (r.position, r.channel is None, r.id))
+
+
+def first_match(ordered: list[RuleSpec], *, subject: str, content: str, category: str, area: str, kind: str,
+                details: dict | None = None) -> tuple[RuleSpec, str] | None:
     """The rule that fires for an order and the part of the order it matched (what the admin's
-    "try a text" box shows)."""
+    "try a text" box shows); ``ordered`` is ``in_order`` of the rules for the order's channel."""
     text = f"{subject}\n{content}"
-    ordered = sorted((r for r in rules if r.channel in (channel, None)),
-                     key=lambda r: (r.position, r.channel is None, r.id))
     for rule in ordered:
         hit = rule.matches(text=text, category=category, area=area, kind=kind, details=details)
         if hit is not None:
@@ -65,10 +68,10 @@ def first_match(rules: list[RuleSpec], *, channel: str, subject: str, content: s
     return None
 
 
-def suggest(rules: list[RuleSpec], *, channel: str, subject: str, content: str, category: str,
-            area: str, kind: str, details: dict | None = None) -> Suggestion | None:
-    found = first_match(rules, channel=channel, subject=subject, content=content, category=category,
-                        area=area, kind=kind, details=details)
+def suggest(ordered: list[RuleSpec], *, subject: str, content: str, category: str, area: str, kind: str,
+            details: dict | None = None) -> Suggestion | None:
+    found = first_match(ordered, subject=subject, content=content, category=category, area=area, kind=kind,
+                        details=details)
     if found is None:
         return None
     rule, hit = found

@@ -19,7 +19,7 @@ from core.auth import create_api_key, hash_password, recent
 from core.channels import KINDS
 from core.errors import Conflict, Forbidden, NotFound
 from core.model import ROLES
-from core.routing import first_match, load_rules
+from core.routing import first_match, in_order, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
 from core.users import add_user
 
@@ -200,7 +200,7 @@ async def rules_page(request: Request) -> Response:
     channel = str(request.query_params.get("channel") or "hotline")[:64]
     tried = None
     if text.strip():
-        found = first_match(await load_rules(), channel=channel, subject=text, content="", category="",
+        found = first_match(in_order(await load_rules(), channel), subject=text, content="", category="",
                             area=str(request.query_params.get("area") or "")[:64], kind="")
         names = {d["code"]: d["name"] for d in await _departments()}
         tried = {"text": text, "channel": channel, "area": request.query_params.get("area") or "",
