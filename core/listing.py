@@ -286,8 +286,14 @@ class OrderLists:
         if f.kpi:
             await refresh_facts()
         if f.kpi and column == "received_at" and self._on_facts(actor, f):
-            # the page's orders are read by id: without the KPI's own subquery over all its facts
-            rest = await self._clauses(actor, msgspec.structs.replace(f, kpi="", kpi_from=None, kpi_to=None))
+            # the page's orders are read by id: without the KPI's own subquery over all its facts, and
+            # with the dimensions compared as expressions, so no dimension's index is walked instead
+            # (a street's index holds 70,000 orders at 410,000, read in full for 30 ids)
+            bare = msgspec.structs.replace(f, kpi="", kpi_from=None, kpi_to=None,
+                                           **{name: "" for name in KPI_DIMENSIONS})
+            rest = await self._clauses(actor, bare) + [
+                WhereRaw(f"orders.{name} || '' = {{}}", getattr(f, name)) for name in KPI_DIMENSIONS
+                if getattr(f, name)]
             return await self._kpi_page(actor, f, rest, ascending, page, page_size, with_total)
         where = await self._clauses(actor, f)
         query = Order.select(*SUMMARY_COLUMNS).output(load_json=True)
