@@ -10,6 +10,8 @@ deadline are plain indexed comparisons, never computed in Python over many rows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -454,20 +456,21 @@ class OrderLists:
         """Add each row's caller order count (90 days) and whether it looks like a duplicate: the same
         phone or the same subject on another order within 7 days."""
         phones = sorted({i["_phone"] for i in items if i["_phone"]})
-        subjects = sorted({i["subject"] for i in items})
         if not items:
             return items
         window = dt.timedelta(days=DUPLICATE_DAYS)
         earliest = min(i["received_at"] for i in items) - window
-        latest = max(i["received_at"] for i in items) + window
         since = self.clock() - dt.timedelta(days=HISTORY_DAYS)
+        # only the days around each row shown (its own subject within 7 days of it): a common subject
+        # (咨询) recurs all year, and a list spanning weeks would read each subject's every order between
+        around = functools.reduce(operator.or_, (
+            (Order.subject == subject) & (Order.received_at >= received - window) & (Order.received_at <= received + window)
+            for subject, received in sorted({(i["subject"], i["received_at"]) for i in items})))
         async with read_transaction(self.engine):
             by_phone = await Order.select(Order.number, Order.citizen_phone, Order.received_at).where(
                 Order.citizen_phone.is_in(phones) & (Order.received_at >= min(since, earliest))) if phones else []
-            # only the days around the rows shown: a common subject (咨询) recurs all year
             by_subject = await Order.select(Order.number, Order.subject, Order.received_at).where(
-                Order.subject.is_in(subjects) & (Order.received_at >= earliest) & (Order.received_at <= latest)
-                & (Order.status != "merged"))
+                around & (Order.status != "merged"))
         for item in items:
             same_phone = [r for r in by_phone if r["citizen_phone"] == item["_phone"] and r["number"] != item["number"]]
             same_subject = [r for r in by_subject if r["subject"] == item["subject"] and r["number"] != item["number"]]
