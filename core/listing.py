@@ -45,6 +45,9 @@ KPI_FILTERS: dict[str, str] = {name: kpis.BY_NAME[name].label for name in kpis.L
 KPI_DIMENSIONS = ("channel", "department", "area")  # matched on the facts too when a KPI filter is set
 # a KPI list using no other criterion is paged on report_facts alone (see OrderLists._kpi_page)
 FACTS_CRITERIA = frozenset({"kpi", "kpi_from", "kpi_to", *KPI_DIMENSIONS})
+# the department or street filter's value for "none": 未派单/中心办结, 未填写 (a department code
+# starts with a letter, so "-" is never one), so the KPI page's rows without a value open a list too
+NONE = "-"
 
 LIST_FLAGS: dict[str, str] = {**FLAGS, "repeat_caller": "重复来电"}
 SORTS: dict[str, tuple[str, bool, str]] = {  # name: (column, ascending, 中文)
@@ -70,8 +73,8 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     statuses: tuple[str, ...] = ()  # a queue spanning several statuses
     channel: Annotated[Short, field("渠道")] = ""
     kind: Annotated[Short, field("诉求类型", choices=KINDS)] = ""
-    department: Annotated[Short, field("承办单位")] = ""
-    area: Annotated[Short, field("街道（乡镇）")] = ""
+    department: Annotated[Short, field("承办单位", "“-”：未派单或中心办结")] = ""
+    area: Annotated[Short, field("街道（乡镇）", "“-”：未填写街道")] = ""
     deadline: Annotated[Literal["", "normal", "at_risk", "overdue"],
                         field("时限状态", choices=DEADLINE_STATE_LABELS)] = ""
     flag: Annotated[Literal["", "mass_incident", "repeat_caller"], field("预警标记", choices=LIST_FLAGS)] = ""
@@ -155,6 +158,12 @@ def kpi_clause(kpi: str, start: dt.date | None, end: dt.date, dimensions: dict[s
     return WhereRaw(f"orders.id IN ({kpis.members(kpi, *_kpi_span(start, end), dimensions)})", *dimensions.values())
 
 
+def _dimensions(f: OrderFilter) -> dict[str, str]:
+    """The filter's KPI dimensions as report_facts holds them ("" for none: NONE)."""
+    return {name: "" if getattr(f, name) == NONE else getattr(f, name)
+            for name in KPI_DIMENSIONS if getattr(f, name)}
+
+
 def kpi_label(kpi: str, start: dt.date | None, end: dt.date | None) -> str:
     """The KPI filter in words, as the list shows it: 「办结时间 2026-11-01 至 2026-11-30」."""
     if not kpi or end is None:
@@ -225,7 +234,9 @@ class OrderLists:
         where = scope(actor)  # the same rule as a single read (core.visibility)
         for column, value in ((Order.status, f.status), (Order.channel, f.channel), (Order.kind, f.kind),
                               (Order.department, f.department), (Order.area, f.area)):
-            if value:
+            if value == NONE and column._meta.name in ("department", "area"):
+                where.append(WhereRaw(f"COALESCE(orders.{column._meta.name}, '') = ''"))
+            elif value:
                 where.append(column == value)
         if f.statuses:
             where.append(Order.status.is_in(list(f.statuses)))
@@ -252,8 +263,7 @@ class OrderLists:
         if f.received_to:
             where.append(Order.received_at < _local_midnight(f.received_to + dt.timedelta(days=1)))
         if f.kpi and f.kpi_to:
-            dimensions = {name: getattr(f, name) for name in KPI_DIMENSIONS if getattr(f, name)}
-            where.append(kpi_clause(f.kpi, f.kpi_from, f.kpi_to, dimensions))
+            where.append(kpi_clause(f.kpi, f.kpi_from, f.kpi_to, _dimensions(f)))
         if f.unrated:
             where.append((Order.status == "completed") & Order.rating.is_null())
         if f.rated_badly:
@@ -294,8 +304,7 @@ class OrderLists:
             bare = msgspec.structs.replace(f, kpi="", kpi_from=None, kpi_to=None,
                                            **{name: "" for name in KPI_DIMENSIONS})
             rest = await self._clauses(actor, bare) + [
-                WhereRaw(f"orders.{name} || '' = {{}}", getattr(f, name)) for name in KPI_DIMENSIONS
-                if getattr(f, name)]
+                WhereRaw(f"COALESCE(orders.{name}, '') = {{}}", value) for name, value in _dimensions(f).items()]
             return await self._kpi_page(actor, f, rest, ascending, page, page_size, with_total)
         where = await self._clauses(actor, f)
         query = Order.select(*SUMMARY_COLUMNS).output(load_json=True)
@@ -333,7 +342,7 @@ class OrderLists:
         disagree on is left out."""
         from piccolo.querystring import QueryString
 
-        dimensions = {name: getattr(f, name) for name in KPI_DIMENSIONS if getattr(f, name)}
+        dimensions = _dimensions(f)
         condition = kpis.member_condition(f.kpi, *_kpi_span(f.kpi_from, f.kpi_to), dimensions)
         values = list(dimensions.values())
         if actor.role == "handler":
