@@ -82,6 +82,23 @@ async def test_every_kpi_count_opens_a_list_of_exactly_the_orders_it_counts(clie
     assert 'href="/console/orders?sort=received_desc"' in completed.text
 
 
+async def test_the_row_without_a_department_links_to_the_orders_the_centre_answered(client, people, platform):  # noqa: F811
+    h = await national_day_week(platform)
+    supervisor = await people("supervisor1")
+    page = await supervisor.get(WEEK)
+    for name in LINKED_COUNTS:  # 未派单/中心办结: B, resolved at intake and called back
+        href, shown = _link(page, name, "")
+        assert "department=-" in href, href
+        listed = await supervisor.get(href)
+        assert listed.status_code == 200 and _total(listed) == shown == len(_numbers(listed)), (name, href)
+        assert _numbers(listed) <= {h.numbers["B"]}, name
+    completed = await supervisor.get(_link(page, "completed", "")[0])
+    assert _numbers(completed) == {h.numbers["B"]}
+    assert '<option value="-" selected>（未派单/中心办结）</option>' in completed.text
+    # the received orders of the week without a department: B (the others were dispatched)
+    assert _numbers(await supervisor.get(_link(page, "intake", "")[0])) == {h.numbers["B"]}
+
+
 async def test_a_handler_following_a_kpi_link_sees_only_their_own_departments_orders(client, people, platform):  # noqa: F811
     h = await national_day_week(platform)
     page = await (await people("supervisor1")).get(WEEK)

@@ -21,6 +21,7 @@ from core import city
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.knowledge import READERS, REVIEWERS, Review
 from core.lifecycle import STATUSES
+from core.listing import NONE
 from core.model import CENTRE_ROLES, Actor
 from core.reports import board, warnings
 from core.reports.build import kpi_tables
@@ -70,10 +71,9 @@ async def _centre(request: Request, rule: str = "centre") -> Actor:
 
 # -- KPIs -------------------------------------------------------------------------------------------
 
-def _order_link(name: str, dimension: str | None, value: str, start: dt.date, end: dt.date) -> str | None:
+def _order_link(name: str, dimension: str | None, value: str, start: dt.date, end: dt.date) -> str:
     """The order list showing exactly the orders the count ``name`` counts over [start, end] (end
-    inclusive) with this value; None when the list has no filter for it (an empty value: not
-    dispatched, no street)."""
+    inclusive) with this value (an empty one, not dispatched or no street, as the filter's NONE)."""
     if name == "intake":
         params = {"received_from": start.isoformat(), "received_to": end.isoformat()}
     elif name == "open_overdue":  # a state at the period's end
@@ -82,9 +82,7 @@ def _order_link(name: str, dimension: str | None, value: str, start: dt.date, en
         params = {"kpi": name, "kpi_from": start.isoformat(), "kpi_to": end.isoformat()}
     params["sort"] = "received_desc"
     if dimension:
-        if not value:
-            return None
-        params[DIMENSION_FILTERS[dimension]] = value
+        params[DIMENSION_FILTERS[dimension]] = value or NONE
     return "/console/orders?" + urlencode(params)
 
 
