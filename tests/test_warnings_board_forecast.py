@@ -77,6 +77,23 @@ async def test_warnings_explain_link_orders_and_reach_supervisors_once(client, t
                 if n["template"] == "warning"]
 
 
+async def test_a_warning_about_many_orders_counts_them_all_and_lists_the_first(client, tokens, monkeypatch):
+    """A place or a number behind more orders than a warning lists: the explanation counts every one,
+    the warning lists the earliest, and the scan never holds more than that per warning."""
+    from core.reports import warnings
+
+    monkeypatch.setattr(warnings, "LISTED_ORDERS", 2)
+    platform = client.platform
+    now = dt.datetime.now(UTC)
+    numbers = [await _take(platform, now - dt.timedelta(minutes=50 - i), address="麓谷街道麓松路88号")
+               for i in range(6)]
+    platform.orders.clock = lambda: dt.datetime.now(UTC)
+    items = (await client.get("/api/warnings", headers=tokens["supervisor1"])).json()["items"]
+    by_kind = {w["kind"]: w for w in items}
+    assert by_kind["mass_incident"]["orders"] == numbers[:2] and "6 件" in by_kind["mass_incident"]["explanation"]
+    assert by_kind["repeat_caller"]["orders"] == numbers[:2] and by_kind["repeat_caller"]["facts"]["count"] == 6
+
+
 async def test_acknowledging_a_warning_records_who_and_refuses_twice(client, tokens):
     platform = client.platform
     now = dt.datetime.now(UTC)

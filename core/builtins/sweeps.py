@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 import msgspec
@@ -132,19 +133,22 @@ def workflow_actions(channel):
 
 # -- the jobs ---------------------------------------------------------------------------------------------
 
-async def _open_orders(statuses) -> list[dict]:
-    """Every order in ``statuses``, fetched in chunks by id (a sweep is not a request: it may be long)."""
+async def _orders(statuses, where=None) -> AsyncIterator[dict]:
+    """Every order in ``statuses`` (and ``where``), read in chunks by id and handed on one at a time:
+    a sweep is not a request (it may be long), and it holds one chunk, however large the backlog."""
     from core.tables import Order
 
-    found, last = [], 0
+    last = 0
     while True:
-        rows = await (Order.select(Order.id, Order.number, Order.status, Order.deadlines, Order.rating,
-                                   Order.department)
-                      .where(Order.status.is_in(sorted(statuses)) & (Order.id > last))
-                      .order_by(Order.id).limit(CHUNK).output(load_json=True))
-        found.extend(rows)
+        query = (Order.select(Order.id, Order.number, Order.status, Order.deadlines, Order.rating, Order.department)
+                 .where(Order.status.is_in(sorted(statuses)) & (Order.id > last)))
+        if where is not None:
+            query = query.where(where)
+        rows = await query.order_by(Order.id).limit(CHUNK).output(load_json=True)
+        for row in rows:
+            yield row
         if len(rows) < CHUNK:
-            return found
+            return
         last = rows[-1]["id"]
 
 
@@ -164,7 +168,10 @@ async def sla_sweep(platform) -> dict:
     await platform.sla.refresh()
     now = platform.orders.clock()
     counts = {"at_risk": 0, "overdue": 0, "urge": 0, "supervise": 0}
-    for order in await _open_orders(OPEN_STATUSES - {"suspended"}):
+    from core.tables import Order
+
+    # only orders with a deadline 临期 or 超期 by now can need a mark (``at_risk_at`` is the soonest)
+    async for order in _orders(OPEN_STATUSES - {"suspended"}, Order.at_risk_at <= now):
         for name in SWEPT_DEADLINES:
             deadline = (order["deadlines"] or {}).get(name)
             if not deadline or deadline.get("done"):
@@ -203,7 +210,7 @@ async def schedule_callbacks(platform) -> dict:
     await platform.sla.refresh()
     today = platform.orders.clock().astimezone(SHANGHAI).date()
     scheduled = 0
-    for order in await _open_orders({"completed"}):
+    async for order in _orders({"completed"}):
         callback = (order["deadlines"] or {}).get("callback")
         if order["rating"] is not None or not callback or callback.get("task") or callback.get("done"):
             continue
@@ -218,7 +225,7 @@ async def archive_sweep(platform) -> dict:
     """Archive rated orders whose appeal window has passed without an appeal."""
     now = platform.orders.clock()
     archived = 0
-    for order in await _open_orders({"completed"}):
+    async for order in _orders({"completed"}):
         window = (order["deadlines"] or {}).get("appeal")
         if order["rating"] is None or not window or now <= dt.datetime.fromisoformat(window["due"]):
             continue
@@ -236,7 +243,7 @@ async def integrity_check(platform) -> dict:
         "SELECT number FROM orders o WHERE NOT EXISTS "
         "(SELECT 1 FROM order_events e WHERE e.order_id = o.id) ORDER BY o.id LIMIT 100")
     disordered = []
-    for order in await _open_orders(set(STATUSES)):
+    async for order in _orders(set(STATUSES)):
         for name, d in (order["deadlines"] or {}).items():
             start, due = dt.datetime.fromisoformat(d["start"]), dt.datetime.fromisoformat(d["due"])
             done = dt.datetime.fromisoformat(d["done"]) if d.get("done") else None

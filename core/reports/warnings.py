@@ -157,12 +157,14 @@ async def _mass_incidents(t: Thresholds, now: dt.datetime) -> list[Finding]:
     rows = await Order.raw(
         "SELECT address, COUNT(*) AS n, MIN(id) AS first_id FROM orders WHERE received_at >= {} AND address <> '' "
         "AND status <> 'merged' GROUP BY address HAVING COUNT(*) >= {}", since, t.mass_min_orders)
-    listed: dict[str, list[str]] = {}  # each place's orders in the window, read at once (not per place)
+    listed: dict[str, list[str]] = {}  # each place's first orders in the window, read at once (not per place)
     if rows:
         for order in await Order.raw(
-                "SELECT o.number, o.address FROM orders o JOIN (SELECT address FROM orders WHERE received_at >= {} "
-                "AND address <> '' AND status <> 'merged' GROUP BY address HAVING COUNT(*) >= {}) g "
-                "ON g.address = o.address WHERE o.received_at >= {} ORDER BY o.id", since, t.mass_min_orders, since):
+                "SELECT number, address FROM (SELECT o.id, o.number, o.address, "
+                "ROW_NUMBER() OVER (PARTITION BY o.address ORDER BY o.id) AS k FROM orders o "
+                "JOIN (SELECT address FROM orders WHERE received_at >= {} AND address <> '' AND status <> 'merged' "
+                "GROUP BY address HAVING COUNT(*) >= {}) g ON g.address = o.address WHERE o.received_at >= {}) w "
+                f"WHERE k <= {LISTED_ORDERS} ORDER BY id", since, t.mass_min_orders, since):
             listed.setdefault(order["address"], []).append(order["number"])
     found = []
     for r in rows:
@@ -188,26 +190,30 @@ async def _mass_incidents(t: Thresholds, now: dt.datetime) -> list[Finding]:
 async def _repeat_callers(t: Thresholds, now: dt.datetime) -> list[Finding]:
     """Phones that called about one matter (channel and category) ``repeat_min_calls`` times within
     the window: one read of those calls, grouped here (a query per caller took a minute at two
-    million orders, where thousands of callers repeat)."""
+    million orders, where thousands of callers repeat), each matter's first calls only (a number
+    dialling thousands of times must not fill the memory)."""
     since = now - dt.timedelta(days=t.repeat_window_days)
     calls = await Order.raw(
-        "SELECT o.id, o.number, o.citizen_phone, o.channel, o.category FROM orders o JOIN ("
-        "SELECT citizen_phone, channel, category FROM orders WHERE received_at >= {} AND citizen_phone <> '' "
-        "GROUP BY citizen_phone, channel, category HAVING COUNT(*) >= {}) g "
+        "SELECT id, number, citizen_phone, channel, category, n FROM (SELECT o.id, o.number, o.citizen_phone, "
+        "o.channel, o.category, ROW_NUMBER() OVER (PARTITION BY o.citizen_phone, o.channel, o.category "
+        "ORDER BY o.id) AS k, COUNT(*) OVER (PARTITION BY o.citizen_phone, o.channel, o.category) AS n "
+        "FROM orders o JOIN (SELECT citizen_phone, channel, category FROM orders WHERE received_at >= {} "
+        "AND citizen_phone <> '' GROUP BY citizen_phone, channel, category HAVING COUNT(*) >= {}) g "
         "ON g.citizen_phone = o.citizen_phone AND g.channel = o.channel AND g.category = o.category "
-        "WHERE o.received_at >= {} ORDER BY o.id", since, t.repeat_min_calls, since)
+        f"WHERE o.received_at >= {{}}) w WHERE k <= {LISTED_ORDERS} ORDER BY id", since, t.repeat_min_calls, since)
     matters: dict[tuple[str, str, str], list[dict]] = {}
     for call in calls:
         matters.setdefault((call["citizen_phone"], call["channel"], call["category"]), []).append(call)
     found = []
     for (phone, channel, category), group in matters.items():
         matter = category or "同一事项"
+        count = group[0]["n"]
         found.append(Finding(
             key=f"repeat:{phone}:{channel}:{category}:{group[0]['id']}", kind="repeat_caller",
             title=f"来电人 {mask_phone(phone)} 就「{matter}」反复来电",
-            explanation=(f"同一号码 {t.repeat_window_days} 天内就「{matter}」来电 {len(group)} 次"
+            explanation=(f"同一号码 {t.repeat_window_days} 天内就「{matter}」来电 {count} 次"
                          f"（阈值：{t.repeat_min_calls} 次），诉求可能未得到解决。"),
-            facts={"phone": mask_phone(phone), "category": category, "count": len(group),
+            facts={"phone": mask_phone(phone), "category": category, "count": count,
                    "window_days": t.repeat_window_days},
             orders=[c["number"] for c in group[:LISTED_ORDERS]]))
     return found
