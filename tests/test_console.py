@@ -495,6 +495,10 @@ async def test_viewing_warnings_scans_at_most_once_a_minute(client, people, plat
     for _ in range(3):
         assert (await supervisor.get("/console/warnings")).status_code == 200
     assert len(scans) == 1
+    client.app.state.jobs = object()  # an application whose jobs run (in process or on workers)
+    client.app.state.warnings_scanned_at = None
+    assert (await supervisor.get("/console/warnings")).status_code == 200
+    assert len(scans) == 1  # the page lists; the job scans
 
 
 ARTICLE = {"question": "夜间施工噪音扰民怎么处理？",

@@ -39,7 +39,7 @@ LINKED_COUNTS = ("intake", "dispatched", "completed", "open_overdue", "callbacks
 KPI_DIMENSIONS = ("department", "channel", "area")
 DIMENSION_FILTERS = {"department": "department", "channel": "channel", "area": "area"}
 KNOWLEDGE_PANEL_SIZE = 5
-WARNINGS_RESCAN = dt.timedelta(minutes=1)  # the reports job scans every minute; a page view at most as often
+WARNINGS_RESCAN = dt.timedelta(minutes=1)  # the reports job scans every minute; a page view without jobs as often
 REFUSED = {
     "centre": "只有中心人员可以查看统计和看板",
     "warnings": "只有中心人员和承办单位可以查看预警",
@@ -153,7 +153,9 @@ async def _warnings_page(request: Request, actor: Actor, *, status_code: int = 2
     acknowledged = {"open": False, "acknowledged": True}.get(state)
     now = dt.datetime.now(dt.timezone.utc)
     scanned = getattr(request.app.state, "warnings_scanned_at", None)
-    if scanned is None or now - scanned >= WARNINGS_RESCAN:  # a page view lists; scanning is periodic work
+    # a page view lists: scanning is the reports job's, every minute; only an application running no
+    # jobs (its workers are elsewhere or absent) scans here, at most as often
+    if getattr(request.app.state, "jobs", None) is None and (scanned is None or now - scanned >= WARNINGS_RESCAN):
         await warnings.scan(platform)
         request.app.state.warnings_scanned_at = now
     found = await warnings.listing(kind=kind or None, acknowledged=acknowledged,
