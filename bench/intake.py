@@ -14,7 +14,8 @@ of keep-alive ``http.client`` requests (no asyncio client: one of those capped t
   it uses a database of its own, ``huying_bench``, created afresh);
 - the SQLite server's resident memory after 10,000 and after N intakes.
 
-Ratios are against the bare endpoint at 8 clients, measured in the same run.
+Ratios are against the bare endpoint at its limit (the better of its 8- and 16-client rows), measured
+in the same run.
 """
 
 from __future__ import annotations
@@ -267,7 +268,9 @@ def main() -> None:
         bare16 = load(bare_server.port, "/bare", {}, 16, args.seconds)
     finally:
         bare_server.stop()
-    bare = bare8["rps"]
+    # the baseline is the bare endpoint at its own limit: the better of 8 and 16 clients (when 16 give
+    # clearly more, 8 did not reach it, and a ratio against 8 would flatter the full stack)
+    bare = max(bare8["rps"], bare16["rps"])
     show(row("bare insert, 8 clients", bare8, bare))
     show(row("bare insert, 16 clients (2nd client)", bare16, bare))
 
@@ -301,7 +304,8 @@ def main() -> None:
                 show(row(label, load(server.port, path, headers, 8, args.seconds), bare))
             finally:
                 server.stop()
-    print(f"\n(cores: {os.cpu_count()}; {args.seconds:g} s per row; ratio = req/s ÷ bare insert at 8 clients)")
+    print(f"\n(cores: {os.cpu_count()}; {args.seconds:g} s per row; ratio = req/s ÷ bare insert at its limit, "
+          f"the better of 8 and 16 clients)")
 
 
 if __name__ == "__main__":
