@@ -322,6 +322,11 @@ async def test_the_supervisor_reads_the_kpis_and_the_admin_abandons_a_stuck_mess
     assert me.text("#total") == f"共 {shown} 件"
     assert all(n in me.text("#order-list") for n in housing) and eco not in me.text("#order-list")
     me.shoot("31-kpi-number-clicked")
+    driver.back()  # a count by another moment: the list names what it counts
+    me.press('#kpi-department tr[data-value="housing"] a[data-count="dispatched"]')
+    assert me.text("#total") == "共 3 件" and "派单" in me.text("#kpi-filter")
+    assert all(n in me.text("#order-list") for n in housing)
+    me.shoot("31b-kpi-dispatched-clicked")
     me.press('header a[href="/console/warnings"]')
     assert "群体性事件" in me.text("#warnings") and "观沙岭街道滨江路1号" in me.text("#warnings")
     me.shoot("32-supervisor-warnings")
