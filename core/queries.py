@@ -16,7 +16,7 @@ from core.attachments import AttachmentRecord
 from core.db import read_transaction
 from core.errors import NotFound
 from core.intake import as_record
-from core.listing import COUNT_CAP
+from core.listing import COUNT_CAP, KPI_DIMENSIONS, kpi_clause, refresh_facts
 from core.search import ORDER_INDEX
 from core.model import Actor, EventRecord, OrderRecord
 from core.tables import Attachment, Order, OrderEvent
@@ -104,8 +104,6 @@ class OrderQueries:
         if received_to:
             where.append(Order.received_at < received_to)
         if kpi and kpi_to:
-            from core.listing import KPI_DIMENSIONS, kpi_clause, refresh_facts
-
             await refresh_facts()
             named = {"channel": channel, "department": department, "area": area}
             where.append(kpi_clause(kpi, kpi_from, kpi_to, {d: named[d] for d in KPI_DIMENSIONS if named[d]}))
@@ -115,12 +113,11 @@ class OrderQueries:
             query = query.where(clause)
             matching = matching.where(clause)
         async with read_transaction(self.service.engine):
-            total = await self.service._count_up_to(matching, COUNT_CAP)
+            total = await self.service.count_up_to(matching, COUNT_CAP)
             rows = await query.order_by(Order.id, ascending=False).limit(page_size).offset(
                 (page - 1) * page_size)
         return OrderPage(items=[as_record(r) for r in rows], total=min(total, COUNT_CAP), page=page,
                          page_size=page_size, total_capped=total > COUNT_CAP)
-
 
     async def _newest_matches(self, actor: Actor, q: str, page: int, page_size: int) -> OrderPage | None:
         """A search by words alone on PostgreSQL, answered from the index table (see

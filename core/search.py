@@ -3,8 +3,9 @@
 A document is its text's Chinese characters and character pairs and its Latin and digit runs (see
 ``tokens``), a space-joined token column: SQLite keeps it in an FTS5 table (``unicode61`` over the
 tokens), PostgreSQL in a ``tsvector`` built with ``to_tsvector('simple', …)`` under a GIN index. A
-query is cut into words with jieba, and each term is found by its words or by its character pairs. A document is (re)written in the same transaction as the change that alters it,
-so the index never lags an order or an article.
+query is cut into words with jieba, and each term is found by its words or by its character pairs.
+A document is (re)written in the same transaction as the change that alters it, so the index never
+lags an order or an article.
 
 What a token may reveal is decided here, not by the caller:
 
@@ -55,7 +56,7 @@ def tokens(text: str) -> list[str]:
             seen.setdefault(run, None)
             continue
         seen.update(dict.fromkeys(run))
-        seen.update(dict.fromkeys(run[i:i + 2] for i in range(len(run) - 1)))
+        seen.update(dict.fromkeys(_pairs(run)))
     return list(seen)
 
 
@@ -63,9 +64,12 @@ def bigrams(text: str) -> list[str]:
     """Adjacent Chinese character pairs: a query term's pairs all occur in a text that holds it."""
     seen: dict[str, None] = {}
     for run in _CJK.findall(text.lower()):
-        for i in range(len(run) - 1):
-            seen.setdefault(run[i:i + 2], None)
+        seen.update(dict.fromkeys(_pairs(run)))
     return list(seen)
+
+
+def _pairs(run: str):
+    return (run[i:i + 2] for i in range(len(run) - 1))
 
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
@@ -194,15 +198,13 @@ class TextIndex:
     async def put(self, engine, row_id: int, words: Iterable[str]) -> None:
         from piccolo.querystring import QueryString
 
-        text = " ".join(words)
         if self._sqlite(engine):
             await engine.run_querystring(QueryString(f"DELETE FROM {self.name} WHERE rowid = {{}}", row_id))
-            await engine.run_querystring(QueryString(
-                f"INSERT INTO {self.name} (rowid, tokens) VALUES ({{}}, {{}})", row_id, text))
+            await self.add(engine, row_id, words)
         else:
             await engine.run_querystring(QueryString(
                 f"INSERT INTO {self.name} (id, document) VALUES ({{}}, to_tsvector('simple', {{}})) "
-                f"ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document", row_id, text))
+                f"ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document", row_id, " ".join(words)))
 
     async def add(self, engine, row_id: int, words: Iterable[str]) -> None:
         """The document of a row that has none yet (a new order): one insert."""
@@ -244,7 +246,6 @@ class TextIndex:
         if self._sqlite(engine):
             return f"SELECT rowid FROM {self.name} WHERE {self.name} MATCH {{}}", query.fts5()
         return f"SELECT id FROM {self.name} WHERE document @@ to_tsquery('simple', {{}})", query.tsquery()
-
 
     async def newest(self, engine, query: Query, *, wanted: int, cap: int) -> tuple[list[int], int]:
         """PostgreSQL: the ids of the ``wanted`` newest matches (highest id first) and the number of
