@@ -9,6 +9,8 @@ that protect their reporter are neither listed nor readable here.
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import re
 from typing import Any
@@ -373,7 +375,7 @@ async def _find_requests(platform, params) -> list[dict[str, Any]]:
     if start and end and end - start > DEFAULT_WINDOW:
         raise Open311Error(400, "start_date/end_date: 时间范围不能超过 90 天")
     if start is None and end is None:
-        end = dt.datetime.now(dt.timezone.utc)
+        end = clock.now()
     if start is None:
         start = end - DEFAULT_WINDOW
     if end is None:

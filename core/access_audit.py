@@ -4,6 +4,8 @@ queried by an auditor or an admin."""
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 from typing import Any
 
@@ -21,7 +23,7 @@ READERS = frozenset({"auditor", "admin"})
 
 async def record(action: str, *, actor: str, role: str = "", address: str = "", target: str = "",
                  detail: dict[str, Any] | None = None) -> None:
-    await AccessEvent.insert(AccessEvent(at=dt.datetime.now(dt.timezone.utc), action=action,
+    await AccessEvent.insert(AccessEvent(at=clock.now(), action=action,
                                          actor=actor[:128], role=role, address=address[:64],
                                          target=target[:255], detail=detail or {}))
 

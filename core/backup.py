@@ -9,6 +9,8 @@ puts it back; their major version must be at least the server's, or the dump cou
 
 from __future__ import annotations
 
+from core import clock
+
 import contextlib
 import datetime as dt
 import json
@@ -96,7 +98,7 @@ async def backup(settings: Settings, file: Path) -> dict:
         files = sorted(p for p in root.glob("*/*") if p.is_file()) if root.exists() else []
         manifest = {"format": FORMAT, "backend": "sqlite" if settings.is_sqlite else "postgresql",
                     "database": database, "attachments": len(files),
-                    "created_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+                    "created_at": clock.now().isoformat()}
         (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
         partial = file.with_name(file.name + ".partial")
         file.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from core.clock import SHANGHAI
 OFFICE_HOURS: tuple[tuple[dt.time, dt.time], ...] = (
     (dt.time(8, 30), dt.time(12, 0)),
     (dt.time(14, 0), dt.time(17, 30)),

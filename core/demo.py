@@ -11,6 +11,8 @@ would have left them.
 
 from __future__ import annotations
 
+from core import clock
+
 import csv
 import datetime as dt
 import functools
@@ -540,7 +542,7 @@ async def seed_orders(platform, count: int, *, seed: int = 12345, progress: bool
     from core.demo_writer import writer_for
     from core.reports import facts
 
-    now = now or dt.datetime.now(UTC)
+    now = now or clock.now()
     generator = Generator(platform, now, seed, days)
     writer = await writer_for(platform)
     bar = Progress(count, "生成演示工单") if progress and count >= 1000 else None

@@ -3,6 +3,8 @@ health check: migrations, integrity, orphaned attachments, stuck outbox, calenda
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import functools
 import shutil
@@ -176,7 +178,7 @@ def _disk(platform) -> Finding:
 
 
 async def monthly_check(platform, now: dt.datetime | None = None) -> list[Finding]:
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
     pending = await pending_migrations(platform)
     findings = [_finding("数据库迁移", not pending,
                          f"有 {len(pending)} 个迁移未执行：{', '.join(pending[:5])}" if pending else "已是最新版本")]

@@ -6,6 +6,8 @@ not recorded again, and when the cause clears the platform marks it resolved wit
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 from typing import Any
 
@@ -17,7 +19,7 @@ CITY_UNREACHABLE_AFTER = dt.timedelta(hours=1)
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return clock.now()
 
 
 def present(row: dict) -> dict[str, Any]:

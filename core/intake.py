@@ -13,11 +13,11 @@ import secrets
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import msgspec
 
+from core.clock import SHANGHAI
 from core.attachments import NewAttachment
 from core.channels import KINDS, Channel
 from core.db import insert_row, run, write_transaction
@@ -29,7 +29,7 @@ from core.tables import IdempotencyKey, Order
 if TYPE_CHECKING:
     from core.orders import OrderService
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = SHANGHAI
 DUPLICATE_KEY = (asyncpg.UniqueViolationError, sqlite3.IntegrityError)
 NUMBER_PREFIX = "XJ"
 INTAKE_ROLES = frozenset({"agent", "dispatcher", "admin", "integration", "citizen", "city"})

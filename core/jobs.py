@@ -16,6 +16,8 @@ Only this module imports arq, so another Redis queue could replace it.
 
 from __future__ import annotations
 
+from core import clock
+
 import asyncio
 import contextlib
 import datetime as dt
@@ -81,15 +83,15 @@ async def run_job(platform, job: Job, *, mode: str) -> Any:
 
     if not job.recorded:
         return await job.run(platform)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = clock.now()
     run_id = (await JobRun.insert(JobRun(name=job.name, mode=mode, started_at=started)))[0]["id"]
     try:
         result = await job.run(platform)
     except Exception as exc:
-        await JobRun.update({JobRun.finished_at: dt.datetime.now(dt.timezone.utc),
+        await JobRun.update({JobRun.finished_at: clock.now(),
                              JobRun.error: f"{type(exc).__name__}: {exc}"[:2000]}).where(JobRun.id == run_id)
         raise
-    await JobRun.update({JobRun.finished_at: dt.datetime.now(dt.timezone.utc), JobRun.ok: True,
+    await JobRun.update({JobRun.finished_at: clock.now(), JobRun.ok: True,
                          JobRun.result: msgspec.to_builtins(result) if result is not None else {}}).where(
         JobRun.id == run_id)
     return result
@@ -158,10 +160,10 @@ class InProcessJobs:
 
     async def _schedule_loop(self) -> None:
         jobs = [j for j in self.platform.jobs.values() if j.name != "deliver_outbox"]
-        now = dt.datetime.now(dt.timezone.utc)
+        now = clock.now()
         upcoming = {job.name: job.next_after(now) for job in jobs}
         while jobs:
-            now = dt.datetime.now(dt.timezone.utc)
+            now = clock.now()
             for job in jobs:
                 if upcoming[job.name] <= now:
                     upcoming[job.name] = job.next_after(now)
@@ -169,7 +171,7 @@ class InProcessJobs:
                         await run_job(self.platform, job, mode=self.mode)
                     except Exception:  # recorded in job_runs; the next run tries again
                         log.exception("job %s failed", job.name)
-            wait = min(upcoming.values()) - dt.datetime.now(dt.timezone.utc)
+            wait = min(upcoming.values()) - clock.now()
             await asyncio.sleep(min(max(wait.total_seconds(), 0.5), MAX_SLEEP_SECONDS))
 
     async def start(self) -> None:

@@ -9,6 +9,8 @@ is reminded through the outbox. Every change writes an event in the same transac
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -54,7 +56,7 @@ class Review(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def _today() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()
+    return clock.today()
 
 
 def _version_out(v: dict) -> dict:
@@ -157,7 +159,7 @@ class KnowledgeBase:
     async def submit(self, data: ArticleIn, actor: Actor) -> dict:
         """A new article, its first version waiting for the centre's review."""
         department = await self._check(data, actor, None)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = clock.now()
         async with write_transaction(self.engine):
             rows = await KnowledgeArticle.insert(KnowledgeArticle(
                 department=department, pending_version=1, latest_version=1, created_by=actor.name,
@@ -169,7 +171,7 @@ class KnowledgeBase:
 
     async def revise(self, article_id: int, data: ArticleIn, actor: Actor) -> dict:
         """A new version of an article; the published one stays in use until the centre approves it."""
-        now = dt.datetime.now(dt.timezone.utc)
+        now = clock.now()
         async with write_transaction(self.engine):
             article = await self._load(article_id, actor)
             await self._check(data, actor, article["department"])
@@ -193,7 +195,7 @@ class KnowledgeBase:
             raise Forbidden("只有中心督办员或管理员可以审核知识")
         if review.decision == "return" and not review.reason.strip():
             raise InvalidInput([FieldError("reason", "退回时请写明原因")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = clock.now()
         async with write_transaction(self.engine):
             article = await self._load(article_id, actor)
             number = article["pending_version"]
@@ -234,7 +236,7 @@ class KnowledgeBase:
         expiry date; returns how many were written."""
         today = today or _today()
         horizon = today + dt.timedelta(days=REMIND_DAYS)
-        now = dt.datetime.now(dt.timezone.utc)
+        now = clock.now()
         sent = 0
         from core.model import SYSTEM
 

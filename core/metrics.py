@@ -9,6 +9,8 @@ answers.
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import os
 
@@ -72,7 +74,7 @@ async def gather(collector: DatabaseCollector, sla, now: dt.datetime | None = No
     from core.lifecycle import TERMINAL
     from core.tables import Order, OutboxMessage
 
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
     rows = await Order.raw("SELECT status, count(*) AS n FROM orders GROUP BY status")
     states = {"at_risk": 0, "overdue": 0}
     open_orders = await Order.select(Order.deadlines).where(Order.status.not_in(list(TERMINAL))).output(

@@ -9,6 +9,8 @@ Presentation (what an API answer looks like) belongs to the API layer (``api.pre
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import inspect
 from collections.abc import Callable
@@ -34,7 +36,7 @@ __all__ = ["OrderService", "IntakeRequest", "ActionResult", "AttachmentRecord", 
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return clock.now()
 
 
 class OrderService(OrderLists):

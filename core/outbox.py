@@ -12,6 +12,8 @@ recognised by the remote side as the same message.
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import logging
 from typing import Any
@@ -78,7 +80,7 @@ async def deliver_due(deliverers: dict[str, Any], settings: Any, *, now: dt.date
     lease) so two workers never send the same message at once; a worker that dies mid-delivery
     leaves the claim to expire, and the message is sent again, with the same id, after the lease.
     A failure records the error and schedules the next attempt."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
     due = await (OutboxMessage.select()
                  .where(_PENDING & (OutboxMessage.next_attempt_at <= now))
                  .order_by(OutboxMessage.id).limit(batch).output(load_json=True))
@@ -108,7 +110,7 @@ async def deliver_due(deliverers: dict[str, Any], settings: Any, *, now: dt.date
                 OutboxMessage.id == message["id"])
             counts["failed"] += 1
         else:
-            await OutboxMessage.update({OutboxMessage.delivered_at: dt.datetime.now(dt.timezone.utc),
+            await OutboxMessage.update({OutboxMessage.delivered_at: clock.now(),
                                         OutboxMessage.last_error: ""}).where(OutboxMessage.id == message["id"])
             counts["delivered"] += 1
             if queue:
@@ -171,7 +173,7 @@ async def _operate(message_id: int, action: str, actor: str, reason: str, change
 
 async def retry(message_id: int, actor: str, reason: str) -> dict:
     """Send a pending or abandoned message again now (same id: the remote side sees the same message)."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     return await _operate(message_id, "retry", actor, reason,
                           {OutboxMessage.next_attempt_at: now, OutboxMessage.abandoned_at: None,
                            OutboxMessage.abandon_reason: ""}, {"pending", "abandoned"}, now)
@@ -179,7 +181,7 @@ async def retry(message_id: int, actor: str, reason: str) -> dict:
 
 async def abandon(message_id: int, actor: str, reason: str) -> dict:
     """Give up on a pending message, with the reason; the order's later messages then go ahead."""
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     return await _operate(message_id, "abandon", actor, reason,
                           {OutboxMessage.abandoned_at: now, OutboxMessage.abandon_reason: reason},
                           {"pending"}, now)

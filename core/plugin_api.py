@@ -9,7 +9,7 @@ when a plugin imports anything else from ``core``. See ``docs/writing-a-channel.
 from __future__ import annotations
 
 from core.attachments import AttachmentRecord
-from core.calendar import SHANGHAI
+from core.clock import SHANGHAI, now
 from core.channels import KINDS, Assessment, Channel, CitizenWording, Panel, SlaDefaults, field
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.hookspecs import hookimpl
@@ -39,5 +39,5 @@ __all__ = [
     "hookimpl", "Job", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
     "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key", "sum_details",
-    "EventRecord", "AttachmentRecord", "read_order", "attachments_of", "order_ids",
+    "EventRecord", "AttachmentRecord", "read_order", "attachments_of", "order_ids", "now",
 ]

@@ -5,6 +5,8 @@ last changed it, and when."""
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 from typing import Any
 
@@ -88,7 +90,7 @@ async def add(actor: Actor, department: str, name: Any, text: Any) -> dict[str, 
     await _check_department(department)
     if await _taken(department, name):
         raise Conflict(DUPLICATE, [FieldError("name", DUPLICATE)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     try:
         rows = await ReplyTemplate.insert(ReplyTemplate(department=department, name=name, text=text, created_by=actor.name,
                                                         created_at=now, updated_by=actor.name, updated_at=now))
@@ -115,7 +117,7 @@ async def update(actor: Actor, template_id: int, name: Any, text: Any) -> dict[s
     try:
         await ReplyTemplate.update({ReplyTemplate.name: name, ReplyTemplate.text: text,
                                     ReplyTemplate.updated_by: actor.name,
-                                    ReplyTemplate.updated_at: dt.datetime.now(dt.timezone.utc)}).where(
+                                    ReplyTemplate.updated_at: clock.now()}).where(
             ReplyTemplate.id == template_id)
     except Exception as error:
         if await _taken(row["department"], name, other_than=template_id):

@@ -18,6 +18,8 @@ order service asks the model only when no routing rule matched.
 
 from __future__ import annotations
 
+from core import clock
+
 import csv
 import datetime as dt
 import math
@@ -351,7 +353,7 @@ def cross_validate(examples: list[Example], lexicon: dict[str, list[str]], *, k:
         hits3 += a3 * len(held)
     return {"accuracy_at_1": round(hits1 / len(examples), 4), "accuracy_at_3": round(hits3 / len(examples), 4),
             "folds": k, "examples": len(examples),
-            "measured_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+            "measured_at": clock.now().isoformat()}
 
 
 def read_labelled_csv(path: str | Path) -> list[Example]:
@@ -423,7 +425,7 @@ def holdout(examples: list[Example], model_factory) -> dict:
     test = [e for i, e in enumerate(examples) if i in held]
     a1, a3 = accuracy_at(model_factory(train), test)
     return {"accuracy_at_1": round(a1, 4), "accuracy_at_3": round(a3, 4), "method": "holdout 1/5",
-            "examples": len(examples), "measured_at": dt.datetime.now(dt.timezone.utc).isoformat()}
+            "examples": len(examples), "measured_at": clock.now().isoformat()}
 
 
 async def train(target: str) -> dict:

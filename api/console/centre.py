@@ -8,6 +8,8 @@ the knowledge base service) and applies the same role rule; none computes a figu
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 from urllib.parse import urlencode
 
@@ -151,7 +153,7 @@ async def _warnings_page(request: Request, actor: Actor, *, status_code: int = 2
         kind = ""
     state = str(request.query_params.get("state") or "open")
     acknowledged = {"open": False, "acknowledged": True}.get(state)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     scanned = getattr(request.app.state, "warnings_scanned_at", None)
     # a page view lists: scanning is the reports job's, every minute; only an application running no
     # jobs (its workers are elsewhere or absent) scans here, at most as often

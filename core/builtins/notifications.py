@@ -13,6 +13,8 @@ message's stable id as ``Idempotency-Key``.
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import re
 from typing import Protocol
@@ -114,7 +116,7 @@ async def _record(message: dict, *, kind: str, recipient: str, template: str, te
 
     await TextMessage.insert(TextMessage(outbox_id=message["id"], kind=kind, recipient=recipient, template=template,
                                          order_number=message["order_number"], text=text, status=status,
-                                         provider=provider, created_at=dt.datetime.now(dt.timezone.utc)))
+                                         provider=provider, created_at=clock.now()))
 
 
 async def _already_handled(message: dict) -> bool:
@@ -135,7 +137,7 @@ async def deliver_sms(message: dict, settings) -> None:
     provider = provider_for(settings)
     status = "sent" if provider.name != "database" else "recorded"
     count, seconds = parse_limit(settings.sms_limit)
-    since = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=seconds)
+    since = clock.now() - dt.timedelta(seconds=seconds)
     if await SmsOptOut.exists().where(SmsOptOut.phone == phone):
         status = "opted_out"
     elif len(await TextMessage.select(TextMessage.id).where(  # counted up to the limit, not beyond: a

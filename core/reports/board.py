@@ -3,6 +3,8 @@ and at-risk and overdue orders by department."""
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 
 
@@ -68,7 +70,7 @@ async def deadline_states(calendar, now: dt.datetime, department: str | None = N
 
 async def snapshot(platform, *, department: str | None = None, now: dt.datetime | None = None) -> dict:
     await facts.refresh()
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
     day = now.astimezone(SHANGHAI).date()
     start = epoch(day)
     where, args = f"received >= {start} AND received < {start + 86400}", []

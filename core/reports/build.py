@@ -3,6 +3,8 @@ and the channels' own sections (``report_section`` hook), with every definition 
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import inspect
 from typing import Any
@@ -109,7 +111,7 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
            for i, r in enumerate(r for r in breakdowns["category"]["rows"] if r["value"] and r["counts"]["intake"])][:TOP_ISSUES]
     return {
         "kind": kind, "period": current.as_dict(), "filters": filters,
-        "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+        "generated_at": clock.now().isoformat(),
         "counts": now["counts"], "rates": now["rates"],
         "previous": previous, "year_before": year_before,
         "change": {"previous": _compare(now, previous), "year_before": _compare(now, year_before)},

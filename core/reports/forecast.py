@@ -10,6 +10,8 @@ them. The average handling time is measured from the talk time recorded on phone
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import math
 from collections import defaultdict
@@ -121,7 +123,7 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
     """The forecast for the ``weeks`` after the current one, with the lines each hour needs."""
     await facts.refresh()
     calendar = calendar or WorkCalendar()
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
     today = now.astimezone(SHANGHAI).date()
     monday = today - dt.timedelta(days=today.weekday())  # the current week is not complete: left out
     history_start = monday - dt.timedelta(weeks=TRAINING_WEEKS + HELD_OUT_WEEKS)

@@ -6,6 +6,8 @@ period is moved back to that period's first day (a week starts on Monday).
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 
 import msgspec
@@ -90,4 +92,4 @@ def epoch(day: dt.date) -> int:
 
 
 def today() -> dt.date:
-    return dt.datetime.now(SHANGHAI).date()
+    return clock.today()

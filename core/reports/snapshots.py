@@ -7,6 +7,8 @@ was reported, and when, is never rewritten.
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 import hashlib
 from typing import Any
@@ -48,7 +50,7 @@ async def save(platform, kind: str, start: dt.date, filters: dict[str, str], by:
         if latest and latest["digest"] == found:
             return {**latest, "new": False}
         version = (latest["version"] if latest else 0) + 1
-        now = dt.datetime.now(dt.timezone.utc)
+        now = clock.now()
         body["snapshot"] = {"version": version, "created_at": now.isoformat(), "created_by": by}
         try:
             await ReportSnapshot.insert(ReportSnapshot(kind=kind, start=start.isoformat(), scope=key,

@@ -8,6 +8,8 @@ an admin.
 
 from __future__ import annotations
 
+from core import clock
+
 import datetime as dt
 from typing import Annotated, Any
 
@@ -55,7 +57,7 @@ async def set_thresholds(data: dict[str, Any], actor: Actor) -> Thresholds:
 
     merged = {**msgspec.to_builtins(await thresholds()), **data}
     value = convert(merged, Thresholds)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     async with write_transaction(current_engine()):
         await WarningSettings.delete().where(WarningSettings.name == "thresholds")
         await WarningSettings.insert(WarningSettings(name="thresholds", value=msgspec.to_builtins(value),
@@ -222,7 +224,7 @@ async def _repeat_callers(t: Thresholds, now: dt.datetime) -> list[Finding]:
 async def scan(platform, now: dt.datetime | None = None) -> list[dict]:
     """Look for warnings; store the new ones and notify supervisors through the outbox."""
     await facts.refresh()
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.now()
     t = await thresholds()
     recent = now - dt.timedelta(days=2)  # keys of deadline and surge warnings carry their day
     known = {r["key"] for r in await EarlyWarning.select(EarlyWarning.key).where(EarlyWarning.created_at >= recent)}
@@ -279,7 +281,7 @@ async def listing(*, kind: str | None = None, acknowledged: bool | None = None, 
 
 
 async def acknowledge(warning_id: int, actor: Actor, note: str) -> dict:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     async with write_transaction(current_engine()):
         row = await EarlyWarning.select().where(EarlyWarning.id == warning_id).output(load_json=True).first()
         if row is None:

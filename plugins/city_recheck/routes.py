@@ -15,7 +15,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from piccolo.query.functions.aggregate import Count
 
-from core.plugin_api import CENTRE, CENTRE_DISPATCH, Actor, FieldError, Forbidden, InvalidInput
+from core.plugin_api import CENTRE, CENTRE_DISPATCH, Actor, FieldError, Forbidden, InvalidInput, now
 from plugins.city_recheck import imports, rows
 from plugins.city_recheck.tables import Recheck
 from plugins.city_recheck.workflow import OUTCOMES
@@ -78,7 +78,7 @@ def _may_import(actor: Actor) -> None:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return now()
 
 
 @dataclass

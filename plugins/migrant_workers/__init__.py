@@ -13,7 +13,7 @@ from typing import Annotated
 import chinese_calendar
 import msgspec
 
-from core.plugin_api import SHANGHAI, Assessment, Channel, CitizenWording, RuleSpec, SlaDefaults, field, hookimpl
+from core.plugin_api import SHANGHAI, Assessment, Channel, CitizenWording, RuleSpec, SlaDefaults, field, hookimpl, now
 
 
 class WageClaim(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -106,7 +106,7 @@ def register_channel():
 @hookimpl
 def assess_intake(channel, intake, details):
     """Judged as of the day the request was received (a transferred order carries its own time)."""
-    received = dt.datetime.fromisoformat(intake["received_at"]) if intake["received_at"] else dt.datetime.now(SHANGHAI)
+    received = dt.datetime.fromisoformat(intake["received_at"]) if intake["received_at"] else now()
     return assess(details, received.astimezone(SHANGHAI).date())
 
 
