@@ -40,6 +40,24 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("database_url", _backends(), indirect=True, scope="session")
 
 
+@pytest.fixture(autouse=True)
+def _running_clock():
+    """Every test starts on the process's running clock (the system's, or ``HUYING_CLOCK``'s)."""
+    from core import clock
+
+    clock.reset()
+    yield
+    clock.reset()
+
+
+@pytest.fixture
+def frozen_clock():
+    """The platform's clock, for a test that needs "now" at a set instant: ``frozen_clock.freeze(...)``."""
+    from core import clock
+
+    return clock
+
+
 @pytest.fixture(scope="session")
 def database_url(request) -> str:
     if request.param == "sqlite":
