@@ -30,6 +30,13 @@ core.auth.SCRYPT_COST = 2 ** 4  # hashing strength is not under test; speed is
 
 
 def _backends() -> list[str]:
+    chosen = os.environ.get("HUYING_TEST_BACKENDS")  # an explicit choice (CI's second run), never a silent skip
+    if chosen:
+        backends = [b.strip() for b in chosen.split(",") if b.strip()]
+        if not backends or set(backends) - {"sqlite", "postgres"} or ("postgres" in backends and not POSTGRES_URL):
+            raise pytest.UsageError(f"HUYING_TEST_BACKENDS={chosen!r}: name sqlite and/or postgres (postgres needs "
+                                    "HUYING_TEST_POSTGRES_URL)")
+        return backends
     if IN_CI and not POSTGRES_URL:
         raise pytest.UsageError("CI=true but HUYING_TEST_POSTGRES_URL is not set: PostgreSQL must be tested")
     return ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
@@ -41,11 +48,15 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(autouse=True)
-def _running_clock():
-    """Every test starts on the process's running clock (the system's, or ``HUYING_CLOCK``'s)."""
+def _running_clock(request):
+    """Every test starts on the process's running clock (the system's, or ``HUYING_CLOCK``'s), or on
+    one running from the instant its ``clock`` mark names (cases written around fixed dates)."""
     from core import clock
 
     clock.reset()
+    mark = request.node.get_closest_marker("clock")
+    if mark:
+        clock.start_at(mark.args[0])
     yield
     clock.reset()
 

@@ -3,8 +3,8 @@
 In production it is the system clock. ``HUYING_CLOCK`` (an instant with a zone, such as
 ``2031-03-15T10:00:00+08:00``) starts the clock at that instant and lets it run on from there, so a
 whole process (the test suite, a demo) lives at another date without anything else knowing. A test
-sets an exact instant with ``freeze`` (or moves it with ``advance``) and ``reset`` returns to the
-running clock. Durations measured inside one process (timeouts, rate-limit windows, token lifetimes)
+sets an exact instant with ``freeze``, a running clock from an instant with ``start_at``, moves it
+with ``advance``, and ``reset`` returns to the process's clock. Durations measured inside one process (timeouts, rate-limit windows, token lifetimes)
 use ``time.monotonic``/``time.time`` instead: they are about elapsed seconds, not the calendar.
 """
 
@@ -61,6 +61,15 @@ def freeze(moment: dt.datetime | str) -> dt.datetime:
     global _frozen
     _frozen = parse_instant(moment) if isinstance(moment, str) else parse_instant(moment.isoformat())
     return _frozen
+
+
+def start_at(moment: dt.datetime | str) -> dt.datetime:
+    """Let the clock run on from ``moment`` (as ``HUYING_CLOCK`` does for a whole process)."""
+    global _frozen, _offset
+    start = parse_instant(moment) if isinstance(moment, str) else parse_instant(moment.isoformat())
+    _frozen = None
+    _offset = start - dt.datetime.now(UTC)
+    return start
 
 
 def advance(delta: dt.timedelta) -> dt.datetime:

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core import clock
 from tests.helpers import png
 
 from core.backup import BackupError, backup, restore
@@ -162,7 +163,7 @@ async def test_monthly_check_flags_stuck_outbox_and_an_unknown_calendar_year(pla
     from core.healthcheck import monthly_check
     from core.tables import OutboxMessage
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     await OutboxMessage.insert(OutboxMessage(topic="city_platform.status", payload={}, attempts=3,
                                              last_error="ConnectError", created_at=now - dt.timedelta(hours=2)))
     findings = {f["name"]: f for f in await monthly_check(platform, now)}

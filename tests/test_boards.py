@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from core import clock
 from core.outbox import deliver_due
 from core.tables import OutboxMessage
 from tests.city_server import CityServer
@@ -29,7 +30,7 @@ async def _key(client, tokens, name, channels, reply_url=None):
 
 
 async def _drain(platform):
-    later = dt.datetime.now(dt.timezone.utc)
+    later = clock.now()
     for _ in range(5):
         later += dt.timedelta(hours=2)
         await deliver_due(platform.deliverers, platform.settings, now=later)

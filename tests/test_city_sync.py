@@ -10,6 +10,7 @@ import time
 import msgspec
 import pytest
 
+from core import clock
 from core.city import reconcile, sign
 from core.outbox import deliver_due
 from core.tables import CityDiscrepancy, Order, OrderEvent, OutboxMessage
@@ -18,6 +19,12 @@ from tests.helpers import intake_body
 
 SECRET = "city-shared-secret"
 TOPIC = "city_platform.status"
+
+
+@pytest.fixture(autouse=True)
+def city_day(frozen_clock):
+    """The pushes below carry the city's own times: the platform lives the day after the first one."""
+    frozen_clock.freeze("2026-11-28T10:00:00+08:00")
 
 
 @pytest.fixture
@@ -59,7 +66,7 @@ async def push(client, body, **kwargs):
 
 async def drain(platform, settings=None, *, rounds: int = 20) -> None:
     """Run delivery as the job would, with time moving on past every back-off."""
-    later = dt.datetime.now(dt.timezone.utc)
+    later = clock.now()
     for _ in range(rounds):
         later += dt.timedelta(hours=2)
         await deliver_due(platform.deliverers, settings or platform.settings, now=later)
@@ -217,7 +224,7 @@ async def test_every_change_arrives_in_order_once_the_city_is_back(connected, to
             assert response.status_code == 200
         for _ in range(3):  # the job keeps trying meanwhile
             await deliver_due(connected.platform.deliverers, connected.platform.settings,
-                              now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=3))
+                              now=clock.now() + dt.timedelta(hours=3))
     assert city.received == []
     failed = await OutboxMessage.select().where((OutboxMessage.topic == TOPIC) & (OutboxMessage.attempts > 0))
     assert failed and all("Connect" in m["last_error"] for m in failed)
@@ -319,7 +326,7 @@ async def test_after_an_outage_an_arq_worker_delivers_every_change_in_order(conn
         assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null() & (OutboxMessage.topic == TOPIC)) == 4
         await city.start()
         # time passes beyond the back-off
-        await OutboxMessage.update({OutboxMessage.next_attempt_at: dt.datetime.now(dt.timezone.utc)}).where(
+        await OutboxMessage.update({OutboxMessage.next_attempt_at: clock.now()}).where(
             OutboxMessage.delivered_at.is_null())
         await burst()
     finally:

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from core import clock
 from core.model import Actor
 from tests.helpers import PASSWORD, intake_body
 
@@ -442,7 +443,7 @@ async def _mass_incident(platform) -> list[str]:
 
     from core.intake import IntakeRequest
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     numbers = []
     for i in range(5):
         body = intake_body(address="观沙岭街道滨江路1号", received_at=(now - dt.timedelta(minutes=30 - i)).isoformat())
@@ -551,11 +552,9 @@ async def test_reconciliation_lists_the_city_differences_for_supervisors_and_adm
 
 
 async def _messages():
-    import datetime as dt
-
     from core.tables import OutboxMessage
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     stuck = await OutboxMessage.insert(OutboxMessage(topic="city_platform.status", payload={"status": "办理中"},
                                                      attempts=4, last_error="ConnectTimeout: 市级平台无响应",
                                                      order_number="T1"))

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from core import clock
 from core.model import Actor
 from core.intake import IntakeRequest
 from tests.helpers import PASSWORD, intake_body
@@ -295,7 +296,7 @@ async def test_the_supervisor_reads_the_kpis_and_the_admin_abandons_a_stuck_mess
         await platform.orders.act(housing[-1], "dispatch", {"department": "housing"}, dispatcher)
     eco = await _order(platform, subject="夜间施工噪音", area="麓谷街道", category="环境保护/环境污染/噪音污染")
     await platform.orders.act(eco, "dispatch", {"department": "eco_env"}, dispatcher)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     for i in range(5):  # five calls about one place within the hour: a mass-incident warning
         await _order(platform, subject="滨江路积水", address="观沙岭街道滨江路1号",
                      received_at=(now - dt.timedelta(minutes=40 - i)).isoformat())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 
+from core import clock
 from core.demo import AREAS, seed_orders
 from core.lifecycle import STATUSES
 from core.model import Actor
@@ -37,7 +37,7 @@ async def test_demo_orders_agree_with_their_events_areas_and_channels(client, to
     for e in await OrderEvent.select(OrderEvent.order_id, OrderEvent.action, OrderEvent.from_status,
                                      OrderEvent.to_status, OrderEvent.created_at).order_by(OrderEvent.id):
         events[e["order_id"]].append(e)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     for o in orders:
         trail = events[o["id"]]
         assert trail[0]["action"] == "intake" and trail[0]["to_status"] == "received"

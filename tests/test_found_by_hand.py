@@ -68,6 +68,7 @@ async def test_reworking_an_order_a_department_handled_returns_it_to_that_depart
 
 # 2 ------------------------------------------------------------------------------------------------
 
+@pytest.mark.clock("2026-11-28T09:00:00+08:00")
 async def test_an_urgent_orders_deadlines_are_never_out_of_order(client, tokens):
     """Received on a Friday evening: two working hours to dispatch end on Monday, 24 natural hours to
     handle end on Saturday; the dispatch deadline is brought forward to the handling deadline."""

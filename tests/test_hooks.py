@@ -12,6 +12,7 @@ import pytest
 from litestar import get
 from litestar.testing import AsyncTestClient
 
+from core import clock
 from api.app import create_app
 from core import hookspecs
 from core.channels import Channel
@@ -229,7 +230,8 @@ async def test_hook_on_transition(with_plugins):
     hotline = (await client.post("/api/channels/hotline/orders", json=intake_body(), headers=headers)).json()["number"]
     await _to_accepted(client, number)
     assert tracker.seen == [("tracker", "intake"), ("tracker", "dispatch"), ("tracker", "accept")]
-    messages = await OutboxMessage.select().where(OutboxMessage.topic == "tracker.sms").output(load_json=True)
+    messages = await (OutboxMessage.select().where(OutboxMessage.topic == "tracker.sms")
+                      .order_by(OutboxMessage.id).output(load_json=True))  # a table has no order of its own
     assert [m["payload"]["action"] for m in messages] == ["intake", "dispatch", "accept"]
     assert all(m["order_number"] == number for m in messages) and hotline != number
 
@@ -348,7 +350,7 @@ async def test_hook_outbox_deliverers(with_plugins):
     assert "remote down" in pending["last_error"] and pending["delivered_at"] is None
     import datetime as dt
 
-    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)
+    later = clock.now() + dt.timedelta(minutes=5)
     again = await deliver_due(client.platform.deliverers, client.platform.settings, now=later)
     assert again == {"delivered": 1, "failed": 0} and delivered == ["refused", "intake"]
 

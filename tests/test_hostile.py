@@ -13,6 +13,7 @@ import threading
 import msgspec
 import pytest
 
+from core import clock
 import core.auth
 from core.auth import SCRYPT_COST, create_api_key
 from core.lifecycle import TEXT_LIMIT
@@ -52,7 +53,7 @@ async def test_received_at_outside_the_plausible_window_is_refused(client, token
     for when in ("0001-01-02T00:00:00Z", "1970-01-01T00:00:00Z", "2016-01-01T00:00:00+08:00"):
         body = _shape(await client.post(INTAKE, json=intake_body(received_at=when), headers=tokens["agent1"]), 400)
         assert [e["key"] for e in body["extra"]] == ["received_at"]
-    recent = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)).isoformat()
+    recent = (clock.now() - dt.timedelta(days=3)).isoformat()
     assert (await client.post(INTAKE, json=intake_body(received_at=recent), headers=tokens["agent1"])).status_code == 201
 
 
@@ -62,10 +63,10 @@ async def test_the_received_at_window_is_configurable(platform):
     assert load_settings({"HUYING_RECEIVED_AT_MAX_AGE_DAYS": "30", "HUYING_SECRET_KEY": "k"}).received_at_max_age_days == 30
     platform.orders.received_at_max_age = dt.timedelta(days=30)
     agent = Actor(name="agent1", role="agent")
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
+    old = clock.now() - dt.timedelta(days=40)
     with pytest.raises(Exception, match="请求内容有误"):
         await platform.orders.intake("hotline", msgspec.convert(intake_body(received_at=old.isoformat()), IntakeRequest), agent)
-    fine = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=20)
+    fine = clock.now() - dt.timedelta(days=20)
     status, _ = await platform.orders.intake(
         "hotline", msgspec.convert(intake_body(received_at=fine.isoformat()), IntakeRequest), agent)
     assert status == 201
@@ -380,7 +381,7 @@ async def test_the_order_list_refuses_unknown_parameters_and_values(client, toke
 
 
 async def test_the_order_list_filters_by_priority_flag_area_source_dates_and_deadline_state(client, tokens):
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     urgent = await _order(client, tokens, priority="urgent", area="观沙岭街道", source="netboard")
     plain = await _order(client, tokens, received_at=(now - dt.timedelta(days=60)).isoformat())
     flagged = (await client.post("/api/channels/safety_reporting/orders", json=report(details={"casualties": 3}),

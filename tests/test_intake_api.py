@@ -121,6 +121,7 @@ async def test_an_idempotency_key_makes_a_repeat_return_the_first_order(client, 
     assert reused.status_code == 409 and await Order.count() == 1
 
 
+@pytest.mark.clock("2026-11-28T09:00:00+08:00")
 async def test_a_repeat_from_the_same_source_returns_the_first_order(client, tokens):
     body = intake_body(source="city_transfer", external_id="CS12345-2026-0001",
                        received_at="2026-11-27T10:00:00+08:00")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from core import clock
 from core.jobs import deliver_outbox
 from core.tables import OutboxMessage
 from tests.helpers import intake_body
@@ -105,7 +106,7 @@ async def test_departments_write_only_their_own(client, tokens):
 
 async def test_lapsed_articles_are_not_offered(client, tokens):
     """An answer past its validity is not found by agents, nor one not yet valid."""
-    today = dt.date.today()
+    today = clock.today()
     old = await _submit(client, tokens["eco_handler"], valid_until=(today - dt.timedelta(days=2)).isoformat())
     later = await _submit(client, tokens["eco_handler"], valid_from=(today + dt.timedelta(days=5)).isoformat())
     for article in (old, later):
@@ -141,7 +142,7 @@ async def test_citing_an_unpublished_article_is_refused(client, tokens):
 
 async def test_expiring_articles_remind_their_department_once(client, tokens):
     """An answer lapsing within two weeks writes one reminder to the outbox, not one per run."""
-    soon = (dt.date.today() + dt.timedelta(days=3)).isoformat()
+    soon = (clock.today() + dt.timedelta(days=3)).isoformat()
     article = await _submit(client, tokens["eco_handler"], valid_until=soon)
     await _review(client, tokens["supervisor1"], article["id"], "approve")
     knowledge = client.platform.knowledge

@@ -9,6 +9,7 @@ import datetime as dt
 import msgspec
 import pytest
 
+from core import clock
 from core.errors import Conflict, Forbidden, HuyingError, NotFound
 from core.lifecycle import STATUSES
 from core.model import Actor
@@ -98,7 +99,7 @@ async def order_in(platform, state: str, action: str = "") -> str:
     """An order put straight into ``state``, with what that state implies (a rating, a pending
     extension, an open supervision) so that only the status decides what is allowed."""
     _, order = await platform.orders.intake("hotline", msgspec.convert(intake_body(), IntakeRequest), actor("agent"))
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     soon = (now + dt.timedelta(days=2)).isoformat()
     status, rating = state, None
     pending = action in ("approve_extension", "reject_extension")

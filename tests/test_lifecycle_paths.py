@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
+import pytest
+
+from core import clock
 from core.tables import Order
 from tests import helpers
 from tests.helpers import intake_body
@@ -103,7 +106,7 @@ async def test_an_appeal_after_its_window_is_refused(client, tokens):
     await _to(client, tokens, number, "callback")
     row = await Order.select(Order.deadlines).where(Order.number == number).output(load_json=True).first()
     deadlines = row["deadlines"]
-    deadlines["appeal"]["due"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat()
+    deadlines["appeal"]["due"] = (clock.now() - dt.timedelta(hours=1)).isoformat()
     await Order.update({Order.deadlines: deadlines}).where(Order.number == number)
     late = await _do(client, tokens, "eco_handler", number, "appeal", {"reason": "晚了"}, expect=409)
     assert "申诉期限" in late["detail"]
@@ -130,7 +133,7 @@ async def test_an_extension_must_be_asked_before_the_deadline(client, tokens):
     await _to(client, tokens, number, "accept")
     row = await Order.select(Order.deadlines).where(Order.number == number).output(load_json=True).first()
     deadlines = row["deadlines"]
-    deadlines["handle"]["due"] = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1)).isoformat()
+    deadlines["handle"]["due"] = (clock.now() - dt.timedelta(minutes=1)).isoformat()
     await Order.update({Order.deadlines: deadlines}).where(Order.number == number)
     late = await _do(client, tokens, "eco_handler", number, "request_extension", {"days": 2, "reason": "来不及"}, expect=409)
     assert "到期前" in late["detail"]
@@ -142,7 +145,7 @@ async def test_suspension_stops_the_clock_and_resume_returns_to_where_it_was(cli
     suspended = await _do(client, tokens, "dispatcher1", number, "suspend", {"reason": "等待市民补充材料"})
     assert suspended["status"] == "suspended" and suspended["status_before_suspend"] == "accepted"
     # pretend the suspension began three working days ago
-    three_days_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=5)
+    three_days_ago = clock.now() - dt.timedelta(days=5)
     await Order.update({Order.suspended_at: three_days_ago}).where(Order.number == number)
     resumed = await _do(client, tokens, "dispatcher1", number, "resume")
     assert resumed["status"] == "accepted" and resumed["suspended_at"] is None
@@ -205,6 +208,7 @@ async def test_attachments_are_checked_stored_and_only_shown_to_who_may_see_the_
     assert detail["events"][-1]["action"] == "attach"
 
 
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
 async def test_a_consult_received_before_national_day_is_due_on_the_third_working_day(client, tokens):
     number = await _new(client, tokens, kind="consult", source="city_transfer", external_id="CS-0930",
                         received_at="2026-09-30T10:00:00+08:00")

@@ -12,6 +12,7 @@ import pytest
 import xmltodict
 from georeport import GeoReport
 
+from core import clock
 from tests import helpers
 
 # The elements the GeoReport v2 spec lists for each answer.
@@ -202,7 +203,7 @@ def test_errors_are_spec_shaped_in_xml_and_json(api):
 def test_request_search_windows_and_filters(api):
     """GET requests covers the last 90 days unless told otherwise, never more than 90 days at once."""
     number = _file(api).json()[0]["service_request_id"]
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     within = {"start_date": (now - dt.timedelta(days=1)).isoformat(), "end_date": (now + dt.timedelta(hours=1)).isoformat()}
     found = api.get("/open311/v2/requests.json", params={**within, "service_code": "hotline-complaint"}).json()
     assert [r["service_request_id"] for r in found] == [number]

@@ -9,6 +9,7 @@ import os
 import msgspec
 import pytest
 
+from core import clock
 from tests.helpers import png
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -70,7 +71,7 @@ async def test_metrics_count_requests_by_route_orders_by_status_and_overdue(clie
     """Prometheus text from the client library: requests by route template and status with latency
     histograms, orders by status, overdue and at-risk deadlines, outbox backlog."""
     await _order(client, tokens)
-    old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=30)
+    old = clock.now() - dt.timedelta(days=30)
     await _order(client, tokens, received_at=old.isoformat(), subject="一个月前的来电")
     number = await _order(client, tokens)
     await client.get(f"/api/orders/{number}", headers=tokens["agent1"])
@@ -184,7 +185,7 @@ async def test_the_platform_records_the_city_unreachable_for_an_hour(platform):
     from core import incidents
     from core.tables import Incident, OutboxMessage
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     await OutboxMessage.insert(OutboxMessage(topic="city_platform.status", payload={}, attempts=5,
                                              last_error="ConnectError: refused", created_at=now - dt.timedelta(minutes=30)))
     await incidents.watch_city_platform(now)
@@ -231,7 +232,7 @@ async def test_the_access_audit_records_logins_views_and_exports_for_auditors(cl
     only_failures = (await client.get("/api/access-audit", params={"action": "login_failed"}, headers=auditor)).json()
     assert only_failures["total"] == 1 and only_failures["items"][0]["actor"] == "agent1"
     assert (await client.get("/api/access-audit", headers=tokens["admin1"])).status_code == 200
-    since = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).isoformat()
+    since = (clock.now() - dt.timedelta(hours=1)).isoformat()
     recent = await client.get("/api/access-audit", params={"since": since, "user": "dispatcher1"}, headers=auditor)
     assert [e["action"] for e in recent.json()["items"]] == ["view_order", "login_succeeded"]
     naive = await client.get("/api/access-audit", params={"since": "2026-11-01T00:00:00"}, headers=auditor)

@@ -15,6 +15,7 @@ import zipfile
 import msgspec
 import pytest
 
+from core import clock
 from core.calendar import SHANGHAI
 from core.model import Actor
 from core.orders import IntakeRequest
@@ -94,7 +95,7 @@ async def national_day_week(platform, *, uphold_appeal: bool = True) -> History:
     await h.act("F", "2025-10-06 00:10", "dispatch", DISPATCHER, department="housing")
     # G: the next week's first order
     await h.intake("G", "2025-10-06 00:05", citizen={"name": "孙先生", "phone": "13900000007"})
-    h.service.clock = lambda: dt.datetime.now(dt.timezone.utc)
+    h.service.clock = lambda: clock.now()
     return h
 
 
@@ -325,6 +326,7 @@ async def test_daily_sums_and_facts_give_the_same_report(platform):
     await same()
 
 
+@pytest.mark.clock("2026-07-01T10:00:00+08:00")
 async def test_the_bundled_channels_add_their_sections(client, tokens):
     """The migrant-workers section sums the workers and the wages claimed on the month's orders; the
     tip-off and enterprise-help sections are there too, with their own items."""

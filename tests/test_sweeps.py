@@ -8,6 +8,7 @@ import datetime as dt
 
 import msgspec
 
+from core import clock
 from core.builtins.sweeps import archive_sweep, integrity_check, next_working_day, schedule_callbacks, sla_sweep
 from core.calendar import SHANGHAI
 from core.outbox import deliver_due
@@ -24,7 +25,7 @@ async def _new(client, tokens, **overrides) -> dict:
 async def deliver_outbox(platform) -> None:
     """Deliver as the job would, at a time past every message the moved clock wrote."""
     await deliver_due(platform.deliverers, platform.settings,
-                      now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=30))
+                      now=clock.now() + dt.timedelta(days=30))
 
 
 def _at(client, moment: dt.datetime) -> None:
@@ -137,7 +138,7 @@ async def test_the_integrity_check_reports_what_it_finds(client, tokens):
 
     order_id = (await Order.select(Order.id).where(Order.number == number).first())["id"]
     await OrderEvent.delete().where(OrderEvent.order_id == order_id)
-    await OutboxMessage.update({OutboxMessage.created_at: dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=2)}).where(
+    await OutboxMessage.update({OutboxMessage.created_at: clock.now() - dt.timedelta(hours=2)}).where(
         OutboxMessage.order_number == number)
     report = await integrity_check(client.platform)
     assert report["orders_without_events"] == [number]
@@ -162,7 +163,7 @@ async def test_an_sms_gateway_gets_each_text_once_and_a_gateway_outage_loses_non
         gateway.fail = False
         for days in (60, 90):  # past the back-off; the second pass finds nothing left to send
             await deliver_due(client.platform.deliverers, client.platform.settings,
-                              now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days))
+                              now=clock.now() + dt.timedelta(days=days))
     finally:
         await gateway.stop()
     [(payload, key)] = gateway.received
@@ -188,14 +189,14 @@ async def test_staff_notices_reach_the_centres_gateway_once_and_are_read_in_the_
         staff_notice(outbox, "role:supervisor", "warning", warning=7, kind="surge", title="麓谷街道噪音投诉激增",
                      explanation="1 小时内 9 件，基线 2 件")
         async with write_transaction(client.platform.engine):
-            await outbox.write(dt.datetime.now(dt.timezone.utc))
+            await outbox.write(clock.now())
         gateway.fail = True
         await deliver_outbox(client.platform)
         assert await TextMessage.count() == 0  # not recorded as delivered while the gateway refuses
         gateway.fail = False
         for days in (60, 90):
             await deliver_due(client.platform.deliverers, client.platform.settings,
-                              now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days))
+                              now=clock.now() + dt.timedelta(days=days))
     finally:
         await gateway.stop()
     [(payload, key)] = gateway.received
@@ -216,7 +217,7 @@ async def test_messages_waiting_under_the_old_warning_and_knowledge_topics_becom
 
     migration = importlib.import_module("core.piccolo_migrations.core_0071_staff_notice_topic")
     monkeypatch.setattr(migration, "engine_finder", lambda: platform.engine)
-    now = dt.datetime.now(dt.timezone.utc)
+    now = clock.now()
     outbox = Outbox()
     outbox.send("warning.notify", {"warning": 3, "kind": "surge", "title": "激增", "explanation": "9 件", "to": ["s1"]})
     outbox.send("knowledge.expiring", {"article": 5, "department": "eco_env", "question": "噪音怎么办",

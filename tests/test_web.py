@@ -14,6 +14,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
+from core import clock
 from api.app import create_app
 from api.web.forms import FormField, all_fields, sections
 from core.channels import Channel, field
@@ -108,9 +109,9 @@ def sample_value(f: FormField):
     if f.type in ("integer", "number"):
         return str(int(max(1, f.min or 0)))
     if f.type == "date":
-        return dt.date.today().isoformat()
+        return clock.today().isoformat()
     if f.type == "datetime":
-        return dt.datetime.now().strftime("%Y-%m-%dT%H:%M")
+        return clock.local_now().strftime("%Y-%m-%dT%H:%M")
     text = "网上反映测试内容" * 3
     return text[:max(f.minlength or 4, min(len(text), f.maxlength or len(text)))]
 

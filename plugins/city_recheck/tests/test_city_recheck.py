@@ -10,6 +10,7 @@ import io
 import openpyxl
 import pytest
 
+from core import clock
 from core.plugin_api import Actor
 from plugins.city_recheck import imports
 from plugins.city_recheck import rows as reading
@@ -231,7 +232,7 @@ async def test_a_failure_midway_leaves_nothing_half_imported(client, tokens, mon
     monkeypatch.setattr(service, "note", failing_note)
     with pytest.raises(RuntimeError):
         await imports.commit(service, Actor(name="dispatcher1", role="dispatcher"), report["id"],
-                             dt.datetime.now(dt.timezone.utc))
+                             clock.now())
     monkeypatch.setattr(service, "note", real_note)
     assert await Recheck.count() == 0
     assert (await client.get("/api/orders", params={"channel": "city_recheck"}, headers=tokens["agent1"])).json()["total"] == 0

@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from core import clock
 from core.plugin_api import SHANGHAI
 from plugins.enterprise_help import credit_code
 from plugins.enterprise_help.tables import Visit
@@ -51,7 +52,7 @@ async def _do(client, tokens, user, number, action, payload=None, expect=200) ->
 
 
 def _today() -> str:
-    return dt.datetime.now(SHANGHAI).date().isoformat()
+    return clock.today().isoformat()
 
 
 async def _accepted(client, tokens) -> str:
@@ -156,7 +157,7 @@ async def test_visits_are_refused_with_the_reason(client, tokens):
                       {"date": _today(), "staff": ["张科长"], "findings": "x"}, expect=409)  # not accepted yet
     assert "不能执行「上门调查与现场核实」" in early["detail"]
     await _do(client, tokens, "development_handler", number, "accept")
-    yesterday = (dt.datetime.now(SHANGHAI).date() - dt.timedelta(days=1)).isoformat()
+    yesterday = (clock.today() - dt.timedelta(days=1)).isoformat()
     past = await _do(client, tokens, "development_handler", number, "schedule_visit",
                      {"date": yesterday, "staff": ["张科长"]}, expect=400)
     assert past["extra"] == [{"key": "date", "message": "预约走访日期不能早于今天", "source": "body"}]

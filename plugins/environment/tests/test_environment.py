@@ -14,6 +14,9 @@ from plugins.environment.tables import SourceReport
 from tests.helpers import DEPARTMENTS, intake_body
 from tests.test_web import open_form, post_form, valid_form
 
+# the cases below are set in 2026 (their received times, the Spring Festival they count to)
+pytestmark = pytest.mark.clock("2026-12-07T10:00:00+08:00")
+
 DAY = "2026-06-01T10:00:00+08:00"
 NIGHT = "2026-06-01T23:30:00+08:00"
 

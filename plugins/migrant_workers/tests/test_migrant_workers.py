@@ -10,6 +10,9 @@ import pytest
 from plugins.migrant_workers import days_to_spring_festival
 from tests.helpers import intake_body
 
+# the cases below are set in 2026 (their received times, the Spring Festival they count to)
+pytestmark = pytest.mark.clock("2026-12-07T10:00:00+08:00")
+
 # a day well away from the Spring Festival, and one 26 days before its 2026 holiday (15 February)
 QUIET_DAY = "2026-06-01T09:30:00+08:00"
 BEFORE_FESTIVAL = "2026-01-20T09:30:00+08:00"
