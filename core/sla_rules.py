@@ -161,7 +161,7 @@ class SlaRules:
         return out
 
     def _check(self, index: int, change: RuleChange, seen: set) -> tuple[list[FieldError], Any]:
-        at = f"changes[{index}]"
+        at = f"changes.{index}"
         errors: list[FieldError] = []
         channel = self.channels.get(change.channel)
         if channel is None:
@@ -243,7 +243,7 @@ class SlaRules:
                        else {"value": default, "source": "default"})
                 if change.reset:
                     if row is None:
-                        raise InvalidInput([FieldError(f"changes[{index}].reset", f"{channel.name}的"
+                        raise InvalidInput([FieldError(f"changes.{index}.reset", f"{channel.name}的"
                                                        f"{rule_label(change.rule, change.kind)}已是渠道默认值")],
                                            "时限规则填写有误")
                     await SlaRule.delete().where(where)
@@ -251,7 +251,7 @@ class SlaRules:
                 else:
                     value = float(change.value)
                     if row is not None and float(row["value"]) == value:
-                        raise InvalidInput([FieldError(f"changes[{index}].value", f"{channel.name}的"
+                        raise InvalidInput([FieldError(f"changes.{index}.value", f"{channel.name}的"
                                                        f"{rule_label(change.rule, change.kind)}已是 {_number(value)}")],
                                            "时限规则填写有误")
                     values = {SlaRule.value: value, SlaRule.reason: change.reason.strip(),

@@ -131,20 +131,20 @@ async def test_only_an_admin_changes_a_limit(client, tokens):
 
 async def test_bad_changes_are_refused_naming_the_field(client, tokens):
     cases = [
-        (_set("nowhere", "accept_days", 2), "changes[0].channel"),
-        (_set("hotline", "sleep_days", 2), "changes[0].rule"),
-        (_set("hotline", "handle_days", 5), "changes[0].kind"),
-        (_set("hotline", "handle_days", 5, kind="tipoff"), "changes[0].kind"),
-        (_set("hotline", "accept_days", 2, kind="consult"), "changes[0].kind"),
-        (_set("hotline", "accept_days", 0), "changes[0].value"),
-        (_set("hotline", "accept_days", 366), "changes[0].value"),
-        (_set("hotline", "accept_days", 1.5), "changes[0].value"),
-        (_set("hotline", "dispatch_hours", 721), "changes[0].value"),
-        (_set("hotline", "dispatch_hours", 1.25), "changes[0].value"),
-        (_set("hotline", "urgent_natural_hours", 0.5), "changes[0].value"),
-        (_set("hotline", "accept_days", None), "changes[0].value"),
-        (_set("hotline", "accept_days", 2, reason="  "), "changes[0].reason"),
-        (_set("hotline", "accept_days", reset=True), "changes[0].reset"),  # already the default
+        (_set("nowhere", "accept_days", 2), "changes.0.channel"),
+        (_set("hotline", "sleep_days", 2), "changes.0.rule"),
+        (_set("hotline", "handle_days", 5), "changes.0.kind"),
+        (_set("hotline", "handle_days", 5, kind="tipoff"), "changes.0.kind"),
+        (_set("hotline", "accept_days", 2, kind="consult"), "changes.0.kind"),
+        (_set("hotline", "accept_days", 0), "changes.0.value"),
+        (_set("hotline", "accept_days", 366), "changes.0.value"),
+        (_set("hotline", "accept_days", 1.5), "changes.0.value"),
+        (_set("hotline", "dispatch_hours", 721), "changes.0.value"),
+        (_set("hotline", "dispatch_hours", 1.25), "changes.0.value"),
+        (_set("hotline", "urgent_natural_hours", 0.5), "changes.0.value"),
+        (_set("hotline", "accept_days", None), "changes.0.value"),
+        (_set("hotline", "accept_days", 2, reason="  "), "changes.0.reason"),
+        (_set("hotline", "accept_days", reset=True), "changes.0.reset"),  # already the default
         ({"changes": []}, "changes"),
     ]
     for body, key in cases:
@@ -154,7 +154,7 @@ async def test_bad_changes_are_refused_naming_the_field(client, tokens):
         assert re.search(r"[\u4e00-\u9fff]", response.json()["detail"])
     mixed = await client.put("/api/sla-rules", headers=tokens["admin1"], json={"changes": [
         _set("hotline", "accept_days", 2)["changes"][0], _set("hotline", "appeal_days", 400)["changes"][0]]})
-    assert mixed.status_code == 400 and mixed.json()["extra"][0]["key"] == "changes[1].value"
+    assert mixed.status_code == 400 and mixed.json()["extra"][0]["key"] == "changes.1.value"
     listing = (await client.get("/api/sla-rules", headers=tokens["admin1"])).json()["rules"]
     assert _rule(listing, "hotline", "accept_days")["value"] == 1  # all or none
     history = (await client.get("/api/sla-rules/history", headers=tokens["admin1"])).json()["items"]

@@ -103,7 +103,7 @@ async def sla_rules_change(request: Request) -> Response:
         except (InvalidInput, Conflict) as refused:
             for e in refused.extra or []:
                 key = getattr(e, "key", "")
-                index = key.split("]")[0].removeprefix("changes[") if key.startswith("changes[") else ""
+                index = key.split(".")[1] if key.startswith("changes.") else ""
                 if key.endswith(".reason"):
                     errors.setdefault("reason", e.message)
                 elif index.isdigit() and int(index) < len(items):
