@@ -258,3 +258,16 @@ async def test_the_console_page_lists_limits_in_chinese_and_its_form_changes_one
     handler = Staff(client)
     await handler.login("housing_handler")
     assert (await handler.get("/console/admin/sla-rules")).status_code == 403
+
+
+async def test_the_citizen_reads_the_limit_their_request_was_received_under(client, tokens):
+    """The tracking page says how long handling takes by the order's own limits, not today's rule."""
+    from tests.test_web import Page, post_form, receipt, track, valid_form
+
+    channel = client.platform.channels.get("hotline")
+    before = receipt(await post_form(client, "hotline", valid_form(channel, kind="complaint")))
+    assert (await client.put("/api/sla-rules", headers=tokens["admin1"],
+                             json=_set("hotline", "handle_days", 10, kind="complaint"))).status_code == 200
+    after = receipt(await post_form(client, "hotline", valid_form(channel, kind="complaint")))
+    assert "13 个工作日" in Page((await track(client, *before)).text).text("expected-reply")
+    assert "10 个工作日" in Page((await track(client, *after)).text).text("expected-reply")
