@@ -500,6 +500,7 @@ class Generator:
                 "suggestion_reason": f"问题分类「{level1}」由该单位办理", "priority": priority,
                 "received_at": received, "rating": None, "external_id": None, "rework_count": 0,
                 "merged_into": None, "suspended_at": None, "extensions": [], "supervisions": [], "flags": [],
+                "sla_limits": None,  # history counts by the plugins' own limits
                 "version": 1, "created_at": received, "updated_at": received,
             }
             life = _Life(order, self.now, self.calendar, self.sla, self.days_due)

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from core.channels import field
+from core.clock import SHANGHAI
 from core.model import Actor, OrderRecord
 
 STATUSES: dict[str, str] = {
@@ -408,7 +409,10 @@ def _not_yet_appealed(order: OrderRecord, now: dt.datetime) -> None:
 def _within_appeal_window(order: OrderRecord, now: dt.datetime) -> None:
     window = order.deadlines.get("appeal")
     if window is None or now > dt.datetime.fromisoformat(window["due"]):
-        raise Refusal("已超过申诉期限（评价后 3 个工作日内）")
+        if window is None:
+            raise Refusal("该工单没有申诉期限")
+        due = dt.datetime.fromisoformat(window["due"]).astimezone(SHANGHAI)
+        raise Refusal(f"已超过申诉期限（{due:%Y-%m-%d %H:%M} 前）")
 
 
 def _appeal(ctx: ActionContext) -> dict[str, Any]:

@@ -81,6 +81,7 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     extensions: list[dict[str, Any]] = []
     supervisions: list[dict[str, Any]] = []
     flags: list[str] = []
+    sla_limits: dict[str, Any] | None = None  # the time limits it was received under
     due_at: dt.datetime | None = None
     at_risk_at: dt.datetime | None = None
     version: int

@@ -12,6 +12,7 @@ from typing import Any
 
 from core.calendar import AT_RISK_SHARE, local_iso, DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
 from core.channels import SlaDefaults
+from core.sla_rules import SlaRules, snapshot_of
 
 DEADLINE_LABELS: dict[str, str] = {
     "dispatch": "派单时限",
@@ -51,6 +52,7 @@ class SlaClock:
         self.calendar = calendar
         self.channels = channels
         self._overrides_loaded_at: float | None = None
+        self.rules = SlaRules(channels)  # the centre's time limits over the plugins' (core/sla_rules.py)
 
     async def load_overrides(self) -> None:
         """The centre's own working-day decisions (``calendar_days``) win over the package."""
@@ -65,40 +67,57 @@ class SlaClock:
     async def refresh(self) -> None:
         if self._overrides_loaded_at is None or time.monotonic() - self._overrides_loaded_at > self.OVERRIDES_TTL:
             await self.load_overrides()
+        await self.rules.refresh()
 
-    def _sla(self, channel_code: str) -> SlaDefaults:
+    def declared(self, channel_code: str, kind: str) -> dict[str, Any]:
+        """The plugin's own limits: what an order without a snapshot (received before the centre could
+        set its rules) counts by."""
         channel = self.channels.get(channel_code)
-        return channel.sla if channel else SlaDefaults()
+        return snapshot_of(channel.sla if channel else SlaDefaults(), kind)
 
-    def due(self, name: str, start: dt.datetime, *, channel: str, kind: str, priority: str) -> dt.datetime:
-        sla = self._sla(channel)
+    def limits_now(self, channel: str, kind: str) -> dict[str, Any]:
+        """The limits in force for a new order (stored on it at intake as ``sla_limits``)."""
+        return self.rules.snapshot(channel, kind)
+
+    def limits_of(self, order: Any) -> dict[str, Any]:
+        """The limits an order was received under; the plugin's for an order from before."""
+        return getattr(order, "sla_limits", None) or self.declared(order.channel, order.kind)
+
+    def due(self, name: str, start: dt.datetime, *, channel: str, kind: str, priority: str,
+            limits: dict[str, Any] | None = None) -> dt.datetime:
+        """When deadline ``name`` started at ``start`` falls due, by ``limits`` (an order's snapshot;
+        without one, the plugin's declaration)."""
+        sla = limits or self.declared(channel, kind)
         if name == "dispatch":
-            return self.calendar.add_working_hours(start, sla.dispatch_hours)
+            return self.calendar.add_working_hours(start, sla["dispatch_hours"])
         if name == "accept":
-            return self.calendar.add_working_days(start, sla.accept_days)
+            return self.calendar.add_working_days(start, int(sla["accept_days"]))
         if name == "handle":
             if priority == "urgent":
-                return start + dt.timedelta(hours=sla.urgent_natural_hours)
-            return self.calendar.add_working_days(start, sla.handle_days_by_kind.get(kind, 13))
+                return start + dt.timedelta(hours=sla["urgent_natural_hours"])
+            return self.calendar.add_working_days(start, int(sla["handle_days"]))
         if name == "callback":
-            return self.calendar.add_working_days(start, sla.callback_days)
+            return self.calendar.add_working_days(start, int(sla["callback_days"]))
         if name == "appeal":
-            return self.calendar.add_working_days(start, sla.appeal_days)
+            return self.calendar.add_working_days(start, int(sla["appeal_days"]))
         raise KeyError(name)
 
     def deadline(self, name: str, start: dt.datetime, order: Any) -> dict[str, Any]:
-        due = self.due(name, start, channel=order.channel, kind=order.kind, priority=order.priority)
+        due = self.due(name, start, channel=order.channel, kind=order.kind, priority=order.priority,
+                       limits=self.limits_of(order))
         handle = (order.deadlines or {}).get("handle")
         if name in STEPS_BEFORE_HANDLING and handle and not handle.get("done"):
             due = min(due, dt.datetime.fromisoformat(handle["due"]))
         return {"start": start.isoformat(), "due": due.isoformat(), "done": None}
 
-    def at_intake(self, *, channel: str, kind: str, priority: str, received_at: dt.datetime) -> dict[str, Any]:
+    def at_intake(self, *, channel: str, kind: str, priority: str, received_at: dt.datetime,
+                  limits: dict[str, Any] | None = None) -> dict[str, Any]:
         """Deadlines that start when the request is received: dispatching it and handling it. The
         dispatch is never due after the handling (an urgent order's 24 natural hours can end before
         two working hours have passed, at a weekend say)."""
-        handle = self.due("handle", received_at, channel=channel, kind=kind, priority=priority)
-        dispatch = min(self.due("dispatch", received_at, channel=channel, kind=kind, priority=priority), handle)
+        handle = self.due("handle", received_at, channel=channel, kind=kind, priority=priority, limits=limits)
+        dispatch = min(self.due("dispatch", received_at, channel=channel, kind=kind, priority=priority,
+                                limits=limits), handle)
         return {name: {"start": received_at.isoformat(), "due": due.isoformat(), "done": None}
                 for name, due in (("dispatch", dispatch), ("handle", handle))}
 

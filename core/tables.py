@@ -12,6 +12,7 @@ from piccolo.columns import (
     BigInt,
     Boolean,
     Date,
+    DoublePrecision,
     Integer,
     Text,
     Timestamptz,
@@ -88,6 +89,9 @@ class Order(Table, tablename="orders"):
     extensions = JSON(default=[])  # 延期: requested → approved / rejected
     supervisions = JSON(default=[])  # 督办/催办: issued → answered
     flags = JSON(default=[])  # early-warning marks set at intake (e.g. mass incident)
+    # the time limits in force when it was received (core/sla_rules.py): its later deadlines count by
+    # them, not by a rule changed since; null for orders from before, which count by the plugin's
+    sla_limits = JSON(null=True, default=None)
     # the earliest due time of the open deadlines and when the first of them turns 临期 (kept with
     # ``deadlines`` by the service), so lists filter by deadline state in the database
     due_at = Timestamptz(null=True, default=None, index=True)
@@ -396,3 +400,36 @@ class ReplyTemplate(Table, tablename="reply_templates"):
     created_at = Timestamptz(default=TimestamptzNow())
     updated_by = Varchar(length=128, default="")
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class SlaRule(Table, tablename="sla_rules"):
+    """A time limit the centre set for a channel in place of the plugin's declaration (core/sla_rules.py).
+    ``key`` (channel/rule/kind) is unique, so two admins setting one limit at once cannot both insert;
+    ``kind`` is empty except for the handling limit, which is set per kind. A reset deletes the row."""
+
+    key = Varchar(length=160, unique=True)
+    channel = Varchar(length=64)
+    rule = Varchar(length=32)
+    kind = Varchar(length=32, default="")
+    value = DoublePrecision()
+    reason = Text(default="")
+    updated_by = Varchar(length=128, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class SettingChange(Table, tablename="setting_changes"):
+    """The audit trail of the centre's settings: which setting (``setting``, within ``scope`` such as a
+    channel), from what to what, why, who and when; written in the transaction of the change."""
+
+    setting = Varchar(length=64, index=True)
+    scope = Varchar(length=64, default="")
+    item = Varchar(length=128, default="")
+    old_value = JSON(null=True, default=None)
+    new_value = JSON(null=True, default=None)
+    reason = Text(default="")
+    actor = Varchar(length=128)
+    role = Varchar(length=32, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+ALL_TABLES += (SlaRule, SettingChange)

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from core.channels import KINDS, Channel
+from core.sla_rules import snapshot_of
 from core.lifecycle import CITIZEN_SITUATIONS, CITIZEN_STATUSES, GOOD_SATISFACTION, SATISFACTION
 from core.orders import LOCAL_TZ
 from core.tables import Department, Order, OrderEvent
@@ -98,14 +99,15 @@ def _expected_reply(order: dict, channel: Channel | None) -> dict[str, Any] | No
     handle = (order.get("deadlines") or {}).get("handle")
     if not handle or handle.get("done") or order["status"] in ("completed", "appealing", "archived", "merged"):
         return None
-    sla = channel.sla if channel else None
+    # the limits the order was received under (core/sla_rules.py); the plugin's for an older order
+    limits = order.get("sla_limits") or (snapshot_of(channel.sla, order["kind"]) if channel else None)
     urgent = order["priority"] == "urgent"
-    if sla is None:
+    if limits is None:
         span = ""
     elif urgent:
-        span = f"{sla.urgent_natural_hours} 小时"
+        span = f"{limits['urgent_natural_hours']} 小时"
     else:
-        span = f"{sla.handle_days_by_kind.get(order['kind'], 13)} 个工作日"
+        span = f"{limits['handle_days']} 个工作日"
     return {"date": local_time(dt.datetime.fromisoformat(handle["due"])), "span": span, "urgent": urgent,
             "extended": bool(handle.get("extended")), "reworked": bool(order.get("rework_count"))}
 
