@@ -9,8 +9,6 @@ that protect their reporter are neither listed nor readable here.
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import re
 from typing import Any
@@ -21,6 +19,7 @@ from litestar import Request, Response, Router, get, post
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
+from core import clock
 from core.auth import actor_from_api_key
 from core.channels import KINDS, describe_fields
 from core.errors import HuyingError, InvalidInput, Unauthorized

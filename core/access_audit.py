@@ -4,11 +4,10 @@ queried by an auditor or an admin."""
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 from typing import Any
 
+from core import clock
 from core.model import Actor
 from core.tables import AccessEvent
 

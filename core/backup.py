@@ -9,8 +9,6 @@ puts it back; their major version must be at least the server's, or the dump cou
 
 from __future__ import annotations
 
-from core import clock
-
 import contextlib
 import datetime as dt
 import json
@@ -22,6 +20,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+from core import clock
 from core.settings import Settings
 
 FORMAT = 1

@@ -11,8 +11,6 @@ would have left them.
 
 from __future__ import annotations
 
-from core import clock
-
 import csv
 import datetime as dt
 import functools
@@ -26,6 +24,7 @@ from pathlib import Path
 import chinese_calendar
 import msgspec
 
+from core import clock
 from core.calendar import SHANGHAI, WorkCalendar
 from core.channels import describe_fields
 from core.confidential import Sealer

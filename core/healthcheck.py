@@ -3,8 +3,6 @@ health check: migrations, integrity, orphaned attachments, stuck outbox, calenda
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import functools
 import shutil
@@ -12,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from piccolo.engine.sqlite import SQLiteEngine
+
+from core import clock
 
 STUCK_OUTBOX_AFTER = dt.timedelta(hours=1)
 MIN_FREE_BYTES = 1024 ** 3

@@ -6,11 +6,10 @@ not recorded again, and when the cause clears the platform marks it resolved wit
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 from typing import Any
 
+from core import clock
 from core.builtins.city_sync import TOPIC as CITY_TOPIC
 from core.tables import Incident, OutboxMessage
 

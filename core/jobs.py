@@ -16,8 +16,6 @@ Only this module imports arq, so another Redis queue could replace it.
 
 from __future__ import annotations
 
-from core import clock
-
 import asyncio
 import contextlib
 import datetime as dt
@@ -27,6 +25,7 @@ from typing import Any
 
 import msgspec
 
+from core import clock
 from core.calendar import SHANGHAI
 from core.outbox import deliver_due
 

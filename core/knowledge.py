@@ -9,13 +9,12 @@ is reminded through the outbox. Every change writes an event in the same transac
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 from typing import Annotated, Literal
 
 import msgspec
 
+from core import clock
 from core.calendar import SHANGHAI
 from core.db import read_transaction, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound

@@ -9,14 +9,14 @@ answers.
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY
+
+from core import clock
 
 REQUESTS = Counter("huying_http_requests_total", "HTTP requests answered, by route and status",
                    ["method", "route", "status"])

@@ -9,14 +9,13 @@ Presentation (what an API answer looks like) belongs to the API layer (``api.pre
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import inspect
 from collections.abc import Callable
 
 import msgspec
 
+from core import clock
 from core.actions import ActionDesk, ActionResult
 from core.attachments import AttachmentDesk, AttachmentRecord, NewAttachment
 from core.confidential import Sealer

@@ -12,12 +12,11 @@ recognised by the remote side as the same message.
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import logging
 from typing import Any
 
+from core import clock
 from core.tables import OutboxEvent, OutboxMessage
 
 log = logging.getLogger(__name__)

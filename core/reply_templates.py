@@ -5,11 +5,10 @@ last changed it, and when."""
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 from typing import Any
 
+from core import clock
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.model import Actor
 from core.tables import Department, ReplyTemplate

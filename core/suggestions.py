@@ -18,8 +18,6 @@ order service asks the model only when no routing rule matched.
 
 from __future__ import annotations
 
-from core import clock
-
 import csv
 import datetime as dt
 import math
@@ -30,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+
+from core import clock
 
 DATA_DIR = Path(__file__).parent / "demo_data"
 CATEGORY_TREE = DATA_DIR / "message-categories.csv"

@@ -8,8 +8,6 @@ the knowledge base service) and applies the same role rule; none computes a figu
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 from urllib.parse import urlencode
 
@@ -18,6 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from core import clock
 from api.console.session import current_actor
 from core import city
 from core.errors import Conflict, Forbidden, InvalidInput

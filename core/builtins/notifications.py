@@ -13,14 +13,13 @@ message's stable id as ``Idempotency-Key``.
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import re
 from typing import Protocol
 
 import httpx
 
+from core import clock
 from core.hookspecs import hookimpl
 from core.notices import STAFF_TOPIC, staff_notice, text_of
 from core.outbox import idempotency_key

@@ -3,11 +3,10 @@ and at-risk and overdue orders by department."""
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 
 
+from core import clock
 from core.calendar import AT_RISK_PERCENT, SHANGHAI
 from core.lifecycle import STATUSES, TERMINAL
 from core.reports import facts

@@ -3,12 +3,11 @@ and the channels' own sections (``report_section`` hook), with every definition 
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import inspect
 from typing import Any
 
+from core import clock
 from core.channels import KINDS, SOURCES
 from core.reports import facts, kpis
 from core.reports.periods import Period, period

@@ -10,12 +10,11 @@ them. The average handling time is measured from the talk time recorded on phone
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import math
 from collections import defaultdict
 
+from core import clock
 from core.calendar import SHANGHAI, WorkCalendar
 from core.reports import facts
 from core.reports.dialect import dialect

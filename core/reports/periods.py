@@ -6,12 +6,11 @@ period is moved back to that period's first day (a week starts on Monday).
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 
 import msgspec
 
+from core import clock
 from core.calendar import SHANGHAI
 
 KINDS: dict[str, str] = {"daily": "日报", "weekly": "周报", "monthly": "月报", "quarterly": "季报", "annual": "年报"}

@@ -7,14 +7,13 @@ was reported, and when, is never rewritten.
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 import hashlib
 from typing import Any
 
 import msgspec
 
+from core import clock
 from core.errors import NotFound
 from core.reports.build import build_report
 from core.reports.periods import KINDS, period, today

@@ -8,13 +8,12 @@ an admin.
 
 from __future__ import annotations
 
-from core import clock
-
 import datetime as dt
 from typing import Annotated, Any
 
 import msgspec
 
+from core import clock
 from core.calendar import SHANGHAI
 from core.db import write_transaction
 from core.reports.dialect import current_engine
