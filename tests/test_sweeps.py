@@ -65,6 +65,45 @@ async def test_the_sla_sweep_urges_at_risk_and_supervises_overdue_orders_once(cl
     assert len(department) == 2 and other == []
 
 
+async def test_the_sweep_adds_nothing_on_top_of_a_supervisors_recent_supervision(client, tokens):
+    """A supervisor pressed the department and got an answer; the deadline passes minutes later: the
+    sweep marks it 超期 but adds no 催办/督办 of its own (the handler's queue would go from 1 to 3)."""
+    order = await _new(client, tokens, kind="consult")
+    number = order["number"]
+    await client.post(f"/api/orders/{number}/actions/dispatch", json={"department": "eco_env"},
+                      headers=tokens["dispatcher1"])
+    await client.post(f"/api/orders/{number}/actions/accept", headers=tokens["eco_handler"])
+    due = dt.datetime.fromisoformat(next(d for d in order["deadlines"] if d["name"] == "handle")["due"])
+    _at(client, due - dt.timedelta(minutes=20))
+    supervised = await client.post(f"/api/orders/{number}/actions/supervise",
+                                   json={"kind": "supervise", "note": "请今日内答复"}, headers=tokens["supervisor1"])
+    assert supervised.status_code == 200, supervised.text
+    answered = await client.post(f"/api/orders/{number}/actions/answer_supervision",
+                                 json={"supervision": 1, "answer": "已安排人员现场处置"}, headers=tokens["eco_handler"])
+    assert answered.status_code == 200, answered.text
+    _at(client, due + dt.timedelta(minutes=2))
+    result = await sla_sweep(client.platform)
+    assert result["overdue"] == 1 and result["urge"] == result["supervise"] == 0
+    view = (await client.get(f"/api/orders/{number}", headers=tokens["eco_handler"])).json()
+    assert [(s["kind"], s["issued_by"]) for s in view["supervisions"]] == [("supervise", "supervisor1")]
+
+
+async def test_one_sweep_never_adds_an_urge_and_a_supervision_together(client, tokens):
+    """Dispatched but never accepted, then both the accept and the handling deadline are past: the rules
+    call for 催办 (accept) and 督办 (handle); the department gets the 督办 alone."""
+    order = await _new(client, tokens, kind="consult")
+    number = order["number"]
+    await client.post(f"/api/orders/{number}/actions/dispatch", json={"department": "eco_env"},
+                      headers=tokens["dispatcher1"])
+    due = dt.datetime.fromisoformat(next(d for d in order["deadlines"] if d["name"] == "handle")["due"])
+    _at(client, due + dt.timedelta(hours=1))
+    result = await sla_sweep(client.platform)
+    assert result["overdue"] == 2 and result["supervise"] == 1 and result["urge"] == 0
+    view = (await client.get(f"/api/orders/{number}", headers=tokens["eco_handler"])).json()
+    assert [s["kind"] for s in view["supervisions"]] == ["supervise"]
+    assert (await sla_sweep(client.platform)) == {"at_risk": 0, "overdue": 0, "urge": 0, "supervise": 0}
+
+
 async def test_escalation_rules_come_from_the_settings(client, tokens):
     number = (await _new(client, tokens))["number"]
     order = (await client.get(f"/api/orders/{number}", headers=tokens["admin1"])).json()

@@ -140,7 +140,8 @@ async def _orders(statuses, where=None) -> AsyncIterator[dict]:
 
     last = 0
     while True:
-        query = (Order.select(Order.id, Order.number, Order.status, Order.deadlines, Order.rating, Order.department)
+        query = (Order.select(Order.id, Order.number, Order.status, Order.deadlines, Order.rating, Order.department,
+                              Order.supervisions)
                  .where(Order.status.is_in(sorted(statuses)) & (Order.id > last)))
         if where is not None:
             query = query.where(where)
@@ -161,9 +162,29 @@ async def _system_act(platform, number: str, action: str, payload: dict) -> bool
     return True
 
 
+ESCALATION_RANK = {"urge": 1, "supervise": 2}
+
+
+def _already_pressed(supervisions: list[dict], kind: str, now: dt.datetime, calendar) -> bool:
+    """Whether the order is already being pressed hard enough for the sweep to add nothing: a person
+    supervised or urged it within the last working day (answered or not), or a 催办/督办 at least as
+    strong is still waiting for its answer. Stacking the system's own on top only buries the handler."""
+    for supervision in supervisions or ():
+        waiting = supervision.get("answer") is None
+        if waiting and ESCALATION_RANK.get(supervision.get("kind"), 0) >= ESCALATION_RANK[kind]:
+            return True
+        if not supervision.get("automatic"):
+            issued = dt.datetime.fromisoformat(supervision["issued_at"])
+            if calendar.working_seconds_between(issued, now) < calendar.day_seconds:
+                return True
+    return False
+
+
 async def sla_sweep(platform) -> dict:
     """Mark deadlines 临期 and 超期, notify the department and the centre, and raise 催办/督办 by the
-    configured rules (HUYING_SLA_RULES). Each mark is made once per deadline and state."""
+    configured rules (HUYING_SLA_RULES). Each mark is made once per deadline and state; an order gets
+    at most one escalation per sweep (the strongest its marks call for: never 催办 and 督办 together),
+    and none while it is already pressed (``_already_pressed``)."""
     rules = parse_rules(platform.settings.sla_rules)
     await platform.sla.refresh()
     now = platform.orders.clock()
@@ -172,6 +193,7 @@ async def sla_sweep(platform) -> dict:
 
     # only orders with a deadline 临期 or 超期 by now can need a mark (``at_risk_at`` is the soonest)
     async for order in _orders(OPEN_STATUSES - {"suspended"}, Order.at_risk_at <= now):
+        marks = []
         for name in SWEPT_DEADLINES:
             deadline = (order["deadlines"] or {}).get(name)
             if not deadline or deadline.get("done"):
@@ -181,15 +203,21 @@ async def sla_sweep(platform) -> dict:
             if STATE_RANK[state] <= STATE_RANK[deadline.get("marked") or "normal"]:
                 continue
             rule = next((r for r in rules if r.state == state and r.deadline == name), None)
+            marks.append((name, deadline, state, rule.kind if rule else None))
+        wanted = max((kind for *_, kind in marks if kind), key=ESCALATION_RANK.__getitem__, default=None)
+        if wanted and _already_pressed(order["supervisions"], wanted, now, platform.calendar):
+            wanted = None
+        for name, deadline, state, kind in marks:
+            escalate = kind if kind and kind == wanted else None
+            wanted = None if escalate else wanted  # one escalation per order and sweep
             note = f"{DEADLINE_LABELS[name]}{STATE_LABELS[state]}（截止 {_local(deadline['due'])}）"
-            if rule:
-                note = f"系统自动{ESCALATION_LABELS[rule.kind]}：{note}"
+            if escalate:
+                note = f"系统自动{ESCALATION_LABELS[escalate]}：{note}"
             if await _system_act(platform, order["number"], "sla_mark",
-                                 {"deadline": name, "state": state, "escalate": rule.kind if rule else None,
-                                  "note": note}):
+                                 {"deadline": name, "state": state, "escalate": escalate, "note": note}):
                 counts[state] += 1
-                if rule:
-                    counts[rule.kind] += 1
+                if escalate:
+                    counts[escalate] += 1
     return counts
 
 
