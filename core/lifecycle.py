@@ -221,8 +221,16 @@ def _back_to_centre(ctx: ActionContext) -> dict[str, Any]:
 
 
 def _reply(ctx: ActionContext) -> dict[str, Any]:
+    """The answer ends the handling clock; an extension still waiting for a decision is withdrawn with
+    it (more time for an order already answered is moot, and it must not sit 待审批 for ever)."""
     details = dict(ctx.order.details)
-    return {"details": details, "deadlines": _mark_done(ctx.order.deadlines, "handle", ctx.now)}
+    changes: dict[str, Any] = {"details": details, "deadlines": _mark_done(ctx.order.deadlines, "handle", ctx.now)}
+    pending = _pending_extension(ctx.order)
+    if pending:
+        withdrawn = {**pending, "status": "withdrawn", "decided_by": ctx.actor.name, "decided_at": ctx.now.isoformat(),
+                     "decision_reason": "已答复，延期申请随之撤回"}
+        changes["extensions"] = [withdrawn if e is pending else e for e in ctx.order.extensions]
+    return changes
 
 
 def _complete(ctx: ActionContext) -> dict[str, Any]:

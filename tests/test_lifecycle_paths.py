@@ -128,6 +128,18 @@ async def test_an_approved_extension_moves_the_deadline_and_shows_it(client, tok
     assert _deadline(rejected, "handle")["due"] == handle["due"]
 
 
+async def test_a_reply_withdraws_an_extension_still_waiting_for_a_decision(client, tokens):
+    """Answered before the centre ruled on more time: the request no longer waits 待审批 for ever."""
+    number = await _new(client, tokens)
+    await _to(client, tokens, number, "accept")
+    await _do(client, tokens, "eco_handler", number, "request_extension", {"days": 3, "reason": "需联合执法"})
+    replied = await _do(client, tokens, "eco_handler", number, "reply", {"reply": "已责令整改"})
+    assert replied["extensions"][0]["status"] == "withdrawn"
+    assert replied["extensions"][0]["decision_reason"] == "已答复，延期申请随之撤回"
+    assert "approve_extension" not in {a["name"] for a in (await client.get(
+        f"/api/orders/{number}", headers=tokens["dispatcher1"])).json()["actions"]}
+
+
 async def test_an_extension_must_be_asked_before_the_deadline(client, tokens):
     number = await _new(client, tokens)
     await _to(client, tokens, number, "accept")
