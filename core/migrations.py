@@ -1,8 +1,9 @@
 """Migrations: the core's piccolo app and each plugin's, applied to an engine the caller owns.
 
-Piccolo finds its engine and apps through a configuration module (``core.piccolo_conf``); ``migrate``
-points that module at the given engine and plugin manager for the duration of the run, so nothing is
-configured at import time and a test or a second platform migrates its own database.
+Piccolo finds its engine and apps through a configuration module (``core.piccolo_conf``), which reads
+``run_configuration`` here; ``migrate`` sets it to the given engine and plugin manager for the
+duration of the run, so nothing is configured at import time and a test or a second platform
+migrates its own database.
 """
 
 from __future__ import annotations
@@ -16,6 +17,19 @@ from piccolo.engine.base import Engine
 from core.db import prepare
 
 PICCOLO_CONF = "core.piccolo_conf"
+run_configuration: dict = {}  # the engine and apps that ``core.piccolo_conf`` hands piccolo during a run
+
+
+@contextlib.contextmanager
+def configured(engine, apps: list[str]):
+    """Point piccolo's configuration at ``engine`` and ``apps`` for the length of a run."""
+    previous = dict(run_configuration)
+    run_configuration.update(engine=engine, apps=apps)
+    try:
+        yield
+    finally:
+        run_configuration.clear()
+        run_configuration.update(previous)
 
 
 def app_modules(pm) -> list[str]:
@@ -36,14 +50,13 @@ async def migrate(engine: Engine, pm=None, *, verbose: bool = False) -> None:
     from piccolo.apps.migrations.commands.forwards import run_forwards
     from piccolo.apps.migrations.tables import Migration
 
-    import core.piccolo_conf as conf
     from core.plugins import get_plugin_manager
 
     prepare(engine)
     os.environ.setdefault("PICCOLO_CONF", PICCOLO_CONF)  # where piccolo's own code looks
     Migration._meta.db = engine
     out = io.StringIO()
-    with conf.configured(engine, app_modules(pm or get_plugin_manager())):
+    with configured(engine, app_modules(pm or get_plugin_manager())):
         with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(out):
             result = await run_forwards(app_name="all")
     if not result.success:
