@@ -75,7 +75,7 @@ class CalendarDayIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(max_length=128)] = ""
 
 
-class CalendarDayOut(msgspec.Struct):
+class CalendarDayOut(msgspec.Struct, omit_defaults=True):
     day: dt.date
     workday: bool
     note: str

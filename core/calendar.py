@@ -168,24 +168,32 @@ def provisional_year(year: int) -> YearDays:
 
 
 def official_year(holidays: Iterable[tuple[dt.date, str]], workdays: Iterable[tuple[dt.date, str]]) -> YearDays:
-    """An imported schedule as a year's days: a holiday without a name takes the name of the statutory
-    holiday in its stretch of consecutive days off (or 节假日)."""
+    """An imported schedule as a year's days: a holiday without a name takes the names given in its
+    stretch of days off (consecutive, or joined by a weekend), else those of the statutory holidays in
+    it, else 节假日."""
     holidays = sorted(holidays)
+    workdays = list(workdays)
     days: YearDays = {}
     stretch: list[tuple[dt.date, str]] = []
 
     def close() -> None:
         if not stretch:
             return
+        given = [n for _, n in stretch if n]
         known = [provisional_year(d.year).get(d, (True, ""))[1] for d, _ in stretch
-                 if d.year <= PROVISIONAL_LAST_YEAR]
-        fallback = "、".join(dict.fromkeys(n for n in known if n)) or "节假日"
+                 if PACKAGE_LAST_YEAR < d.year <= PROVISIONAL_LAST_YEAR or d.year in _PACKAGE_YEARS]
+        known += [_PACKAGE_YEARS.get(d.year, {}).get(d, (True, ""))[1] for d, _ in stretch]
+        fallback = "、".join(dict.fromkeys(n for n in (given or known) if n and MAKE_UP_DAY not in n)) or "节假日"
         for d, name in stretch:
             days[d] = (False, name or fallback)
         stretch.clear()
 
+    def joined(previous: dt.date, day: dt.date) -> bool:
+        between = [previous + dt.timedelta(days=i) for i in range(1, (day - previous).days)]
+        return all(d.weekday() >= 5 for d in between)
+
     for day, name in holidays:
-        if stretch and (day - stretch[-1][0]).days > 1:
+        if stretch and not joined(stretch[-1][0], day):
             close()
         stretch.append((day, name))
     close()

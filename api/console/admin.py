@@ -48,7 +48,7 @@ def _text(form, name: str, limit: int = 200) -> str:
 def _done(path: str, what: str) -> Redirect:
     from urllib.parse import urlencode
 
-    return Redirect(f"{path}?{urlencode({'done': what})}", status_code=303)
+    return Redirect(f"{path}{'&' if '?' in path else '?'}{urlencode({'done': what})}", status_code=303)
 
 
 async def _departments() -> list[dict]:
