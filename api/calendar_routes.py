@@ -70,7 +70,7 @@ async def list_calendar_changes(actor: NamedDependency[Actor]) -> list[dict[str,
 
 
 @get("/api/calendar/{year:int}", tags=TAGS, summary="某年每一天：是否工作日、节日名称、是否推算，以及办公时间",
-     responses=errors(400, 401, 403))
+     responses=errors(400, 401, 403, 404))
 async def get_calendar_year(request: Request, year: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
     _staff(actor)
     calendar_admin.check_year(year)
@@ -83,7 +83,7 @@ async def get_calendar_year(request: Request, year: FromPath[int], actor: NamedD
 
 @post("/api/calendar/{year:int}/import", tags=TAGS, status_code=200,
       summary="导入国务院公布的某年节假日安排（仅管理员；替换该年的推算或日历包数据，受影响的在办工单时限随之重算）",
-      responses=errors(400, 401, 403, 409))
+      responses=errors(400, 401, 403, 404, 409))
 async def import_calendar_year(request: Request, year: FromPath[int], data: JSONBody[CalendarImportIn],
                                actor: NamedDependency[Actor]) -> dict[str, Any]:
     require_role(actor, "admin")
