@@ -182,7 +182,7 @@ ROUTES = [list_channels, get_channel, intake, list_orders, get_order, perform_ac
           token, new_api_key]
 
 
-# -- attachments and the working calendar (added with the full lifecycle) ---------------------------
+# -- attachments (added with the full lifecycle); the working calendar is api/calendar_routes.py ----
 
 from dataclasses import dataclass  # noqa: E402
 
@@ -190,9 +190,8 @@ from litestar.datastructures import UploadFile  # noqa: E402
 from litestar.enums import RequestEncodingType  # noqa: E402
 from litestar.params import Body  # noqa: E402
 
-from api.schemas import AttachmentOut, CalendarDayIn, CalendarDayOut  # noqa: E402
+from api.schemas import AttachmentOut  # noqa: E402
 from core.storage import MAX_BYTES, AttachmentRefused, clean_filename  # noqa: E402
-from core.tables import CalendarDay  # noqa: E402
 
 
 @dataclass
@@ -253,28 +252,4 @@ def content_disposition(filename: str, key: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
-@get("/api/calendar/days", tags=["工作日历"], summary="中心设定的工作日和休息日（覆盖法定日历）",
-     responses=errors(401))
-async def list_calendar_days(actor: NamedDependency[Actor]) -> list[CalendarDayOut]:
-    rows = await CalendarDay.select().order_by(CalendarDay.day)
-    return [CalendarDayOut(day=r["day"], workday=r["workday"], note=r["note"]) for r in rows]
-
-
-@post("/api/calendar/days", tags=["工作日历"], summary="设定某天为工作日或休息日（仅管理员）", status_code=200,
-      responses=errors(400, 401, 403))
-async def set_calendar_day(request: Request, data: JSONBody[CalendarDayIn], actor: NamedDependency[Actor]) -> CalendarDayOut:
-    require_role(actor, "admin")
-    if not 2000 <= data.day.year <= 2100:
-        raise InvalidInput([FieldError("day", "日期须在 2000 年至 2100 年之间")])
-    platform = request.app.state.platform
-    existing = await CalendarDay.select(CalendarDay.id).where(CalendarDay.day == data.day).first()
-    if existing:
-        await CalendarDay.update({CalendarDay.workday: data.workday, CalendarDay.note: data.note}).where(
-            CalendarDay.id == existing["id"])
-    else:
-        await CalendarDay.insert(CalendarDay(day=data.day, workday=data.workday, note=data.note))
-    await platform.load_calendar()
-    return CalendarDayOut(day=data.day, workday=data.workday, note=data.note)
-
-
-ROUTES += [upload_attachment, list_attachments, download_attachment, list_calendar_days, set_calendar_day]
+ROUTES += [upload_attachment, list_attachments, download_attachment]

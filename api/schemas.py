@@ -75,10 +75,32 @@ class CalendarDayIn(msgspec.Struct, forbid_unknown_fields=True):
     note: Annotated[str, msgspec.Meta(max_length=128)] = ""
 
 
-class CalendarDayOut(msgspec.Struct):
+class CalendarDayOut(msgspec.Struct, omit_defaults=True):
     day: dt.date
     workday: bool
     note: str
+    moved_orders: int = 0  # open orders whose deadlines the change moved
+
+
+class NamedDayIn(msgspec.Struct, forbid_unknown_fields=True):
+    date: dt.date
+    name: Annotated[str, msgspec.Meta(max_length=20)] = ""
+
+
+class CalendarImportIn(msgspec.Struct, forbid_unknown_fields=True):
+    """The State Council's schedule of one year: its days off and its make-up working days (调休),
+    each a date (``YYYY-MM-DD``) or ``{"date", "name"}``."""
+
+    holidays: Annotated[list[dt.date | NamedDayIn], msgspec.Meta(max_length=120)] = []
+    workdays: Annotated[list[dt.date | NamedDayIn], msgspec.Meta(max_length=60)] = []
+
+
+class OfficeHoursIn(msgspec.Struct, forbid_unknown_fields=True):
+    """1–4 periods ``["HH:MM", "HH:MM"]``, increasing and not overlapping."""
+
+    office_hours: Annotated[list[Annotated[list[Annotated[str, msgspec.Meta(max_length=5)]],
+                                           msgspec.Meta(min_length=2, max_length=2)]],
+                            msgspec.Meta(min_length=1, max_length=4)]
 
 
 class ErrorItem(msgspec.Struct):

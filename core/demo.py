@@ -403,7 +403,7 @@ class Generator:
         self.messages = _messages()
         self.replies = _replies()
         self.subcategories = _subcategories()
-        calendar = WorkCalendar(overrides=platform.calendar.overrides)  # remembers the days it works out
+        calendar = platform.calendar.copy()  # the same days and office hours; remembers the days it works out
         self.calendar = calendar
         from core.sla import SlaClock
 

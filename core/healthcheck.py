@@ -97,8 +97,10 @@ class Finding(dict):
     """One line of the report: ``name``, ``ok``, ``detail``."""
 
 
-def _finding(name: str, ok: bool, detail: str) -> Finding:
-    return Finding(name=name, ok=ok, detail=detail)
+def _finding(name: str, ok: bool, detail: str, *, warning: bool = False) -> Finding:
+    """``ok`` False is a failure (``huying check`` exits 1); a warning is ok but worth a look (exit 2
+    when nothing failed)."""
+    return Finding(name=name, ok=ok, detail=detail, warning=warning and ok)
 
 
 async def _integrity(platform) -> Finding:
@@ -148,19 +150,20 @@ async def _outbox(now: dt.datetime) -> Finding:
 
 
 def _calendar(platform, today: dt.date) -> Finding:
-    """The working calendar must know this year, and from December on the next one too (the State
-    Council publishes the holidays each winter; a year nobody entered is counted as plain weekdays)."""
-    from chinese_calendar.constants import holidays
+    """This year's and, within 60 days of its start, next year's holidays should be official (from the
+    package or imported). A provisional year still counts its statutory holidays, without 调休, so it
+    is a warning, not a failure."""
+    from core.calendar_admin import BANNER_DAYS
 
-    from core.tables import CalendarDay  # noqa: F401  (overrides are loaded on the platform)
-
-    package_years = {d.year for d in holidays}
-    override_years = {d.year for d in platform.calendar.overrides}
-    needed = [today.year] + ([today.year + 1] if today.month == 12 else [])
-    unknown = [y for y in needed if y not in package_years and y not in override_years]
-    if unknown:
-        return _finding("工作日历", False, f"{'、'.join(map(str, unknown))} 年的节假日和调休尚未录入："
-                                          "请升级 chinesecalendar 或在管理端录入")
+    calendar = platform.calendar
+    needed = [today.year]
+    if (dt.date(today.year + 1, 1, 1) - today).days < BANNER_DAYS:
+        needed.append(today.year + 1)
+    provisional = [y for y in needed if calendar.year_source(y) == "provisional"]
+    if provisional:
+        return _finding("工作日历", True, f"{'、'.join(map(str, provisional))} 年的节假日安排尚未导入，目前按法定节日推算"
+                                         "（不含调休）：国务院公布后请导入（huying calendar import 或管理端工作日历）",
+                        warning=True)
     return _finding("工作日历", True, f"已知 {'、'.join(map(str, needed))} 年的节假日和调休")
 
 

@@ -46,7 +46,7 @@ STEPS_BEFORE_HANDLING = ("dispatch", "accept")  # never due after the handling d
 
 
 class SlaClock:
-    OVERRIDES_TTL = 60.0  # how soon another process sees a day the admin declared
+    OVERRIDES_TTL = 60.0  # how soon another process sees a day, a year or office hours the admin changed
 
     def __init__(self, calendar: WorkCalendar, channels):
         self.calendar = calendar
@@ -55,13 +55,11 @@ class SlaClock:
         self.rules = SlaRules(channels)  # the centre's time limits over the plugins' (core/sla_rules.py)
 
     async def load_overrides(self) -> None:
-        """The centre's own working-day decisions (``calendar_days``) win over the package."""
-        from core.tables import CalendarDay
+        """The centre's own working-day decisions (``calendar_days``, winning over everything), the
+        imported official years and the office hours (``core.calendar_admin``)."""
+        from core import calendar_admin
 
-        rows = await CalendarDay.select(CalendarDay.day, CalendarDay.workday)
-        self.calendar.overrides.clear()
-        self.calendar.overrides.update({r["day"]: r["workday"] for r in rows})
-        self.calendar.derived.clear()
+        await calendar_admin.load(self.calendar)
         self._overrides_loaded_at = time.monotonic()
 
     async def refresh(self) -> None:

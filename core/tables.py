@@ -433,3 +433,38 @@ class SettingChange(Table, tablename="setting_changes"):
 
 
 ALL_TABLES += (SlaRule, SettingChange)
+
+
+class CalendarYear(Table, tablename="calendar_years"):
+    """A year's schedule as the State Council announced it (holidays and 调休 working days), imported
+    by an admin; it replaces the package's or the provisional days of that year."""
+
+    year = Integer(unique=True)
+    holidays = JSON(default=[])  # [{"date": "YYYY-MM-DD", "name": "春节"}, ...]
+    workdays = JSON(default=[])
+    imported_by = Varchar(length=128, default="")
+    imported_at = Timestamptz(default=TimestamptzNow())
+
+
+class CalendarSetting(Table, tablename="calendar_settings"):
+    """The calendar's settings (the office hours), one row per setting, with who changed it last."""
+
+    name = Varchar(length=64, unique=True)
+    value = JSON(default={})
+    updated_by = Varchar(length=128, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class CalendarChange(Table, tablename="calendar_changes"):
+    """Every change to the working calendar (a day set or removed, a year imported, the office hours),
+    who made it and when, and how many open orders' deadlines it moved."""
+
+    action = Varchar(length=32)
+    summary = Varchar(length=500, default="")
+    detail = JSON(default={})
+    moved_orders = Integer(default=0)
+    actor = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+CALENDAR_TABLES = (CalendarYear, CalendarSetting, CalendarChange)

@@ -136,7 +136,8 @@ def test_cli_backup_restore_and_monthly_check(run, tmp_path):
     """`huying backup` / `huying restore` round-trip from the command line; `huying check` prints
     its report and exits non-zero once an attachment file has no record."""
     assert run("demo", "--orders", "5").returncode == 0
-    checked = run("check")
+    # mid-year in a year the calendar package knows: nothing to warn about
+    checked = run("check", HUYING_CLOCK="2026-06-15T10:00:00+08:00")
     assert checked.returncode == 0, checked.stdout + checked.stderr
     for name in ("数据库迁移", "数据完整性", "附件", "发件箱", "工作日历", "磁盘空间"):
         assert f"[通过] {name}" in checked.stdout
@@ -151,15 +152,21 @@ def test_cli_backup_restore_and_monthly_check(run, tmp_path):
     assert refused.returncode != 0 and "--force" in refused.stderr
     assert run("restore", str(tmp_path / "nope.tgz"), **other).returncode != 0
 
+    # next year's holidays still provisional six weeks before it starts: a warning (exit 2), not a failure
+    warned = run("check", HUYING_CLOCK="2030-11-20T10:00:00+08:00")
+    assert warned.returncode == 2, warned.stdout + warned.stderr
+    assert "[警告] 工作日历" in warned.stdout and "2031" in warned.stdout and "1 项警告" in warned.stdout
+
     stray = tmp_path / "var" / "attachments" / "ab" / "abcdef.png"
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_bytes(PNG)
-    failing = run("check")
+    failing = run("check", HUYING_CLOCK="2026-06-15T10:00:00+08:00")
     assert failing.returncode == 1 and "[异常] 附件" in failing.stdout and "abcdef.png" in failing.stdout
 
 
-async def test_monthly_check_flags_stuck_outbox_and_an_unknown_calendar_year(platform):
-    """A message undelivered for over an hour, and December with next year's holidays unknown, fail."""
+async def test_monthly_check_flags_stuck_outbox_and_warns_of_a_provisional_calendar_year(platform):
+    """A message undelivered for over an hour fails; December with next year's holidays only
+    provisional (computed, no 调休) is a warning until the official schedule is imported."""
     from core.healthcheck import monthly_check
     from core.tables import OutboxMessage
 
@@ -170,7 +177,13 @@ async def test_monthly_check_flags_stuck_outbox_and_an_unknown_calendar_year(pla
     assert not findings["发件箱"]["ok"] and "ConnectError" in findings["发件箱"]["detail"]
     december = dt.datetime(2026, 12, 10, 4, tzinfo=dt.timezone.utc)
     findings = {f["name"]: f for f in await monthly_check(platform, december)}
-    assert not findings["工作日历"]["ok"] and "2027" in findings["工作日历"]["detail"]
-    platform.calendar.overrides[dt.date(2027, 1, 1)] = False  # the admin entered next year's days
+    calendar = findings["工作日历"]
+    assert calendar["ok"] and calendar["warning"] and "2027" in calendar["detail"]  # provisional: a warning
+    from core.calendar_admin import import_year
+    from core.model import Actor
+
+    await import_year(platform, 2027, ["2027-01-01"], [], Actor(name="admin1", role="admin"))
     findings = {f["name"]: f for f in await monthly_check(platform, december)}
-    assert findings["工作日历"]["ok"]
+    assert findings["工作日历"]["ok"] and not findings["工作日历"]["warning"]
+    june = dt.datetime(2026, 6, 15, 4, tzinfo=dt.timezone.utc)  # next year far off: nothing to say
+    assert not {f["name"]: f for f in await monthly_check(platform, june)}["工作日历"]["warning"]

@@ -1,5 +1,5 @@
-"""Working-time deadlines as a hotline operator sees them: office hours 8:30–12:00 and 14:00–17:30 on
-working days of the Chinese official calendar, with admin overrides."""
+"""Working-time deadlines as a hotline operator sees them: office hours 8:30–12:00 and 13:30–18:00 (8 hours,
+the default) on working days of the Chinese official calendar, with admin overrides."""
 
 from __future__ import annotations
 
@@ -30,16 +30,16 @@ def cal() -> WorkCalendar:
 def test_weekend_is_skipped(cal):
     # Fri 2026-03-13 is an ordinary working day; Sat 14 and Sun 15 are not.
     assert [cal.is_workday(dt.date(2026, 3, d)) for d in (13, 14, 15, 16)] == [True, False, False, True]
-    assert cal.add_working_hours(at(2026, 3, 13, 16, 30), 2) == at(2026, 3, 16, 9, 30)
-    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 16, 17, 30)
+    assert cal.add_working_hours(at(2026, 3, 13, 16, 30), 2) == at(2026, 3, 16, 9)
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 16, 18)
 
 
 def test_public_holiday_is_skipped(cal):
     # Qingming 2026: Sat 4 – Mon 6 April off, so Monday 6 April does not count.
     assert chinese_calendar.get_holiday_detail(dt.date(2026, 4, 6)) == (True, "Tomb-sweeping Day")
     assert not cal.is_workday(dt.date(2026, 4, 6))
-    assert cal.add_working_days(at(2026, 4, 3, 10), 1) == at(2026, 4, 7, 17, 30)
-    assert cal.add_working_hours(at(2026, 4, 3, 17), 1) == at(2026, 4, 7, 9)
+    assert cal.add_working_days(at(2026, 4, 3, 10), 1) == at(2026, 4, 7, 18)
+    assert cal.add_working_hours(at(2026, 4, 3, 17, 30), 1) == at(2026, 4, 7, 9)
 
 
 def test_make_up_working_day_counts(cal):
@@ -47,7 +47,7 @@ def test_make_up_working_day_counts(cal):
     sunday = dt.date(2025, 9, 28)
     assert sunday.weekday() == 6 and chinese_calendar.is_workday(sunday)
     assert cal.is_workday(sunday)
-    assert cal.add_working_days(at(2025, 9, 26, 10), 1) == at(2025, 9, 28, 17, 30)
+    assert cal.add_working_days(at(2025, 9, 26, 10), 1) == at(2025, 9, 28, 18)
     # Received on the Saturday before it: the clock starts on Sunday morning.
     assert cal.add_working_hours(at(2025, 9, 27, 10), 1) == at(2025, 9, 28, 9, 30)
 
@@ -60,40 +60,41 @@ def test_received_2026_09_30_three_working_days(cal):
         [False] * 7 + [True, True, True, False]
     )
     due = cal.add_working_days(at(2026, 9, 30, 10), 3)
-    assert due == at(2026, 10, 10, 17, 30)
+    assert due == at(2026, 10, 10, 18)
     assert due.tzinfo == SH
 
 
 def test_day_of_receipt_never_counts(cal):
     # Received on a Sunday: the first working day after it is Monday, even though Sunday is not counted.
-    assert cal.add_working_days(at(2026, 3, 15, 10), 1) == at(2026, 3, 16, 17, 30)
+    assert cal.add_working_days(at(2026, 3, 15, 10), 1) == at(2026, 3, 16, 18)
     # Received early on a working day: that day still does not count.
-    assert cal.add_working_days(at(2026, 3, 16, 0, 1), 1) == at(2026, 3, 17, 17, 30)
+    assert cal.add_working_days(at(2026, 3, 16, 0, 1), 1) == at(2026, 3, 17, 18)
 
 
 # --- counting hours --------------------------------------------------------------------------------
 
 
 def test_hours_spill_over_lunch(cal):
-    assert cal.add_working_hours(at(2026, 3, 16, 11), 2) == at(2026, 3, 16, 15)
-    # Exactly filling the morning ends at noon, not at 14:00.
+    assert cal.add_working_hours(at(2026, 3, 16, 11), 2) == at(2026, 3, 16, 14, 30)
+    # Exactly filling the morning ends at noon, not at 13:30.
     assert cal.add_working_hours(at(2026, 3, 16, 11), 1) == at(2026, 3, 16, 12)
 
 
 def test_hours_spill_over_the_evening(cal):
-    assert cal.add_working_hours(at(2026, 3, 16, 17), 1.5) == at(2026, 3, 17, 9, 30)
-    # Across the National Day holiday: one hour from 17:00 on 30 Sept ends at 9:00 on 8 Oct.
-    assert cal.add_working_hours(at(2026, 9, 30, 17), 1) == at(2026, 10, 8, 9)
-    # A full working day is seven hours.
-    assert cal.add_working_hours(at(2026, 3, 16, 8, 30), 7) == at(2026, 3, 16, 17, 30)
-    assert cal.add_working_hours(at(2026, 3, 16, 8, 30), 7 * 5 + 1) == at(2026, 3, 23, 9, 30)
+    assert cal.add_working_hours(at(2026, 3, 16, 17), 1.5) == at(2026, 3, 17, 9)
+    # Across the National Day holiday: one hour from 17:30 on 30 Sept ends at 9:00 on 8 Oct.
+    assert cal.add_working_hours(at(2026, 9, 30, 17, 30), 1) == at(2026, 10, 8, 9)
+    # A full working day is eight hours (the default office hours).
+    assert cal.day_seconds == 8 * HOUR
+    assert cal.add_working_hours(at(2026, 3, 16, 8, 30), 8) == at(2026, 3, 16, 18)
+    assert cal.add_working_hours(at(2026, 3, 16, 8, 30), 8 * 5 + 1) == at(2026, 3, 23, 9, 30)
 
 
 @pytest.mark.parametrize(
     ("start", "due"),
     [
         (at(2026, 3, 16, 7), at(2026, 3, 16, 9, 30)),  # before work
-        (at(2026, 3, 16, 12, 30), at(2026, 3, 16, 15)),  # lunch break
+        (at(2026, 3, 16, 12, 30), at(2026, 3, 16, 14, 30)),  # lunch break
         (at(2026, 3, 16, 20), at(2026, 3, 17, 9, 30)),  # evening
         (at(2026, 3, 14, 10), at(2026, 3, 16, 9, 30)),  # Saturday
     ],
@@ -106,7 +107,7 @@ def test_any_input_time_zone_result_in_calendar_zone(cal):
     due = cal.add_working_hours(at(2026, 3, 16, 0, 30, tz=dt.timezone.utc), 1)  # 8:30 in Shanghai
     assert due == at(2026, 3, 16, 9, 30) and due.tzinfo == SH
     # 17:00 UTC on Wednesday 30 Sept is 01:00 on 1 Oct in Shanghai: that is the day of receipt.
-    assert cal.add_working_days(at(2026, 9, 30, 17, tz=dt.timezone.utc), 1) == at(2026, 10, 8, 17, 30)
+    assert cal.add_working_days(at(2026, 9, 30, 17, tz=dt.timezone.utc), 1) == at(2026, 10, 8, 18)
 
 
 def test_naive_and_negative_inputs_are_refused(cal):
@@ -124,15 +125,15 @@ def test_naive_and_negative_inputs_are_refused(cal):
 def test_override_makes_a_day_off():
     cal = WorkCalendar(overrides={dt.date(2026, 3, 16): False})
     assert not cal.is_workday(dt.date(2026, 3, 16))
-    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 17, 17, 30)
-    assert cal.add_working_hours(at(2026, 3, 13, 17), 1) == at(2026, 3, 17, 9)
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 17, 18)
+    assert cal.add_working_hours(at(2026, 3, 13, 17, 30), 1) == at(2026, 3, 17, 9)
 
 
 def test_override_makes_a_working_day():
     cal = WorkCalendar(overrides={dt.date(2026, 3, 14): True})
     assert cal.is_workday(dt.date(2026, 3, 14))
-    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 14, 17, 30)
-    assert cal.add_working_hours(at(2026, 3, 13, 17), 1) == at(2026, 3, 14, 9)
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 14, 18)
+    assert cal.add_working_hours(at(2026, 3, 13, 17, 30), 1) == at(2026, 3, 14, 9)
 
 
 def test_override_added_later_takes_effect(cal):
@@ -144,25 +145,30 @@ def test_override_added_later_takes_effect(cal):
 def test_a_deadline_worked_out_before_an_override_moves_with_it(cal):
     """Deadlines are remembered per day (every intake asks for the same few days); a day an admin
     declares off afterwards must still move the next deadline computed over it."""
-    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 16, 17, 30)
-    assert cal.add_working_hours(at(2026, 3, 13, 17), 1) == at(2026, 3, 16, 9)
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 16, 18)
+    assert cal.add_working_hours(at(2026, 3, 13, 17, 30), 1) == at(2026, 3, 16, 9)
     cal.overrides[dt.date(2026, 3, 16)] = False
-    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 17, 17, 30)
-    assert cal.add_working_hours(at(2026, 3, 13, 17), 1) == at(2026, 3, 17, 9)
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 17, 18)
+    assert cal.add_working_hours(at(2026, 3, 13, 17, 30), 1) == at(2026, 3, 17, 9)
     cal.overrides.pop(dt.date(2026, 3, 16))
-    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 16, 17, 30)
+    assert cal.add_working_days(at(2026, 3, 13, 10), 1) == at(2026, 3, 16, 18)
 
 
-def test_year_unknown_to_the_package_falls_back_to_monday_to_friday(cal):
+def test_year_unknown_to_the_package_has_its_statutory_holidays_provisionally(cal):
     with pytest.raises(NotImplementedError):
         chinese_calendar.is_workday(dt.date(2030, 1, 1))
-    # 1 January 2030 is a Tuesday: without announced holidays it is an ordinary working day.
-    assert cal.is_workday(dt.date(2030, 1, 1))
+    # 1 January 2030 is a Tuesday: 元旦 is a statutory holiday, so it is not a working day even before
+    # the State Council announces the year.
+    assert cal.year_source(2030) == "provisional"
+    assert not cal.is_workday(dt.date(2030, 1, 1)) and cal.day_name(dt.date(2030, 1, 1)) == "元旦"
     assert not cal.is_workday(dt.date(2030, 1, 5))  # Saturday
-    assert cal.add_working_days(at(2030, 1, 4, 10), 1) == at(2030, 1, 7, 17, 30)
-    # An admin-entered holiday for that year is honoured.
-    announced = WorkCalendar(overrides={dt.date(2030, 1, 1): False})
-    assert announced.add_working_days(at(2029, 12, 31, 10), 1) == at(2030, 1, 2, 17, 30)
+    assert cal.add_working_days(at(2029, 12, 31, 10), 1) == at(2030, 1, 2, 18)
+    assert cal.add_working_days(at(2030, 1, 4, 10), 1) == at(2030, 1, 7, 18)
+    # An admin-entered working day for that year is honoured (the centre's days win).
+    announced = WorkCalendar(overrides={dt.date(2030, 1, 1): True})
+    assert announced.add_working_days(at(2029, 12, 31, 10), 1) == at(2030, 1, 1, 18)
+    # Years before the package's first stay Monday–Friday.
+    assert cal.is_workday(dt.date(2003, 1, 1)) and cal.year_days(2003) == {}
 
 
 # --- measuring time used ---------------------------------------------------------------------------
@@ -186,8 +192,8 @@ def test_working_seconds_between_matches_add_working_hours(cal, start, hours):
 
 
 def test_working_seconds_between(cal):
-    assert cal.working_seconds_between(at(2026, 3, 16), at(2026, 3, 17)) == 7 * HOUR
-    assert cal.working_seconds_between(at(2026, 3, 13), at(2026, 3, 16)) == 7 * HOUR  # weekend adds nothing
+    assert cal.working_seconds_between(at(2026, 3, 16), at(2026, 3, 17)) == 8 * HOUR
+    assert cal.working_seconds_between(at(2026, 3, 13), at(2026, 3, 16)) == 8 * HOUR  # weekend adds nothing
     assert cal.working_seconds_between(at(2026, 10, 1), at(2026, 10, 8)) == 0
     assert cal.working_seconds_between(at(2026, 3, 17), at(2026, 3, 16)) == 0
     assert cal.working_seconds_between(at(2026, 3, 16, 9), at(2026, 3, 16, 9)) == 0
@@ -208,8 +214,8 @@ def test_daylight_saving_counts_real_seconds():
 
 def test_deadline_state(cal):
     start = at(2026, 3, 16, 8, 30)
-    due = cal.add_working_hours(start, 10)  # 10 working hours: Tue 17 March 11:30
-    assert due == at(2026, 3, 17, 11, 30)
+    due = cal.add_working_hours(start, 10)  # 10 working hours: Tue 17 March 10:30
+    assert due == at(2026, 3, 17, 10, 30)
     assert deadline_state(start, due, start, cal) == "normal"
     assert deadline_state(start, due, cal.add_working_hours(start, 7.9), cal) == "normal"  # 79 %
     assert deadline_state(start, due, cal.add_working_hours(start, 8), cal) == "at_risk"  # exactly 80 %

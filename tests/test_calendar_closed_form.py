@@ -54,6 +54,24 @@ def test_working_time_matches_the_day_by_day_count_with_holidays_and_overrides()
         assert abs(calendar.working_seconds_between(start, due) - hours * 3600) < 1e-3, (start, hours)
 
 
+def test_closed_form_over_provisional_and_imported_years_up_to_2100():
+    """Provisional years (statutory holidays computed from lunar dates and solar terms) and an imported
+    official year are folded into the running totals: the closed form still matches the walk."""
+    from core.calendar import official_year
+
+    rng = random.Random(2100)
+    imported = official_year([(dt.date(2031, 1, 1), ""), (dt.date(2031, 1, 2), "元旦")],
+                             [(dt.date(2031, 1, 4), "")])  # an extra day off, a make-up Saturday
+    calendar = WorkCalendar(overrides={dt.date(2050, 3, 1): False}, official={2031: imported})
+    assert calendar.is_workday(dt.date(2031, 1, 4)) and not calendar.is_workday(dt.date(2031, 1, 2))
+    for _ in range(150):
+        start = dt.datetime(2026, 6, 1, tzinfo=UTC) + dt.timedelta(minutes=rng.randrange(0, 74 * 365 * 24 * 60))
+        end = start + dt.timedelta(minutes=rng.randrange(0, 400 * 24 * 60))
+        assert calendar.working_seconds_between(start, end) == _walked_seconds(calendar, start, end), (start, end)
+        day, n = start.astimezone(SHANGHAI).date(), rng.randrange(0, 60)
+        assert calendar.nth_workday_after(day, n) == _walked_workday(calendar, day, n), (day, n)
+
+
 def test_a_century_of_working_time_looks_at_a_handful_of_days():
     """An order said to be received in year 1 (the hostile request that stalled the server for 15 s)
     costs no more to show than one received this morning."""

@@ -227,7 +227,7 @@ async def test_a_consult_received_before_national_day_is_due_on_the_third_workin
     order = (await client.get(f"/api/orders/{number}", headers=tokens["agent1"])).json()
     # 10-01..07 are the holiday; 10-08, 10-09 and the make-up Saturday 10-10 are the working days
     assert dt.datetime.fromisoformat(_deadline(order, "handle")["due"]) == dt.datetime.fromisoformat(
-        "2026-10-10T17:30:00+08:00")
+        "2026-10-10T18:00:00+08:00")
     assert _deadline(order, "handle")["state"] == "overdue" and _deadline(order, "handle")["state_label"] == "超期"
 
 

@@ -130,7 +130,7 @@ async def test_the_holiday_week_stretches_a_three_day_limit_over_eleven_days(pla
     h = await national_day_week(platform)
     order = await platform.orders.get(h.numbers["D"], SUPERVISOR)
     handle = order.deadlines["handle"]
-    assert handle["due"].startswith("2025-10-11T17:30") and handle["done"].startswith("2025-10-11")
+    assert handle["due"].startswith("2025-10-11T18:00") and handle["done"].startswith("2025-10-11")
     october = await build_report(platform, "daily", dt.date(2025, 10, 11), {})
     assert october["counts"]["completed"] == 1 and october["counts"]["completed_on_time"] == 1
 

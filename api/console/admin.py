@@ -48,7 +48,7 @@ def _text(form, name: str, limit: int = 200) -> str:
 def _done(path: str, what: str) -> Redirect:
     from urllib.parse import urlencode
 
-    return Redirect(f"{path}?{urlencode({'done': what})}", status_code=303)
+    return Redirect(f"{path}{'&' if '?' in path else '?'}{urlencode({'done': what})}", status_code=303)
 
 
 async def _departments() -> list[dict]:
@@ -256,33 +256,211 @@ async def rules_toggle(request: Request, rule_id: FromPath[int]) -> Response:
 
 # -- working calendar ------------------------------------------------------------------------------------
 
+WEEKDAYS = "一二三四五六日"
+
+
+def _month_grid(view: dict) -> list[dict]:
+    """The year's days as twelve months of weeks (Monday first), each cell one day or None."""
+    months = []
+    for month in range(1, 13):
+        days = [d for d in view["days"] if int(d["date"][5:7]) == month]
+        first = dt.date.fromisoformat(days[0]["date"]).weekday()
+        cells = [None] * first + days
+        cells += [None] * (-len(cells) % 7)
+        months.append({"month": month, "weeks": [cells[i:i + 7] for i in range(0, len(cells), 7)]})
+    return months
+
+
+def _day_kind(day: dict) -> tuple[str, str]:
+    """A day's class and its label, in words (never a code)."""
+    if day["override"]:
+        return ("override-work" if day["working"] else "override-off",
+                "中心设定工作日" if day["working"] else "中心设定休息日")
+    if day["make_up"]:
+        return "make-up", "调休上班"
+    if not day["working"]:
+        if day["name"]:
+            return "holiday", "节假日（推算）" if day["provisional"] else "节假日"
+        return "weekend", "周末"
+    return "workday", "工作日"
+
+
+async def _calendar_viewer(request: Request):
+    """Admins change the calendar; supervisors (told of a provisional year by the banner) may look."""
+    actor = await current_actor(request)
+    if actor.role not in ("admin", "supervisor"):
+        raise Forbidden("只有管理员和督办员可以查看工作日历设置")
+    return actor
+
+
+async def _calendar_render(request: Request, actor, *, year: int | None = None, status_code: int = 200,
+                           values: dict | None = None, errors: dict | None = None) -> Response:
+    from core import calendar_admin
+
+    platform = request.app.state.platform
+    await platform.sla.refresh()
+    today = platform.orders.clock().astimezone(platform.calendar.tz).date()
+    year = year if year is not None else today.year
+    year = min(max(year, calendar_admin.FIRST_YEAR), calendar_admin.LAST_YEAR)
+    rows = await CalendarDay.select().order_by(CalendarDay.day)
+    notes = {r["day"]: r["note"] for r in rows}
+    view = calendar_admin.year_view(platform.calendar, year, notes)
+    for day in view["days"]:
+        day["kind"], day["label"] = _day_kind(day)
+    hours = await calendar_admin.office_hours_setting()
+    return await _render(request, actor, "admin_calendar.html", status_code=status_code, view=view,
+                         months=_month_grid(view), weekdays=WEEKDAYS, days=[r for r in rows if r["day"].year == year],
+                         all_days=len(rows), hours=hours, changes=await calendar_admin.changes(20),
+                         editable=actor.role == "admin", values=values or {}, errors=errors or {},
+                         day_hours=round(platform.calendar.day_seconds / 3600, 2),
+                         first_year=calendar_admin.FIRST_YEAR, last_year=calendar_admin.LAST_YEAR)
+
+
+def _year_param(request: Request) -> int | None:
+    text = request.query_params.get("year", "")
+    return int(text) if text.isdigit() and len(text) == 4 else None
+
+
 @get("/admin/calendar")
 async def calendar_page(request: Request) -> Response:
-    actor = await _admin(request)
-    days = await CalendarDay.select().order_by(CalendarDay.day)
-    return await _render(request, actor, "admin_calendar.html", days=days, values={}, errors={})
+    actor = await _calendar_viewer(request)
+    return await _calendar_render(request, actor, year=_year_param(request))
+
+
+def _refused(exc) -> str:
+    errors = getattr(exc, "errors", None) or []
+    return "；".join(e.message for e in errors) or exc.detail
 
 
 @post("/admin/calendar")
 async def calendar_set(request: Request) -> Response:
+    from core import calendar_admin
+    from core.errors import HuyingError
+
     actor = await _admin(request)
     form = await request.form()
     values = {k: _text(form, k, 128) for k in ("day", "workday", "note")}
     try:
         day = dt.date.fromisoformat(values["day"])
     except ValueError:
-        days = await CalendarDay.select().order_by(CalendarDay.day)
-        return await _render(request, actor, "admin_calendar.html", status_code=400, days=days, values=values,
-                             errors={"day": "请填写日期，例如 2027-02-08"})
+        return await _calendar_render(request, actor, status_code=400, values=values,
+                                      errors={"day": "请填写日期，例如 2027-02-08"})
     workday = values["workday"] == "yes"
-    existing = await CalendarDay.select(CalendarDay.id).where(CalendarDay.day == day).first()
-    if existing:
-        await CalendarDay.update({CalendarDay.workday: workday, CalendarDay.note: values["note"]}).where(
-            CalendarDay.id == existing["id"])
-    else:
-        await CalendarDay.insert(CalendarDay(day=day, workday=workday, note=values["note"]))
-    await request.app.state.platform.load_calendar()
-    return _done("/console/admin/calendar", f"{day} 设为{'工作日' if workday else '休息日'}")
+    try:
+        moved = await calendar_admin.set_day(request.app.state.platform, day, workday, values["note"], actor)
+    except HuyingError as refused:
+        return await _calendar_render(request, actor, status_code=refused.status_code, values=values,
+                                      errors={"day": _refused(refused)})
+    return _done(f"/console/admin/calendar?year={day.year}",
+                 f"{day} 设为{'工作日' if workday else '休息日'}" + (f"，{moved} 件工单的时限随之调整" if moved else ""))
+
+
+@post("/admin/calendar/remove")
+async def calendar_remove(request: Request) -> Response:
+    from core import calendar_admin
+    from core.errors import HuyingError
+
+    actor = await _admin(request)
+    form = await request.form()
+    try:
+        day = dt.date.fromisoformat(_text(form, "day", 10))
+        moved = await calendar_admin.remove_day(request.app.state.platform, day, actor)
+    except (ValueError, HuyingError):
+        return await _calendar_render(request, actor, status_code=400, errors={"_form": "日期有误"})
+    if moved is None:
+        return _done(f"/console/admin/calendar?year={day.year}", f"{day} 没有中心设定")
+    return _done(f"/console/admin/calendar?year={day.year}",
+                 f"已取消 {day} 的中心设定" + (f"，{moved} 件工单的时限随之调整" if moved else ""))
+
+
+def _date_lines(text: str) -> list[str]:
+    """Dates one per line (or separated by commas or spaces); 2027-02-05 至 2027-02-11 for a stretch."""
+    out: list[str] = []
+    for part in re.split(r"[\s,，、;；]+", text.replace("至", " 至 ").replace("~", " 至 ")):
+        if part:
+            out.append(part)
+    days: list[str] = []
+    index = 0
+    while index < len(out):
+        if index + 2 < len(out) and out[index + 1] == "至":
+            try:
+                first, last = dt.date.fromisoformat(out[index]), dt.date.fromisoformat(out[index + 2])
+            except ValueError:
+                days.append(out[index])
+                index += 1
+                continue
+            span = (last - first).days
+            if 0 <= span <= 366:
+                days.extend((first + dt.timedelta(days=i)).isoformat() for i in range(span + 1))
+            else:
+                days.append(f"{out[index]}至{out[index + 2]}")
+            index += 3
+        else:
+            days.append(out[index])
+            index += 1
+    return days[:1000]
+
+
+@post("/admin/calendar/import")
+async def calendar_import(request: Request) -> Response:
+    """The year's schedule pasted as dates (or a JSON file's text), checked as the API checks it."""
+    import json
+
+    from core import calendar_admin
+    from core.errors import HuyingError
+
+    actor = await _admin(request)
+    form = await request.form()
+    values = {k: _text(form, k, 20000) for k in ("year", "holidays", "workdays", "json")}
+    year = int(values["year"]) if values["year"].isdigit() and len(values["year"]) == 4 else None
+    upload = form.get("file")
+    text = values["json"]
+    if upload is not None and hasattr(upload, "read"):
+        text = (await upload.read(200_000)).decode("utf-8", "replace").strip() or text
+    try:
+        if text:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError
+            year = data.get("year", year)
+            holidays, workdays = data.get("holidays", []), data.get("workdays", [])
+            if not isinstance(year, int):
+                raise ValueError
+        else:
+            holidays, workdays = _date_lines(values["holidays"]), _date_lines(values["workdays"])
+        if year is None:
+            return await _calendar_render(request, actor, status_code=400, values=values,
+                                          errors={"import": "请填写年份"})
+        result = await calendar_admin.import_year(request.app.state.platform, year, holidays, workdays, actor)
+    except ValueError:
+        return await _calendar_render(request, actor, year=year, status_code=400, values=values,
+                                      errors={"import": '文件须为 {"year": 2027, "holidays": [...], "workdays": [...]}'})
+    except HuyingError as refused:
+        return await _calendar_render(request, actor, year=year, status_code=refused.status_code, values=values,
+                                      errors={"import": _refused(refused)})
+    return _done(f"/console/admin/calendar?year={year}",
+                 f"已导入 {year} 年节假日安排：放假 {result['holidays']} 天，调休上班 {result['workdays']} 天，"
+                 f"{result['moved_orders']} 件工单的时限随之调整")
+
+
+@post("/admin/calendar/office-hours")
+async def calendar_office_hours(request: Request) -> Response:
+    from core import calendar_admin
+    from core.errors import HuyingError
+
+    actor = await _admin(request)
+    form = await request.form()
+    periods = []
+    for index in range(1, 5):
+        start, end = _text(form, f"start{index}", 5), _text(form, f"end{index}", 5)
+        if start or end:
+            periods.append([start, end])
+    try:
+        await calendar_admin.set_office_hours(request.app.state.platform, periods, actor)
+    except HuyingError as refused:
+        return await _calendar_render(request, actor, status_code=400, values={"periods": periods},
+                                      errors={"office_hours": _refused(refused)})
+    return _done("/console/admin/calendar", "办公时间已保存，此后计算的时限按新时间")
 
 
 # -- API keys ----------------------------------------------------------------------------------------------
@@ -425,5 +603,6 @@ async def outbox_operate(request: Request, message_id: FromPath[int], operation:
 
 
 ADMIN_ROUTES = [admin_index, departments_page, departments_add, users_page, users_add, users_change, rules_page,
-                rules_add, rules_toggle, calendar_page, calendar_set, keys_page, keys_create, keys_revoke,
+                rules_add, rules_toggle, calendar_page, calendar_set, calendar_remove, calendar_import,
+                calendar_office_hours, keys_page, keys_create, keys_revoke,
                 outbox_page, outbox_message, outbox_operate]

@@ -59,7 +59,7 @@ from core.tables import Department
 PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
-EVENT_LABELS = {"intake": "受理", "attach": "上传附件"}
+EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限"}
 INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
 DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期"}
 
@@ -72,9 +72,21 @@ def _platform(request: Request):
     return request.app.state.platform
 
 
+def calendar_banner(platform, actor: Actor | None) -> str | None:
+    """Admins and supervisors are told while next year's holidays are still provisional (see
+    ``core.calendar_admin.banner``)."""
+    from core import calendar_admin
+
+    if actor is None or actor.role not in ("admin", "supervisor"):
+        return None
+    today = platform.orders.clock().astimezone(platform.calendar.tz).date()
+    return calendar_admin.banner(platform.calendar, today)
+
+
 async def _page(request: Request, actor: Actor | None, name: str, *, status_code: int = 200, **context) -> Response:
     nav = queues.QUEUES.get(actor.role, []) if actor else []
     names = await _platform(request).orders.department_names() if actor and actor.department else {}
+    context.setdefault("calendar_banner", calendar_banner(_platform(request), actor))
     return _console(request).render(request, name, status_code=status_code, me=actor, nav=nav,
                                     my_department=names.get(actor.department or "", "") if actor else "", **context)
 

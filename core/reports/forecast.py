@@ -24,7 +24,6 @@ TRAINING_WEEKS = 8
 HELD_OUT_WEEKS = 2
 DEFAULT_AHT_SECONDS = 240.0  # used only when no talk time has been recorded
 SEED_PLAN = {"peak": 4, "off_peak": 2}  # the procurement document's plan: 4 lines at peak, 2 off-peak
-PEAK_HOURS = range(8, 18)  # working days, 08:00–18:00
 LOCAL_OFFSET = 8 * 3600
 
 
@@ -56,6 +55,21 @@ def lines_needed(calls_per_hour: float, aht: float, target: float, answer_second
     while service_level(lines, calls_per_hour, aht, answer_seconds) < target:
         lines += 1
     return lines
+
+
+def peak_hours(calendar: WorkCalendar) -> frozenset[int]:
+    """The clock hours of a working day that overlap the centre's office hours (the same setting the
+    deadlines count): the hours the seed plan staffs for the peak."""
+    hours = set()
+    for start, end in calendar.office_hours:
+        first = start.hour
+        last = end.hour if (end.minute or end.second) else end.hour - 1
+        hours.update(range(first, last + 1))
+    return frozenset(hours)
+
+
+def _hours_text(calendar: WorkCalendar) -> str:
+    return "、".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in calendar.office_hours)
 
 
 def day_type(calendar: WorkCalendar, day: dt.date) -> str:
@@ -143,13 +157,14 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
     profile = Profile(calendar, counts, _days(history_start + dt.timedelta(weeks=HELD_OUT_WEEKS), TRAINING_WEEKS * 7))
     aht, calls_measured = await average_handling_time(dt.datetime.combine(monday - dt.timedelta(weeks=4), dt.time(), SHANGHAI))
     forecast_days = _days(monday + dt.timedelta(weeks=1), weeks * 7)
+    peak_set = peak_hours(calendar)
     rows, failing = [], 0
     for day in forecast_days:
         kind = day_type(calendar, day)
         for hour in range(24):
             calls = round(profile.predict(day, hour), 2)
             needed = lines_needed(calls, aht, target, answer_seconds)
-            peak = kind == "workday" and hour in PEAK_HOURS
+            peak = kind == "workday" and hour in peak_set
             planned = SEED_PLAN["peak" if peak else "off_peak"]
             achieved = service_level(planned, calls, aht, answer_seconds)
             meets = achieved >= target
@@ -157,7 +172,7 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
             rows.append({"date": day.isoformat(), "hour": hour, "day_type": kind, "calls": calls,
                          "traffic_erlangs": round(calls * aht / 3600, 3), "lines_needed": needed,
                          "plan_lines": planned, "plan_service_level": round(achieved, 4), "plan_meets_target": meets})
-    peak_rows = [r for r in rows if r["day_type"] == "workday" and r["hour"] in PEAK_HOURS]
+    peak_rows = [r for r in rows if r["day_type"] == "workday" and r["hour"] in peak_set]
     return {
         "method": ("季节性均值模型：按工作日历区分工作日（含调休上班日）、周末和法定节假日，"
                    f"取最近 {TRAINING_WEEKS} 周每类日子每个星期几每个小时的电话受理量平均值作为预测；"
@@ -175,7 +190,7 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
                        else f"尚无通话时长记录，按默认 {DEFAULT_AHT_SECONDS:.0f} 秒计算"),
         "model": "Erlang C：话务强度 A = 每小时来电 × 平均处理时长 ÷ 3600；"
                  "服务水平 = 1 − C(N, A) × e^(−(N − A) × 应答时限 ÷ 平均处理时长)，取达到目标的最少线路数 N",
-        "seed_plan": {**SEED_PLAN, "peak_hours": "工作日 08:00–18:00",
+        "seed_plan": {**SEED_PLAN, "peak_hours": f"工作日办公时间 {_hours_text(calendar)}",
                       "hours_failing": failing, "hours": len(rows),
                       "meets_target": failing == 0,
                       "peak_lines_needed_max": max((r["lines_needed"] for r in peak_rows), default=0)},
