@@ -201,11 +201,18 @@ async def get_thresholds(actor: NamedDependency[Actor]) -> dict:
     return msgspec.to_builtins(await warnings.thresholds())
 
 
+# the thresholds an admin changes, any of them: the same names and limits, nothing else (a 400 names
+# an unknown one), so the document says ``additionalProperties: false`` as the server refuses them
+ThresholdsChange = msgspec.defstruct(
+    "ThresholdsChange", [(f.name, f.type | None, None) for f in msgspec.structs.fields(warnings.Thresholds)],
+    forbid_unknown_fields=True, kw_only=True, omit_defaults=True)
+
+
 @put("/api/warnings/thresholds", tags=["预警研判"], summary="修改预警阈值（仅管理员）")
-async def set_thresholds(data: JSONBody[dict[str, Any]], actor: NamedDependency[Actor]) -> dict:
+async def set_thresholds(data: JSONBody[ThresholdsChange], actor: NamedDependency[Actor]) -> dict:
     if actor.role != "admin":
         raise Forbidden("只有管理员可以修改预警阈值")
-    return msgspec.to_builtins(await warnings.set_thresholds(data, actor))
+    return msgspec.to_builtins(await warnings.set_thresholds(msgspec.to_builtins(data), actor))
 
 
 @get("/api/forecast", tags=["话务预测"], summary="话务量预测与排班：未来各小时来电量、Erlang C 所需线路数、现行排班是否达标")
