@@ -91,7 +91,8 @@ async def get_outbox_message(actor: NamedDependency[Actor], message_id: FromPath
             "history": await outbox.history(message_id)}
 
 
-@post("/api/outbox/{message_id:int}/retry", tags=["运维"], status_code=200, summary="立即重发（同一消息编号，附原因）")
+@post("/api/outbox/{message_id:int}/retry", tags=["运维"], status_code=200, summary="立即重发（同一消息编号，附原因）",
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def retry_outbox_message(request: Request, actor: NamedDependency[Actor], message_id: FromPath[int],
                                data: JSONBody[ReasonIn]) -> dict[str, Any]:
     require_role(actor, "admin")
@@ -100,7 +101,8 @@ async def retry_outbox_message(request: Request, actor: NamedDependency[Actor], 
     return result
 
 
-@post("/api/outbox/{message_id:int}/abandon", tags=["运维"], status_code=200, summary="放弃发送（附原因）")
+@post("/api/outbox/{message_id:int}/abandon", tags=["运维"], status_code=200, summary="放弃发送（附原因）",
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def abandon_outbox_message(request: Request, actor: NamedDependency[Actor], message_id: FromPath[int],
                                  data: JSONBody[ReasonIn]) -> dict[str, Any]:
     require_role(actor, "admin")

@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from api.schemas import errors
 from core.channels import KINDS
 from core.errors import FieldError, Forbidden, InvalidInput, NotFound
 from core.model import CENTRE_ROLES, Actor
@@ -187,7 +188,8 @@ class Acknowledge(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
-@post("/api/warnings/{warning_id:int}/acknowledge", tags=["预警研判"], status_code=200, summary="确认预警（记录人和时间）")
+@post("/api/warnings/{warning_id:int}/acknowledge", tags=["预警研判"], status_code=200, summary="确认预警（记录人和时间）",
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def acknowledge_warning(warning_id: FromPath[int], actor: NamedDependency[Actor],
                               data: JSONBody[Acknowledge | None] = None) -> dict:
     if actor.role not in CENTRE_ROLES:
