@@ -325,7 +325,7 @@ async def test_https_can_be_declared_behind_a_proxy(migrated):
 
 async def test_the_openapi_document_describes_refusals_security_and_strict_bodies(client):
     doc = (await client.get("/schema/openapi.json")).json()
-    assert set(doc["components"]["securitySchemes"]) == {"BearerToken", "ApiKey"}
+    assert set(doc["components"]["securitySchemes"]) == {"BearerToken", "ApiKey", "MetricsToken", "CitySignature"}
     assert doc["security"] == [{"BearerToken": []}, {"ApiKey": []}]
     for path, methods in doc["paths"].items():
         for method, operation in methods.items():
