@@ -18,7 +18,18 @@ from core.model import Actor
 from core.orders import IntakeRequest
 from core.tables import Order, OrderEvent
 from tests.helpers import intake_body
-from tests.test_city_sync import SECRET, city_order, push
+from core import clock
+from tests.test_city_sync import SECRET, push
+from tests.test_city_sync import city_order as _city_order
+
+
+def city_order(number: str = "SZ2026112800017") -> dict:
+    """The city's push, received an hour before the platform's now (whatever day that is)."""
+    import datetime as dt
+
+    now = clock.now()
+    return _city_order(number, received_at=(now - dt.timedelta(hours=1)).isoformat(),
+                       time_limit=(now + dt.timedelta(days=7)).isoformat())
 
 
 ENVIRONMENT = {"problem": "cooking_fumes", "location": "梅溪湖街道某路88号一楼", "timing": "daytime",
