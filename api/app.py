@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from litestar.plugins import InitPlugin
+from litestar.routes import HTTPRoute
 
 import asyncpg
 import msgspec
@@ -34,7 +35,7 @@ from api.routes import ROUTES
 from api.console import ConsolePages
 from api.openapi import StrictStructSchemaPlugin
 from api.schemas import errors
-from api.security import SECURED, SECURITY_SCHEMES, provide_actor
+from api.security import SECURED, SECURITY_SCHEMES, authenticated_first, document_security, provide_actor
 from api.web import WebPages
 from api.guard import InputGuard
 from core.errors import HuyingError, TooManyRequests, chinese
@@ -150,6 +151,7 @@ def _documented(handlers: list) -> list:
     for handler in handlers:
         if not getattr(handler, "responses", None) and any(p.startswith("/api") for p in getattr(handler, "paths", ())):
             handler.responses = errors(400, 401, 403, 404, 413)
+        document_security(handler)
     return handlers
 
 
@@ -163,8 +165,33 @@ class PluginRoutes(InitPlugin):
         for handlers in self.platform.pm.hook.http_route_handlers():
             for handler in handlers:  # a channel's routes refuse in the same shape: say so in the document
                 handler.responses = {**errors(400, 401, 403, 404, 409, 413), **(handler.responses or {})}
+                document_security(handler)
             app_config.route_handlers.extend(handlers)
         return app_config
+
+
+def _answer_options_for_every_method(app: Litestar) -> None:
+    """litestar builds a path's OPTIONS answer when the path's first handler is registered and keeps
+    it when a second method joins (POST after GET): its Allow header then omits the later methods.
+    Point each automatic OPTIONS handler at the route it finally belongs to."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            fn = getattr(handler.fn, "__func__", handler.fn)
+            if fn.__qualname__.startswith("HTTPRoute.create_options_handler") and fn.__closure__:
+                fn.__closure__[0].cell_contents = route
+
+
+def _int_paths(app: Litestar) -> list[tuple[re.Pattern, tuple[str, ...]]]:
+    """Each route's whole-number path parameters, for the guard to refuse an id no table holds."""
+    found = []
+    for route in app.routes:
+        names = tuple(name for name, p in getattr(route, "path_parameters", {}).items() if p.type is int)
+        if names:
+            pattern = re.sub(r"\\\{(\w+)\\\}", lambda m: f"(?P<{m[1]}>[^/]+)", re.escape(route.path_format))
+            found.append((re.compile(pattern), names))
+    return found
 
 
 def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs: bool = True) -> Litestar:
@@ -192,6 +219,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
                         create_static_files_router(path=DOCS, directories=[Path(__file__).parent / "docs_assets"],
                                                    name="docs-assets", include_in_schema=False)],
         dependencies={"actor": Provide(provide_actor)},
+        guards=[authenticated_first],
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             HTTPException: _http_error, 500: _server_error,
                             **{exc: _database_unavailable for exc in DATABASE_UNAVAILABLE},
@@ -221,7 +249,8 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
     )
     app.state.platform = platform
     configure_request_log()
+    _answer_options_for_every_method(app)
     guarded = InputGuard(app.asgi_handler, max_body_bytes=max(platform.settings.max_body_bytes, 16 << 20),
-                         https=platform.settings.https)
+                         https=platform.settings.https, int_paths=_int_paths(app))
     app.asgi_handler = RequestLog(guarded)  # outermost: sees every request, routed or not
     return app

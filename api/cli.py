@@ -28,6 +28,15 @@ def cmd_migrate(args) -> None:
     print("数据库已迁移到最新版本")
 
 
+def server_options() -> dict:
+    """What uvicorn is told in every mode: the h11 parser, which stops reading a request line and
+    headers at ``MAX_HEADER_BYTES`` (the httptools parser reads any size: a 64 MB header was taken
+    in whole), and a short keep-alive."""
+    from api.guard import MAX_HEADER_BYTES
+
+    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "timeout_keep_alive": 5}
+
+
 def cmd_serve(args) -> None:
     import uvicorn
 
@@ -51,9 +60,10 @@ def cmd_serve(args) -> None:
     # our request log writes the one line per request (with its id); uvicorn's own would repeat it
     if args.workers > 1:  # each worker process assembles its own platform from the same settings
         uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host,
-                    port=args.port, log_level="info", access_log=False)
+                    port=args.port, log_level="info", access_log=False, **server_options())
     else:
-        uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info", access_log=False)
+        uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info", access_log=False,
+                    **server_options())
 
 
 def cmd_worker(args) -> None:

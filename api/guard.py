@@ -1,7 +1,7 @@
 """The edge every request crosses first: what no handler should ever see, and headers every answer gets.
 
 Refused here with a 400 in the API error shape, before routing, so both backends see the same input:
-a NUL character anywhere (PostgreSQL cannot store it, SQLite would), bytes that are not UTF-8, and
+in any body but a multipart form's, whatever content type it claims, a NUL character anywhere (PostgreSQL cannot store it, SQLite would), bytes that are not UTF-8, and
 JSON nested deeper than any real request (msgspec would recurse until Python gives up). Every answer
 gets ``nosniff`` and the other security headers; over HTTPS also HSTS and ``Secure`` cookies.
 """
@@ -19,6 +19,8 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger("huying.api")
 
 MAX_JSON_DEPTH = 32
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+MAX_HEADER_BYTES = 32 * 1024  # a request line and headers together; the server (api/cli.py) reads no more
 MAX_JSON_CONTAINERS = 5000
 API_HEADERS = {
     "x-content-type-options": "nosniff",
@@ -102,8 +104,10 @@ def _error_body(status_code: int, detail: str, extra: list[dict]) -> bytes:
 class InputGuard:
     """ASGI middleware wrapping the whole app (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, https: bool = False):
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, https: bool = False,
+                 int_paths: list[tuple[re.Pattern, tuple[str, ...]]] = ()):
         self.app = app
+        self.int_paths = int_paths
         self.max_body_bytes = max_body_bytes
         self.https = https
 
@@ -133,16 +137,30 @@ class InputGuard:
         _text(unquote_to_bytes(raw_path.split(b"?")[0]), "path")
         if any(part.isdigit() and len(part) > 18 for part in scope["path"].split("/")):
             raise Refused("path", "地址中的编号超出允许范围")  # no id fits: refused before any database
+        for pattern, names in self.int_paths:  # an id past every table's range: the same 400 on both
+            found = pattern.fullmatch(scope["path"])  # backends (SQLite would look, PostgreSQL refuse)
+            if found:
+                for name in names:
+                    value = found[name].lstrip("+-")
+                    if value.isdigit() and int(value) > MAX_ID:
+                        raise Refused(name, f"编号超出允许范围（不能大于 {MAX_ID}）")
+                break
         check_query(scope.get("query_string", b""))
+        total = 0
         for name, value in scope.get("headers", ()):
             if b"\x00" in value:
                 raise Refused(name.decode("latin-1"), "请求头中不能包含空字符", 400)
+            total += len(name) + len(value) + 4
+        if total > MAX_HEADER_BYTES:  # behind a server that does not bound them itself
+            raise Refused("headers", f"请求头总长超过上限 {MAX_HEADER_BYTES} 字节", 431)
 
     async def _checked_body(self, scope: Scope, receive: Receive) -> Receive:
         media = _media_type(scope)
-        is_json = media == b"application/json" or media.endswith(b"+json")
-        if scope["method"] in ("GET", "HEAD") or not (is_json or media == b"application/x-www-form-urlencoded"):
-            return receive
+        if scope["method"] in ("GET", "HEAD") or media == b"multipart/form-data":
+            return receive  # multipart parts are files: the form handlers check their text fields
+        # the framework decodes a body as JSON whatever type it claims (text/plain, octet-stream, none):
+        # every body but a form's is checked as JSON would be
+        is_form = media == b"application/x-www-form-urlencoded"
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -155,10 +173,10 @@ class InputGuard:
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
-        if is_json:
-            check_json(body)
-        else:
+        if is_form:
             check_query(body)
+        else:
+            check_json(body)
         return _replay(body, receive)
 
     async def _refuse(self, send: Send, refused: Refused) -> None:

@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.presenter import present
+from api.schemas import errors
 from api.security import require_role
 from core import city, outbox
 from core.builtins.notifications import recipients_for
@@ -44,7 +45,8 @@ def _centre(actor: Actor) -> None:
 
 # -- the city platform -----------------------------------------------------------------------------------
 
-@post("/api/integrations/city/orders", tags=["市级平台"], status_code=201, security=[],
+@post("/api/integrations/city/orders", tags=["市级平台"], status_code=201, security=[{"CitySignature": []}],
+      responses=errors(400, 401, 404, 409, 413),
       summary="市级平台推送转派工单或其催办、补充材料、撤单（HMAC 签名）",
       description="请求头 X-Huying-Timestamp（Unix 秒）与 X-Huying-Signature = HMAC-SHA256(密钥, 时间戳 + \".\" + 请求体) "
                   "的十六进制；超过 5 分钟或重放的请求返回 401。请求体 type 为 order（新工单，按市级工单号幂等）"
@@ -89,7 +91,8 @@ async def get_outbox_message(actor: NamedDependency[Actor], message_id: FromPath
             "history": await outbox.history(message_id)}
 
 
-@post("/api/outbox/{message_id:int}/retry", tags=["运维"], status_code=200, summary="立即重发（同一消息编号，附原因）")
+@post("/api/outbox/{message_id:int}/retry", tags=["运维"], status_code=200, summary="立即重发（同一消息编号，附原因）",
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def retry_outbox_message(request: Request, actor: NamedDependency[Actor], message_id: FromPath[int],
                                data: JSONBody[ReasonIn]) -> dict[str, Any]:
     require_role(actor, "admin")
@@ -98,7 +101,8 @@ async def retry_outbox_message(request: Request, actor: NamedDependency[Actor], 
     return result
 
 
-@post("/api/outbox/{message_id:int}/abandon", tags=["运维"], status_code=200, summary="放弃发送（附原因）")
+@post("/api/outbox/{message_id:int}/abandon", tags=["运维"], status_code=200, summary="放弃发送（附原因）",
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def abandon_outbox_message(request: Request, actor: NamedDependency[Actor], message_id: FromPath[int],
                                  data: JSONBody[ReasonIn]) -> dict[str, Any]:
     require_role(actor, "admin")

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter, QueryParameter
 from litestar.response import Template
 
+from api.schemas import errors
 from api.security import require_role
 from core import categories
 from core.errors import Forbidden
@@ -45,14 +46,14 @@ async def get_article(request: Request, article_id: FromPath[int], actor: NamedD
 
 
 @post("/api/knowledge/{article_id:int}/revisions", tags=["知识库"], summary="修订：提交新版本，待中心审核",
-      status_code=201)
+      status_code=201, responses=errors(400, 401, 403, 404, 409, 413))
 async def revise_article(request: Request, article_id: FromPath[int], data: JSONBody[ArticleIn],
                          actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await request.app.state.platform.knowledge.revise(article_id, data, actor)
 
 
 @post("/api/knowledge/{article_id:int}/review", tags=["知识库"], summary="审核：通过（发布）或退回（写明原因）",
-      status_code=200)
+      status_code=200, responses=errors(400, 401, 403, 404, 409, 413))
 async def review_article(request: Request, article_id: FromPath[int], data: JSONBody[Review],
                          actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await request.app.state.platform.knowledge.review(article_id, data, actor)
@@ -136,7 +137,8 @@ async def list_categories(actor: NamedDependency[Actor], include_inactive: FromQ
     return await categories.tree(include_inactive=include_inactive and actor.role == "admin")
 
 
-@post("/api/categories", tags=["分类"], summary="新增分类（仅管理员）", status_code=201)
+@post("/api/categories", tags=["分类"], summary="新增分类（仅管理员）", status_code=201,
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def add_category(data: JSONBody[categories.CategoryIn], actor: NamedDependency[Actor]) -> dict[str, Any]:
     require_role(actor, "admin")
     return await categories.add(data)

@@ -18,6 +18,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
+from api.schemas import errors
 from api.security import require_role
 from core import access_audit, incidents
 from core.errors import NotFound
@@ -165,8 +166,21 @@ async def ready(request: Request) -> Response[dict]:
 _collector = DatabaseCollector()
 
 
-@get("/metrics", tags=["运维"], summary="Prometheus 指标", media_type="text/plain")
+@get("/metrics", tags=["运维"], summary="Prometheus 指标（Authorization: Bearer HUYING_METRICS_TOKEN）",
+     media_type="text/plain", security=[{"MetricsToken": []}], responses=errors(401))
 async def metrics(request: Request) -> Response[bytes]:
+    """Internal figures (queues, backlogs, latencies) for the centre's scraper only: a bearer token
+    set in ``HUYING_METRICS_TOKEN``; without it set, nobody may read them."""
+    import hmac
+
+    from core.errors import Unauthorized
+
+    expected = request.app.state.platform.settings.metrics_token
+    if not expected:
+        raise Unauthorized("未配置指标令牌（HUYING_METRICS_TOKEN），指标不对外提供")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise Unauthorized("指标接口需要令牌：Authorization: Bearer <HUYING_METRICS_TOKEN>")
     await gather(_collector, request.app.state.platform.sla)
     body, content_type = render(_collector)
     return Response(body, media_type=content_type)

@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from api.schemas import errors
 from core.channels import KINDS
 from core.errors import FieldError, Forbidden, InvalidInput, NotFound
 from core.model import CENTRE_ROLES, Actor
@@ -187,7 +188,8 @@ class Acknowledge(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     note: Annotated[str, msgspec.Meta(max_length=1000)] = ""
 
 
-@post("/api/warnings/{warning_id:int}/acknowledge", tags=["预警研判"], status_code=200, summary="确认预警（记录人和时间）")
+@post("/api/warnings/{warning_id:int}/acknowledge", tags=["预警研判"], status_code=200, summary="确认预警（记录人和时间）",
+      responses=errors(400, 401, 403, 404, 409, 413))
 async def acknowledge_warning(warning_id: FromPath[int], actor: NamedDependency[Actor],
                               data: JSONBody[Acknowledge | None] = None) -> dict:
     if actor.role not in CENTRE_ROLES:
@@ -201,11 +203,18 @@ async def get_thresholds(actor: NamedDependency[Actor]) -> dict:
     return msgspec.to_builtins(await warnings.thresholds())
 
 
+# the thresholds an admin changes, any of them: the same names and limits, nothing else (a 400 names
+# an unknown one), so the document says ``additionalProperties: false`` as the server refuses them
+ThresholdsChange = msgspec.defstruct(
+    "ThresholdsChange", [(f.name, f.type | None, None) for f in msgspec.structs.fields(warnings.Thresholds)],
+    forbid_unknown_fields=True, kw_only=True, omit_defaults=True)
+
+
 @put("/api/warnings/thresholds", tags=["预警研判"], summary="修改预警阈值（仅管理员）")
-async def set_thresholds(data: JSONBody[dict[str, Any]], actor: NamedDependency[Actor]) -> dict:
+async def set_thresholds(data: JSONBody[ThresholdsChange], actor: NamedDependency[Actor]) -> dict:
     if actor.role != "admin":
         raise Forbidden("只有管理员可以修改预警阈值")
-    return msgspec.to_builtins(await warnings.set_thresholds(data, actor))
+    return msgspec.to_builtins(await warnings.set_thresholds(msgspec.to_builtins(data), actor))
 
 
 @get("/api/forecast", tags=["话务预测"], summary="话务量预测与排班：未来各小时来电量、Erlang C 所需线路数、现行排班是否达标")

@@ -171,11 +171,13 @@ async def token(request: Request, data: JSONBody[TokenRequest]) -> TokenOut:
 async def new_api_key(request: Request, data: JSONBody[ApiKeyRequest], actor: NamedDependency[Actor]) -> ApiKeyOut:
     require_role(actor, "admin")
     channels = request.app.state.platform.channels
-    unknown = [c for c in data.channels if c not in channels]
+    if data.channels == []:
+        raise InvalidInput([FieldError("channels", "至少列出一个渠道；可用于全部渠道的 Key 请不填 channels")])
+    unknown = [c for c in data.channels or () if c not in channels]
     if unknown:
         raise InvalidInput([FieldError("channels", f"渠道不存在：{', '.join(unknown)}")])
-    key = await create_api_key(data.name, data.channels, data.reply_url)
-    return ApiKeyOut(name=data.name, channels=data.channels, key=key, reply_url=data.reply_url)
+    key = await create_api_key(data.name, data.channels or [], data.reply_url)
+    return ApiKeyOut(name=data.name, channels=data.channels or [], key=key, reply_url=data.reply_url)
 
 
 ROUTES = [list_channels, get_channel, intake, list_orders, get_order, perform_action, list_departments,

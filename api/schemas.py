@@ -40,7 +40,8 @@ class TokenOut(msgspec.Struct):
 class ApiKeyRequest(msgspec.Struct, forbid_unknown_fields=True):
     # the key acts as "api:<name>", which must fit the audit trail's actor column (128)
     name: Annotated[str, msgspec.Meta(min_length=1, max_length=120)]
-    channels: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=50)] = []
+    # left out: every channel; listed: those only; an empty list is refused (it read as "every channel")
+    channels: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]], msgspec.Meta(max_length=50)] | None = None
     # a message board or special-line client that takes approved replies back (POSTed through the outbox)
     reply_url: Annotated[str, msgspec.Meta(max_length=500, pattern=r"^https?://\S+$")] | None = None
 

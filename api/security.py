@@ -13,12 +13,37 @@ from core.model import Actor
 SECURITY_SCHEMES = {
     "BearerToken": {"type": "http", "scheme": "bearer", "description": "POST /api/auth/token 换取的令牌"},
     "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "管理员创建的对接系统密钥"},
+    "MetricsToken": {"type": "http", "scheme": "bearer", "description": "指标抓取令牌（HUYING_METRICS_TOKEN）"},
+    "CitySignature": {"type": "apiKey", "in": "header", "name": "X-Huying-Signature",
+                      "description": "市级平台推送的 HMAC-SHA256 签名（与 X-Huying-Timestamp 一起）"},
 }
 SECURED = [{"BearerToken": []}, {"ApiKey": []}]
 PUBLIC = [{}]  # anyone, no credentials
 
 
+def needs_actor(handler) -> bool:
+    """Whether a route answers only a caller who proves who they are: it takes the ``actor``."""
+    return "actor" in handler.parsed_fn_signature.parameters
+
+
+def document_security(handler) -> None:
+    """The OpenAPI requirement of a route, from what it does: one that takes the ``actor`` needs a
+    token or a key; one that does not, and says nothing of its own, is open to anyone."""
+    if handler.security is None and not needs_actor(handler):
+        handler.security = PUBLIC
+
+
+async def authenticated_first(connection, handler) -> None:
+    """A caller without valid credentials gets 401 before the body is read: otherwise a bad body
+    would be answered 400 to anyone, and the document's 401 would not be what they meet first."""
+    if connection.scope.get("type") == "http" and needs_actor(handler):
+        await provide_actor(connection)
+
+
 async def provide_actor(request: Request) -> Actor:
+    known = request.scope.get("state", {}).get("actor")
+    if known is not None:  # resolved already, before the body (``authenticated_first``)
+        return known
     actor = await _resolve(request)
     request.scope.setdefault("state", {})["actor"] = actor  # the request log audits exports by it
     return actor

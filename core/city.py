@@ -162,7 +162,8 @@ async def take(platform, push: CityOrder | CityFollowUp) -> tuple[int, OrderReco
 
 
 async def follow_up(platform, push: CityFollowUp) -> tuple[int, OrderRecord]:
-    from core.tables import Order, OrderEvent
+    from core.intake import DUPLICATE_KEY
+    from core.tables import IdempotencyKey, Order, OrderEvent
 
     order = await Order.select(Order.id, Order.number).where(
         (Order.source == "city_transfer") & (Order.external_id == push.city_number)).first()
@@ -175,7 +176,19 @@ async def follow_up(platform, push: CityFollowUp) -> tuple[int, OrderRecord]:
         return 200, await platform.orders.get(order["number"], CITY)
     payload = {"follow_up_id": push.follow_up_id, "text": push.text,
                "at": push.at.isoformat() if push.at else None}
-    return 201, (await platform.orders.act(order["number"], FOLLOW_UP_ACTIONS[push.kind], payload, CITY)).order
+    # copies of one follow-up racing each other: the database's unique key on idempotency_keys lets
+    # one through; the others' insert fails (on PostgreSQL once the first commits) and they answer 200
+    key = hashlib.sha256(f"{push.city_number}\x1f{push.follow_up_id}".encode()).hexdigest()
+    try:
+        async with write_transaction(platform.engine):
+            await IdempotencyKey.insert(IdempotencyKey(
+                scope="city:follow_up", key=key, request_hash=key, status_code=201,
+                response={"number": order["number"]}, created_at=platform.orders.clock()))
+            result = await platform.orders.act(order["number"], FOLLOW_UP_ACTIONS[push.kind], payload, CITY)
+    except DUPLICATE_KEY:
+        return 200, await platform.orders.get(order["number"], CITY)
+    platform.orders.outbox_written()  # the action's messages are committed only now
+    return 201, result.order
 
 
 # -- reconciliation ------------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound,
 from core.model import ROLES, Actor, Citizen, OrderRecord
 from core.routing import Suggestion, suggest
 from core.tables import IdempotencyKey, Order
+from core.visibility import visible
 
 if TYPE_CHECKING:
     from core.orders import OrderService
@@ -123,6 +124,13 @@ class IntakeDesk:
             raise Forbidden(f"{ROLES.get(actor.role, actor.role)}不能受理工单")
         if not actor.may_use_channel(code):
             raise Forbidden(f"该 API Key 无权向渠道「{channel.name}」提交工单")
+        if request.source == "city_transfer" and actor.role != "city" and (
+                request.external_id is not None or actor.kind == "api_key"):
+            # the city's numbers are claimed by its signed push only: a number filed first by anyone
+            # else would take the city's real order (answered as a repeat) and its status messages
+            raise Forbidden("市级转派工单只能由市级平台签名推送（POST /api/integrations/city/orders）",
+                            [FieldError("source", "市级工单号只能由市级平台推送；中心手工登记的市级转派件不填 external_id"
+                                        if actor.kind != "api_key" else "对接系统不能以市级转派的来源提交工单")])
         errors: list[FieldError] = nul_errors(msgspec.to_builtins(request))
         if errors:
             raise InvalidInput(errors)
@@ -280,12 +288,19 @@ class IntakeDesk:
                         raise Conflict("该 Idempotency-Key 已用于另一个不同的请求")
                     first = await Order.select().where(Order.number == seen["response"]["number"]).output(
                         load_json=True).first()
+                    if first is None or first["channel"] != row["channel"] or not visible(first, actor):
+                        raise Conflict("该 Idempotency-Key 已用于另一个不同的请求")
                     return seen["status_code"], as_record(first)
             if request.external_id:
+                # the repeat is the sender's own: same channel, and an order the caller may see; another
+                # channel's order under the same number is neither returned nor overwritten (409)
                 first = await Order.select().where((Order.source == request.source)
                                                    & (Order.external_id == request.external_id)).output(
                     load_json=True).first()
                 if first is not None:
+                    if first["channel"] != row["channel"] or not visible(first, actor):
+                        raise Conflict("该外部编号（external_id）已被另一渠道的工单使用",
+                                       [FieldError("external_id", "已被另一渠道的工单使用，请换一个编号")])
                     return 200, as_record(first)
             row = {**row, "number": number or await self._next_number(now)}
             order = as_record({**row, "id": await insert_row(Order, row)})

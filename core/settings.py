@@ -23,6 +23,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     city_platform_url: str | None = None
     city_states_url: str | None = None  # where reconciliation asks the city for its orders' states
     city_secret: str = ""  # signs the city's inbound pushes (HMAC-SHA256); unset refuses them all
+    metrics_token: str = ""  # the scraper's bearer token for /metrics; unset refuses every scrape
     outbox_lease_seconds: int = 120  # how long a claimed message waits before another worker retries it
     sms_gateway_url: str | None = None  # unset: text messages are recorded in the database only
     sms_gateway_token: str = ""
@@ -86,6 +87,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         city_platform_url=env.get("HUYING_CITY_PLATFORM_URL") or None,
         city_states_url=env.get("HUYING_CITY_STATES_URL") or None,
         city_secret=env.get("HUYING_CITY_SECRET", ""),
+        metrics_token=env.get("HUYING_METRICS_TOKEN", ""),
         outbox_lease_seconds=int(env.get("HUYING_OUTBOX_LEASE_SECONDS", 120)),
         sms_gateway_url=env.get("HUYING_SMS_GATEWAY_URL") or None,
         sms_gateway_token=env.get("HUYING_SMS_GATEWAY_TOKEN", ""),

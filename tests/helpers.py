@@ -129,8 +129,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def serve_in_thread(app):
-    """Run ``app`` on a real uvicorn server on 127.0.0.1 (a free port) until the block ends."""
+def serve_in_thread(app, **options):
+    """Run ``app`` on a real uvicorn server on 127.0.0.1 (a free port) until the block ends; ``options``
+    go to ``uvicorn.Config`` (``api.cli.server_options()`` for the server ``huying serve`` runs)."""
     import contextlib
     import threading
     import time
@@ -140,7 +141,8 @@ def serve_in_thread(app):
     @contextlib.contextmanager
     def running():
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                                  **options))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         deadline = time.monotonic() + 20
@@ -154,3 +156,15 @@ def serve_in_thread(app):
             thread.join(10)
 
     return running()
+
+
+async def city_transfer(platform, **overrides):
+    """An order the city transferred, filed as the city's signed push files it (its numbers are
+    reserved to the city: staff and API keys may not claim one)."""
+    import msgspec
+
+    from core.city import CITY
+    from core.orders import IntakeRequest
+
+    request = msgspec.convert(intake_body(source="city_transfer", **overrides), IntakeRequest)
+    return (await platform.orders.intake("hotline", request, CITY))[1]

@@ -15,7 +15,7 @@ from core.city import reconcile, sign
 from core.outbox import deliver_due
 from core.tables import CityDiscrepancy, Order, OrderEvent, OutboxMessage
 from tests.city_server import CityServer
-from tests.helpers import intake_body
+from tests.helpers import city_transfer, intake_body
 
 SECRET = "city-shared-secret"
 TOPIC = "city_platform.status"
@@ -173,8 +173,7 @@ async def test_status_changes_reach_the_city_platform_once(connected, tokens, ci
 
 
 async def test_without_a_configured_city_url_messages_wait(client, tokens):
-    body = intake_body(source="city_transfer", external_id="CS-2026-78")
-    await client.post("/api/channels/hotline/orders", json=body, headers=tokens["agent1"])
+    await city_transfer(client.platform, external_id="CS-2026-78")
     await deliver_due(client.platform.deliverers, client.platform.settings)
     message = await OutboxMessage.select().where(OutboxMessage.topic == TOPIC).first()
     assert "HUYING_CITY_PLATFORM_URL" in message["last_error"] and message["delivered_at"] is None

@@ -128,7 +128,7 @@ async def test_nul_in_login_and_tracking_is_a_400(client):
 
 async def test_an_api_key_with_the_longest_name_can_still_take_orders(client, tokens):
     """The key acts as "api:<name>" in the audit trail; its name is bounded so that always fits."""
-    response = await client.post("/api/api-keys", json={"name": "k" * 120, "channels": []}, headers=tokens["admin1"])
+    response = await client.post("/api/api-keys", json={"name": "k" * 120}, headers=tokens["admin1"])
     assert response.status_code == 201
     key = response.json()["key"]
     created = await client.post(INTAKE, json=intake_body(), headers={"X-API-Key": key})
@@ -149,9 +149,10 @@ async def test_concurrent_copies_with_one_idempotency_key_all_get_the_answer(pla
 
 
 async def test_concurrent_copies_with_one_external_id_all_get_the_order(platform):
-    agent = Actor(name="agent1", role="agent")
+    from core.city import CITY
+
     request = msgspec.convert(intake_body(external_id="city-42", source="city_transfer"), IntakeRequest)
-    results = await asyncio.gather(*[platform.orders.intake("hotline", request, agent) for _ in range(10)])
+    results = await asyncio.gather(*[platform.orders.intake("hotline", request, CITY) for _ in range(10)])
     assert {status for status, _ in results} <= {200, 201}
     assert len({order.number for _, order in results}) == 1 and await Order.count() == 1
 
@@ -325,7 +326,7 @@ async def test_https_can_be_declared_behind_a_proxy(migrated):
 
 async def test_the_openapi_document_describes_refusals_security_and_strict_bodies(client):
     doc = (await client.get("/schema/openapi.json")).json()
-    assert set(doc["components"]["securitySchemes"]) == {"BearerToken", "ApiKey"}
+    assert set(doc["components"]["securitySchemes"]) == {"BearerToken", "ApiKey", "MetricsToken", "CitySignature"}
     assert doc["security"] == [{"BearerToken": []}, {"ApiKey": []}]
     for path, methods in doc["paths"].items():
         for method, operation in methods.items():

@@ -14,7 +14,7 @@ from core.platform import Platform
 from core.plugins import Channels, get_plugin_manager
 from core.tables import IdempotencyKey, Order, OrderEvent, OutboxMessage
 from tests import sample_plugin
-from tests.helpers import intake_body
+from tests.helpers import city_transfer, intake_body
 
 
 async def _post(client, headers, body, channel="hotline", **kw):
@@ -123,7 +123,7 @@ async def test_an_idempotency_key_makes_a_repeat_return_the_first_order(client, 
 
 @pytest.mark.clock("2026-11-28T09:00:00+08:00")
 async def test_a_repeat_from_the_same_source_returns_the_first_order(client, tokens):
-    body = intake_body(source="city_transfer", external_id="CS12345-2026-0001",
+    body = intake_body(source="netboard", external_id="WZ12345-2026-0001",
                        received_at="2026-11-27T10:00:00+08:00")
     first = await _post(client, tokens["agent1"], body)
     again = await _post(client, tokens["agent1"], body)
@@ -134,8 +134,7 @@ async def test_a_repeat_from_the_same_source_returns_the_first_order(client, tok
 
 
 async def test_status_changes_of_city_orders_go_to_the_outbox(client, tokens):
-    body = intake_body(source="city_transfer", external_id="CS-9")
-    number = (await _post(client, tokens["agent1"], body)).json()["number"]
+    number = (await city_transfer(client.platform, external_id="CS-9")).number
     await client.post(f"/api/orders/{number}/actions/dispatch", json={"department": "eco_env"},
                       headers=tokens["dispatcher1"])
     city = OutboxMessage.topic == "city_platform.status"

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from core.city import CITY
 from core.hookspecs import hookimpl
 from core.jobs import ArqJobs, InProcessJobs, deliver_outbox, worker_settings
 from core.model import Actor
@@ -156,7 +157,7 @@ async def _city_transfer(platform, city_url: str, lease_seconds: int) -> tuple[s
     platform.settings = msgspec.structs.replace(platform.settings, city_platform_url=city_url,
                                                 outbox_lease_seconds=lease_seconds)
     request = msgspec.convert(intake_body(source="city_transfer", external_id="SZ-KILL-1"), IntakeRequest)
-    _, order = await platform.orders.intake("hotline", request, Actor(name="agent1", role="agent"))
+    _, order = await platform.orders.intake("hotline", request, CITY)  # the city's numbers are its own
     message = await OutboxMessage.select().where(OutboxMessage.topic == "city_platform.status").first()
     return order.number, message["id"]
 

@@ -222,7 +222,7 @@ async def test_attachments_are_checked_stored_and_only_shown_to_who_may_see_the_
 
 @pytest.mark.clock("2026-12-07T10:00:00+08:00")
 async def test_a_consult_received_before_national_day_is_due_on_the_third_working_day(client, tokens):
-    number = await _new(client, tokens, kind="consult", source="city_transfer", external_id="CS-0930",
+    number = await _new(client, tokens, kind="consult", source="netboard", external_id="WZ-0930",
                         received_at="2026-09-30T10:00:00+08:00")
     order = (await client.get(f"/api/orders/{number}", headers=tokens["agent1"])).json()
     # 10-01..07 are the holiday; 10-08, 10-09 and the make-up Saturday 10-10 are the working days

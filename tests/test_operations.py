@@ -23,6 +23,12 @@ def _metrics(text: str) -> dict[tuple[str, tuple], float]:
             for family in text_string_to_metric_families(text) for s in family.samples}
 
 
+async def _scrape(client):
+    """GET /metrics as the centre's scraper does, with the metrics token."""
+    client.platform.settings = msgspec.structs.replace(client.platform.settings, metrics_token="scraper-token")
+    return await client.get("/metrics", headers={"Authorization": "Bearer scraper-token"})
+
+
 async def _order(client, tokens, **overrides) -> str:
     response = await client.post("/api/channels/hotline/orders", json=helpers.intake_body(**overrides),
                                  headers=tokens["agent1"])
@@ -76,7 +82,7 @@ async def test_metrics_count_requests_by_route_orders_by_status_and_overdue(clie
     number = await _order(client, tokens)
     await client.get(f"/api/orders/{number}", headers=tokens["agent1"])
     await client.get("/api/orders/XJ-none", headers=tokens["agent1"])
-    response = await client.get("/metrics")
+    response = await _scrape(client)
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples = _metrics(response.text)
     route = (("method", "GET"), ("route", "/api/orders/{number}"))
@@ -116,7 +122,7 @@ async def test_every_response_carries_a_request_id_and_errors_repeat_it(client, 
     assert ids == [r.headers["x-request-id"] for r in (ok, bad, unknown, given, hostile, invented)]
     assert len(set(ids)) == len(ids)  # each request its own id
     assert invented.status_code == 405 and seen[-1].fields["method"] == "BREW"
-    metrics = (await client.get("/metrics")).text
+    metrics = (await _scrape(client)).text
     assert "BREW" not in metrics and 'method="OTHER"' in metrics  # a made-up verb does not grow the labels
     assert seen[1].fields["status"] == 400 and seen[1].fields["route"] == "/api/channels/{code}/orders"
 

@@ -15,7 +15,7 @@ from core.plugin_api import Actor
 from plugins.city_recheck import imports
 from plugins.city_recheck import rows as reading
 from plugins.city_recheck.tables import Recheck, RecheckImport
-from tests.helpers import intake_body, png
+from tests.helpers import city_transfer, intake_body, png
 
 PNG = png()  # a real image: uploads are decoded
 HEADER = ["工单编号", "市级编号", "回访时间", "回访结果", "不满意原因"]
@@ -36,17 +36,14 @@ async def _act(client, headers, number, action, payload=None):
 
 async def _transferred(client, tokens, city_number, *, department="eco_env", complete=True) -> dict:
     """An order the city transferred to us, handled by ``department`` and (by default) completed."""
-    body = intake_body(source="city_transfer", external_id=city_number)
-    response = await client.post("/api/channels/hotline/orders", json=body, headers=tokens["agent1"])
-    assert response.status_code == 201, response.text
-    number = response.json()["number"]
+    number = (await city_transfer(client.platform, external_id=city_number)).number
     handler = {"eco_env": "eco_handler", "housing": "housing_handler"}[department]
     await _act(client, tokens["dispatcher1"], number, "dispatch", {"department": department})
     await _act(client, tokens[handler], number, "accept")
     if complete:
         await _act(client, tokens[handler], number, "reply", {"reply": "已责令工地夜间停工。"})
         await _act(client, tokens["dispatcher1"], number, "approve")
-    return response.json()
+    return {"number": number}
 
 
 def _csv(rows, header=HEADER) -> bytes:
