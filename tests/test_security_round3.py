@@ -215,7 +215,9 @@ def _operations(schema: dict):
 def _concrete(path: str, operation: dict) -> str:
     for parameter in operation.get("parameters", []):
         if parameter["in"] == "path":
-            value = "1" if parameter.get("schema", {}).get("type") == "integer" else "nope"
+            schema = parameter.get("schema", {})
+            value = ("1" if schema.get("type") == "integer" else "2027-01-01" if schema.get("format") == "date"
+                     else "nope")
             path = path.replace("{" + parameter["name"] + "}", value)
     return path
 
