@@ -138,7 +138,7 @@ def cmd_train_dispatch(args) -> None:
         platform = _platform()
         await _migrate(platform)
         try:
-            return [await train(target) for target in TARGETS]
+            return [await train(target, keep=platform.settings.dispatch_models_kept) for target in TARGETS]
         finally:
             await platform.stop()
 

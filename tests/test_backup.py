@@ -66,6 +66,8 @@ async def test_backup_restores_every_table_and_attachment_into_an_empty_database
     """A backup restored into an empty database (and an empty attachment store) gives back every
     row of every table and every file, on whichever backend the platform runs."""
     platform = client.platform
+    platform.attachments.root = tmp_path / "var" / "attachments"  # this test's files only
+    platform.attachments.staging = tmp_path / "var" / "attachments-staging"
     await _fill(client, tokens)
     settings = msgspec.structs.replace(platform.settings, var_dir=str(Path(platform.attachments.root).parent))
     before, files = await _snapshot(settings), _files(Path(platform.attachments.root))

@@ -3,6 +3,8 @@ while Redis or the remote side is down. Runs whenever Redis is reachable; in CI 
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import os
 
 import pytest
@@ -278,3 +280,23 @@ def test_schedules_are_read_in_beijing_time():
     assert nightly.schedule == "30 2 * * *"
     every = Job(name="e", label="每分钟", run=nothing, minutes=None)
     assert every.next_after(dt.datetime(2026, 11, 28, 12, 0, 59, tzinfo=utc)) == dt.datetime(2026, 11, 28, 12, 1, tzinfo=utc)
+
+
+async def test_only_one_serving_process_runs_the_schedule(sms_platform):
+    """Without Redis each ``serve`` process ran every scheduled job (the daily training among them,
+    hundreds of megabytes apiece). Several processes now share one scheduler lease: while its holder
+    renews it nobody else runs the schedule; once it lapses another process takes over."""
+    from core import clock
+    from core.jobs import LEASE_SECONDS, InProcessJobs
+
+    first, second, third = (InProcessJobs(sms_platform) for _ in range(3))
+    assert len({first.holder, second.holder, third.holder}) == 3
+    assert await first._is_scheduler()
+    assert not await second._is_scheduler() and not await third._is_scheduler()
+    assert await first._is_scheduler()  # renewed by its holder
+    results = await asyncio.gather(*(jobs._is_scheduler() for jobs in (first, second, third)))
+    assert results == [True, False, False]
+    clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))  # the first process died and stopped renewing
+    results = await asyncio.gather(second._is_scheduler(), third._is_scheduler())
+    assert sorted(results) == [False, True]
+    assert not await first._is_scheduler()
