@@ -45,8 +45,11 @@ async def test_an_outbox_backlog_leaves_ready_alone_and_is_reported_by_the_check
     from core.healthcheck import monthly_check
     from core.tables import OutboxMessage
 
+    from core import clock
+
     client.platform.settings = msgspec.structs.replace(client.platform.settings, check_max_outbox_backlog=1)
-    await OutboxMessage.insert(*[OutboxMessage(topic="city_platform.status", payload={}) for _ in range(2)])
+    await OutboxMessage.insert(*[OutboxMessage(topic="city_platform.status", payload={}, created_at=clock.now())
+                                 for _ in range(2)])
     ready = await client.get("/ready")
     assert ready.status_code == 200, ready.text
     assert "huying_outbox_backlog 2.0" in (await client.get("/metrics")).text
