@@ -141,8 +141,12 @@ def _not_utf8(request: Request, exc: Exception) -> Response:
     return Response({"status_code": 400, "detail": detail, "extra": [{"key": "body", "message": detail,
                                                                        "source": "body"}]}, status_code=400)
 
+# A PostgreSQL backend terminated under a request (pg_terminate_backend, a failover, a restart) shows as
+# a lost connection, or, when the pool hands the dead connection to the next request, as asyncpg's
+# "another operation is in progress" (an InternalClientError): both are 503 with Retry-After, not 500.
 DATABASE_UNAVAILABLE = (OSError, sqlite3.OperationalError, asyncpg.PostgresConnectionError,
-                        asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError)
+                        asyncpg.exceptions.OperatorInterventionError, asyncpg.InterfaceError,
+                        asyncpg.exceptions.InternalClientError)
 
 
 def _documented(handlers: list) -> list:

@@ -148,7 +148,7 @@ def cmd_train_dispatch(args) -> None:
         platform = _platform()
         await _migrate(platform)
         try:
-            return [await train(target) for target in TARGETS]
+            return [await train(target, keep=platform.settings.dispatch_models_kept) for target in TARGETS]
         finally:
             await platform.stop()
 
@@ -184,6 +184,9 @@ def cmd_backup(args) -> None:
     except BackupError as exc:
         sys.exit(f"备份失败: {exc}")
     print(f"已备份到 {args.file}（{manifest['backend']} 数据库，附件 {manifest['attachments']} 个）")
+    if manifest["missing_attachments"]:
+        print(f"注意：{len(manifest['missing_attachments'])} 个附件记录缺少文件，例如 "
+              f"{manifest['missing_attachments'][0]}（请运行 huying check）", file=sys.stderr)
 
 
 def cmd_restore(args) -> None:

@@ -125,7 +125,8 @@ async def train_models(request: Request, actor: NamedDependency[Actor]) -> list[
     require_role(actor, "admin")
     from core.suggestions import TARGETS, train
 
-    results = [await train(target) for target in TARGETS]
+    keep = request.app.state.platform.settings.dispatch_models_kept
+    results = [await train(target, keep=keep) for target in TARGETS]  # each in a child process
     await request.app.state.platform.orders.learned.refresh(force=True)
     return results
 

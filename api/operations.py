@@ -154,7 +154,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["运维"], summary="就绪检查：数据库可达且已迁移、Redis 可达（如已配置）、发件箱积压在限度内")
+@get("/ready", tags=["运维"], summary="就绪检查：数据库可达且已迁移、Redis 可达（如已配置）")
 async def ready(request: Request) -> Response[dict]:
     from core.healthcheck import readiness
 

@@ -121,6 +121,7 @@ def load(port: int, path: str, headers: dict, clients: int, seconds: float) -> d
         raise SystemExit(f"{failures} requests to {path} failed")
     return {"rps": len(latencies) / seconds,
             "p50": latencies[len(latencies) // 2] * 1000,
+            "p95": latencies[int(len(latencies) * 0.95)] * 1000,
             "p99": latencies[int(len(latencies) * 0.99)] * 1000, "n": len(latencies)}
 
 

@@ -16,7 +16,7 @@ from core.db import read_transaction, write_transaction
 from core.errors import Conflict, Forbidden
 from core.lifecycle import STATUSES, TERMINAL
 from core.model import CENTRE_ROLES, Actor, OrderRecord
-from core.storage import clean_filename, sniff
+from core.storage import check_file, clean_filename
 from core.tables import Attachment
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class AttachmentDesk:
 
     async def attach(self, number: str, filename: str, data: bytes, actor: Actor, store) -> AttachmentRecord:
         """Keep a file on an open order; judged by its content, audited like an action."""
-        content_type = sniff(data)
+        content_type = await check_file(data)  # off the event loop: an image is decoded whole
         service = self.service
         now = service.clock()
         async with write_transaction(service.engine):

@@ -5,6 +5,11 @@ On the embedded default the database is copied with SQLite's online-backup API, 
 consistent snapshot while the platform keeps serving (WAL: writers are not blocked, and a write not
 yet committed is not in the copy). On PostgreSQL ``pg_dump`` takes the snapshot and ``pg_restore``
 puts it back; their major version must be at least the server's, or the dump could be unreadable.
+
+The files archived are exactly the ones the snapshot lists (read from the copy itself on SQLite, in
+the exported snapshot ``pg_dump`` uses on PostgreSQL): a file written after the snapshot would come
+back without its record, and ``huying check`` would fail right after the restore. The archive holds
+every citizen's personal data, so it is readable by its owner only (0600).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import re
 import shutil
 import sqlite3
@@ -78,35 +84,91 @@ def _copy_sqlite(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
+def _sqlite_keys(copy: Path) -> list[str]:
+    with contextlib.closing(sqlite3.connect(copy)) as conn:
+        try:
+            return [r[0] for r in conn.execute("SELECT key FROM attachments ORDER BY key")]
+        except sqlite3.OperationalError:  # no attachments table (yet)
+            return []
+
+
+async def _pg_dump_with_keys(settings: Settings, target: Path) -> list[str]:
+    """``pg_dump`` inside a snapshot this connection exported, and the attachment keys as that same
+    snapshot sees them."""
+    import asyncio
+
+    import asyncpg
+
+    conn = await asyncpg.connect(settings.database_url)
+    try:
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = await conn.fetchval("SELECT pg_export_snapshot()")
+            exists = await conn.fetchval("SELECT to_regclass('public.attachments') IS NOT NULL")
+            keys = [r["key"] for r in await conn.fetch("SELECT key FROM attachments ORDER BY key")] if exists else []
+            await asyncio.to_thread(_run, ["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
+                                           f"--snapshot={snapshot}", f"--file={target}",
+                                           f"--dbname={settings.database_url}"])
+    finally:
+        await conn.close()
+    return keys
+
+
+def _locate(settings: Settings, key: str) -> Path | None:
+    """A listed file in the store, or still staged (its order committed a moment before the copy)."""
+    if "/" in key or key.startswith("."):
+        return None
+    root = _attachment_root(settings)
+    path = root / key[:2] / key
+    if path.is_file():
+        return path
+    staging = root.parent / (root.name + "-staging")
+    return next((p for p in staging.glob(f"*-{key}") if p.is_file()), None) if staging.exists() else None
+
+
+def _private_file(path: Path):
+    """Opened for writing, readable and writable by its owner only, whatever the umask."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, "wb")
+
+
 async def backup(settings: Settings, file: Path) -> dict:
     """Write the archive; returns its manifest."""
+    import asyncio
+
     file = Path(file)
     with tempfile.TemporaryDirectory(prefix="huying-backup-") as tmp:
         work = Path(tmp)
         if settings.is_sqlite:
             if not settings.sqlite_path.exists():
                 raise BackupError(f"数据库文件不存在：{settings.sqlite_path}")
-            _copy_sqlite(settings.sqlite_path, work / SQLITE_FILE)
+            await asyncio.to_thread(_copy_sqlite, settings.sqlite_path, work / SQLITE_FILE)
             database = SQLITE_FILE
+            keys = _sqlite_keys(work / SQLITE_FILE)
         else:
             await _check_client("pg_dump", settings.database_url)
-            _run(["pg_dump", "--format=custom", "--no-owner", "--no-privileges",
-                  f"--file={work / PG_FILE}", f"--dbname={settings.database_url}"])
+            keys = await _pg_dump_with_keys(settings, work / PG_FILE)
             database = PG_FILE
-        root = _attachment_root(settings)
-        files = sorted(p for p in root.glob("*/*") if p.is_file()) if root.exists() else []
+        files = {key: _locate(settings, key) for key in keys}
+        missing = sorted(key for key, path in files.items() if path is None)
         manifest = {"format": FORMAT, "backend": "sqlite" if settings.is_sqlite else "postgresql",
-                    "database": database, "attachments": len(files),
-                    "created_at": clock.now().isoformat()}
+                    "database": database, "attachments": len(files) - len(missing),
+                    "missing_attachments": missing[:100], "created_at": clock.now().isoformat()}
         (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
         partial = file.with_name(file.name + ".partial")
         file.parent.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(partial, "w:gz") as archive:
-            archive.add(work / MANIFEST, MANIFEST)
-            archive.add(work / database, database)
-            for path in files:
-                archive.add(path, f"{ATTACHMENTS}/{path.parent.name}/{path.name}")
-        partial.replace(file)  # a crash mid-way never leaves a truncated archive under the real name
+
+        def write() -> None:
+            with _private_file(partial) as out, tarfile.open(fileobj=out, mode="w:gz") as archive:
+                archive.add(work / MANIFEST, MANIFEST)
+                archive.add(work / database, database)
+                for key, path in sorted(files.items()):
+                    if path is not None:
+                        archive.add(path, f"{ATTACHMENTS}/{key[:2]}/{key}")
+            os.chmod(partial, 0o600)
+            partial.replace(file)  # a crash mid-way never leaves a truncated archive under the real name
+
+        await asyncio.to_thread(write)
     return manifest
 
 

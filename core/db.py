@@ -16,7 +16,7 @@ from typing import Any
 
 from piccolo.columns.column_types import JSON, JSONB
 from piccolo.engine.base import Engine
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 from piccolo.engine.sqlite import SQLiteEngine
 from piccolo.querystring import QueryString
 from piccolo.utils.encoding import dump_json
@@ -25,12 +25,103 @@ from piccolo.utils.sql_values import convert_to_sql_value
 from core.sqlite_engine import HuyingSQLiteEngine
 
 
+def _lost_connection_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg
+
+    return (OSError, asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError,
+            asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError)
+
+
+class RetryingPostgresTransaction(PostgresTransaction):
+    """A transaction that survives a backend terminated while its connection sat in the pool
+    (``pg_terminate_backend``, a failover): if BEGIN fails on a dead connection, nothing was written,
+    so the pool's connections are renewed and BEGIN is tried once more on a fresh one. On the way
+    out a dead connection is dropped, never leaked: piccolo's own exit skipped the release when the
+    rollback failed, and the next request got the half-dead connection ("another operation is in
+    progress", a 500)."""
+
+    async def __aenter__(self) -> PostgresTransaction:
+        if self._parent is not None:
+            return self._parent
+        lost = _lost_connection_errors()
+        for attempt in (1, 2):
+            self.connection = await self.get_connection()
+            self.transaction = self.connection.transaction()
+            try:
+                await self.begin()
+                break
+            except lost:
+                await self._drop_connection()
+                if attempt == 2:
+                    raise
+                if self.engine.pool:
+                    await self.engine.pool.expire_connections()  # its other connections died too
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def _drop_connection(self) -> None:
+        with contextlib.suppress(Exception):  # already closed, or already back in the pool
+            self.connection.terminate()
+        if self.engine.pool:
+            with contextlib.suppress(Exception):
+                await self.engine.pool.release(self.connection)
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        if self._parent:
+            return exception is None
+        lost = _lost_connection_errors()
+        try:
+            if exception:
+                if not self._rolled_back:
+                    try:
+                        await self.rollback()
+                    except lost:  # the server rolled it back when it dropped us
+                        with contextlib.suppress(Exception):
+                            self.connection.terminate()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
+        finally:
+            if self.engine.pool:
+                try:
+                    await self.engine.pool.release(self.connection)
+                except Exception:
+                    with contextlib.suppress(Exception):
+                        self.connection.terminate()
+            else:
+                with contextlib.suppress(Exception):
+                    await self.connection.close()
+            self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
+class RetryingPostgresEngine(PostgresEngine):
+    """piccolo's engine with ``RetryingPostgresTransaction``; a lone statement outside a transaction
+    that meets a dead pooled connection is run once more on a fresh one when nothing was written: a
+    SELECT, or any statement asyncpg refused to send (its "another operation is in progress" comes
+    before a byte leaves: the connection's state machine was left mid-operation by the dead backend)."""
+
+    def transaction(self, allow_nested: bool = True) -> PostgresTransaction:
+        return RetryingPostgresTransaction(engine=self, allow_nested=allow_nested)
+
+    async def _run_in_pool(self, query: str, args=None):
+        try:
+            return await super()._run_in_pool(query, args)
+        except _lost_connection_errors() as lost:
+            import asyncpg
+
+            unsent = isinstance(lost, asyncpg.exceptions.InternalClientError)
+            if not (unsent or query.lstrip()[:6].upper() == "SELECT") or not self.pool:
+                raise
+            await self.pool.expire_connections()
+            return await super()._run_in_pool(query, args)
+
+
 def make_engine(database_url: str) -> Engine:
     """The engine for a URL. Nothing is touched on disk until ``prepare`` (or the first query)."""
     if database_url.startswith("sqlite"):
         return HuyingSQLiteEngine(path=database_url.removeprefix("sqlite:///"), timeout=30)
     if database_url.startswith(("postgres://", "postgresql://")):
-        return PostgresEngine(config={"dsn": database_url}, log_queries=False)
+        return RetryingPostgresEngine(config={"dsn": database_url}, log_queries=False)
     raise ValueError(f"unsupported HUYING_DATABASE_URL: {database_url!r}")
 
 

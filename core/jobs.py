@@ -5,7 +5,9 @@ A job is a plain ``async def run(platform) -> dict`` declared as a ``Job`` throu
 Beijing time. The same functions and schedules run in one of two modes:
 
 * ``HUYING_REDIS_URL`` unset (embedded): the serving process runs them itself, on schedule and
-  (for the outbox) soon after each commit. Every ``serve`` process runs its own schedule.
+  (for the outbox) soon after each commit. Every ``serve`` process delivers the outbox; the scheduled
+  jobs run in one of them only, the holder of the ``scheduler`` lease (a row in ``job_leases``,
+  renewed while it runs; another process takes it over once it lapses).
 * ``HUYING_REDIS_URL`` set: ``huying worker`` runs them with arq (its cron with ``unique=True``, so
   several workers run a scheduled job once), and the API enqueues to Redis.
 
@@ -32,6 +34,7 @@ from core.outbox import deliver_due
 log = logging.getLogger(__name__)
 POLL_SECONDS = 5
 MAX_SLEEP_SECONDS = 30
+LEASE_SECONDS = 120  # a scheduler that stops renewing (its process died) is replaced after this
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):
@@ -118,6 +121,21 @@ async def deliver_outbox(platform) -> dict[str, int]:
     return counts
 
 
+async def hold_lease(name: str, holder: str, seconds: int = LEASE_SECONDS) -> bool:
+    """Take or renew the lease ``name`` for ``holder``: true when it is ours (free, lapsed or already
+    held by us), in one statement, so two processes asking at once never both get it."""
+    from core.db import run
+    from core.tables import JobLease
+
+    now = int(clock.now().timestamp())
+    rows = await run(JobLease._meta.db,
+                     "INSERT INTO job_leases (name, holder, expires_at) VALUES ({}, {}, {}) "
+                     "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+                     "WHERE job_leases.holder = excluded.holder OR job_leases.expires_at < {} RETURNING holder",
+                     name, holder, now + seconds, now)
+    return bool(rows) and rows[0]["holder"] == holder
+
+
 async def _quietly(awaitable) -> None:
     """Recording an incident must not hide the failure being recorded (the database may be down)."""
     try:
@@ -133,10 +151,13 @@ class InProcessJobs:
     mode = "in_process"
 
     def __init__(self, platform):
+        import secrets
+
         self.platform = platform
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self._running: set[asyncio.Task] = set()
+        self.holder = f"{__import__('os').getpid()}-{secrets.token_hex(6)}"
 
     def kick(self) -> None:
         self._wake.set()
@@ -157,19 +178,31 @@ class InProcessJobs:
             except Exception:  # keep the loop alive; the messages stay in the outbox
                 log.exception("outbox delivery failed")
 
+    async def _is_scheduler(self) -> bool:
+        """Only the holder of the scheduler lease runs the schedule (``serve --workers N`` without
+        Redis: one process trains the models, sweeps and checks, not N of them)."""
+        try:
+            return await hold_lease("scheduler", self.holder)
+        except Exception:  # the database is away: nobody runs the schedule until it is back
+            log.warning("could not renew the scheduler lease", exc_info=True)
+            return False
+
     async def _schedule_loop(self) -> None:
         jobs = [j for j in self.platform.jobs.values() if j.name != "deliver_outbox"]
         now = clock.now()
         upcoming = {job.name: job.next_after(now) for job in jobs}
         while jobs:
             now = clock.now()
-            for job in jobs:
-                if upcoming[job.name] <= now:
-                    upcoming[job.name] = job.next_after(now)
-                    try:
-                        await run_job(self.platform, job, mode=self.mode)
-                    except Exception:  # recorded in job_runs; the next run tries again
-                        log.exception("job %s failed", job.name)
+            due = [job for job in jobs if upcoming[job.name] <= now]
+            for job in due:
+                upcoming[job.name] = job.next_after(now)
+            if due and not await self._is_scheduler():
+                due = []  # another process holds the schedule
+            for job in due:
+                try:
+                    await run_job(self.platform, job, mode=self.mode)
+                except Exception:  # recorded in job_runs; the next run tries again
+                    log.exception("job %s failed", job.name)
             wait = min(upcoming.values()) - clock.now()
             await asyncio.sleep(min(max(wait.total_seconds(), 0.5), MAX_SLEEP_SECONDS))
 

@@ -46,6 +46,8 @@ class OrderService(OrderLists):
         self.engine = engine
         self.reference = ReferenceData()
         self.outbox_written: Callable[[], None] = lambda: None  # wakes the delivery job after a commit
+        # topic → handler settling a message inside the action's transaction (see ``Outbox.write``)
+        self.at_once: dict[str, Callable] = {}
         self.clock: Callable[[], dt.datetime] = _now  # replaced only to replay history (demo data)
         self.received_at_max_age = dt.timedelta(days=400)  # Settings.received_at_max_age_days
         self.intake_desk = IntakeDesk(self)
@@ -89,7 +91,7 @@ class OrderService(OrderLists):
         for reaction in self.channels.hook(order.channel, "on_transition")(channel=channel, order=order,
                                                                             event=event, outbox=outbox):
             await _maybe_await(reaction)  # an async reaction may write the plugin's own tables
-        return await outbox.write(now)
+        return await outbox.write(now, self.at_once)
 
     # -- for plugin code ----------------------------------------------------------------------------
 

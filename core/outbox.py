@@ -35,17 +35,26 @@ class Outbox:
     def send(self, topic: str, payload: dict[str, Any]) -> None:
         self.messages.append((topic, payload))
 
-    async def write(self, now: dt.datetime) -> int:
+    async def write(self, now: dt.datetime, at_once: dict[str, Any] | None = None) -> int:
         """One row per message through the service's insert path (an intake writes one or two; the
-        ORM's object and query building cost more than the insert itself)."""
+        ORM's object and query building cost more than the insert itself); returns how many were
+        queued. A topic in ``at_once`` whose handler takes the message (returns true) is settled in
+        this transaction instead (a text message with no gateway to go to: its record is the delivery),
+        so nothing waits in the outbox for a job to copy it."""
         from core.db import insert_row
 
+        queued = 0
         for topic, payload in self.messages:
+            handler = (at_once or {}).get(topic)
+            if handler is not None and await handler({"id": None, "topic": topic, "order_number": self.order_number,
+                                                      "payload": payload}):
+                continue
+            queued += 1
             await insert_row(OutboxMessage, {"topic": topic, "order_number": self.order_number, "payload": payload,
                                              "attempts": 0, "next_attempt_at": now, "delivered_at": None,
                                              "last_error": "", "created_at": now, "abandoned_at": None,
                                              "abandon_reason": ""})
-        return len(self.messages)
+        return queued
 
 
 def backoff(attempts: int) -> dt.timedelta:

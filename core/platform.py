@@ -7,6 +7,7 @@ import time, so a test can assemble one with extra plugins of its own.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 from piccolo.engine.postgres import PostgresEngine
@@ -39,6 +40,10 @@ def _all_tables(base: type[Table] = Table) -> list[type[Table]]:
     return found
 
 
+async def _settled(handler, platform, message: dict) -> bool:
+    return await handler(message, platform.settings)
+
+
 class Platform:
     def __init__(self, settings: Settings | None = None, pm=None):
         self.settings = settings or load_settings()
@@ -53,6 +58,10 @@ class Platform:
         self.login_throttle = LoginThrottle(self.settings.login_limit_account, self.settings.login_limit_address)
         self.deliverers = collect_deliverers(self.pm)
         self.jobs = collect_jobs(self.pm)
+        # a deliverer with an ``in_transaction`` form settles its messages in the action's transaction
+        # when it can (say, no gateway configured), read against the settings of the moment
+        self.orders.at_once = {topic: functools.partial(_settled, deliver.in_transaction, self)
+                               for topic, deliver in self.deliverers.items() if hasattr(deliver, "in_transaction")}
         self.orders.learned = Learned()
         self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")

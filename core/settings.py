@@ -47,7 +47,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_limit_account: tuple[int, int] = (5, 900)
     login_limit_address: tuple[int, int] = (20, 900)
     open311_jurisdiction: str = "huying"  # the jurisdiction_id Open311 callers may name
-    ready_max_outbox_backlog: int = 1000  # /ready fails above this many undelivered messages
+    # ``huying check`` reports a backlog above this many undelivered messages (/ready does not: a
+    # backlog is the jobs' business, not a reason to stop sending requests to this process)
+    check_max_outbox_backlog: int = 1000
+    dispatch_models_kept: int = 3  # trained dispatch-suggestion models kept (the newest N)
     db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
 
     @property
@@ -102,7 +105,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         login_limit_account=_limit(env.get("HUYING_LOGIN_LIMIT_ACCOUNT"), (5, 900)),
         login_limit_address=_limit(env.get("HUYING_LOGIN_LIMIT_ADDRESS"), (20, 900)),
         open311_jurisdiction=env.get("HUYING_OPEN311_JURISDICTION", "huying"),
-        ready_max_outbox_backlog=int(env.get("HUYING_READY_MAX_OUTBOX_BACKLOG", 1000)),
+        check_max_outbox_backlog=int(env.get("HUYING_CHECK_MAX_OUTBOX_BACKLOG", 1000)),
+        dispatch_models_kept=max(1, int(env.get("HUYING_DISPATCH_MODELS_KEPT", 3))),
         db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
 

@@ -171,6 +171,15 @@ class JobRun(Table, tablename="job_runs"):
     error = Text(default="")
 
 
+class JobLease(Table, tablename="job_leases"):
+    """Work only one process may do at a time (the in-process schedule): who holds it, until when
+    (seconds since the epoch); a holder that stops renewing loses it when it expires."""
+
+    name = Varchar(length=64, unique=True)
+    holder = Varchar(length=64, default="")
+    expires_at = BigInt(default=0)
+
+
 class InboundPush(Table, tablename="inbound_pushes"):
     """Signatures of pushes the city platform sent in the last minutes: a replay is refused."""
 
@@ -289,6 +298,7 @@ ALL_TABLES: tuple[type[Table], ...] = (
     OutboxMessage,
     OutboxEvent,
     JobRun,
+    JobLease,
     InboundPush,
     CityDiscrepancy,
     TextMessage,

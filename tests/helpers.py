@@ -108,6 +108,22 @@ def png(width: int = 4, height: int = 4) -> bytes:
     return out.getvalue()
 
 
+def big_png(width: int, height: int) -> bytes:
+    """A real, complete grey PNG of ``width``×``height`` that compresses to almost nothing (7000×7000:
+    about 48 KB), made row by row: the kind of file that costs a server seconds to decode."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    squeeze = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)  # filter byte, then one grey byte a pixel
+    body = b"".join(squeeze.compress(row) for _ in range(height)) + squeeze.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", body) + chunk(b"IEND", b""))
+
+
 def jpeg(width: int = 4, height: int = 4) -> bytes:
     import io
 

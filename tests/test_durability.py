@@ -219,3 +219,73 @@ async def test_postgres_going_away_gives_clean_503s_and_service_resumes_without_
     finally:
         server.stop()
         relay.down()
+
+
+async def test_a_terminated_postgres_backend_is_a_retry_or_a_503_never_a_500(platform):
+    """``pg_terminate_backend`` on the app's connections (a failover, an operator) once surfaced as 500
+    ("another operation is in progress", 6 of 2,334 requests) and leaked the pool's connections. Now a
+    statement that never reached the server is retried on a fresh connection, anything else answers
+    503 with Retry-After; the pool keeps its size, and the outbox delivery carries on."""
+    import asyncio
+
+    import asyncpg
+    from litestar.testing import AsyncTestClient
+
+    from api.app import create_app
+    from core import clock
+    from core.jobs import InProcessJobs
+    from core.notices import staff_notice
+    from core.outbox import Outbox
+    from core.tables import OutboxMessage, TextMessage
+    from tests import helpers
+
+    if platform.settings.is_sqlite:
+        pytest.skip("PostgreSQL only")
+    admin = await asyncpg.connect(platform.settings.database_url)
+
+    async def terminate():
+        await admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+    statuses = []
+    try:
+        async with AsyncTestClient(create_app(platform, pool=True, run_jobs=False)) as client:
+            agent = await helpers.login(client, "agent1")
+            for _ in range(6):
+                for _ in range(4):
+                    for response in (await client.post("/api/channels/hotline/orders", json=intake_body(),
+                                                       headers=agent),
+                                     await client.get("/api/orders", headers=agent)):
+                        statuses.append(response.status_code)
+                        if response.status_code == 503:
+                            assert response.headers["retry-after"] and "数据库" in response.json()["detail"]
+                await terminate()
+            assert set(statuses) <= {200, 201, 503}, statuses
+            assert statuses.count(503) <= 6  # at most the first request after each termination
+            # no connection leaked: more requests in a row than the pool holds all succeed
+            for _ in range(platform.settings.db_pool_size + 2):
+                assert (await client.get("/api/orders", headers=agent)).status_code == 200
+
+        await platform.engine.start_connection_pool(min_size=2, max_size=4)  # on this test's event loop
+        try:
+            jobs = InProcessJobs(platform)
+            await jobs.start()
+            try:
+                outbox = Outbox()
+                staff_notice(outbox, "role:dispatcher", "sla", number="X", subject="测试", note="临期")
+                await outbox.write(clock.now())
+                await terminate()  # under the delivery loop's feet
+                jobs.kick()
+                for _ in range(200):
+                    if await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 0:
+                        break
+                    await asyncio.sleep(0.1)
+                    jobs.kick()
+                assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 0
+                assert await TextMessage.count().where(TextMessage.kind == "staff") == 1
+            finally:
+                await jobs.stop()
+        finally:
+            await platform.engine.close_connection_pool()
+    finally:
+        await admin.close()

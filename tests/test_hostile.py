@@ -448,3 +448,25 @@ def test_json_nesting_is_judged_outside_strings_without_walking_the_text(body, r
     from api.guard import nesting_problem
 
     assert (nesting_problem(body) is not None) is refused
+
+
+async def test_large_images_in_web_forms_do_not_stall_other_requests():
+    """Three 36-megapixel PNGs (under the limit, so decoded whole) in a web form once held the event
+    loop for the better part of a second each; the form's check now runs in worker threads, so the
+    loop keeps serving meanwhile (``bench/hostile.py`` measures it through a real server)."""
+    import time
+
+    from api.web.uploads import check
+
+    image = helpers.big_png(6000, 6000)
+    ticks: list[float] = []
+
+    async def meanwhile():
+        while not checked.done():
+            ticks.append(time.perf_counter())
+            await asyncio.sleep(0.005)
+
+    checked = asyncio.ensure_future(asyncio.gather(*(check(f"照片{i}.png", image) for i in range(3))))
+    await asyncio.gather(checked, meanwhile())
+    assert checked.result() == [("image/png", None)] * 3
+    assert len(ticks) > 10 and max(b - a for a, b in zip(ticks, ticks[1:])) < 0.1

@@ -3,6 +3,8 @@ while Redis or the remote side is down. Runs whenever Redis is reachable; in CI 
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import os
 
 import pytest
@@ -76,7 +78,8 @@ async def test_messages_wait_in_the_outbox_until_a_job_delivers_them(sms_platfor
     assert sms_platform.plugin.sent == []
     assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()
                                              & (OutboxMessage.topic == "sms")) == 1
-    assert await deliver_outbox(sms_platform) == {"delivered": 2, "failed": 0}  # with the core's receipt
+    # the core's receipt SMS was recorded with the intake (no gateway): only the plugin's message waits
+    assert await deliver_outbox(sms_platform) == {"delivered": 1, "failed": 0}
     assert sms_platform.plugin.sent == [{"number": number, "status": "received"}]
     assert await deliver_outbox(sms_platform) == {"delivered": 0, "failed": 0}  # never twice
 
@@ -141,8 +144,8 @@ async def test_nothing_is_lost_while_redis_is_down(sms_platform):
     number = await _intake(sms_platform)
     jobs.kick()  # … and asking for delivery is a no-op rather than an error
     await jobs._pending
-    assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 2
-    assert await deliver_outbox(sms_platform) == {"delivered": 2, "failed": 0}  # the cron catches up
+    assert await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()) == 1
+    assert await deliver_outbox(sms_platform) == {"delivered": 1, "failed": 0}  # the cron catches up
     assert sms_platform.plugin.sent[-1]["number"] == number
 
 
@@ -278,3 +281,23 @@ def test_schedules_are_read_in_beijing_time():
     assert nightly.schedule == "30 2 * * *"
     every = Job(name="e", label="每分钟", run=nothing, minutes=None)
     assert every.next_after(dt.datetime(2026, 11, 28, 12, 0, 59, tzinfo=utc)) == dt.datetime(2026, 11, 28, 12, 1, tzinfo=utc)
+
+
+async def test_only_one_serving_process_runs_the_schedule(sms_platform):
+    """Without Redis each ``serve`` process ran every scheduled job (the daily training among them,
+    hundreds of megabytes apiece). Several processes now share one scheduler lease: while its holder
+    renews it nobody else runs the schedule; once it lapses another process takes over."""
+    from core import clock
+    from core.jobs import LEASE_SECONDS, InProcessJobs
+
+    first, second, third = (InProcessJobs(sms_platform) for _ in range(3))
+    assert len({first.holder, second.holder, third.holder}) == 3
+    assert await first._is_scheduler()
+    assert not await second._is_scheduler() and not await third._is_scheduler()
+    assert await first._is_scheduler()  # renewed by its holder
+    results = await asyncio.gather(*(jobs._is_scheduler() for jobs in (first, second, third)))
+    assert results == [True, False, False]
+    clock.advance(dt.timedelta(seconds=LEASE_SECONDS + 1))  # the first process died and stopped renewing
+    results = await asyncio.gather(second._is_scheduler(), third._is_scheduler())
+    assert sorted(results) == [False, True]
+    assert not await first._is_scheduler()

@@ -132,3 +132,28 @@ def test_eval_command_prints_accuracy_for_any_labelled_csv(tmp_path):
     result = subprocess.run([sys.executable, "-m", "api.cli", "eval-dispatch", "--data", str(bad)],
                             capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode != 0 and "缺少列" in result.stderr
+
+
+async def test_only_the_newest_models_are_kept(client, tokens):
+    """Each training stores a version of megabytes; 64 daily trainings once filled 390 MB of a 459 MB
+    database. The training deletes all but the newest ``HUYING_DISPATCH_MODELS_KEPT`` (default 3)."""
+    import msgspec
+
+    from core.suggestions import train
+    from core.tables import DispatchModel
+
+    for i in range(6):
+        await _finish(client, tokens, RIVER[0] + str(i), RIVER[1], "eco_env")
+        await _finish(client, tokens, FOOD[0] + str(i), FOOD[1], "market")
+    assert client.platform.settings.dispatch_models_kept == 3  # the default
+    client.platform.settings = msgspec.structs.replace(client.platform.settings, dispatch_models_kept=2)
+    assert (await client.post("/api/dispatch-models/train", headers=tokens["admin1"])).status_code == 200
+    for _ in range(2):
+        await train("department", keep=client.platform.settings.dispatch_models_kept)
+    kept = await DispatchModel.select(DispatchModel.number, DispatchModel.active).where(
+        DispatchModel.target == "department").order_by(DispatchModel.number)
+    assert [(m["number"], m["active"]) for m in kept] == [(2, False), (3, True)]
+    assert await DispatchModel.count().where(DispatchModel.target == "category") == 1
+    assert (await train("department", keep=1))["version"] == 4
+    assert [m["number"] for m in await DispatchModel.select(DispatchModel.number).where(
+        DispatchModel.target == "department")] == [4]

@@ -620,6 +620,108 @@ async def test_files_already_accepted_are_kept_when_the_form_is_shown_again(clie
     assert await Attachment.count() == 2
 
 
+def _files_under(folder) -> list:
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+def _own_store(client, tmp_path):
+    """The platform's store, pointed at a folder of this test's own (the shared var folder holds
+    other tests' files)."""
+    store = client.platform.attachments
+    store.root, store.staging = tmp_path / "attachments", tmp_path / "attachments-staging"
+    return store
+
+
+async def test_refused_forms_leave_no_files_behind(client, tmp_path):
+    """Posting a form that fails validation again and again, each time with three PDFs, once left every
+    file on disk for good with no record (12 posts: 36 files). Now the store holds nothing until an
+    order lists a file, and a client's staged files are only the ones its form shows again."""
+    channel = client.platform.channels.get("hotline")
+    store = _own_store(client, tmp_path)
+    pdfs = [("attachments", (f"材料{i}.pdf", PDF, "application/pdf")) for i in range(3)]
+    for _ in range(12):
+        response = await post_form(client, "hotline", valid_form(channel, subject=""), files=pdfs)
+        assert response.status_code == 400
+    assert _files_under(store.root) == []
+    staged = _files_under(store.staging)
+    assert len(staged) == 3  # the last form's three files, offered again with it
+    kept = [a["value"] for a in Page(response.text).find("input", name="kept_attachment")]
+    assert len(kept) == 3
+    # the citizen corrects the form: the kept files move into the store with the order, none are left staged
+    page = Page(response.text)
+    fixed = await client.post("/forms/hotline", data={
+        "_csrf_token": page.hidden("_csrf_token"), "_submission": page.hidden("_submission"),
+        **valid_form(channel), "kept_attachment": kept})
+    assert fixed.status_code == 200, Page(fixed.text).text("error-summary")
+    recorded = {r["key"] for r in await Attachment.select(Attachment.key)}
+    assert len(recorded) == 3 and {p.name for p in _files_under(store.root)} == recorded
+    assert _files_under(store.staging) == []
+
+
+async def test_the_sweep_removes_staged_and_orphan_files_left_over_an_hour(client, tokens, tmp_path):
+    """What a refused or abandoned form, or a failed transaction, left behind goes after an hour; a
+    recorded file stays, and a staged one whose order was recorded is moved into place."""
+    import os
+    import time
+
+    from core.builtins.sweeps import attachment_sweep
+
+    channel = client.platform.channels.get("hotline")
+    store = _own_store(client, tmp_path)
+    number, _ = receipt(await post_form(client, "hotline", valid_form(channel),
+                                        files=[("attachments", ("门口.png", PNG, "image/png"))]))
+    await post_form(client, "hotline", valid_form(channel, subject=""),
+                    files=[("attachments", ("草稿.pdf", PDF, "application/pdf"))])
+    orphan = store.save(PDF, "application/pdf")  # bytes written by a transaction that then failed
+    fresh_orphan = store.save(PDF, "application/pdf")
+    # a staged file whose order was committed just before the process stopped
+    staged = store.stage(PNG, "image/png", "0123456789ab")
+    from core.attachments import NewAttachment
+    from core.model import Actor
+    from core.db import write_transaction
+
+    service = client.platform.orders
+    async with write_transaction(service.engine):
+        order = await service.queries.load(number, Actor(name="agent1", role="agent"))
+        await service.attachment_desk.record(order, NewAttachment(
+            key=store.final_key(staged), filename="补充.png", content_type="image/png", size=len(PNG)),
+            Actor(name="web", role="citizen", kind="citizen"), service.clock())
+    hour_ago = time.time() - 3700
+    for path in _files_under(store.root) + _files_under(store.staging):
+        if path.name != fresh_orphan:
+            os.utime(path, (hour_ago, hour_ago))
+    result = await attachment_sweep(client.platform)
+    assert result == {"placed": 1, "staged_removed": 1, "orphans_removed": 1}
+    assert _files_under(store.staging) == []
+    remaining = {p.name for p in _files_under(store.root)}
+    recorded = {r["key"] for r in await Attachment.select(Attachment.key)}
+    assert remaining == recorded | {fresh_orphan} and orphan not in remaining
+    listed = (await client.get(f"/api/orders/{number}/attachments", headers=tokens["agent1"])).json()
+    assert sorted(a["filename"] for a in listed) == ["补充.png", "门口.png"]
+
+
+async def test_an_image_of_too_many_pixels_is_refused_from_its_header(client, tokens):
+    """A 49-megapixel PNG of 47 KB: refused before a pixel is decoded, naming the file (web form) or
+    the field (staff API), in Chinese; 40 megapixels is the most either takes."""
+    import time
+
+    channel = client.platform.channels.get("hotline")
+    bomb = helpers.big_png(7000, 7000)
+    started = time.perf_counter()
+    response = await post_form(client, "hotline", valid_form(channel),
+                               files=[("attachments", ("航拍.png", bomb, "image/png"))])
+    assert time.perf_counter() - started < 0.5  # decoding it would take seconds
+    assert response.status_code == 400
+    message = Page(response.text).text("f-attachments-error")
+    assert "航拍.png" in message and "像素过大" in message and "4,000 万像素" in message
+    assert await Order.count() == 0
+    number, _ = receipt(await post_form(client, "hotline", valid_form(channel)))
+    staff = await client.post(f"/api/orders/{number}/attachments", headers=tokens["agent1"],
+                              files={"data": ("航拍.png", bomb, "image/png")})
+    assert staff.status_code == 400, staff.text
+    assert staff.json()["extra"][0]["key"] == "data" and "像素过大" in staff.json()["detail"]
+
+
 async def test_a_body_too_large_for_any_form_gets_a_plain_message(client):
     channel = client.platform.channels.get("hotline")
     files = [("attachments", (f"大{i}.mp4", MP4 + b"\x00" * (16 * 1024 * 1024), "video/mp4")) for i in range(2)]

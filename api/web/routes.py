@@ -6,6 +6,9 @@ citizen typed and each message beside its input; nothing personal ever goes into
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 import re
 import secrets
 from typing import Any
@@ -125,16 +128,27 @@ async def form_page(request: Request, code: FromPath[str]) -> Template:
                         submission=secrets.token_urlsafe(18))
 
 
+def _owner(request: Request) -> str:
+    """Whose staged files these are: the client address, hashed (a name in the staging folder)."""
+    return hashlib.sha256(_web(request)._key + _client(request).encode()).hexdigest()[:12]
+
+
 async def _take_attachments(request: Request, form, *, accept_new: bool = True
                             ) -> tuple[list[StoredFile], list[str]]:
-    """Files kept from an earlier round (signed) plus the new ones that pass the checks."""
+    """Files kept from an earlier round (signed, still staged) plus the new ones that pass the checks,
+    staged until the order is recorded."""
     web = _web(request)
+    store = web.store
     kept: list[StoredFile] = []
+    problems: list[str] = []
     for token in form.getall("kept_attachment", []):
         stored = web.file_from_token(token)
-        if stored is not None and stored.key not in {k.key for k in kept}:
+        if stored is None or stored.key in {k.key for k in kept}:
+            continue
+        if store.is_staged(stored.key):
             kept.append(stored)
-    problems: list[str] = []
+        else:
+            problems.append(f"「{stored.filename}」保留时间已过，请重新选择")
     for upload in form.getall("attachments", []) if accept_new else ():
         if not isinstance(upload, UploadFile) or not upload.filename:
             continue
@@ -143,13 +157,44 @@ async def _take_attachments(request: Request, form, *, accept_new: bool = True
             problems.append(f"最多上传 {MAX_FILES} 个附件，「{name}」未能上传")
             continue
         data = await upload.read()
-        content_type, why = check(name, data)
+        content_type, why = await check(name, data)
         if why:
             problems.append(why)
             continue
-        key = await anyio.to_thread.run_sync(web.store.save, data, content_type)
+        key = await anyio.to_thread.run_sync(store.stage, data, content_type, _owner(request))
         kept.append(StoredFile(key=key, filename=name, content_type=content_type, size=len(data)))
     return kept, problems
+
+
+async def _keep_for_next_round(request: Request, kept: list[StoredFile]) -> None:
+    """A refused form: this client's staged files are the ones shown again, no others (so posting
+    refused forms again and again never piles files up), and they are kept fresh for the sweep."""
+    store = _web(request).store
+
+    def prune():
+        store.discard_owner(_owner(request), keep={f.key for f in kept})
+        for file in kept:
+            with contextlib.suppress(OSError, KeyError):
+                os.utime(store._staged(file.key))
+    await anyio.to_thread.run_sync(prune)
+
+
+async def _place(request: Request, order, kept: list[StoredFile]) -> None:
+    """The order is recorded: move the files it lists into the store; a repeat of an earlier post (its
+    order already has its files) leaves these unclaimed, and they go."""
+    from core.tables import Attachment
+
+    store = _web(request).store
+    if not kept:
+        return
+    finals = {store.final_key(f.key): f.key for f in kept}
+    rows = await Attachment.select(Attachment.key).where(Attachment.key.is_in(list(finals)))
+    listed = {r["key"] for r in rows}
+
+    def move():
+        for final, staged in finals.items():
+            store.place(staged) if final in listed else store.discard(staged)
+    await anyio.to_thread.run_sync(move)
 
 
 @post("/forms/{code:str}", include_in_schema=False, request_max_body_size=FORM_BODY_LIMIT)
@@ -167,25 +212,33 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template | Redir
         await web.limiter.acquire("attempt", _client(request))  # generous: a script, not a citizen correcting typos
     except RateLimited as limited:
         kept, _ = await _take_attachments(request, form, accept_new=False)
+        await _keep_for_next_round(request, kept)
         return _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
     kept, problems = await _take_attachments(request, form)
     try:
         order = await submit(platform, channel, fields, data, submission=submission, hold=bool(problems),
-                             attachments=[NewAttachment(key=f.key, filename=f.filename, content_type=f.content_type,
-                                                        size=f.size) for f in kept],
+                             attachments=[NewAttachment(key=web.store.final_key(f.key), filename=f.filename,
+                                                        content_type=f.content_type, size=f.size) for f in kept],
                              admit=lambda: web.limiter.acquire("submit", _client(request)))
     except RateLimited as limited:
+        await _keep_for_next_round(request, kept)
         return _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
     except FormRejected as rejected:
         errors = rejected.errors
         if problems:
             errors["attachments"] = "；".join(problems)
+        await _keep_for_next_round(request, kept)
         return _render_form(request, channel, values=values, errors=errors, submission=submission, kept=kept,
                             status_code=400)
     except Conflict:
+        await _keep_for_next_round(request, kept)
         return _render_form(request, channel, values=values, submission=secrets.token_urlsafe(18), kept=kept,
                             status_code=409, errors={
                                 GENERAL: "这份表单已经提交过，工单已生成。如需另外反映一件事，请核对内容后再次提交。"})
+    except BaseException:
+        await _keep_for_next_round(request, kept)
+        raise
+    await _place(request, order, kept)
     # post/redirect/get: Back or reload on the confirmation never posts the form again
     response = Redirect(f"/forms/{channel.code}/done", status_code=303)
     response.set_cookie(web.receipt_cookie(order.number, order.query_code, secure=request.url.scheme == "https"))

@@ -15,7 +15,7 @@ async def remind_expiring_knowledge(platform) -> dict:
 async def retrain_dispatch(platform) -> dict:
     from core.suggestions import TARGETS, train
 
-    results = [await train(target) for target in TARGETS]
+    results = [await train(target, keep=platform.settings.dispatch_models_kept) for target in TARGETS]
     await platform.orders.learned.refresh(force=True)
     return {r["target"]: r.get("version") for r in results}
 

@@ -8,7 +8,9 @@ or opted out gets any, and no number gets more than ``HUYING_SMS_LIMIT`` in its 
 
 The provider records every message in ``text_messages`` (the default: nothing leaves the machine);
 with ``HUYING_SMS_GATEWAY_URL`` set it also posts each one to that HTTP gateway, with the outbox
-message's stable id as ``Idempotency-Key``.
+message's stable id as ``Idempotency-Key``. Without a gateway the record is the delivery, so it is
+made in the change's own transaction: nothing queues in the outbox for a job to copy (a burst of
+intakes once left thousands of receipts waiting behind a job that copies a hundred every few seconds).
 """
 
 from __future__ import annotations
@@ -128,7 +130,7 @@ async def _already_handled(message: dict) -> bool:
 async def deliver_sms(message: dict, settings) -> None:
     from core.tables import SmsOptOut, TextMessage
 
-    if await _already_handled(message):
+    if message["id"] is not None and await _already_handled(message):
         return
     payload = message["payload"]
     phone, template = payload["phone"], payload["template"]
@@ -147,6 +149,17 @@ async def deliver_sms(message: dict, settings) -> None:
         await provider.send(phone, text, idempotency_key(message))
     await _record(message, kind="sms", recipient=phone, template=template, text=text, status=status,
                   provider=provider.name)
+
+
+async def record_sms_at_once(message: dict, settings) -> bool:
+    """With no gateway configured, record the message now, in the transaction that sends it."""
+    if settings.sms_gateway_url:
+        return False
+    await deliver_sms(message, settings)
+    return True
+
+
+deliver_sms.in_transaction = record_sms_at_once
 
 
 async def deliver_staff(message: dict, settings) -> None:

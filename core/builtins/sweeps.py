@@ -291,6 +291,28 @@ async def integrity_check(platform) -> dict:
     return report
 
 
+LEFT_FOR = dt.timedelta(hours=1)
+
+
+async def attachment_sweep(platform) -> dict:
+    """Files nobody will claim: a web form's staged uploads left over an hour (the form was refused
+    or abandoned), stored files no attachment record names (a transaction that failed after the
+    bytes were written). A staged file whose order was recorded is moved into place instead."""
+    import time
+
+    from core.tables import Attachment
+
+    async def referenced(keys: set[str]) -> set[str]:
+        found, keys = set(), sorted(keys)
+        for start in range(0, len(keys), 500):
+            rows = await Attachment.select(Attachment.key).where(Attachment.key.is_in(keys[start:start + 500]))
+            found.update(r["key"] for r in rows)
+        return found
+
+    # file ages are the file system's (real time), not the platform's business clock
+    return await platform.attachments.sweep(referenced, time.time() - LEFT_FOR.total_seconds())
+
+
 @hookimpl
 def register_jobs():
     every_five = frozenset(range(0, 60, 5))
@@ -300,6 +322,8 @@ def register_jobs():
         Job(name="schedule_callbacks", label="安排回访任务", run=schedule_callbacks,
             minutes=frozenset({7, 37})),
         Job(name="archive_sweep", label="申诉期满自动归档", run=archive_sweep, minutes=frozenset({15})),
+        Job(name="attachment_sweep", label="清理未被采用的上传文件", run=attachment_sweep,
+            minutes=frozenset({20, 50})),
         Job(name="integrity_check", label="夜间数据完整性检查", run=integrity_check,
             minutes=frozenset({30}), hours=frozenset({2})),
     ]
