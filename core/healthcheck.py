@@ -147,6 +147,18 @@ async def _outbox(now: dt.datetime) -> Finding:
     return _finding("发件箱", True, "没有滞留消息")
 
 
+async def _search_index(platform) -> Finding:
+    """Orders without a search document cannot be found by ``q=`` (bulk-written history, a partial
+    copy): counted, with the command that repairs them."""
+    from core.reindex import missing_count
+
+    missing = await missing_count(platform)
+    if missing:
+        return _finding("搜索索引", False, f"{missing} 张工单不在搜索索引中，按内容和编号搜不到："
+                                          "请运行 huying reindex 重建索引（服务运行中也可执行）")
+    return _finding("搜索索引", True, "每张工单都在搜索索引中")
+
+
 def _calendar(platform, today: dt.date) -> Finding:
     """The working calendar must know this year, and from December on the next one too (the State
     Council publishes the holidays each winter; a year nobody entered is counted as plain weekdays)."""
@@ -185,6 +197,7 @@ async def monthly_check(platform, now: dt.datetime | None = None) -> list[Findin
     findings.append(await _integrity(platform))
     findings.append(await _attachments(platform))
     findings.append(await _outbox(now))
+    findings.append(await _search_index(platform))
     from core.orders import LOCAL_TZ
 
     findings.append(_calendar(platform, now.astimezone(LOCAL_TZ).date()))
