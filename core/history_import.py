@@ -227,14 +227,13 @@ def init_mapping(files: list[SourceFile], departments: list[tuple[str, str]], ch
                         (f"\n源文件中未用到的列：{'、'.join(unused)}" if unused else ""))
     mapping: dict[str, dict] = {
         "import": {"channel": channels.default.code, "source": "phone", "kind": "complaint",
-                   "timezone": "+08:00", "earliest": EARLIEST, "attachments_dir": ""},
+                   "timezone": "+08:00", "earliest": EARLIEST},
         "columns": columns,
     }
     comments: dict[str, dict[str, str]] = {
         "import": {"": "channel 工单归入的渠道；source 没有来源列时的来源（phone 电话、city_transfer 市级转派、"
                        "web_form 网页表单、netboard 网络留言、mailbox 信箱、api 接口）；kind 诉求类型为空时的类型；\n"
-                       "timezone 不带时区的时间按此时区；earliest 早于此日期的受理时间拒绝导入",
-                   "attachments_dir": "附件列中相对路径的起点（默认：源文件所在目录）"},
+                       "timezone 不带时区的时间按此时区；earliest 早于此日期的受理时间拒绝导入"},
         "columns": column_notes,
     }
     known = {"statuses": KNOWN_STATUSES, "kinds": KNOWN_KINDS, "ratings": KNOWN_RATINGS, "sources": KNOWN_SOURCES}
@@ -278,7 +277,6 @@ class Mapping:
     kind: str
     zone: dt.tzinfo
     earliest: dt.datetime
-    attachments_dir: str = ""
 
     @classmethod
     def load(cls, path: str | Path, platform) -> Mapping:
@@ -330,8 +328,7 @@ class Mapping:
                 raise MappingError(f"[{section}] 中的值不是本平台的取值：{'；'.join(bad[:5])}")
             values[section] = entries
         return cls(columns=columns, values=values, channel=channel, source=source, kind=kind, zone=zone,
-                   earliest=dt.datetime.combine(earliest_day, dt.time(), zone),
-                   attachments_dir=str(settings.get("attachments_dir") or ""))
+                   earliest=dt.datetime.combine(earliest_day, dt.time(), zone))
 
 
 # -- checking rows -----------------------------------------------------------------------------------
@@ -387,6 +384,7 @@ class Checker:
     def __init__(self, platform, mapping: Mapping, departments: dict[str, str], now: dt.datetime):
         self.platform, self.mapping, self.departments, self.now = platform, mapping, departments, now
         self.sla = platform.orders.sla
+        self.by_name = {name: code for code, name in departments.items()}
         self.seen: dict[str, int] = {}
 
     def cell(self, row: SourceRow, name: str) -> Any:
@@ -396,6 +394,9 @@ class Checker:
 
     def mapped(self, section: str, value: str, what: str, reasons: list[str]) -> str | None:
         found = self.mapping.values[section].get(value, "")
+        if not found and section == "departments" and value not in self.mapping.values[section]:
+            # a department's own code or name (a corrected row, say) needs no entry in the mapping
+            found = value if value in self.departments else self.by_name.get(value, "")
         if not found:
             reasons.append(f"{what}「{value}」在映射文件 [{section}] 中没有对应")
             return None
@@ -483,7 +484,6 @@ class Checker:
             reasons.append("已派单的工单缺少承办单位")
         if status == "replied" and not reply:
             reasons.append("待审核的工单缺少答复内容")
-        attachments = text("attachments") if "attachments" in m.columns else ""
         outcome = Outcome(row.file, row.line, number, "refused" if reasons else "ok", reasons, row)
         if not reasons:
             category = text("category")
@@ -492,8 +492,7 @@ class Checker:
                 number=number, received=received, completed=completed, rated_at=rated_at, phone=phone,
                 name=text("name"), subject=subject, content=content, channel=channel, kind=kind, source=source,
                 department=department, status=status, satisfaction=satisfaction, reply=reply,
-                address=text("address")[:255], area=text("area")[:64], category=category[:128],
-                attachments=attachments)
+                address=text("address")[:255], area=text("area")[:64], category=category[:128])
         return outcome
 
     def instant(self, row: SourceRow, name: str, label: str, reasons: list[str], required: bool = False):
@@ -512,8 +511,7 @@ class Checker:
         return moment.astimezone(dt.timezone.utc)
 
     def prepare(self, *, number, received, completed, rated_at, phone, name, subject, content, channel, kind,
-                source, department, status, satisfaction, reply, address, area, category,
-                attachments) -> dict:
+                source, department, status, satisfaction, reply, address, area, category) -> dict:
         """The order row (without id and number) and its events, as the service would have left them."""
         sla = self.sla
         limits = sla.limits_now(channel.code, kind)
@@ -595,7 +593,7 @@ class Checker:
             "version": sum(1 for e in events if e[4] != e[5]), "created_at": received,
             "updated_at": max(e[-1] for e in events), "legacy_number": number,
         }
-        return {"order": order, "events": events, "attachments": attachments}
+        return {"order": order, "events": events}
 
 
 # -- progress ----------------------------------------------------------------------------------------
