@@ -262,6 +262,82 @@ def cmd_calendar_import(args) -> None:
           f"{result['moved_orders']} 件在办工单的时限随之调整")
 
 
+def cmd_import_history(args) -> None:
+    from core.history_import import (Mapping, MappingError, import_history, init_mapping, iter_lines,
+                                     mapping_text, read_source)
+    from core.tables import Department
+
+    async def run():
+        platform = _platform()
+        await _migrate(platform)
+        try:
+            if args.init_mapping:
+                files = [read_source(f) for f in args.files]
+                rows = await Department.select(Department.code, Department.name).order_by(Department.sort)
+                mapping, comments = init_mapping(files, [(r["code"], r["name"]) for r in rows], platform.channels)
+                return mapping, comments
+            mapping = Mapping.load(args.mapping, platform)
+            return await import_history(platform, mapping, args.files, dry_run=args.dry_run,
+                                        refused=args.refused, progress=not args.quiet)
+        finally:
+            await platform.stop()
+
+    if bool(args.init_mapping) == bool(args.mapping):
+        sys.exit("错误: 请给出 --init-mapping MAPPING（生成映射文件）或 --mapping MAPPING（按映射导入）之一")
+    missing = [f for f in args.files if not Path(f).is_file()]
+    if missing:
+        sys.exit(f"错误: 文件不存在：{'、'.join(map(str, missing))}")
+    if args.init_mapping and Path(args.init_mapping).exists() and not args.force:
+        sys.exit(f"错误: {args.init_mapping} 已存在（编辑它，或加 --force 覆盖）")
+    try:
+        result = asyncio.run(run())
+    except (MappingError, OSError) as exc:
+        sys.exit(f"错误: {exc}")
+    if args.init_mapping:
+        mapping, comments = result
+        Path(args.init_mapping).write_text(mapping_text(mapping, comments), encoding="utf-8")
+        unknown = sum(1 for section, values in mapping.items() if section not in ("import", "columns", "categories")
+                      for v in values.values() if not v)
+        print(f"已生成映射文件 {args.init_mapping}：识别 {sum(1 for v in mapping['columns'].values() if v)} 列，"
+              f"{unknown} 个取值待填写（标注“未识别”的行）")
+        return
+    report = result
+    if args.dry_run:
+        for line in iter_lines(report):
+            print(line)
+    else:
+        for line in iter_lines(report):
+            if "拒绝" in line:
+                print(line)
+    t = report.totals
+    verb = "试运行（未写入）" if args.dry_run else f"已导入 {t['written']} 张"
+    print(f"共 {t['rows']} 行：可导入 {t['ok']}，已导入过（合并跳过）{t['merged']}，拒绝 {t['refused']}；{verb}，"
+          f"用时 {report.seconds:.1f} 秒")
+    if report.refused_file:
+        print(f"被拒绝的行已写入 {report.refused_file}（原列加“拒绝原因”，改正后可再次导入）")
+
+
+def cmd_reindex(args) -> None:
+    import datetime as dt
+
+    from core.reindex import reindex
+
+    try:
+        since = dt.date.fromisoformat(args.since) if args.since else None
+    except ValueError:
+        sys.exit("错误: --since 须为日期，如 2024-01-01")
+
+    async def run():
+        platform = _platform()
+        await _migrate(platform)
+        try:
+            return await reindex(platform, since, progress=not args.quiet)
+        finally:
+            await platform.stop()
+
+    print(f"已重建 {asyncio.run(run())} 张工单的搜索索引")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huying", description="呼应 Huying: 12345 热线工单平台")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -313,6 +389,22 @@ def build_parser() -> argparse.ArgumentParser:
     imported = calendar.add_parser("import", help="导入国务院公布的某年节假日安排（JSON 文件）")
     imported.add_argument("file")
     imported.set_defaults(func=cmd_calendar_import)
+
+    history = sub.add_parser("import-history", help="导入原系统的历史工单（CSV、XLSX），先生成并编辑映射文件")
+    history.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    history.add_argument("--init-mapping", metavar="MAPPING", help="按文件表头和取值生成映射文件")
+    history.add_argument("--mapping", metavar="MAPPING", help="按此映射文件导入")
+    history.add_argument("--dry-run", action="store_true", help="逐行检查并报告结果，不写入")
+    history.add_argument("--refused", type=Path, help="被拒绝行写入的文件（默认：<第一个文件>.refused.csv）")
+    history.add_argument("--force", action="store_true", help="覆盖已有的映射文件")
+    history.add_argument("--quiet", action="store_true", help="不显示进度条")
+    history.set_defaults(func=cmd_import_history)
+
+    reindex = sub.add_parser("reindex", help="重建工单搜索索引（服务运行中也可执行）")
+    reindex.add_argument("--since", metavar="YYYY-MM-DD", help="只重建此日期及以后受理的工单")
+    reindex.add_argument("--quiet", action="store_true", help="不显示进度条")
+    reindex.set_defaults(func=cmd_reindex)
+
     user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="添加用户")
     add.add_argument("name")

@@ -500,7 +500,7 @@ class Generator:
                 "received_at": received, "rating": None, "external_id": None, "rework_count": 0,
                 "merged_into": None, "suspended_at": None, "extensions": [], "supervisions": [], "flags": [],
                 "sla_limits": None,  # history counts by the plugins' own limits
-                "version": 1, "created_at": received, "updated_at": received,
+                "version": 1, "created_at": received, "updated_at": received, "legacy_number": None,
             }
             life = _Life(order, self.now, self.calendar, self.sla, self.days_due)
             order["deadlines"] = {"dispatch": life.due("dispatch", received), "handle": life.due("handle", received)}

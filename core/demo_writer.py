@@ -1,7 +1,9 @@
 """Bulk writers for demo history: stdlib ``sqlite3`` ``executemany`` on SQLite, ``COPY`` on PostgreSQL.
 
 Orders get explicit ids (after the largest existing one) so their events can name them; order numbers
-continue each day's counter, which is moved on afterwards so later intakes never collide.
+continue each day's counter, which is moved on afterwards so later intakes never collide. Each batch
+writes the orders' search documents with them (``core.search``), so bulk history is found by ``q=``
+like any order taken through the service.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
+import types
 
 import orjson
 
@@ -43,22 +46,49 @@ class Numbers:
         return f"XJ{day}{value:06d}"
 
 
+def document(index, order: dict) -> str:
+    """An order row's search document as the service writes it at intake (``index``: the platform's
+    ``OrderSearch``; ``order``: column name → value)."""
+    return " ".join([order["number"].lower(), *index.words(types.SimpleNamespace(**order))])
+
+
+def sqlite_documents(db: sqlite3.Connection, docs: list[tuple[int, str]], *, replace: bool = False) -> None:
+    """Write (order id, document) pairs into the FTS5 table, inside the caller's transaction."""
+    if replace:
+        db.executemany("DELETE FROM order_search WHERE rowid = ?", [(d[0],) for d in docs])
+    db.executemany("INSERT INTO order_search (rowid, tokens) VALUES (?, ?)", docs)
+
+
+async def postgres_documents(conn, docs: list[tuple[int, str]]) -> None:
+    """Write (order id, document) pairs into the tsvector table by COPY, inside the caller's
+    transaction (a document already there is replaced)."""
+    await conn.execute("CREATE TEMP TABLE IF NOT EXISTS order_search_load (id BIGINT, words TEXT) "
+                       "ON COMMIT DELETE ROWS")
+    await conn.copy_records_to_table("order_search_load", records=docs, columns=["id", "words"])
+    await conn.execute("INSERT INTO order_search (id, document) SELECT id, to_tsvector('simple', words) "
+                       "FROM order_search_load ON CONFLICT (id) DO UPDATE SET document = EXCLUDED.document")
+
+
 class Writer:
+    index = None  # the platform's OrderSearch: documents are written when it is set
+
     async def write(self, generator, count: int, bar) -> int:
         first_id, counters = await self.start()
         numbers = Numbers(counters)
-        orders, events, made = [], [], 0
+        orders, events, docs, made = [], [], [], 0
         for order, order_events in generator.orders(count, numbers, first_id):
             orders.append(self.order_row(order))
             events.extend(self.event_row(order["id"], e) for e in order_events)
+            if self.index is not None:
+                docs.append((order["id"], document(self.index, order)))
             made += 1
             if len(orders) >= BATCH:
-                await self.flush(orders, events)
-                orders, events = [], []
+                await self.flush(orders, events, docs)
+                orders, events, docs = [], [], []
                 if bar:
                     bar.update(made)
         if orders:
-            await self.flush(orders, events)
+            await self.flush(orders, events, docs)
         await self.finish(numbers.counters)
         if bar:
             bar.update(count)
@@ -114,12 +144,14 @@ class SQLiteWriter(Writer):
         counters = dict(self.db.execute("SELECT key, value FROM counters WHERE key LIKE 'order:%'").fetchall())
         return first, counters
 
-    async def flush(self, orders, events) -> None:
+    async def flush(self, orders, events, docs=()) -> None:
         with self.db:
             self.db.executemany(f"INSERT INTO orders ({', '.join(ORDER_COLUMNS)}) VALUES "
                                 f"({', '.join('?' for _ in ORDER_COLUMNS)})", orders)
             self.db.executemany(f"INSERT INTO order_events ({', '.join(EVENT_COLUMNS)}) VALUES "
                                 f"({', '.join('?' for _ in EVENT_COLUMNS)})", events)
+            if docs:
+                sqlite_documents(self.db, docs)
 
     async def finish(self, counters: dict[str, int]) -> None:
         with self.db:
@@ -146,10 +178,12 @@ class PostgresWriter(Writer):
                     await self.conn.fetch("SELECT key, value FROM counters WHERE key LIKE 'order:%'")}
         return first, counters
 
-    async def flush(self, orders, events) -> None:
+    async def flush(self, orders, events, docs=()) -> None:
         async with self.conn.transaction():
             await self.conn.copy_records_to_table("orders", records=orders, columns=list(ORDER_COLUMNS))
             await self.conn.copy_records_to_table("order_events", records=events, columns=list(EVENT_COLUMNS))
+            if docs:
+                await postgres_documents(self.conn, docs)
 
     async def finish(self, counters: dict[str, int]) -> None:
         try:
@@ -165,6 +199,6 @@ class PostgresWriter(Writer):
 
 async def writer_for(platform) -> Writer:
     engine = platform.engine
-    if isinstance(engine, PostgresEngine):
-        return PostgresWriter(engine)
-    return SQLiteWriter(engine.path)
+    writer = PostgresWriter(engine) if isinstance(engine, PostgresEngine) else SQLiteWriter(engine.path)
+    writer.index = platform.orders.index
+    return writer

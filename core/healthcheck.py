@@ -146,6 +146,18 @@ async def _outbox(now: dt.datetime, bound: int) -> Finding:
     return _finding("发件箱", True, f"没有滞留消息，待发送 {rows[0]['n']} 条")
 
 
+async def _search_index(platform) -> Finding:
+    """Orders without a search document cannot be found by ``q=`` (bulk-written history, a partial
+    copy): counted, with the command that repairs them."""
+    from core.reindex import missing_count
+
+    missing = await missing_count(platform)
+    if missing:
+        return _finding("搜索索引", False, f"{missing} 张工单不在搜索索引中，按内容和编号搜不到："
+                                          "请运行 huying reindex 重建索引（服务运行中也可执行）")
+    return _finding("搜索索引", True, "每张工单都在搜索索引中")
+
+
 def _calendar(platform, today: dt.date) -> Finding:
     """This year's and, within 60 days of its start, next year's holidays should be official (from the
     package or imported). A provisional year still counts its statutory holidays, without 调休, so it
@@ -185,6 +197,7 @@ async def monthly_check(platform, now: dt.datetime | None = None) -> list[Findin
     findings.append(await _integrity(platform))
     findings.append(await _attachments(platform))
     findings.append(await _outbox(now, platform.settings.check_max_outbox_backlog))
+    findings.append(await _search_index(platform))
     from core.orders import LOCAL_TZ
 
     findings.append(_calendar(platform, now.astimezone(LOCAL_TZ).date()))

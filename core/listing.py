@@ -49,7 +49,8 @@ FACTS_CRITERIA = frozenset({"kpi", "kpi_from", "kpi_to", *KPI_DIMENSIONS})
 # starts with a letter, so "-" is never one), so the KPI page's rows without a value open a list too
 NONE = "-"
 
-LIST_FLAGS: dict[str, str] = {**FLAGS, "repeat_caller": "重复来电"}
+LIST_FLAGS: dict[str, str] = {**FLAGS, "repeat_caller": "重复来电", "imported": "历史导入",
+                              "import_review": "导入待核"}  # the last two: core/history_import.py
 SORTS: dict[str, tuple[str, bool, str]] = {  # name: (column, ascending, 中文)
     "received_desc": ("received_at", False, "受理时间（新→旧）"),
     "received_asc": ("received_at", True, "受理时间（旧→新）"),
@@ -77,7 +78,8 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     area: Annotated[Short, field("街道（乡镇）", "“-”：未填写街道")] = ""
     deadline: Annotated[Literal["", "normal", "at_risk", "overdue"],
                         field("时限状态", choices=DEADLINE_STATE_LABELS)] = ""
-    flag: Annotated[Literal["", "mass_incident", "repeat_caller"], field("预警标记", choices=LIST_FLAGS)] = ""
+    flag: Annotated[Literal["", "mass_incident", "repeat_caller", "imported", "import_review"],
+                    field("预警标记", choices=LIST_FLAGS)] = ""
     q: Annotated[str, field("搜索", "工单编号、电话、姓名或内容中的文字", max_length=QUERY_MAX)] = ""
     received_from: Annotated[dt.date | None, field("受理日期从")] = None
     received_to: Annotated[dt.date | None, field("受理日期到")] = None

@@ -87,6 +87,7 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    legacy_number: str | None = None  # the outgoing system's number (imported history)
 
 
 class EventRecord(msgspec.Struct, kw_only=True):

@@ -298,7 +298,7 @@ def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value)
     whose order it is."""
     confidential = set(channel.confidential) if channel else set()
     plain = [order.number, order.subject, order.content, order.address, order.area, order.category,
-             order.citizen_name]
+             order.citizen_name, getattr(order, "legacy_number", None)]
     hidden: list[str] = []
     for name, value in (order.details or {}).items():
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
@@ -403,4 +403,4 @@ class OrderSearch:
 
 
 _TEXT_FIELDS = ("subject", "content", "address", "area", "category", "citizen_name", "citizen_phone",
-                "citizen_sealed", "details", "number")
+                "citizen_sealed", "details", "number", "legacy_number")

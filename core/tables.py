@@ -99,6 +99,8 @@ class Order(Table, tablename="orders"):
     version = Integer(default=1)
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+    # the outgoing system's number of an order brought in by ``huying import-history`` (unique)
+    legacy_number = Varchar(length=64, null=True, default=None)
 
 
 class OrderEvent(Table, tablename="order_events"):
