@@ -59,7 +59,7 @@ async def test_an_outbox_backlog_leaves_ready_alone_and_is_reported_by_the_check
                                  for _ in range(2)])
     ready = await client.get("/ready")
     assert ready.status_code == 200, ready.text
-    assert "huying_outbox_backlog 2.0" in (await client.get("/metrics")).text
+    assert "huying_outbox_backlog 2.0" in (await _scrape(client)).text
     outbox = next(f for f in await monthly_check(client.platform) if f["name"] == "发件箱")
     assert outbox["ok"] is False and "待发送消息超过 1 条" in outbox["detail"]
 
