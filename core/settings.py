@@ -42,9 +42,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How far back a request may say it was received (``received_at``): older is a typo or an attack
     # (deadlines are counted from it). A centre importing its archive raises it for the import.
     received_at_max_age_days: int = 400
-    # Failed logins tolerated before answering 429: (failures, seconds) per account and per address.
+    # Failed sign-ins tolerated within a window before answering 429: (failures, seconds) per account
+    # and per address; each further attempt then waits login_delay_seconds, doubling with every
+    # failure up to the window (core/signin.py).
     login_limit_account: tuple[int, int] = (5, 900)
     login_limit_address: tuple[int, int] = (20, 900)
+    login_delay_seconds: int = 30
+    # The reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: the header is
+    # ignored and the connecting peer is the client, so nobody can pick their own address per request.
+    trusted_proxies: tuple[str, ...] = ()
     open311_jurisdiction: str = "huying"  # the jurisdiction_id Open311 callers may name
     ready_max_outbox_backlog: int = 1000  # /ready fails above this many undelivered messages
     db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
@@ -99,10 +105,25 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         received_at_max_age_days=int(env.get("HUYING_RECEIVED_AT_MAX_AGE_DAYS", 400)),
         login_limit_account=_limit(env.get("HUYING_LOGIN_LIMIT_ACCOUNT"), (5, 900)),
         login_limit_address=_limit(env.get("HUYING_LOGIN_LIMIT_ADDRESS"), (20, 900)),
+        login_delay_seconds=int(env.get("HUYING_LOGIN_DELAY_SECONDS", 30)),
+        trusted_proxies=trusted_proxies(env.get("HUYING_TRUSTED_PROXIES", "")),
         open311_jurisdiction=env.get("HUYING_OPEN311_JURISDICTION", "huying"),
         ready_max_outbox_backlog=int(env.get("HUYING_READY_MAX_OUTBOX_BACKLOG", 1000)),
         db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
+
+
+def trusted_proxies(text: str) -> tuple[str, ...]:
+    """``"10.0.0.5, 10.1.0.0/16"`` → the entries, each checked now so a typo stops the start-up."""
+    import ipaddress
+
+    entries = tuple(part.strip() for part in text.split(",") if part.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"HUYING_TRUSTED_PROXIES: {entry!r} 不是 IP 地址或网段") from None
+    return entries
 
 
 def _limit(text: str | None, default: tuple[int, int]) -> tuple[int, int]:

@@ -40,6 +40,9 @@ class User(Table, tablename="users"):
     password_hash = Varchar(length=256)
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Raised on a password change or reset, a deactivation and a re-activation: tokens and console
+    # sessions carry the value they were issued under, so every earlier one stops working at once.
+    token_version = Integer(default=1)
 
 
 class ApiKey(Table, tablename="api_keys"):
@@ -396,3 +399,25 @@ class ReplyTemplate(Table, tablename="reply_templates"):
     created_at = Timestamptz(default=TimestamptzNow())
     updated_by = Varchar(length=128, default="")
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class ConsoleSession(Table, tablename="console_sessions"):
+    """A signed-in console browser. The cookie holds a random key; only its SHA-256 is stored, so a
+    copy of the table signs nobody in. Deleted on 退出 (the cookie then opens nothing, even replayed)."""
+
+    key_hash = Varchar(length=64, unique=True)
+    user_id = Integer(index=True)
+    token_version = Integer(default=1)  # the user's at sign-in: a later reset or deactivation ends it
+    signed_in_at = Timestamptz(default=TimestamptzNow())
+    last_seen_at = Timestamptz(default=TimestamptzNow())
+    address = Varchar(length=64, default="")
+
+
+class SignInAddress(Table, tablename="sign_in_addresses"):
+    """An address an account signed in from successfully: its owner is not throttled there by failures
+    a stranger causes elsewhere. ``key`` is ``<username>|<address>`` (unique); usernames never change."""
+
+    key = Varchar(length=200, unique=True)
+    username = Varchar(length=64, index=True)
+    address = Varchar(length=64)
+    last_at = Timestamptz(default=TimestamptzNow())
