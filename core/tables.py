@@ -269,7 +269,7 @@ class AccessEvent(Table, tablename="access_events"):
     """The access audit: sign-ins (both outcomes), staff views of an order's detail, exports."""
 
     at = Timestamptz(default=TimestamptzNow(), index=True)
-    action = Varchar(length=32, index=True)  # login_succeeded | login_failed | view_order | export
+    action = Varchar(length=32, index=True)  # core.access_audit.ACTIONS: login_succeeded, view_order, …
     actor = Varchar(length=128, index=True)
     role = Varchar(length=32, default="")
     address = Varchar(length=64, default="")
