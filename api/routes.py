@@ -27,7 +27,7 @@ from api.security import PUBLIC, require_role
 from core import access_audit
 from core.auth import create_api_key, issue_token
 from core.channels import KINDS, describe_fields
-from core.errors import FieldError, InvalidInput, NotFound, Unauthorized
+from core.errors import FieldError, InvalidInput, NotFound
 from core.model import Actor
 from core.calendar import DEADLINE_STATE_LABELS, local_iso
 from core.lifecycle import STATUSES

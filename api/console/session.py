@@ -68,9 +68,9 @@ class Sessions:
         """A new session for a user who just proved their password; the cookie's value."""
         key = secrets.token_urlsafe(32)
         now = clock.now()
-        # the user's own sessions that ran out are cleared here, so the table never grows without bound
-        await ConsoleSession.delete().where((ConsoleSession.user_id == user["id"]) & (
-            (ConsoleSession.last_seen_at < now - self.idle) | (ConsoleSession.signed_in_at < now - self.max)))
+        # sessions that ran out (anyone's) are cleared here, so the table holds little more than the live ones
+        await ConsoleSession.delete().where(
+            (ConsoleSession.last_seen_at < now - self.idle) | (ConsoleSession.signed_in_at < now - self.max))
         await ConsoleSession.insert(ConsoleSession(
             key_hash=_hash(key), user_id=user["id"], token_version=user["token_version"], signed_in_at=now,
             last_seen_at=now, address=address[:64]))
