@@ -56,3 +56,13 @@ async def set_active(user_id: int, active: bool, *, by: str, address: str = "") 
         await access_audit.record("account_changed", actor=by, address=address, target=user["username"],
                                   detail={"change": "activate" if active else "deactivate"})
     recent.clear()
+
+
+async def set_role(user_id: int, role: str, department: str | None, *, by: str, address: str = "") -> None:
+    """Move a user to another role or department; their sessions go on, acting as what they now are."""
+    async with User._meta.db.transaction():
+        user = await User.select(User.username).where(User.id == user_id).first()
+        await User.update({User.role: role, User.department: department}).where(User.id == user_id)
+        await access_audit.record("account_changed", actor=by, address=address, target=user["username"],
+                                  detail={"change": "role", "role": role, "department": department or ""})
+    recent.clear()

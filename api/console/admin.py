@@ -22,7 +22,7 @@ from core.errors import Conflict, Forbidden, NotFound
 from core.model import ROLES
 from core.routing import first_match, in_order, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
-from core.users import add_user, set_active, set_password
+from core.users import add_user, set_active, set_password, set_role
 
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
@@ -177,7 +177,7 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
             return await _users_page(request, actor, status_code=400, errors={"_form": "承办人必须指定所属单位"})
         if department and not await Department.exists().where(Department.code == department):
             return await _users_page(request, actor, status_code=400, errors={"_form": "单位不存在"})
-        await User.update({User.role: role, User.department: department}).where(User.id == user_id)
+        await set_role(user_id, role, department, by=actor.name, address=client_address(request))
         notice = f"{user['username']} 现为{ROLES[role]}"
     else:
         return await _users_page(request, actor, status_code=400, errors={"_form": "没有这个操作"})
