@@ -57,13 +57,15 @@ def cmd_serve(args) -> None:
     asyncio.run(prepare())
     url = f"http://{args.host}:{args.port}"
     print(f"呼应 Huying 已启动: {url}  (API 文档: {url}/schema/swagger)")
-    # our request log writes the one line per request (with its id); uvicorn's own would repeat it
+    # our request log writes the one line per request (with its id); uvicorn's own would repeat it.
+    # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as the client;
+    # the application believes it only from HUYING_TRUSTED_PROXIES (api/client.py)
+    options = dict(host=args.host, port=args.port, log_level="info", access_log=False, proxy_headers=False,
+                   **server_options())
     if args.workers > 1:  # each worker process assembles its own platform from the same settings
-        uvicorn.run("api.app:create_app", factory=True, workers=args.workers, host=args.host,
-                    port=args.port, log_level="info", access_log=False, **server_options())
+        uvicorn.run("api.app:create_app", factory=True, workers=args.workers, **options)
     else:
-        uvicorn.run(create_app(platform), host=args.host, port=args.port, log_level="info", access_log=False,
-                    **server_options())
+        uvicorn.run(create_app(platform), **options)
 
 
 def cmd_worker(args) -> None:

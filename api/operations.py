@@ -19,6 +19,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
 from api.schemas import errors
+from api.client import client_address
 from api.security import require_role
 from core import access_audit, incidents
 from core.errors import NotFound
@@ -132,8 +133,7 @@ async def _audit_export(scope, disposition: str) -> None:
         return
     query = scope.get("query_string", b"").decode("latin-1")
     path = scope.get("path", "") + (f"?{query}" if query else "")
-    client = scope.get("client") or ("",)
-    await access_audit.record_export(actor, path, client[0] or "", disposition=disposition[:200])
+    await access_audit.record_export(actor, path, client_address(scope), disposition=disposition[:200])
 
 
 def _with_request_id(body: bytes, rid: str) -> bytes:
@@ -256,6 +256,3 @@ async def access_log(
 
 OPERATION_ROUTES = [health, ready, metrics, record_incident, change_incident, list_incidents, access_log]
 
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""

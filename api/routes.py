@@ -20,14 +20,14 @@ from api.schemas import (
     TokenOut,
     TokenRequest,
 )
-from api.operations import client_address
+from api.client import client_address
 from api.presenter import present, present_result
 from api.schemas import errors
 from api.security import PUBLIC, require_role
 from core import access_audit
-from core.auth import create_api_key, issue_token, login
+from core.auth import create_api_key, issue_token
 from core.channels import KINDS, describe_fields
-from core.errors import FieldError, InvalidInput, NotFound, Unauthorized
+from core.errors import FieldError, InvalidInput, NotFound
 from core.model import Actor
 from core.calendar import DEADLINE_STATE_LABELS, local_iso
 from core.lifecycle import STATUSES
@@ -151,17 +151,10 @@ async def list_departments(actor: NamedDependency[Actor]) -> list[DepartmentOut]
 @post("/api/auth/token", tags=["认证"], summary="用户名密码换取访问令牌", status_code=200, security=PUBLIC,
       responses=errors(400, 401, 429))
 async def token(request: Request, data: JSONBody[TokenRequest]) -> TokenOut:
-    settings = request.app.state.platform.settings
     platform = request.app.state.platform
-    address = client_address(request)
-    try:
-        user = await login(data.username, data.password, address=address, throttle=platform.login_throttle)
-    except Unauthorized:
-        await access_audit.record("login_failed", actor=data.username, address=address, detail={"via": "api"})
-        raise
-    await access_audit.record("login_succeeded", actor=user["username"], role=user["role"], address=address,
-                              detail={"via": "api"})
-    value, expires = issue_token(user["id"], settings.secret_key, settings.token_ttl_seconds)
+    settings = platform.settings
+    user = await platform.sign_in.sign_in(data.username, data.password, address=client_address(request), via="api")
+    value, expires = issue_token(user["id"], settings.secret_key, settings.token_ttl_seconds, user["token_version"])
     return TokenOut(access_token=value, token_type="bearer", expires_at=expires,
                     user={"username": user["username"], "role": user["role"], "department": user["department"]})
 

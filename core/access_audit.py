@@ -14,6 +14,9 @@ from core.tables import AccessEvent
 ACTIONS: dict[str, str] = {
     "login_succeeded": "登录成功",
     "login_failed": "登录失败",
+    "login_throttled": "登录受限（失败次数过多）",
+    "logout": "退出登录",
+    "account_changed": "账号变更",
     "view_order": "查看工单详情",
     "export": "导出",
 }
@@ -27,10 +30,12 @@ async def record(action: str, *, actor: str, role: str = "", address: str = "", 
                                          target=target[:255], detail=detail or {}))
 
 
-async def record_view(actor: Actor, number: str, address: str = "") -> None:
-    """A staff member (not an integration, not a citizen) read an order's detail."""
+async def record_view(actor: Actor, number: str, address: str = "", via: str = "api") -> None:
+    """A staff member (not an integration, not a citizen) read an order's detail, over the API or
+    on the console's order page."""
     if actor.kind == "user":
-        await record("view_order", actor=actor.name, role=actor.role, address=address, target=number)
+        await record("view_order", actor=actor.name, role=actor.role, address=address, target=number,
+                     detail={"via": via})
 
 
 async def record_export(actor: Actor, what: str, address: str = "", **detail: Any) -> None:

@@ -1,21 +1,24 @@
 """Who is asking: password hashes, signed bearer tokens for staff, API keys for integrations.
 
-Tokens are stateless (``<user id>.<expiry>.<hmac>``) and re-checked against the user row on every
-request, so deactivating a user or moving them to another department takes effect at once.
+Tokens are stateless (``<user id>.<token version>.<expiry>.<hmac>``) and re-checked against the user
+row on every request (through a cache of a few seconds), so deactivating a user, resetting their
+password or moving them to another department takes effect at once. Throttling and auditing sign-ins
+is ``core/signin.py``'s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import collections
 import hashlib
 import hmac
-import math
 import secrets
 import time
+from typing import Any
 
-from core.errors import TooManyRequests, Unauthorized
+import msgspec
+
+from core.errors import Unauthorized
 from core.model import Actor
 from core.tables import ApiKey, User
 
@@ -41,26 +44,29 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 class _Recent:
-    """Who a token or key resolved to a moment ago: every request is authenticated, and the user or
-    key row changes rarely, so a lookup is reused for ``TTL`` seconds (a deactivation or revocation
-    takes effect within that time on every process)."""
+    """What a credential or a user id resolved to a moment ago: every request is authenticated, and
+    the user or key row changes rarely, so a lookup is reused for ``TTL`` seconds. The process that
+    changes a user clears it at once; every other process sees the change within ``TTL``."""
 
     TTL = 5.0
 
     def __init__(self):
-        self._seen: dict[str, tuple[float, Actor]] = {}
+        self._seen: dict[str, tuple[float, Any]] = {}
 
-    def get(self, credential: str) -> Actor | None:
+    def get(self, credential: str) -> Any:
         hit = self._seen.get(credential)
         if hit and time.monotonic() - hit[0] < self.TTL:
             return hit[1]
         return None
 
-    def put(self, credential: str, actor: Actor) -> Actor:
+    def put(self, credential: str, value: Any) -> Any:
         if len(self._seen) > 10_000:
             self._seen.clear()
-        self._seen[credential] = (time.monotonic(), actor)
-        return actor
+        self._seen[credential] = (time.monotonic(), value)
+        return value
+
+    def forget(self, credential: str) -> None:
+        self._seen.pop(credential, None)
 
     def clear(self) -> None:
         self._seen.clear()
@@ -69,76 +75,60 @@ class _Recent:
 recent = _Recent()
 
 
+class StaffUser(msgspec.Struct, frozen=True):
+    """The parts of an active user a request needs, with the token version it must match."""
+
+    id: int
+    username: str
+    role: str
+    department: str | None
+    token_version: int
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(name=self.username, role=self.role, department=self.department)
+
+
+async def active_user(user_id: int) -> StaffUser | None:
+    """The active user with this id (cached for ``recent.TTL`` seconds), or None."""
+    key = f"user:{user_id}"
+    if (hit := recent.get(key)) is not None:
+        return hit or None
+    row = await User.select(User.id, User.username, User.role, User.department, User.token_version).where(
+        (User.id == user_id) & (User.active == True)).first()  # noqa: E712
+    return recent.put(key, StaffUser(**row) if row else False) or None
+
+
 def _sign(secret: str, message: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def issue_token(user_id: int, secret: str, ttl: int) -> tuple[str, int]:
+def issue_token(user_id: int, secret: str, ttl: int, version: int = 1) -> tuple[str, int]:
+    """``<user id>.<token version>.<expiry>.<hmac>``: a later password change, reset, deactivation or
+    re-activation raises the user's version and so ends every token issued before it."""
     expires = int(time.time()) + ttl
-    body = f"{user_id}.{expires}"
+    body = f"{user_id}.{version}.{expires}"
     return f"{body}.{_sign(secret, body)}", expires
 
 
 async def actor_from_token(token: str, secret: str) -> Actor:
     try:
-        user_id, expires, signature = token.split(".")
-        valid = hmac.compare_digest(signature.encode(), _sign(secret, f"{user_id}.{expires}").encode())
+        user_id, version, expires, signature = token.split(".")
+        valid = hmac.compare_digest(signature.encode(), _sign(secret, f"{user_id}.{version}.{expires}").encode())
         expired = int(expires) < time.time()
-        valid = valid and 0 < int(user_id) < 2 ** 31
+        valid = valid and 0 < int(user_id) < 2 ** 31 and 0 < int(version) < 2 ** 31
     except ValueError:
         valid, expired = False, False
     if not valid:
         raise Unauthorized("登录凭证无效")
     if expired:
         raise Unauthorized("登录已过期，请重新登录")
-    if actor := recent.get(token):
-        return actor
-    user = await User.select().where((User.id == int(user_id)) & (User.active == True)).first()  # noqa: E712
+    user = await active_user(int(user_id))
     if user is None:
         raise Unauthorized("用户不存在或已停用")
-    return recent.put(token, Actor(name=user["username"], role=user["role"], department=user["department"]))
-
-
-class LoginThrottle:
-    """Failed logins counted per account and per address in a sliding window (this process's memory).
-
-    Past the limit every attempt is refused with 429 before any password is checked, so guessing stops
-    being worth it; a success clears the account's count. Limits are ``(failures, seconds)``.
-    """
-
-    MAX_TRACKED = 50_000
-
-    def __init__(self, per_account: tuple[int, int], per_address: tuple[int, int], clock=time.monotonic):
-        self.limits = {"account": per_account, "address": per_address}
-        self.clock = clock
-        self._failures: dict[tuple[str, str], collections.deque[float]] = {}
-
-    def _recent(self, kind: str, who: str, now: float) -> collections.deque[float]:
-        failures = self._failures.setdefault((kind, who), collections.deque())
-        window = self.limits[kind][1]
-        while failures and failures[0] <= now - window:
-            failures.popleft()
-        return failures
-
-    def check(self, username: str, address: str) -> None:
-        now = self.clock()
-        for kind, who, what in (("account", username, "该账号"), ("address", address, "您所在的网络")):
-            failures = self._recent(kind, who, now)
-            count, window = self.limits[kind]
-            if len(failures) >= count:
-                wait = max(1, math.ceil(failures[0] + window - now))
-                raise TooManyRequests(f"{what}登录失败次数过多，请 {wait} 秒后再试", wait,
-                                      "username" if kind == "account" else "address")
-
-    def failed(self, username: str, address: str) -> None:
-        now = self.clock()
-        if len(self._failures) > self.MAX_TRACKED:
-            self._failures.clear()
-        self._recent("account", username, now).append(now)
-        self._recent("address", address, now).append(now)
-
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(("account", username), None)
+    if user.token_version != int(version):
+        raise Unauthorized("登录凭证已失效（密码已修改或账号状态已变更），请重新登录")
+    return user.actor
 
 
 _decoy_hash: dict[int, str] = {}
@@ -152,24 +142,15 @@ def _decoy(cost: int) -> str:
     return _decoy_hash[cost]
 
 
-async def login(username: str, password: str, *, address: str = "",
-                throttle: LoginThrottle | None = None) -> dict:
-    """The user for these credentials, or 401 (the same answer, in the same time, for an unknown user,
-    a wrong password or a deactivated account), or 429 after too many failures."""
-    if throttle:
-        throttle.check(username, address)
+async def check_credentials(username: str, password: str) -> dict | None:
+    """The active user for these credentials, or None. An unknown user, a wrong password and a
+    deactivated account take the same time (a hash of the same cost is checked for each)."""
     user = await User.select().where(User.username == username).first()
     known = user is not None and user["active"]
     stored = user["password_hash"] if known else _decoy(SCRYPT_COST)
     # scrypt takes tens of milliseconds: in a thread, so other requests go on meanwhile
     matches = await asyncio.to_thread(verify_password, password, stored)
-    if not (known and matches):
-        if throttle:
-            throttle.failed(username, address)
-        raise Unauthorized("用户名或密码错误")
-    if throttle:
-        throttle.succeeded(username)
-    return user
+    return user if known and matches else None
 
 
 def _key_hash(key: str) -> str:

@@ -13,7 +13,6 @@ from pathlib import Path
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
-from core.auth import LoginThrottle
 from core.calendar import WorkCalendar
 from core.confidential import Sealer
 from core.db import bind_engine, make_engine, prepare
@@ -24,6 +23,7 @@ from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
 from core.search import load_dictionary
+from core.signin import SignInPolicy
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
 from core.categories import seed_if_empty as seed_categories
@@ -55,7 +55,7 @@ class Platform:
         self.orders = OrderService(self.channels, self.sla,
                                    Sealer(self.settings.data_key or self.settings.secret_key), self.engine)
         self.orders.received_at_max_age = dt.timedelta(days=self.settings.received_at_max_age_days)
-        self.login_throttle = LoginThrottle(self.settings.login_limit_account, self.settings.login_limit_address)
+        self.sign_in = SignInPolicy.from_settings(self.settings)
         self.deliverers = collect_deliverers(self.pm)
         self.jobs = collect_jobs(self.pm)
         # a deliverer with an ``in_transaction`` form settles its messages in the action's transaction

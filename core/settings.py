@@ -43,9 +43,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # How far back a request may say it was received (``received_at``): older is a typo or an attack
     # (deadlines are counted from it). A centre importing its archive raises it for the import.
     received_at_max_age_days: int = 400
-    # Failed logins tolerated before answering 429: (failures, seconds) per account and per address.
+    # Failed sign-ins tolerated within a window before answering 429: (failures, seconds) per account
+    # and per address; each further attempt then waits login_delay_seconds, doubling with every
+    # failure up to the window (core/signin.py).
     login_limit_account: tuple[int, int] = (5, 900)
     login_limit_address: tuple[int, int] = (20, 900)
+    login_delay_seconds: int = 30
+    # The reverse proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: the header is
+    # ignored and the connecting peer is the client, so nobody can pick their own address per request.
+    trusted_proxies: tuple[str, ...] = ()
     open311_jurisdiction: str = "huying"  # the jurisdiction_id Open311 callers may name
     # ``huying check`` reports a backlog above this many undelivered messages (/ready does not: a
     # backlog is the jobs' business, not a reason to stop sending requests to this process)
@@ -104,11 +110,26 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         received_at_max_age_days=int(env.get("HUYING_RECEIVED_AT_MAX_AGE_DAYS", 400)),
         login_limit_account=_limit(env.get("HUYING_LOGIN_LIMIT_ACCOUNT"), (5, 900)),
         login_limit_address=_limit(env.get("HUYING_LOGIN_LIMIT_ADDRESS"), (20, 900)),
+        login_delay_seconds=int(env.get("HUYING_LOGIN_DELAY_SECONDS", 30)),
+        trusted_proxies=trusted_proxies(env.get("HUYING_TRUSTED_PROXIES", "")),
         open311_jurisdiction=env.get("HUYING_OPEN311_JURISDICTION", "huying"),
         check_max_outbox_backlog=int(env.get("HUYING_CHECK_MAX_OUTBOX_BACKLOG", 1000)),
         dispatch_models_kept=max(1, int(env.get("HUYING_DISPATCH_MODELS_KEPT", 3))),
         db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
     )
+
+
+def trusted_proxies(text: str) -> tuple[str, ...]:
+    """``"10.0.0.5, 10.1.0.0/16"`` → the entries, each checked now so a typo stops the start-up."""
+    import ipaddress
+
+    entries = tuple(part.strip() for part in text.split(",") if part.strip())
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"HUYING_TRUSTED_PROXIES: {entry!r} 不是 IP 地址或网段") from None
+    return entries
 
 
 def _limit(text: str | None, default: tuple[int, int]) -> tuple[int, int]:

@@ -41,6 +41,9 @@ class User(Table, tablename="users"):
     password_hash = Varchar(length=256)
     active = Boolean(default=True)
     created_at = Timestamptz(default=TimestamptzNow())
+    # Raised on a password change or reset, a deactivation and a re-activation: tokens and console
+    # sessions carry the value they were issued under, so every earlier one stops working at once.
+    token_version = Integer(default=1)
 
 
 class ApiKey(Table, tablename="api_keys"):
@@ -281,7 +284,7 @@ class AccessEvent(Table, tablename="access_events"):
     """The access audit: sign-ins (both outcomes), staff views of an order's detail, exports."""
 
     at = Timestamptz(default=TimestamptzNow(), index=True)
-    action = Varchar(length=32, index=True)  # login_succeeded | login_failed | view_order | export
+    action = Varchar(length=32, index=True)  # core.access_audit.ACTIONS: login_succeeded, view_order, …
     actor = Varchar(length=128, index=True)
     role = Varchar(length=32, default="")
     address = Varchar(length=64, default="")
@@ -480,3 +483,25 @@ class CalendarChange(Table, tablename="calendar_changes"):
 
 
 CALENDAR_TABLES = (CalendarYear, CalendarSetting, CalendarChange)
+
+
+class ConsoleSession(Table, tablename="console_sessions"):
+    """A signed-in console browser. The cookie holds a random key; only its SHA-256 is stored, so a
+    copy of the table signs nobody in. Deleted on 退出 (the cookie then opens nothing, even replayed)."""
+
+    key_hash = Varchar(length=64, unique=True)
+    user_id = Integer(index=True)
+    token_version = Integer(default=1)  # the user's at sign-in: a later reset or deactivation ends it
+    signed_in_at = Timestamptz(default=TimestamptzNow())
+    last_seen_at = Timestamptz(default=TimestamptzNow())
+    address = Varchar(length=64, default="")
+
+
+class SignInAddress(Table, tablename="sign_in_addresses"):
+    """An address an account signed in from successfully: its owner is not throttled there by failures
+    a stranger causes elsewhere. ``key`` is ``<username>|<address>`` (unique); usernames never change."""
+
+    key = Varchar(length=200, unique=True)
+    username = Varchar(length=64, index=True)
+    address = Varchar(length=64)
+    last_at = Timestamptz(default=TimestamptzNow())

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from core.auth import hash_password
+from core import access_audit
+from core.auth import hash_password, recent
 from core.model import ROLES
-from core.tables import Department, User
+from core.tables import ConsoleSession, Department, User
 
 
 async def add_user(username: str, *, role: str, password: str, department: str | None = None,
@@ -23,3 +24,45 @@ async def add_user(username: str, *, role: str, password: str, department: str |
     rows = await User.insert(User(username=username, display_name=display_name or username, role=role,
                                   department=department, password_hash=hash_password(password))).returning(User.id)
     return rows[0]["id"]
+
+
+async def _revoke(user_id: int) -> None:
+    """Every token and console session issued to the user so far stops working."""
+    await User.update({User.token_version: User.token_version + 1}).where(User.id == user_id)
+    await ConsoleSession.delete().where(ConsoleSession.user_id == user_id)
+
+
+async def set_password(user_id: int, password: str, *, by: str, address: str = "") -> None:
+    """A new password (an admin's reset or the user's own change): earlier sign-ins end everywhere."""
+    if len(password) < 8 or len(password) > 256:
+        raise ValueError("新密码至少 8 位")
+    hashed = hash_password(password)
+    async with User._meta.db.transaction():
+        user = await User.select(User.username).where(User.id == user_id).first()
+        await User.update({User.password_hash: hashed}).where(User.id == user_id)
+        await _revoke(user_id)
+        await access_audit.record("account_changed", actor=by, address=address, target=user["username"],
+                                  detail={"change": "password"})
+    recent.clear()  # this process at once; the others within recent.TTL seconds
+
+
+async def set_active(user_id: int, active: bool, *, by: str, address: str = "") -> None:
+    """Deactivate or re-activate: both end earlier sign-ins, so a re-activated account starts afresh
+    (its old tokens and sessions are not revived)."""
+    async with User._meta.db.transaction():
+        user = await User.select(User.username).where(User.id == user_id).first()
+        await User.update({User.active: active}).where(User.id == user_id)
+        await _revoke(user_id)
+        await access_audit.record("account_changed", actor=by, address=address, target=user["username"],
+                                  detail={"change": "activate" if active else "deactivate"})
+    recent.clear()
+
+
+async def set_role(user_id: int, role: str, department: str | None, *, by: str, address: str = "") -> None:
+    """Move a user to another role or department; their sessions go on, acting as what they now are."""
+    async with User._meta.db.transaction():
+        user = await User.select(User.username).where(User.id == user_id).first()
+        await User.update({User.role: role, User.department: department}).where(User.id == user_id)
+        await access_audit.record("account_changed", actor=by, address=address, target=user["username"],
+                                  detail={"change": "role", "role": role, "department": department or ""})
+    recent.clear()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from urllib.parse import unquote_plus as unquote
 
 import pytest
 
@@ -108,14 +109,40 @@ async def test_pages_need_a_session_and_logout_ends_it(client, people):
     assert again.status_code == 303
 
 
-async def test_an_idle_session_expires(client, people):
+async def test_an_idle_session_expires(client, people, frozen_clock):
+    import datetime as dt
+
+    frozen_clock.freeze("2026-11-28T09:00:00+08:00")
     agent = await people("agent1")
-    sessions = client.app.state.console.sessions
-    user_id, signed_in, _, _ = agent.jar["huying_console"].split(".")
-    stale = sessions.issue(int(user_id), int(signed_in), now=int(signed_in) - sessions.idle_seconds - 5)
-    agent.jar.set("huying_console", stale, domain="testserver.local", path="/console")
+    frozen_clock.advance(dt.timedelta(seconds=client.app.state.console.sessions.idle_seconds + 5))
     response = await agent.get("/console", follow_redirects=False)
     assert response.status_code == 303 and "notice=" in response.headers["location"]
+
+
+async def test_a_busy_session_still_ends_after_its_absolute_lifetime(client, people, frozen_clock):
+    """Kept alive by a request every few minutes, the session still ends 12 hours after signing in."""
+    import datetime as dt
+
+    frozen_clock.freeze("2026-11-28T08:00:00+08:00")
+    agent = await people("agent1")
+    for _ in range(12 * 4):  # every 15 minutes for 12 hours: never idle
+        frozen_clock.advance(dt.timedelta(minutes=15))
+        assert (await agent.get("/console", follow_redirects=False)).status_code == 200
+    frozen_clock.advance(dt.timedelta(minutes=15))
+    ended = await agent.get("/console", follow_redirects=False)
+    assert ended.status_code == 303 and "登录已满 12 小时" in unquote(ended.headers["location"])
+    frozen_clock.advance(dt.timedelta(minutes=-10))  # and the ended session stays ended
+    assert (await agent.get("/console", follow_redirects=False)).status_code == 303
+
+
+async def test_logging_out_ends_the_session_on_the_server_even_if_the_cookie_is_replayed(client, people):
+    agent = await people("agent1")
+    cookie = agent.jar["huying_console"]
+    assert (await agent.post("/console/logout")).status_code == 200
+    replay = Staff(client)
+    replay.jar.set("huying_console", cookie, domain="testserver.local", path="/console")
+    again = await replay.get("/console/orders", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"].startswith("/console/login")
 
 
 async def test_a_deactivated_users_session_stops_working(client, people):

@@ -55,7 +55,8 @@ class Console:
     def __init__(self, platform, *, idle_seconds: int | None = None):
         self.platform = platform
         idle = idle_seconds or int(os.environ.get("HUYING_CONSOLE_IDLE_MINUTES", "30")) * 60
-        self.sessions = Sessions(platform.settings.secret_key, idle_seconds=idle,
+        hours = float(os.environ.get("HUYING_CONSOLE_MAX_HOURS", "12"))
+        self.sessions = Sessions(idle_seconds=idle, max_seconds=int(hours * 3600),
                                  secure=os.environ.get("HUYING_CONSOLE_SECURE_COOKIE", "") == "1")
         self.env = Environment(loader=FileSystemLoader(TEMPLATES),
                                autoescape=select_autoescape(default=True, default_for_string=True),

@@ -13,15 +13,16 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.client import client_address
 from api.console.session import current_actor
 from core import outbox
-from core.auth import create_api_key, hash_password, recent
+from core.auth import create_api_key, recent
 from core.channels import KINDS
 from core.errors import Conflict, Forbidden, NotFound
 from core.model import ROLES
 from core.routing import first_match, in_order, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
-from core.users import add_user
+from core.users import add_user, set_active, set_password, set_role
 
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
@@ -156,17 +157,18 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
     if op == "deactivate":
         if user["username"] == actor.name:
             return await _users_page(request, actor, status_code=409, errors={"_form": "不能停用自己的账号"})
-        await User.update({User.active: False}).where(User.id == user_id)
+        await set_active(user_id, False, by=actor.name, address=client_address(request))
         notice = f"已停用 {user['username']}，其登录立即失效"
     elif op == "activate":
-        await User.update({User.active: True}).where(User.id == user_id)
-        notice = f"已启用 {user['username']}"
+        await set_active(user_id, True, by=actor.name, address=client_address(request))
+        notice = f"已启用 {user['username']}（须重新登录）"
     elif op == "reset":
         password = form.get("password") if isinstance(form.get("password"), str) else ""
-        if len(password) < 8 or len(password) > 256:
-            return await _users_page(request, actor, status_code=400, errors={"_form": "新密码至少 8 位"})
-        await User.update({User.password_hash: hash_password(password)}).where(User.id == user_id)
-        notice = f"已重置 {user['username']} 的密码"
+        try:
+            await set_password(user_id, password, by=actor.name, address=client_address(request))
+        except ValueError as refused:
+            return await _users_page(request, actor, status_code=400, errors={"_form": str(refused)})
+        notice = f"已重置 {user['username']} 的密码，其原有登录均已失效"
     elif op == "change":
         role, department = _text(form, "role", 32), _text(form, "department", 64) or None
         if role not in ROLES:
@@ -175,7 +177,7 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
             return await _users_page(request, actor, status_code=400, errors={"_form": "承办人必须指定所属单位"})
         if department and not await Department.exists().where(Department.code == department):
             return await _users_page(request, actor, status_code=400, errors={"_form": "单位不存在"})
-        await User.update({User.role: role, User.department: department}).where(User.id == user_id)
+        await set_role(user_id, role, department, by=actor.name, address=client_address(request))
         notice = f"{user['username']} 现为{ROLES[role]}"
     else:
         return await _users_page(request, actor, status_code=400, errors={"_form": "没有这个操作"})

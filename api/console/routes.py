@@ -43,9 +43,11 @@ from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
 from api.web.protection import csrf_middleware, security_headers
 from api.web.tracking import publishes_replies
-from core.auth import login as check_password
+from api.client import client_address
+from core import access_audit
+from core.auth import active_user
 from core.channels import KINDS, SOURCES, describe_fields
-from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, Unauthorized
+from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import ROLES, Actor
@@ -91,26 +93,6 @@ async def _page(request: Request, actor: Actor | None, name: str, *, status_code
                                     my_department=names.get(actor.department or "", "") if actor else "", **context)
 
 
-def session_refresh(app):
-    """Send the re-signed "last seen" cookie that ``current_actor`` left in the request state."""
-    from litestar.datastructures import MutableScopeHeaders
-
-    async def middleware(scope, receive, send):
-        async def send_with_cookie(message):
-            if message["type"] == "http.response.start":
-                fresh = (scope.get("state") or {}).get("console_session")
-                if fresh:
-                    console = scope["litestar_app"].state.console
-                    headers = MutableScopeHeaders.from_message(message)
-                    if not any(v.startswith(f"{COOKIE}=") for k, v in headers.items() if k.lower() == "set-cookie"):
-                        headers.add("set-cookie", console.sessions.cookie(fresh).to_header(header=""))
-            await send(message)
-
-        await app(scope, receive, send_with_cookie)
-
-    return middleware
-
-
 # -- sign-in --------------------------------------------------------------------------------------
 
 def _safe_next(target: str | None) -> str:
@@ -125,26 +107,45 @@ async def login_page(request: Request, next: FromQuery[str | None] = None) -> Re
 
 @post("/login")
 async def login_submit(request: Request) -> Response:
+    """The API's sign-in policy (throttled, audited) behind the form; a new session on success."""
     form = await request.form()
     username = str(form.get("username") or "").strip()[:64]
     password = str(form.get("password") or "")[:256]
     target = _safe_next(form.get("next"))
+    address = client_address(request)
+    sessions = _console(request).sessions
+    headers = {}
     try:
         if not username or not password:
             raise Unauthorized("请输入用户名和密码")
-        user = await check_password(username, password)
-    except Unauthorized as refused:
-        return _console(request).render(request, "login.html", status_code=401, me=None, nav=[],
-                                        values={"username": username}, error=refused.detail, next=target)
+        user = await _platform(request).sign_in.sign_in(username, password, address=address, via="console")
+    except (Unauthorized, TooManyRequests) as refused:
+        if isinstance(refused, TooManyRequests):
+            headers["retry-after"] = str(refused.retry_after)
+        response = _console(request).render(request, "login.html", status_code=refused.status_code, me=None,
+                                            nav=[], values={"username": username}, error=refused.detail, next=target)
+        response.headers.update(headers)
+        return response
+    if previous := await sessions.find(request.cookies.get(COOKIE)):
+        await sessions.end(previous)  # a new key on every sign-in: a planted cookie is never promoted
     response = Redirect(target, status_code=303)
-    response.set_cookie(_console(request).sessions.cookie(_console(request).sessions.issue(user["id"])))
+    response.set_cookie(sessions.cookie(await sessions.open(user, address)))
     return response
 
 
 @post("/logout")
 async def logout(request: Request) -> Response:
+    """Ends the session on the server (the cookie is worthless from now on, wherever it was copied)."""
+    sessions = _console(request).sessions
+    session = await sessions.find(request.cookies.get(COOKIE))
+    if session is not None:
+        await sessions.end(session)
+        user = await active_user(session.user_id)
+        if user is not None:
+            await access_audit.record("logout", actor=user.username, role=user.role, address=client_address(request),
+                                      detail={"via": "console"})
     response = Redirect("/console/login?notice=已退出登录", status_code=303)
-    response.set_cookie(_console(request).sessions.expired_cookie())
+    response.set_cookie(sessions.expired_cookie())
     return response
 
 
@@ -356,7 +357,9 @@ def _parse(value):
 @get("/orders/{number:str}")
 async def order_detail(request: Request, number: FromPath[str]) -> Response:
     actor = await current_actor(request)
-    return await _detail(request, actor, number)
+    page = await _detail(request, actor, number)  # a number the user may not see is a 404 and not recorded
+    await access_audit.record_view(actor, number, client_address(request), via="console")
+    return page
 
 
 @post("/orders/{number:str}/act/{name:str}")
@@ -622,7 +625,7 @@ def console_router(secret: str) -> Router:
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES],
-        middleware=[security_headers, session_refresh, csrf_middleware(secret)],
+        middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,
             HuyingError: _huying_error,

@@ -23,6 +23,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
+from api.client import client_address
 from api.web import RECEIPT_COOKIE, STATIC
 from api.web.forms import GENERAL, FormRejected, Section, all_fields, read_form, sections, submit
 from api.web.protection import RateLimited, csrf_middleware, security_headers
@@ -63,7 +64,7 @@ def _web(request: Request):
 
 
 def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    return client_address(request) or "unknown"
 
 
 def _public_channel(request: Request, code: str):
