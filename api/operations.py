@@ -18,8 +18,8 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 
-from api.schemas import errors
 from api.client import client_address
+from api.schemas import errors
 from api.security import require_role
 from core import access_audit, incidents
 from core.errors import NotFound
