@@ -10,11 +10,9 @@ import datetime as dt
 from typing import Any
 
 from core import clock
-from core.builtins.city_sync import TOPIC as CITY_TOPIC
 from core.tables import Incident, OutboxMessage
 
 JOB_FAILURES_BEFORE_INCIDENT = 3
-CITY_UNREACHABLE_AFTER = dt.timedelta(hours=1)
 
 
 def _now() -> dt.datetime:
@@ -94,19 +92,3 @@ class JobWatch:
             await open_platform_incident(
                 f"job:{job}", f"后台任务 {job} 连续 {count} 次失败",
                 f"最近一次错误：{error[:500]}", _now())
-
-
-async def watch_city_platform(now: dt.datetime | None = None) -> None:
-    """The city platform counts as unreachable when a status push has been failing for an hour."""
-    now = now or _now()
-    stuck = await (OutboxMessage.select(OutboxMessage.created_at, OutboxMessage.last_error)
-                   .where((OutboxMessage.topic == CITY_TOPIC) & OutboxMessage.delivered_at.is_null()
-                          & (OutboxMessage.last_error != "")
-                          & (OutboxMessage.created_at <= now - CITY_UNREACHABLE_AFTER))
-                   .order_by(OutboxMessage.created_at).first())
-    if stuck:
-        await open_platform_incident(
-            "city_unreachable", "市级12345平台连续一小时无法送达",
-            f"转派工单的状态回传滞留在发件箱中；最近一次错误：{stuck['last_error'][:500]}", stuck["created_at"])
-    else:
-        await close_platform_incident("city_unreachable", "状态回传已恢复送达")

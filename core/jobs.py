@@ -100,9 +100,8 @@ async def run_job(platform, job: Job, *, mode: str) -> Any:
 
 
 async def deliver_outbox(platform) -> dict[str, int]:
-    """Deliver what is due, counting the run; a run failing again and again, or the city platform
-    refusing status pushes for an hour, goes into the fault log."""
-    from core.incidents import watch_city_platform
+    """Deliver what is due, counting the run; a run failing again and again goes into the fault log
+    (whether the city platform takes its pushes is the city sync's own job, ``city_watch``)."""
     from core.metrics import JOB_RUNS, OUTBOX_DELIVERIES
 
     try:
@@ -116,8 +115,6 @@ async def deliver_outbox(platform) -> dict[str, int]:
         if count:
             OUTBOX_DELIVERIES.labels(outcome).inc(count)
     await platform.job_watch.succeeded("deliver_outbox")
-    if platform.settings.city_platform_url:
-        await watch_city_platform()
     return counts
 
 

@@ -208,20 +208,20 @@ async def test_the_platform_records_a_job_failing_repeatedly_and_closes_it_on_re
 
 async def test_the_platform_records_the_city_unreachable_for_an_hour(platform):
     """A status push failing for over an hour opens an incident; once delivered it is resolved."""
-    from core import incidents
+    from core.builtins.city_sync import watch_city_platform
     from core.tables import Incident, OutboxMessage
 
     now = clock.now()
     await OutboxMessage.insert(OutboxMessage(topic="city_platform.status", payload={}, attempts=5,
                                              last_error="ConnectError: refused", created_at=now - dt.timedelta(minutes=30)))
-    await incidents.watch_city_platform(now)
+    await watch_city_platform(now)
     assert await Incident.count() == 0  # half an hour is not yet an incident
-    await incidents.watch_city_platform(now + dt.timedelta(minutes=31))
-    await incidents.watch_city_platform(now + dt.timedelta(minutes=40))
+    await watch_city_platform(now + dt.timedelta(minutes=31))
+    await watch_city_platform(now + dt.timedelta(minutes=40))
     [row] = await Incident.select()
     assert row["key"] == "city_unreachable" and "ConnectError" in row["impact"] and not row["resolved"]
     await OutboxMessage.update({OutboxMessage.delivered_at: now}, force=True)
-    await incidents.watch_city_platform(now + dt.timedelta(minutes=45))
+    await watch_city_platform(now + dt.timedelta(minutes=45))
     [row] = await Incident.select()
     assert row["resolved"] and row["actions"] == "状态回传已恢复送达"
 

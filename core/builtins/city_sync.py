@@ -12,6 +12,7 @@ In: the city's follow-ups (催办, 补充材料, 撤单) are lifecycle actions o
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 import msgspec
@@ -134,6 +135,39 @@ async def city_reconcile(platform) -> dict:
     return await reconcile(platform)
 
 
+CITY_UNREACHABLE_AFTER = dt.timedelta(hours=1)
+
+
+async def watch_city_platform(now: dt.datetime | None = None) -> None:
+    """The city platform counts as unreachable when a status push has been failing for an hour: an
+    incident in the fault log, resolved once the pushes get through again."""
+    from core import clock
+    from core.incidents import close_platform_incident, open_platform_incident
+    from core.tables import OutboxMessage
+
+    now = now or clock.now()
+    stuck = await (OutboxMessage.select(OutboxMessage.created_at, OutboxMessage.last_error)
+                   .where((OutboxMessage.topic == TOPIC) & OutboxMessage.delivered_at.is_null()
+                          & (OutboxMessage.last_error != "")
+                          & (OutboxMessage.created_at <= now - CITY_UNREACHABLE_AFTER))
+                   .order_by(OutboxMessage.created_at).first())
+    if stuck:
+        await open_platform_incident(
+            "city_unreachable", "市级12345平台连续一小时无法送达",
+            f"转派工单的状态回传滞留在发件箱中；最近一次错误：{stuck['last_error'][:500]}", stuck["created_at"])
+    else:
+        await close_platform_incident("city_unreachable", "状态回传已恢复送达")
+
+
+async def city_watch(platform) -> dict:
+    """The job: watch the pushes only where a city platform is configured."""
+    if platform.settings.city_platform_url:
+        await watch_city_platform()
+    return {}
+
+
 @hookimpl
 def register_jobs():
-    return [Job(name="city_reconcile", label="与市级平台对账", run=city_reconcile, minutes=frozenset({20}))]
+    return [Job(name="city_reconcile", label="与市级平台对账", run=city_reconcile, minutes=frozenset({20})),
+            Job(name="city_watch", label="市级平台送达监测", run=city_watch, minutes=frozenset(range(0, 60, 5)),
+                recorded=False)]
