@@ -495,6 +495,9 @@ async def test_warnings_are_listed_with_their_reason_and_acknowledged_on_the_rec
     handler = await people("housing_handler")
     assert "观沙岭街道滨江路1号" not in (await handler.get("/console/warnings")).text  # not its department's
     assert (await handler.post(url, {"note": "x"})).status_code == 403
+    empty = await supervisor.post(url, {"note": "  "})
+    assert empty.status_code == 400 and "请写明处置意见" in empty.text
+    assert (await (await people("agent1")).post(url, {"note": "已知悉"})).status_code == 403
     done = await supervisor.post(url, {"note": "已通知街道到现场"})
     assert done.status_code == 200 and "已确认预警" in done.text
     row = await EarlyWarning.select().where(EarlyWarning.id == warning["id"]).first()

@@ -107,12 +107,35 @@ async def test_acknowledging_a_warning_records_who_and_refuses_twice(client, tok
     done = await client.post(url, json={"note": "已通知街道到现场"}, headers=tokens["supervisor1"])
     assert done.status_code == 200 and done.json()["acknowledged_by"] == "supervisor1"
     assert done.json()["acknowledge_note"] == "已通知街道到现场" and done.json()["acknowledged_at"]
-    assert (await client.post(url, json={}, headers=tokens["supervisor1"])).status_code == 409
-    assert (await client.post(url, json={}, headers=tokens["housing_handler"])).status_code == 403
-    assert (await client.post("/api/warnings/999999/acknowledge", json={}, headers=tokens["supervisor1"])).status_code == 404
+    assert (await client.post(url, json={"note": "再次"}, headers=tokens["supervisor1"])).status_code == 409
+    assert (await client.post(url, json={"note": "x"}, headers=tokens["housing_handler"])).status_code == 403
+    assert (await client.post("/api/warnings/999999/acknowledge", json={"note": "x"},
+                              headers=tokens["supervisor1"])).status_code == 404
     open_only = await client.get("/api/warnings", params={"acknowledged": "false", "scan": "false"},
                                  headers=tokens["supervisor1"])
     assert warning["id"] not in [w["id"] for w in open_only.json()["items"]]
+
+
+async def test_only_a_supervisor_acknowledges_a_warning_and_says_what_was_done(client, tokens):
+    """An agent or dispatcher may read warnings but not take them on; an empty note is refused with its
+    field, and the warning stays open."""
+    platform = client.platform
+    now = clock.now()
+    for i in range(5):
+        await _take(platform, now - dt.timedelta(minutes=30 - i), address="观沙岭街道滨江路1号")
+    warning = next(w for w in (await client.get("/api/warnings", headers=tokens["supervisor1"])).json()["items"]
+                   if w["kind"] == "mass_incident")
+    url = f"/api/warnings/{warning['id']}/acknowledge"
+    for user in ("agent1", "dispatcher1"):
+        refused = await client.post(url, json={"note": "已知悉"}, headers=tokens[user])
+        assert refused.status_code == 403 and "督办员" in refused.json()["detail"]
+    for body in ({}, {"note": "   "}):
+        empty = await client.post(url, json=body, headers=tokens["supervisor1"])
+        assert empty.status_code == 400 and empty.json()["extra"][0]["key"] == "note"
+    still_open = await client.get("/api/warnings", params={"acknowledged": "false", "scan": "false"},
+                                  headers=tokens["supervisor1"])
+    assert warning["id"] in [w["id"] for w in still_open.json()["items"]]
+    assert (await client.post(url, json={"note": "已通知街道"}, headers=tokens["admin1"])).status_code == 200
 
 
 async def test_overdue_warning_goes_to_its_department_only(client, tokens):

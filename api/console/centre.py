@@ -164,7 +164,7 @@ async def _warnings_page(request: Request, actor: Actor, *, status_code: int = 2
     names = await platform.orders.department_names()
     return await _render(request, actor, "warnings.html", status_code=status_code, items=found["items"],
                          kinds=warnings.KINDS, kind=kind, state=state, names=names,
-                         may_acknowledge=actor.role in CENTRE_ROLES, banner=banner)
+                         may_acknowledge=actor.role in warnings.ACKNOWLEDGING_ROLES, banner=banner)
 
 
 @get("/warnings")
@@ -183,6 +183,8 @@ async def warnings_acknowledge(request: Request, warning_id: FromPath[int]) -> R
         await warnings.acknowledge(warning_id, actor, note)
     except Conflict as lost:
         return await _warnings_page(request, actor, status_code=409, banner=lost.detail)
+    except InvalidInput as refused:
+        return await _warnings_page(request, actor, status_code=400, banner=refused.errors[0].message)
     return _done("/console/warnings", DONE["acknowledge"])
 
 

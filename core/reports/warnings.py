@@ -17,7 +17,7 @@ from core import clock
 from core.calendar import SHANGHAI
 from core.db import write_transaction
 from core.reports.dialect import current_engine
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.model import Actor
 from core.visibility import mask_phone
 from core.notices import staff_notice
@@ -279,7 +279,17 @@ async def listing(*, kind: str | None = None, acknowledged: bool | None = None, 
             "kinds": KINDS}
 
 
+ACKNOWLEDGING_ROLES = frozenset({"supervisor", "admin"})
+
+
 async def acknowledge(warning_id: int, actor: Actor, note: str) -> dict:
+    """A supervisor (or admin) takes the warning on, saying what was done: the note is the record a
+    director reads later, so an empty one is refused; agents and dispatchers see warnings only."""
+    if actor.role not in ACKNOWLEDGING_ROLES:
+        raise Forbidden("只有督办员或管理员可以确认预警")
+    note = note.strip()
+    if not note:
+        raise InvalidInput([FieldError("note", "请写明处置意见（已采取或将采取的措施）")], "确认预警须填写处置意见")
     now = clock.now()
     async with write_transaction(current_engine()):
         row = await EarlyWarning.select().where(EarlyWarning.id == warning_id).output(load_json=True).first()
