@@ -116,6 +116,29 @@ async def test_acknowledging_a_warning_records_who_and_refuses_twice(client, tok
     assert warning["id"] not in [w["id"] for w in open_only.json()["items"]]
 
 
+async def test_one_surge_is_one_warning_however_long_it_lasts(client, tokens, frozen_clock):
+    """Twelve calls about one category within the hour exceed both the hourly and the daily threshold,
+    and more keep coming two hours later: the supervisors get one surge warning for that category, not
+    one per window and another each hour."""
+    platform = client.platform
+    now = frozen_clock.freeze("2026-11-18T10:00:00+08:00")
+
+    async def calls(at, n):
+        for i in range(n):
+            await _take(platform, at - dt.timedelta(minutes=40 - i), category="城乡建设/排水", address=f"梅溪湖街道{i}号")
+        platform.orders.clock = lambda: clock.now()
+
+    async def category_surges():
+        items = (await client.get("/api/warnings", headers=tokens["supervisor1"])).json()["items"]
+        return [w for w in items if w["kind"] == "surge" and w["facts"]["dimension"] == "category"]
+
+    await calls(now, 12)
+    assert len(await category_surges()) == 1
+    later = frozen_clock.freeze(now + dt.timedelta(hours=2))
+    await calls(later, 6)
+    assert len(await category_surges()) == 1
+
+
 async def test_only_a_supervisor_acknowledges_a_warning_and_says_what_was_done(client, tokens):
     """An agent or dispatcher may read warnings but not take them on; an empty note is refused with its
     field, and the warning stays open."""

@@ -104,8 +104,12 @@ async def _deadlines(platform, now: dt.datetime, known: set[str]) -> list[Findin
 
 
 async def _surges(t: Thresholds, now: dt.datetime, known: set[str]) -> list[Finding]:
-    """A category or area well above its own baseline, over the last hour and the last 24 hours."""
+    """A category or area well above its own baseline, over the last hour and the last 24 hours.
+
+    One surge is one warning: its key is the category or area and the local day, whichever window saw
+    it first, so a surge that goes on is not warned again each hour, nor once per window."""
     stamp = int(now.timestamp())
+    day_key = now.astimezone(SHANGHAI).strftime("%Y%m%d")
     found = []
     for window, seconds, minimum, label in (("hour", 3600, t.surge_min_hour, "近1小时"),
                                             ("day", 86400, t.surge_min_day, "近24小时")):
@@ -120,9 +124,8 @@ async def _surges(t: Thresholds, now: dt.datetime, known: set[str]) -> list[Find
                 f"GROUP BY {dimension}")
             for r in rows:
                 count = r["now_count"] or 0
-                stamp_key = dt.datetime.fromtimestamp(since, SHANGHAI).strftime("%Y%m%d%H" if window == "hour" else "%Y%m%d")
-                key = f"surge:{window}:{dimension}:{r['value']}:{stamp_key}"
-                if count < minimum or key in known:
+                key = f"surge:{dimension}:{r['value']}:{day_key}"
+                if count < minimum or key in known or any(f.key == key for f in found):
                     continue
                 if window == "hour":  # the same hour of day on the baseline days
                     baseline = await _same_hour_baseline(dimension, r["value"], since, t.baseline_days)
