@@ -102,12 +102,13 @@ WEEK_COUNTS = {
     "intake": 5, "resolved_at_intake": 1, "dispatched": 3, "dispatches": 4, "accepted_on_time": 3, "returns": 1,
     "returns_upheld": 1, "redispatches": 0, "extensions": 0, "completed": 3, "completed_on_time": 3,
     "open_overdue": 1, "reworks": 0, "callbacks": 3, "valid_ratings": 2, "satisfied": 1, "resolved": 1,
-    "repeat_calls": 1,
+    "repeat_calls": 1, "returned": 1, "misrouted": 1, "extended": 0, "reworked": 0, "called_back": 3,
 }
 WEEK_RATES = {
     "resolved_at_intake_rate": 0.2, "on_time_accept_rate": 1.0, "on_time_completion_rate": 0.75,
     "overdue_rate": 0.25, "callback_rate": 1.0, "satisfaction_rate": 0.5, "resolution_rate": 0.5,
-    "return_rate": 0.25, "dispatch_accuracy": 0.75, "rework_rate": 0.0, "extension_rate": 0.0,
+    # of the 3 orders first dispatched this week, C was returned (the return upheld): one order in three
+    "return_rate": 1 / 3, "dispatch_accuracy": 2 / 3, "rework_rate": 0.0, "extension_rate": 0.0,
     "repeat_call_rate": 0.2,
 }
 
