@@ -442,7 +442,9 @@ async def _mass_incident(platform) -> list[str]:
 
     from core.intake import IntakeRequest
 
-    now = dt.datetime.now(dt.timezone.utc)
+    from core import clock
+
+    now = clock.now()
     numbers = []
     for i in range(5):
         body = intake_body(address="观沙岭街道滨江路1号", received_at=(now - dt.timedelta(minutes=30 - i)).isoformat())

@@ -15,6 +15,7 @@ import zipfile
 import msgspec
 import pytest
 
+from core import clock
 from core.calendar import SHANGHAI
 from core.model import Actor
 from core.orders import IntakeRequest
@@ -94,7 +95,7 @@ async def national_day_week(platform, *, uphold_appeal: bool = True) -> History:
     await h.act("F", "2025-10-06 00:10", "dispatch", DISPATCHER, department="housing")
     # G: the next week's first order
     await h.intake("G", "2025-10-06 00:05", citizen={"name": "孙先生", "phone": "13900000007"})
-    h.service.clock = lambda: dt.datetime.now(dt.timezone.utc)
+    h.service.clock = clock.now
     return h
 
 
@@ -326,9 +327,10 @@ async def test_daily_sums_and_facts_give_the_same_report(platform):
     await same()
 
 
-async def test_the_bundled_channels_add_their_sections(client, tokens):
+async def test_the_bundled_channels_add_their_sections(client, tokens, frozen_clock):
     """The migrant-workers section sums the workers and the wages claimed on the month's orders; the
     tip-off and enterprise-help sections are there too, with their own items."""
+    frozen_clock.freeze("2026-06-01T10:00:00+08:00")
     claim = {"employer": "某劳务分包公司", "project": "梅溪湖某住宅小区二期工地", "wage_period": "2026年3月至5月",
              "still_on_site": True}
     for workers, amount in ((3, 36000), (6, 90000)):

@@ -8,6 +8,7 @@ import math
 import msgspec
 import pytest
 
+from core import clock
 from core.jobs import deliver_outbox
 from core.model import Actor
 from core.orders import IntakeRequest
@@ -25,7 +26,7 @@ async def _take(platform, when: dt.datetime | None = None, **overrides) -> str:
     service = platform.orders
     if when:
         service.clock = lambda: when
-    request = msgspec.convert(intake_body(received_at=(when or dt.datetime.now(UTC)).isoformat(), **overrides),
+    request = msgspec.convert(intake_body(received_at=(when or clock.now()).isoformat(), **overrides),
                               IntakeRequest, strict=False)
     _, order = await service.intake("hotline", request, AGENT)
     return order.number
@@ -34,13 +35,13 @@ async def _take(platform, when: dt.datetime | None = None, **overrides) -> str:
 async def _overdue_order(platform) -> str:
     """A consultation received a month ago, accepted by housing and never answered."""
     service = platform.orders
-    start = dt.datetime.now(UTC) - dt.timedelta(days=30)
+    start = clock.now() - dt.timedelta(days=30)
     number = await _take(platform, start, kind="consult", address="洋湖街道洋湖大道1号", category="住房/物业",
                          citizen={"name": "赵先生", "phone": "13700000001"})
     service.clock = lambda: start + dt.timedelta(hours=1)
     await service.act(number, "dispatch", {"department": "housing"}, DISPATCHER)
     await service.act(number, "accept", {}, HOUSING)
-    service.clock = lambda: dt.datetime.now(UTC)
+    service.clock = clock.now
     return number
 
 
@@ -49,10 +50,10 @@ async def test_warnings_explain_link_orders_and_reach_supervisors_once(client, t
     category over its (empty) baseline; the same caller five times raises a repeat-caller warning
     with the phone masked; each is stored once and sent to the supervisors through the outbox."""
     platform = client.platform
-    now = dt.datetime.now(UTC)
+    now = clock.now()
     numbers = [await _take(platform, now - dt.timedelta(minutes=50 - i), category="交通运输/道路施工",
                            address="麓谷街道麓松路88号") for i in range(5)]
-    platform.orders.clock = lambda: dt.datetime.now(UTC)
+    platform.orders.clock = clock.now
     response = await client.get("/api/warnings", headers=tokens["supervisor1"])
     assert response.status_code == 200, response.text
     items = response.json()["items"]
@@ -84,10 +85,10 @@ async def test_a_warning_about_many_orders_counts_them_all_and_lists_the_first(c
 
     monkeypatch.setattr(warnings, "LISTED_ORDERS", 2)
     platform = client.platform
-    now = dt.datetime.now(UTC)
+    now = clock.now()
     numbers = [await _take(platform, now - dt.timedelta(minutes=50 - i), address="麓谷街道麓松路88号")
                for i in range(6)]
-    platform.orders.clock = lambda: dt.datetime.now(UTC)
+    platform.orders.clock = clock.now
     items = (await client.get("/api/warnings", headers=tokens["supervisor1"])).json()["items"]
     by_kind = {w["kind"]: w for w in items}
     assert by_kind["mass_incident"]["orders"] == numbers[:2] and "6 件" in by_kind["mass_incident"]["explanation"]
@@ -96,10 +97,10 @@ async def test_a_warning_about_many_orders_counts_them_all_and_lists_the_first(c
 
 async def test_acknowledging_a_warning_records_who_and_refuses_twice(client, tokens):
     platform = client.platform
-    now = dt.datetime.now(UTC)
+    now = clock.now()
     for i in range(5):
         await _take(platform, now - dt.timedelta(minutes=30 - i), address="观沙岭街道滨江路1号")
-    platform.orders.clock = lambda: dt.datetime.now(UTC)
+    platform.orders.clock = clock.now
     warning = next(w for w in (await client.get("/api/warnings", headers=tokens["supervisor1"])).json()["items"]
                    if w["kind"] == "mass_incident")
     url = f"/api/warnings/{warning['id']}/acknowledge"
@@ -127,10 +128,10 @@ async def test_thresholds_are_configurable_by_an_admin_and_checked(client, token
     platform = client.platform
     changed = await client.put("/api/warnings/thresholds", json={"mass_min_orders": 8}, headers=tokens["admin1"])
     assert changed.status_code == 200 and changed.json()["mass_min_orders"] == 8
-    now = dt.datetime.now(UTC)
+    now = clock.now()
     for i in range(5):
         await _take(platform, now - dt.timedelta(minutes=20 - i), address="坪塘街道白泉村3号")
-    platform.orders.clock = lambda: dt.datetime.now(UTC)
+    platform.orders.clock = clock.now
     items = (await client.get("/api/warnings", params={"kind": "mass_incident"}, headers=tokens["supervisor1"])).json()["items"]
     assert items == []  # five is below the new threshold
     bad = await client.put("/api/warnings/thresholds", json={"surge_ratio": 0}, headers=tokens["admin1"])
@@ -147,7 +148,7 @@ async def test_board_shows_today_by_hour_open_by_status_and_deadlines_by_departm
     await _take(platform)
     await _take(platform)
     board = (await client.get("/api/board", headers=tokens["dispatcher1"])).json()
-    hour = dt.datetime.now(UTC).astimezone(dt.timezone(dt.timedelta(hours=8))).hour
+    hour = clock.now().astimezone(dt.timezone(dt.timedelta(hours=8))).hour
     assert board["intake_today"] == 2 and board["intake_by_hour"][hour]["total"] == 2
     assert board["intake_by_hour"][hour]["channels"] == {"hotline": 2}
     status = {s["status"]: s["count"] for s in board["open_by_status"]}
