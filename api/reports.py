@@ -21,7 +21,7 @@ from core.model import CENTRE_ROLES, Actor
 from core.reports import board, forecast, kpis, snapshots, warnings
 from core.reports.build import build_report
 from core.reports.periods import KINDS as PERIOD_KINDS
-from core.reports.periods import today
+from core.reports.periods import local_iso, today
 from core.tables import Department
 
 FORMATS = ("json", "xlsx", "html")
@@ -153,7 +153,8 @@ async def create_snapshot(request: Request, kind: FromPath[str], data: JSONBody[
     params = {k: v for k, v in msgspec.to_builtins(data).items() if k != "start" and v}
     filters = await _filters(request, params, actor)
     saved = await snapshots.save(request.app.state.platform, kind, data.start, filters, actor.name)
-    return {key: saved[key] for key in ("kind", "start", "scope", "version", "digest", "created_at", "new")}
+    return {**{key: saved[key] for key in ("kind", "start", "scope", "version", "digest", "new")},
+            "created_at": local_iso(saved["created_at"])}
 
 
 @get("/api/board", tags=["实时看板"], summary="实时数据：今日分时分渠道受理量、各状态在办量、各单位临期和超期")

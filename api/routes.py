@@ -69,8 +69,8 @@ async def intake(request: Request, code: FromPath[str], data: JSONBody[IntakeReq
 
 
 Status = Literal[tuple(STATUSES)]  # type: ignore[valid-type]
-DeadlineState = Literal["normal", "at_risk", "overdue", "正常", "临期", "超期"]
-_STATE_CODES = {label: code for code, label in DEADLINE_STATE_LABELS.items()}
+DeadlineState = Literal["normal", "at_risk", "overdue", "handle_overdue", "正常", "临期", "超期", "办理超期"]
+_STATE_CODES = {**{label: code for code, label in DEADLINE_STATE_LABELS.items()}, "办理超期": "handle_overdue"}
 Code = Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Words = Annotated[str | None, Parameter(min_length=1, max_length=64)]
 ORDER_FILTERS = frozenset({"status", "channel", "department", "kind", "priority", "flag", "deadline", "area",
@@ -88,14 +88,15 @@ async def list_orders(
     priority: FromQuery[Literal["normal", "urgent"] | None] = None,
     flag: Code = None,
     deadline: Annotated[DeadlineState | None, Parameter(
-        description="时限状态：normal 正常、at_risk 临期（已用 80% 工作时间）、overdue 超期（按未完成的时限）")] = None,
+        description="时限状态：normal 正常、at_risk 临期（已用 80% 工作时间）、overdue 超期（按未完成的时限）、"
+                    "handle_overdue 办理超期（办理时限已过、尚未答复的在办工单，即此刻的超期未办结量）")] = None,
     area: Words = None, source: FromQuery[Source | None] = None,
     q: Annotated[str | None, Parameter(min_length=1, max_length=100)] = None,
     received_from: FromQuery[dt.datetime | None] = None, received_to: FromQuery[dt.datetime | None] = None,
     kpi: Annotated[KpiName | None, Parameter(description=(
         "统计口径：只列出该统计数计入的工单（与统计指标同一口径）。intake 受理量、dispatched 派单工单数、"
-        "completed 办结量、callbacks 回访量按各自时间落在 kpi_from 至 kpi_to（含）之内；open_overdue "
-        "超期未办结量为 kpi_to 日终时仍未办结且已超过办理时限（不用 kpi_from）"))] = None,
+        "completed 办结量、callbacks 回访量等按各自时间落在 kpi_from 至 kpi_to（含）之内；open_overdue "
+        "超期未办结量为 kpi_to 日终（kpi_to 为今天或以后时为此刻）仍未办结、办理时限已过且尚未答复（不用 kpi_from）"))] = None,
     kpi_from: Annotated[dt.date | None, Parameter(description="统计开始日期（本地日，YYYY-MM-DD）")] = None,
     kpi_to: Annotated[dt.date | None, Parameter(description="统计截止日期（本地日，含当天）")] = None,
     page: Annotated[int, Parameter(ge=1, le=100000)] = 1,

@@ -18,6 +18,7 @@ import msgspec
 from piccolo.columns.combination import WhereRaw
 from piccolo.query import OrderByRaw
 
+from core import clock
 from core.calendar import DEADLINE_STATE_LABELS
 from core.channels import FLAGS, KINDS, SOURCES, field
 from core.confidential import HIDDEN
@@ -51,6 +52,10 @@ NONE = "-"
 
 LIST_FLAGS: dict[str, str] = {**FLAGS, "repeat_caller": "重复来电", "imported": "历史导入",
                               "import_review": "导入待核"}  # the last two: core/history_import.py
+# 超期 is any open deadline past due (派单、签收、办理、回访、申诉); 办理超期 the orders the KPI 超期未办结量
+# counts right now: in handling, the handling deadline past with no reply (core.reports.kpis.OPEN_OVERDUE)
+DEADLINE_FILTERS: dict[str, str] = {**DEADLINE_STATE_LABELS, "handle_overdue": "办理超期（超期未办结）"}
+IN_HANDLING = ("received", "dispatched", "returned", "accepted", "replied")
 SORTS: dict[str, tuple[str, bool, str]] = {  # name: (column, ascending, 中文)
     "received_desc": ("received_at", False, "受理时间（新→旧）"),
     "received_asc": ("received_at", True, "受理时间（旧→新）"),
@@ -80,6 +85,8 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
                         field("时限状态", choices=DEADLINE_STATE_LABELS)] = ""
     flag: Annotated[Literal["", "mass_incident", "repeat_caller", "imported", "import_review"],
                     field("预警标记", choices=LIST_FLAGS)] = ""
+                        field("时限状态", choices=DEADLINE_FILTERS)] = ""
+    flag: Annotated[Literal["", "mass_incident", "repeat_caller"], field("预警标记", choices=LIST_FLAGS)] = ""
     q: Annotated[str, field("搜索", "工单编号、电话、姓名或内容中的文字", max_length=QUERY_MAX)] = ""
     received_from: Annotated[dt.date | None, field("受理日期从")] = None
     received_to: Annotated[dt.date | None, field("受理日期到")] = None
@@ -150,14 +157,33 @@ def kpi_errors(kpi: str, start: dt.date | None, end: dt.date | None) -> list[Fie
     return errors
 
 
-def _kpi_span(start: dt.date | None, end: dt.date) -> tuple[int, int]:
-    return (epoch(start) if start else 0), epoch(end + dt.timedelta(days=1))
+def _kpi_span(start: dt.date | None, end: dt.date) -> tuple[int, int, int | None]:
+    """[s, e) of the local days [start, end], and now when ``end`` is today or later: a period still
+    running takes its 超期未办结 as of now, as the KPI tables do (``core.reports.periods.running``)."""
+    e = epoch(end + dt.timedelta(days=1))
+    now = int(clock.now().timestamp())
+    return (epoch(start) if start else 0), e, (now if now < e else None)
 
 
 def kpi_clause(kpi: str, start: dt.date | None, end: dt.date, dimensions: dict[str, str]) -> WhereRaw:
     """The orders the KPI count ``kpi`` counts over the local days [start, end] with these dimension
     values, read from ``report_facts`` by the same condition the KPI tables sum (``kpis.members``)."""
-    return WhereRaw(f"orders.id IN ({kpis.members(kpi, *_kpi_span(start, end), dimensions)})", *dimensions.values())
+    s, e, as_of = _kpi_span(start, end)
+    return WhereRaw(f"orders.id IN ({kpis.members(kpi, s, e, dimensions, as_of)})", *dimensions.values())
+
+
+def handle_overdue(now: dt.datetime) -> WhereRaw:
+    """办理超期, read on the orders themselves: in handling (not completed, merged, withdrawn or
+    suspended) with the handling deadline past and no reply: exactly the orders the KPI
+    超期未办结量 counts at this instant. Every such order is 超期 on its chip too (its soonest open
+    deadline is at latest the handling one), so ``due_at`` narrows the search through its index."""
+    from core.reports.dialect import dialect
+
+    d = dialect()
+    statuses = ", ".join(f"'{s}'" for s in IN_HANDLING)
+    return WhereRaw(f"orders.status IN ({statuses}) AND orders.due_at < {{}} "
+                    f"AND {d.json_text('orders.deadlines', 'handle', 'done')} IS NULL "
+                    f"AND {d.json_epoch('orders.deadlines', 'handle', 'due')} < {int(now.timestamp())}", now)
 
 
 def _dimensions(f: OrderFilter) -> dict[str, str]:
@@ -171,8 +197,12 @@ def kpi_label(kpi: str, start: dt.date | None, end: dt.date | None) -> str:
     if not kpi or end is None:
         return ""
     if kpi == "open_overdue":
-        return f"{kpis.LISTABLE[kpi]}（截至 {end.isoformat()} 日终）"
-    return f"{kpis.LISTABLE[kpi]} {start.isoformat() if start else ''} 至 {end.isoformat()}"
+        if _kpi_span(None, end)[2] is not None:
+            return f"期末超期未办结（截至此刻 {clock.local_now():%m-%d %H:%M}）"
+        return f"期末超期未办结（截至 {end.isoformat()} 日终）"
+    count = kpis.BY_NAME[kpi]
+    span = f"{kpis.MOMENTS[count.moment]} {start.isoformat() if start else ''} 至 {end.isoformat()}"
+    return f"{count.label}：{span}" if count.when else span
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
@@ -244,7 +274,9 @@ class OrderLists:
             where.append(Order.status.is_in(list(f.statuses)))
         if f.open_only:
             where.append(Order.status.is_in(sorted(OPEN_STATUSES)))
-        if f.deadline == "overdue":
+        if f.deadline == "handle_overdue":
+            where.append(handle_overdue(now))
+        elif f.deadline == "overdue":
             where.append(Order.due_at < now)
         elif f.deadline == "at_risk":
             where.append((Order.at_risk_at <= now) & (Order.due_at >= now))
@@ -345,7 +377,8 @@ class OrderLists:
         from piccolo.querystring import QueryString
 
         dimensions = _dimensions(f)
-        condition = kpis.member_condition(f.kpi, *_kpi_span(f.kpi_from, f.kpi_to), dimensions)
+        s, e, as_of = _kpi_span(f.kpi_from, f.kpi_to)
+        condition = kpis.member_condition(f.kpi, s, e, dimensions, as_of)
         values = list(dimensions.values())
         if actor.role == "handler":
             condition += " AND department || '' = {}"

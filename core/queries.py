@@ -16,7 +16,7 @@ from core.attachments import AttachmentRecord
 from core.db import read_transaction
 from core.errors import NotFound
 from core.intake import as_record
-from core.listing import COUNT_CAP, KPI_DIMENSIONS, kpi_clause, refresh_facts
+from core.listing import COUNT_CAP, KPI_DIMENSIONS, handle_overdue, kpi_clause, refresh_facts
 from core.search import ORDER_INDEX
 from core.model import Actor, EventRecord, OrderRecord
 from core.tables import Attachment, Order, OrderEvent
@@ -70,7 +70,8 @@ class OrderQueries:
                      kpi: str | None = None, kpi_from: dt.date | None = None, kpi_to: dt.date | None = None,
                      page: int = 1, page_size: int = 20) -> OrderPage:
         """One page of the orders this actor may see. ``deadline`` is the state of the open deadlines:
-        "overdue" (超期: one is past due), "at_risk" (临期: one has used 80 % of its time), "normal".
+        "overdue" (超期: one is past due), "at_risk" (临期: one has used 80 % of its time), "normal";
+        or "handle_overdue" (办理超期: what the KPI 超期未办结量 counts now, ``core.listing.handle_overdue``).
         ``kpi`` (with ``kpi_from``/``kpi_to``, checked by ``core.listing.kpi_errors``) keeps the orders
         that KPI count counts, exactly as the console's order list does."""
         filtered = any(v is not None for v in (status, channel, department, kind, priority, flag, deadline, area,
@@ -90,7 +91,9 @@ class OrderQueries:
             where.append(WhereRaw(_FLAG_SQL[self.service.engine.engine_type], f'%"{escaped}"%'))
         if deadline:
             now = self.service.clock()
-            if deadline == "overdue":
+            if deadline == "handle_overdue":
+                where.append(handle_overdue(now))
+            elif deadline == "overdue":
                 where.append(Order.due_at < now)
             elif deadline == "at_risk":
                 where.append((Order.due_at >= now) & (Order.at_risk_at <= now))

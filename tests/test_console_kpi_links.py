@@ -149,3 +149,35 @@ async def test_the_api_lists_what_a_kpi_count_counts(client, platform, tokens):
     assert await numbers(f"kpi=completed&{week}", "housing_handler") == {h.numbers[x] for x in "AC"}
     assert await numbers("kpi=open_overdue&kpi_to=2025-10-05") == {h.numbers["E"]}
     assert await numbers(f"kpi=intake&{week}") == {h.numbers[x] for x in "ABCDF"}
+
+
+async def test_a_running_month_says_how_far_it_goes_and_colours_changes_by_good_or_bad(
+        client, people, platform, frozen_clock):  # noqa: F811
+    """The KPI page on 7 December: the month is counted 截至 12月7日 and compared with 1–7 November;
+    超期未办结 counts the orders overdue now (not the one due on the 10th) and links to exactly it; its
+    rise is coloured bad, the rise in intake is not coloured; no link leads to a month not yet begun."""
+    from tests.test_reports import DISPATCHER, HOUSING, Timed, at
+
+    h = Timed(platform, frozen_clock)
+    await h.intake("N", "2026-11-03 09:00", priority="urgent")  # overdue from the 4th, still open
+    await h.intake("X", "2026-12-01 09:00", priority="urgent")
+    await h.act("X", "2026-12-01 09:10", "dispatch", DISPATCHER, department="housing")
+    await h.act("X", "2026-12-01 09:20", "accept", HOUSING)
+    await h.intake("Y", "2026-12-07 09:00", kind="consult")
+    await h.intake("Z", "2026-12-07 09:05")
+    frozen_clock.freeze(at("2026-12-07 10:00"))
+    supervisor = await people("supervisor1")
+    page = await supervisor.get("/console/kpis?period=monthly&start=2026-12-01")
+    assert page.status_code == 200, page.text
+    assert "2026年12月（截至 12月7日）" in page.text
+    assert "统计截至 2026-12-07" in page.text and "2026-11-01 至 2026-11-07" in page.text
+    href, shown = _link(page, "open_overdue")
+    assert shown == 2 and "kpi_to=2026-12-07" in href
+    listed = await supervisor.get(href)
+    assert _numbers(listed) == {h.numbers["N"], h.numbers["X"]} and "截至此刻 12-07 10:00" in listed.text
+    totals = page.text[page.text.index('id="kpi-totals"'):]
+    overdue = totals[totals.index('<li data-name="open_overdue">'):]
+    assert 'data-tone="bad"' in overdue[:overdue.index("</li>")]
+    intake = totals[totals.index('<li data-name="intake">'):]
+    assert 'data-tone="neutral"' in intake[:intake.index("</li>")] and "环比 +200.0%" in intake[:intake.index("</li>")]
+    assert "start=2027-01-01" not in page.text  # 下一期 has not begun

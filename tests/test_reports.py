@@ -95,7 +95,7 @@ async def national_day_week(platform, *, uphold_appeal: bool = True) -> History:
     await h.act("F", "2025-10-06 00:10", "dispatch", DISPATCHER, department="housing")
     # G: the next week's first order
     await h.intake("G", "2025-10-06 00:05", citizen={"name": "孙先生", "phone": "13900000007"})
-    h.service.clock = lambda: clock.now()
+    h.service.clock = clock.now
     return h
 
 
@@ -103,12 +103,13 @@ WEEK_COUNTS = {
     "intake": 5, "resolved_at_intake": 1, "dispatched": 3, "dispatches": 4, "accepted_on_time": 3, "returns": 1,
     "returns_upheld": 1, "redispatches": 0, "extensions": 0, "completed": 3, "completed_on_time": 3,
     "open_overdue": 1, "reworks": 0, "callbacks": 3, "valid_ratings": 2, "satisfied": 1, "resolved": 1,
-    "repeat_calls": 1,
+    "repeat_calls": 1, "returned": 1, "misrouted": 1, "extended": 0, "reworked": 0, "called_back": 3,
 }
 WEEK_RATES = {
     "resolved_at_intake_rate": 0.2, "on_time_accept_rate": 1.0, "on_time_completion_rate": 0.75,
     "overdue_rate": 0.25, "callback_rate": 1.0, "satisfaction_rate": 0.5, "resolution_rate": 0.5,
-    "return_rate": 0.25, "dispatch_accuracy": 0.75, "rework_rate": 0.0, "extension_rate": 0.0,
+    # of the 3 orders first dispatched this week, C was returned (the return upheld): one order in three
+    "return_rate": 1 / 3, "dispatch_accuracy": 2 / 3, "rework_rate": 0.0, "extension_rate": 0.0,
     "repeat_call_rate": 0.2,
 }
 
@@ -326,10 +327,10 @@ async def test_daily_sums_and_facts_give_the_same_report(platform):
     await same()
 
 
-@pytest.mark.clock("2026-07-01T10:00:00+08:00")
-async def test_the_bundled_channels_add_their_sections(client, tokens):
+async def test_the_bundled_channels_add_their_sections(client, tokens, frozen_clock):
     """The migrant-workers section sums the workers and the wages claimed on the month's orders; the
     tip-off and enterprise-help sections are there too, with their own items."""
+    frozen_clock.freeze("2026-06-01T10:00:00+08:00")
     claim = {"employer": "某劳务分包公司", "project": "梅溪湖某住宅小区二期工地", "wage_period": "2026年3月至5月",
              "still_on_site": True}
     for workers, amount in ((3, 36000), (6, 90000)):
@@ -350,3 +351,126 @@ async def test_the_bundled_channels_add_their_sections(client, tokens):
                                 headers=tokens["eco_handler"])).json()
     mine = {s["channel"]: s for s in handler["sections"]}
     assert {r["label"]: r["value"] for r in mine["migrant_workers"]["rows"]}["受理欠薪诉求"] == 0
+
+
+# -- cohort rates, a running period, good and bad changes, local times ------------------------------
+
+class Timed(History):
+    """A history played on the platform's clock, frozen at each action's instant."""
+
+    def __init__(self, platform, clock):
+        super().__init__(platform)
+        self.clock = clock
+
+    async def intake(self, name: str, when: str, **overrides) -> None:
+        self.clock.freeze(at(when))
+        request = msgspec.convert(intake_body(received_at=at(when).isoformat(), **overrides), IntakeRequest,
+                                  strict=False)
+        _, order = await self.service.intake("hotline", request, AGENT)
+        self.numbers[name] = order.number
+
+    async def act(self, name: str, when: str, action: str, actor: Actor, **payload) -> None:
+        self.clock.freeze(at(when))
+        await self.service.act(self.numbers[name], action, payload, actor)
+
+
+async def _completed(h: Timed, name: str, day: str) -> None:
+    await h.intake(name, f"{day} 09:00")
+    await h.act(name, f"{day} 09:10", "dispatch", DISPATCHER, department="housing")
+    await h.act(name, f"{day} 09:20", "accept", HOUSING)
+    await h.act(name, f"{day} 10:00", "reply", HOUSING, reply="已处理")
+    await h.act(name, f"{day} 11:00", "approve", DISPATCHER)
+
+
+async def test_callbacks_and_reworks_count_against_their_own_completions(platform, frozen_clock):
+    """Two orders completed at the end of November are called back in December, where one other order
+    is completed and not yet called back: December's 回访率 is 0 % (it was 200 %, callbacks of
+    November's completions over December's), November's 100 %. An order reworked twice counts once
+    in 重办率 (and stays called back, though its rating was cleared); returns rejected and made again never make 退单率 exceed 100 %."""
+    h = Timed(platform, frozen_clock)
+    await _completed(h, "A", "2026-11-27")
+    await _completed(h, "B", "2026-11-27")
+    await h.act("A", "2026-12-02 10:00", "callback", AGENT, satisfaction="unsatisfied", resolved=False)
+    await h.act("B", "2026-12-02 10:05", "callback", AGENT, satisfaction="satisfied", resolved=True)
+    # R: rated badly and reworked twice in November
+    await _completed(h, "R", "2026-11-26")
+    for day in ("2026-11-26", "2026-11-27"):
+        await h.act("R", f"{day} 15:00", "callback", AGENT, satisfaction="unsatisfied", resolved=False)
+        await h.act("R", f"{day} 16:00", "rework", DISPATCHER, reason="市民不满意")
+        await h.act("R", f"{day} 16:30", "reply", HOUSING, reply="已再次处理")
+        await h.act("R", f"{day} 17:00", "approve", DISPATCHER)
+    await _completed(h, "C", "2026-12-03")
+    # D: returned three times, each return rejected: one dispatch, three returns
+    await h.intake("D", "2026-12-04 09:00")
+    await h.act("D", "2026-12-04 09:10", "dispatch", DISPATCHER, department="eco_env")
+    for minute in (20, 30, 40):
+        await h.act("D", f"2026-12-04 09:{minute}", "return", ECO, reason="不属于本单位职责")
+        await h.act("D", f"2026-12-04 09:{minute + 5}", "reject_return", DISPATCHER, reason="属于本单位")
+    frozen_clock.freeze(at("2027-01-10 09:00"))
+    november = await build_report(platform, "monthly", dt.date(2026, 11, 1), {})
+    december = await build_report(platform, "monthly", dt.date(2026, 12, 1), {})
+    assert november["counts"]["completed"] == 3 and november["counts"]["called_back"] == 3
+    assert november["rates"]["callback_rate"] == 1.0
+    assert december["counts"]["callbacks"] == 2 and december["counts"]["completed"] == 1  # C, not yet called back
+    assert december["rates"]["callback_rate"] == 0.0
+    assert november["counts"]["reworks"] == 2 and november["counts"]["reworked"] == 1
+    assert november["rates"]["rework_rate"] == pytest.approx(1 / 3)
+    assert december["counts"]["returns"] == 3 and december["counts"]["dispatched"] == 2
+    assert december["rates"]["return_rate"] == 0.5  # D of D and C (D's three returns are one order)
+    for report in (november, december):
+        for row in (r for data in report["breakdowns"].values() for r in data["rows"]):
+            assert all(v is None or 0 <= v <= 1 for v in row["rates"].values()), row
+
+
+async def test_a_running_month_counts_overdue_now_and_compares_the_same_days(client, tokens, frozen_clock):
+    """On Monday 7 December at 10:00 the month is partial: 「截至 12月7日」, compared with 1–7 November
+    and 1–7 December a year before; its 超期未办结 is the orders overdue now (not the consultation due
+    on the 10th, which the month's last day would count), the very orders the 办理超期 list shows; the rise in overdue shows as bad, the rise in
+    intake uncoloured; every time is in +08:00."""
+    platform = client.platform
+    h = Timed(platform, frozen_clock)
+    # November: one urgent order on the 5th, overdue from the 6th; one more on the 20th (outside 1–7)
+    for name, day in (("N1", "2026-11-05"), ("N2", "2026-11-20")):
+        await h.intake(name, f"{day} 09:00", priority="urgent")
+        await h.act(name, f"{day} 09:10", "dispatch", DISPATCHER, department="housing")
+    # December: two urgent orders overdue by the 7th, and a consultation due on the 10th
+    for name in ("X1", "X2"):
+        await h.intake(name, "2026-12-01 09:00", priority="urgent")
+        await h.act(name, "2026-12-01 09:10", "dispatch", DISPATCHER, department="housing")
+        await h.act(name, "2026-12-01 09:20", "accept", HOUSING)
+    await h.intake("Y", "2026-12-07 09:00", kind="consult")
+    await h.act("Y", "2026-12-07 09:10", "dispatch", DISPATCHER, department="housing")
+    frozen_clock.freeze(at("2026-12-07 10:00"))
+    headers = tokens["supervisor1"]
+    report = (await client.get("/api/reports/monthly", params={"start": "2026-12-01"}, headers=headers)).json()
+    period = report["period"]
+    assert period["partial"] and period["running"] and period["through"] == "2026-12-07" and period["days"] == 7
+    assert period["label"] == "2026年12月（截至 12月7日）" and period["as_of"] == "2026-12-07T10:00:00+08:00"
+    assert report["generated_at"] == "2026-12-07T10:00:00+08:00"
+    assert (report["previous"]["period"]["start"], report["previous"]["period"]["through"]) == ("2026-11-01", "2026-11-07")
+    assert report["year_before"]["period"]["through"] == "2025-12-07"
+    assert report["counts"]["intake"] == 3 and report["previous"]["counts"]["intake"] == 1  # not N2 of the 20th
+    # now: the two of December and the two of November still open; at the end of 7 November: N1
+    assert report["counts"]["open_overdue"] == 4 and report["previous"]["counts"]["open_overdue"] == 1
+    assert report["change"]["previous"]["intake"] == pytest.approx(2.0)
+    overdue = {o["number"] for o in (await client.get(
+        "/api/orders", params={"kpi": "open_overdue", "kpi_to": "2026-12-31"}, headers=headers)).json()["items"]}
+    handling = {o["number"] for o in (await client.get(
+        "/api/orders", params={"deadline": "handle_overdue"}, headers=headers)).json()["items"]}
+    queue = {o["number"] for o in (await client.get(
+        "/api/orders", params={"deadline": "overdue"}, headers=headers)).json()["items"]}
+    assert overdue == handling == {h.numbers[x] for x in ("X1", "X2", "N1", "N2")} and handling <= queue
+    assert h.numbers["Y"] not in overdue
+    assert report["directions"]["open_overdue"] == -1 and report["directions"]["satisfaction_rate"] == 1
+    assert report["directions"]["intake"] == 0
+    page = (await client.get("/api/reports/monthly", params={"start": "2026-12-01", "format": "html"},
+                             headers=headers)).text
+    assert "2026年12月（截至 12月7日）" in page and "本期尚未结束：统计截至 2026-12-07" in page
+    assert "生成时间 2026-12-07 10:00:00（北京时间）" in page
+    overdue_row = page[page.index("<tr><td>超期未办结量</td>"):]
+    overdue_row = overdue_row[:overdue_row.index("</tr>")]
+    assert '<span class="bad" title="变差">+300.0%</span>' in overdue_row
+    intake_row = page[page.index("<tr><td>受理量</td>"):]
+    assert "<span>+200.0%</span>" in intake_row[:intake_row.index("</tr>")]  # a volume: no colour
+    snapshot = await client.post("/api/reports/monthly/snapshots", json={"start": "2026-11-01"}, headers=headers)
+    assert snapshot.json()["created_at"] == "2026-12-07T10:00:00+08:00"

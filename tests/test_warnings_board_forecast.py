@@ -41,7 +41,7 @@ async def _overdue_order(platform) -> str:
     service.clock = lambda: start + dt.timedelta(hours=1)
     await service.act(number, "dispatch", {"department": "housing"}, DISPATCHER)
     await service.act(number, "accept", {}, HOUSING)
-    service.clock = lambda: clock.now()
+    service.clock = clock.now
     return number
 
 
@@ -53,7 +53,7 @@ async def test_warnings_explain_link_orders_and_reach_supervisors_once(client, t
     now = clock.now()
     numbers = [await _take(platform, now - dt.timedelta(minutes=50 - i), category="交通运输/道路施工",
                            address="麓谷街道麓松路88号") for i in range(5)]
-    platform.orders.clock = lambda: clock.now()
+    platform.orders.clock = clock.now
     response = await client.get("/api/warnings", headers=tokens["supervisor1"])
     assert response.status_code == 200, response.text
     items = response.json()["items"]
@@ -88,7 +88,7 @@ async def test_a_warning_about_many_orders_counts_them_all_and_lists_the_first(c
     now = clock.now()
     numbers = [await _take(platform, now - dt.timedelta(minutes=50 - i), address="麓谷街道麓松路88号")
                for i in range(6)]
-    platform.orders.clock = lambda: clock.now()
+    platform.orders.clock = clock.now
     items = (await client.get("/api/warnings", headers=tokens["supervisor1"])).json()["items"]
     by_kind = {w["kind"]: w for w in items}
     assert by_kind["mass_incident"]["orders"] == numbers[:2] and "6 件" in by_kind["mass_incident"]["explanation"]
@@ -100,7 +100,7 @@ async def test_acknowledging_a_warning_records_who_and_refuses_twice(client, tok
     now = clock.now()
     for i in range(5):
         await _take(platform, now - dt.timedelta(minutes=30 - i), address="观沙岭街道滨江路1号")
-    platform.orders.clock = lambda: clock.now()
+    platform.orders.clock = clock.now
     warning = next(w for w in (await client.get("/api/warnings", headers=tokens["supervisor1"])).json()["items"]
                    if w["kind"] == "mass_incident")
     url = f"/api/warnings/{warning['id']}/acknowledge"
@@ -177,7 +177,7 @@ async def test_thresholds_are_configurable_by_an_admin_and_checked(client, token
     now = clock.now()
     for i in range(5):
         await _take(platform, now - dt.timedelta(minutes=20 - i), address="坪塘街道白泉村3号")
-    platform.orders.clock = lambda: clock.now()
+    platform.orders.clock = clock.now
     items = (await client.get("/api/warnings", params={"kind": "mass_incident"}, headers=tokens["supervisor1"])).json()["items"]
     assert items == []  # five is below the new threshold
     bad = await client.put("/api/warnings/thresholds", json={"surge_ratio": 0}, headers=tokens["admin1"])

@@ -26,6 +26,7 @@ from core.listing import NONE
 from core.model import CENTRE_ROLES, Actor
 from core.reports import board, warnings
 from core.reports.build import kpi_tables
+from core.reports.html import tone
 from core.reports.periods import KINDS as PERIOD_KINDS
 from core.reports.periods import period, today
 
@@ -77,7 +78,7 @@ def _order_link(name: str, dimension: str | None, value: str, start: dt.date, en
     inclusive) with this value (an empty one, not dispatched or no street, as the filter's NONE)."""
     if name == "intake":
         params = {"received_from": start.isoformat(), "received_to": end.isoformat()}
-    elif name == "open_overdue":  # a state at the period's end
+    elif name == "open_overdue":  # a state at the period's end (now, while it runs)
         params = {"kpi": name, "kpi_to": end.isoformat()}
     else:
         params = {"kpi": name, "kpi_from": start.isoformat(), "kpi_to": end.isoformat()}
@@ -104,22 +105,27 @@ async def kpi_page(request: Request) -> Response:
         errors.append("start")
     report = await kpi_tables(request.app.state.platform, kind, start, KPI_DIMENSIONS)
     first = dt.date.fromisoformat(report["period"]["start"])
-    last = dt.date.fromisoformat(report["period"]["end"])
+    # a running period links through today (its 超期未办结 as of now); one not begun through its start
+    last = dt.date.fromisoformat(report["period"]["through"] or report["period"]["start"])
     tables = []
     for dimension in KPI_DIMENSIONS:
         rows = [{**row, "links": {name: _order_link(name, dimension, row["value"], first, last)
                                   for name in LINKED_COUNTS}}
                 for row in report["breakdowns"][dimension]["rows"]]
         tables.append({"dimension": dimension, "title": report["breakdowns"][dimension]["title"], "rows": rows})
+    change = report["change"]["previous"]
     totals = {"counts": report["counts"], "rates": report["rates"],
-              "links": {name: _order_link(name, None, "", first, last) for name in LINKED_COUNTS}}
+              "links": {name: _order_link(name, None, "", first, last) for name in LINKED_COUNTS},
+              "change": {name: {"value": change[name], "tone": tone(change[name], report["directions"][name])}
+                         for name in (*KPI_COUNTS, *KPI_RATES)}}
     labels = {d["name"]: d for d in report["definitions"]}
     previous = period(kind, first).previous().start.isoformat()
     following = (period(kind, first).end).isoformat()
+    begun = period(kind, first).end <= today()  # the next period has begun: worth a link
     return await _render(request, actor, "kpis.html", status_code=400 if errors else 200, report=report,
                          tables=tables, totals=totals, labels=labels, counts=KPI_COUNTS, rates=KPI_RATES,
                          kinds=PERIOD_KINDS, kind=kind, start=start.isoformat(), errors=errors,
-                         previous=previous, following=following)
+                         previous=previous, following=following if begun else "")
 
 
 # -- the real-time board --------------------------------------------------------------------------------

@@ -63,7 +63,7 @@ EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
 EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限"}
 INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
-DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期"}
+DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期", "handle_overdue": "办理超期"}
 
 
 def _console(request: Request):

@@ -10,7 +10,7 @@ from typing import Any
 from core import clock
 from core.channels import KINDS, SOURCES
 from core.reports import facts, kpis
-from core.reports.periods import Period, period
+from core.reports.periods import Period, local_iso, running
 from core.tables import Department
 
 TOP_ISSUES = 10
@@ -31,6 +31,17 @@ def _compare(current: dict, before: dict) -> dict[str, float | None]:
     out = {n: _change(current["counts"][n], before["counts"][n], rate=False) for n in kpis.COUNT_NAMES}
     out.update({n: _change(current["rates"][n], before["rates"][n], rate=True) for n in kpis.KPI_NAMES})
     return out
+
+
+def _notes(current: Period) -> list[str]:
+    notes = ["比率的分母为 0 时记为空（无此项业务）。每个比率的分子都是其分母所计工单中的一部分，不会超过 100%。",
+             "环比为与上一周期相比、同比为与上年同期相比：件数为增减百分比，比率为增减的百分点；"
+             "颜色按对中心的好坏（绿色为向好、红色为变差），受理量等业务量不着色。",
+             "时间均为北京时间（UTC+8）。"]
+    if current.partial and current.through:
+        notes.insert(1, f"本期尚未结束，统计截至 {current.through.month}月{current.through.day}日"
+                        f"（超期未办结量为此刻的数）；环比、同比与上期、上年同期的前 {current.days} 天相比。")
+    return notes
 
 
 async def labels(platform) -> dict[str, dict[str, str]]:
@@ -80,20 +91,28 @@ async def _breakdowns(platform, current, filters: dict[str, str], dimensions) ->
     return breakdowns
 
 
+def directions() -> dict[str, int]:
+    """For each count and rate, whether a rise is good (+1), bad (-1) or neither (0) for the centre:
+    how a change is coloured, whatever its sign."""
+    return dict(kpis.DIRECTION)
+
+
 async def kpi_tables(platform, kind: str, start: dt.date, dimensions: tuple[str, ...]) -> dict[str, Any]:
-    """The period's KPIs and their breakdown by the given dimensions, without the rest of the
-    report (comparisons, ranking, top issues, channel sections): what the console's KPI page shows."""
+    """The period's KPIs with 环比 and their breakdown by the given dimensions, without the rest of the
+    report (同比, ranking, top issues, channel sections): what the console's KPI page shows."""
     await facts.refresh()
-    current = period(kind, start)
+    current = running(kind, start)
     now = await _figures(current, {})
+    previous = await _figures(current.previous(), {})
     return {"kind": kind, "period": current.as_dict(), "counts": now["counts"], "rates": now["rates"],
+            "previous": previous, "change": {"previous": _compare(now, previous)}, "directions": directions(),
             "breakdowns": await _breakdowns(platform, current, {}, dimensions),
-            "definitions": kpis.definitions()}
+            "definitions": kpis.definitions(), "generated_at": local_iso(clock.now())}
 
 
 async def build_report(platform, kind: str, start: dt.date, filters: dict[str, str]) -> dict[str, Any]:
     await facts.refresh()
-    current = period(kind, start)
+    current = running(kind, start)
     now = await _figures(current, filters)
     previous = await _figures(current.previous(), filters)
     year_before = await _figures(current.year_before(), filters)
@@ -110,10 +129,11 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
            for i, r in enumerate(r for r in breakdowns["category"]["rows"] if r["value"] and r["counts"]["intake"])][:TOP_ISSUES]
     return {
         "kind": kind, "period": current.as_dict(), "filters": filters,
-        "generated_at": clock.now().isoformat(),
+        "generated_at": local_iso(clock.now()),
         "counts": now["counts"], "rates": now["rates"],
         "previous": previous, "year_before": year_before,
         "change": {"previous": _compare(now, previous), "year_before": _compare(now, year_before)},
+        "directions": directions(),
         "breakdowns": breakdowns,
         "ranking": [{"rank": i + 1, "department": r["value"], "label": r["label"], "counts": r["counts"],
                      "rates": r["rates"]} for i, r in enumerate(ranking)],
@@ -121,6 +141,5 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
         "top_issues": top,
         "sections": await channel_sections(platform, current, filters),
         "definitions": kpis.definitions(),
-        "notes": ["比率的分母为 0 时记为空（无此项业务）。",
-                  "环比为与上一周期相比、同比为与上年同期相比：件数为增减百分比，比率为增减的百分点。"],
+        "notes": _notes(current),
     }

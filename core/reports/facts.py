@@ -16,6 +16,9 @@ from core.tables import OrderEvent
 WATERMARK = "facts.last_event_id"
 REPEAT_WINDOW_DAYS = 30  # 重复来电: the same caller about the same matter within 30 days
 COMPLETING = ("approve", "resolve_at_intake")
+# the statuses in which an order is out of handling: answered and approved (or withdrawn, merged);
+# a rework takes it back into handling, so ``closed`` is the end of its current spell of handling
+DONE_STATUSES = ("completed", "archived", "appealing", "merged")
 
 COLUMNS = ("order_id", "channel", "kind", "source", "category", "department", "area", "status", "received",
            "resolved_at_intake", "first_dispatch", "dispatches", "redispatches", "returns", "returns_upheld",
@@ -31,6 +34,7 @@ def facts_select(d: Dialect, touched: str | None = None) -> str:
     """The SELECT producing fact rows: for every order, or for those whose id ``touched`` (a
     subquery) yields."""
     at = d.epoch("created_at")
+    done = ", ".join(f"'{s}'" for s in DONE_STATUSES)
     events = f"""
         SELECT order_id,
                {_count('resolve_at_intake')} AS resolved,
@@ -42,13 +46,15 @@ def facts_select(d: Dialect, touched: str | None = None) -> str:
                {_count('approve_extension')} AS extensions,
                {_count('rework')} AS reworks,
                MIN(CASE WHEN action IN ('approve', 'resolve_at_intake') THEN {at} END) AS completed,
-               MIN(CASE WHEN action = 'merge' THEN {at} END) AS merged,
+               MAX(CASE WHEN to_status IN ({done}) AND (from_status IS NULL OR from_status NOT IN ({done}))
+                        THEN {at} END) AS closed,
                MAX(id) AS last_id
         FROM order_events {f"WHERE order_id IN ({touched})" if touched else ""} GROUP BY order_id"""
     good_matter = (f"EXISTS (SELECT 1 FROM orders p WHERE p.citizen_phone = o.citizen_phone "
                    f"AND p.channel = o.channel AND p.category = o.category "
                    f"AND p.received_at < o.received_at AND p.received_at >= {d.minus_days('o.received_at', REPEAT_WINDOW_DAYS)})")
     handle_due = d.json_epoch('o.deadlines', 'handle', 'due')
+    handle_done = d.json_epoch('o.deadlines', 'handle', 'done')
     return f"""
         SELECT o.id, o.channel, o.kind, o.source, o.category, COALESCE(o.department, ''), o.area, o.status,
                {d.epoch('o.received_at')},
@@ -57,8 +63,9 @@ def facts_select(d: Dialect, touched: str | None = None) -> str:
                COALESCE(e.extensions, 0), COALESCE(e.reworks, 0),
                {d.json_epoch('o.deadlines', 'accept', 'due')}, {d.json_epoch('o.deadlines', 'accept', 'done')},
                {d.json_epoch('o.deadlines', 'handle', 'due')}, {d.json_epoch('o.deadlines', 'handle', 'done')},
-               e.completed, COALESCE(e.completed, e.merged, {FAR_FUTURE}),
-               CASE WHEN (e.completed IS NULL OR e.completed > {handle_due}) THEN {handle_due} END,
+               e.completed, CASE WHEN o.status IN ({done}) THEN COALESCE(e.closed, e.completed, {d.epoch('o.updated_at')})
+                                 ELSE {FAR_FUTURE} END,
+               CASE WHEN ({handle_done} IS NULL OR {handle_done} > {handle_due}) THEN {handle_due} END,
                {d.json_epoch('o.rating', 'rated_at')},
                COALESCE({d.json_text('o.rating', 'satisfaction')}, ''),
                CASE WHEN {d.json_true('o.rating', 'resolved')} THEN 1 ELSE 0 END,

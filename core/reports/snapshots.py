@@ -16,7 +16,7 @@ import msgspec
 from core import clock
 from core.errors import NotFound
 from core.reports.build import build_report
-from core.reports.periods import KINDS, period, today
+from core.reports.periods import KINDS, local_iso, period, today
 from core.reports.tables import ReportSnapshot
 
 VOLATILE = ("generated_at", "snapshot")
@@ -50,7 +50,7 @@ async def save(platform, kind: str, start: dt.date, filters: dict[str, str], by:
             return {**latest, "new": False}
         version = (latest["version"] if latest else 0) + 1
         now = clock.now()
-        body["snapshot"] = {"version": version, "created_at": now.isoformat(), "created_by": by}
+        body["snapshot"] = {"version": version, "created_at": local_iso(now), "created_by": by}
         try:
             await ReportSnapshot.insert(ReportSnapshot(kind=kind, start=start.isoformat(), scope=key,
                                                        version=version, digest=found, body=body,
@@ -79,7 +79,7 @@ async def versions(kind: str, start: dt.date, filters: dict[str, str]) -> list[d
                                        ReportSnapshot.created_at).where(
         (ReportSnapshot.kind == kind) & (ReportSnapshot.start == start.isoformat())
         & (ReportSnapshot.scope == scope(filters))).order_by(ReportSnapshot.version)
-    return [{**r, "created_at": r["created_at"].isoformat()} for r in rows]
+    return [{**r, "created_at": local_iso(r["created_at"])} for r in rows]
 
 
 async def save_due(platform, day: dt.date | None = None) -> list[dict]:

@@ -14,7 +14,9 @@ from piccolo.table import Table
 
 
 class ReportFact(Table, tablename="report_facts"):
-    """One order as the KPIs see it (instants are epoch seconds; ``closed`` is FAR_FUTURE while open)."""
+    """One order as the KPIs see it (instants are epoch seconds; ``closed`` is when the order last left
+    handling (approved, answered at intake, merged or withdrawn), FAR_FUTURE while it is in handling,
+    a rework included)."""
 
     order_id = BigInt(unique=True)
     channel = Varchar(length=64)
@@ -39,7 +41,7 @@ class ReportFact(Table, tablename="report_facts"):
     handle_done = BigInt(null=True, default=None)
     completed = BigInt(null=True, default=None, index=True)
     closed = BigInt()
-    late_from = BigInt(null=True, default=None)  # handle_due, for an order not completed by then
+    late_from = BigInt(null=True, default=None)  # handle_due, for an order not answered by then
     rated = BigInt(null=True, default=None, index=True)
     satisfaction = Varchar(length=32, default="")
     rating_resolved = Integer(default=0)
@@ -66,9 +68,14 @@ class ReportDaily(Table, tablename="report_daily"):
     returns_upheld = Integer(default=0)
     redispatches = Integer(default=0)
     extensions = Integer(default=0)
+    returned = Integer(default=0)
+    misrouted = Integer(default=0)
+    extended = Integer(default=0)
     completed = Integer(default=0)
     completed_on_time = Integer(default=0)
     reworks = Integer(default=0)
+    reworked = Integer(default=0)
+    called_back = Integer(default=0)
     callbacks = Integer(default=0)
     valid_ratings = Integer(default=0)
     satisfied = Integer(default=0)

@@ -9,6 +9,7 @@ from typing import Any
 import xlsxwriter
 
 from core.reports import kpis
+from core.reports.html import tone
 
 COUNT_COLUMNS = [(c.name, c.label) for c in kpis.COUNTS]
 RATE_COLUMNS = [(k.name, k.label) for k in kpis.KPIS]
@@ -21,6 +22,8 @@ def workbook(report: dict[str, Any]) -> bytes:
     number = book.add_format({"num_format": "#,##0"})
     percent = book.add_format({"num_format": "0.0%"})
     points = book.add_format({"num_format": "+0.0%;-0.0%;0.0%"})
+    tones = {"good": book.add_format({"num_format": "+0.0%;-0.0%;0.0%", "font_color": "#1a7f37"}),
+             "bad": book.add_format({"num_format": "+0.0%;-0.0%;0.0%", "font_color": "#b42318"})}
     title = book.add_format({"bold": True, "font_size": 14})
 
     def sheet(name: str, headers: list[str], rows: list[list[Any]], formats: list[Any], widths: list[int]):
@@ -42,13 +45,17 @@ def workbook(report: dict[str, Any]) -> bytes:
         return ws
 
     change = report["change"]
+    way = report.get("directions") or kpis.DIRECTION
     overview = []
     for name, label in COUNT_COLUMNS:
-        overview.append(["件数", label, report["counts"][name], report["previous"]["counts"][name],
-                         change["previous"][name], report["year_before"]["counts"][name], change["year_before"][name]])
+        overview.append(["件数", label, report["counts"].get(name), report["previous"]["counts"].get(name),
+                         change["previous"].get(name), report["year_before"]["counts"].get(name),
+                         change["year_before"].get(name), name])
     for name, label in RATE_COLUMNS:
-        overview.append(["比率", label, report["rates"][name], report["previous"]["rates"][name],
-                         change["previous"][name], report["year_before"]["rates"][name], change["year_before"][name]])
+        overview.append(["比率", label, report["rates"].get(name), report["previous"]["rates"].get(name),
+                         change["previous"].get(name), report["year_before"]["rates"].get(name),
+                         change["year_before"].get(name), name])
+    names = [row.pop() for row in overview]
     ws = sheet("概览", ["类别", "指标", f"本期（{report['period']['label']}）", "上期", "环比",
                        "上年同期", "同比"],
                overview, [None, None, number, number, points, number, points], [8, 18, 20, 12, 10, 12, 10])
@@ -57,6 +64,18 @@ def workbook(report: dict[str, Any]) -> bytes:
             for c in (2, 3, 5):
                 if row[c] is not None:
                     ws.write(r, c, row[c], percent)
+        for c in (4, 6):  # a change coloured by whether it is good or bad for the centre, not by its sign
+            found = tone(row[c], way.get(names[r - 1], 0))
+            if found:
+                ws.write(r, c, row[c], tones[found])
+    period = report["period"]
+    notes_at = len(overview) + 2
+    ws.write(notes_at, 0, "生成时间", title)
+    ws.write(notes_at, 2, f"{report['generated_at']}（北京时间）")
+    if period.get("partial"):
+        ws.write(notes_at + 1, 0, "统计截至", title)
+        ws.write(notes_at + 1, 2, (f"{period['through']}（本期尚未结束；环比、同比与上期、上年同期的前 {period['days']} 天相比）"
+                                   if period.get("through") else "本期尚未开始"))
     for dimension, data in report["breakdowns"].items():
         headers = [data["title"], *[label for _, label in COUNT_COLUMNS], *[label for _, label in RATE_COLUMNS]]
         rows = [[row["label"], *[row["counts"][n] for n, _ in COUNT_COLUMNS],
