@@ -81,12 +81,10 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     kind: Annotated[Short, field("诉求类型", choices=KINDS)] = ""
     department: Annotated[Short, field("承办单位", "“-”：未派单或中心办结")] = ""
     area: Annotated[Short, field("街道（乡镇）", "“-”：未填写街道")] = ""
-    deadline: Annotated[Literal["", "normal", "at_risk", "overdue"],
-                        field("时限状态", choices=DEADLINE_STATE_LABELS)] = ""
+    deadline: Annotated[Literal["", "normal", "at_risk", "overdue", "handle_overdue"],
+                        field("时限状态", choices=DEADLINE_FILTERS)] = ""
     flag: Annotated[Literal["", "mass_incident", "repeat_caller", "imported", "import_review"],
                     field("预警标记", choices=LIST_FLAGS)] = ""
-                        field("时限状态", choices=DEADLINE_FILTERS)] = ""
-    flag: Annotated[Literal["", "mass_incident", "repeat_caller"], field("预警标记", choices=LIST_FLAGS)] = ""
     q: Annotated[str, field("搜索", "工单编号、电话、姓名或内容中的文字", max_length=QUERY_MAX)] = ""
     received_from: Annotated[dt.date | None, field("受理日期从")] = None
     received_to: Annotated[dt.date | None, field("受理日期到")] = None
