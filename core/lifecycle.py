@@ -89,7 +89,8 @@ class CallbackPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reply: Annotated[Text, field("答复内容", "当场答复市民的内容", widget="textarea")]
-    article: Annotated[int, msgspec.Meta(ge=1)] | None = None  # the knowledge-base answer used, if any
+    # the knowledge-base answer used, if any (its number)
+    article: Annotated[int, field("引用知识", "所引用知识库条目的编号，可不填", ge=1)] | None = None
 
 
 class MergePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -16,6 +16,24 @@ ROLES: dict[str, str] = {
     "auditor": "审计员",  # reads the access audit and the fault log; sees no orders
 }
 CENTRE_ROLES = frozenset({"agent", "dispatcher", "supervisor", "admin"})
+# Everyone who can appear on an order's record, staff or not (the roles a user may hold are ROLES).
+ACTOR_ROLES: dict[str, str] = {**ROLES, "citizen": "市民", "system": "系统", "integration": "接口", "city": "市级平台"}
+# Actors that are not staff accounts, by the name they act under.
+ACTOR_NAMES: dict[str, str] = {"system": "系统", "web": "市民（网页）", "web-callback": "市民（网上评价）",
+                               "public": "市民"}
+
+
+def actor_label(name: str, role: str, display_names: dict[str, str]) -> str:
+    """Who did something, as a person reads it: 小周（话务员）, 系统, 接口「城管平台」.
+
+    ``display_names`` maps staff usernames to their names (``core.users.display_names``)."""
+    role_label = ACTOR_ROLES.get(role, role)
+    if name in display_names:
+        return f"{display_names[name]}（{role_label}）"
+    if name.startswith("api:"):
+        return f"接口「{name[4:]}」"
+    shown = ACTOR_NAMES.get(name, name)
+    return shown if shown.startswith(role_label) or role_label in shown else f"{shown}（{role_label}）"
 
 
 class Actor(msgspec.Struct, frozen=True, kw_only=True):

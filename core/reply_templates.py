@@ -25,6 +25,24 @@ GENERIC: dict[str, str] = {
     "不属实": "经我单位工作人员现场核查，您反映的「{subject}」情况与实际不符：……。如您有新的线索，欢迎继续反映。",
 }
 
+# What a template may name, stored as ``{key}`` and shown to people as 〔label〕; either spelling is
+# accepted when a template is saved, and both fill in the same value.
+PLACEHOLDERS: dict[str, str] = {"subject": "诉求标题"}
+
+
+def shown(text: str) -> str:
+    """A template as people read and edit it: 〔诉求标题〕 rather than ``{subject}``."""
+    for key, label in PLACEHOLDERS.items():
+        text = text.replace("{" + key + "}", f"〔{label}〕")
+    return text
+
+
+def stored(text: str) -> str:
+    """A template as typed (〔诉求标题〕) in the form it is kept and filled in (``{subject}``)."""
+    for key, label in PLACEHOLDERS.items():
+        text = text.replace(f"〔{label}〕", "{" + key + "}")
+    return text
+
 
 def may_manage(actor: Actor, department: str) -> bool:
     return actor.role in MANAGERS or (actor.role == "handler" and bool(department) and actor.department == department)
@@ -50,7 +68,7 @@ async def for_reply(department: str | None) -> list[tuple[str, str]]:
 
 def _validate(name: Any, text: Any) -> tuple[str, str]:
     name = name.strip() if isinstance(name, str) else ""
-    text = text.strip() if isinstance(text, str) else ""
+    text = stored(text.strip()) if isinstance(text, str) else ""
     errors = []
     if not name:
         errors.append(FieldError("name", "请填写模板名称"))

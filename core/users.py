@@ -26,6 +26,12 @@ async def add_user(username: str, *, role: str, password: str, department: str |
     return rows[0]["id"]
 
 
+async def display_names() -> dict[str, str]:
+    """Each staff username's name as colleagues know it (小周), for pages that show who did what."""
+    rows = await User.select(User.username, User.display_name)
+    return {r["username"]: r["display_name"] or r["username"] for r in rows}
+
+
 async def _revoke(user_id: int) -> None:
     """Every token and console session issued to the user so far stops working."""
     await User.update({User.token_version: User.token_version + 1}).where(User.id == user_id)

@@ -22,6 +22,7 @@ from litestar.connection.base import ScopeState
 from litestar.plugins import InitPlugin
 
 from api.console.session import Sessions
+from core.reply_templates import shown as template_text
 from core.model import ROLES
 
 HERE = Path(__file__).parent
@@ -64,6 +65,7 @@ class Console:
         self.env.filters["local"] = local_time
         self.env.filters["hours"] = hours_text
         self.env.globals["roles"] = ROLES
+        self.env.filters["placeholders"] = template_text
         self.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
         self.env.globals["asset_version"] = hashlib.sha256(
             b"".join(p.read_bytes() for p in sorted(STATIC.iterdir()) if p.is_file())).hexdigest()[:10]

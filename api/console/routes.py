@@ -46,11 +46,12 @@ from api.web.tracking import publishes_replies
 from api.client import client_address
 from core import access_audit
 from core.auth import active_user
+from core.users import display_names
 from core.channels import KINDS, SOURCES, describe_fields
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
-from core.model import ROLES, Actor
+from core.model import Actor, actor_label
 from core.intake import IntakeRequest
 from core import reply_templates
 from core.knowledge import READERS
@@ -89,6 +90,8 @@ async def _page(request: Request, actor: Actor | None, name: str, *, status_code
     nav = queues.QUEUES.get(actor.role, []) if actor else []
     names = await _platform(request).orders.department_names() if actor and actor.department else {}
     context.setdefault("calendar_banner", calendar_banner(_platform(request), actor))
+    if actor and "people" not in context:
+        context["people"] = await display_names()
     return _console(request).render(request, name, status_code=status_code, me=actor, nav=nav,
                                     my_department=names.get(actor.department or "", "") if actor else "", **context)
 
@@ -274,7 +277,7 @@ def _action_fields(platform, order: dict, action) -> list:
     return fields
 
 
-def _timeline(platform, order: dict, names: dict[str, str]) -> list[dict]:
+def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, str]) -> list[dict]:
     lifecycle = platform.channels.lifecycle(order["channel"])
     shown = []
     for e in order.get("events", []):
@@ -299,7 +302,7 @@ def _timeline(platform, order: dict, names: dict[str, str]) -> list[dict]:
                                               "filename": "文件名", "size": "大小"}.get(key, key)), value))
         shown.append({
             "label": action.label if action else EVENT_LABELS.get(e["action"], e["action"]),
-            "actor": e["actor"], "role": ROLES.get(e["role"], e["role"]),
+            "actor": actor_label(e["actor"], e["role"], people),
             "department": names.get(e["department"] or "", ""),
             "from": STATUSES.get(e["from_status"] or "", ""), "to": STATUSES.get(e["to_status"] or "", ""),
             "reason": e["reason"], "details": details, "at": e["created_at"],
@@ -315,6 +318,7 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         record, events = await platform.orders.detail(number, actor)
         order = present(platform, record, actor, events)
     names = await platform.orders.department_names()
+    people = await display_names()
     lifecycle = platform.channels.lifecycle(order["channel"])
     channel = platform.channels.get(order["channel"])
     attachments = [msgspec.to_builtins(a) for a in await platform.orders.attachments(number, actor)]
@@ -337,15 +341,26 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         duplicates = summary["duplicates"]
     return await _page(
         request, actor, "order.html", status_code=status_code, order=order, names=names, channel=channel,
-        fields=[(f.label, order["details"].get(f.name)) for f in describe_fields(channel.fields if channel else None)
+        fields=[(f.label, _choice_labels(f, order["details"].get(f.name)))
+                for f in describe_fields(channel.fields if channel else None)
                 if order["details"].get(f.name) not in (None, "", [])],
-        timeline=_timeline(platform, order, names), attachments=attachments, actions=actions, reveal=reveal,
+        timeline=_timeline(platform, order, names, people), people=people, attachments=attachments, actions=actions, reveal=reveal,
         panels=panels, values=values or {}, errors=errors or {}, general=(errors or {}).get(GENERAL, ""),
         banner=banner, banner_kind=banner_kind, departments=await _departments(), duplicates=duplicates,
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
         knowledge=knowledge)
+
+
+def _choice_labels(f, value):
+    """A channel field's value as its declaration names it: a choice by its label, a list of choices
+    by theirs."""
+    if not f.choices:
+        return value
+    if isinstance(value, list):
+        return [f.choices.get(v, v) if isinstance(v, str) else v for v in value]
+    return f.choices.get(value, value) if isinstance(value, str) else value
 
 
 def _parse(value):

@@ -15,10 +15,11 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.calendar import SHANGHAI, deadline_state
+from core.calendar import DEADLINE_STATE_LABELS, SHANGHAI, deadline_state
 from core.errors import HuyingError
 from core.hookspecs import hookimpl
 from core.jobs import Job, deliver_outbox
+from core.channels import field
 from core.lifecycle import OPEN_STATUSES, STATUSES, Action, ActionContext, Refusal
 from core.model import SYSTEM
 from core.sla import DEADLINE_LABELS
@@ -60,19 +61,21 @@ NoteText = Annotated[str, msgspec.Meta(max_length=500)]
 
 
 class SlaMark(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    deadline: Annotated[str, msgspec.Meta(max_length=32)]
-    state: Literal["at_risk", "overdue"]
-    escalate: Literal["urge", "supervise"] | None = None
-    note: NoteText = ""
+    """Labels and choice labels ride on the fields, so the timeline reads 时限 签收时限, not a code."""
+
+    deadline: Annotated[str, field("时限", choices=DEADLINE_LABELS, max_length=32)]
+    state: Annotated[Literal["at_risk", "overdue"], field("状态", choices=DEADLINE_STATE_LABELS)]
+    escalate: Annotated[Literal["urge", "supervise"] | None, field("升级为", choices=ESCALATION_LABELS)] = None
+    note: Annotated[NoteText, field("说明")] = ""
 
 
 class CallbackTask(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    day: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d{2}-\d{2}$", max_length=10)]
-    note: NoteText = ""
+    day: Annotated[str, field("回访日期", pattern=r"^\d{4}-\d{2}-\d{2}$", max_length=10)]
+    note: Annotated[NoteText, field("说明")] = ""
 
 
 class SweepNote(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    note: NoteText = ""
+    note: Annotated[NoteText, field("说明")] = ""
 
 
 def _not_marked_yet(ctx: ActionContext) -> None:

@@ -55,7 +55,7 @@
         var subject = button.closest(".templates").dataset.subject || "";
         if (!box) return;
         if (box.value.trim() && !window.confirm("用模板替换已写的答复？")) return;
-        box.value = button.dataset.text.replace("{subject}", subject);
+        box.value = button.dataset.text.split("{subject}").join(subject);
         box.focus();
       });
     });
