@@ -143,6 +143,21 @@ def cmd_new_channel(args) -> None:
     print(f"下一步：编辑 {written[0]}，然后运行 python -m pytest {written[0].parent / 'tests'}")
 
 
+def cmd_check_channel(args) -> None:
+    import logging
+
+    from api.conformance import run
+
+    logging.disable(logging.WARNING)  # the platform's request log is not the author's business here
+    results = asyncio.run(run(args.code, Path(args.dir) if args.dir else None, tests=not args.no_tests))
+    for result in results:
+        print(result.line())
+    failed = sum(not r.ok for r in results)
+    print(f"渠道 {args.code}：{len(results) - failed} 项通过，{failed} 项失败" if failed else
+          f"渠道 {args.code}：全部 {len(results)} 项通过")
+    sys.exit(1 if failed else 0)
+
+
 def cmd_train_dispatch(args) -> None:
     from core.suggestions import TARGETS, train
 
@@ -420,6 +435,12 @@ def build_parser() -> argparse.ArgumentParser:
     channel.add_argument("--dir", default="plugins", help="生成到哪个目录（默认 plugins/）")
     channel.add_argument("--department", default="general_office", help="派单规则建议的承办单位代码")
     channel.set_defaults(func=cmd_new_channel)
+    check_channel = sub.add_parser("check-channel", help="在临时数据库上检查一个专线插件是否符合约定"
+                                                         "（注册、字段、表单、接口、演示数据、时限与派单规则、自带测试；退出码 0 全部通过，1 有失败）")
+    check_channel.add_argument("code", help="渠道代码，如 water_supply")
+    check_channel.add_argument("--dir", help="渠道包所在目录（new-channel --dir 生成到别处时；默认按已安装插件查找）")
+    check_channel.add_argument("--no-tests", action="store_true", help="不运行渠道自带的 tests/")
+    check_channel.set_defaults(func=cmd_check_channel)
     return parser
 
 

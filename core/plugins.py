@@ -117,6 +117,10 @@ class Channels:
     def plugin_name(self, code: str) -> str:
         return self._plugin_names[code]
 
+    def plugin(self, code: str) -> object:
+        """The plugin (usually a module) that registered ``code``."""
+        return self._owner[code]
+
     def _check(self, channel: Channel) -> None:
         """A channel's declaration against the core: kinds, time limits, fields, its lifecycle."""
         def refuse(problem: str):
