@@ -261,9 +261,8 @@ def check_demo(platform, channel) -> Result:
     return Result("演示数据", True, f"400 张演示工单中有 {len(made)} 张属于本渠道")
 
 
-async def check_channel(client, code: str, headers: dict[str, str]) -> list[Result]:
-    """Every in-process check of ``code`` on a started platform behind ``client`` (its own tests aside)."""
-    platform = client.platform
+async def check_declarations(platform, code: str) -> list[Result]:
+    """What can be checked without serving: registration, fields, time limits and routing rules."""
     channel = platform.channels.get(code)
     if channel is None:
         return [Result("注册", False, f"没有找到渠道 {code}",
@@ -273,9 +272,26 @@ async def check_channel(client, code: str, headers: dict[str, str]) -> list[Resu
     results += check_declaration(channel)
     results.append(check_limits(channel))
     results.append(await check_routing(platform, channel))
-    results += await check_web_form(client, channel)
-    results += await check_api(client, channel, headers)
-    results.append(check_demo(platform, channel))
+    return results
+
+
+async def check_serving(client, code: str, headers: dict[str, str]) -> list[Result]:
+    """What needs the served platform behind ``client``: the form, the API and the demo generator."""
+    channel = client.platform.channels.get(code)
+    return [*await check_web_form(client, channel), *await check_api(client, channel, headers),
+            check_demo(client.platform, channel)]
+
+
+def _servable(results: list[Result]) -> bool:
+    """The platform starts only with the channel registered and its rules naming real departments."""
+    return all(r.ok for r in results if r.name in ("注册", "派单规则"))
+
+
+async def check_channel(client, code: str, headers: dict[str, str]) -> list[Result]:
+    """Every in-process check of ``code`` on a started platform behind ``client`` (its own tests aside)."""
+    results = await check_declarations(client.platform, code)
+    if _servable(results):
+        results += await check_serving(client, code, headers)
     return results
 
 
@@ -340,12 +356,18 @@ async def run(code: str, folder: Path | None = None, *, tests: bool = True) -> l
         await add_user(CHECK_USER[0], role="agent", password=CHECK_USER[1])
         platform.orders.forget_reference_data()
         try:
-            async with AsyncTestClient(create_app(platform, pool=False, run_jobs=False)) as client:
-                client.platform = platform
-                token = await client.post("/api/auth/token", json={"username": CHECK_USER[0], "password": CHECK_USER[1]})
-                headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-                results = await check_channel(client, code, headers)
-                owner = platform.channels.plugin(code) if code in platform.channels else None
+            results = await check_declarations(platform, code)
+            owner = platform.channels.plugin(code) if code in platform.channels else None
+            if _servable(results):
+                async with AsyncTestClient(create_app(platform, pool=False, run_jobs=False)) as client:
+                    client.platform = platform
+                    token = await client.post("/api/auth/token",
+                                              json={"username": CHECK_USER[0], "password": CHECK_USER[1]})
+                    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+                    results += await check_serving(client, code, headers)
+            else:
+                results.append(Result("表单、接口与演示数据", False, "未检查：须先修正上面的注册或派单规则",
+                                      "平台在声明有误时拒绝启动"))
         finally:
             await platform.stop()
     if tests and results and results[0].ok:
