@@ -143,6 +143,41 @@ def cmd_new_channel(args) -> None:
     print(f"下一步：编辑 {written[0]}，然后运行 python -m pytest {written[0].parent / 'tests'}")
 
 
+def cmd_check_channel(args) -> None:
+    import logging
+
+    from api.conformance import run
+
+    logging.disable(logging.WARNING)  # the platform's request log is not the author's business here
+    results = asyncio.run(run(args.code, Path(args.dir) if args.dir else None, tests=not args.no_tests))
+    for result in results:
+        print(result.line())
+    failed = sum(not r.ok for r in results)
+    print(f"渠道 {args.code}：{len(results) - failed} 项通过，{failed} 项失败" if failed else
+          f"渠道 {args.code}：全部 {len(results)} 项通过")
+    sys.exit(1 if failed else 0)
+
+
+def cmd_plugins(args) -> None:
+    """The installed channels and plugins, as ``pytest --trace-config`` lists its plugins."""
+    import msgspec
+
+    from core.plugins import Channels, describe_plugins, get_plugin_manager
+
+    pm = get_plugin_manager()
+    infos = describe_plugins(pm, Channels(pm))
+    if args.json:
+        print(msgspec.json.encode(infos).decode())
+        return
+    for info in infos:
+        origin = f"（来自安装包 {info.distribution}）" if info.distribution else ("（内置）" if info.builtin else "")
+        print(f"{info.name} {info.version}{origin}")
+        for label, items in (("渠道", [f"{c.name}（{c.code}）" for c in info.channels]), ("钩子", info.hooks),
+                             ("路由", info.routes), ("后台任务", info.jobs)):
+            if items:
+                print(f"  {label}：{'，'.join(items)}")
+
+
 def cmd_train_dispatch(args) -> None:
     from core.suggestions import TARGETS, train
 
@@ -420,6 +455,15 @@ def build_parser() -> argparse.ArgumentParser:
     channel.add_argument("--dir", default="plugins", help="生成到哪个目录（默认 plugins/）")
     channel.add_argument("--department", default="general_office", help="派单规则建议的承办单位代码")
     channel.set_defaults(func=cmd_new_channel)
+    plugins = sub.add_parser("plugins", help="列出已安装的渠道和插件：版本、实现的钩子、路由和后台任务")
+    plugins.add_argument("--json", action="store_true", help="以 JSON 输出（与 GET /api/plugins 相同）")
+    plugins.set_defaults(func=cmd_plugins)
+    check_channel = sub.add_parser("check-channel", help="在临时数据库上检查一个专线插件是否符合约定"
+                                                         "（注册、字段、表单、接口、演示数据、时限与派单规则、自带测试；退出码 0 全部通过，1 有失败）")
+    check_channel.add_argument("code", help="渠道代码，如 water_supply")
+    check_channel.add_argument("--dir", help="渠道包所在目录（new-channel --dir 生成到别处时；默认按已安装插件查找）")
+    check_channel.add_argument("--no-tests", action="store_true", help="不运行渠道自带的 tests/")
+    check_channel.set_defaults(func=cmd_check_channel)
     return parser
 
 

@@ -25,6 +25,7 @@ from core import access_audit, incidents
 from core.errors import NotFound
 from core.metrics import LATENCY, REQUESTS, DatabaseCollector, gather, render
 from core.model import Actor
+from core.plugins import PluginInfo, describe_plugins
 
 REQUEST_ID_HEADER = "x-request-id"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -254,5 +255,16 @@ async def access_log(
                                      page=page, page_size=page_size)
 
 
-OPERATION_ROUTES = [health, ready, metrics, record_incident, change_incident, list_incidents, access_log]
+# -- the installed plugins ------------------------------------------------------------------------------
+
+@get("/api/plugins", tags=["运维"], summary="已安装的渠道和插件：版本、实现的钩子、路由和后台任务（管理员）",
+     responses=errors(401, 403))
+async def list_plugins(request: Request, actor: NamedDependency[Actor]) -> list[PluginInfo]:
+    require_role(actor, "admin")
+    platform = request.app.state.platform
+    return describe_plugins(platform.pm, platform.channels)
+
+
+OPERATION_ROUTES = [health, ready, metrics, record_incident, change_incident, list_incidents, access_log,
+                    list_plugins]
 

@@ -141,6 +141,12 @@ class FieldInfo(msgspec.Struct, frozen=True):
     widget: str | None = None
     shown_when: dict[str, Any] | None = None  # offered only when another field has this value
     after_contact: bool = False
+    # the limits the field's type declares (``field(..., ge=1, max_length=40)``) and its first example
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    example: Any = None
 
 
 def _unwrap(tp: Any) -> tuple[Any, list[msgspec.Meta], bool]:
@@ -185,15 +191,27 @@ def describe_fields(struct: type[msgspec.Struct] | None) -> list[FieldInfo]:
         tp, metas, _ = _unwrap(hints[f.name])
         extra: dict[str, Any] = {}
         help_text = ""
+        limits: dict[str, Any] = {}
         for m in metas:
             extra.update(m.extra or {})
             help_text = m.description or help_text
+            low = m.ge if m.ge is not None else m.gt
+            high = m.le if m.le is not None else m.lt
+            for key, value in (("min", low), ("max", high), ("min_length", m.min_length),
+                               ("max_length", m.max_length), ("example", (m.examples or [None])[0])):
+                if value is not None:
+                    limits.setdefault(key, value)
         type_name, values = _type_name(tp)
         choices = extra.get("choices")
         if values is not None and choices is None:
             choices = {v: v for v in values}
         if extra.get("widget") == "textarea":
             type_name = "text"
+        if type_name == "integer":  # exclusive integer limits as the inclusive ones they mean
+            if limits.get("min") is not None and metas and any(m.gt is not None for m in metas):
+                limits["min"] = limits["min"] + 1
+            if limits.get("max") is not None and metas and any(m.lt is not None for m in metas):
+                limits["max"] = limits["max"] - 1
         infos.append(FieldInfo(
             name=f.encode_name,
             label=extra.get("label", f.name),
@@ -204,8 +222,56 @@ def describe_fields(struct: type[msgspec.Struct] | None) -> list[FieldInfo]:
             widget=extra.get("widget"),
             shown_when=extra.get("shown_when"),
             after_contact=bool(extra.get("after_contact")),
+            **limits,
         ))
     return infos
+
+
+def sample_value(info: FieldInfo) -> Any:
+    """A value the field's description alone says is valid (JSON-shaped, as the API takes it): its
+    declared example, else its first choice (a one-item list for a multi-choice), a required yes/no
+    answered yes, the least number its limits allow, today, or a text within its length limits.
+
+    The demo generator, ``huying check-channel`` and the core tests all fill a channel's fields with
+    this, so a channel whose own checks refuse it should declare ``examples=[...]`` on the field."""
+    from core import clock
+
+    if info.example is not None:
+        return info.example
+    if info.type == "choice" and info.choices:
+        return next(iter(info.choices))
+    if info.type == "multi_choice" and info.choices:
+        return list(info.choices)[:max(1, info.min_length or 1)]
+    if info.type == "boolean":
+        return info.required
+    if info.type == "integer":
+        return int(info.min) if info.min is not None else (1 if info.max is None or info.max >= 1 else int(info.max))
+    if info.type == "number":  # strictly inside the limits, whether they are inclusive or not
+        if info.min is None:
+            return 1 if info.max is None or info.max > 1 else info.max - 1
+        if info.max is None or info.min + 1 < info.max:
+            return info.min + 1
+        return (info.min + info.max) / 2
+    if info.type == "date":
+        return clock.today().isoformat()
+    if info.type == "datetime":
+        return clock.local_now().replace(second=0, microsecond=0).isoformat()
+    if info.type == "list":
+        return []
+    if info.widget in _WIDGET_SAMPLES:
+        return _WIDGET_SAMPLES[info.widget]
+    text = f"{info.label}（示例）"
+    while len(text) < (info.min_length or 0):
+        text += f"{info.label}（示例）"
+    return text[:info.max_length] if info.max_length else text
+
+
+_WIDGET_SAMPLES = {"email": "citizen@example.com", "tel": "13912345678", "url": "https://example.com/"}
+
+
+def sample_details(struct: type[msgspec.Struct] | None, *, optional: bool = False) -> dict[str, Any]:
+    """A sample for each required field of a channel (and each optional one when ``optional``)."""
+    return {f.name: sample_value(f) for f in describe_fields(struct) if f.required or optional}
 
 
 def field_labels(struct: type[msgspec.Struct] | None) -> dict[str, str]:

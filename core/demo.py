@@ -26,7 +26,7 @@ import msgspec
 
 from core import clock
 from core.calendar import SHANGHAI, WorkCalendar
-from core.channels import describe_fields
+from core.channels import describe_fields, sample_value
 from core.confidential import Sealer
 from core.tables import Department, Order, User
 from core.users import add_user
@@ -140,34 +140,26 @@ async def seed_reference() -> None:
 
 
 def demo_details(channel) -> dict | None:
-    """Field values for a channel's demo orders, read from its declaration alone: a declared
-    example, else the first choice, else the least value its constraints allow. None when the
-    result does not satisfy the channel's own Struct."""
-    import typing
+    """Field values for a channel's demo orders, read from its declaration alone (``sample_value``:
+    a declared example, else the first choice — a list of it for a multi-choice —, else the least
+    value its limits allow); optional free texts stay empty. None when the result does not satisfy
+    the channel's own Struct (``Generator.skipped`` then names the channel, and why)."""
+    return demo_details_or_reason(channel)[0]
 
+
+def demo_details_or_reason(channel) -> tuple[dict | None, str]:
+    """``demo_details`` and, when there are none, the channel's own refusal of the sample."""
     details = {}
-    hints = typing.get_type_hints(channel.fields, include_extras=True)
-    for info, f in zip(describe_fields(channel.fields), msgspec.structs.fields(channel.fields)):
-        metas = [m for m in getattr(hints[f.name], "__metadata__", ()) if isinstance(m, msgspec.Meta)]
-        examples = [e for m in metas for e in (m.examples or ())]
-        low = next((m.ge or m.gt or m.min_length for m in metas if (m.ge or m.gt or m.min_length)), None)
-        if examples:
-            details[info.name] = examples[0]
-        elif info.choices:
-            details[info.name] = next(iter(info.choices))
-        elif info.type == "boolean":
-            details[info.name] = False
-        elif info.type in ("integer", "number"):
-            details[info.name] = low or 0
+    for info in describe_fields(channel.fields):
+        if info.required or info.example is not None or info.choices or info.type in ("boolean", "integer", "number"):
+            details[info.name] = sample_value(info)
         elif info.type in ("string", "text"):
-            details[info.name] = (info.label + "（演示）") if f.required else ""
-        elif not f.required:
-            continue
+            details[info.name] = ""
     try:
         msgspec.convert(details, channel.fields, strict=False)
-    except msgspec.ValidationError:
-        return None
-    return details
+    except msgspec.ValidationError as exc:
+        return None, str(exc)
+    return details, ""
 
 
 class _Life:
@@ -413,13 +405,13 @@ class Generator:
         self.sealer = Sealer(platform.settings.data_key or platform.settings.secret_key)
         default = platform.channels.default.code
         self.channels = [(default, None)]
-        self.skipped = []
+        self.skipped: dict[str, str] = {}  # channel code → why its sample details were refused
         for channel in platform.channels:
-            if channel.code == default:
+            if channel.code == default or not channel.public:  # demo orders are what citizens file
                 continue
-            details = demo_details(channel) if channel.fields is not None else {}
+            details, why = demo_details_or_reason(channel) if channel.fields is not None else ({}, "")
             if details is None:
-                self.skipped.append(channel.code)
+                self.skipped[channel.code] = why
             else:
                 self.channels.append((channel.code, details))
 

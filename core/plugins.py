@@ -15,6 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pluggy
 
 from core import hookspecs
@@ -117,6 +118,10 @@ class Channels:
     def plugin_name(self, code: str) -> str:
         return self._plugin_names[code]
 
+    def plugin(self, code: str) -> object:
+        """The plugin (usually a module) that registered ``code``."""
+        return self._owner[code]
+
     def _check(self, channel: Channel) -> None:
         """A channel's declaration against the core: kinds, time limits, fields, its lifecycle."""
         def refuse(problem: str):
@@ -193,3 +198,75 @@ class Channels:
             extra = [a for actions in self.hook(code, "workflow_actions")(channel=channel) for a in actions]
             self._lifecycles[code] = Lifecycle([*CORE_ACTIONS, *extra])
         return self._lifecycles[code]
+
+
+class ChannelSummary(msgspec.Struct, frozen=True):
+    code: str
+    name: str
+
+
+class PluginInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """One registered plugin as ``huying plugins`` and ``GET /api/plugins`` show it (as Datasette's
+    ``/-/plugins`` and pytest's ``--trace-config`` do): where it comes from and what it adds."""
+
+    name: str  # the registered name: a module path, or an entry point's name
+    version: str  # the distribution's version when installed as a package, else the project's
+    distribution: str | None = None  # the installed package that provides it, if any
+    builtin: bool = False  # one of the core's own built-in plugins
+    channels: list[ChannelSummary] = []
+    hooks: list[str] = []  # the hooks it implements
+    routes: list[str] = []  # "GET /path" for each HTTP route it contributes
+    jobs: list[str] = []  # the background jobs it contributes
+
+
+def _project_version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("huying")
+    except metadata.PackageNotFoundError:
+        return "未安装"
+
+
+def _route_lines(handlers: Iterable[Any], prefix: str = "") -> list[str]:
+    lines = []
+    for handler in handlers:
+        if hasattr(handler, "http_methods"):
+            for path in sorted(getattr(handler, "paths", ()) or ()):
+                lines.extend(f"{method} {prefix.rstrip('/')}{path}" for method in sorted(handler.http_methods))
+        elif hasattr(handler, "route_handlers"):  # a Router: its own path before its handlers'
+            lines.extend(_route_lines(handler.route_handlers, prefix + getattr(handler, "path", "")))
+    return lines
+
+
+def describe_plugins(pm: pluggy.PluginManager, channels: Channels | None = None) -> list[PluginInfo]:
+    """Every plugin the manager holds, built-ins first, with its version, hooks, routes and jobs."""
+    from importlib import metadata
+
+    dists = {id(plugin): dist for plugin, dist in pm.list_plugin_distinfo()}
+    by_module = metadata.packages_distributions()
+    project = _project_version()
+    owned: dict[int, list[ChannelSummary]] = {}
+    for channel in channels or ():
+        owned.setdefault(id(channels.plugin(channel.code)), []).append(ChannelSummary(channel.code, channel.name))
+    infos = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        impls = {caller: impl for caller in dir(pm.hook) if not caller.startswith("_")
+                 for impl in getattr(getattr(pm.hook, caller), "get_hookimpls", lambda: [])() if impl.plugin is plugin}
+        routes = [line for handlers in ([impls["http_route_handlers"].function()] if "http_route_handlers" in impls else [])
+                  for line in _route_lines(handlers or ())]
+        jobs = [job.name for job in (impls["register_jobs"].function() or ())] if "register_jobs" in impls else []
+        dist = dists.get(id(plugin))
+        module = getattr(plugin, "__name__", None) or type(plugin).__module__
+        dist_name = dist.project_name if dist is not None else None
+        if dist_name is None:
+            found = by_module.get(module.split(".")[0]) or []
+            dist_name = found[0] if found and found[0] != "huying" else None
+        version = dist.version if dist is not None else (metadata.version(dist_name) if dist_name else project)
+        infos.append(PluginInfo(
+            name=name if not name.isdigit() else module, version=version, distribution=dist_name,
+            builtin=name in BUILTIN_PLUGINS, channels=owned.get(id(plugin), []), hooks=sorted(impls),
+            routes=sorted(routes), jobs=sorted(jobs)))
+    return sorted(infos, key=lambda i: (not i.builtin, i.name))

@@ -60,12 +60,6 @@ async def list_for(department: str | None) -> list[dict[str, Any]]:
     return await ReplyTemplate.select().where(ReplyTemplate.department == department).order_by(ReplyTemplate.name)
 
 
-async def for_reply(department: str | None) -> list[tuple[str, str]]:
-    """What a reply form offers: the department's own templates first, then the generic ones."""
-    own = [(row["name"], row["text"]) for row in await list_for(department)]
-    return own + [(f"{name}（通用）", text) for name, text in GENERIC.items()]
-
-
 def _validate(name: Any, text: Any) -> tuple[str, str]:
     name = name.strip() if isinstance(name, str) else ""
     text = stored(text.strip()) if isinstance(text, str) else ""

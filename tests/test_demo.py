@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
+from typing import Annotated, Literal
+
+import msgspec
 
 from core import clock
-from core.demo import AREAS, seed_orders
+from core.demo import AREAS, Generator, seed_orders
+from core.channels import Channel, SlaDefaults, field
+from core.hookspecs import hookimpl
 from core.lifecycle import STATUSES
 from core.model import Actor
 from core.reports.tables import ReportFact
@@ -18,6 +24,8 @@ async def test_demo_orders_agree_with_their_events_areas_and_channels(client, to
     its events leave it, event after event; merged orders point at a real order; the report facts
     are derived for every order; and a new intake afterwards gets a fresh number."""
     platform = client.platform
+    skipped = Generator(platform, clock.now()).skipped  # a channel whose fields' samples it refuses, and why
+    assert not skipped, "演示数据生成器跳过了这些渠道（运行 huying check-channel 查看详情）：" + str(skipped)
     made = await seed_orders(platform, 1500, progress=False)
     assert made == 1500 and await Order.count() == 1500 and await ReportFact.count() == 1500
     orders = await Order.select(Order.id, Order.number, Order.channel, Order.address, Order.area, Order.status,
@@ -57,3 +65,27 @@ async def test_demo_orders_agree_with_their_events_areas_and_channels(client, to
 
     items, total = await published_replies(platform.channels.get("mayor_mailbox"), 1)
     assert total > 0 and items and all(item["reply"] for item in items)
+
+
+class Survey(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    aspects: Annotated[list[Literal["noise", "smell", "dust"]], field("涉及方面", choices={
+        "noise": "噪音", "smell": "异味", "dust": "粉尘"})]
+    people: Annotated[int, field("涉及人数", ge=3, le=1000)]
+    noticed_on: Annotated[dt.date, field("发现日期")]
+
+
+class SurveyPlugin:
+    @hookimpl
+    def register_channel(self):
+        return Channel(code="survey_line", name="多选测试专线", description="一个必填的多选字段。", fields=Survey,
+                       kinds=("complaint",), sla=SlaDefaults(handle_days_by_kind={"complaint": 10}))
+
+
+async def test_a_channel_with_a_multi_choice_field_gets_demo_orders(with_plugins):
+    """A required multi-choice field gets a list of its first choice (a single value used to fail the
+    channel's own type, and the channel was silently left out of the demo)."""
+    client = await with_plugins(SurveyPlugin())
+    assert Generator(client.platform, clock.now()).skipped == {}
+    await seed_orders(client.platform, 300, progress=False)
+    rows = await Order.select(Order.details).where(Order.channel == "survey_line").output(load_json=True)
+    assert rows and all(r["details"]["aspects"] == ["noise"] and r["details"]["people"] == 3 for r in rows)

@@ -67,3 +67,28 @@ async def test_the_guides_minimal_channel_works_as_written(tmp_path, with_plugin
         assert form.status_code == 200 and "例如：0102345678" in form.text
     finally:
         sys.modules.pop(spec.name, None)
+
+
+def _plugin_surface() -> dict[str, list[str]]:
+    """Every name a plugin may import and every option of the declarations it writes."""
+    import inspect
+
+    import msgspec
+
+    from core import plugin_api
+    from core.channels import Channel, field
+    from core.routing import RuleSpec
+
+    return {"core.plugin_api.__all__": list(plugin_api.__all__),
+            "Channel": [f.name for f in msgspec.structs.fields(Channel)],
+            "field": [p for p in inspect.signature(field).parameters if p != "constraints"],
+            "RuleSpec": [f.name for f in msgspec.structs.fields(RuleSpec)]}
+
+
+def test_every_name_and_option_a_plugin_uses_is_documented():
+    """A plugin author finds every name of ``core.plugin_api`` and every option of ``Channel``,
+    ``field`` and ``RuleSpec`` in the guide or the hook reference (as `name`, or `name=`)."""
+    docs = (ROOT / "docs" / "writing-a-channel.md").read_text() + (ROOT / "docs" / "plugin_hooks.md").read_text()
+    missing = {owner: [n for n in names if not re.search(rf"`@?{re.escape(n)}\b|\b{re.escape(n)}=", docs)]
+               for owner, names in _plugin_surface().items()}
+    assert not any(missing.values()), f"undocumented in docs/writing-a-channel.md or docs/plugin_hooks.md: {missing}"

@@ -14,10 +14,10 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from core import clock
 from api.app import create_app
-from api.web.forms import FormField, all_fields, sections
-from core.channels import Channel, field
+from api.conformance import form_value
+from api.web.forms import all_fields, sections
+from core.channels import Channel, describe_fields, field, sample_value
 from core.hookspecs import hookimpl
 from core.model import Actor
 from core.platform import Platform
@@ -89,37 +89,15 @@ async def open_form(client, code: str) -> Page:
     return Page(response.text)
 
 
-# A value with a check character cannot be made up from a field's description. A plugin can declare
-# one (``field(..., examples=[...])``), which the form shows and ``sample_value`` uses; until then:
-KNOWN_VALID = {"details.credit_code": "91430100MA4L16JQ9D"}
-
-
-def sample_value(f: FormField):
-    """A valid value for any field, chosen from its description alone (no per-channel knowledge)."""
-    if f.example or f.name in KNOWN_VALID:
-        return f.example or KNOWN_VALID[f.name]
-    if f.type == "boolean" and f.required:
-        return "yes"
-    if f.type == "choice":
-        return next(iter(f.choices))
-    if f.type == "multi_choice":
-        return [next(iter(f.choices))]
-    if f.type == "boolean":
-        return True
-    if f.type in ("integer", "number"):
-        return str(int(max(1, f.min or 0)))
-    if f.type == "date":
-        return clock.today().isoformat()
-    if f.type == "datetime":
-        return clock.local_now().strftime("%Y-%m-%dT%H:%M")
-    text = "网上反映测试内容" * 3
-    return text[:max(f.minlength or 4, min(len(text), f.maxlength or len(text)))]
-
-
 def valid_form(channel: Channel, **overrides) -> dict:
-    """The channel's required fields filled validly (optional ones keep their defaults), the common
-    ones with a realistic request."""
-    values = {f.name: sample_value(f) for f in all_fields(sections(channel)) if f.required}
+    """The channel's required fields filled as a citizen would, with the sample each field's
+    description gives (``core.channels.sample_value``, the one ``huying check-channel`` and the demo
+    use: a channel whose own checks refuse it fails ``check-channel`` too, which says why), and the
+    common ones with a realistic request."""
+    values = {"kind": channel.kinds[0]}
+    for info in describe_fields(channel.fields):
+        if info.required and (value := form_value(info, sample_value(info))) is not None:
+            values[f"details.{info.name}"] = value
     values.update({"subject": "小区门口路灯坏了一个月", "content": "梅溪湖街道某小区东门的路灯坏了一个多月，晚上很黑，老人走路不安全。",
                    "citizen.name": "李女士", "citizen.phone": "13912345678", "address": "梅溪湖街道某小区东门"})
     values.update(overrides)

@@ -14,7 +14,7 @@ import msgspec
 from api.web.forms import YES_NO, FormField, _limits, plain_message
 from core.channels import KINDS, describe_fields
 from core.errors import FieldError
-from core.intake import IntakeRequest, field_errors
+from core.intake import IntakeRequest
 
 GENERAL = "_form"
 
@@ -100,10 +100,6 @@ def file_errors(errors: dict[str, str], found: list[FieldError], fields: list[Fo
         else:
             errors[GENERAL] = "；".join(p for p in (errors.get(GENERAL, ""), plain_message(error.message)) if p)
     return errors
-
-
-def validation_errors(exc: msgspec.ValidationError, fields: list[FormField]) -> dict[str, str]:
-    return file_errors({}, field_errors(exc), fields)
 
 
 # -- the agent's phone intake ------------------------------------------------------------------------

@@ -33,7 +33,6 @@ TEMPLATES = {
     "completed": "{sign}您反映的问题（工单号{number}）已办结，办理结果可凭查询码查询。感谢您的支持！",
     "callback_invite": "{sign}您的工单{number}已办结，我们将于近日回访；也可凭查询码在线评价办理结果。",
 }
-TEMPLATE_LABELS = {"receipt": "受理回执", "completed": "办结通知", "callback_invite": "回访邀请"}
 
 
 class Provider(Protocol):

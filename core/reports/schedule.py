@@ -11,7 +11,6 @@ from core.reports.tables import ReportState
 
 log = logging.getLogger(__name__)
 SNAPSHOT_DAY = "snapshots.day"
-INTERVAL_SECONDS = 60
 
 
 async def tick(platform) -> dict:

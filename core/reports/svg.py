@@ -7,10 +7,6 @@ from html import escape
 PALETTE = ("#2F6DB5", "#E07B39", "#5AA469", "#B64B6E", "#7A5CB8", "#C9A227")
 
 
-def _number(value: float) -> str:
-    return f"{value:.1%}" if isinstance(value, float) and value <= 1 else f"{value:,.0f}"
-
-
 def bars(title: str, items: list[tuple[str, float]], *, width: int = 640, percent: bool = False) -> str:
     """Horizontal bars, one per (label, value), largest first as given."""
     row, label_width, pad = 22, 180, 8
