@@ -89,3 +89,40 @@ async def test_a_channel_with_a_multi_choice_field_gets_demo_orders(with_plugins
     await seed_orders(client.platform, 300, progress=False)
     rows = await Order.select(Order.details).where(Order.channel == "survey_line").output(load_json=True)
     assert rows and all(r["details"]["aspects"] == ["noise"] and r["details"]["people"] == 3 for r in rows)
+
+
+async def test_the_demo_historys_figures_obey_their_own_definitions(client, tokens):
+    """What a director signs: over every month of demo history (the running one included) and in every
+    breakdown, no rate is outside 0–100 %; this month's 超期未办结 are exactly the orders the 办理超期 list
+    shows, and every one of them is 超期 on the order list too."""
+    platform = client.platform
+    await seed_orders(platform, 600, progress=False, days=120)
+    supervisor = tokens["supervisor1"]
+    today = clock.today()
+    month = dt.date(today.year, today.month, 1)
+    for _ in range(5):
+        report = (await client.get("/api/reports/monthly", params={"start": month.isoformat()},
+                                   headers=supervisor)).json()
+        rows = [("合计", report["rates"])] + [(f"{name}:{row['value']}", row["rates"])
+                                            for name, table in report["breakdowns"].items() for row in table["rows"]]
+        for where, rates in rows:
+            outside = {k: v for k, v in rates.items() if v is not None and not 0 <= v <= 1}
+            assert not outside, (month, where, outside)
+        month = (month - dt.timedelta(days=1)).replace(day=1)
+    current = (await client.get("/api/reports/monthly", params={"start": today.isoformat()},
+                                headers=supervisor)).json()
+
+    async def listed(**params) -> set[str]:
+        numbers, page = set(), 1
+        while True:
+            found = (await client.get("/api/orders", params={**params, "page": page, "page_size": 100},
+                                      headers=supervisor)).json()
+            numbers |= {o["number"] for o in found["items"]}
+            if len(numbers) >= found["total"] or not found["items"]:
+                return numbers
+            page += 1
+
+    counted = await listed(kpi="open_overdue", kpi_to=today.isoformat())
+    assert 0 < len(counted) == current["counts"]["open_overdue"]
+    assert counted == await listed(deadline="handle_overdue")
+    assert counted <= await listed(deadline="overdue")
