@@ -79,7 +79,10 @@ def database_url(request) -> str:
 
 @pytest.fixture(scope="session")
 def settings(database_url) -> Settings:
-    return Settings(database_url=database_url, secret_key="test-secret", max_body_bytes=64 * 1024)
+    # every order resolved at intake waits for its callback here (the lifecycle tests follow it through);
+    # the tests of the sampled default set their own policy
+    return Settings(database_url=database_url, secret_key="test-secret", max_body_bytes=64 * 1024,
+                    resolved_at_intake_callback="all")
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ import msgspec
 from core.db import write_transaction
 from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
 from core.intake import convert, nul_errors
-from core.lifecycle import STATUSES, Action, ActionContext, Refusal
+from core.lifecycle import EVENT_DETAILS, STATUSES, Action, ActionContext, Refusal
 from core.model import ROLES, Actor, EventRecord, OrderRecord
 from core.tables import Order
 
@@ -61,6 +61,7 @@ class ActionDesk:
                 target = action.target_for(ctx)
             except Refusal as refusal:
                 raise refused(refusal) from None
+            decided = changes.pop(EVENT_DETAILS, None) or {}
             after = order
             if changes or target != order.status:  # a pure record (comment, reveal) leaves the order be
                 changes = {**changes, "status": target, "version": order.version + 1, "updated_at": now}
@@ -73,7 +74,7 @@ class ActionDesk:
                     raise Conflict("工单已被他人处理，请刷新后重试")
                 after = msgspec.structs.replace(order, **changes)
                 await self.service.index.changed(order, after)
-            data = msgspec.to_builtins(parsed)
+            data = {**msgspec.to_builtins(parsed), **decided}
             reason = data.get("reason") or data.get("note") or data.get("text") or ""
             sent = await service.record_event(after, name, actor, order.status, target, reason, data, now)
             events = await service.queries.events(order.id)

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from core.callbacks import CLOSED_AS, CLOSED_LABELS, OUTCOMES, attempt_closes, local, policy_of
 from core.channels import field
 from core.clock import SHANGHAI
 from core.model import Actor, OrderRecord
@@ -87,6 +88,11 @@ class CallbackPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     note: Annotated[OptionalText, field("回访记录", widget="textarea")] = ""
 
 
+class CallbackAttemptPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    outcome: Annotated[Literal["no_answer", "refused", "wrong_number"], field("回访结果", choices=OUTCOMES)]
+    note: Annotated[OptionalText, field("回访记录", widget="textarea")] = ""
+
+
 class ResolvePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reply: Annotated[Text, field("答复内容", "当场答复市民的内容", widget="textarea")]
     # the knowledge-base answer used, if any (its number)
@@ -156,6 +162,9 @@ class Refusal(Exception):
 
 
 Effect = Callable[[ActionContext], dict[str, Any]]  # may be async (it runs inside the transaction)
+# An effect may return this key with facts for the audited event (merged into its payload; its
+# "reason" becomes the event's reason): what the effect decided, recorded where reports can count it.
+EVENT_DETAILS = "_event"
 Validator = Callable[[ActionContext], None]  # raises Refusal; may be async
 # A condition on the order alone (raises Refusal): checked when the action is taken, and when the
 # actions a caller may take now are listed, so the list never offers what would be refused.
@@ -290,8 +299,58 @@ async def _resolve_at_intake(ctx: ActionContext) -> dict[str, Any]:
 
         await cite(ctx.payload.article, ctx.order.number, ctx.actor, ctx.now)
     deadlines = _mark_done(_mark_done(ctx.order.deadlines, "dispatch", ctx.now), "handle", ctx.now)
-    deadlines["callback"] = ctx.sla.deadline("callback", ctx.now, ctx.order)
-    return {"deadlines": deadlines, "department": None}
+    callback = _resolved_needs_callback(ctx)
+    if callback:
+        deadlines["callback"] = ctx.sla.deadline("callback", ctx.now, ctx.order)
+    return {"deadlines": deadlines, "department": None, EVENT_DETAILS: {"callback": callback}}
+
+
+def _resolved_needs_callback(ctx: ActionContext) -> bool:
+    return policy_of(ctx.orders).resolved_needs_callback(ctx.order.number)
+
+
+def _after_resolving(ctx: ActionContext) -> str:
+    """Waits for a callback when the centre's policy picks it (HUYING_RESOLVED_AT_INTAKE_CALLBACK);
+    otherwise the answer given on the call closes it: archived, no callback owed."""
+    return "completed" if _resolved_needs_callback(ctx) else "archived"
+
+
+def _callback_open(order: OrderRecord, now: dt.datetime) -> None:
+    callback = (order.deadlines or {}).get("callback")
+    if callback is None or callback.get("done"):
+        raise Refusal("该工单没有待进行的回访")
+
+
+def _callback_attempt(ctx: ActionContext) -> dict[str, Any]:
+    """One call that did not end in a rating. 未接通 is tried again ``retry_hours`` working hours
+    later and the callback deadline moves with it; the last try, 拒访 and 号码错误 close the callback."""
+    policy = policy_of(ctx.orders)
+    outcome = ctx.payload.outcome
+    deadlines = {k: dict(v) for k, v in ctx.order.deadlines.items()}
+    callback = deadlines["callback"]
+    attempt = int(callback.get("attempts") or 0) + 1
+    callback["attempts"] = attempt
+    closed = attempt_closes(ctx.order, outcome, policy)
+    details: dict[str, Any] = {"attempt": attempt, "tries": policy.tries, "closed": closed}
+    if closed:
+        callback["done"] = ctx.now.isoformat()
+        callback["outcome"] = CLOSED_AS[outcome]
+        callback.pop("retry_at", None)
+        details["closed_as"] = CLOSED_AS[outcome]
+        summary = f"{OUTCOMES[outcome]}（第 {attempt} 次），{CLOSED_LABELS[CLOSED_AS[outcome]]}，不计入满意度"
+    else:
+        retry_at = ctx.sla.calendar.add_working_hours(ctx.now, policy.retry_hours)
+        due = max(dt.datetime.fromisoformat(callback["due"]),
+                  ctx.sla.calendar.add_working_hours(retry_at, policy.retry_hours))
+        callback.update(retry_at=retry_at.isoformat(), due=due.isoformat())
+        callback.pop("marked", None)  # the moved deadline is watched afresh
+        summary = f"{OUTCOMES[outcome]}（第 {attempt} 次，共 {policy.tries} 次），{local(retry_at)} 后再次回访"
+    details["reason"] = f"{summary}：{ctx.payload.note}" if ctx.payload.note else summary
+    return {"deadlines": deadlines, EVENT_DETAILS: details}
+
+
+def _after_attempt(ctx: ActionContext) -> str:
+    return "archived" if attempt_closes(ctx.order, ctx.payload.outcome, policy_of(ctx.orders)) else "completed"
 
 
 async def _merge_target_exists(ctx: ActionContext) -> None:
@@ -501,7 +560,10 @@ CORE_ACTIONS: tuple[Action, ...] = (
            requires=(_not_yet_rated,)),
     Action(name="archive", label="归档", sources=_states("completed"), target="archived",
            roles=frozenset({"dispatcher", "supervisor", "admin"}), requires=(_rated,)),
-    Action(name="resolve_at_intake", label="即时办结", sources=_states("received"), target="completed",
+    Action(name="callback_attempt", label="回访未成功", sources=_states("completed"), target=_after_attempt,
+           roles=frozenset({"agent", "admin"}), payload=CallbackAttemptPayload, effect=_callback_attempt,
+           requires=(_not_yet_rated, _callback_open)),
+    Action(name="resolve_at_intake", label="即时办结", sources=_states("received"), target=_after_resolving,
            roles=frozenset({"agent", "admin"}), payload=ResolvePayload, effect=_resolve_at_intake),
     Action(name="merge", label="合并", sources=_states("received"), target="merged",
            roles=CENTRE_DISPATCH, payload=MergePayload, effect=_merge, validators=(_merge_target_exists,)),

@@ -50,6 +50,7 @@ class OrderService(OrderLists):
         self.at_once: dict[str, Callable] = {}
         self.clock: Callable[[], dt.datetime] = _now  # replaced only to replay history (demo data)
         self.received_at_max_age = dt.timedelta(days=400)  # Settings.received_at_max_age_days
+        self.callbacks = None  # core.callbacks.CallbackPolicy from the settings (None: the defaults)
         self.intake_desk = IntakeDesk(self)
         self.action_desk = ActionDesk(self)
         self.attachment_desk = AttachmentDesk(self)

@@ -30,10 +30,12 @@ class Outbox:
 
     def __init__(self, order_number: str | None = None):
         self.order_number = order_number
-        self.messages: list[tuple[str, dict[str, Any]]] = []
+        self.messages: list[tuple[str, dict[str, Any], dt.timedelta | None]] = []
 
-    def send(self, topic: str, payload: dict[str, Any]) -> None:
-        self.messages.append((topic, payload))
+    def send(self, topic: str, payload: dict[str, Any], *, hold: dt.timedelta | None = None) -> None:
+        """``hold``: not delivered before that long after the change (never settled at once), so a
+        change following within the hold can still replace it (see ``supersede``)."""
+        self.messages.append((topic, payload, hold))
 
     async def write(self, now: dt.datetime, at_once: dict[str, Any] | None = None) -> int:
         """One row per message through the service's insert path (an intake writes one or two; the
@@ -44,17 +46,40 @@ class Outbox:
         from core.db import insert_row
 
         queued = 0
-        for topic, payload in self.messages:
-            handler = (at_once or {}).get(topic)
+        for topic, payload, hold in self.messages:
+            handler = None if hold else (at_once or {}).get(topic)
             if handler is not None and await handler({"id": None, "topic": topic, "order_number": self.order_number,
                                                       "payload": payload}):
                 continue
             queued += 1
             await insert_row(OutboxMessage, {"topic": topic, "order_number": self.order_number, "payload": payload,
-                                             "attempts": 0, "next_attempt_at": now, "delivered_at": None,
+                                             "attempts": 0, "next_attempt_at": now + (hold or dt.timedelta()),
+                                             "delivered_at": None,
                                              "last_error": "", "created_at": now, "abandoned_at": None,
                                              "abandon_reason": ""})
         return queued
+
+
+async def supersede(topic: str, order_number: str, wanted, reason: str, now: dt.datetime) -> list[dict]:
+    """Take back this order's messages of ``topic`` that ``wanted(payload)`` picks and that no
+    delivery has claimed yet (a held message): they are abandoned with ``reason`` (recorded in
+    ``outbox_events``) inside the caller's transaction, and returned for the caller to replace."""
+    rows = await (OutboxMessage.select().where(_PENDING & (OutboxMessage.topic == topic)
+                                               & (OutboxMessage.order_number == order_number)
+                                               & (OutboxMessage.attempts == 0))
+                  .order_by(OutboxMessage.id).output(load_json=True))
+    taken = []
+    for row in rows:
+        if not wanted(row["payload"] or {}):
+            continue
+        won = await (OutboxMessage.update({OutboxMessage.abandoned_at: now, OutboxMessage.abandon_reason: reason})
+                     .where((OutboxMessage.id == row["id"]) & (OutboxMessage.attempts == 0) & _PENDING)
+                     .returning(OutboxMessage.id))
+        if won:  # not claimed by a delivery meanwhile
+            await OutboxEvent.insert(OutboxEvent(message_id=row["id"], action="supersede", actor="system",
+                                                 reason=reason, created_at=now))
+            taken.append(row)
+    return taken
 
 
 def backoff(attempts: int) -> dt.timedelta:

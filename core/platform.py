@@ -14,6 +14,7 @@ from piccolo.engine.postgres import PostgresEngine
 from piccolo.table import Table
 
 from core.calendar import WorkCalendar
+from core.callbacks import CallbackPolicy
 from core.confidential import Sealer
 from core.db import bind_engine, make_engine, prepare
 from core.incidents import JobWatch
@@ -55,6 +56,7 @@ class Platform:
         self.orders = OrderService(self.channels, self.sla,
                                    Sealer(self.settings.data_key or self.settings.secret_key), self.engine)
         self.orders.received_at_max_age = dt.timedelta(days=self.settings.received_at_max_age_days)
+        self.orders.callbacks = CallbackPolicy.from_settings(self.settings)
         self.sign_in = SignInPolicy.from_settings(self.settings)
         self.deliverers = collect_deliverers(self.pm)
         self.jobs = collect_jobs(self.pm)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import msgspec
 
+from core.callbacks import parse_resolved_setting
+
 DEFAULT_DATABASE_URL = "sqlite:///var/huying.sqlite3"
 DEFAULT_SLA_RULES = "at_risk:handle:urge,overdue:handle:supervise,overdue:accept:urge"
 
@@ -58,6 +60,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     check_max_outbox_backlog: int = 1000
     dispatch_models_kept: int = 3  # trained dispatch-suggestion models kept (the newest N)
     db_pool_size: int = 10  # PostgreSQL connections per process (the SQLite writer is always one)
+    # callbacks (core/callbacks.py): attempts before a 未接通 callback closes as 无法回访, working hours
+    # between attempts, and which orders resolved at intake wait for a callback (all | none | sample:R)
+    callback_tries: int = 3
+    callback_retry_hours: float = 4.0
+    resolved_at_intake_callback: str = "sample:0.2"
 
     @property
     def outbox_lease(self) -> dt.timedelta:
@@ -116,7 +123,17 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         check_max_outbox_backlog=int(env.get("HUYING_CHECK_MAX_OUTBOX_BACKLOG", 1000)),
         dispatch_models_kept=max(1, int(env.get("HUYING_DISPATCH_MODELS_KEPT", 3))),
         db_pool_size=int(env.get("HUYING_DB_POOL_SIZE", 10)),
+        callback_tries=_at_least_one("HUYING_CALLBACK_TRIES", env.get("HUYING_CALLBACK_TRIES", "3")),
+        callback_retry_hours=float(env.get("HUYING_CALLBACK_RETRY_HOURS", 4)),
+        resolved_at_intake_callback=parse_resolved_setting(env.get("HUYING_RESOLVED_AT_INTAKE_CALLBACK", "sample:0.2")),
     )
+
+
+def _at_least_one(name: str, text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(f"{name}: 至少为 1")
+    return value
 
 
 def trusted_proxies(text: str) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ ALLOWED_FROM = {
     "approve": {"replied"},
     "reject_reply": {"replied"},
     "callback": {"completed"},
+    "callback_attempt": {"completed"},
     "archive": {"completed_rated"},
     "resolve_at_intake": {"received"},
     "merge": {"received"},
@@ -52,7 +53,7 @@ SAME = None  # a side step: the status does not change
 LEADS_TO = {
     "dispatch": "dispatched", "redispatch": "dispatched", "accept": "accepted", "return": "returned",
     "uphold_return": "received", "reject_return": "dispatched", "reply": "replied", "approve": "completed",
-    "reject_reply": "accepted", "callback": "archived", "archive": "archived",
+    "reject_reply": "accepted", "callback": "archived", "callback_attempt": "archived", "archive": "archived",
     "resolve_at_intake": "completed", "merge": "merged", "suspend": "suspended", "resume": "accepted",
     "request_extension": SAME, "approve_extension": SAME, "reject_extension": SAME, "rework": "accepted",
     "appeal": "appealing", "uphold_appeal": "archived", "reject_appeal": "completed",
@@ -64,7 +65,7 @@ ROLES_ALLOWED = {
     "accept": {"handler"}, "return": {"handler"}, "reply": {"handler"},
     "uphold_return": {"dispatcher", "admin"}, "reject_return": {"dispatcher", "admin"},
     "approve": {"dispatcher", "admin"}, "reject_reply": {"dispatcher", "admin"},
-    "callback": {"agent", "admin"}, "archive": {"dispatcher", "supervisor", "admin"},
+    "callback": {"agent", "admin"}, "callback_attempt": {"agent", "admin"}, "archive": {"dispatcher", "supervisor", "admin"},
     "resolve_at_intake": {"agent", "admin"}, "merge": {"dispatcher", "admin"},
     "suspend": {"dispatcher", "supervisor", "admin"}, "resume": {"dispatcher", "supervisor", "admin"},
     "request_extension": {"handler"},
@@ -79,7 +80,7 @@ PAYLOADS = {
     "dispatch": {"department": "eco_env"}, "redispatch": {"department": "housing"},
     "return": {"reason": "不属于本单位职责"}, "reject_return": {"reason": "属于本单位职责，请办理"},
     "reply": {"reply": "已现场处理"}, "reject_reply": {"reason": "答复不完整"},
-    "callback": {"satisfaction": "satisfied", "resolved": True},
+    "callback": {"satisfaction": "satisfied", "resolved": True}, "callback_attempt": {"outcome": "refused"},
     "resolve_at_intake": {"reply": "已按知识库解答"}, "suspend": {"reason": "等待市民补充材料"},
     "request_extension": {"days": 3, "reason": "需协调多个部门"}, "rework": {"reason": "市民反映问题仍在"},
     "appeal": {"reason": "已按规定处理", "evidence": "现场照片"}, "reject_appeal": {"reason": "证据不足"},
@@ -120,6 +121,8 @@ async def order_in(platform, state: str, action: str = "") -> str:
     row = await Order.select(Order.deadlines).where(Order.number == order.number).output(load_json=True).first()
     deadlines = row["deadlines"]
     deadlines["appeal"] = {"start": now.isoformat(), "due": soon, "done": None}
+    if status == "completed":  # a completed order waits for its callback
+        deadlines["callback"] = {"start": now.isoformat(), "due": soon, "done": None}
     changes.update({Order.status: status, Order.rating: rating, Order.deadlines: deadlines})
     await Order.update(changes).where(Order.number == order.number)
     return order.number

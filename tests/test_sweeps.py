@@ -116,6 +116,9 @@ async def test_escalation_rules_come_from_the_settings(client, tokens):
 
 
 async def test_a_callback_is_scheduled_for_the_working_day_after_completion(client, tokens):
+    from core.callbacks import CallbackPolicy
+
+    client.platform.orders.callbacks = CallbackPolicy(resolved_at_intake="all")  # every one waits for a callback
     order = await _new(client, tokens, kind="consult")
     number = order["number"]
     done = await client.post(f"/api/orders/{number}/actions/resolve_at_intake", json={"reply": "已电话解答"},
@@ -131,8 +134,8 @@ async def test_a_callback_is_scheduled_for_the_working_day_after_completion(clie
     assert events[-1]["action"] == "schedule_callback" and events[-1]["payload"]["day"] == day.isoformat()
     await deliver_outbox(client.platform)
     texts = await TextMessage.select().where(TextMessage.kind == "sms").order_by(TextMessage.id)
-    assert [(t["template"], t["status"]) for t in texts] == [
-        ("receipt", "recorded"), ("completed", "recorded"), ("callback_invite", "recorded")]
+    assert [(t["template"], t["status"]) for t in texts] == [  # answered on the call: one message, not two
+        ("resolved", "recorded"), ("callback_invite", "recorded")]
     assert order["query_code"] in texts[0]["text"] and number in texts[0]["text"]
     assert texts[0]["text"].startswith("【呼应12345】") and all(t["recipient"] == "13912345678" for t in texts)
 

@@ -18,21 +18,25 @@ class Queue(msgspec.Struct, frozen=True):
     filter: OrderFilter
     sort: str = "due"
     hint: str = ""
+    page: str = ""  # a queue with a page of its own (the callback desk) instead of the order list
 
     @property
     def href(self) -> str:
+        if self.page:
+            return self.page
         params = {k: (",".join(v) if isinstance(v, tuple) else ("1" if v is True else v))
                   for k, v in msgspec.to_builtins(self.filter).items()}
         return "/console/orders?" + urlencode({**params, "sort": self.sort, "queue": self.key})
 
 
-def _q(key, label, sort="due", hint="", **criteria) -> Queue:
-    return Queue(key, label, OrderFilter(**criteria), sort, hint)
+def _q(key, label, sort="due", hint="", page="", **criteria) -> Queue:
+    return Queue(key, label, OrderFilter(**criteria), sort, hint, page)
 
 
 QUEUES: dict[str, list[Queue]] = {
     "agent": [
-        _q("callback", "待回访", unrated=True, hint="已办结、尚未回访，按回访时限排列"),
+        _q("callback", "待回访", unrated=True, hint="已办结、尚未回访，按回访时限排列；一键拨打并记录结果",
+           page="/console/callbacks"),
         _q("received", "待派单", status="received"),
         _q("today", "全部工单", sort="received_desc"),
     ],

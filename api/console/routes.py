@@ -35,6 +35,7 @@ from api.console.forms import (
     read_values,
     struct_fields,
 )
+from api.console.callbacks import CALLBACK_ROUTES, back_to_queue, desk
 from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
@@ -49,6 +50,7 @@ from core.auth import active_user
 from core.users import display_names
 from core.channels import KINDS, SOURCES, describe_fields
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, TooManyRequests, Unauthorized
+from core.callbacks import CLOSED_LABELS
 from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import Actor, actor_label
@@ -299,7 +301,10 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
             elif isinstance(value, list):
                 value = "、".join(map(str, value))
             details.append((labels.get(key, {"source": "来源", "priority": "紧急程度", "flags": "预警",
-                                              "filename": "文件名", "size": "大小"}.get(key, key)), value))
+                                              "filename": "文件名", "size": "大小", "attempt": "第几次回访",
+                                              "tries": "回访次数上限", "closed": "回访结束", "closed_as": "结果",
+                                              "callback": "需要回访"}.get(key, key)),
+                            CLOSED_LABELS.get(value, value) if key == "closed_as" else value))
         shown.append({
             "label": action.label if action else EVENT_LABELS.get(e["action"], e["action"]),
             "actor": actor_label(e["actor"], e["role"], people),
@@ -312,7 +317,8 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
 
 async def _detail(request: Request, actor: Actor, number: str, *, order: dict | None = None,
                   status_code: int = 200, open_action: str = "", values: dict | None = None,
-                  errors: dict | None = None, banner: str = "", banner_kind: str = "info") -> Response:
+                  errors: dict | None = None, banner: str = "", banner_kind: str = "info",
+                  back: str = "") -> Response:
     platform = _platform(request)
     if order is None:
         record, events = await platform.orders.detail(number, actor)
@@ -322,10 +328,11 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
     lifecycle = platform.channels.lifecycle(order["channel"])
     channel = platform.channels.get(order["channel"])
     attachments = [msgspec.to_builtins(a) for a in await platform.orders.attachments(number, actor)]
+    callback = await desk(platform, order, actor)  # the callback form, beside the reply it rates
     actions = []
     for a in order["actions"]:
         action = lifecycle.get(a["name"])
-        if action is None or action.reveals_contact:
+        if action is None or action.reveals_contact or callback and a["name"] in ("callback", "callback_attempt"):
             continue
         actions.append({"name": action.name, "label": action.label, "fields": _action_fields(platform, order, action),
                         "open": action.name == open_action})
@@ -350,7 +357,7 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
-        knowledge=knowledge)
+        knowledge=knowledge, callback=callback, back=back)
 
 
 def _choice_labels(f, value):
@@ -397,13 +404,14 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
         errors["reason"] = "请写明查看完整号码的原因（将记录在案）"
     if errors:
         return await _detail(request, actor, number, order=order, status_code=400, open_action=name,
-                             values={name: values}, errors={name: errors})
+                             values={name: values}, errors={name: errors}, back=str(form.get("back") or "")[:16])
     seen_version = str(form.get("version") or "")
+    back = "callbacks" if form.get("back") == "callbacks" else ""
     try:
         result = await platform.orders.act(number, name, data, actor)
     except InvalidInput as refused:
         return await _detail(request, actor, number, status_code=400, open_action=name, values={name: values},
-                             errors={name: file_errors({}, refused.errors, fields)})
+                             errors={name: file_errors({}, refused.errors, fields)}, back=back)
     except Conflict as lost:
         stale = seen_version and seen_version != str((await platform.orders.get(number, actor)).version)
         return await _detail(
@@ -417,6 +425,8 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
     if action.reveals_contact:
         return await _detail(request, actor, number, order=present_result(platform, result, actor),
                              banner="完整号码已显示，本次查看已记录在案（仅本页显示，刷新后重新隐藏）。")
+    if back:  # recorded from the callback desk: straight back to the queue for the next call
+        return Redirect(back_to_queue(number, action.label), status_code=303)
     return Redirect(f"/console/orders/{number}?{urlencode({'done': action.label})}", status_code=303)
 
 
@@ -639,7 +649,7 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES],
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,

@@ -2,7 +2,8 @@
 them and handed to a provider by the delivery job.
 
 Citizens get three messages (templates below): the receipt with the query code at intake, the
-completion notice, and the callback invitation. Nobody who filed anonymously, gave no mobile number,
+completion notice (with the query code again), and the callback invitation; a call an agent answers on
+the spot gets one message for both receipt and completion (``PHONE_RECEIPT_HOLD``). Nobody who filed anonymously, gave no mobile number,
 or opted out gets any, and no number gets more than ``HUYING_SMS_LIMIT`` in its window. Staff notices
 (the SLA sweep's 临期/超期 warnings) go to the order's department and to the centre.
 
@@ -30,9 +31,15 @@ SMS_TOPIC = "notify.sms"
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 TEMPLATES = {
     "receipt": "{sign}您的诉求已受理，工单号{number}，查询码{query_code}。可凭工单号和查询码查询办理进度。",
-    "completed": "{sign}您反映的问题（工单号{number}）已办结，办理结果可凭查询码查询。感谢您的支持！",
+    "completed": "{sign}您反映的问题（工单号{number}）已办结，可凭查询码{query_code}查询办理结果。感谢您的支持！",
+    # a call answered on the spot: the receipt and the completion in one message
+    "resolved": "{sign}您的诉求已受理并当场答复办结，工单号{number}，查询码{query_code}。可凭工单号和查询码查看答复。",
     "callback_invite": "{sign}您的工单{number}已办结，我们将于近日回访；也可凭查询码在线评价办理结果。",
 }
+# A call taken by an agent may be answered on the spot a moment later (即时办结): its receipt waits this
+# long, so that an answer within it replaces receipt and completion notice with one message.
+PHONE_RECEIPT_HOLD = dt.timedelta(minutes=3)
+RESOLVERS = ("agent", "admin")  # who may take 即时办结 (core.lifecycle)
 
 
 class Provider(Protocol):
@@ -85,7 +92,9 @@ def parse_limit(text: str) -> tuple[int, int]:
 def _citizen_template(order, event) -> str | None:
     if event.action == "intake":
         return "receipt"
-    if event.to_status == "completed" and event.action in ("approve", "resolve_at_intake"):
+    if event.to_status == "completed" and event.action == "approve":
+        return "completed"
+    if event.action == "resolve_at_intake":  # completed or, with no callback owed, archived
         return "completed"
     if event.action == "schedule_callback":
         return "callback_invite"
@@ -96,8 +105,12 @@ def _citizen_template(order, event) -> str | None:
 def on_transition(channel, order, event, outbox):
     template = _citizen_template(order, event)
     if template and not order.anonymous and MOBILE.match(order.citizen_phone or ""):
-        outbox.send(SMS_TOPIC, {"template": template, "phone": order.citizen_phone, "number": order.number,
-                                "query_code": order.query_code})
+        message = {"template": template, "phone": order.citizen_phone, "number": order.number,
+                   "query_code": order.query_code}
+        if template == "completed" and event.action == "resolve_at_intake":
+            return _one_message_for_the_call(outbox, message, event)
+        held = template == "receipt" and order.source == "phone" and event.role in RESOLVERS
+        outbox.send(SMS_TOPIC, message, hold=PHONE_RECEIPT_HOLD if held else None)
     if event.action == "sla_mark":
         recipients = ["role:dispatcher"]
         if order.department:
@@ -106,6 +119,16 @@ def on_transition(channel, order, event, outbox):
             recipients.append("role:supervisor")  # the supervisor's queue
         for recipient in recipients:
             staff_notice(outbox, recipient, "sla", number=order.number, subject=order.subject, note=event.reason)
+
+
+async def _one_message_for_the_call(outbox, message: dict, event) -> None:
+    """Answered while the receipt still waits: the receipt is taken back and one message says both
+    (受理 and 办结, with the query code); otherwise the completion notice alone."""
+    from core.outbox import supersede
+
+    taken = await supersede(SMS_TOPIC, message["number"], lambda p: p.get("template") == "receipt",
+                            "已并入受理并办结通知", event.created_at)
+    outbox.send(SMS_TOPIC, {**message, "template": "resolved" if taken else "completed"})
 
 
 # -- delivery -------------------------------------------------------------------------------------------------
