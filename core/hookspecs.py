@@ -128,7 +128,8 @@ def piccolo_apps() -> list[str]:
 def outbox_deliverers() -> dict[str, Any]:
     """Map outbox topics to ``async def deliver(message: dict, settings) -> None`` callables.
 
-    A deliverer raising an exception leaves the message for a retry with back-off."""
+    A deliverer raising an exception leaves the message for a retry with back-off. Its ``label``
+    attribute (``deliver.label = "短信"``) names the topic wherever people see it (the outbox pages)."""
 
 
 @hookspec

@@ -151,6 +151,14 @@ async def deliver_due(deliverers: dict[str, Any], settings: Any, *, now: dt.date
     return counts
 
 
+UNLABELLED_TOPIC = "未命名的消息类型"
+
+
+def topic_labels(deliverers: dict[str, Any], topics) -> dict[str, str]:
+    """How people read each outbox topic: the ``label`` its deliverer declares."""
+    return {topic: getattr(deliverers.get(topic), "label", "") or UNLABELLED_TOPIC for topic in topics}
+
+
 def collect_deliverers(pm) -> dict[str, Any]:
     deliverers: dict[str, Any] = {}
     for mapping in pm.hook.outbox_deliverers():

@@ -538,7 +538,8 @@ async def _outbox_list(request: Request, actor, *, filters: dict[str, str] | Non
                                        page=page, page_size=OUTBOX_PAGE_SIZE)
     topics = sorted({r["topic"] for r in await OutboxMessage.select(OutboxMessage.topic).distinct()})
     return await _render(request, actor, "admin_outbox.html", status_code=status_code, found=found, filters=filters,
-                         topics=topics, states=outbox.STATES, page=page,
+                         topics=topics, topic_labels=outbox.topic_labels(request.app.state.platform.deliverers, topics),
+                         states=outbox.STATES, page=page,
                          pages=max(1, -(-found["total"] // OUTBOX_PAGE_SIZE)),
                          query=urlencode({k: v for k, v in filters.items() if v}), values=values or {},
                          errors=errors or {}, opened=opened, may_operate=actor.role == "admin")
@@ -551,7 +552,9 @@ async def _outbox_detail(request: Request, actor, message_id: int, *, status_cod
         raise NotFound(f"消息 {message_id} 不存在")
     state = outbox.state_of(row)
     return await _render(request, actor, "admin_outbox_message.html", status_code=status_code,
-                         m={**row, "state": state, "state_label": outbox.STATES[state]},
+                         m={**row, "state": state, "state_label": outbox.STATES[state],
+                            "topic_label": outbox.topic_labels(request.app.state.platform.deliverers,
+                                                               [row["topic"]])[row["topic"]]},
                          history=await outbox.history(message_id), values=values or {}, errors=errors or {},
                          may_operate=actor.role == "admin")
 

@@ -62,6 +62,9 @@ async def post_reply(message: dict, settings) -> None:
         response.raise_for_status()
 
 
+post_reply.label = "网络留言答复"
+
+
 @hookimpl
 def outbox_deliverers():
     return {TOPIC: post_reply}

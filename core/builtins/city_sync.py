@@ -124,6 +124,9 @@ async def post_status(message: dict, settings) -> None:
     await adapter_for(settings).push(await _completed_with(message["payload"]), idempotency_key(message))
 
 
+post_status.label = "市级平台状态回传"
+
+
 @hookimpl
 def outbox_deliverers():
     return {TOPIC: post_status}

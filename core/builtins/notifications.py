@@ -202,6 +202,10 @@ async def deliver_staff(message: dict, settings) -> None:
                   text=text, status="sent" if provider == "gateway" else "recorded", provider=provider)
 
 
+deliver_sms.label = "短信"
+deliver_staff.label = "工作人员通知"
+
+
 @hookimpl
 def outbox_deliverers():
     return {SMS_TOPIC: deliver_sms, STAFF_TOPIC: deliver_staff}
