@@ -29,6 +29,7 @@ from core.settings import Settings, load_settings
 from core.sla import SlaClock
 from core.categories import seed_if_empty as seed_categories
 from core.knowledge import KnowledgeBase
+from core.live import LiveBus
 from core.suggestions import Learned
 from core.storage import LocalAttachmentStore
 
@@ -68,6 +69,7 @@ class Platform:
         self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
         self.job_watch = JobWatch()
+        self.live = LiveBus(self.settings.redis_url)  # events for open browsers (core/live.py)
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""
@@ -95,6 +97,7 @@ class Platform:
         await self.sla.load_overrides()
 
     async def stop(self) -> None:
+        await self.live.stop()
         if self.orders.index.repairing is not None and not self.orders.index.repairing.done():
             self.orders.index.repairing.cancel()
         if isinstance(self.engine, PostgresEngine) and self.engine.pool:
