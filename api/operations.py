@@ -30,6 +30,12 @@ from core.plugins import PluginInfo, describe_plugins
 REQUEST_ID_HEADER = "x-request-id"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _GIVEN_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_LINK_TOKEN = re.compile(r"^/t/[^/]+")
+
+
+def _logged_path(path: str) -> str:
+    """The path as the log keeps it: a tracking link's token is a key to an order, never written down."""
+    return _LINK_TOKEN.sub("/t/…", path)
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 log = logging.getLogger("huying.requests")
 
@@ -85,8 +91,9 @@ class RequestLog:
             verb = method if method in METHODS else "OTHER"  # a client-made verb must not grow the label set
             REQUESTS.labels(verb, route, str(state["status"])).inc()
             LATENCY.labels(verb, route).observe(elapsed)
-            log.info("%s %s %s %s %.1fms", rid, method, scope.get("path", ""), state["status"], elapsed * 1000,
-                     extra={"fields": {"request_id": rid, "method": method, "path": scope.get("path", ""),
+            path = _logged_path(scope.get("path", ""))
+            log.info("%s %s %s %s %.1fms", rid, method, path, state["status"], elapsed * 1000,
+                     extra={"fields": {"request_id": rid, "method": method, "path": path,
                                        "route": route, "status": state["status"],
                                        "duration_ms": round(elapsed * 1000, 2)}})
 

@@ -31,6 +31,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     sms_gateway_token: str = ""
     sms_sign: str = "【呼应12345】"
     sms_limit: str = "5/86400"  # at most this many messages per phone number per window (seconds)
+    # The address citizens reach the public pages at (https://12345.example.gov.cn): text messages then
+    # carry a signed link to the order's tracking page, working for tracking_link_days. Unset: no link.
+    public_url: str = ""
+    tracking_link_days: int = 90
     # automatic 催办/督办 by the SLA sweep: "<state>:<deadline>:<kind>" rules, comma separated
     sla_rules: str = DEFAULT_SLA_RULES
     # Where early warnings for the supervisors are posted (an SMS or messaging gateway); unset keeps
@@ -109,6 +113,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         sms_gateway_token=env.get("HUYING_SMS_GATEWAY_TOKEN", ""),
         sms_sign=env.get("HUYING_SMS_SIGN", "【呼应12345】"),
         sms_limit=env.get("HUYING_SMS_LIMIT", "5/86400"),
+        public_url=env.get("HUYING_PUBLIC_URL", "").rstrip("/"),
+        tracking_link_days=_at_least_one("HUYING_TRACKING_LINK_DAYS", env.get("HUYING_TRACKING_LINK_DAYS", "90")),
         sla_rules=env.get("HUYING_SLA_RULES", DEFAULT_SLA_RULES),
         notify_url=env.get("HUYING_NOTIFY_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),

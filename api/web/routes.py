@@ -36,10 +36,13 @@ from api.web.uploads import (
     check,
     clean_filename,
 )
+from core import clock
 from core.attachments import NewAttachment
 from core.errors import Conflict, HuyingError
 from core.lifecycle import SATISFACTION
 from core.model import Actor
+from core.tables import Order
+from core.tracking_links import read_token
 
 # The online callback is taken as an agent would record it on the phone; see the report to the lead:
 # the core should let a citizen who proved the query code rate the order under a role of its own.
@@ -343,11 +346,32 @@ async def track_order(request: Request) -> Template:
     return await _track_result(request, order, values["query_code"])
 
 
+LINK_INVALID = "这个链接不完整或不正确。请核对短信中的链接，或输入工单编号和查询码查询。"
+LINK_EXPIRED = "这个链接已过期。请输入短信中的工单编号和查询码查询。"
+NO_REFERRER = {"referrer-policy": "no-referrer"}  # the link is a key: never passed on to another site
+
+
+@get("/t/{token:str}", include_in_schema=False)
+async def track_link(request: Request, token: FromPath[str]) -> Template:
+    """The tracking page opened from the signed link in a text message (core/tracking_links.py):
+    the same view and rating as the number and query code give, without typing either."""
+    await _web(request).limiter.acquire("track", _client(request))
+    settings = request.app.state.platform.settings
+    number, expired = read_token(token[:80], settings.secret_key, clock.today())
+    order = None
+    if number is not None and not expired:
+        order = await Order.select().where(Order.number == number).output(load_json=True).first()
+    if order is None or not order["query_code"]:
+        return _page("track.html", status_code=410 if expired else 404, private=True, headers=NO_REFERRER,
+                     values={"number": number or ""}, error=LINK_EXPIRED if expired else LINK_INVALID)
+    return await _track_result(request, order, order["query_code"], headers=NO_REFERRER)
+
+
 async def _track_result(request: Request, order: dict, query_code: str, *, notice: str = "",
                         rate_errors: dict | None = None, rate_values: dict | None = None,
-                        status_code: int = 200) -> Template:
+                        status_code: int = 200, headers: dict | None = None) -> Template:
     channel = request.app.state.platform.channels.get(order["channel"])
-    return _page("track_result.html", private=True, status_code=status_code,
+    return _page("track_result.html", private=True, status_code=status_code, headers=headers,
                  order=await public_view(order, channel, request.app.state.platform), query_code=query_code.strip().upper(),
                  notice=notice, rate_errors=rate_errors or {}, rate_values=rate_values or {},
                  satisfaction=SATISFACTION)
@@ -439,7 +463,7 @@ def web_router(secret: str) -> Router:
     return Router(
         path="/",
         route_handlers=[home, forms_index, form_page, submit_form, done_page, replies_page, track_page,
-                        track_order, download_receipt, rate_order, static],
+                        track_link, track_order, download_receipt, rate_order, static],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             PermissionDeniedException: _csrf_refused,

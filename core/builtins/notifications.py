@@ -36,6 +36,8 @@ TEMPLATES = {
     "resolved": "{sign}您的诉求已受理并当场答复办结，工单号{number}，查询码{query_code}。可凭工单号和查询码查看答复。",
     "callback_invite": "{sign}您的工单{number}已办结，我们将于近日回访；也可凭查询码在线评价办理结果。",
 }
+# what the signed tracking link does for the citizen, per message (core/tracking_links.py)
+LINK_LABELS = {"receipt": "查看进度", "completed": "查看答复", "resolved": "查看答复", "callback_invite": "在线评价"}
 # A call taken by an agent may be answered on the spot a moment later (即时办结): its receipt waits this
 # long, so that an answer within it replaces receipt and completion notice with one message.
 PHONE_RECEIPT_HOLD = dt.timedelta(minutes=3)
@@ -156,7 +158,7 @@ async def deliver_sms(message: dict, settings) -> None:
         return
     payload = message["payload"]
     phone, template = payload["phone"], payload["template"]
-    text = TEMPLATES[template].format(sign=settings.sms_sign, **payload)
+    text = TEMPLATES[template].format(sign=settings.sms_sign, **payload) + _tracking_link(template, payload, settings)
     provider = provider_for(settings)
     status = "sent" if provider.name != "database" else "recorded"
     count, seconds = parse_limit(settings.sms_limit)
@@ -171,6 +173,16 @@ async def deliver_sms(message: dict, settings) -> None:
         await provider.send(phone, text, idempotency_key(message))
     await _record(message, kind="sms", recipient=phone, template=template, text=text, status=status,
                   provider=provider.name)
+
+
+def _tracking_link(template: str, payload: dict, settings) -> str:
+    """" 查看进度：https://…/t/<token>" when the public address is configured, else nothing."""
+    from core.tracking_links import link
+
+    if not settings.public_url or template not in LINK_LABELS:
+        return ""
+    url = link(settings.public_url, payload["number"], clock.today(), settings.secret_key, settings.tracking_link_days)
+    return f"{LINK_LABELS[template]}：{url}"
 
 
 async def record_sms_at_once(message: dict, settings) -> bool:
