@@ -220,3 +220,22 @@ async def test_mailbox_email_and_postal_address_follow_the_reply_method(client):
     assert fields["details.email"]["data-shown-when"] == "details.reply_method"
     assert fields["details.email"]["data-shown-value"] == "email"
     assert fields["details.postal_address"]["data-shown-value"] == "letter"
+
+
+async def test_the_citizens_own_rating_words_are_shown_back_but_never_an_agents_call_note(client):
+    from tests.test_web import complete
+
+    number, code = await _filed(client)
+    await complete(client.platform, number)
+    page = Page((await track(client, number, code)).text)
+    rated = Page((await client.post("/track/rate", data={
+        "_csrf_token": page.hidden("_csrf_token"), "number": number, "query_code": code,
+        "satisfaction": "satisfied", "resolved": "yes", "note": "路灯修好了，谢谢！"})).text)
+    assert rated.text("rating-note") == "路灯修好了，谢谢！"
+
+    other, other_code = await _filed(client)
+    await complete(client.platform, other)
+    await client.platform.orders.act(other, "callback", {"satisfaction": "satisfied", "resolved": True,
+                                                         "note": "市民语气急躁，建议加强沟通"}, STAFF["agent"])
+    shown = Page((await track(client, other, other_code)).text)
+    assert "满意" in shown.text("rating") and "语气急躁" not in shown.source

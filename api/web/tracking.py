@@ -120,6 +120,7 @@ async def public_view(order: dict, channel: Channel | None, platform: Any = None
     names = {r["code"]: r["name"] for r in await Department.select(Department.code, Department.name)}
     lifecycle = platform.channels.lifecycle(order["channel"]) if platform is not None else None
     steps, history = [], []
+    own_note = ""  # the citizen's words with their last online rating (an agent's call note stays inside)
     for event in events:
         action = lifecycle.get(event["action"]) if lifecycle is not None else None
         at = local_time(event["created_at"])
@@ -139,6 +140,7 @@ async def public_view(order: dict, channel: Channel | None, platform: Any = None
         if event["action"] in REPLY_ACTIONS and _reply_of(event):
             history.append({"at": at, "kind": "reply", "text": _reply_of(event)})
         elif event["action"] == "callback" and payload.get("satisfaction"):
+            own_note = (payload.get("note") or "").strip() if event.get("role") == "citizen" else ""
             history.append({"at": at, "kind": "rating", "text": "，".join((
                 SATISFACTION.get(payload["satisfaction"], ""), "已解决" if payload.get("resolved") else "未解决"))})
     # a reply is shown once the centre accepted it; the one under review stays inside
@@ -166,7 +168,7 @@ async def public_view(order: dict, channel: Channel | None, platform: Any = None
         "history": history,
         "earlier": len(history) > bool(reply) + bool(rating),  # more than what is shown above
         "rating": {"satisfaction": SATISFACTION.get(rating["satisfaction"], ""),
-                   "resolved": "已解决" if rating.get("resolved") else "未解决"} if rating else None,
+                   "resolved": "已解决" if rating.get("resolved") else "未解决", "note": own_note} if rating else None,
         "can_rate": order["status"] == "completed" and rating is None,
         "attachments": sum(1 for e in events if e["action"] == "attach"),
         "anonymous": bool(order.get("anonymous")),
