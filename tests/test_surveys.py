@@ -155,3 +155,42 @@ async def test_bad_definitions_and_the_wrong_people_are_refused(client, tokens):
         "number": number, "satisfaction": "satisfied", "answers": ["很快"]})
     assert bad_choice.status_code == 400 and bad_choice.json()["extra"][0]["key"] == "answers[0]"
     assert (await client.get("/api/surveys/999999", headers=tokens["supervisor1"])).status_code == 404
+
+
+async def test_the_console_defines_calls_answers_and_reports(client, tokens):
+    from tests.test_console import Staff
+
+    numbers = await closed_orders(client, tokens, 3)
+    supervisor = Staff(client)
+    assert (await supervisor.login("supervisor1")).status_code == 200
+    page = await supervisor.get("/console/surveys")
+    assert "发起调查" in page.text and "综合热线" in page.text
+    bad = await supervisor.post("/console/surveys", {"title": "年度调查", "start": today(), "end": today()})
+    assert bad.status_code == 400 and "样本量或抽样比例" in bad.text
+    created = await supervisor.post("/console/surveys", {
+        "title": "年度调查", "start": today(), "end": today(), "sample_rate": "100", "channels": "hotline",
+        "questions": "办理速度：快/一般/慢\n还有什么建议"}, follow_redirects=True)
+    assert created.status_code == 200 and "已抽样并生成调查电话清单" in created.text
+    sid = int(created.url.path.rsplit("/", 1)[1])
+
+    agent = Staff(client)
+    assert (await agent.login("agent1")).status_code == 200
+    queue = await agent.get("/console/callbacks")
+    assert "满意率调查待拨打" in queue.text and "年度调查" in queue.text
+    await agent.get(f"/console/surveys/{sid}")
+    form = await agent.post(f"/console/surveys/{sid}/calls/{numbers[0]}")
+    assert "13900000000" in form.text and "办理速度" in form.text  # the number revealed for the call
+    saved = await agent.post(f"/console/surveys/{sid}/answers", {
+        "number": numbers[0], "satisfaction": "basically_satisfied", "answer_0": "快", "answer_1": "很好"},
+        follow_redirects=True)
+    assert "已记录：基本满意" in saved.text
+    await agent.post(f"/console/surveys/{sid}/calls/{numbers[1]}")
+    missed = await agent.post(f"/console/surveys/{sid}/answers", {"number": numbers[1], "outcome": "no_answer"},
+                              follow_redirects=True)
+    assert "未接通" in missed.text
+    events = (await client.get(f"/api/orders/{numbers[0]}", headers=tokens["admin1"])).json()["events"]
+    assert [e["action"] for e in events][-2:] == ["reveal_contact", "survey_answer"]
+
+    report = await supervisor.get(f"/console/surveys/{sid}/report")
+    assert report.status_code == 200
+    assert "100.0%" in report.text and "95% 置信区间" in report.text and "日常回访" in report.text
