@@ -23,12 +23,13 @@ import random
 from typing import Annotated, Any, Literal
 
 import msgspec
+from piccolo.query.functions.aggregate import Count
 
 from core import access_audit
 from core.callbacks import CLOSED_AS, CLOSED_LABELS, OUTCOMES, policy_of
 from core.clock import SHANGHAI
 from core.db import write_transaction
-from core.errors import FieldError, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.lifecycle import GOOD_SATISFACTION, SATISFACTION
 from core.model import Actor
 
@@ -148,25 +149,26 @@ class Surveys:
     def __init__(self, platform):
         self.platform = platform
 
-    async def _frame(self, d: SurveyDefinition) -> dict[str, list[int]]:
+    async def _frame(self, start: dt.date, end: dt.date, channels: list[str],
+                     departments: list[str]) -> dict[str, list[int]]:
         """Closed, callable orders of the period, channels and departments, by stratum (department
         code; one stratum "" when none were chosen)."""
         from core.tables import Order, OrderEvent
 
-        since, until = _bounds(d.start, d.end)
+        since, until = _bounds(start, end)
         closed = OrderEvent.select(OrderEvent.order_id).where(
             OrderEvent.action.is_in(list(COMPLETING_ACTIONS)) & (OrderEvent.created_at >= since)
             & (OrderEvent.created_at < until))
         query = Order.select(Order.id, Order.department).where(
             Order.id.is_in(closed) & Order.status.is_in(list(CLOSED_STATUSES)) & (Order.anonymous == False)  # noqa: E712
             & (Order.citizen_phone != ""))
-        if d.channels:
-            query = query.where(Order.channel.is_in(d.channels))
-        if d.departments:
-            query = query.where(Order.department.is_in(d.departments))
-        frame: dict[str, list[int]] = {k: [] for k in d.departments} if d.departments else {"": []}
+        if channels:
+            query = query.where(Order.channel.is_in(channels))
+        if departments:
+            query = query.where(Order.department.is_in(departments))
+        frame: dict[str, list[int]] = {k: [] for k in departments} if departments else {"": []}
         for row in await query.order_by(Order.id):
-            frame[row["department"] if d.departments else ""].append(row["id"])
+            frame[row["department"] if departments else ""].append(row["id"])
         return frame
 
     async def _refuse_bad(self, d: SurveyDefinition) -> None:
@@ -198,7 +200,7 @@ class Surveys:
 
         _check(actor, DEFINERS, "督导和管理员可以发起满意率调查")
         await self._refuse_bad(d)
-        frame = await self._frame(d)
+        frame = await self._frame(d.start, d.end, d.channels, d.departments)
         population = sum(len(v) for v in frame.values())
         wanted = d.sample_size if d.sample_size is not None else math.ceil(d.sample_rate * population)
         n = min(wanted, population, MAX_SAMPLE)
@@ -236,12 +238,13 @@ class Surveys:
 
         _check(actor, READERS, "中心人员可以查看满意率调查")
         surveys = await Survey.select().order_by(Survey.id, ascending=False).limit(100).output(load_json=True)
-        calls = await SurveyCall.select(SurveyCall.survey_id, SurveyCall.status).where(
-            SurveyCall.survey_id.is_in([s["id"] for s in surveys] or [-1]))
+        counts = await SurveyCall.select(SurveyCall.survey_id, SurveyCall.status, Count(alias="n")).where(
+            SurveyCall.survey_id.is_in([s["id"] for s in surveys] or [-1])).group_by(
+            SurveyCall.survey_id, SurveyCall.status)
         for s in surveys:
-            mine = [c["status"] for c in calls if c["survey_id"] == s["id"]]
-            s["calls"] = len(mine)
-            s["open"] = mine.count("pending")
+            mine = {c["status"]: c["n"] for c in counts if c["survey_id"] == s["id"]}
+            s["calls"] = sum(mine.values())
+            s["open"] = mine.get("pending", 0)
         return [self._shown(s) for s in surveys]
 
     def _shown(self, s: dict) -> dict:
@@ -279,14 +282,12 @@ class Surveys:
         if call is None:
             raise InvalidInput([FieldError("number", f"工单 {number} 不在本次调查的样本中")], "工单不在样本中")
         if call["status"] != "pending":
-            from core.errors import Conflict
             raise Conflict(f"工单 {number} 的调查已结束（{CALL_STATUSES[call['status']]}）")
         return call
 
     async def _record(self, call: dict, changes: dict, event: str, reason: str, payload: dict, actor: Actor) -> None:
         """The call's new state and the audited event on the order, in one transaction; a call someone
         else recorded meanwhile is refused."""
-        from core.errors import Conflict
         from core.tables import SurveyCall
 
         async with write_transaction(self.platform.engine):
@@ -333,7 +334,6 @@ class Surveys:
         now = self.platform.orders.clock()
         attempts = call["attempts"] + 1
         if call["retry_at"] and call["retry_at"] > now:
-            from core.errors import Conflict
             raise Conflict(f"上次未接通，请在 {call['retry_at'].astimezone(SHANGHAI):%m-%d %H:%M} 之后再拨")
         closes = a.outcome != "no_answer" or attempts >= policy.tries
         changes = {SurveyCall.attempts: attempts, SurveyCall.called_by: actor.name}
@@ -371,10 +371,9 @@ class Surveys:
             s["rate"] = s["good"] / s["answered"] if s["answered"] else None
 
         # the ordinary 满意率 (valid callback ratings) of the sampled orders and of the whole population
-        population_ids = [i for ids in (await self._frame(msgspec.convert(
-            {"title": survey["title"], "start": survey["period_start"], "end": survey["period_end"],
-             "departments": survey["departments"], "channels": survey["channels"], "sample_size": 1},
-            SurveyDefinition))).values() for i in ids]
+        frame = await self._frame(survey["period_start"], survey["period_end"], survey["channels"],
+                                  survey["departments"])
+        population_ids = [i for ids in frame.values() for i in ids]
         sampled = {c["order_id"] for c in calls}
         ratings = await Order.select(Order.id, Order.rating).where(
             Order.id.is_in(population_ids or [-1])).output(load_json=True)
