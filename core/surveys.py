@@ -37,6 +37,7 @@ DEFINERS = frozenset({"supervisor", "admin"})
 CALLERS = frozenset({"agent", "admin"})
 READERS = frozenset({"agent", "dispatcher", "supervisor", "admin", "auditor"})
 MAX_PERIOD_DAYS = 366
+YEARS = (2000, 2100)
 MAX_SAMPLE = 2000
 MAX_QUESTIONS = 10
 Z95 = 1.96
@@ -173,6 +174,13 @@ class Surveys:
 
     async def _refuse_bad(self, d: SurveyDefinition) -> None:
         problems = []
+        if not d.title.strip():
+            problems.append(FieldError("title", "请填写调查名称"))
+        for key in ("start", "end"):
+            if not YEARS[0] <= getattr(d, key).year <= YEARS[1]:
+                problems.append(FieldError(key, f"日期应在 {YEARS[0]} 年到 {YEARS[1]} 年之间"))
+        if problems:
+            raise InvalidInput(problems, "调查设置有误")
         if d.end < d.start:
             problems.append(FieldError("end", "结束日期不能早于开始日期"))
         elif (d.end - d.start).days >= MAX_PERIOD_DAYS:

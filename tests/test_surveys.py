@@ -138,6 +138,10 @@ async def test_bad_definitions_and_the_wrong_people_are_refused(client, tokens):
     assert backwards.status_code == 400 and backwards.json()["extra"][0]["key"] == "end"
     unknown = await define(client, tokens, departments=["nowhere"])
     assert unknown.status_code == 400 and unknown.json()["extra"][0]["key"] == "departments[0]"
+    far = await define(client, tokens, start="9999-12-31", end="9999-12-31")
+    assert far.status_code == 400 and far.json()["extra"][0]["key"] == "start"
+    blank = await define(client, tokens, title="   ")
+    assert blank.status_code == 400 and blank.json()["extra"][0]["key"] == "title"
     too_big = await define(client, tokens, sample_size=10 ** 6)
     assert too_big.status_code == 400
     assert (await client.post("/api/surveys", json={"title": "x"}, headers=tokens["agent1"])).status_code in (400, 403)
