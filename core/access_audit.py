@@ -19,6 +19,7 @@ ACTIONS: dict[str, str] = {
     "account_changed": "账号变更",
     "view_order": "查看工单详情",
     "export": "导出",
+    "survey_created": "发起满意率调查",
 }
 READERS = frozenset({"auditor", "admin"})
 

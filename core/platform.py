@@ -27,6 +27,7 @@ from core.search import load_dictionary
 from core.signin import SignInPolicy
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
+from core.surveys import Surveys
 from core.categories import seed_if_empty as seed_categories
 from core.knowledge import KnowledgeBase
 from core.live import LiveBus
@@ -67,6 +68,7 @@ class Platform:
                                for topic, deliver in self.deliverers.items() if hasattr(deliver, "in_transaction")}
         self.orders.learned = Learned()
         self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
+        self.surveys = Surveys(self)  # 满意率统计调查 (core/surveys.py)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
         self.job_watch = JobWatch()
         self.live = LiveBus(self.settings.redis_url)  # events for open browsers (core/live.py)

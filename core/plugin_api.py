@@ -1,9 +1,10 @@
 """The one module a channel plugin imports from the core.
 
 Everything a plugin author needs — the hook marker, the channel declaration, field labels, time
-limits, routing rules, lifecycle actions and refusals, the role sets, and reads of orders and their
-attachments — is here, so the core's internals can move without breaking channels. A test fails
-when a plugin imports anything else from ``core``. See ``docs/writing-a-channel.md``.
+limits, routing rules, lifecycle actions and refusals, the role sets, reads of orders and their
+attachments, the system actor a channel's own job acts as, and notices to staff — is here, so the
+core's internals can move without breaking channels. A test fails when a plugin imports anything
+else from ``core``. See ``docs/writing-a-channel.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from core.lifecycle import (
     Note,
     Refusal,
 )
-from core.model import Actor, Citizen, EventRecord, OrderRecord
+from core.model import SYSTEM, Actor, Citizen, EventRecord, OrderRecord
+from core.notices import staff_notice
 from core.orders import IntakeRequest
 from core.queries import attachments_of, order_ids, read_order
 from core.reports.channel_api import sum_details
@@ -40,4 +42,5 @@ __all__ = [
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
     "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key", "sum_details",
     "EventRecord", "AttachmentRecord", "read_order", "attachments_of", "order_ids", "now",
+    "SYSTEM", "staff_notice",
 ]

@@ -505,3 +505,39 @@ class SignInAddress(Table, tablename="sign_in_addresses"):
     username = Varchar(length=64, index=True)
     address = Varchar(length=64)
     last_at = Timestamptz(default=TimestamptzNow())
+
+
+class Survey(Table, tablename="surveys"):
+    """满意率统计调查: what a supervisor asked for (period, channels, departments, sample size or rate,
+    questions), the seed its sample was drawn with, and the population and strata it was drawn from."""
+
+    title = Varchar(length=200)
+    period_start = Date()
+    period_end = Date()  # included
+    departments = JSON(default=[])  # chosen: the sample is stratified by them
+    channels = JSON(default=[])
+    sample_size = Integer(null=True, default=None)
+    sample_rate = DoublePrecision(null=True, default=None)
+    seed = BigInt()
+    questions = JSON(default=[])  # [{"text", "choices"}]; the 满意度 question is always asked
+    population = Integer(default=0)
+    strata = JSON(default={})  # department ("" unstratified): {"population", "sample"}
+    created_by = Varchar(length=128)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class SurveyCall(Table, tablename="survey_calls"):
+    """One sampled order on a survey's call list: its tries and outcome (as a callback's), and the answers."""
+
+    survey_id = Integer(index=True)
+    order_id = BigInt(index=True)
+    order_number = Varchar(length=32)
+    stratum = Varchar(length=64, default="")
+    status = Varchar(length=16, default="pending")  # pending → answered / unreachable / refused / wrong_number
+    attempts = Integer(default=0)
+    retry_at = Timestamptz(null=True, default=None)
+    satisfaction = Varchar(length=32, null=True, default=None)
+    answers = JSON(default=[])  # one per question of the survey, "" when not answered
+    note = Text(default="")
+    called_by = Varchar(length=128, default="")
+    answered_at = Timestamptz(null=True, default=None)

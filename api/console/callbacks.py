@@ -72,6 +72,7 @@ async def callback_queue(request: Request) -> Response:
     pages = max(1, -(-(result["total"] or 0) // PAGE_SIZE))
     return await _page(request, actor, "callbacks.html", items=items, total=result["total"], page=page, pages=pages,
                        tries=policy_of(platform.orders).tries, names=await platform.orders.department_names(),
+                       surveys=[s for s in await platform.surveys.listing(actor) if s["open"]],
                        done=request.query_params.get("done", "")[:40], number=request.query_params.get("number", "")[:32])
 
 

@@ -3,10 +3,13 @@
 The reporter may stay anonymous; one who asks for a reward gives a name, phone and ID number, which
 the core seals and hides from every department. The department that handles a report records its
 verification (核查) before it may reply; the centre then calculates the reward from a rule table kept
-as data, a supervisor approves it and an administrator records the payment.
+as data, a supervisor approves it and an administrator records the payment. A founded hazard may get a
+rectification order (隐患整改) that only a passed re-inspection (复查) closes, and that is escalated
+(督办) when its deadline passes.
 """
 
-from core.plugin_api import FieldError, Refusal, RuleSpec, hookimpl
+from core.plugin_api import FieldError, Refusal, RuleSpec, hookimpl, staff_notice
+from plugins.safety_reporting import rectification
 from plugins.safety_reporting.channel import CHANNEL, FALLBACK, HAZARD_TYPES, ROUTES, valid_id_number
 from plugins.safety_reporting.routes import safety_state
 from plugins.safety_reporting.workflow import ACTIONS, case_of
@@ -53,14 +56,34 @@ def routing_rules(channel):
 
 @hookimpl
 def workflow_actions(channel):
-    return ACTIONS
+    return [*ACTIONS, *rectification.ACTIONS]
 
 
 @hookimpl
 async def validate_action(channel, action, ctx):
-    """The department replies only once its verification is on record (in this plugin's table)."""
+    """The department replies only once its verification is on record (in this plugin's table), and
+    a rectification it ordered has passed its re-inspection."""
     if action.name == "reply" and await case_of(ctx.order.id) is None:
         raise Refusal("请先记录核查结果（属实、部分属实或不属实），再答复")
+    await rectification.check(action, ctx.order.id)
+
+
+@hookimpl
+def on_transition(channel, order, event, outbox):
+    for to, note in rectification.notices(order, event):
+        staff_notice(outbox, to, "sla", number=order.number, subject=order.subject, note=note)
+
+
+@hookimpl
+async def order_panels(channel, order, viewer):
+    """The rectification and its re-inspections, on the order's console page."""
+    found = await rectification.panel(order["number"], viewer)
+    return [found] if found else []
+
+
+@hookimpl
+def register_jobs():
+    return rectification.JOBS
 
 
 @hookimpl

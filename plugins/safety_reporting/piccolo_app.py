@@ -4,12 +4,12 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from plugins.safety_reporting.tables import SafetyCase
+from plugins.safety_reporting.tables import SafetyCase, SafetyRectification, SafetyReinspection
 
 APP_CONFIG = AppConfig(
     app_name="safety_reporting",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
-    table_classes=[SafetyCase],
+    table_classes=[SafetyCase, SafetyRectification, SafetyReinspection],
     migration_dependencies=["core.piccolo_app"],
     commands=[],
 )
