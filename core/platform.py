@@ -18,6 +18,7 @@ from core.callbacks import CallbackPolicy
 from core.confidential import Sealer
 from core.db import bind_engine, make_engine, prepare
 from core.incidents import JobWatch
+from core.meetings import Meetings
 from core.orders import OrderService
 from core.jobs import collect_jobs
 from core.outbox import collect_deliverers
@@ -68,6 +69,7 @@ class Platform:
         self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
         self.job_watch = JobWatch()
+        self.meetings = Meetings(self.orders)
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""
