@@ -320,15 +320,22 @@ class Meetings:
             })
         return out
 
-    async def counts(self, start: dt.date, end: dt.date) -> dict[str, int]:
-        """For the reports: meetings held and decisions made over the local days [start, end), and how
-        those decisions stand now."""
+    async def counts(self, start: dt.date, end: dt.date, department: str | None = None) -> dict[str, int]:
+        """For the reports: meetings held over the local days [start, end) and the decisions they made,
+        with how those stand now; for one department, the meetings it was invited to and its decisions."""
         s = dt.datetime.combine(start, dt.time(), SHANGHAI)
         e = dt.datetime.combine(end, dt.time(), SHANGHAI)
-        held = await Meeting.select(Meeting.id).where((Meeting.at >= s) & (Meeting.at < e))
+        query = Meeting.select(Meeting.id).where((Meeting.at >= s) & (Meeting.at < e))
+        if department:
+            query = query.where(Meeting.id.is_in(MeetingDepartment.select(MeetingDepartment.meeting_id).where(
+                MeetingDepartment.department == department)))
+        held = await query
         ids = [r["id"] for r in held] or [0]
-        decisions = await MeetingDecision.select(MeetingDecision.done_at, MeetingDecision.due).where(
+        decisions = MeetingDecision.select(MeetingDecision.done_at, MeetingDecision.due).where(
             MeetingDecision.meeting_id.is_in(ids))
+        if department:
+            decisions = decisions.where(MeetingDecision.department == department)
+        decisions = await decisions
         today = clock.today()
         states = [decision_state(d, today) for d in decisions]
         return {"meetings": len(held), "decisions": len(states), "decisions_done": states.count("done"),

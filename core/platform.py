@@ -85,6 +85,7 @@ class Platform:
         load_dictionary()  # queries cut terms into words; the dictionary loads beside serving
         self.orders.index.start_repair()
         self.orders.forget_reference_data()
+        await self.orders.sources.load()
         await self.load_calendar()
 
     async def migrate(self) -> None:
