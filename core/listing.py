@@ -82,6 +82,7 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     kind: Annotated[Short, field("诉求类型", choices=KINDS)] = ""
     department: Annotated[Short, field("承办单位", "“-”：未派单或中心办结")] = ""
     area: Annotated[Short, field("街道（乡镇）", "“-”：未填写街道")] = ""
+    source: Annotated[Short, field("来源", choices=SOURCES)] = ""
     deadline: Annotated[Literal["", "normal", "at_risk", "overdue", "handle_overdue"],
                         field("时限状态", choices=DEADLINE_FILTERS)] = ""
     flag: Annotated[Literal["", "mass_incident", "repeat_caller", "imported", "import_review", "difficult",
@@ -265,7 +266,7 @@ class OrderLists:
         now = self.clock()
         where = scope(actor)  # the same rule as a single read (core.visibility)
         for column, value in ((Order.status, f.status), (Order.channel, f.channel), (Order.kind, f.kind),
-                              (Order.department, f.department), (Order.area, f.area)):
+                              (Order.department, f.department), (Order.area, f.area), (Order.source, f.source)):
             if value == NONE and column._meta.name in ("department", "area"):
                 where.append(WhereRaw(f"COALESCE(orders.{column._meta.name}, '') = ''"))
             elif value:

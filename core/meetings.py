@@ -5,7 +5,8 @@ order's timeline, its owner department marks it done, and an overdue one shows o
 list. Calling the meeting, its minutes and each decision done are written on every covered order's
 timeline in the same transaction as the meeting's own rows.
 
-Handlers see the meetings their department was invited to or owns a decision of, and only those.
+Handlers see the meetings their department was invited to, owns a decision of, or handles an order
+of, and only those.
 """
 
 from __future__ import annotations
@@ -217,9 +218,13 @@ class Meetings:
             return False
         if actor.in_centre:
             return True
-        return bool(actor.department) and (actor.department in meeting["departments"] or await MeetingDecision.exists()
-                                           .where((MeetingDecision.meeting_id == meeting["id"])
-                                                  & (MeetingDecision.department == actor.department)))
+        if not actor.department:
+            return False
+        return (actor.department in meeting["departments"]
+                or await MeetingDecision.exists().where((MeetingDecision.meeting_id == meeting["id"])
+                                                        & (MeetingDecision.department == actor.department))
+                or await Order.exists().where(Order.number.is_in(meeting["orders"] or [""])
+                                              & (Order.department == actor.department)))
 
     async def _visible_ids(self, actor: Actor) -> list[int] | None:
         """The meetings a handler may see (None: all of them, for the centre)."""
@@ -231,7 +236,9 @@ class Meetings:
             MeetingDepartment.department == (actor.department or ""))
         owning = await MeetingDecision.select(MeetingDecision.meeting_id).where(
             MeetingDecision.department == (actor.department or ""))
-        return sorted({r["meeting_id"] for r in invited} | {r["meeting_id"] for r in owning})
+        handling = await MeetingOrder.select(MeetingOrder.meeting_id).where(MeetingOrder.order_number.is_in(
+            Order.select(Order.number).where(Order.department == (actor.department or ""))))
+        return sorted({r["meeting_id"] for rows in (invited, owning, handling) for r in rows})
 
     async def get(self, meeting_id: int, actor: Actor) -> dict[str, Any]:
         meeting = await self._row(meeting_id)

@@ -157,3 +157,56 @@ async def test_meetings_and_decisions_are_counted_in_the_reports(client, tokens)
     assert report["coordination"] == {"meetings": 1, "decisions": 2, "decisions_done": 0, "decisions_overdue": 1}
     section = next(s for s in report["sections"] if s["title"] == "疑难工单与协调会")
     assert {r["label"]: r["value"] for r in section["rows"]}["协调会"] == 1
+
+
+# -- the console pages ------------------------------------------------------------------------------
+
+@pytest.mark.clock(NOW)
+async def test_the_console_calls_a_meeting_from_an_order_writes_minutes_and_the_owner_marks_done(client, tokens):
+    from tests.test_console import Staff
+
+    first = await _order(client, tokens)
+    second = await _order(client, tokens, subject="工地夜间渣土车噪音")
+    supervisor = Staff(client)
+    await supervisor.login("supervisor1")
+    page = await supervisor.get(f"/console/orders/{first}")
+    assert "就本工单召集协调会" in page.text
+    form = await supervisor.get(f"/console/meetings?order={first}")
+    assert first in form.text
+    refused = await supervisor.post("/console/meetings", {"title": "", "at": "", "orders": first})
+    assert refused.status_code == 400 and "请选择会议时间" in refused.text
+    called = await supervisor.post("/console/meetings", {
+        "title": "夜间施工扰民协调会", "at": "2026-12-07T09:30", "place": "三楼会议室",
+        "orders": f"{first} {second}", "departments": ["eco_env", "housing"]}, follow_redirects=True)
+    assert called.status_code == 200 and "已召集协调会" in called.text
+    meeting_id = int(called.url.path.rsplit("/", 1)[1])
+    half = await supervisor.post(f"/console/meetings/{meeting_id}/minutes", {
+        "text": "经研究决定如下。", "task.0": "夜间噪声监测", "department.0": "eco_env", "due.0": "",
+        "task.1": "", "department.1": "", "due.1": ""})
+    assert half.status_code == 400 and "请选择完成期限" in half.text and "夜间噪声监测" in half.text
+    saved = await supervisor.post(f"/console/meetings/{meeting_id}/minutes", {
+        "text": "经研究决定如下。", "task.0": "夜间噪声监测", "department.0": "eco_env", "due.0": "2026-12-10",
+        "task.1": "", "department.1": "", "due.1": ""}, follow_redirects=True)
+    assert "纪要已保存" in saved.text and "生态环境分局" in saved.text
+    docx = await supervisor.get(f"/console/meetings/{meeting_id}/minutes.docx")
+    assert "夜间噪声监测" in "\n".join(c.text for t in Document(io.BytesIO(docx.content)).tables
+                                       for row in t.rows for c in row.cells)
+    order_page = await supervisor.get(f"/console/orders/{second}")
+    assert "夜间施工扰民协调会" in order_page.text and "召开协调会" in order_page.text and "协调会议定事项" in order_page.text
+
+    eco = Staff(client)
+    await eco.login("eco_handler")
+    listed = await eco.get("/console/meetings")
+    assert "夜间施工扰民协调会" in listed.text
+    meeting = await eco.get(f"/console/meetings/{meeting_id}")
+    assert "标记完成" in meeting.text
+    decision = (await client.get(f"/api/meetings/{meeting_id}", headers=tokens["eco_handler"])).json()["decisions"][0]
+    done = await eco.post(f"/console/meetings/{meeting_id}/decisions/{decision['id']}/done", {"note": "已监测"},
+                          follow_redirects=True)
+    assert "已标记议定事项完成" in done.text and "已完成" in done.text
+    hrss = Staff(client)
+    await hrss.login("hrss_handler")
+    assert "夜间施工扰民协调会" not in (await hrss.get("/console/meetings")).text
+    assert (await hrss.get(f"/console/meetings/{meeting_id}")).status_code == 404
+    overdue = await supervisor.get("/console/meetings/decisions?state=overdue")
+    assert overdue.status_code == 200 and "夜间噪声监测" not in overdue.text

@@ -39,6 +39,7 @@ from api.console.callbacks import CALLBACK_ROUTES, back_to_queue, desk
 from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
+from api.console.meetings import MEETING_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -232,7 +233,7 @@ async def order_list(request: Request) -> Response:
     return await _page(request, actor, "orders.html", result=result, params=params, sort=sort, sorts=SORTS,
                        query=urlencode(query), page=page, pages=pages, queue=queue, error=error,
                        kpi=kpi, without_kpi=without_kpi,
-                       statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES,
+                       statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES, sources=SOURCES,
                        channels=list(_platform(request).channels), departments=await _departments(),
                        status_code=400 if error else 200)
 
@@ -358,7 +359,8 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
-        knowledge=knowledge, callback=callback, back=back)
+        knowledge=knowledge, callback=callback, back=back,
+        meetings=await platform.meetings.for_order(number, actor))
 
 
 def _choice_labels(f, value):
@@ -650,7 +652,7 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES],
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *MEETING_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,
