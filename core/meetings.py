@@ -38,6 +38,7 @@ DECISION_STATES: dict[str, str] = {"open": "办理中", "overdue": "已逾期", 
 EVENTS: dict[str, str] = {"meeting_called": "召开协调会", "meeting_minutes": "协调会纪要",
                           "meeting_decision": "协调会议定事项", "meeting_decision_done": "议定事项完成"}
 EVENT_FIELDS: dict[str, str] = {"meeting": "协调会编号", "decision": "议定事项编号", "due": "完成期限",
+                                "department": "责任单位",
                                 "at": "会议时间", "place": "会议地点", "note": "完成情况"}
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="会议名称")]
@@ -125,7 +126,7 @@ class Meetings:
             for number in numbers:
                 await self.orders.note(number, "meeting_called", actor,
                                        reason=f"协调会「{title}」，参会单位：{invited}",
-                                       payload={"meeting": meeting_id, "at": local_iso(data.at),
+                                       payload={"meeting": meeting_id, "at": f"{data.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
                                                 "place": _clean(data.place)})
         return await self.get(meeting_id, actor)
 
