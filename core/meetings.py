@@ -42,8 +42,8 @@ EVENT_FIELDS: dict[str, str] = {"meeting": "协调会编号", "decision": "议�
                                 "at": "会议时间", "place": "会议地点", "note": "完成情况"}
 
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, description="会议名称")]
-Number = Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
-Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Number = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+Code = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class NewMeeting(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

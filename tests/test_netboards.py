@@ -4,6 +4,8 @@ filterable in lists, counted apart in the reports' breakdown by source, and coun
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.helpers import intake_body
@@ -28,6 +30,13 @@ async def test_each_board_is_a_source_of_its_own_filterable_with_its_label(clien
     refused = await client.post("/api/channels/hotline/orders", json=intake_body(source="nowhere"),
                                 headers=tokens["agent1"])
     assert refused.status_code == 400 and refused.json()["extra"][0]["key"] == "source"
+    from tests.test_console import Staff
+
+    dispatcher = Staff(client)
+    await dispatcher.login("dispatcher1")
+    page = await dispatcher.get("/console/orders?source=hongwang")
+    assert set(re.findall(r'href="/console/orders/(XJ\d+)"', page.text)) == {red["number"]}
+    assert '<option value="hongwang" selected>区红网</option>' in page.text
 
 
 @pytest.mark.clock(NOW)
