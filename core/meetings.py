@@ -22,6 +22,8 @@ from core.clock import SHANGHAI
 from core.db import write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.model import Actor
+from core.notices import staff_notice
+from core.outbox import Outbox
 from core.tables import Meeting, MeetingDecision, MeetingDepartment, MeetingOrder, Order
 
 CALLERS = frozenset({"supervisor", "admin"})  # who calls a meeting and writes its minutes
@@ -122,12 +124,19 @@ class Meetings:
             if departments:
                 await MeetingDepartment.insert(*[MeetingDepartment(meeting_id=meeting_id, department=d)
                                                  for d in departments])
+            outbox = Outbox()
+            for d in departments:  # each invited department hears of it with the meeting
+                staff_notice(outbox, f"department:{d}", "meeting", title=title, place=_clean(data.place) or "（另行通知）",
+                             at=f"{data.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}", orders="、".join(numbers))
+            sent = await outbox.write(now, self.orders.at_once)
             invited = "、".join(names.get(d, d) for d in departments) or "（未邀请单位）"
             for number in numbers:
                 await self.orders.note(number, "meeting_called", actor,
                                        reason=f"协调会「{title}」，参会单位：{invited}",
                                        payload={"meeting": meeting_id, "at": f"{data.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
                                                 "place": _clean(data.place)})
+        if sent:
+            self.orders.outbox_written()
         return await self.get(meeting_id, actor)
 
     async def write_minutes(self, meeting_id: int, data: Minutes, actor: Actor) -> dict[str, Any]:
@@ -168,6 +177,11 @@ class Meetings:
                        "due": d.due, "created_at": now}
                 row["id"] = (await MeetingDecision.insert(MeetingDecision(**row)).returning(MeetingDecision.id))[0]["id"]
                 decisions.append(row)
+            outbox = Outbox()
+            for d in decisions:  # each owner department is told of its work with the minutes
+                staff_notice(outbox, f"department:{d['department']}", "meeting_decision", title=meeting["title"],
+                             task=d["task"], due=d["due"].isoformat())
+            sent = await outbox.write(now, self.orders.at_once)
             summary = (f"协调会「{meeting['title']}」{'修改' if amended else '形成'}纪要，议定事项 {len(decisions)} 项"
                        + ("（此前的议定事项以本次为准）" if amended else ""))
             for number in meeting["orders"]:
@@ -178,6 +192,8 @@ class Meetings:
                                            reason=f"{d['task']}（责任单位：{names.get(d['department'], d['department'])}）",
                                            payload={"meeting": meeting_id, "decision": d["id"],
                                                     "department": d["department"], "due": d["due"].isoformat()})
+        if sent:
+            self.orders.outbox_written()
         return await self.get(meeting_id, actor)
 
     async def mark_done(self, meeting_id: int, decision_id: int, data: DecisionDone, actor: Actor) -> dict[str, Any]:

@@ -36,6 +36,16 @@ async def _events(client, tokens, number) -> list[dict]:
     return response.json()["events"]
 
 
+async def _notices() -> set[tuple[str, str]]:
+    """The staff notices queued (through the outbox, with the change that sends them)."""
+    from core.notices import STAFF_TOPIC
+    from core.tables import OutboxMessage
+
+    rows = await OutboxMessage.select(OutboxMessage.payload).where(OutboxMessage.topic == STAFF_TOPIC).output(
+        load_json=True)
+    return {(r["payload"]["to"], r["payload"]["template"]) for r in rows}
+
+
 MINUTES = {
     "text": "会议听取了生态环境分局和住房和城乡建设局的情况汇报。\n经研究，形成如下意见。",
     "decisions": [
@@ -54,10 +64,12 @@ async def test_a_meeting_on_two_orders_gives_minutes_as_a_docx_and_decisions_tra
     assert [d["name"] for d in meeting["departments"]] == ["生态环境分局", "住房和城乡建设局"]
     for number in (first, second):
         assert any(e["action"] == "meeting_called" for e in await _events(client, tokens, number))
+    assert await _notices() == {("department:eco_env", "meeting"), ("department:housing", "meeting")}
 
     response = await client.put(f"/api/meetings/{meeting['id']}/minutes", json=MINUTES, headers=tokens["supervisor1"])
     assert response.status_code == 200, response.text
     decisions = response.json()["decisions"]
+    assert ("department:housing", "meeting_decision") in await _notices()
     assert [(d["department_name"], d["due"], d["state"]) for d in decisions] == [
         ("生态环境分局", "2026-12-10", "open"), ("住房和城乡建设局", "2026-12-04", "overdue")]
 
