@@ -19,7 +19,7 @@ import msgspec
 import pytest
 
 from core import clock
-from core.channels import KINDS, SOURCES, describe_fields
+from core.channels import BOARDS, KINDS, SOURCES, describe_fields
 from core.demo import demo_details
 from core.intake import IntakeRequest
 from core.lifecycle import STATUSES
@@ -38,7 +38,8 @@ NAMES = {"agent1": "小周", "dispatcher1": "老陈", "housing_handler": "住建
 SKIPPED = {"/console/kpis"}
 # Where a code is the thing shown on purpose: the account list shows the usernames people sign in
 # with, the department list the code each department is defined under (imports and the CLI use it).
-ALLOWED = {"/console/admin/users": set(STAFF), "/console/admin/departments": {c for c, _, _ in DEPARTMENTS}}
+ALLOWED = {"/console/admin/users": set(STAFF), "/console/admin/departments": {c for c, _, _ in DEPARTMENTS},
+           "/console/admin/netboards": {"netboard", *BOARDS}}  # the code each board posts as its source
 CHANNELS = list(Channels(get_plugin_manager()))
 SNAKE = re.compile(r"(?<![A-Za-z0-9_])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![A-Za-z0-9_])")
 TOKEN = re.compile(r"[A-Za-z0-9_]+")

@@ -53,6 +53,17 @@ async def test_an_admin_adds_a_board_that_becomes_a_source(client, tokens):
     assert [b["name"] for b in boards][:2] == ["区红网", "区人民网"] and "区政务留言板" in [b["name"] for b in boards]
     order = await _intake(client, tokens, source="zhengwu")
     assert order["source_label"] == "区政务留言板"
+    from tests.test_console import Staff
+
+    admin = Staff(client)
+    await admin.login("admin1")
+    page = await admin.get("/console/admin/netboards")
+    assert "区政务留言板" in page.text and "系统内置" in page.text
+    refused = await admin.post("/console/admin/netboards", {"code": "zhengwu", "name": "又一个"})
+    assert refused.status_code == 400 and "已有来源使用代码" in refused.text
+    added = await admin.post("/console/admin/netboards", {"code": "xinfang", "name": "区信访留言板"},
+                             follow_redirects=True)
+    assert "已添加留言板「区信访留言板」" in added.text
 
 
 @pytest.mark.clock(NOW)

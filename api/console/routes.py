@@ -40,6 +40,7 @@ from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
 from api.console.meetings import MEETING_ROUTES
+from api.console.netboards import NETBOARD_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -652,7 +653,8 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *MEETING_ROUTES],
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *MEETING_ROUTES,
+                        *NETBOARD_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,
