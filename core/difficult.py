@@ -76,6 +76,20 @@ def _decline(ctx: ActionContext) -> dict[str, Any]:
     return {"flags": _without_request(ctx.order)}
 
 
+async def received_count(start: dt.datetime, end: dt.datetime, filters: dict[str, str]) -> int:
+    """The orders received in [start, end) that are difficult now (the reports' 疑难工单), read off the
+    receiving-time index; ``filters`` are the report's (channel, department, area, kind)."""
+    from piccolo.columns.combination import WhereRaw
+
+    from core.tables import Order
+
+    query = Order.count().where((Order.received_at >= start) & (Order.received_at < end)
+                                & WhereRaw("CAST(flags AS TEXT) LIKE {}", f'%"{DIFFICULT}"%'))
+    for name, value in filters.items():
+        query = query.where(getattr(Order, name) == value)
+    return await query
+
+
 CITIZEN_NOTE = "您反映的问题经热线中心认定为疑难问题，办理期限相应延长"
 
 DIFFICULT_ACTIONS: tuple[Action, ...] = (

@@ -162,11 +162,15 @@ async def test_bad_meetings_and_minutes_are_refused_naming_the_field(client, tok
 @pytest.mark.clock(NOW)
 async def test_meetings_and_decisions_are_counted_in_the_reports(client, tokens):
     number = await _order(client, tokens)
+    await client.post(f"/api/orders/{number}/actions/mark_difficult", json={"reason": "涉及多个部门"},
+                      headers=tokens["supervisor1"])
+    await _order(client, tokens)
     meeting = await _meeting(client, tokens, [number])
     await client.put(f"/api/meetings/{meeting['id']}/minutes", json=MINUTES, headers=tokens["supervisor1"])
     start = dt.date(2026, 12, 1).isoformat()
     report = (await client.get(f"/api/reports/monthly?start={start}", headers=tokens["supervisor1"])).json()
-    assert report["coordination"] == {"meetings": 1, "decisions": 2, "decisions_done": 0, "decisions_overdue": 1}
+    assert report["coordination"] == {"meetings": 1, "decisions": 2, "decisions_done": 0, "decisions_overdue": 1,
+                                      "difficult": 1}
     section = next(s for s in report["sections"] if s["title"] == "疑难工单与协调会")
     assert {r["label"]: r["value"] for r in section["rows"]}["协调会"] == 1
 

@@ -7,7 +7,7 @@ import datetime as dt
 import inspect
 from typing import Any
 
-from core import clock
+from core import clock, difficult
 from core.channels import KINDS, SOURCES
 from core.reports import facts, kpis
 from core.reports.periods import Period, local_iso, running
@@ -115,11 +115,12 @@ def featured_section(found: dict[str, Any]) -> dict[str, Any]:
 
 def coordination_section(counts: dict[str, int]) -> dict[str, Any]:
     return {"channel": "", "channel_name": "全中心", "title": "疑难工单与协调会", "rows": [
+        {"label": "疑难工单（本期受理、已认定）", "value": counts["difficult"], "unit": "件"},
         {"label": "协调会", "value": counts["meetings"], "unit": "次"},
         {"label": "议定事项", "value": counts["decisions"], "unit": "项"},
         {"label": "其中：已完成", "value": counts["decisions_done"], "unit": "项"},
         {"label": "其中：已逾期未完成", "value": counts["decisions_overdue"], "unit": "项"}],
-        "definition": "按会议时间计入本期的协调会，及其议定事项此刻的完成情况"}
+        "definition": "疑难工单：本期受理、此刻认定为疑难的工单；协调会按会议时间计入本期，议定事项为其此刻的完成情况"}
 
 
 async def _breakdowns(platform, current, filters: dict[str, str], dimensions) -> dict[str, Any]:
@@ -176,7 +177,10 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
             "change": _change(r["counts"]["intake"], before_by_category.get(r["value"], 0), rate=False)}
            for i, r in enumerate(r for r in breakdowns["category"]["rows"] if r["value"] and r["counts"]["intake"])][:TOP_ISSUES]
     special = await featured(platform, current, filters)
-    coordination = await platform.meetings.counts(current.start, current.end, filters.get("department"))
+    coordination = {**await platform.meetings.counts(current.start, current.end, filters.get("department")),
+                    "difficult": await difficult.received_count(
+                        dt.datetime.fromtimestamp(current.start_epoch, dt.timezone.utc),
+                        dt.datetime.fromtimestamp(current.end_epoch, dt.timezone.utc), filters)}
     return {
         "kind": kind, "period": current.as_dict(), "filters": filters,
         "featured": special, "coordination": coordination,
