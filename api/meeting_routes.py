@@ -48,7 +48,7 @@ async def list_decisions(request: Request, actor: NamedDependency[Actor],
 
 
 @get("/api/meetings/{meeting_id:int}", tags=TAGS, summary="一次协调会：涉及工单、参会单位、纪要和议定事项",
-     responses=errors(401, 403, 404))
+     responses=errors(400, 401, 403, 404))
 async def get_meeting(request: Request, meeting_id: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await _meetings(request).get(meeting_id, actor)
 
@@ -69,7 +69,7 @@ async def decision_done(request: Request, meeting_id: FromPath[int], decision_id
 
 
 @get("/api/meetings/{meeting_id:int}/minutes.docx", tags=TAGS, summary="会议纪要（Word 文档）",
-     responses=errors(401, 403, 404), media_type=DOCX)
+     responses=errors(400, 401, 403, 404), media_type=DOCX)
 async def minutes_document(request: Request, meeting_id: FromPath[int], actor: NamedDependency[Actor]) -> Response:
     meeting = await _meetings(request).get(meeting_id, actor)
     body = minutes_docx(meeting, await display_names(), lambda iso: dt.datetime.fromisoformat(local_iso(iso)))
