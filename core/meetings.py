@@ -115,9 +115,10 @@ class Meetings:
             raise InvalidInput(errors, "协调会填写有误")
         names = await self.orders.department_names()
         now = clock.now()
+        place, at = _clean(data.place), f"{data.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
         async with write_transaction(self.orders.engine):
             meeting_id = (await Meeting.insert(Meeting(
-                title=title, at=data.at, place=_clean(data.place), orders=numbers, departments=departments,
+                title=title, at=data.at, place=place, orders=numbers, departments=departments,
                 called_by=actor.name, created_at=now)).returning(Meeting.id))[0]["id"]
             if numbers:
                 await MeetingOrder.insert(*[MeetingOrder(meeting_id=meeting_id, order_number=n) for n in numbers])
@@ -126,15 +127,14 @@ class Meetings:
                                                  for d in departments])
             outbox = Outbox()
             for d in departments:  # each invited department hears of it with the meeting
-                staff_notice(outbox, f"department:{d}", "meeting", title=title, place=_clean(data.place) or "（另行通知）",
-                             at=f"{data.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}", orders="、".join(numbers))
+                staff_notice(outbox, f"department:{d}", "meeting", title=title, place=place or "（另行通知）", at=at,
+                             orders="、".join(numbers))
             sent = await outbox.write(now, self.orders.at_once)
             invited = "、".join(names.get(d, d) for d in departments) or "（未邀请单位）"
             for number in numbers:
                 await self.orders.note(number, "meeting_called", actor,
                                        reason=f"协调会「{title}」，参会单位：{invited}",
-                                       payload={"meeting": meeting_id, "at": f"{data.at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}",
-                                                "place": _clean(data.place)})
+                                       payload={"meeting": meeting_id, "at": at, "place": place})
         if sent:
             self.orders.outbox_written()
         return await self.get(meeting_id, actor)
