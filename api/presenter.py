@@ -14,6 +14,7 @@ import msgspec
 from core.calendar import local_iso
 from core.channels import KINDS, SOURCES
 from core.lifecycle import status_label
+from core.listing import LIST_FLAGS
 from core.model import Actor, EventRecord, OrderRecord
 from core.visibility import identity
 
@@ -42,7 +43,8 @@ def present(platform, order: OrderRecord, actor: Actor, events: list[EventRecord
         "suspended_at": local_iso(order.suspended_at),
         "status_before_suspend": order.status_before_suspend,
         "extensions": _local_instants(order.extensions), "supervisions": _local_instants(order.supervisions),
-        "flags": order.flags, "created_at": local_iso(order.created_at), "updated_at": local_iso(order.updated_at),
+        "flags": order.flags, "flag_labels": [LIST_FLAGS.get(f, f) for f in order.flags],
+        "created_at": local_iso(order.created_at), "updated_at": local_iso(order.updated_at),
         "actions": [{"name": a.name, "label": a.label}
                     for a in lifecycle.offered(order, actor, platform.orders.clock(), channel)],
     }

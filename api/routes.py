@@ -26,7 +26,7 @@ from api.schemas import errors
 from api.security import PUBLIC, require_role
 from core import access_audit
 from core.auth import create_api_key, issue_token
-from core.channels import KINDS, describe_fields
+from core.channels import KINDS, SOURCES, describe_fields
 from core.errors import FieldError, InvalidInput, NotFound
 from core.model import Actor
 from core.calendar import DEADLINE_STATE_LABELS, local_iso
@@ -115,6 +115,9 @@ async def list_orders(
     platform = request.app.state.platform
     if channel and channel not in platform.channels:
         raise InvalidInput([FieldError("channel", f"渠道 {channel} 不存在", source="query")])
+    await platform.orders.sources.refresh()
+    if source and source not in SOURCES:
+        raise InvalidInput([FieldError("source", f"来源 {source} 不存在", source="query")])
     found = await platform.orders.search(
         actor, status=status, channel=channel, department=department, kind=kind, q=q,
         received_from=received_from, received_to=received_to, priority=priority, flag=flag,

@@ -23,14 +23,18 @@ KINDS: dict[str, str] = {
     "praise": "表扬",
 }
 
+# the district's message boards, each a source of its own (an admin adds others: core/sources.py)
+BOARDS: dict[str, str] = {"hongwang": "区红网", "renminwang": "区人民网"}
 SOURCES: dict[str, str] = {
     "phone": "电话",
     "city_transfer": "市级转派",
     "web_form": "网页表单",
-    "netboard": "网络留言",
+    "netboard": "网络留言（其他）",
+    **BOARDS,
     "mailbox": "信箱",
     "api": "接口",
 }
+BUILTIN_SOURCES = dict(SOURCES)  # SOURCES also holds the boards an admin added (core/sources.py)
 
 
 def field(label: str, help: str = "", *, choices: dict[str, str] | None = None,
@@ -83,6 +87,7 @@ class SlaDefaults(msgspec.Struct, frozen=True, kw_only=True):
     urgent_natural_hours: int = 24
     callback_days: int = 1
     appeal_days: int = 3
+    difficult_days: int = 10  # a 疑难 order's handling deadline moves on by this many working days
 
 
 class Channel(msgspec.Struct, frozen=True, kw_only=True):

@@ -91,7 +91,8 @@ STAFF = (("agent", "agent", None, "话务员 小周"), ("dispatcher", "dispatche
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 KIND_WORDS = (("举报", "report"), ("投诉", "complaint"), ("建议", "suggestion"), ("咨询", "consult"),
               ("请问", "consult"), ("求助", "help"), ("感谢", "praise"))
-SOURCES = (("phone", 55), ("city_transfer", 20), ("netboard", 12), ("web_form", 8), ("mailbox", 3), ("api", 2))
+SOURCES = (("phone", 55), ("city_transfer", 20), ("hongwang", 7), ("renminwang", 5), ("web_form", 8), ("mailbox", 3),
+           ("api", 2))
 # the share of calls in each hour of the day (a 12345 line answers around the clock)
 HOURLY = (3, 2, 1, 1, 1, 2, 5, 14, 38, 52, 55, 48, 30, 28, 44, 50, 47, 40, 26, 20, 16, 12, 8, 5)
 WEEKDAY = (1.18, 1.08, 1.02, 1.0, 0.98, 0.62, 0.55)  # Monday first

@@ -84,7 +84,7 @@ KNOWN_RATINGS = {"满意": "satisfied", "非常满意": "satisfied", "基本满�
                  "非常不满意": "unsatisfied"}
 KNOWN_SOURCES = {"电话": "phone", "热线": "phone", "12345热线": "phone", "来电": "phone", "市级转派": "city_transfer",
                  "市转办": "city_transfer", "省市转办": "city_transfer", "网站": "web_form", "网页": "web_form",
-                 "网上": "web_form", "网络留言": "netboard", "留言板": "netboard", "信箱": "mailbox",
+                 "网上": "web_form", "网络留言": "netboard", "留言板": "netboard", "区红网": "hongwang", "区人民网": "renminwang", "信箱": "mailbox",
                  "书记信箱": "mailbox", "区长信箱": "mailbox", "接口": "api"}
 CLOSED = {"archived"}
 _DEPARTMENT_SUFFIX = re.compile(r"(办事处|分局|局|委|办|中心|所)$")

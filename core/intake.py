@@ -19,7 +19,7 @@ import msgspec
 
 from core.clock import SHANGHAI
 from core.attachments import NewAttachment
-from core.channels import KINDS, Channel
+from core.channels import KINDS, SOURCES, Channel
 from core.db import insert_row, run, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, chinese
 from core.model import ROLES, Actor, Citizen, OrderRecord
@@ -44,7 +44,11 @@ def query_code() -> str:
     return "".join(QUERY_CODE_ALPHABET[b % 32] for b in secrets.token_bytes(8))
 
 Kind = Literal["consult", "help", "complaint", "report", "suggestion", "praise"]
-Source = Literal["phone", "city_transfer", "web_form", "netboard", "mailbox", "api"]
+# one of ``core.channels.SOURCES``: the fixed ways in and the message boards (an admin adds boards)
+Source = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$",
+                                     description="来源：phone 电话、city_transfer 市级转派、web_form 网页表单、"
+                                                 "hongwang 区红网、renminwang 区人民网、netboard 其他网络留言、"
+                                                 "mailbox 信箱、api 接口，或管理员添加的留言板代码（GET /api/netboards）")]
 
 
 class IntakeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -134,6 +138,8 @@ class IntakeDesk:
         errors: list[FieldError] = nul_errors(msgspec.to_builtins(request))
         if errors:
             raise InvalidInput(errors)
+        if request.source not in SOURCES:
+            errors.append(FieldError("source", f"没有这个来源，可选：{'、'.join(f'{c} {n}' for c, n in SOURCES.items())}"))
         if request.kind not in channel.kinds:
             allowed = "、".join(KINDS[k] for k in channel.kinds)
             errors.append(FieldError("kind", f"「{channel.name}」受理的诉求类型为：{allowed}"))
@@ -193,6 +199,7 @@ class IntakeDesk:
         external id) returns the first order and records nothing. ``handle_due`` keeps a time limit
         the sender set (the city platform's) instead of the channel's own."""
         service = self.service
+        await service.sources.refresh()
         channel, details = self.check(code, request, actor)
         await service.sla.refresh()
         now = service.clock()

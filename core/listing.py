@@ -23,6 +23,7 @@ from core.calendar import DEADLINE_STATE_LABELS
 from core.channels import FLAGS, KINDS, SOURCES, field
 from core.confidential import HIDDEN
 from core.db import read_transaction
+from core.difficult import FLAGS as DIFFICULT_FLAGS
 from core.errors import FieldError, Forbidden, InvalidInput
 from core.lifecycle import OPEN_STATUSES, STATUSES
 from core.model import Actor
@@ -51,7 +52,7 @@ FACTS_CRITERIA = frozenset({"kpi", "kpi_from", "kpi_to", *KPI_DIMENSIONS})
 NONE = "-"
 
 LIST_FLAGS: dict[str, str] = {**FLAGS, "repeat_caller": "重复来电", "imported": "历史导入",
-                              "import_review": "导入待核"}  # the last two: core/history_import.py
+                              "import_review": "导入待核", **DIFFICULT_FLAGS}  # the last two: core/history_import.py
 # 超期 is any open deadline past due (派单、签收、办理、回访、申诉); 办理超期 the orders the KPI 超期未办结量
 # counts right now: in handling, the handling deadline past with no reply (core.reports.kpis.OPEN_OVERDUE)
 DEADLINE_FILTERS: dict[str, str] = {**DEADLINE_STATE_LABELS, "handle_overdue": "办理超期（超期未办结）"}
@@ -81,9 +82,11 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     kind: Annotated[Short, field("诉求类型", choices=KINDS)] = ""
     department: Annotated[Short, field("承办单位", "“-”：未派单或中心办结")] = ""
     area: Annotated[Short, field("街道（乡镇）", "“-”：未填写街道")] = ""
+    source: Annotated[Short, field("来源", choices=SOURCES)] = ""
     deadline: Annotated[Literal["", "normal", "at_risk", "overdue", "handle_overdue"],
                         field("时限状态", choices=DEADLINE_FILTERS)] = ""
-    flag: Annotated[Literal["", "mass_incident", "repeat_caller", "imported", "import_review"],
+    flag: Annotated[Literal["", "mass_incident", "repeat_caller", "imported", "import_review", "difficult",
+                            "difficult_requested"],
                     field("预警标记", choices=LIST_FLAGS)] = ""
     q: Annotated[str, field("搜索", "工单编号、电话、姓名或内容中的文字", max_length=QUERY_MAX)] = ""
     received_from: Annotated[dt.date | None, field("受理日期从")] = None
@@ -263,7 +266,7 @@ class OrderLists:
         now = self.clock()
         where = scope(actor)  # the same rule as a single read (core.visibility)
         for column, value in ((Order.status, f.status), (Order.channel, f.channel), (Order.kind, f.kind),
-                              (Order.department, f.department), (Order.area, f.area)):
+                              (Order.department, f.department), (Order.area, f.area), (Order.source, f.source)):
             if value == NONE and column._meta.name in ("department", "area"):
                 where.append(WhereRaw(f"COALESCE(orders.{column._meta.name}, '') = ''"))
             elif value:

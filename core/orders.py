@@ -28,6 +28,7 @@ from core.outbox import Outbox
 from core.queries import OrderPage, OrderQueries
 from core.reference import ReferenceData
 from core.search import OrderSearch, Sealed
+from core.sources import SourceRegistry
 from core.tables import Order, OrderEvent
 
 __all__ = ["OrderService", "IntakeRequest", "ActionResult", "AttachmentRecord", "NewAttachment", "OrderPage",
@@ -57,6 +58,7 @@ class OrderService(OrderLists):
         self.queries = OrderQueries(self)
         self.index = OrderSearch(channels, engine, Sealed(sealer.secret if sealer else ""),
                                  sealer.open if sealer else (lambda value: value))
+        self.sources = SourceRegistry()  # the message boards an admin added, as sources (core/sources.py)
         self.learned = None  # the dispatch model (core.suggestions.Learned), asked when no rule matches
 
     # -- writes -------------------------------------------------------------------------------------

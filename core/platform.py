@@ -18,6 +18,7 @@ from core.callbacks import CallbackPolicy
 from core.confidential import Sealer
 from core.db import bind_engine, make_engine, prepare
 from core.incidents import JobWatch
+from core.meetings import Meetings
 from core.orders import OrderService
 from core.jobs import collect_jobs
 from core.outbox import collect_deliverers
@@ -72,6 +73,7 @@ class Platform:
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
         self.job_watch = JobWatch()
         self.live = LiveBus(self.settings.redis_url)  # events for open browsers (core/live.py)
+        self.meetings = Meetings(self.orders)
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""
@@ -87,6 +89,7 @@ class Platform:
         load_dictionary()  # queries cut terms into words; the dictionary loads beside serving
         self.orders.index.start_repair()
         self.orders.forget_reference_data()
+        await self.orders.sources.load()
         await self.load_calendar()
 
     async def migrate(self) -> None:

@@ -20,6 +20,7 @@ import pluggy
 
 from core import hookspecs
 from core.channels import KINDS, Channel, SlaDefaults, describe_fields
+from core.difficult import DIFFICULT_ACTIONS
 from core.lifecycle import CORE_ACTIONS, Lifecycle
 
 ENTRY_POINT_GROUP = "huying.channels"
@@ -196,7 +197,7 @@ class Channels:
         if code not in self._lifecycles:
             channel = self._channels[code]
             extra = [a for actions in self.hook(code, "workflow_actions")(channel=channel) for a in actions]
-            self._lifecycles[code] = Lifecycle([*CORE_ACTIONS, *extra])
+            self._lifecycles[code] = Lifecycle([*CORE_ACTIONS, *DIFFICULT_ACTIONS, *extra])
         return self._lifecycles[code]
 
 

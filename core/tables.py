@@ -541,3 +541,57 @@ class SurveyCall(Table, tablename="survey_calls"):
     note = Text(default="")
     called_by = Varchar(length=128, default="")
     answered_at = Timestamptz(null=True, default=None)
+
+
+class Meeting(Table, tablename="meetings"):
+    """协调会: a meeting the centre calls on one or more difficult orders, with the departments invited
+    and, afterwards, its minutes (纪要). Orders and departments are also in ``meeting_orders`` and
+    ``meeting_departments`` so a handler's or an order's meetings are found by an index."""
+
+    title = Varchar(length=200)
+    at = Timestamptz()
+    place = Varchar(length=200, default="")
+    orders = JSON(default=[])  # order numbers, in the order given
+    departments = JSON(default=[])  # department codes invited
+    called_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    minutes = Text(default="")
+    minutes_by = Varchar(length=128, default="")
+    minutes_at = Timestamptz(null=True, default=None)
+
+
+class MeetingOrder(Table, tablename="meeting_orders"):
+    meeting_id = Integer(index=True)
+    order_number = Varchar(length=32, index=True)
+
+
+class MeetingDepartment(Table, tablename="meeting_departments"):
+    meeting_id = Integer(index=True)
+    department = Varchar(length=64, index=True)
+
+
+class MeetingDecision(Table, tablename="meeting_decisions"):
+    """One decision of a meeting's minutes: the work its owner department must do on the meeting's
+    orders by ``due`` (a local date), tracked until that department marks it done."""
+
+    meeting_id = Integer(index=True)
+    seq = Integer(default=1)
+    department = Varchar(length=64, index=True)
+    task = Text(default="")
+    due = Date()
+    done_at = Timestamptz(null=True, default=None)
+    done_by = Varchar(length=128, default="")
+    done_note = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Netboard(Table, tablename="netboards"):
+    """A message board an admin added as a source of its own (区红网 and 区人民网 are built in)."""
+
+    code = Varchar(length=32, unique=True)
+    name = Varchar(length=64)
+    added_by = Varchar(length=128, default="")
+    added_at = Timestamptz(default=TimestamptzNow())
+
+
+MEETING_TABLES = (Meeting, MeetingOrder, MeetingDepartment, MeetingDecision)

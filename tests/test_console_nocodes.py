@@ -11,16 +11,19 @@ Twice: fast over HTTP with the tags stripped (both backends), and in real headle
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 
 import msgspec
 import pytest
 
-from core.channels import KINDS, SOURCES, describe_fields
+from core import clock
+from core.channels import BOARDS, KINDS, SOURCES, describe_fields
 from core.demo import demo_details
 from core.intake import IntakeRequest
 from core.lifecycle import STATUSES
+from core.meetings import DecisionIn, Minutes, NewMeeting
 from core.model import ACTOR_ROLES, SYSTEM, Actor
 from core.plugins import Channels, get_plugin_manager
 from core.sla import DEADLINE_LABELS
@@ -35,7 +38,8 @@ NAMES = {"agent1": "小周", "dispatcher1": "老陈", "housing_handler": "住建
 SKIPPED = {"/console/kpis"}
 # Where a code is the thing shown on purpose: the account list shows the usernames people sign in
 # with, the department list the code each department is defined under (imports and the CLI use it).
-ALLOWED = {"/console/admin/users": set(STAFF), "/console/admin/departments": {c for c, _, _ in DEPARTMENTS}}
+ALLOWED = {"/console/admin/users": set(STAFF), "/console/admin/departments": {c for c, _, _ in DEPARTMENTS},
+           "/console/admin/netboards": {"netboard", *BOARDS}}  # the code each board posts as its source
 CHANNELS = list(Channels(get_plugin_manager()))
 SNAKE = re.compile(r"(?<![A-Za-z0-9_])[a-z][a-z0-9]*(?:_[a-z0-9]+)+(?![A-Za-z0-9_])")
 TOKEN = re.compile(r"[A-Za-z0-9_]+")
@@ -57,6 +61,7 @@ def known_codes() -> set[str]:
 
 
 CODES = known_codes()
+MEETING = "_meeting"  # the coordination meeting's id among the shift's orders
 
 
 def offending(text: str, allowed: set[str] = frozenset()) -> list[str]:
@@ -106,6 +111,15 @@ async def shift(platform) -> dict[str, str]:
     orders["resolved"] = resolved.number
     request = msgspec.convert(intake_body(subject="路口井盖丢失", content="路口井盖丢失，很危险"), IntakeRequest)
     orders["waiting"] = (await platform.orders.intake("hotline", request, agent))[1].number
+    # a difficult order a coordination meeting decided on (its timeline, the meeting's pages)
+    supervisor = Actor(name="supervisor1", role="supervisor")
+    await platform.orders.act(hotline, "mark_difficult", {"reason": "涉及多个部门"}, supervisor)
+    meeting = await platform.meetings.call(NewMeeting(
+        title="疑难工单协调会", at=clock.now() - dt.timedelta(hours=1), place="三楼会议室", orders=[hotline],
+        departments=["housing"]), supervisor)
+    await platform.meetings.write_minutes(meeting["id"], Minutes(text="经研究决定如下。", decisions=[
+        DecisionIn(department="housing", task="现场核查", due=clock.today())]), supervisor)
+    orders[MEETING] = str(meeting["id"])
     return orders
 
 
@@ -122,7 +136,8 @@ def _links(page: str, path: str) -> list[str]:
 def _order_pages(role: str, orders: dict[str, str]) -> list[str]:
     """A department sees the orders sent to it; the centre sees them all."""
     return [f"/console/orders/{n}" for key, n in orders.items()
-            if role != "handler" or key not in ("waiting", "resolved")]
+            if key != MEETING and (role != "handler" or key not in ("waiting", "resolved"))] + [
+        f"/console/meetings/{orders[MEETING]}", "/console/meetings/decisions"]
 
 
 async def test_no_code_over_http_for_every_role_and_channel(client, platform):

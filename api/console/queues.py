@@ -47,6 +47,8 @@ QUEUES: dict[str, list[Queue]] = {
         _q("extensions", "延期待批", statuses=("accepted", "suspended"), pending_extension=True),
         _q("rated_badly", "差评待处理", status="completed", rated_badly=True, hint="可重办或归档"),
         _q("suspended", "挂起", status="suspended", sort="updated_desc"),
+        _q("difficult_requested", "疑难待认定", open_only=True, flag="difficult_requested", sort="updated_desc",
+           hint="承办单位申请认定为疑难工单，同意后办理时限按规则顺延"),
     ],
     "handler": [
         _q("accept", "待签收", status="dispatched"),
@@ -63,6 +65,8 @@ QUEUES: dict[str, list[Queue]] = {
         _q("supervisions", "督办未回复", statuses=_OPEN_CENTRE, open_supervision=True),
         _q("mass_incident", "群体性事件", open_only=True, flag="mass_incident", sort="received_desc"),
         _q("repeat_caller", "重复来电", open_only=True, flag="repeat_caller", sort="received_desc"),
+        _q("difficult", "疑难工单", open_only=True, flag="difficult", hint="可就一件或多件召集协调会"),
+        _q("difficult_requested", "疑难待认定", open_only=True, flag="difficult_requested", sort="updated_desc"),
     ],
 }
 QUEUES["admin"] = [QUEUES["dispatcher"][0], QUEUES["supervisor"][0], QUEUES["supervisor"][2],

@@ -40,6 +40,8 @@ from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
 from api.console.surveys import SURVEY_ROUTES
+from api.console.meetings import MEETING_ROUTES
+from api.console.netboards import NETBOARD_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -57,7 +59,7 @@ from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import Actor, actor_label
 from core.intake import IntakeRequest
-from core import reply_templates
+from core import meetings, reply_templates
 from core.knowledge import READERS
 from core.sla import DEADLINE_LABELS
 from core.storage import AttachmentRefused
@@ -66,7 +68,8 @@ from core.tables import Department
 PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
-EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限", **SURVEY_EVENTS}
+EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限", **SURVEY_EVENTS,
+                **meetings.EVENTS}
 INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
 DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期", "handle_overdue": "办理超期"}
 
@@ -234,7 +237,7 @@ async def order_list(request: Request) -> Response:
     return await _page(request, actor, "orders.html", result=result, params=params, sort=sort, sorts=SORTS,
                        query=urlencode(query), page=page, pages=pages, queue=queue, error=error,
                        kpi=kpi, without_kpi=without_kpi,
-                       statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES,
+                       statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES, sources=SOURCES,
                        channels=list(_platform(request).channels), departments=await _departments(),
                        status_code=400 if error else 200)
 
@@ -305,7 +308,8 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
             details.append((labels.get(key, {"source": "来源", "priority": "紧急程度", "flags": "预警",
                                               "filename": "文件名", "size": "大小", "attempt": "第几次回访",
                                               "tries": "回访次数上限", "closed": "回访结束", "closed_as": "结果",
-                                              "callback": "需要回访"}.get(key, key)),
+                                              "callback": "需要回访", "extended_days": "顺延工作日",
+                                              "handle_due": "新的办理时限", **meetings.EVENT_FIELDS}.get(key, key)),
                             CLOSED_LABELS.get(value, value) if key == "closed_as" else value))
         shown.append({
             "label": action.label if action else EVENT_LABELS.get(e["action"], e["action"]),
@@ -359,7 +363,8 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
-        knowledge=knowledge, callback=callback, back=back)
+        knowledge=knowledge, callback=callback, back=back,
+        meetings=await platform.meetings.for_order(number, actor))
 
 
 def _choice_labels(f, value):
@@ -651,7 +656,8 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES],
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
+                        *MEETING_ROUTES, *NETBOARD_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,

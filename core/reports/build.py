@@ -7,10 +7,11 @@ import datetime as dt
 import inspect
 from typing import Any
 
-from core import clock
+from core import clock, difficult
 from core.channels import KINDS, SOURCES
 from core.reports import facts, kpis
 from core.reports.periods import Period, local_iso, running
+from core.reports.tables import ReportFact
 from core.tables import Department
 
 TOP_ISSUES = 10
@@ -75,6 +76,53 @@ async def channel_sections(platform, p: Period, filters: dict[str, str]) -> list
     return sections
 
 
+async def featured(platform, p: Period, filters: dict[str, str]) -> dict[str, Any]:
+    """特色工单 as the tender counts them: the orders received in the period through a special-service
+    line (every channel but 综合热线) or a message board (区红网, 区人民网 and the boards an admin added),
+    each order once; with the two parts and each board apart."""
+    default = platform.channels.default.code
+    boards = platform.orders.sources.netboards()
+    marks = ", ".join("{}" for _ in boards)
+    where = [f"received >= {int(p.start_epoch)}", f"received < {int(p.end_epoch)}"]
+    args: list[Any] = []
+    for name, value in filters.items():
+        if name not in kpis.FILTERS:
+            raise ValueError(name)
+        where.append(f"{name} = {{}}")
+        args.append(value)
+    per_board = ", ".join(f"SUM(CASE WHEN source = {{}} THEN 1 ELSE 0 END) AS b{i}" for i in range(len(boards)))
+    rows = await ReportFact.raw(
+        f"SELECT SUM(CASE WHEN channel <> {{}} THEN 1 ELSE 0 END) AS lines, "
+        f"SUM(CASE WHEN channel = {{}} AND source IN ({marks}) THEN 1 ELSE 0 END) AS hotline_boards, "
+        f"{per_board} FROM report_facts WHERE {' AND '.join(where)}",
+        default, default, *boards, *boards, *args)
+    row = rows[0]
+    lines, hotline_boards = int(row["lines"] or 0), int(row["hotline_boards"] or 0)
+    return {"total": lines + hotline_boards, "special_lines": lines, "netboards_in_hotline": hotline_boards,
+            "netboards": [{"source": code, "label": label, "intake": int(row[f"b{i}"] or 0)}
+                          for i, (code, label) in enumerate(boards.items())]}
+
+
+def featured_section(found: dict[str, Any]) -> dict[str, Any]:
+    rows = [{"label": "特色工单合计", "value": found["total"], "unit": "件"},
+            {"label": "其中：特色专线受理", "value": found["special_lines"], "unit": "件"},
+            {"label": "其中：综合热线的网络留言", "value": found["netboards_in_hotline"], "unit": "件"}]
+    rows += [{"label": f"网络留言：{b['label']}（各渠道）", "value": b["intake"], "unit": "件"} for b in found["netboards"]]
+    return {"channel": "", "channel_name": "全中心", "title": "特色工单", "rows": rows,
+            "definition": "特色工单：本期受理的特色专线工单与网络留言（区红网、区人民网等留言板）工单，每件只计一次；"
+                          "综合热线的电话、网页等来件不计入"}
+
+
+def coordination_section(counts: dict[str, int]) -> dict[str, Any]:
+    return {"channel": "", "channel_name": "全中心", "title": "疑难工单与协调会", "rows": [
+        {"label": "疑难工单（本期受理、已认定）", "value": counts["difficult"], "unit": "件"},
+        {"label": "协调会", "value": counts["meetings"], "unit": "次"},
+        {"label": "议定事项", "value": counts["decisions"], "unit": "项"},
+        {"label": "其中：已完成", "value": counts["decisions_done"], "unit": "项"},
+        {"label": "其中：已逾期未完成", "value": counts["decisions_overdue"], "unit": "项"}],
+        "definition": "疑难工单：本期受理、此刻认定为疑难的工单；协调会按会议时间计入本期，议定事项为其此刻的完成情况"}
+
+
 async def _breakdowns(platform, current, filters: dict[str, str], dimensions) -> dict[str, Any]:
     names = await labels(platform)
     breakdowns = {}
@@ -112,6 +160,7 @@ async def kpi_tables(platform, kind: str, start: dt.date, dimensions: tuple[str,
 
 async def build_report(platform, kind: str, start: dt.date, filters: dict[str, str]) -> dict[str, Any]:
     await facts.refresh()
+    await platform.orders.sources.refresh()
     current = running(kind, start)
     now = await _figures(current, filters)
     previous = await _figures(current.previous(), filters)
@@ -127,8 +176,14 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
             "previous": before_by_category.get(r["value"], 0),
             "change": _change(r["counts"]["intake"], before_by_category.get(r["value"], 0), rate=False)}
            for i, r in enumerate(r for r in breakdowns["category"]["rows"] if r["value"] and r["counts"]["intake"])][:TOP_ISSUES]
+    special = await featured(platform, current, filters)
+    coordination = {**await platform.meetings.counts(current.start, current.end, filters.get("department")),
+                    "difficult": await difficult.received_count(
+                        dt.datetime.fromtimestamp(current.start_epoch, dt.timezone.utc),
+                        dt.datetime.fromtimestamp(current.end_epoch, dt.timezone.utc), filters)}
     return {
         "kind": kind, "period": current.as_dict(), "filters": filters,
+        "featured": special, "coordination": coordination,
         "generated_at": local_iso(clock.now()),
         "counts": now["counts"], "rates": now["rates"],
         "previous": previous, "year_before": year_before,
@@ -139,7 +194,8 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
                      "rates": r["rates"]} for i, r in enumerate(ranking)],
         "ranking_rule": "按按时办结率从高到低，相同时按满意率",
         "top_issues": top,
-        "sections": await channel_sections(platform, current, filters),
+        "sections": [featured_section(special), *([] if filters.get("channel") else [coordination_section(coordination)]),
+                     *await channel_sections(platform, current, filters)],
         "definitions": kpis.definitions(),
         "notes": _notes(current),
     }

@@ -125,7 +125,9 @@ def page(report: dict[str, Any]) -> str:
                        f"<td>{_pct(r['rates']['return_rate'])}</td><td>{_num(r['counts']['open_overdue'])}</td></tr>")
         out.append("</table>")
     for s in report["sections"]:
-        out.append(f"<h2>{escape(s['channel_name'])}：{escape(s['title'])}</h2><table><tr><th>项目</th><th>数值</th></tr>")
+        out.append(f"<h2>{escape(s['channel_name'])}：{escape(s['title'])}</h2>"
+                   + (f'<p class="muted">{escape(s["definition"])}</p>' if s.get("definition") else "")
+                   + "<table><tr><th>项目</th><th>数值</th></tr>")
         for row in s["rows"]:
             value = row["value"]
             shown = f"{value:,.2f}" if isinstance(value, float) else _num(value)
