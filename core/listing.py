@@ -24,11 +24,12 @@ from core.channels import FLAGS, KINDS, SOURCES, field
 from core.confidential import HIDDEN
 from core.db import read_transaction
 from core.errors import FieldError, Forbidden, InvalidInput
+from core.joint import PART_STATUSES
 from core.lifecycle import OPEN_STATUSES, STATUSES
 from core.model import Actor
 from core.reports import kpis
 from core.reports.periods import epoch
-from core.visibility import mask_phone, scope
+from core.visibility import assisted_by, mask_phone, scope
 from core.tables import Department, Order
 
 REPEAT_CALLER_DAYS = 30  # DESIGN.md: 重复来电 is the same caller within 30 days
@@ -67,7 +68,7 @@ SUMMARY_COLUMNS = (Order.id, Order.number, Order.channel, Order.kind, Order.sour
                    Order.citizen_name, Order.citizen_phone, Order.anonymous, Order.area, Order.category,
                    Order.status, Order.department, Order.suggested_department, Order.suggestion_reason,
                    Order.priority, Order.received_at, Order.due_at, Order.at_risk_at, Order.flags,
-                   Order.rework_count, Order.rating, Order.updated_at, Order.version)
+                   Order.rework_count, Order.rating, Order.updated_at, Order.version, Order.assisting)
 
 Short = Annotated[str, msgspec.Meta(max_length=64)]
 
@@ -100,6 +101,8 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     pending_extension: bool = False  # an extension waiting for the centre
     rework: bool = False  # sent back at least once
     open_only: bool = False
+    lead_only: bool = False  # a handler: the orders its department leads (主办), not those it assists
+    open_part: bool = False  # an assisting part still open (待签收/协办中): a handler's own, or any for the centre
 
 
 _NO_FILTER = OrderFilter()
@@ -306,6 +309,11 @@ class OrderLists:
             where.append(_json_has("extensions", '"status":"requested"'))
         if f.rework:
             where.append(Order.rework_count > 0)
+        if f.lead_only and actor.role == "handler":
+            where.append(Order.department == actor.department)
+        if f.open_part:
+            where.append(assisted_by(actor.department, open_only=True) if actor.role == "handler"
+                         else _json_has("assisting", '"status":"pending"') | _json_has("assisting", '"status":"accepted"'))
         q = f.q.strip()
         if q:
             where.append(self._matching(q, actor))
@@ -470,6 +478,9 @@ class OrderLists:
             "received_at": row["received_at"], "deadline": self.deadline_of(row["due_at"], row["at_risk_at"]),
             "flags": [LIST_FLAGS.get(f, f) for f in row["flags"] or ()], "rework_count": row["rework_count"],
             "rating": row["rating"], "version": row["version"],
+            "parts": [{"department": p["department"], "department_name": names.get(p["department"], ""),
+                       "status": p["status"], "status_label": PART_STATUSES[p["status"]]}
+                      for p in row.get("assisting") or ()],
             "_phone": "" if protected else row["citizen_phone"],  # for duplicate checks; never rendered
         }
 

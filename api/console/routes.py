@@ -179,7 +179,8 @@ def _list_params(request: Request) -> dict[str, Any]:
             continue
         if key == "statuses":
             params[key] = tuple(v for v in value.split(",") if v)
-        elif key in ("unrated", "rated_badly", "open_supervision", "pending_extension", "rework", "open_only"):
+        elif key in ("unrated", "rated_badly", "open_supervision", "pending_extension", "rework", "open_only",
+                   "lead_only", "open_part"):
             params[key] = value in ("1", "true", "on")
         else:
             params[key] = value[:200]
@@ -590,7 +591,7 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
         await platform.orders.mark_duplicates(result["items"])
         return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(),
                            q="", outcome=outcome, status_code=200 if done or not failed else 409)
-    result = await platform.orders.listing(actor, OrderFilter(status="dispatched"), sort="due", page_size=50)
+    result = await platform.orders.listing(actor, OrderFilter(status="dispatched", lead_only=True), sort="due", page_size=50)
     return await _page(request, actor, "accept.html", result=result, outcome=outcome,
                        status_code=200 if done or not failed else 409)
 
@@ -598,7 +599,7 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
 @get("/accept")
 async def accept_queue(request: Request) -> Response:
     actor = await current_actor(request)
-    result = await _platform(request).orders.listing(actor, OrderFilter(status="dispatched"), sort="due", page_size=50)
+    result = await _platform(request).orders.listing(actor, OrderFilter(status="dispatched", lead_only=True), sort="due", page_size=50)
     return await _page(request, actor, "accept.html", result=result, outcome=None)
 
 

@@ -1,0 +1,160 @@
+"""联合办理: one lead (主办) and several assisting (协办) departments on one order, over the API."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import intake_body, png
+
+
+async def _intake(client, tokens, channel="hotline", **overrides):
+    response = await client.post(f"/api/channels/{channel}/orders", json=intake_body(**overrides),
+                                 headers=tokens["agent1"])
+    assert response.status_code == 201, response.text
+    return response.json()["number"]
+
+
+async def _act(client, headers, number, action, payload=None):
+    return await client.post(f"/api/orders/{number}/actions/{action}", json=payload or {}, headers=headers)
+
+
+async def _ok(client, headers, number, action, payload=None) -> dict:
+    response = await _act(client, headers, number, action, payload)
+    assert response.status_code == 200, (action, response.text)
+    return response.json()
+
+
+def _part(order: dict, department: str) -> dict:
+    return next(p for p in order["assisting"] if p["department"] == department)
+
+
+async def _joint(client, tokens) -> str:
+    number = await _intake(client, tokens)
+    order = await _ok(client, tokens["dispatcher1"], number, "dispatch",
+                      {"department": "eco_env", "assisting": ["housing", "urban_mgmt"]})
+    assert order["department"] == "eco_env"
+    assert [(p["department"], p["status"], p["status_label"]) for p in order["assisting"]] == [
+        ("housing", "pending", "待签收"), ("urban_mgmt", "pending", "待签收")]
+    return number
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_lead_replies_once_with_every_assisting_opinion_in_hand(client, tokens):
+    number = await _joint(client, tokens)
+    await _ok(client, tokens["eco_handler"], number, "accept")
+
+    # the lead may not answer while a part is open: the reply is neither offered nor taken
+    lead_view = (await client.get(f"/api/orders/{number}", headers=tokens["eco_handler"])).json()
+    assert "reply" not in {a["name"] for a in lead_view["actions"]}
+    early = await _act(client, tokens["eco_handler"], number, "reply", {"reply": "已处理"})
+    assert early.status_code == 409 and "协办单位未提交意见" in early.json()["detail"]
+
+    # each assisting department sees its own actions only
+    housing_view = (await client.get(f"/api/orders/{number}", headers=tokens["housing_handler"])).json()
+    assert {a["name"] for a in housing_view["actions"]} == {"accept_part", "return_part"}
+    assert (await _act(client, tokens["housing_handler"], number, "accept")).status_code == 403
+    assert (await _act(client, tokens["housing_handler"], number, "submit_opinion",
+                       {"opinion": "未签收先提交"})).status_code == 403
+
+    await _ok(client, tokens["housing_handler"], number, "accept_part")
+    upload = await client.post(f"/api/orders/{number}/attachments", headers=tokens["housing_handler"],
+                               files={"data": ("现场.png", png(), "image/png")})
+    assert upload.status_code == 201, upload.text
+    key = upload.json()["key"]
+    order = await _ok(client, tokens["housing_handler"], number, "submit_opinion",
+                      {"opinion": "工地施工许可证载明夜间不得施工，已约谈施工单位。", "attachments": [key]})
+    housing = _part(order, "housing")
+    assert housing["status"] == "submitted" and housing["opinion"].startswith("工地施工许可证")
+    assert housing["attachments"] == [key] and housing["state"] == "normal"
+
+    order = await _ok(client, tokens["urban_handler"], number, "return_part", {"reason": "不属于本单位职责"})
+    assert _part(order, "urban_mgmt")["status"] == "returned"
+    assert _part(order, "urban_mgmt")["reason"] == "不属于本单位职责"
+
+    order = await _ok(client, tokens["eco_handler"], number, "reply", {"reply": "会同住建局约谈施工单位，夜间已停工。"})
+    assert order["status"] == "replied"
+    await _ok(client, tokens["dispatcher1"], number, "approve")
+    order = await _ok(client, tokens["agent1"], number, "callback", {"satisfaction": "satisfied", "resolved": True})
+    assert order["status"] == "archived"
+
+    events = [(e["action"], e["department"]) for e in order["events"]]
+    assert events[1:6] == [("dispatch", None), ("accept", "eco_env"), ("accept_part", "housing"),
+                           ("attach", "housing"), ("submit_opinion", "housing")] or \
+        [e for e, _ in events].count("submit_opinion") == 1
+    assert ("return_part", "urban_mgmt") in events
+    assert order["events"][1]["payload"]["assisting"] == ["housing", "urban_mgmt"]
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_assisting_department_reads_the_order_while_taking_part_and_after(client, tokens):
+    number = await _joint(client, tokens)
+    for user in ("eco_handler", "housing_handler", "urban_handler"):
+        assert (await client.get(f"/api/orders/{number}", headers=tokens[user])).status_code == 200
+    assert (await client.get(f"/api/orders/{number}", headers=tokens["hrss_handler"])).status_code == 404
+    assert (await _act(client, tokens["hrss_handler"], number, "accept_part")).status_code == 404
+
+    await _ok(client, tokens["urban_handler"], number, "return_part", {"reason": "不属于本单位职责"})
+    assert (await client.get(f"/api/orders/{number}", headers=tokens["urban_handler"])).status_code == 200
+
+    # the assisting department's lists find it; its lead queues do not
+    mine = (await client.get("/api/orders", headers=tokens["housing_handler"])).json()
+    assert number in {o["number"] for o in mine["items"]}
+    other = (await client.get("/api/orders", headers=tokens["hrss_handler"])).json()
+    assert number not in {o["number"] for o in other["items"]}
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_centre_adds_and_withdraws_assisting_departments(client, tokens):
+    number = await _joint(client, tokens)
+    order = await _ok(client, tokens["supervisor1"], number, "add_assisting", {"assisting": ["market"], "note": "涉及商户"})
+    assert _part(order, "market")["status"] == "pending"
+    again = await _act(client, tokens["dispatcher1"], number, "add_assisting", {"assisting": ["market"]})
+    assert again.status_code == 400 and again.json()["extra"][0]["key"] == "assisting"
+    lead = await _act(client, tokens["dispatcher1"], number, "add_assisting", {"assisting": ["eco_env"]})
+    assert lead.status_code == 400 and "主办单位" in lead.json()["detail"]
+    assert (await _act(client, tokens["housing_handler"], number, "add_assisting",
+                       {"assisting": ["hrss"]})).status_code == 403
+
+    order = await _ok(client, tokens["dispatcher1"], number, "withdraw_assisting",
+                      {"department": "market", "reason": "商户已自行整改"})
+    assert _part(order, "market")["status"] == "withdrawn"
+    stale = await _act(client, tokens["dispatcher1"], number, "withdraw_assisting",
+                       {"department": "market", "reason": "再撤一次"})
+    assert stale.status_code == 400 and stale.json()["extra"][0]["key"] == "department"
+    # the withdrawn department still reads the order it took part in, and can no longer act on it
+    view = (await client.get(f"/api/orders/{number}", headers=tokens["market_handler"])).json()
+    assert view["actions"] == []
+    assert [e["action"] for e in order["events"]][-2:] == ["add_assisting", "withdraw_assisting"]
+    assert order["events"][-1]["reason"] == "商户已自行整改"
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_each_part_has_its_own_deadline_before_the_leads(client, tokens):
+    number = await _joint(client, tokens)
+    order = (await client.get(f"/api/orders/{number}", headers=tokens["supervisor1"])).json()
+    handle = next(d for d in order["deadlines"] if d["name"] == "handle")
+    part = _part(order, "housing")
+    # a complaint has 13 working days; a part half of them, rounded up: 7 working days
+    assert part["due"] == "2026-12-16T18:00:00+08:00"  # the end of the seventh working day
+    assert part["due"] < handle["due"] and part["state"] == "normal" and part["state_label"] == "正常"
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_bad_assisting_input_is_refused_naming_the_field(client, tokens):
+    number = await _intake(client, tokens)
+    for payload, key in (({"department": "eco_env", "assisting": ["nowhere"]}, "assisting"),
+                         ({"department": "eco_env", "assisting": ["eco_env"]}, "assisting"),
+                         ({"department": "eco_env", "assisting": ["housing", "housing"]}, "assisting"),
+                         ({"department": "eco_env", "assisting": ["x"] * 11}, "assisting"),
+                         ({"department": "eco_env", "assisting": "housing"}, "assisting")):
+        response = await _act(client, tokens["dispatcher1"], number, "dispatch", payload)
+        assert response.status_code == 400, payload
+        assert response.json()["extra"][0]["key"] == key
+    assert (await client.get(f"/api/orders/{number}", headers=tokens["supervisor1"])).json()["status"] == "received"
+    opinion = await _joint(client, tokens)
+    await _ok(client, tokens["housing_handler"], opinion, "accept_part")
+    bad = await _act(client, tokens["housing_handler"], opinion, "submit_opinion",
+                     {"opinion": "见附件", "attachments": ["not-a-file"]})
+    assert bad.status_code == 400 and bad.json()["extra"][0]["key"] == "attachments"
+    empty = await _act(client, tokens["housing_handler"], opinion, "submit_opinion", {"opinion": ""})
+    assert empty.status_code == 400 and empty.json()["extra"][0]["key"] == "opinion"
