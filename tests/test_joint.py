@@ -158,3 +158,42 @@ async def test_bad_assisting_input_is_refused_naming_the_field(client, tokens):
     assert bad.status_code == 400 and bad.json()["extra"][0]["key"] == "attachments"
     empty = await _act(client, tokens["housing_handler"], opinion, "submit_opinion", {"opinion": ""})
     assert empty.status_code == 400 and empty.json()["extra"][0]["key"] == "opinion"
+
+
+def _channel_plugin(code: str, joint_handling: str):
+    from core.plugin_api import Channel, hookimpl
+
+    channel = Channel(code=code, name="联办测试", description="测试渠道", joint_handling=joint_handling)
+    return type(f"{code}_plugin", (), {"register_channel": staticmethod(hookimpl(lambda: channel))})()
+
+
+def test_a_wrong_joint_handling_declaration_stops_start_up_naming_the_plugin():
+    from core.plugins import Channels, DeclarationError, get_plugin_manager
+
+    pm = get_plugin_manager(entry_points=False)
+    pm.register(_channel_plugin("joint_sometimes", "sometimes"), name="joint_sometimes_plugin")
+    with pytest.raises(DeclarationError) as refused:
+        Channels(pm)
+    assert str(refused.value).startswith("插件 joint_sometimes_plugin：") and "joint_handling" in str(refused.value)
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_a_channel_can_require_or_forbid_joint_handling(with_plugins):
+    client = await with_plugins(_channel_plugin("joint_required", "required"), _channel_plugin("joint_forbidden", "forbidden"))
+    tokens = {}
+    for user in ("agent1", "dispatcher1", "housing_handler"):
+        response = await client.post("/api/auth/token", json={"username": user, "password": "correct-horse-9"})
+        tokens[user] = {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    required = await _intake(client, tokens, "joint_required")
+    alone = await _act(client, tokens["dispatcher1"], required, "dispatch", {"department": "eco_env"})
+    assert alone.status_code == 400 and alone.json()["extra"][0]["key"] == "assisting"
+    assert "须联合办理" in alone.json()["detail"]
+    await _ok(client, tokens["dispatcher1"], required, "dispatch", {"department": "eco_env", "assisting": ["housing"]})
+
+    forbidden = await _intake(client, tokens, "joint_forbidden")
+    joint = await _act(client, tokens["dispatcher1"], forbidden, "dispatch",
+                       {"department": "eco_env", "assisting": ["housing"]})
+    assert joint.status_code == 400 and joint.json()["extra"][0]["key"] == "assisting"
+    order = await _ok(client, tokens["dispatcher1"], forbidden, "dispatch", {"department": "eco_env"})
+    assert order["assisting"] == [] and "add_assisting" not in {a["name"] for a in order["actions"]}
