@@ -197,3 +197,34 @@ async def test_a_channel_can_require_or_forbid_joint_handling(with_plugins):
     assert joint.status_code == 400 and joint.json()["extra"][0]["key"] == "assisting"
     order = await _ok(client, tokens["dispatcher1"], forbidden, "dispatch", {"department": "eco_env"})
     assert order["assisting"] == [] and "add_assisting" not in {a["name"] for a in order["actions"]}
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_each_department_counts_its_own_timeliness_in_the_kpis(client, tokens, frozen_clock):
+    import datetime as dt
+
+    number = await _joint(client, tokens)
+    await _ok(client, tokens["eco_handler"], number, "accept")
+    await _ok(client, tokens["housing_handler"], number, "accept_part")
+    await _ok(client, tokens["housing_handler"], number, "submit_opinion", {"opinion": "已约谈施工单位。"})
+    other = await _joint(client, tokens)  # urban_mgmt lets its part on this one run late
+    await _ok(client, tokens["urban_handler"], number, "return_part", {"reason": "不属于本单位职责"})
+    frozen_clock.advance(dt.timedelta(days=12))  # past the parts' 7 working days, before the month ends
+    await _ok(client, tokens["housing_handler"], other, "accept_part")
+    await _ok(client, tokens["housing_handler"], other, "submit_opinion", {"opinion": "迟到的意见。"})
+
+    report = (await client.get("/api/reports/monthly", params={"start": "2026-12-01"},
+                               headers=tokens["supervisor1"])).json()
+    rows = {r["value"]: r for r in report["assisting"]["rows"]}
+    assert rows["housing"]["counts"] == {"assigned": 2, "submitted_on_time": 1, "submitted_late": 1,
+                                         "open_overdue": 0, "returned": 0}
+    assert rows["housing"]["rates"]["on_time_rate"] == 0.5
+    assert rows["urban_mgmt"]["counts"] == {"assigned": 2, "submitted_on_time": 0, "submitted_late": 0,
+                                            "open_overdue": 1, "returned": 1}
+    assert rows["urban_mgmt"]["rates"]["on_time_rate"] == 0.0 and rows["urban_mgmt"]["label"] == "城市管理和综合执法局"
+    lead = {r["value"]: r for r in report["breakdowns"]["department"]["rows"]}
+    assert lead["eco_env"]["counts"]["dispatched"] == 2
+    assert "housing" not in lead and "urban_mgmt" not in lead
+    mine = (await client.get("/api/reports/monthly", params={"start": "2026-12-01", "department": "housing"},
+                             headers=tokens["supervisor1"])).json()
+    assert [r["value"] for r in mine["assisting"]["rows"]] == ["housing"]
