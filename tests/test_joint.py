@@ -228,3 +228,33 @@ async def test_each_department_counts_its_own_timeliness_in_the_kpis(client, tok
     mine = (await client.get("/api/reports/monthly", params={"start": "2026-12-01", "department": "housing"},
                              headers=tokens["supervisor1"])).json()
     assert [r["value"] for r in mine["assisting"]["rows"]] == ["housing"]
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_queues_keep_lead_and_assisting_work_apart(client, tokens, actors):
+    from core.listing import OrderFilter
+
+    number = await _joint(client, tokens)
+    solo = await _intake(client, tokens)
+    await _ok(client, tokens["dispatcher1"], solo, "dispatch", {"department": "housing"})
+    orders = client.platform.orders
+
+    async def listed(user: str, **criteria) -> set[str]:
+        page = await orders.listing(actors[user], OrderFilter(**criteria))
+        return {o["number"] for o in page["items"]}
+
+    assert await listed("housing_handler") == {number, solo}
+    assert await listed("housing_handler", status="dispatched", lead_only=True) == {solo}
+    assert await listed("housing_handler", open_part=True) == {number}
+    assert await listed("dispatcher1", open_part=True) == {number}
+    summary = (await orders.listing(actors["housing_handler"], OrderFilter(open_part=True)))["items"][0]
+    assert [(p["department_name"], p["status_label"]) for p in summary["parts"]] == [
+        ("住房和城乡建设局", "待签收"), ("城市管理和综合执法局", "待签收")]
+    await _ok(client, tokens["housing_handler"], number, "accept_part")
+    await _ok(client, tokens["housing_handler"], number, "submit_opinion", {"opinion": "已核查"})
+    assert await listed("housing_handler", open_part=True) == set()
+    assert await listed("housing_handler") == {number, solo}  # still its to read
+    assert await listed("dispatcher1", open_part=True) == {number}  # urban_mgmt's part is open
+    counts = await orders.count(actors["urban_handler"], {"assisting": OrderFilter(open_part=True),
+                                                          "accept": OrderFilter(status="dispatched", lead_only=True)})
+    assert counts == {"assisting": 1, "accept": 0}
