@@ -258,3 +258,14 @@ async def test_queues_keep_lead_and_assisting_work_apart(client, tokens, actors)
     counts = await orders.count(actors["urban_handler"], {"assisting": OrderFilter(open_part=True),
                                                           "accept": OrderFilter(status="dispatched", lead_only=True)})
     assert counts == {"assisting": 1, "accept": 0}
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_an_assisting_department_finds_the_order_by_its_words(client, tokens):
+    number = await _joint(client, tokens)
+    for user, found in (("housing_handler", True), ("eco_handler", True), ("hrss_handler", False)):
+        page = (await client.get("/api/orders", params={"q": "施工噪音"}, headers=tokens[user])).json()
+        assert (number in {o["number"] for o in page["items"]}) is found, user
+    await _ok(client, tokens["supervisor1"], number, "add_assisting", {"assisting": ["hrss"]})
+    page = (await client.get("/api/orders", params={"q": "施工噪音"}, headers=tokens["hrss_handler"])).json()
+    assert number in {o["number"] for o in page["items"]}
