@@ -35,6 +35,7 @@ from core.lifecycle import (
     Effect,
     OptionalText,
     Refusal,
+    Requirement,
     Text,
     _states,
 )
@@ -194,11 +195,14 @@ def _part_is_open(ctx: ActionContext) -> None:
         raise Refusal("该单位没有未办结的协办", 400, key="department")
 
 
-def _parts_settled(order: OrderRecord, now: dt.datetime) -> None:
-    """The lead answers once, with every assisting department's opinion in hand."""
-    waiting = open_parts(order)
-    if waiting:
-        raise Refusal(f"还有 {len(waiting)} 个协办单位未提交意见或退回，须全部办结（或由中心撤销协办）后再答复")
+def _parts_settled(label: str) -> Requirement:
+    """The lead answers once, with every assisting department's opinion in hand; an order is not
+    closed (merged, resolved on the call) over parts still open."""
+    def settled(order: OrderRecord, now: dt.datetime) -> None:
+        waiting = open_parts(order)
+        if waiting:
+            raise Refusal(f"还有 {len(waiting)} 个协办单位未提交意见或退回，须全部办结（或由中心撤销协办）后才能{label}")
+    return settled
 
 
 async def _attachments_on_order(ctx: ActionContext) -> None:
@@ -230,7 +234,8 @@ PART_ACTIONS: tuple[Action, ...] = (
 def joint_actions(actions: Iterable[Action], mode: str) -> tuple[Action, ...]:
     """The core's actions as a channel's joint-handling declaration makes them: ``forbidden`` leaves
     them as they are; ``allowed`` and ``required`` let dispatch name assisting departments (required:
-    at least one), keep the reply until every part is settled, and add the part actions."""
+    at least one), keep the reply (and a merge or an answer on the call) until every part is settled,
+    and add the part actions."""
     if mode == "forbidden":
         return tuple(actions)
     shaped = []
@@ -238,8 +243,8 @@ def joint_actions(actions: Iterable[Action], mode: str) -> tuple[Action, ...]:
         if action.name in ("dispatch", "redispatch") and action.effect is not None:
             action = msgspec.structs.replace(action, payload=JointDispatchPayload,
                                              effect=_dispatching(action.effect, required=mode == "required"))
-        elif action.name == "reply":
-            action = msgspec.structs.replace(action, requires=(*action.requires, _parts_settled))
+        elif action.name in ("reply", "merge", "resolve_at_intake"):
+            action = msgspec.structs.replace(action, requires=(*action.requires, _parts_settled(action.label)))
         shaped.append(action)
     return (*shaped, *PART_ACTIONS)
 

@@ -269,3 +269,16 @@ async def test_an_assisting_department_finds_the_order_by_its_words(client, toke
     await _ok(client, tokens["supervisor1"], number, "add_assisting", {"assisting": ["hrss"]})
     page = (await client.get("/api/orders", params={"q": "施工噪音"}, headers=tokens["hrss_handler"])).json()
     assert number in {o["number"] for o in page["items"]}
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_an_order_with_open_parts_is_not_closed_at_the_centre(client, tokens):
+    number = await _joint(client, tokens)
+    await _ok(client, tokens["eco_handler"], number, "return", {"reason": "不属于本单位职责"})
+    await _ok(client, tokens["dispatcher1"], number, "uphold_return")  # back to 待派单, the parts still open
+    other = await _intake(client, tokens)
+    merge = await _act(client, tokens["dispatcher1"], number, "merge", {"into": other})
+    assert merge.status_code == 409 and "才能合并" in merge.json()["detail"]
+    for code in ("housing", "urban_mgmt"):
+        await _ok(client, tokens["dispatcher1"], number, "withdraw_assisting", {"department": code, "reason": "并单"})
+    assert (await _act(client, tokens["dispatcher1"], number, "merge", {"into": other})).status_code == 200
