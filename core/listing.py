@@ -217,6 +217,14 @@ def _json_has(column: str, fragment: str) -> WhereRaw:
     return WhereRaw(f"CAST({column} AS TEXT) LIKE {{}}", f"%{fragment}%")
 
 
+def open_part(actor: Actor):
+    """协办未办结: for a department's handler, the orders on which its own part is open (待签收 or
+    协办中); for the centre, every order with an open part."""
+    if actor.role == "handler":
+        return assisted_by(actor.department, open_only=True)
+    return _json_has("assisting", '"status":"pending"') | _json_has("assisting", '"status":"accepted"')
+
+
 async def refresh_facts() -> None:
     """Fold the latest events into ``report_facts`` before a KPI filter reads them, so a list shows
     what the KPI tables computed a moment ago (it costs what changed since the last refresh)."""
@@ -312,8 +320,7 @@ class OrderLists:
         if f.lead_only and actor.role == "handler":
             where.append(Order.department == actor.department)
         if f.open_part:
-            where.append(assisted_by(actor.department, open_only=True) if actor.role == "handler"
-                         else _json_has("assisting", '"status":"pending"') | _json_has("assisting", '"status":"accepted"'))
+            where.append(open_part(actor))
         q = f.q.strip()
         if q:
             where.append(self._matching(q, actor))

@@ -255,6 +255,13 @@ async def test_queues_keep_lead_and_assisting_work_apart(client, tokens, actors)
     assert await listed("housing_handler", open_part=True) == set()
     assert await listed("housing_handler") == {number, solo}  # still its to read
     assert await listed("dispatcher1", open_part=True) == {number}  # urban_mgmt's part is open
+    api = {o["number"] for o in (await client.get("/api/orders", params={"part": "open"},
+                                                 headers=tokens["urban_handler"])).json()["items"]}
+    assert api == {number}
+    assert (await client.get("/api/orders", params={"part": "open"}, headers=tokens["housing_handler"])).json()["total"] == 0
+    assert (await client.get("/api/orders", params={"part": "open"}, headers=tokens["supervisor1"])).json()["total"] == 1
+    bad = await client.get("/api/orders", params={"part": "closed"}, headers=tokens["supervisor1"])
+    assert bad.status_code == 400
     counts = await orders.count(actors["urban_handler"], {"assisting": OrderFilter(open_part=True),
                                                           "accept": OrderFilter(status="dispatched", lead_only=True)})
     assert counts == {"assisting": 1, "accept": 0}
