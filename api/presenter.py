@@ -13,6 +13,7 @@ import msgspec
 
 from core.calendar import local_iso
 from core.channels import KINDS, SOURCES
+from core.joint import present_parts
 from core.lifecycle import status_label
 from core.listing import LIST_FLAGS
 from core.model import Actor, EventRecord, OrderRecord
@@ -43,6 +44,7 @@ def present(platform, order: OrderRecord, actor: Actor, events: list[EventRecord
         "suspended_at": local_iso(order.suspended_at),
         "status_before_suspend": order.status_before_suspend,
         "extensions": _local_instants(order.extensions), "supervisions": _local_instants(order.supervisions),
+        "assisting": present_parts(order.assisting, platform.sla.calendar, platform.orders.clock()),
         "flags": order.flags, "flag_labels": [LIST_FLAGS.get(f, f) for f in order.flags],
         "created_at": local_iso(order.created_at), "updated_at": local_iso(order.updated_at),
         "actions": [{"name": a.name, "label": a.label}

@@ -74,7 +74,7 @@ _STATE_CODES = {**{label: code for code, label in DEADLINE_STATE_LABELS.items()}
 Code = Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 Words = Annotated[str | None, Parameter(min_length=1, max_length=64)]
 ORDER_FILTERS = frozenset({"status", "channel", "department", "kind", "priority", "flag", "deadline", "area",
-                           "source", "q", "received_from", "received_to", "kpi", "kpi_from", "kpi_to",
+                           "source", "q", "received_from", "received_to", "kpi", "kpi_from", "kpi_to", "part",
                            "page", "page_size"})
 KpiName = Literal[tuple(KPI_FILTERS)]  # type: ignore[valid-type]
 
@@ -99,6 +99,8 @@ async def list_orders(
         "超期未办结量为 kpi_to 日终（kpi_to 为今天或以后时为此刻）仍未办结、办理时限已过且尚未答复（不用 kpi_from）"))] = None,
     kpi_from: Annotated[dt.date | None, Parameter(description="统计开始日期（本地日，YYYY-MM-DD）")] = None,
     kpi_to: Annotated[dt.date | None, Parameter(description="统计截止日期（本地日，含当天）")] = None,
+    part: Annotated[Literal["open"] | None, Parameter(description=(
+        "open 协办未办结：承办单位为本单位协办、尚未签收或提交协办意见的工单；中心为有协办未办结的工单"))] = None,
     page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
 ) -> OrderPage:
@@ -122,7 +124,7 @@ async def list_orders(
         actor, status=status, channel=channel, department=department, kind=kind, q=q,
         received_from=received_from, received_to=received_to, priority=priority, flag=flag,
         deadline=_STATE_CODES.get(deadline, deadline) if deadline else None, area=area, source=source,
-        kpi=kpi, kpi_from=kpi_from, kpi_to=kpi_to, page=page, page_size=page_size)
+        kpi=kpi, kpi_from=kpi_from, kpi_to=kpi_to, part=part, page=page, page_size=page_size)
     return OrderPage(items=[present(platform, o, actor) for o in found.items], total=found.total,
                      page=found.page, page_size=found.page_size, total_capped=found.total_capped)
 

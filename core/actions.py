@@ -15,7 +15,8 @@ import msgspec
 from core.db import write_transaction
 from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, NotFound
 from core.intake import convert, nul_errors
-from core.lifecycle import EVENT_DETAILS, STATUSES, Action, ActionContext, Refusal
+from core.joint import mirror_parts
+from core.lifecycle import EVENT_DETAILS, STATUSES, Action, ActionContext, Refusal, part_status
 from core.model import ROLES, Actor, EventRecord, OrderRecord
 from core.tables import Order
 
@@ -74,6 +75,8 @@ class ActionDesk:
                     raise Conflict("工单已被他人处理，请刷新后重试")
                 after = msgspec.structs.replace(order, **changes)
                 await self.service.index.changed(order, after)
+                if "assisting" in changes:  # the parts table lists and reports read follows the order
+                    await mirror_parts(order.id, changes["assisting"])
             data = {**msgspec.to_builtins(parsed), **decided}
             reason = data.get("reason") or data.get("note") or data.get("text") or ""
             sent = await service.record_event(after, name, actor, order.status, target, reason, data, now)
@@ -88,6 +91,8 @@ class ActionDesk:
             raise Forbidden(f"{ROLES.get(actor.role, actor.role)}不能执行「{action.label}」")
         if action.department_bound and actor.role == "handler" and actor.department != order.department:
             raise Forbidden(f"只有承办单位本单位的人员才能执行「{action.label}」")
+        if action.part_bound and part_status(order, actor.department) not in action.part_bound:
+            raise Forbidden(f"只有本单的协办单位人员才能执行「{action.label}」")
 
     async def _validate(self, action: Action, ctx: ActionContext) -> None:
         """The action's validators and requirements, then the channel's veto (which may read its

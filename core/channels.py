@@ -111,7 +111,15 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     # a channel naming one gets a public page of answered, consented requests (personal data masked).
     consent_field: str | None = None
     default: bool = False  # the line an order belongs to when nothing names a channel (one only)
+    # 联合办理 (core/joint.py): whether a dispatch may name assisting (协办) departments besides the lead
+    joint_handling: str = "allowed"  # one of JOINT_HANDLING
 
+
+JOINT_HANDLING: dict[str, str] = {
+    "allowed": "可联合办理",  # a dispatcher may name assisting departments, or none
+    "required": "须联合办理",  # every dispatch names at least one assisting department
+    "forbidden": "不联合办理",  # one department handles each order alone
+}
 
 FLAGS: dict[str, str] = {
     "mass_incident": "群体性事件预警",

@@ -491,7 +491,8 @@ class Generator:
                 "department": None, "suggested_department": department,
                 "suggestion_reason": f"问题分类「{level1}」由该单位办理", "priority": priority,
                 "received_at": received, "rating": None, "external_id": None, "rework_count": 0,
-                "merged_into": None, "suspended_at": None, "extensions": [], "supervisions": [], "flags": [],
+                "merged_into": None, "suspended_at": None, "extensions": [], "supervisions": [],
+                "flags": [], "assisting": [],
                 "sla_limits": None,  # history counts by the plugins' own limits
                 "version": 1, "created_at": received, "updated_at": received, "legacy_number": None,
             }

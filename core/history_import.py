@@ -588,7 +588,7 @@ class Checker:
             "suggested_department": department, "suggestion_reason": f"{IMPORT_ACTOR}：原承办单位" if department else "",
             "priority": "normal", "received_at": received, "deadlines": deadlines, "rating": rating,
             "external_id": None, "rework_count": 0, "merged_into": None, "suspended_at": None,
-            "extensions": [], "supervisions": [], "flags": flags, "sla_limits": limits,
+            "extensions": [], "supervisions": [], "flags": flags, "assisting": [], "sla_limits": limits,
             "due_at": summary["due_at"], "at_risk_at": summary["at_risk_at"],
             "version": sum(1 for e in events if e[4] != e[5]), "created_at": received,
             "updated_at": max(e[-1] for e in events), "legacy_number": number,

@@ -178,6 +178,8 @@ class Action(msgspec.Struct, frozen=True, kw_only=True):
     target: str | Callable[[ActionContext], str] | None  # None: a side step, status unchanged
     roles: frozenset[str]
     department_bound: bool = False  # a handler must belong to the order's department
+    # a handler must belong to an assisting (协办) department whose part is in one of these statuses
+    part_bound: frozenset[str] = frozenset()
     payload: type[msgspec.Struct] = Note
     reveals_contact: bool = False  # the answer shows the citizen's full phone number (audited)
     citizen_label: str = ""  # how a side step reads on the citizen's timeline; empty keeps it internal
@@ -279,6 +281,11 @@ def rated_badly(order: OrderRecord) -> bool:
     rating = order.rating
     return bool(rating) and rating.get("valid", True) and not (
         rating["satisfaction"] in GOOD_SATISFACTION and rating["resolved"])
+
+
+def part_status(order: OrderRecord, department: str | None) -> str | None:
+    """The status of ``department``'s assisting part (协办) on the order; None when it has none."""
+    return next((p["status"] for p in order.assisting if p["department"] == department), None)
 
 
 def status_label(order: OrderRecord) -> str:
@@ -639,6 +646,8 @@ class Lifecycle:
             if action.reveals_contact and _reporter_hidden(channel, actor):
                 continue
             if action.department_bound and actor.role == "handler" and actor.department != order.department:
+                continue
+            if action.part_bound and part_status(order, actor.department) not in action.part_bound:
                 continue
             try:
                 for requirement in action.requires:

@@ -25,11 +25,12 @@ from core.confidential import HIDDEN
 from core.db import read_transaction
 from core.difficult import FLAGS as DIFFICULT_FLAGS
 from core.errors import FieldError, Forbidden, InvalidInput
+from core.joint import PART_STATUSES
 from core.lifecycle import OPEN_STATUSES, STATUSES
 from core.model import Actor
 from core.reports import kpis
 from core.reports.periods import epoch
-from core.visibility import mask_phone, scope
+from core.visibility import assisted_by, mask_phone, scope
 from core.tables import Department, Order
 
 REPEAT_CALLER_DAYS = 30  # DESIGN.md: 重复来电 is the same caller within 30 days
@@ -68,7 +69,7 @@ SUMMARY_COLUMNS = (Order.id, Order.number, Order.channel, Order.kind, Order.sour
                    Order.citizen_name, Order.citizen_phone, Order.anonymous, Order.area, Order.category,
                    Order.status, Order.department, Order.suggested_department, Order.suggestion_reason,
                    Order.priority, Order.received_at, Order.due_at, Order.at_risk_at, Order.flags,
-                   Order.rework_count, Order.rating, Order.updated_at, Order.version)
+                   Order.rework_count, Order.rating, Order.updated_at, Order.version, Order.assisting)
 
 Short = Annotated[str, msgspec.Meta(max_length=64)]
 
@@ -103,6 +104,8 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     pending_extension: bool = False  # an extension waiting for the centre
     rework: bool = False  # sent back at least once
     open_only: bool = False
+    lead_only: bool = False  # a handler: the orders its department leads (主办), not those it assists
+    open_part: bool = False  # an assisting part still open (待签收/协办中): a handler's own, or any for the centre
 
 
 _NO_FILTER = OrderFilter()
@@ -217,6 +220,14 @@ def _json_has(column: str, fragment: str) -> WhereRaw:
     return WhereRaw(f"CAST({column} AS TEXT) LIKE {{}}", f"%{fragment}%")
 
 
+def open_part(actor: Actor):
+    """协办未办结: for a department's handler, the orders on which its own part is open (待签收 or
+    协办中); for the centre, every order with an open part."""
+    if actor.role == "handler":
+        return assisted_by(actor.department, open_only=True)
+    return _json_has("assisting", '"status":"pending"') | _json_has("assisting", '"status":"accepted"')
+
+
 async def refresh_facts() -> None:
     """Fold the latest events into ``report_facts`` before a KPI filter reads them, so a list shows
     what the KPI tables computed a moment ago (it costs what changed since the last refresh)."""
@@ -309,6 +320,10 @@ class OrderLists:
             where.append(_json_has("extensions", '"status":"requested"'))
         if f.rework:
             where.append(Order.rework_count > 0)
+        if f.lead_only and actor.role == "handler":
+            where.append(Order.department == actor.department)
+        if f.open_part:
+            where.append(open_part(actor))
         q = f.q.strip()
         if q:
             where.append(self._matching(q, actor))
@@ -473,6 +488,9 @@ class OrderLists:
             "received_at": row["received_at"], "deadline": self.deadline_of(row["due_at"], row["at_risk_at"]),
             "flags": [LIST_FLAGS.get(f, f) for f in row["flags"] or ()], "rework_count": row["rework_count"],
             "rating": row["rating"], "version": row["version"],
+            "parts": [{"department": p["department"], "department_name": names.get(p["department"], ""),
+                       "status": p["status"], "status_label": PART_STATUSES[p["status"]]}
+                      for p in row.get("assisting") or ()],
             "_phone": "" if protected else row["citizen_phone"],  # for duplicate checks; never rendered
         }
 

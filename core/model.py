@@ -99,6 +99,7 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     extensions: list[dict[str, Any]] = []
     supervisions: list[dict[str, Any]] = []
     flags: list[str] = []
+    assisting: list[dict[str, Any]] = []  # 协办: the assisting departments' parts (core/joint.py)
     sla_limits: dict[str, Any] | None = None  # the time limits it was received under
     due_at: dt.datetime | None = None
     at_risk_at: dt.datetime | None = None

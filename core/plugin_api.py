@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from core.attachments import AttachmentRecord
 from core.clock import SHANGHAI, now
-from core.channels import KINDS, Assessment, Channel, CitizenWording, Panel, SlaDefaults, field
+from core.channels import JOINT_HANDLING, KINDS, Assessment, Channel, CitizenWording, Panel, SlaDefaults, field
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.hookspecs import hookimpl
 from core.jobs import Job
@@ -37,7 +37,7 @@ from core.reports.channel_api import sum_details
 from core.routing import RuleSpec
 
 __all__ = [
-    "SHANGHAI", "KINDS", "Assessment", "Channel", "CitizenWording", "Panel", "SlaDefaults", "field", "FieldError", "NotFound",
+    "SHANGHAI", "JOINT_HANDLING", "KINDS", "Assessment", "Channel", "CitizenWording", "Panel", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "Job", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
     "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key", "sum_details",

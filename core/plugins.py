@@ -19,8 +19,9 @@ import msgspec
 import pluggy
 
 from core import hookspecs
-from core.channels import KINDS, Channel, SlaDefaults, describe_fields
+from core.channels import JOINT_HANDLING, KINDS, Channel, SlaDefaults, describe_fields
 from core.difficult import DIFFICULT_ACTIONS
+from core.joint import joint_actions
 from core.lifecycle import CORE_ACTIONS, Lifecycle
 
 ENTRY_POINT_GROUP = "huying.channels"
@@ -145,6 +146,8 @@ class Channels:
             refuse(f"保密字段不是本渠道的字段：{', '.join(stray)}")
         if channel.consent_field is not None and getattr(fields.get(channel.consent_field), "type", None) != "boolean":
             refuse(f"公开同意字段 {channel.consent_field} 须是本渠道的布尔字段")
+        if channel.joint_handling not in JOINT_HANDLING:
+            refuse(f"联合办理声明 joint_handling 须取自 {', '.join(JOINT_HANDLING)}，不认识：{channel.joint_handling!r}")
         try:
             self.lifecycle(channel.code)
         except (ValueError, TypeError) as exc:
@@ -197,7 +200,8 @@ class Channels:
         if code not in self._lifecycles:
             channel = self._channels[code]
             extra = [a for actions in self.hook(code, "workflow_actions")(channel=channel) for a in actions]
-            self._lifecycles[code] = Lifecycle([*CORE_ACTIONS, *DIFFICULT_ACTIONS, *extra])
+            self._lifecycles[code] = Lifecycle([*joint_actions(CORE_ACTIONS, channel.joint_handling),
+                                                *DIFFICULT_ACTIONS, *extra])
         return self._lifecycles[code]
 
 

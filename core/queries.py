@@ -16,7 +16,7 @@ from core.attachments import AttachmentRecord
 from core.db import read_transaction
 from core.errors import NotFound
 from core.intake import as_record
-from core.listing import COUNT_CAP, KPI_DIMENSIONS, handle_overdue, kpi_clause, refresh_facts
+from core.listing import COUNT_CAP, KPI_DIMENSIONS, handle_overdue, kpi_clause, open_part, refresh_facts
 from core.search import ORDER_INDEX
 from core.model import Actor, EventRecord, OrderRecord
 from core.tables import Attachment, Order, OrderEvent
@@ -68,14 +68,15 @@ class OrderQueries:
                      priority: str | None = None, flag: str | None = None, deadline: str | None = None,
                      area: str | None = None, source: str | None = None,
                      kpi: str | None = None, kpi_from: dt.date | None = None, kpi_to: dt.date | None = None,
-                     page: int = 1, page_size: int = 20) -> OrderPage:
+                     part: str | None = None, page: int = 1, page_size: int = 20) -> OrderPage:
         """One page of the orders this actor may see. ``deadline`` is the state of the open deadlines:
         "overdue" (超期: one is past due), "at_risk" (临期: one has used 80 % of its time), "normal";
         or "handle_overdue" (办理超期: what the KPI 超期未办结量 counts now, ``core.listing.handle_overdue``).
         ``kpi`` (with ``kpi_from``/``kpi_to``, checked by ``core.listing.kpi_errors``) keeps the orders
-        that KPI count counts, exactly as the console's order list does."""
+        that KPI count counts, exactly as the console's order list does. ``part="open"``: 协办未办结
+        (``core.listing.open_part``)."""
         filtered = any(v is not None for v in (status, channel, department, kind, priority, flag, deadline, area,
-                                                source, received_from, received_to, kpi))
+                                                source, received_from, received_to, kpi, part))
         if q and q.strip() and not filtered and page * page_size <= COUNT_CAP:
             found = await self._newest_matches(actor, q, page, page_size)
             if found is not None:
@@ -86,6 +87,8 @@ class OrderQueries:
                               (Order.area, area), (Order.source, source)):
             if value:
                 where.append(column == value)
+        if part == "open":
+            where.append(open_part(actor))
         if flag:  # the flags JSON array holds each flag quoted, in both backends' JSON text
             escaped = flag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             where.append(WhereRaw(_FLAG_SQL[self.service.engine.engine_type], f'%"{escaped}"%'))

@@ -294,8 +294,8 @@ KNOWLEDGE_INDEX = TextIndex("knowledge_search")
 
 def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value) -> list[str]:
     """Everything an order is found by. Phones, a protected reporter and confidential fields go in
-    only as keyed hashes (``open_sealed`` opens what is sealed at rest); the department's token marks
-    whose order it is."""
+    only as keyed hashes (``open_sealed`` opens what is sealed at rest); the departments' tokens mark
+    whose order it is (the lead's and its assisting departments')."""
     confidential = set(channel.confidential) if channel else set()
     plain = [order.number, order.subject, order.content, order.address, order.area, order.category,
              order.citizen_name, getattr(order, "legacy_number", None)]
@@ -316,9 +316,15 @@ def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value)
     if phone and (token := sealed.phone(phone)):
         hidden.append(token)
     words = tokens("\n".join(p for p in plain if p))
-    if order.department:
-        words.append(department_token(order.department))
+    for department in sorted(_departments_of(order)):  # the lead's, and each assisting one's (协办)
+        words.append(department_token(department))
     return words + hidden
+
+
+def _departments_of(order) -> set[str]:
+    """The departments that may find the order: its lead and every department with a part of it."""
+    found = {p["department"] for p in getattr(order, "assisting", None) or ()}
+    return found | ({order.department} if order.department else set())
 
 
 class OrderSearch:
@@ -374,7 +380,8 @@ class OrderSearch:
 
     async def changed(self, before, after) -> None:
         """Keep the document in step with an action's change, inside the action's transaction."""
-        if any(getattr(before, f) != getattr(after, f) for f in _TEXT_FIELDS):
+        if any(getattr(before, f) != getattr(after, f) for f in _TEXT_FIELDS) or (
+                (before.assisting or after.assisting) and _departments_of(before) != _departments_of(after)):
             await self.put(after.id, self.words(after))
         elif before.department != after.department:
             await ORDER_INDEX.retag(self.engine, after.id,

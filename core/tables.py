@@ -92,6 +92,7 @@ class Order(Table, tablename="orders"):
     extensions = JSON(default=[])  # 延期: requested → approved / rejected
     supervisions = JSON(default=[])  # 督办/催办: issued → answered
     flags = JSON(default=[])  # early-warning marks set at intake (e.g. mass incident)
+    assisting = JSON(default=[])  # 协办: the assisting departments' parts (core/joint.py)
     # the time limits in force when it was received (core/sla_rules.py): its later deadlines count by
     # them, not by a rule changed since; null for orders from before, which count by the plugin's
     sla_limits = JSON(null=True, default=None)
@@ -595,3 +596,16 @@ class Netboard(Table, tablename="netboards"):
 
 
 MEETING_TABLES = (Meeting, MeetingOrder, MeetingDepartment, MeetingDecision)
+
+
+class AssistingPart(Table, tablename="assisting_parts"):
+    """协办: one assisting department's part of an order, mirrored from ``orders.assisting`` by the
+    action that changes it (core/joint.py), so a department's lists and the reports find parts by
+    department without reading every order's JSON."""
+
+    order_id = BigInt(index=True)
+    department = Varchar(length=64, index=True)
+    status = Varchar(length=16)
+    assigned_at = Timestamptz(index=True)
+    due = Timestamptz()
+    settled_at = Timestamptz(null=True, default=None)

@@ -1,7 +1,7 @@
 """Who may see which orders, and how much of the citizen they see.
 
-A handler sees only its own department's orders, an API key only its channels', the centre all of
-them: ``visible`` answers for one order and ``scope`` gives the same rule as query clauses, so every
+A handler sees only its own department's orders and those it assists (协办), an API key only its
+channels', the centre all of them: ``visible`` answers for one order and ``scope`` gives the same rule as query clauses, so every
 list, count, search and export applies it. ``identity`` decides how much of the citizen an actor sees:
 phones masked outside an audited reveal, a protected reporter and confidential fields hidden from
 everyone outside the centre.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+from piccolo.columns.combination import WhereRaw
 
 from core.confidential import HIDDEN, Sealer
 from core.errors import Forbidden
@@ -20,7 +21,8 @@ from core.tables import Order
 
 
 def visible(order: OrderRecord | dict, actor: Actor) -> bool:
-    """A handler sees its own department's orders; an API key its own channels'; a citizen only
+    """A handler sees its own department's orders and those on which it has an assisting part (协办,
+    open or settled); an API key its own channels'; a citizen only
     the order whose query code they gave; the system's own jobs and the city platform's follow-ups
     every order."""
     if actor.kind == "system":
@@ -31,7 +33,8 @@ def visible(order: OrderRecord | dict, actor: Actor) -> bool:
         number = order["number"] if isinstance(order, dict) else order.number
         return actor.proven_order is not None and number == actor.proven_order
     if actor.role == "handler":
-        return department == actor.department
+        parts = (order.get("assisting") if isinstance(order, dict) else order.assisting) or []
+        return department == actor.department or any(p["department"] == actor.department for p in parts)
     if actor.kind == "api_key":
         return actor.may_use_channel(channel)
     return actor.role in CENTRE_ROLES
@@ -40,7 +43,7 @@ def visible(order: OrderRecord | dict, actor: Actor) -> bool:
 def scope(actor: Actor) -> list[Any]:
     """``visible`` as where-clauses on ``orders``; refuses an actor who may list no orders."""
     if actor.role == "handler":
-        return [Order.department == actor.department]
+        return [(Order.department == actor.department) | assisted_by(actor.department)]
     if actor.role == "citizen" and actor.proven_order:
         return [Order.number == actor.proven_order]
     if actor.kind == "api_key":
@@ -48,6 +51,13 @@ def scope(actor: Actor) -> list[Any]:
     if actor.role not in CENTRE_ROLES:
         raise Forbidden("无权查看工单")
     return []
+
+
+def assisted_by(department: str | None, *, open_only: bool = False) -> WhereRaw:
+    """The orders on which ``department`` has an assisting part (协办; only open ones: 待签收, 协办中)."""
+    status = " AND status IN ('pending', 'accepted')" if open_only else ""
+    return WhereRaw(f"orders.id IN (SELECT order_id FROM assisting_parts WHERE department = {{}}{status})",
+                    department or "")
 
 
 def mask_phone(phone: str) -> str:

@@ -33,7 +33,7 @@ from tests.test_browser import driver, screenshots, server  # noqa: F401  (fixtu
 
 ROLE_USERS = ("agent1", "dispatcher1", "housing_handler", "supervisor1", "admin1")
 NAMES = {"agent1": "小周", "dispatcher1": "老陈", "housing_handler": "住建小李", "supervisor1": "王督办",
-         "admin1": "刘工"}
+         "admin1": "刘工", "eco_handler": "环保小王", "urban_handler": "城管小赵"}
 # Pages another change owns right now: visited, but their codes are reported rather than failed on.
 SKIPPED = {"/console/kpis"}
 # Where a code is the thing shown on purpose: the account list shows the usernames people sign in
@@ -100,7 +100,14 @@ async def shift(platform) -> dict[str, str]:
             name="web", role="citizen", kind="citizen"))
         number = orders[channel.code] = made.number
         hotline = hotline or number
-        await platform.orders.act(number, "dispatch", {"department": "housing", "note": "请核实"}, dispatcher)
+        joint = {"assisting": ["eco_env", "urban_mgmt"]} if channel.default else {}  # 联合办理 on the hotline's
+        await platform.orders.act(number, "dispatch", {"department": "housing", "note": "请核实", **joint}, dispatcher)
+        if joint:
+            eco = Actor(name="eco_handler", role="handler", department="eco_env")
+            await platform.orders.act(number, "accept_part", {}, eco)
+            await platform.orders.act(number, "submit_opinion", {"opinion": "已派员核查"}, eco)
+            await platform.orders.act(number, "return_part", {"reason": "不属于本单位职责"},
+                                      Actor(name="urban_handler", role="handler", department="urban_mgmt"))
         await platform.orders.act(number, "accept", {}, handler)
         await platform.orders.act(number, "comment", {"text": "已电话联系来电人"}, handler)
         await platform.orders.act(number, "sla_mark", {"deadline": "handle", "state": "at_risk", "escalate": "urge",

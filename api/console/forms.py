@@ -35,7 +35,7 @@ def read_values(form: Any, fields: list[FormField]) -> tuple[dict[str, Any], dic
     data: dict[str, Any] = {}
     values: dict[str, Any] = {}
     for f in fields:
-        if f.type == "multi_choice" or f.widget == "attachments":
+        if f.type == "multi_choice" or f.widget in ("attachments", "departments"):
             picked = [v for v in form.getall(f.name, []) if isinstance(v, str) and v]
             values[f.name] = picked
             value: Any = picked or None

@@ -184,7 +184,8 @@ def _list_params(request: Request) -> dict[str, Any]:
             continue
         if key == "statuses":
             params[key] = tuple(v for v in value.split(",") if v)
-        elif key in ("unrated", "rated_badly", "open_supervision", "pending_extension", "rework", "open_only"):
+        elif key in ("unrated", "rated_badly", "open_supervision", "pending_extension", "rework", "open_only",
+                   "lead_only", "open_part"):
             params[key] = value in ("1", "true", "on")
         else:
             params[key] = value[:200]
@@ -284,7 +285,8 @@ def _action_fields(platform, order: dict, action) -> list:
     return fields
 
 
-def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, str]) -> list[dict]:
+def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, str],
+              files: dict[str, str] | None = None) -> list[dict]:
     lifecycle = platform.channels.lifecycle(order["channel"])
     shown = []
     for e in order.get("events", []):
@@ -297,8 +299,14 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
         for key, value in (e["payload"] or {}).items():
             if value in ("", None, [], {}) or key in ("reason", "note", "text") and value == e["reason"]:
                 continue
+            if e["action"] == "attach" and key not in ("filename", "size"):  # its storage key, type, uploader
+                continue
             if key == "department":
                 value = names.get(value, value)
+            elif key == "assisting" and isinstance(value, list):  # departments named by a dispatch
+                value = "、".join(names.get(v, "（已删除的单位）") for v in value)
+            elif key == "attachments" and isinstance(value, list) and files is not None:
+                value = "、".join(files.get(v, "附件") for v in value)
             elif isinstance(value, str) and value in choices.get(key, {}):
                 value = choices[key][value]
             elif isinstance(value, bool):
@@ -357,7 +365,8 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         fields=[(f.label, _choice_labels(f, order["details"].get(f.name)))
                 for f in describe_fields(channel.fields if channel else None)
                 if order["details"].get(f.name) not in (None, "", [])],
-        timeline=_timeline(platform, order, names, people), people=people, attachments=attachments, actions=actions, reveal=reveal,
+        timeline=_timeline(platform, order, names, people, {a["key"]: a["filename"] for a in attachments}),
+        people=people, attachments=attachments, actions=actions, reveal=reveal,
         panels=panels, values=values or {}, errors=errors or {}, general=(errors or {}).get(GENERAL, ""),
         banner=banner, banner_kind=banner_kind, departments=await _departments(), duplicates=duplicates,
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
@@ -597,7 +606,7 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
         await platform.orders.mark_duplicates(result["items"])
         return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(),
                            q="", outcome=outcome, status_code=200 if done or not failed else 409)
-    result = await platform.orders.listing(actor, OrderFilter(status="dispatched"), sort="due", page_size=50)
+    result = await platform.orders.listing(actor, OrderFilter(status="dispatched", lead_only=True), sort="due", page_size=50)
     return await _page(request, actor, "accept.html", result=result, outcome=outcome,
                        status_code=200 if done or not failed else 409)
 
@@ -605,7 +614,7 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
 @get("/accept")
 async def accept_queue(request: Request) -> Response:
     actor = await current_actor(request)
-    result = await _platform(request).orders.listing(actor, OrderFilter(status="dispatched"), sort="due", page_size=50)
+    result = await _platform(request).orders.listing(actor, OrderFilter(status="dispatched", lead_only=True), sort="due", page_size=50)
     return await _page(request, actor, "accept.html", result=result, outcome=None)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from core import clock, difficult
 from core.channels import KINDS, SOURCES
-from core.reports import facts, kpis
+from core.reports import assisting, facts, kpis
 from core.reports.periods import Period, local_iso, running
 from core.reports.tables import ReportFact
 from core.tables import Department
@@ -155,6 +155,7 @@ async def kpi_tables(platform, kind: str, start: dt.date, dimensions: tuple[str,
     return {"kind": kind, "period": current.as_dict(), "counts": now["counts"], "rates": now["rates"],
             "previous": previous, "change": {"previous": _compare(now, previous)}, "directions": directions(),
             "breakdowns": await _breakdowns(platform, current, {}, dimensions),
+            "assisting": await assisting.by_department(current),
             "definitions": kpis.definitions(), "generated_at": local_iso(clock.now())}
 
 
@@ -190,6 +191,7 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
         "change": {"previous": _compare(now, previous), "year_before": _compare(now, year_before)},
         "directions": directions(),
         "breakdowns": breakdowns,
+        "assisting": await assisting.by_department(current, filters),
         "ranking": [{"rank": i + 1, "department": r["value"], "label": r["label"], "counts": r["counts"],
                      "rates": r["rates"]} for i, r in enumerate(ranking)],
         "ranking_rule": "按按时办结率从高到低，相同时按满意率",
