@@ -1,6 +1,7 @@
 """Notices to staff: one outbox topic for every message the platform sends its own people.
 
-The SLA sweep's 临期/超期 notices, new early warnings and knowledge answers about to lapse are all
+The SLA sweep's 临期/超期 notices, a 督办 issued to a department, an order a department returned, new
+early warnings, the monthly and annual reports when they are generated, and knowledge answers about to lapse are all
 written here with the change that causes them. Delivery (``core.builtins.notifications``) records
 each one for ``GET /api/notifications`` and, when ``HUYING_NOTIFY_URL`` is set, also posts it to the
 centre's messaging gateway. A recipient is ``department:<code>`` or ``role:<role>``.
@@ -15,6 +16,9 @@ TEMPLATES: dict[str, str] = {  # template name: the text, filled from the notice
     "sla": "工单{number}「{subject}」{note}",
     "warning": "预警：{title}。{explanation}",
     "knowledge_expiring": "知识「{question}」将于 {valid_until} 失效，请及时修订",
+    "report_ready": "{title}已生成（第 {version} 版），可在统计报表中查看、下载 Excel 和文字材料：{link}",
+    "returned": "工单{number}「{subject}」被{department_name}退回：{reason}",
+    "supervision": "工单{number}「{subject}」被督办：{reason}",
 }
 
 

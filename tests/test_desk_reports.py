@@ -8,6 +8,7 @@ import io
 import re
 
 import openpyxl
+import pytest
 from docx import Document
 
 from tests.test_console import people  # noqa: F401  (the signed-in staff fixture)
@@ -86,3 +87,24 @@ async def test_reports_are_for_supervisors_and_admins_and_the_api_gives_the_docx
     assert answer.status_code == 200 and Document(io.BytesIO(answer.content)).paragraphs
     bad = await client.get("/api/reports/weekly?format=pdf", headers=tokens["supervisor1"])
     assert bad.status_code == 400 and bad.json()["extra"][0]["key"] == "format"
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_the_scheduled_monthly_and_annual_reports_reach_supervisors_and_admins_as_notices(client, platform, tokens):
+    from core.jobs import deliver_outbox
+    from core.reports import schedule
+
+    await schedule.tick(platform)
+    await deliver_outbox(platform)
+    notices = (await client.get("/api/notifications", headers=tokens["supervisor1"])).json()["items"]
+    texts = [n["text"] for n in notices if n["template"] == "report_ready"]
+    assert any("2026年11月月报已生成（第 1 版）" in t and "/console/reports?period=monthly&start=2026-11-01" in t
+               for t in texts), texts
+    assert any("2025年年报已生成" in t for t in texts)
+    assert not any("周报" in t or "日报" in t for t in texts)  # the others are stored, not announced
+    admin = (await client.get("/api/notifications", headers=tokens["admin1"])).json()["items"]
+    assert sum(n["template"] == "report_ready" for n in admin) == 2
+    await schedule.tick(platform)  # the same day again: nothing stored, nothing announced twice
+    await deliver_outbox(platform)
+    again = (await client.get("/api/notifications", headers=tokens["supervisor1"])).json()["items"]
+    assert len([n for n in again if n["template"] == "report_ready"]) == 2

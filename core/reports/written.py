@@ -246,10 +246,12 @@ def document(report: dict[str, Any], facts: dict[str, Any], labels: dict[str, di
            f"（环比{_change(change['previous']['satisfaction_rate'], rate=True)}，"
            f"同比{_change(change['year_before']['satisfaction_rate'], rate=True)}）；"
            f"已解决 {_n(counts['resolved'])} 件，解决率 {_pct(rates['resolution_rate'])}；回访率 {_pct(rates['callback_rate'])}。")
-    rated = sorted((r for r in departments if r["rates"]["satisfaction_rate"] is not None),
+    overall = rates["satisfaction_rate"]
+    rated = sorted((r for r in departments if r["rates"]["satisfaction_rate"] is not None
+                    and overall is not None and r["rates"]["satisfaction_rate"] < overall),
                    key=lambda r: (r["rates"]["satisfaction_rate"], r["value"]))
     if rated:
-        w.para("满意率较低的单位：" + "、".join(
+        w.para("满意率低于全区平均的单位：" + "、".join(
             f"{r['label']}（{_pct(r['rates']['satisfaction_rate'])}，有效评价 {_n(r['counts']['valid_ratings'])} 件）"
             for r in rated[:PERFORMERS]) + "。")
 
