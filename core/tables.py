@@ -505,3 +505,11 @@ class SignInAddress(Table, tablename="sign_in_addresses"):
     username = Varchar(length=64, index=True)
     address = Varchar(length=64)
     last_at = Timestamptz(default=TimestamptzNow())
+
+
+class NoticeRead(Table, tablename="notice_reads"):
+    """How far a member of staff has read the notices addressed to them: the newest one's id when they
+    last opened their list (the console counts the ones after it)."""
+
+    username = Varchar(length=64, unique=True)
+    last_seen = BigInt(default=0)

@@ -38,6 +38,7 @@ from api.console.forms import (
 from api.console.callbacks import CALLBACK_ROUTES, back_to_queue, desk
 from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
+from api.console.notices import NOTICE_ROUTES
 from api.console.reports import REPORT_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
 from api.console.panels import order_panels
@@ -46,7 +47,7 @@ from api.console.session import COOKIE, NotSignedIn, current_actor
 from api.web.protection import csrf_middleware, security_headers
 from api.web.tracking import publishes_replies
 from api.client import client_address
-from core import access_audit
+from core import access_audit, notices
 from core.auth import active_user
 from core.users import display_names
 from core.channels import KINDS, SOURCES, describe_fields
@@ -95,6 +96,7 @@ async def _page(request: Request, actor: Actor | None, name: str, *, status_code
     context.setdefault("calendar_banner", calendar_banner(_platform(request), actor))
     if actor and "people" not in context:
         context["people"] = await display_names()
+    context.setdefault("notices_unread", await notices.unread(actor) if actor else 0)
     return _console(request).render(request, name, status_code=status_code, me=actor, nav=nav,
                                     my_department=names.get(actor.department or "", "") if actor else "", **context)
 
@@ -650,7 +652,8 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *REPORT_ROUTES],
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *REPORT_ROUTES,
+                        *NOTICE_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,

@@ -1,0 +1,28 @@
+"""The management desk: how far each member of staff has read their notices (the console's count of
+new ones)."""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine import engine_finder
+
+ID = "2026-12-07T10:00:00:000086"
+VERSION = "1.38.0"
+DESCRIPTION = "Notices read: the last staff notice each user has seen."
+
+ID_COLUMN = {"postgres": "id SERIAL PRIMARY KEY", "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT"}
+STATEMENTS = (
+    "CREATE TABLE IF NOT EXISTS notice_reads ({id}, username VARCHAR(64) NOT NULL UNIQUE, "
+    "last_seen BIGINT NOT NULL DEFAULT 0)",
+)
+
+
+async def forwards():
+    manager = MigrationManager(migration_id=ID, app_name="core", description=DESCRIPTION)
+
+    async def create():
+        engine = engine_finder()
+        id_column = ID_COLUMN["postgres" if engine.engine_type == "postgres" else "sqlite"]
+        for sql in STATEMENTS:
+            await engine.run_ddl(sql.format(id=id_column))
+
+    manager.add_raw(create)
+    return manager
