@@ -15,7 +15,7 @@ from api.presenter import present
 from api.schemas import errors
 from api.live_stream import event_stream
 from api.security import SECURED, require_role
-from core import city, outbox
+from core import city, notices, outbox
 from core.builtins.notifications import recipients_for
 from core.errors import Forbidden, NotFound
 from core.model import CENTRE_ROLES, Actor
@@ -178,8 +178,7 @@ async def _listener(request: Request) -> Actor:
      summary="通知的实时推送（服务器发送事件，event: notice，data 为 JSON：text、href），工作台会话或 Bearer 令牌")
 async def notification_stream(request: Request) -> ServerSentEvent:
     actor = await _listener(request)
-    topics = [f"user:{actor.name}", *recipients_for(actor)]
-    return event_stream(request.app.state.platform.live, topics)
+    return event_stream(request.app.state.platform.live, notices.topics(actor))
 
 
 @get("/api/sms", tags=["通知"], summary="短信记录（已发送、仅记录、退订、限流）")

@@ -70,6 +70,11 @@ def recipients(actor) -> list[str]:
     return found
 
 
+def topics(actor) -> list[str]:
+    """The live topics a user's browser listens to: their own, their role's, their department's."""
+    return [f"user:{actor.name}", *recipients(actor)]
+
+
 def _addressed(actor):
     from core.tables import TextMessage
 

@@ -42,6 +42,7 @@ KPI_DIMENSIONS = ("department", "channel", "area")
 DIMENSION_FILTERS = {"department": "department", "channel": "channel", "area": "area"}
 KNOWLEDGE_PANEL_SIZE = 5
 BOARD_REFRESH_SECONDS = {"page": 60, "wall": 30}  # the board reads its figures again this often
+WALL_HOURS = 12
 WARNINGS_RESCAN = dt.timedelta(minutes=1)  # the reports job scans every minute; a page view without jobs as often
 REFUSED = {
     "centre": "只有中心人员可以查看统计和看板",
@@ -142,8 +143,11 @@ async def board_page(request: Request) -> Response:
     statuses = snapshot["open_by_status"]
     most = max((s["count"] for s in statuses), default=0) or 1
     wall = request.query_params.get("wall") == "1"
+    if wall:  # one screen, no scrolling: the latest hours
+        hours = hours[-WALL_HOURS:]
     return await _render(request, actor, "board.html", board=snapshot, hours=hours, peak=peak, most=most,
                          wall=wall, refresh=BOARD_REFRESH_SECONDS["wall" if wall else "page"],
+                         **({"calendar_banner": None} if wall else {}),
                          status_links={s["status"]: "/console/orders?" + urlencode({"status": s["status"]})
                                        for s in statuses})
 

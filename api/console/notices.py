@@ -4,8 +4,10 @@ new ones marked; opening the list counts them as read (the header's count starts
 from __future__ import annotations
 
 from litestar import Request, Response, get
+from litestar.response import ServerSentEvent
 
 from api.console.session import current_actor
+from api.live_stream import event_stream
 from core import notices
 
 LISTED = 100
@@ -22,4 +24,12 @@ async def notifications_page(request: Request) -> Response:
     return await _render(request, actor, "notifications.html", items=found, notices_unread=0)
 
 
-NOTICE_ROUTES = [notifications_page]
+@get("/notifications/stream")
+async def notifications_stream(request: Request) -> ServerSentEvent:
+    """The signed-in user's notices as they are delivered, on the console's session (its cookie is
+    kept to ``/console``; other clients listen at ``/api/notifications/stream`` with a token)."""
+    actor = await current_actor(request)
+    return event_stream(request.app.state.platform.live, notices.topics(actor))
+
+
+NOTICE_ROUTES = [notifications_page, notifications_stream]

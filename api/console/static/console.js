@@ -88,6 +88,8 @@
       count.hidden = false;
       var list = document.getElementById("notice-list");
       if (list) {
+        var empty = document.getElementById("notice-empty");
+        if (empty) empty.remove();
         var item = document.createElement("li");
         item.className = "new";
         var a = document.createElement("a");
