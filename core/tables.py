@@ -29,6 +29,9 @@ class Department(Table, tablename="departments"):
     name = Varchar(length=128)
     parent = Varchar(length=64, null=True, default=None)
     sort = Integer(default=0)
+    aliases = JSON(default=[])  # other names people use for it (routing and import match them too)
+    contacts = JSON(default=[])  # [{"name", "phone", "duty"}]: whom the centre calls
+    active = Boolean(default=True)  # false: disabled, no new dispatch; its history stays
 
 
 class User(Table, tablename="users"):

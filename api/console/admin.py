@@ -9,22 +9,22 @@ import datetime as dt
 import re
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
 from api.client import client_address
 from api.console.session import current_actor
-from core import outbox
+from core import departments, outbox
 from core.auth import create_api_key, recent
 from core.channels import KINDS
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.model import ROLES
 from core.routing import first_match, in_order, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
 from core.users import add_user, set_active, set_password, set_role
 
-CODE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 
 async def _admin(request: Request):
@@ -53,7 +53,7 @@ def _done(path: str, what: str) -> Redirect:
 
 
 async def _departments() -> list[dict]:
-    return await Department.select().order_by(Department.sort).order_by(Department.code)
+    return await Department.select().order_by(Department.sort).order_by(Department.code).output(load_json=True)
 
 
 def _tree(rows: list[dict]) -> list[tuple[int, dict]]:
@@ -93,23 +93,67 @@ async def departments_add(request: Request) -> Response:
     actor = await _admin(request)
     form = await request.form()
     values = {k: _text(form, k, 128) for k in ("code", "name", "parent")}
-    errors = {}
-    if not CODE.match(values["code"]):
-        errors["code"] = "代码须以小写字母开头，只含小写字母、数字和下划线（2–64 位）"
-    elif await Department.exists().where(Department.code == values["code"]):
-        errors["code"] = "该代码已存在"
-    if not values["name"]:
-        errors["name"] = "请填写单位名称"
-    if values["parent"] and not await Department.exists().where(Department.code == values["parent"]):
-        errors["parent"] = "上级单位不存在"
-    if errors:
+    try:
+        made = await departments.create(request.app.state.platform, values["code"], values["name"],
+                                        values["parent"] or None, actor)
+    except InvalidInput as refused:
         return await _render(request, actor, "admin_departments.html", status_code=400,
                              tree=_tree(await _departments()), departments=await _departments(),
-                             values=values, errors=errors)
-    await Department.insert(Department(code=values["code"], name=values["name"], parent=values["parent"] or None,
-                                       sort=await Department.count()))
-    request.app.state.platform.orders.forget_reference_data()
-    return _done("/console/admin/departments", f"已添加单位「{values['name']}」")
+                             values=values, errors={e.key: e.message for e in refused.errors})
+    return _done("/console/admin/departments", f"已添加单位「{made['name']}」（代码 {made['code']}）")
+
+
+def _contacts(text: str) -> list[dict[str, str]]:
+    """One contact a line: 姓名 电话 职务 (separated by spaces or commas; phone and duty optional)."""
+    found = []
+    for line in text.splitlines():
+        parts = [p for p in re.split(r"[\s,，]+", line.strip()) if p]
+        if parts:
+            found.append({"name": parts[0][:64], "phone": parts[1][:32] if len(parts) > 1 else "",
+                          "duty": " ".join(parts[2:])[:64]})
+    return found
+
+
+async def _department_page(request: Request, actor, code: str, *, status_code: int = 200, errors: dict | None = None,
+                           values: dict | None = None) -> Response:
+    found = await departments.get(code)
+    everyone = await _departments()
+    below = {code}
+    for _ in range(10):  # its own subtree cannot be its parent
+        below |= {d["code"] for d in everyone if d["parent"] in below}
+    return await _render(request, actor, "admin_department.html", status_code=status_code, d=found,
+                         values=values or {}, errors=errors or {}, parents=[d for d in everyone if d["code"] not in below],
+                         names={d["code"]: d["name"] for d in everyone},
+                         open_orders=await departments.open_orders(code), history=await departments.history(code),
+                         field_labels=departments.FIELD_LABELS)
+
+
+@get("/admin/departments/{code:str}")
+async def department_page(request: Request, code: FromPath[str]) -> Response:
+    actor = await _admin(request)
+    return await _department_page(request, actor, code)
+
+
+@post("/admin/departments/{code:str}")
+async def department_change(request: Request, code: FromPath[str]) -> Response:
+    """Rename, move, aliases, contacts, disable or enable: one audited change."""
+    actor = await _admin(request)
+    form = await request.form()
+    values = {"name": _text(form, "name", 128), "parent": _text(form, "parent", 64) or None,
+              "aliases": [a for a in re.split(r"[\s,，、]+", _text(form, "aliases", 2000)) if a],
+              "contacts": _contacts(_text(form, "contacts", 4000)), "active": form.get("active") == "on",
+              "reason": _text(form, "reason", 500)}
+    try:
+        change = msgspec.convert(values, departments.DepartmentChange)
+        done = await departments.update(request.app.state.platform, code, change, actor)
+    except msgspec.ValidationError as bad:
+        return await _department_page(request, actor, code, status_code=400, values=values,
+                                      errors={"_form": f"填写有误：{bad}"})
+    except InvalidInput as refused:
+        return await _department_page(request, actor, code, status_code=400, values=values,
+                                      errors={e.key: e.message for e in refused.errors})
+    what = "、".join(label for k, label in departments.FIELD_LABELS.items() if k in done["changed"]) or "没有变化"
+    return _done(f"/console/admin/departments/{code}", f"已保存：{what}")
 
 
 # -- users ---------------------------------------------------------------------------------------------
@@ -607,7 +651,7 @@ async def outbox_operate(request: Request, message_id: FromPath[int], operation:
                     status_code=303)
 
 
-ADMIN_ROUTES = [admin_index, departments_page, departments_add, users_page, users_add, users_change, rules_page,
+ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, users_page, users_add, users_change, rules_page,
                 rules_add, rules_toggle, calendar_page, calendar_set, calendar_remove, calendar_import,
                 calendar_office_hours, keys_page, keys_create, keys_revoke,
                 outbox_page, outbox_message, outbox_operate]

@@ -189,9 +189,12 @@ def _list_params(request: Request) -> dict[str, Any]:
     return params
 
 
-async def _departments() -> list[dict]:
-    return await Department.select(Department.code, Department.name, Department.parent).order_by(
-        Department.sort).order_by(Department.code)
+async def _departments(*, dispatchable: bool = False) -> list[dict]:
+    """Every department (to filter by), or those taking new orders (to dispatch to)."""
+    query = Department.select(Department.code, Department.name, Department.parent)
+    if dispatchable:
+        query = query.where(Department.active == True)  # noqa: E712  (a column comparison)
+    return await query.order_by(Department.sort).order_by(Department.code)
 
 
 @functools.cache
@@ -356,7 +359,7 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
                 if order["details"].get(f.name) not in (None, "", [])],
         timeline=_timeline(platform, order, names, people), people=people, attachments=attachments, actions=actions, reveal=reveal,
         panels=panels, values=values or {}, errors=errors or {}, general=(errors or {}).get(GENERAL, ""),
-        banner=banner, banner_kind=banner_kind, departments=await _departments(), duplicates=duplicates,
+        banner=banner, banner_kind=banner_kind, departments=await _departments(dispatchable=True), duplicates=duplicates,
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
@@ -555,7 +558,7 @@ async def dispatch_queue(request: Request) -> Response:
     q = str(request.query_params.get("q") or "")[:100]
     result = await platform.orders.listing(actor, OrderFilter(status="received", q=q), sort="due", page_size=50)
     await platform.orders.mark_duplicates(result["items"])
-    return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(), q=q,
+    return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(dispatchable=True), q=q,
                        outcome=None)
 
 
@@ -591,7 +594,7 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
     if name == "dispatch":
         result = await platform.orders.listing(actor, OrderFilter(status="received"), sort="due", page_size=50)
         await platform.orders.mark_duplicates(result["items"])
-        return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(),
+        return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(dispatchable=True),
                            q="", outcome=outcome, status_code=200 if done or not failed else 409)
     result = await platform.orders.listing(actor, OrderFilter(status="dispatched"), sort="due", page_size=50)
     return await _page(request, actor, "accept.html", result=result, outcome=outcome,

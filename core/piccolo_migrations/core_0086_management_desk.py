@@ -1,17 +1,20 @@
 """The management desk: how far each member of staff has read their notices (the console's count of
-new ones)."""
+new ones); departments with aliases, contacts and whether they still take new orders."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
 ID = "2026-12-07T10:00:00:000086"
 VERSION = "1.38.0"
-DESCRIPTION = "Notices read: the last staff notice each user has seen."
+DESCRIPTION = "Notices read; departments' aliases, contacts and active flag."
 
 ID_COLUMN = {"postgres": "id SERIAL PRIMARY KEY", "sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT"}
 STATEMENTS = (
     "CREATE TABLE IF NOT EXISTS notice_reads ({id}, username VARCHAR(64) NOT NULL UNIQUE, "
     "last_seen BIGINT NOT NULL DEFAULT 0)",
+    "ALTER TABLE departments ADD COLUMN aliases JSON NOT NULL DEFAULT '[]'",
+    "ALTER TABLE departments ADD COLUMN contacts JSON NOT NULL DEFAULT '[]'",
+    "ALTER TABLE departments ADD COLUMN active BOOLEAN NOT NULL DEFAULT TRUE",
 )
 
 
