@@ -5,13 +5,14 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from core.reports.tables import REPORT_TABLES
-from core.tables import ALL_TABLES, CALENDAR_TABLES, ConsoleSession, NoticeRead, ReplyTemplate, SignInAddress
+from core.tables import (ALL_TABLES, CALENDAR_TABLES, ConsoleSession, IncidentUpdate, Inspection, NoticeRead,
+                         ReplyTemplate, SignInAddress)
 
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
     table_classes=[*ALL_TABLES, *REPORT_TABLES, ReplyTemplate, *CALENDAR_TABLES, ConsoleSession, SignInAddress,
-                   NoticeRead],
+                   NoticeRead, IncidentUpdate, Inspection],
     migration_dependencies=[],
     commands=[],
 )

@@ -38,6 +38,7 @@ from api.console.forms import (
 from api.console.callbacks import CALLBACK_ROUTES, back_to_queue, desk
 from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
+from api.console.maintenance import MAINTENANCE_ROUTES
 from api.console.notices import NOTICE_ROUTES
 from api.console.reports import REPORT_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
@@ -656,7 +657,7 @@ def console_router(secret: str) -> Router:
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *REPORT_ROUTES,
-                        *NOTICE_ROUTES],
+                        *NOTICE_ROUTES, *MAINTENANCE_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,
