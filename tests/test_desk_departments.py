@@ -95,3 +95,20 @@ async def test_the_admin_console_renames_and_disables_and_lists_the_open_orders(
     assert "已停用" in tree.text
     added = await admin.post("/console/admin/departments", {"code": "", "name": "水务局", "parent": ""})
     assert "已添加单位「水务局」（代码 shuiwuju）" in added.text
+
+
+async def test_the_admin_finds_users_by_name_role_department_and_state_and_opens_one(client, people):  # noqa: F811
+    admin = await people("admin1")
+    found = await admin.get("/console/admin/users?q=housing")
+    rows = found.text.split('id="users"')[1]
+    assert "housing_handler" in rows and "eco_handler" not in rows
+    handlers = (await admin.get("/console/admin/users?role=handler&department=eco_env")).text.split('id="users"')[1]
+    assert "eco_handler" in handlers and "housing_handler" not in handlers and "agent1" not in handlers
+    user_id = int(rows.split('href="/console/admin/users/')[1].split('"')[0])
+    page = await admin.get(f"/console/admin/users/{user_id}")
+    assert page.status_code == 200 and "housing_handler" in page.text and "住房和城乡建设局" in page.text
+    changed = await admin.post(f"/console/admin/users/{user_id}", {"op": "change", "role": "handler",
+                                                                   "department": "eco_env"})
+    assert "现为承办人" in changed.text
+    stopped = await admin.get("/console/admin/users?state=inactive")
+    assert "housing_handler" not in stopped.text.split('id="users"')[1]

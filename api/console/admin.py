@@ -158,12 +158,47 @@ async def department_change(request: Request, code: FromPath[str]) -> Response:
 
 # -- users ---------------------------------------------------------------------------------------------
 
+USERS_LISTED = 200
+
+
+def _user_filter(request: Request) -> dict[str, str]:
+    """The list's search (username or name) and filters (role, department, in use or not), as asked."""
+    query = request.query_params
+    found = {"q": str(query.get("q") or "").strip()[:64], "role": str(query.get("role") or ""),
+             "department": str(query.get("department") or "")[:64], "state": str(query.get("state") or "")}
+    found["role"] = found["role"] if found["role"] in ROLES else ""
+    found["state"] = found["state"] if found["state"] in ("active", "inactive") else ""
+    return found
+
+
 async def _users_page(request, actor, *, status_code=200, values=None, errors=None, notice=""):
-    users = await User.select(User.id, User.username, User.display_name, User.role, User.department,
-                              User.active).order_by(User.role).order_by(User.username)
+    wanted = _user_filter(request)
+    query = User.select(User.id, User.username, User.display_name, User.role, User.department, User.active)
+    if wanted["q"]:
+        like = "%" + wanted["q"].replace("%", "") + "%"  # "_" matches any one character: a harmless widening
+        query = query.where(User.username.ilike(like) | User.display_name.ilike(like))
+    if wanted["role"]:
+        query = query.where(User.role == wanted["role"])
+    if wanted["department"]:
+        query = query.where(User.department == wanted["department"])
+    if wanted["state"]:
+        query = query.where(User.active == (wanted["state"] == "active"))
+    users = await query.order_by(User.role).order_by(User.username).limit(USERS_LISTED)
     return await _render(request, actor, "admin_users.html", status_code=status_code, users=users,
                          departments=await _departments(), values=values or {}, errors=errors or {},
-                         notice=notice)
+                         notice=notice, wanted=wanted, capped=len(users) == USERS_LISTED)
+
+
+@get("/admin/users/{user_id:int}")
+async def user_page(request: Request, user_id: FromPath[int]) -> Response:
+    """One user on a page of their own: role and department, in use or not, a new password."""
+    actor = await _admin(request)
+    user = await User.select(User.id, User.username, User.display_name, User.role, User.department,
+                             User.active).where(User.id == user_id).first()
+    if user is None:
+        raise NotFound("用户不存在")
+    return await _render(request, actor, "admin_user.html", u=user, departments=await _departments(),
+                         names={d["code"]: d["name"] for d in await _departments()})
 
 
 @get("/admin/users")
@@ -651,7 +686,8 @@ async def outbox_operate(request: Request, message_id: FromPath[int], operation:
                     status_code=303)
 
 
-ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, users_page, users_add, users_change, rules_page,
+ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, users_page,
+                user_page, users_add, users_change, rules_page,
                 rules_add, rules_toggle, calendar_page, calendar_set, calendar_remove, calendar_import,
                 calendar_office_hours, keys_page, keys_create, keys_revoke,
                 outbox_page, outbox_message, outbox_operate]
