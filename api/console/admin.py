@@ -176,7 +176,9 @@ async def _users_page(request, actor, *, status_code=200, values=None, errors=No
     query = User.select(User.id, User.username, User.display_name, User.role, User.department, User.active)
     if wanted["q"]:
         like = "%" + wanted["q"].replace("%", "") + "%"  # "_" matches any one character: a harmless widening
-        query = query.where(User.username.ilike(like) | User.display_name.ilike(like))
+        # case-insensitive on both: SQLite's LIKE already is (for ASCII), PostgreSQL needs ILIKE
+        match = "like" if User._meta.db.engine_type == "sqlite" else "ilike"
+        query = query.where(getattr(User.username, match)(like) | getattr(User.display_name, match)(like))
     if wanted["role"]:
         query = query.where(User.role == wanted["role"])
     if wanted["department"]:
