@@ -112,3 +112,35 @@ async def test_the_admin_finds_users_by_name_role_department_and_state_and_opens
     assert "现为承办人" in changed.text
     stopped = await admin.get("/console/admin/users?state=inactive")
     assert "housing_handler" not in stopped.text.split('id="users"')[1]
+
+
+async def test_the_admin_previews_a_rule_change_on_recent_orders_then_saves_it_audited(client, people, platform):  # noqa: F811
+    from core.tables import RoutingRule, SettingChange
+
+    admin = await people("admin1")
+    await admin.get("/console/admin/rules")
+    await admin.post("/console/admin/rules", {"keywords": "路灯", "department": "urban_mgmt", "position": "1",
+                                              "reason": "", "channel": "", "area": "", "kind": "", "category": ""})
+    rule = await RoutingRule.select().where(RoutingRule.origin == "admin").first()
+    _, lamp = await platform.orders.intake("hotline", msgspec.convert(intake_body(subject="路灯不亮", content="小区路灯坏了"),
+                                                                       IntakeRequest), Actor(name="agent1", role="agent"))
+    edit = {"keywords": "路灯、灯杆", "department": "housing", "position": "1", "area": "", "kind": "", "category": "",
+            "reason": "小区内路灯归住建"}
+    await admin.get(f"/console/admin/rules/{rule['id']}")
+    previewed = await admin.post(f"/console/admin/rules/{rule['id']}/edit", {**edit, "op": "preview"})
+    assert previewed.status_code == 200
+    table = previewed.text.split('id="preview-list"')[1].split("</table>")[0]
+    assert lamp.number in table and "城市管理和综合执法局" in table and "住房和城乡建设局" in table
+    assert (await RoutingRule.select().where(RoutingRule.id == rule["id"]).first())["department"] == "urban_mgmt"
+    saved = await admin.post(f"/console/admin/rules/{rule['id']}/edit", {**edit, "op": "save"})
+    assert "已保存" in saved.text and "派往：城市管理和综合执法局 → 住房和城乡建设局" in saved.text
+    audit = await SettingChange.select().where(SettingChange.setting == "routing_rule").output(load_json=True)
+    assert audit[-1]["new_value"]["department"] == "housing" and audit[-1]["actor"] == "admin1"
+    await admin.get("/console/admin/rules")
+    await admin.post(f"/console/admin/rules/{rule['id']}", {})  # stopped: audited too
+    assert (await SettingChange.select().where(SettingChange.setting == "routing_rule").output(load_json=True))[-1][
+        "new_value"] == {"active": False}
+    plugin_rule = await RoutingRule.select().where(RoutingRule.origin != "admin").first()
+    if plugin_rule:
+        refused = await admin.post(f"/console/admin/rules/{plugin_rule['id']}/edit", {**edit, "op": "save"})
+        assert refused.status_code == 409

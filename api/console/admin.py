@@ -16,7 +16,7 @@ from litestar.response import Redirect
 
 from api.client import client_address
 from api.console.session import current_actor
-from core import departments, outbox
+from core import departments, outbox, rule_admin
 from core.auth import create_api_key, recent
 from core.channels import KINDS
 from core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -328,13 +328,58 @@ async def rules_add(request: Request) -> Response:
 
 @post("/admin/rules/{rule_id:int}")
 async def rules_toggle(request: Request, rule_id: FromPath[int]) -> Response:
-    await _admin(request)
-    rule = await RoutingRule.select(RoutingRule.active, RoutingRule.origin).where(RoutingRule.id == rule_id).first()
+    actor = await _admin(request)
+    active = await rule_admin.toggle(request.app.state.platform, rule_id, actor)
+    return _done("/console/admin/rules", "已启用规则" if active else "已停用规则")
+
+
+async def _rule_page(request: Request, actor, rule_id: int, *, status_code: int = 200, values: dict | None = None,
+                     errors: dict | None = None, preview: dict | None = None) -> Response:
+    rule = await RoutingRule.select().where(RoutingRule.id == rule_id).output(load_json=True).first()
     if rule is None:
         raise NotFound("规则不存在")
-    await RoutingRule.update({RoutingRule.active: not rule["active"]}).where(RoutingRule.id == rule_id)
-    request.app.state.platform.orders.forget_reference_data()
-    return _done("/console/admin/rules", "已停用规则" if rule["active"] else "已启用规则")
+    everyone = await _departments()
+    return await _render(request, actor, "admin_rule.html", status_code=status_code, rule=rule,
+                         values=values or {**rule, "keywords": "、".join(rule["keywords"] or [])},
+                         errors=errors or {}, preview=preview, history=await rule_admin.history(rule_id),
+                         departments=[d for d in everyone if d["active"]],
+                         names={d["code"]: d["name"] for d in everyone}, kinds=KINDS,
+                         editable=rule["origin"] == "admin", days=rule_admin.PREVIEW_DAYS)
+
+
+@get("/admin/rules/{rule_id:int}")
+async def rule_page(request: Request, rule_id: FromPath[int]) -> Response:
+    actor = await _admin(request)
+    return await _rule_page(request, actor, rule_id)
+
+
+@post("/admin/rules/{rule_id:int}/edit")
+async def rule_edit(request: Request, rule_id: FromPath[int]) -> Response:
+    """预览 shows which recent orders the edited rule would send elsewhere; 保存 saves it (audited)."""
+    actor = await _admin(request)
+    form = await request.form()
+    values = {k: _text(form, k, 255) for k in ("keywords", "department", "position", "area", "kind", "category",
+                                                "reason")}
+    try:
+        edit = msgspec.convert({**values, "keywords": [k for k in re.split(r"[\s,，、]+", values["keywords"]) if k],
+                                "position": values["position"] or "50"}, rule_admin.RuleEdit, strict=False)
+    except msgspec.ValidationError as bad:
+        return await _rule_page(request, actor, rule_id, status_code=400, values=values,
+                                errors={"_form": f"填写有误：{bad}"})
+    platform = request.app.state.platform
+    try:
+        if form.get("op") == "save":
+            done = await rule_admin.update(platform, rule_id, edit, actor)
+            return _done(f"/console/admin/rules/{rule_id}", "已保存" if done["changed"] else "没有变化")
+        await rule_admin.check(platform, edit)
+        found = await rule_admin.preview(platform, rule_id, edit)
+    except InvalidInput as refused:
+        return await _rule_page(request, actor, rule_id, status_code=400, values=values,
+                                errors={e.key: e.message for e in refused.errors})
+    except Conflict as refused:
+        return await _rule_page(request, actor, rule_id, status_code=409, values=values,
+                                errors={"_form": refused.detail})
+    return await _rule_page(request, actor, rule_id, values=values, preview=found)
 
 
 # -- working calendar ------------------------------------------------------------------------------------
@@ -689,7 +734,7 @@ async def outbox_operate(request: Request, message_id: FromPath[int], operation:
 
 
 ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, users_page,
-                user_page, users_add, users_change, rules_page,
+                user_page, users_add, users_change, rules_page, rule_page, rule_edit,
                 rules_add, rules_toggle, calendar_page, calendar_set, calendar_remove, calendar_import,
                 calendar_office_hours, keys_page, keys_create, keys_revoke,
                 outbox_page, outbox_message, outbox_operate]
