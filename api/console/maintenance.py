@@ -12,7 +12,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from api.console.session import current_actor
-from core import access_audit, incidents, inspections
+from core import access_audit, clock, incidents, inspections
 from core.calendar import SHANGHAI
 from core.errors import Forbidden, NotFound
 from core.users import display_names
@@ -64,8 +64,6 @@ async def fault_report(request: Request) -> Response:
         occurred, errors["occurred_at"] = None, "时间格式应为 年-月-日 时:分"
     if errors:
         return await _faults_page(request, actor, status_code=400, values=values, errors=errors)
-    from core import clock
-
     made = await incidents.record(title=values["title"], occurred_at=occurred or clock.now(),
                                   impact=values["impact"], recorded_by=actor.name, reported_by=actor.name)
     target = f"/console/faults/{made['id']}" if actor.role in access_audit.READERS else "/console/faults"
