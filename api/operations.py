@@ -273,6 +273,38 @@ async def get_incident(incident_id: FromPath[int], actor: NamedDependency[Actor]
     return found
 
 
+@get("/api/inspections", tags=["运维"], summary="月度巡检记录（管理员、审计员）：每次巡检的结论和各项结果",
+     responses=errors(401, 403))
+async def list_inspections(actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
+    from core import inspections
+
+    require_role(actor, *access_audit.READERS)
+    return await inspections.listing()
+
+
+@get("/api/inspections/{inspection_id:int}", tags=["运维"], responses=errors(400, 401, 403, 404),
+     summary="一次巡检（format=json|html|docx：巡检文档，含检查项目、运行数据和当月故障）")
+async def get_inspection(request: Request, inspection_id: FromPath[int], actor: NamedDependency[Actor]) -> Response:
+    from core import inspections
+    from core.errors import FieldError, InvalidInput
+    from core.users import display_names
+
+    require_role(actor, *access_audit.READERS)
+    fmt = request.query_params.get("format", "json")
+    if fmt not in ("json", "html", "docx") or len(request.query_params) > 1:
+        raise InvalidInput([FieldError("format", "格式应为 json、html 或 docx（只接受 format 参数）", "query")])
+    found = await inspections.get(inspection_id)
+    if found is None:
+        raise NotFound(f"巡检记录 {inspection_id} 不存在")
+    if fmt == "json":
+        return Response(found)
+    facts, names = await inspections.context(found), await display_names()
+    if fmt == "html":
+        return Response(inspections.html(found, facts, names), media_type="text/html; charset=utf-8")
+    return Response(inspections.docx(found, facts, names), media_type=inspections.DOCX, headers={
+        "Content-Disposition": f'attachment; filename="inspection-{found["month"]}-{found["id"]}.docx"'})
+
+
 @get("/api/incidents", tags=["运维"], summary="故障记录（管理员、审计员）")
 async def list_incidents(actor: NamedDependency[Actor], resolved: FromQuery[bool | None] = None) -> list[dict[str, Any]]:
     require_role(actor, *access_audit.READERS)
@@ -307,6 +339,6 @@ async def list_plugins(request: Request, actor: NamedDependency[Actor]) -> list[
 
 
 OPERATION_ROUTES = [health, ready, metrics, record_incident, change_incident, add_incident_update, get_incident,
-                    list_incidents, access_log,
+                    list_incidents, list_inspections, get_inspection, access_log,
                     list_plugins]
 

@@ -15,6 +15,7 @@ from core.calendar import SHANGHAI
 from core.tables import Incident, Inspection, Order
 
 OUTCOMES = {"ok": "全部正常", "warning": "有警告", "failed": "有异常"}
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 KEPT_LISTED = 36
 
 

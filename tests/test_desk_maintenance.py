@@ -80,3 +80,18 @@ async def test_the_inspection_runs_once_a_month_and_last_months_is_listed_as_a_d
     assert words.tables[0].rows[1].cells[0].text == "数据库迁移"
     agent = await people("agent1")
     assert (await agent.get("/console/admin/inspections")).status_code == 403
+
+
+async def test_the_inspections_are_read_over_the_api_as_json_a_page_or_a_document(client, tokens, platform):
+    kept = await inspections.run(platform, "admin1")
+    listed = await client.get("/api/inspections", headers=tokens["admin1"])
+    assert [i["id"] for i in listed.json()] == [kept["id"]]
+    url = f"/api/inspections/{kept['id']}"
+    assert (await client.get(url, headers=tokens["admin1"])).json()["findings"][0]["name"] == "数据库迁移"
+    page = await client.get(f"{url}?format=html", headers=tokens["admin1"])
+    assert page.headers["content-type"].startswith("text/html") and "月度巡检报告" in page.text
+    document = await client.get(f"{url}?format=docx", headers=tokens["admin1"])
+    assert Document(io.BytesIO(document.content)).tables
+    assert (await client.get(f"{url}?format=pdf", headers=tokens["admin1"])).status_code == 400
+    assert (await client.get(url, headers=tokens["dispatcher1"])).status_code == 403
+    assert (await client.get("/api/inspections/999999", headers=tokens["admin1"])).status_code == 404

@@ -17,9 +17,6 @@ from core.calendar import SHANGHAI
 from core.errors import Forbidden, NotFound
 from core.users import display_names
 
-DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-
-
 async def _render(request: Request, actor, name: str, *, status_code: int = 200, **context) -> Response:
     from api.console.centre import _render as render
 
@@ -137,7 +134,7 @@ async def inspection_document(request: Request, inspection_id: FromPath[int]) ->
         raise NotFound(f"巡检记录 {inspection_id} 不存在")
     facts, names = await inspections.context(found), await display_names()
     if request.query_params.get("format") == "docx":
-        return Response(inspections.docx(found, facts, names), media_type=DOCX, headers={
+        return Response(inspections.docx(found, facts, names), media_type=inspections.DOCX, headers={
             "Content-Disposition": f'attachment; filename="inspection-{found["month"]}-{found["id"]}.docx"'})
     return Response(inspections.html(found, facts, names), media_type="text/html; charset=utf-8",
                     headers={"cache-control": "no-store"})
