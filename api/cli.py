@@ -242,10 +242,19 @@ def cmd_check(args) -> None:
     from core.healthcheck import monthly_check
 
     async def run():
+        import getpass
+
+        from core import inspections
+
         platform = _platform()
         await platform.start()
         try:
-            return await monthly_check(platform)
+            findings = await monthly_check(platform)
+            try:  # kept as the month's inspection record (not when the database is behind on migrations)
+                await inspections.keep(findings, f"命令行（{getpass.getuser()}）")
+            except Exception as exc:
+                print(f"巡检结果未能保存：{type(exc).__name__}", file=sys.stderr)
+            return findings
         finally:
             await platform.stop()
 

@@ -7,13 +7,15 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, get, post
+from litestar.response import ServerSentEvent
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.presenter import present
 from api.schemas import errors
-from api.security import require_role
-from core import city, outbox
+from api.live_stream import event_stream
+from api.security import SECURED, require_role
+from core import city, notices, outbox
 from core.builtins.notifications import recipients_for
 from core.errors import Forbidden, NotFound
 from core.model import CENTRE_ROLES, Actor
@@ -153,6 +155,32 @@ async def my_notifications(actor: NamedDependency[Actor], page: Page = 1, page_s
     return ListPage(items=rows, total=await TextMessage.count().where(where), page=page, page_size=page_size)
 
 
+async def _listener(request: Request) -> Actor:
+    """A bearer token (or key) when one is sent, else the console's session: the console's own page
+    listens on its cookie, another client on its token."""
+    from api.console.session import NotSignedIn, current_actor
+    from api.security import provide_actor
+    from core.errors import Unauthorized
+
+    if request.headers.get("authorization") or request.headers.get("x-api-key"):
+        actor = await provide_actor(request)
+    else:
+        try:
+            actor = await current_actor(request)
+        except NotSignedIn:
+            raise Unauthorized("请先登录工作台，或提供 Authorization: Bearer <token>") from None
+    if actor.kind != "user":
+        raise Forbidden("通知仅对工作人员开放")
+    return actor
+
+
+@get("/api/notifications/stream", tags=["通知"], security=SECURED, responses=errors(401, 403),
+     summary="通知的实时推送（服务器发送事件，event: notice，data 为 JSON：text、href），工作台会话或 Bearer 令牌")
+async def notification_stream(request: Request) -> ServerSentEvent:
+    actor = await _listener(request)
+    return event_stream(request.app.state.platform.live, notices.topics(actor))
+
+
 @get("/api/sms", tags=["通知"], summary="短信记录（已发送、仅记录、退订、限流）")
 async def list_sms(actor: NamedDependency[Actor], order: FromQuery[str | None] = None,
                    page: Page = 1, page_size: PageSize = 50) -> ListPage:
@@ -181,4 +209,4 @@ async def opt_out(actor: NamedDependency[Actor], data: JSONBody[OptOutIn]) -> di
 
 
 ROUTES = [city_push, city_discrepancies, list_outbox, get_outbox_message, retry_outbox_message,
-          abandon_outbox_message, list_jobs, run_job_now, my_notifications, list_sms, opt_out]
+          abandon_outbox_message, list_jobs, run_job_now, my_notifications, notification_stream, list_sms, opt_out]

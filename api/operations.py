@@ -202,12 +202,19 @@ class IncidentIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     impact: Annotated[str, msgspec.Meta(max_length=4000)] = ""
     actions: Annotated[str, msgspec.Meta(max_length=4000)] = ""
     resolved: bool = False
+    reported_by: Annotated[str, msgspec.Meta(max_length=128, description="发现并报告故障的人（默认为提交人）")] = ""
 
 
 class IncidentChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True, omit_defaults=True):
     title: Annotated[str, msgspec.Meta(min_length=1, max_length=200)] | None = None
     impact: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
     actions: Annotated[str, msgspec.Meta(max_length=4000)] | None = None
+    resolved: bool | None = None
+
+
+class IncidentUpdateIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    kind: Annotated[str, msgspec.Meta(description="method 处理方法 / measure 处置措施 / progress 进展 / result 结果")]
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
     resolved: bool | None = None
 
 
@@ -219,24 +226,90 @@ def _aware(value: dt.datetime, key: str) -> dt.datetime:
     return value
 
 
-@post("/api/incidents", tags=["运维"], summary="记录一次故障（管理员）", status_code=201)
+def _staff(actor: Actor) -> None:
+    from core.errors import Forbidden
+
+    if actor.kind != "user":
+        raise Forbidden("故障只能由工作人员报告")
+
+
+@post("/api/incidents", tags=["运维"], summary="报告一次故障（任何工作人员；记录报告人）", status_code=201)
 async def record_incident(data: JSONBody[IncidentIn], actor: NamedDependency[Actor]) -> dict[str, Any]:
-    require_role(actor, "admin")
+    _staff(actor)
     return await incidents.record(title=data.title, occurred_at=_aware(data.occurred_at, "occurred_at"),
                                   impact=data.impact, actions=data.actions, resolved=data.resolved,
-                                  recorded_by=actor.name)
+                                  recorded_by=actor.name, reported_by=data.reported_by.strip() or actor.name)
 
 
-@post("/api/incidents/{incident_id:int}", tags=["运维"], summary="更新故障记录：处理措施、是否解决（管理员）",
-      status_code=200)
+@post("/api/incidents/{incident_id:int}", tags=["运维"], status_code=200,
+      summary="更新故障记录的摘要（管理员）；新的处理措施同时追加到处理记录，原有内容不被覆盖")
 async def change_incident(incident_id: FromPath[int], data: JSONBody[IncidentChange],
                           actor: NamedDependency[Actor]) -> dict[str, Any]:
     require_role(actor, "admin")
     changes = {k: v for k, v in msgspec.structs.asdict(data).items() if v is not None}
-    changed = await incidents.update(incident_id, changes)
+    changed = await incidents.update(incident_id, changes, by=actor.name)
     if changed is None:
         raise NotFound(f"故障记录 {incident_id} 不存在")
     return changed
+
+
+@post("/api/incidents/{incident_id:int}/updates", tags=["运维"], status_code=201,
+      responses=errors(400, 401, 403, 404, 413),
+      summary="追加一条处理记录（管理员）：处理方法、处置措施、进展或结果；可同时标记已解决")
+async def add_incident_update(incident_id: FromPath[int], data: JSONBody[IncidentUpdateIn],
+                              actor: NamedDependency[Actor]) -> dict[str, Any]:
+    from core.errors import FieldError, InvalidInput
+
+    require_role(actor, "admin")
+    if data.kind not in incidents.UPDATE_KINDS:
+        raise InvalidInput([FieldError("kind", "应为 method、measure、progress 或 result")])
+    found = await incidents.add_update(incident_id, kind=data.kind, text=data.text.strip(), author=actor.name,
+                                       resolved=data.resolved)
+    if found is None:
+        raise NotFound(f"故障记录 {incident_id} 不存在")
+    return found
+
+
+@get("/api/incidents/{incident_id:int}", tags=["运维"], summary="一次故障及其全部处理记录（管理员、审计员）",
+     responses=errors(401, 403, 404))
+async def get_incident(incident_id: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
+    require_role(actor, *access_audit.READERS)
+    found = await incidents.detail(incident_id)
+    if found is None:
+        raise NotFound(f"故障记录 {incident_id} 不存在")
+    return found
+
+
+@get("/api/inspections", tags=["运维"], summary="月度巡检记录（管理员、审计员）：每次巡检的结论和各项结果",
+     responses=errors(401, 403))
+async def list_inspections(actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
+    from core import inspections
+
+    require_role(actor, *access_audit.READERS)
+    return await inspections.listing()
+
+
+@get("/api/inspections/{inspection_id:int}", tags=["运维"], responses=errors(400, 401, 403, 404),
+     summary="一次巡检（format=json|html|docx：巡检文档，含检查项目、运行数据和当月故障）")
+async def get_inspection(request: Request, inspection_id: FromPath[int], actor: NamedDependency[Actor]) -> Response:
+    from core import inspections
+    from core.errors import FieldError, InvalidInput
+    from core.users import display_names
+
+    require_role(actor, *access_audit.READERS)
+    fmt = request.query_params.get("format", "json")
+    if fmt not in ("json", "html", "docx") or len(request.query_params) > 1:
+        raise InvalidInput([FieldError("format", "格式应为 json、html 或 docx（只接受 format 参数）", "query")])
+    found = await inspections.get(inspection_id)
+    if found is None:
+        raise NotFound(f"巡检记录 {inspection_id} 不存在")
+    if fmt == "json":
+        return Response(found)
+    facts, names = await inspections.context(found), await display_names()
+    if fmt == "html":
+        return Response(inspections.html(found, facts, names), media_type="text/html; charset=utf-8")
+    return Response(inspections.docx(found, facts, names), media_type=inspections.DOCX, headers={
+        "Content-Disposition": f'attachment; filename="inspection-{found["month"]}-{found["id"]}.docx"'})
 
 
 @get("/api/incidents", tags=["运维"], summary="故障记录（管理员、审计员）")
@@ -272,6 +345,7 @@ async def list_plugins(request: Request, actor: NamedDependency[Actor]) -> list[
     return describe_plugins(platform.pm, platform.channels)
 
 
-OPERATION_ROUTES = [health, ready, metrics, record_incident, change_incident, list_incidents, access_log,
+OPERATION_ROUTES = [health, ready, metrics, record_incident, change_incident, add_incident_update, get_incident,
+                    list_incidents, list_inspections, get_inspection, access_log,
                     list_plugins]
 

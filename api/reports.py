@@ -24,7 +24,7 @@ from core.reports.periods import KINDS as PERIOD_KINDS
 from core.reports.periods import local_iso, today
 from core.tables import Department
 
-FORMATS = ("json", "xlsx", "html")
+FORMATS = ("json", "xlsx", "html", "docx")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -91,7 +91,7 @@ REPORT_PARAMS = {"start": "起始日期", "format": "格式", "channel": "渠道
 
 
 @get("/api/reports/{kind:str}", tags=["统计报表"],
-     summary="日报/周报/月报/季报/年报：KPI、环比同比、分项统计、单位排名、热点问题（format=json|xlsx|html）")
+     summary="日报/周报/月报/季报/年报：KPI、环比同比、分项统计、单位排名、热点问题（format=json|xlsx|html|docx，docx 为文字材料）")
 async def report(request: Request, kind: FromPath[str], actor: NamedDependency[Actor]) -> Response:
     _staff(actor)
     if kind not in PERIOD_KINDS:
@@ -99,7 +99,7 @@ async def report(request: Request, kind: FromPath[str], actor: NamedDependency[A
     params = _params(request, REPORT_PARAMS)
     fmt = params.get("format", "json")
     if fmt not in FORMATS:
-        raise InvalidInput([FieldError("format", "格式应为 json、xlsx 或 html", "query")], "查询参数有误")
+        raise InvalidInput([FieldError("format", "格式应为 json、xlsx、html 或 docx", "query")], "查询参数有误")
     filters = await _filters(request, params, actor)
     start = _day(params.get("start"))
     platform = request.app.state.platform
@@ -109,13 +109,17 @@ async def report(request: Request, kind: FromPath[str], actor: NamedDependency[A
         body = await snapshots.get(kind, start, filters, int(params["version"]))
     else:
         body = await build_report(platform, kind, start, filters)
-    return render(body, fmt)
+    return await render(platform, body, fmt)
 
 
-def render(body: dict[str, Any], fmt: str) -> Response:
-    from core.reports import html, xlsx
+async def render(platform, body: dict[str, Any], fmt: str) -> Response:
+    """One report body as JSON, a workbook, a printable page or the written report (.docx)."""
+    from core.reports import html, written, xlsx
 
     name = f"report-{body['kind']}-{body['period']['start']}"
+    if fmt == "docx":
+        return Response(await written.render(platform, body), media_type=written.DOCX,
+                        headers={"Content-Disposition": f'attachment; filename="{name}.docx"'})
     if fmt == "xlsx":
         return Response(xlsx.workbook(body), media_type=XLSX,
                         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})

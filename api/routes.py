@@ -150,8 +150,9 @@ async def perform_action(request: Request, number: FromPath[str], action: FromPa
 
 @get("/api/departments", tags=["单位"], summary="承办单位树", responses=errors(401))
 async def list_departments(actor: NamedDependency[Actor]) -> list[DepartmentOut]:
-    rows = await Department.select().order_by(Department.sort).order_by(Department.code)
-    return [DepartmentOut(code=r["code"], name=r["name"], parent=r["parent"]) for r in rows]
+    rows = await Department.select().order_by(Department.sort).order_by(Department.code).output(load_json=True)
+    return [DepartmentOut(code=r["code"], name=r["name"], parent=r["parent"], aliases=r["aliases"] or [],
+                          active=bool(r["active"])) for r in rows]
 
 
 @post("/api/auth/token", tags=["认证"], summary="用户名密码换取访问令牌", status_code=200, security=PUBLIC,

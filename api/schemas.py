@@ -23,6 +23,8 @@ class DepartmentOut(msgspec.Struct):
     code: str
     name: str
     parent: str | None
+    aliases: list[str] = []
+    active: bool = True  # false: disabled, no new dispatch
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):

@@ -54,7 +54,7 @@ class ActionDesk:
                 raise InvalidInput(found)
             parsed = convert(payload or {}, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
-                                departments=await service.reference.departments(), sla=service.sla,
+                                departments=await service.reference.active_departments(), sla=service.sla,
                                 channel=service.channels.get(order.channel), orders=service)
             try:
                 await self._validate(action, ctx)

@@ -21,13 +21,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 
-from core import clock
+from core import clock, notices
 from core.calendar import SHANGHAI
 from core.outbox import deliver_due
 
@@ -105,7 +106,8 @@ async def deliver_outbox(platform) -> dict[str, int]:
     from core.metrics import JOB_RUNS, OUTBOX_DELIVERIES
 
     try:
-        counts = await deliver_due(platform.deliverers, platform.settings, lease=platform.settings.outbox_lease)
+        counts = await deliver_due(platform.deliverers, platform.settings, lease=platform.settings.outbox_lease,
+                                   delivered=functools.partial(notices.published, platform.live))
     except Exception as exc:
         JOB_RUNS.labels("deliver_outbox", "failed").inc()
         await _quietly(platform.job_watch.failed("deliver_outbox", f"{type(exc).__name__}: {exc}"))

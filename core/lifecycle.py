@@ -217,7 +217,7 @@ def _mark_done(deadlines: dict, name: str, now: dt.datetime) -> dict:
 
 
 def _assign(ctx: ActionContext) -> dict[str, Any]:
-    if ctx.payload.department not in ctx.departments:
+    if ctx.payload.department not in ctx.departments:  # the departments taking new orders
         raise Refusal("承办单位不存在", 400, key="department")
     deadlines = _mark_done(ctx.order.deadlines, "dispatch", ctx.now)
     deadlines["accept"] = ctx.sla.deadline("accept", ctx.now, ctx.order)

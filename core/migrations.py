@@ -52,11 +52,17 @@ async def migrate(engine: Engine, pm=None, *, verbose: bool = False) -> None:
 
     from core.plugins import get_plugin_manager
 
+    from core.db import bind_engine
+
     prepare(engine)
     os.environ.setdefault("PICCOLO_CONF", PICCOLO_CONF)  # where piccolo's own code looks
     Migration._meta.db = engine
+    pm = pm or get_plugin_manager()
+    # a migration's data step (a backfill) queries through the table classes: on this engine, not on
+    # whichever one a platform of this process bound them to before (the other backend, in the tests)
+    bind_engine(engine, [table for app in app_configs(pm) for table in app.table_classes])
     out = io.StringIO()
-    with configured(engine, app_modules(pm or get_plugin_manager())):
+    with configured(engine, app_modules(pm)):
         with contextlib.nullcontext() if verbose else contextlib.redirect_stdout(out):
             result = await run_forwards(app_name="all")
     if not result.success:

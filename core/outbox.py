@@ -108,11 +108,12 @@ async def _queues(due: list[dict]) -> dict[tuple[str, str], list[int]]:
 
 
 async def deliver_due(deliverers: dict[str, Any], settings: Any, *, now: dt.datetime | None = None,
-                      batch: int = 100, lease: dt.timedelta = LEASE) -> dict[str, int]:
+                      batch: int = 100, lease: dt.timedelta = LEASE, delivered: Any = None) -> dict[str, int]:
     """Deliver every message that is due and first in its order's queue. Each is claimed first (a
     lease) so two workers never send the same message at once; a worker that dies mid-delivery
     leaves the claim to expire, and the message is sent again, with the same id, after the lease.
-    A failure records the error and schedules the next attempt."""
+    A failure records the error and schedules the next attempt. ``delivered(message)`` is awaited
+    after each delivery is recorded (to tell open browsers)."""
     now = now or clock.now()
     due = await (OutboxMessage.select()
                  .where(_PENDING & (OutboxMessage.next_attempt_at <= now))
@@ -148,6 +149,8 @@ async def deliver_due(deliverers: dict[str, Any], settings: Any, *, now: dt.date
             counts["delivered"] += 1
             if queue:
                 queue.pop(0)
+            if delivered is not None:
+                await delivered(message)
     return counts
 
 

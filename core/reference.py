@@ -12,6 +12,7 @@ MAX_CHANNELS_KEPT = 64
 class ReferenceData:
     def __init__(self):
         self._departments: frozenset[str] | None = None
+        self._active: frozenset[str] | None = None
         self._rules = RuleCache()
         self._routes: tuple[list[RuleSpec], frozenset[str], dict[str, list[RuleSpec]]] | None = None
 
@@ -20,13 +21,20 @@ class ReferenceData:
             self._departments = frozenset(r["code"] for r in await Department.select(Department.code))
         return self._departments
 
+    async def active_departments(self) -> frozenset[str]:
+        """The departments that take new orders (a disabled one keeps its history, gets nothing new)."""
+        if self._active is None:
+            self._active = frozenset(r["code"] for r in await Department.select(Department.code).where(
+                Department.active == True))  # noqa: E712  (a column comparison, not a truth test)
+        return self._active
+
     async def rules(self) -> list[RuleSpec]:
         return await self._rules.get()
 
     async def routing(self, channel: str) -> list[RuleSpec]:
-        """The rules an intake of ``channel`` tries, in order, naming existing departments only:
-        worked out once per load of the rules, not on every call."""
-        rules, departments = await self.rules(), await self.departments()
+        """The rules an intake of ``channel`` tries, in order, naming departments that take new orders
+        only: worked out once per load of the rules, not on every call."""
+        rules, departments = await self.rules(), await self.active_departments()
         if self._routes is None or self._routes[0] is not rules or self._routes[1] is not departments:
             self._routes = (rules, departments, {})
         routes = self._routes[2]
@@ -40,4 +48,5 @@ class ReferenceData:
     def forget(self) -> None:
         """Departments and routing rules are cached; call after changing them."""
         self._departments = None
+        self._active = None
         self._rules.forget()

@@ -29,6 +29,9 @@ class Department(Table, tablename="departments"):
     name = Varchar(length=128)
     parent = Varchar(length=64, null=True, default=None)
     sort = Integer(default=0)
+    aliases = JSON(default=[])  # other names people use for it (routing and import match them too)
+    contacts = JSON(default=[])  # [{"name", "phone", "duty"}]: whom the centre calls
+    active = Boolean(default=True)  # false: disabled, no new dispatch; its history stays
 
 
 class User(Table, tablename="users"):
@@ -279,6 +282,7 @@ class Incident(Table, tablename="incidents"):
     recorded_by = Varchar(length=128, default="")
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+    reported_by = Varchar(length=128, default="")  # who noticed the fault (any member of staff)
 
 
 class AccessEvent(Table, tablename="access_events"):
@@ -609,3 +613,32 @@ class AssistingPart(Table, tablename="assisting_parts"):
     assigned_at = Timestamptz(index=True)
     due = Timestamptz()
     settled_at = Timestamptz(null=True, default=None)
+
+
+class NoticeRead(Table, tablename="notice_reads"):
+    """How far a member of staff has read the notices addressed to them: the newest one's id when they
+    last opened their list (the console counts the ones after it)."""
+
+    username = Varchar(length=64, unique=True)
+    last_seen = BigInt(default=0)
+
+
+class IncidentUpdate(Table, tablename="incident_updates"):
+    """One entry of a fault's history: a method tried, a measure taken, progress, or the result.
+    Appended, never changed, so the record shows how the fault was handled."""
+
+    incident_id = Integer(index=True)
+    kind = Varchar(length=16)  # method | measure | progress | result
+    text = Text(default="")
+    author = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Inspection(Table, tablename="inspections"):
+    """One run of the monthly inspection (``huying check``, or the schedule): its findings as they were."""
+
+    month = Varchar(length=7, index=True)  # 2026-11: the month it ran in
+    outcome = Varchar(length=16)  # ok | warning | failed
+    findings = JSON(default=[])
+    ran_by = Varchar(length=128, default="")
+    ran_at = Timestamptz(default=TimestamptzNow())

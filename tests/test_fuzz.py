@@ -73,6 +73,8 @@ def test_every_answer_is_documented_and_no_request_gets_a_5xx(api, callers):
     sent, started = [], time.perf_counter()
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path.endswith("/stream"):  # a live stream answers for as long as it is open
+            continue
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             known = {"number": number} if "{number}" in operation.path and mode is GenerationMode.POSITIVE else None
 

@@ -164,11 +164,15 @@ def test_json_log_lines_are_one_object_per_request():
 
 
 async def test_admins_record_incidents_and_auditors_read_them(client, tokens):
-    """故障跟踪: an admin records what happened, its impact and the actions, then marks it resolved."""
+    """故障跟踪: an admin records what happened, its impact and the actions, then marks it resolved
+    (any member of staff may report one: ``test_desk_maintenance.py``; an integration may not)."""
+    from core.auth import create_api_key
+
     auditor = await _user(client, "auditor")
     body = {"occurred_at": "2026-11-20T09:30:00+08:00", "title": "数据库服务器磁盘写满",
             "impact": "09:30-10:10 无法受理新工单", "actions": "清理日志，扩容磁盘"}
-    assert (await client.post("/api/incidents", json=body, headers=tokens["agent1"])).status_code == 403
+    key = {"X-API-Key": await create_api_key("monitor", [])}
+    assert (await client.post("/api/incidents", json=body, headers=key)).status_code == 403
     naive = await client.post("/api/incidents", json={**body, "occurred_at": "2026-11-20T09:30:00"},
                               headers=tokens["admin1"])
     assert naive.status_code == 400 and naive.json()["extra"][0]["key"] == "occurred_at"

@@ -9,22 +9,22 @@ import datetime as dt
 import re
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
 from api.client import client_address
 from api.console.session import current_actor
-from core import outbox
+from core import departments, outbox, rule_admin
 from core.auth import create_api_key, recent
 from core.channels import KINDS
-from core.errors import Conflict, Forbidden, NotFound
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.model import ROLES
 from core.routing import first_match, in_order, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
 from core.users import add_user, set_active, set_password, set_role
 
-CODE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 
 async def _admin(request: Request):
@@ -53,7 +53,7 @@ def _done(path: str, what: str) -> Redirect:
 
 
 async def _departments() -> list[dict]:
-    return await Department.select().order_by(Department.sort).order_by(Department.code)
+    return await Department.select().order_by(Department.sort).order_by(Department.code).output(load_json=True)
 
 
 def _tree(rows: list[dict]) -> list[tuple[int, dict]]:
@@ -93,33 +93,114 @@ async def departments_add(request: Request) -> Response:
     actor = await _admin(request)
     form = await request.form()
     values = {k: _text(form, k, 128) for k in ("code", "name", "parent")}
-    errors = {}
-    if not CODE.match(values["code"]):
-        errors["code"] = "代码须以小写字母开头，只含小写字母、数字和下划线（2–64 位）"
-    elif await Department.exists().where(Department.code == values["code"]):
-        errors["code"] = "该代码已存在"
-    if not values["name"]:
-        errors["name"] = "请填写单位名称"
-    if values["parent"] and not await Department.exists().where(Department.code == values["parent"]):
-        errors["parent"] = "上级单位不存在"
-    if errors:
+    try:
+        made = await departments.create(request.app.state.platform, values["code"], values["name"],
+                                        values["parent"] or None, actor)
+    except InvalidInput as refused:
         return await _render(request, actor, "admin_departments.html", status_code=400,
                              tree=_tree(await _departments()), departments=await _departments(),
-                             values=values, errors=errors)
-    await Department.insert(Department(code=values["code"], name=values["name"], parent=values["parent"] or None,
-                                       sort=await Department.count()))
-    request.app.state.platform.orders.forget_reference_data()
-    return _done("/console/admin/departments", f"已添加单位「{values['name']}」")
+                             values=values, errors={e.key: e.message for e in refused.errors})
+    return _done("/console/admin/departments", f"已添加单位「{made['name']}」（代码 {made['code']}）")
+
+
+def _contacts(text: str) -> list[dict[str, str]]:
+    """One contact a line: 姓名 电话 职务 (separated by spaces or commas; phone and duty optional)."""
+    found = []
+    for line in text.splitlines():
+        parts = [p for p in re.split(r"[\s,，]+", line.strip()) if p]
+        if parts:
+            found.append({"name": parts[0][:64], "phone": parts[1][:32] if len(parts) > 1 else "",
+                          "duty": " ".join(parts[2:])[:64]})
+    return found
+
+
+async def _department_page(request: Request, actor, code: str, *, status_code: int = 200, errors: dict | None = None,
+                           values: dict | None = None) -> Response:
+    found = await departments.get(code)
+    everyone = await _departments()
+    below = {code}
+    for _ in range(10):  # its own subtree cannot be its parent
+        below |= {d["code"] for d in everyone if d["parent"] in below}
+    return await _render(request, actor, "admin_department.html", status_code=status_code, d=found,
+                         values=values or {}, errors=errors or {}, parents=[d for d in everyone if d["code"] not in below],
+                         names={d["code"]: d["name"] for d in everyone},
+                         open_orders=await departments.open_orders(code), history=await departments.history(code),
+                         field_labels=departments.FIELD_LABELS)
+
+
+@get("/admin/departments/{code:str}")
+async def department_page(request: Request, code: FromPath[str]) -> Response:
+    actor = await _admin(request)
+    return await _department_page(request, actor, code)
+
+
+@post("/admin/departments/{code:str}")
+async def department_change(request: Request, code: FromPath[str]) -> Response:
+    """Rename, move, aliases, contacts, disable or enable: one audited change."""
+    actor = await _admin(request)
+    form = await request.form()
+    values = {"name": _text(form, "name", 128), "parent": _text(form, "parent", 64) or None,
+              "aliases": [a for a in re.split(r"[\s,，、]+", _text(form, "aliases", 2000)) if a],
+              "contacts": _contacts(_text(form, "contacts", 4000)), "active": form.get("active") == "on",
+              "reason": _text(form, "reason", 500)}
+    try:
+        change = msgspec.convert(values, departments.DepartmentChange)
+        done = await departments.update(request.app.state.platform, code, change, actor)
+    except msgspec.ValidationError as bad:
+        return await _department_page(request, actor, code, status_code=400, values=values,
+                                      errors={"_form": f"填写有误：{bad}"})
+    except InvalidInput as refused:
+        return await _department_page(request, actor, code, status_code=400, values=values,
+                                      errors={e.key: e.message for e in refused.errors})
+    what = "、".join(label for k, label in departments.FIELD_LABELS.items() if k in done["changed"]) or "没有变化"
+    return _done(f"/console/admin/departments/{code}", f"已保存：{what}")
 
 
 # -- users ---------------------------------------------------------------------------------------------
 
+USERS_LISTED = 200
+
+
+def _user_filter(request: Request) -> dict[str, str]:
+    """The list's search (username or name) and filters (role, department, in use or not), as asked."""
+    query = request.query_params
+    found = {"q": str(query.get("q") or "").strip()[:64], "role": str(query.get("role") or ""),
+             "department": str(query.get("department") or "")[:64], "state": str(query.get("state") or "")}
+    found["role"] = found["role"] if found["role"] in ROLES else ""
+    found["state"] = found["state"] if found["state"] in ("active", "inactive") else ""
+    return found
+
+
 async def _users_page(request, actor, *, status_code=200, values=None, errors=None, notice=""):
-    users = await User.select(User.id, User.username, User.display_name, User.role, User.department,
-                              User.active).order_by(User.role).order_by(User.username)
+    wanted = _user_filter(request)
+    query = User.select(User.id, User.username, User.display_name, User.role, User.department, User.active)
+    if wanted["q"]:
+        like = "%" + wanted["q"].replace("%", "") + "%"  # "_" matches any one character: a harmless widening
+        # case-insensitive on both: SQLite's LIKE already is (for ASCII), PostgreSQL needs ILIKE
+        match = "like" if User._meta.db.engine_type == "sqlite" else "ilike"
+        query = query.where(getattr(User.username, match)(like) | getattr(User.display_name, match)(like))
+    if wanted["role"]:
+        query = query.where(User.role == wanted["role"])
+    if wanted["department"]:
+        query = query.where(User.department == wanted["department"])
+    if wanted["state"]:
+        query = query.where(User.active == (wanted["state"] == "active"))
+    users = await query.order_by(User.role).order_by(User.username).limit(USERS_LISTED)
     return await _render(request, actor, "admin_users.html", status_code=status_code, users=users,
                          departments=await _departments(), values=values or {}, errors=errors or {},
-                         notice=notice)
+                         notice=notice, wanted=wanted, capped=len(users) == USERS_LISTED)
+
+
+@get("/admin/users/{user_id:int}")
+async def user_page(request: Request, user_id: FromPath[int]) -> Response:
+    """One user on a page of their own: role and department, in use or not, a new password."""
+    actor = await _admin(request)
+    user = await User.select(User.id, User.username, User.display_name, User.role, User.department,
+                             User.active).where(User.id == user_id).first()
+    if user is None:
+        raise NotFound("用户不存在")
+    return await _render(request, actor, "admin_user.html", u=user, departments=await _departments(),
+                         names={d["code"]: d["name"] for d in await _departments()})
 
 
 @get("/admin/users")
@@ -247,13 +328,58 @@ async def rules_add(request: Request) -> Response:
 
 @post("/admin/rules/{rule_id:int}")
 async def rules_toggle(request: Request, rule_id: FromPath[int]) -> Response:
-    await _admin(request)
-    rule = await RoutingRule.select(RoutingRule.active, RoutingRule.origin).where(RoutingRule.id == rule_id).first()
+    actor = await _admin(request)
+    active = await rule_admin.toggle(request.app.state.platform, rule_id, actor)
+    return _done("/console/admin/rules", "已启用规则" if active else "已停用规则")
+
+
+async def _rule_page(request: Request, actor, rule_id: int, *, status_code: int = 200, values: dict | None = None,
+                     errors: dict | None = None, preview: dict | None = None) -> Response:
+    rule = await RoutingRule.select().where(RoutingRule.id == rule_id).output(load_json=True).first()
     if rule is None:
         raise NotFound("规则不存在")
-    await RoutingRule.update({RoutingRule.active: not rule["active"]}).where(RoutingRule.id == rule_id)
-    request.app.state.platform.orders.forget_reference_data()
-    return _done("/console/admin/rules", "已停用规则" if rule["active"] else "已启用规则")
+    everyone = await _departments()
+    return await _render(request, actor, "admin_rule.html", status_code=status_code, rule=rule,
+                         values=values or {**rule, "keywords": "、".join(rule["keywords"] or [])},
+                         errors=errors or {}, preview=preview, history=await rule_admin.history(rule_id),
+                         departments=[d for d in everyone if d["active"]],
+                         names={d["code"]: d["name"] for d in everyone}, kinds=KINDS,
+                         editable=rule["origin"] == "admin", days=rule_admin.PREVIEW_DAYS)
+
+
+@get("/admin/rules/{rule_id:int}")
+async def rule_page(request: Request, rule_id: FromPath[int]) -> Response:
+    actor = await _admin(request)
+    return await _rule_page(request, actor, rule_id)
+
+
+@post("/admin/rules/{rule_id:int}/edit")
+async def rule_edit(request: Request, rule_id: FromPath[int]) -> Response:
+    """预览 shows which recent orders the edited rule would send elsewhere; 保存 saves it (audited)."""
+    actor = await _admin(request)
+    form = await request.form()
+    values = {k: _text(form, k, 255) for k in ("keywords", "department", "position", "area", "kind", "category",
+                                                "reason")}
+    try:
+        edit = msgspec.convert({**values, "keywords": [k for k in re.split(r"[\s,，、]+", values["keywords"]) if k],
+                                "position": values["position"] or "50"}, rule_admin.RuleEdit, strict=False)
+    except msgspec.ValidationError as bad:
+        return await _rule_page(request, actor, rule_id, status_code=400, values=values,
+                                errors={"_form": f"填写有误：{bad}"})
+    platform = request.app.state.platform
+    try:
+        if form.get("op") == "save":
+            done = await rule_admin.update(platform, rule_id, edit, actor)
+            return _done(f"/console/admin/rules/{rule_id}", "已保存" if done["changed"] else "没有变化")
+        await rule_admin.check(platform, edit)
+        found = await rule_admin.preview(platform, rule_id, edit)
+    except InvalidInput as refused:
+        return await _rule_page(request, actor, rule_id, status_code=400, values=values,
+                                errors={e.key: e.message for e in refused.errors})
+    except Conflict as refused:
+        return await _rule_page(request, actor, rule_id, status_code=409, values=values,
+                                errors={"_form": refused.detail})
+    return await _rule_page(request, actor, rule_id, values=values, preview=found)
 
 
 # -- working calendar ------------------------------------------------------------------------------------
@@ -607,7 +733,8 @@ async def outbox_operate(request: Request, message_id: FromPath[int], operation:
                     status_code=303)
 
 
-ADMIN_ROUTES = [admin_index, departments_page, departments_add, users_page, users_add, users_change, rules_page,
+ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, users_page,
+                user_page, users_add, users_change, rules_page, rule_page, rule_edit,
                 rules_add, rules_toggle, calendar_page, calendar_set, calendar_remove, calendar_import,
                 calendar_office_hours, keys_page, keys_create, keys_revoke,
                 outbox_page, outbox_message, outbox_operate]

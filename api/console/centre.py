@@ -41,6 +41,8 @@ LINKED_COUNTS = ("intake", "dispatched", "completed", "open_overdue", "callbacks
 KPI_DIMENSIONS = ("department", "channel", "area")
 DIMENSION_FILTERS = {"department": "department", "channel": "channel", "area": "area"}
 KNOWLEDGE_PANEL_SIZE = 5
+BOARD_REFRESH_SECONDS = {"page": 60, "wall": 30}  # the board reads its figures again this often
+WALL_HOURS = 12
 WARNINGS_RESCAN = dt.timedelta(minutes=1)  # the reports job scans every minute; a page view without jobs as often
 REFUSED = {
     "centre": "只有中心人员可以查看统计和看板",
@@ -132,6 +134,7 @@ async def kpi_page(request: Request) -> Response:
 
 @get("/board")
 async def board_page(request: Request) -> Response:
+    """The board; ``?wall=1``: for a screen on the wall (large type, no navigation), refreshing itself."""
     actor = await _centre(request)
     snapshot = await board.snapshot(request.app.state.platform)
     now_hour = dt.datetime.fromisoformat(snapshot["as_of"]).hour
@@ -139,7 +142,12 @@ async def board_page(request: Request) -> Response:
     peak = max((h["total"] for h in hours), default=0) or 1
     statuses = snapshot["open_by_status"]
     most = max((s["count"] for s in statuses), default=0) or 1
+    wall = request.query_params.get("wall") == "1"
+    if wall:  # one screen, no scrolling: the latest hours
+        hours = hours[-WALL_HOURS:]
     return await _render(request, actor, "board.html", board=snapshot, hours=hours, peak=peak, most=most,
+                         wall=wall, refresh=BOARD_REFRESH_SECONDS["wall" if wall else "page"],
+                         **({"calendar_banner": None} if wall else {}),
                          status_links={s["status"]: "/console/orders?" + urlencode({"status": s["status"]})
                                        for s in statuses})
 

@@ -38,6 +38,9 @@ from api.console.forms import (
 from api.console.callbacks import CALLBACK_ROUTES, back_to_queue, desk
 from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
+from api.console.maintenance import MAINTENANCE_ROUTES
+from api.console.notices import NOTICE_ROUTES
+from api.console.reports import REPORT_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
 from api.console.surveys import SURVEY_ROUTES
 from api.console.meetings import MEETING_ROUTES
@@ -48,7 +51,7 @@ from api.console.session import COOKIE, NotSignedIn, current_actor
 from api.web.protection import csrf_middleware, security_headers
 from api.web.tracking import publishes_replies
 from api.client import client_address
-from core import access_audit
+from core import access_audit, notices
 from core.auth import active_user
 from core.users import display_names
 from core.surveys import EVENTS as SURVEY_EVENTS
@@ -99,6 +102,7 @@ async def _page(request: Request, actor: Actor | None, name: str, *, status_code
     context.setdefault("calendar_banner", calendar_banner(_platform(request), actor))
     if actor and "people" not in context:
         context["people"] = await display_names()
+    context.setdefault("notices_unread", await notices.unread(actor) if actor else 0)
     return _console(request).render(request, name, status_code=status_code, me=actor, nav=nav,
                                     my_department=names.get(actor.department or "", "") if actor else "", **context)
 
@@ -192,9 +196,12 @@ def _list_params(request: Request) -> dict[str, Any]:
     return params
 
 
-async def _departments() -> list[dict]:
-    return await Department.select(Department.code, Department.name, Department.parent).order_by(
-        Department.sort).order_by(Department.code)
+async def _departments(*, dispatchable: bool = False) -> list[dict]:
+    """Every department (to filter by), or those taking new orders (to dispatch to)."""
+    query = Department.select(Department.code, Department.name, Department.parent)
+    if dispatchable:
+        query = query.where(Department.active == True)  # noqa: E712  (a column comparison)
+    return await query.order_by(Department.sort).order_by(Department.code)
 
 
 @functools.cache
@@ -368,7 +375,7 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         timeline=_timeline(platform, order, names, people, {a["key"]: a["filename"] for a in attachments}),
         people=people, attachments=attachments, actions=actions, reveal=reveal,
         panels=panels, values=values or {}, errors=errors or {}, general=(errors or {}).get(GENERAL, ""),
-        banner=banner, banner_kind=banner_kind, departments=await _departments(), duplicates=duplicates,
+        banner=banner, banner_kind=banner_kind, departments=await _departments(dispatchable=True), duplicates=duplicates,
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
@@ -568,7 +575,7 @@ async def dispatch_queue(request: Request) -> Response:
     q = str(request.query_params.get("q") or "")[:100]
     result = await platform.orders.listing(actor, OrderFilter(status="received", q=q), sort="due", page_size=50)
     await platform.orders.mark_duplicates(result["items"])
-    return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(), q=q,
+    return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(dispatchable=True), q=q,
                        outcome=None)
 
 
@@ -604,7 +611,7 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
     if name == "dispatch":
         result = await platform.orders.listing(actor, OrderFilter(status="received"), sort="due", page_size=50)
         await platform.orders.mark_duplicates(result["items"])
-        return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(),
+        return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(dispatchable=True),
                            q="", outcome=outcome, status_code=200 if done or not failed else 409)
     result = await platform.orders.listing(actor, OrderFilter(status="dispatched", lead_only=True), sort="due", page_size=50)
     return await _page(request, actor, "accept.html", result=result, outcome=outcome,
@@ -666,7 +673,7 @@ def console_router(secret: str) -> Router:
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
-                        *MEETING_ROUTES, *NETBOARD_ROUTES],
+                        *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,

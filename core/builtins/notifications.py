@@ -24,6 +24,7 @@ import httpx
 
 from core import clock
 from core.hookspecs import hookimpl
+from core import notices
 from core.notices import STAFF_TOPIC, staff_notice, text_of
 from core.outbox import idempotency_key
 
@@ -42,6 +43,7 @@ LINK_LABELS = {"receipt": "查看进度", "completed": "查看答复", "resolved
 # long, so that an answer within it replaces receipt and completion notice with one message.
 PHONE_RECEIPT_HOLD = dt.timedelta(minutes=3)
 RESOLVERS = ("agent", "admin")  # who may take 即时办结 (core.lifecycle)
+SUPERVISION_LABELS = {"supervise": "督办", "urge": "催办"}
 
 
 class Provider(Protocol):
@@ -121,6 +123,20 @@ def on_transition(channel, order, event, outbox):
             recipients.append("role:supervisor")  # the supervisor's queue
         for recipient in recipients:
             staff_notice(outbox, recipient, "sla", number=order.number, subject=order.subject, note=event.reason)
+    if event.action == "supervise" and order.department:  # a 督办/催办 for the department handling it
+        staff_notice(outbox, f"department:{order.department}", "supervision", number=order.number,
+                     subject=order.subject, kind_label=SUPERVISION_LABELS.get(event.payload.get("kind"), "督办"),
+                     note=event.payload.get("note", ""))
+    if event.action == "return":  # the dispatchers rule on it
+        return _returned(outbox, order, event)
+
+
+async def _returned(outbox, order, event) -> None:
+    from core.tables import Department
+
+    row = await Department.select(Department.name).where(Department.code == (event.department or "")).first()
+    staff_notice(outbox, "role:dispatcher", "returned", number=order.number, subject=order.subject,
+                 department_name=row["name"] if row else "承办单位", reason=event.payload.get("reason", ""))
 
 
 async def _one_message_for_the_call(outbox, message: dict, event) -> None:
@@ -225,9 +241,4 @@ def outbox_deliverers():
 
 # -- reading them back ---------------------------------------------------------------------------------------
 
-def recipients_for(actor) -> list[str]:
-    """Whose staff notices a user reads: their department's, their role's."""
-    found = [f"role:{actor.role}"]
-    if actor.department:
-        found.append(f"department:{actor.department}")
-    return found
+recipients_for = notices.recipients

@@ -67,11 +67,14 @@ def _partial(report: dict[str, Any]) -> str:
             f'同比与 {escape(year["start"])} 至 {escape(year["through"] or year["start"])} 相比（同样 {p["days"]} 天）。</p>')
 
 
-def page(report: dict[str, Any]) -> str:
+def page(report: dict[str, Any], *, stylesheet: str | None = None, scope: str | None = None) -> str:
+    """The report as one page; ``stylesheet``: link this URL instead of an inline style (for pages under
+    a policy refusing inline styles, the console's); ``scope``: the filters as people read them."""
     p = report["period"]
-    filters = "，".join(f"{k}={escape(v)}" for k, v in report["filters"].items()) or "全中心"
+    filters = escape(scope) if scope else "，".join(f"{k}={escape(v)}" for k, v in report["filters"].items()) or "全中心"
+    style = f'<link rel="stylesheet" href="{escape(stylesheet)}">' if stylesheet else f"<style>{STYLE}</style>"
     out = [f'<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(p["label"])}{p["kind_label"]}</title>',
-           f"<style>{STYLE}</style></head><body>",
+           f"{style}</head><body>",
            f'<h1>12345热线{escape(p["label"])}{p["kind_label"]}</h1>',
            f'<p class="muted">统计期间 {p["start"]} 至 {p["end"]}；范围：{filters}；生成时间 {_shown(report["generated_at"])}（北京时间）'
            + (f'；快照第 {report["snapshot"]["version"]} 版' if report.get("snapshot") else "") + "</p>",

@@ -72,5 +72,59 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () { intake(); bulk(); templates(); actions(); });
+  // Staff notices as they are delivered: the header's count goes up and the notice shows for a while.
+  function notices() {
+    var link = document.getElementById("notices");
+    var count = document.getElementById("notice-count");
+    var toasts = document.getElementById("notice-toasts");
+    if (!link || !window.EventSource) return;
+    var stream = new EventSource(link.dataset.stream);
+    stream.addEventListener("open", function () { link.dataset.live = "on"; });
+    stream.addEventListener("error", function () { link.dataset.live = "off"; });
+    stream.addEventListener("notice", function (e) {
+      var notice = JSON.parse(e.data);
+      var n = parseInt(count.textContent, 10) || 0;
+      count.textContent = n >= 99 ? "99+" : String(n + 1);
+      count.hidden = false;
+      var list = document.getElementById("notice-list");
+      if (list) {
+        var empty = document.getElementById("notice-empty");
+        if (empty) empty.remove();
+        var item = document.createElement("li");
+        item.className = "new";
+        var a = document.createElement("a");
+        a.href = notice.href;
+        a.textContent = notice.text;
+        item.appendChild(a);
+        list.insertBefore(item, list.firstChild);
+      }
+      if (toasts) {
+        var toast = document.createElement("a");
+        toast.className = "toast";
+        toast.href = notice.href;
+        toast.textContent = notice.text;
+        toasts.appendChild(toast);
+        setTimeout(function () { toast.remove(); }, 15000);
+      }
+    });
+    window.addEventListener("pagehide", function () { stream.close(); });
+  }
+
+  // The wall board reads its figures again every so often (the page says how often).
+  function board() {
+    var page = document.getElementById("board");
+    if (!page || !page.dataset.refresh) return;
+    var seconds = parseInt(page.dataset.refresh, 10);
+    setInterval(function () {
+      fetch(window.location.href, {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("board");
+          if (fresh) page.innerHTML = fresh.innerHTML;
+        });
+    }, seconds * 1000);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { intake(); bulk(); templates(); actions(); notices(); board(); });
 })();
