@@ -28,7 +28,7 @@ from core import clock
 from core.calendar import SHANGHAI, WorkCalendar
 from core.channels import describe_fields, sample_value
 from core.confidential import Sealer
-from core.tables import Department, Order, User
+from core.tables import Department, Order, Team, TeamMember, User
 from core.users import add_user
 
 DATA = Path(__file__).parent / "demo_data"
@@ -89,6 +89,11 @@ HANDLER_DEPARTMENTS = ("eco_env", "housing", "urban_mgmt", "education", "hrss", 
 STAFF = (("agent", "agent", None, "话务员 小周"), ("dispatcher", "dispatcher", None, "派单员 小陈"),
          ("supervisor", "supervisor", None, "督办员 老王"), ("admin", "admin", None, "系统管理员"))
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+# the hotline's staff agents besides ``agent`` (话务员 小周): 36 in all, in three teams (班组) of 12 whose
+# first member leads it; the tender asks for at least 30
+TEAM_AGENTS = tuple((f"agent{n:02d}", f"话务员 {SURNAMES[n % len(SURNAMES)]}{'一二三四五六七八九十'[n % 10]}")
+                    for n in range(2, 37))
+TEAMS = ("话务一组", "话务二组", "话务三组")
 KIND_WORDS = (("举报", "report"), ("投诉", "complaint"), ("建议", "suggestion"), ("咨询", "consult"),
               ("请问", "consult"), ("求助", "help"), ("感谢", "praise"))
 SOURCES = (("phone", 55), ("city_transfer", 20), ("netboard", 12), ("web_form", 8), ("mailbox", 3), ("api", 2))
@@ -134,9 +139,19 @@ async def seed_reference() -> None:
     await Department.insert(*[Department(code=c, name=n, parent=p, sort=i)
                               for i, (c, n, p) in enumerate(DEPARTMENTS)])
     for username, role, department, name in STAFF:
-        await add_user(username, role=role, department=department, password=DEMO_PASSWORD, display_name=name)
+        await add_user(username, role=role, department=department, password=DEMO_PASSWORD, display_name=name,
+                       trained=True)
     for department in HANDLER_DEPARTMENTS:
         await add_user(f"h_{department}", role="handler", department=department, password=DEMO_PASSWORD)
+    agents = ["agent"]
+    for username, name in TEAM_AGENTS:
+        await add_user(username, role="agent", password=DEMO_PASSWORD, display_name=name, trained=True)
+        agents.append(username)
+    size = -(-len(agents) // len(TEAMS))
+    for i, name in enumerate(TEAMS):
+        members = agents[i * size:(i + 1) * size]
+        team = await Team.insert(Team(name=name, leader=members[0])).returning(Team.id)
+        await TeamMember.insert(*[TeamMember(username=m, team_id=team[0]["id"]) for m in members])
 
 
 def demo_details(channel) -> dict | None:
