@@ -3,6 +3,7 @@ month's rota from the forecast, per-agent and per-team figures, and quality insp
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -17,7 +18,14 @@ from core.model import CENTRE_ROLES, Actor
 from core.people import figures, quality, rota, teams, training
 
 Name = Annotated[str, msgspec.Meta(max_length=64)]
-Month = Annotated[str, msgspec.Meta(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+MONTH = re.compile(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$")
+
+
+def _month(value: str | None, source: str = "query") -> str | None:
+    """A ``YYYY-MM`` from the query or the path, or a 400 naming it."""
+    if value is not None and not MONTH.match(value):
+        raise InvalidInput([FieldError("month", "月份格式应为 YYYY-MM", source)], "查询参数有误")
+    return value
 
 
 def _centre(actor: Actor) -> None:
@@ -28,7 +36,7 @@ def _centre(actor: Actor) -> None:
 # -- training ---------------------------------------------------------------------------------------
 
 @get("/api/users/{username:str}/training", tags=["培训"], summary="一个账号的培训记录和上岗资格（已培训上岗）",
-     responses=errors(401, 403, 404))
+     responses=errors(400, 401, 403, 404))
 async def user_training(username: FromPath[Name], actor: NamedDependency[Actor]) -> dict[str, Any]:
     if actor.name != username and not await teams.may_manage(actor, username):
         raise Forbidden("只能查看本人的培训记录")
@@ -49,7 +57,7 @@ async def override_trained(username: FromPath[Name], data: JSONBody[training.Tra
     return await training.override(username, data, actor)
 
 
-@get("/api/training/sessions", tags=["培训"], summary="培训场次与出勤（岗前培训、集中培训）", responses=errors(401, 403))
+@get("/api/training/sessions", tags=["培训"], summary="培训场次与出勤（岗前培训、集中培训）", responses=errors(400, 401, 403))
 async def list_sessions(actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
     _centre(actor)
     return await training.sessions()
@@ -63,7 +71,7 @@ async def add_session(data: JSONBody[training.NewSession], actor: NamedDependenc
 
 # -- teams, shifts, leave ---------------------------------------------------------------------------
 
-@get("/api/teams", tags=["班组与排班"], summary="班组、班组长和成员", responses=errors(401, 403))
+@get("/api/teams", tags=["班组与排班"], summary="班组、班组长和成员", responses=errors(400, 401, 403))
 async def list_teams(actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
     _centre(actor)
     return await teams.listing()
@@ -82,7 +90,7 @@ async def change_team(team_id: FromPath[int], data: JSONBody[teams.TeamSpec],
     return await teams.save(data, actor, team_id)
 
 
-@get("/api/shifts", tags=["班组与排班"], summary="班次（早班、中班、夜班，覆盖 7×24 小时）", responses=errors(401, 403))
+@get("/api/shifts", tags=["班组与排班"], summary="班次（早班、中班、夜班，覆盖 7×24 小时）", responses=errors(400, 401, 403))
 async def list_shifts(actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
     _centre(actor)
     return teams.shift_listing(await teams.shifts())
@@ -94,9 +102,9 @@ async def set_shifts(data: JSONBody[teams.ShiftPatterns], actor: NamedDependency
 
 
 @get("/api/leave", tags=["班组与排班"], summary="某月的请假记录", responses=errors(400, 401, 403))
-async def list_leave(actor: NamedDependency[Actor], month: FromQuery[Month | None] = None) -> list[dict[str, Any]]:
+async def list_leave(actor: NamedDependency[Actor], month: FromQuery[Name | None] = None) -> list[dict[str, Any]]:
     _centre(actor)
-    days = rota.month_days(month or f"{clock.today():%Y-%m}")
+    days = rota.month_days(_month(month) or f"{clock.today():%Y-%m}")
     return await teams.leave_between(days[0], days[-1])
 
 
@@ -115,13 +123,13 @@ async def propose_rota(request: Request, data: JSONBody[rota.Proposal], actor: N
 
 
 @get("/api/rotas", tags=["班组与排班"], summary="排班（草案、已发布）", responses=errors(400, 401, 403))
-async def list_rotas(actor: NamedDependency[Actor], month: FromQuery[Month | None] = None) -> list[dict[str, Any]]:
+async def list_rotas(actor: NamedDependency[Actor], month: FromQuery[Name | None] = None) -> list[dict[str, Any]]:
     _centre(actor)
-    return await rota.listing(month)
+    return await rota.listing(_month(month))
 
 
 @get("/api/rotas/{rota_id:int}", tags=["班组与排班"], summary="一份排班：每人的班次、缺口、工时规则检查",
-     responses=errors(401, 403, 404))
+     responses=errors(400, 401, 403, 404))
 async def show_rota(rota_id: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
     _centre(actor)
     return await rota.show(rota_id)
@@ -140,12 +148,12 @@ async def swap_rota(rota_id: FromPath[int], data: JSONBody[rota.Swap], actor: Na
 
 
 @post("/api/rotas/{rota_id:int}/publish", tags=["班组与排班"], status_code=200,
-      summary="发布排班（取代该月此前发布的版本）", responses=errors(401, 403, 404, 409))
+      summary="发布排班（取代该月此前发布的版本）", responses=errors(400, 401, 403, 404, 409))
 async def publish_rota(rota_id: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await rota.publish(rota_id, actor)
 
 
-@get("/api/rota/on-duty", tags=["班组与排班"], summary="已发布排班中此刻在班的话务员", responses=errors(401, 403))
+@get("/api/rota/on-duty", tags=["班组与排班"], summary="已发布排班中此刻在班的话务员", responses=errors(400, 401, 403))
 async def on_duty(actor: NamedDependency[Actor]) -> dict[str, Any]:
     _centre(actor)
     people = await rota.on_duty(clock.now())
@@ -174,7 +182,7 @@ async def team_figures(team_id: FromPath[int], actor: NamedDependency[Actor],
 
 # -- quality ----------------------------------------------------------------------------------------
 
-@get("/api/quality/checklist", tags=["质检"], summary="质检评分表（各项分值，合计 100）", responses=errors(401, 403))
+@get("/api/quality/checklist", tags=["质检"], summary="质检评分表（各项分值，合计 100）", responses=errors(400, 401, 403))
 async def get_checklist(actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
     _centre(actor)
     return [msgspec.to_builtins(i) for i in await quality.checklist()]
@@ -185,7 +193,7 @@ async def set_checklist(data: JSONBody[quality.Checklist], actor: NamedDependenc
     return await quality.set_checklist(data, actor)
 
 
-@get("/api/quality/rule", tags=["质检"], summary="抽检规则", responses=errors(401, 403))
+@get("/api/quality/rule", tags=["质检"], summary="抽检规则", responses=errors(400, 401, 403))
 async def get_rule(actor: NamedDependency[Actor]) -> dict[str, Any]:
     _centre(actor)
     return msgspec.to_builtins(await quality.rule())
@@ -212,7 +220,7 @@ async def list_samples(actor: NamedDependency[Actor], agent: FromQuery[Name | No
 
 
 @get("/api/quality/samples/{sample_id:int}", tags=["质检"], summary="一个质检样本：得分、扣分、评语、申诉",
-     responses=errors(401, 403, 404))
+     responses=errors(400, 401, 403, 404))
 async def show_sample(sample_id: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
     _centre(actor)
     return await quality.show(sample_id, actor)
@@ -238,8 +246,8 @@ async def rule_sample(sample_id: FromPath[int], data: JSONBody[quality.Ruling], 
 
 @get("/api/quality/reports/{month:str}", tags=["质检"], summary="月度质检报表：按班组和话务员",
      responses=errors(400, 401, 403))
-async def quality_report(month: FromPath[Month], actor: NamedDependency[Actor]) -> dict[str, Any]:
-    return await quality.monthly(month, actor)
+async def quality_report(month: FromPath[Name], actor: NamedDependency[Actor]) -> dict[str, Any]:
+    return await quality.monthly(_month(month, "path"), actor)
 
 
 ROUTES = [user_training, record_training, override_trained, list_sessions, add_session, list_teams, create_team,

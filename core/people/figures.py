@@ -21,6 +21,7 @@ from core.people import teams
 from core.tables import Order, OrderEvent, QaSample, Team, User
 
 MAX_DAYS = 366
+FIRST_YEAR, LAST_YEAR = 2000, 2100  # the dates a period may name (an instant before year 1 cannot be stored)
 ROWS_LIMIT = 50_000  # intake events read per person and period
 CHUNK = 500
 HANDLING_CAP = 3600.0  # a longer gap between the call and its record is a late entry, not handling time
@@ -33,10 +34,14 @@ def period(start: str | None, end: str | None, today: dt.date) -> tuple[dt.date,
         if not value:
             return default
         try:
-            return dt.date.fromisoformat(value)
+            parsed = dt.date.fromisoformat(value)
         except ValueError:
             problems.append(FieldError(name, "日期格式应为 YYYY-MM-DD", "query"))
             return default
+        if not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            problems.append(FieldError(name, f"日期应在 {FIRST_YEAR} 年到 {LAST_YEAR} 年之间", "query"))
+            return default
+        return parsed
     first = day(start, "start", today.replace(day=1))
     last = day(end, "end", today)
     if not problems and last < first:

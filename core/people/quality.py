@@ -19,6 +19,7 @@ from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.lifecycle import GOOD_SATISFACTION
 from core.model import Actor
 from core.people import audit, teams
+from core.people.figures import FIRST_YEAR, LAST_YEAR
 from core.tables import Order, OrderEvent, QaItem, QaRule, QaSample, Team, User
 
 INSPECTORS = frozenset({"supervisor", "admin"})
@@ -132,6 +133,9 @@ def _pick(numbers: list[str], share: float) -> set[str]:
 async def draw(request: Draw, actor: Actor) -> dict[str, Any]:
     """Draw samples from the orders agents recorded in ``start``..``end``; an order already sampled stays."""
     _inspector(actor)
+    for name in ("start", "end"):
+        if not FIRST_YEAR <= getattr(request, name).year <= LAST_YEAR:
+            raise InvalidInput([FieldError(name, f"日期应在 {FIRST_YEAR} 年到 {LAST_YEAR} 年之间")])
     if request.end < request.start:
         raise InvalidInput([FieldError("end", "结束日期不能早于开始日期")])
     if (request.end - request.start).days >= DRAW_DAYS_LIMIT:
