@@ -39,6 +39,7 @@ from api.console.callbacks import CALLBACK_ROUTES, back_to_queue, desk
 from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
+from api.console.people import PEOPLE_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -649,7 +650,7 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES],
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *PEOPLE_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,
