@@ -3,7 +3,6 @@ month's rota from the forecast, per-agent and per-team figures, and quality insp
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 import msgspec
@@ -18,12 +17,11 @@ from core.model import CENTRE_ROLES, Actor
 from core.people import figures, quality, rota, teams, training
 
 Name = Annotated[str, msgspec.Meta(max_length=64)]
-MONTH = re.compile(r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$")
 
 
 def _month(value: str | None, source: str = "query") -> str | None:
     """A ``YYYY-MM`` from the query or the path, or a 400 naming it."""
-    if value is not None and not MONTH.match(value):
+    if value is not None and not rota.MONTH_PATTERN.match(value):
         raise InvalidInput([FieldError("month", "月份格式应为 YYYY-MM", source)], "查询参数有误")
     return value
 

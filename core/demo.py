@@ -564,7 +564,8 @@ async def seed(platform, orders: int = 300, *, progress: bool = True) -> str:
         platform.orders.forget_reference_data()
     made = await seed_orders(platform, orders, progress=progress)
     return (f"演示数据已写入：{made} 张工单。演示账号（密码均为 {DEMO_PASSWORD}）：agent 话务员、dispatcher 派单员、"
-            f"supervisor 督办员、admin 管理员、h_<单位代码> 承办人（如 h_eco_env）")
+            f"supervisor 督办员、admin 管理员、h_<单位代码> 承办人（如 h_eco_env）；"
+            f"另有话务员 agent02–agent36，与 agent 共 36 人分为话务一组、二组、三组")
 
 
 async def seed_if_empty(platform, orders: int = 300) -> str | None:

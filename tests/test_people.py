@@ -298,3 +298,26 @@ async def test_an_inspector_scores_a_sampled_order_the_agent_sees_it_appeals_onc
     uneven = await client.put("/api/quality/checklist", headers=tokens["admin1"], json={"items": [
         {"code": "service_language", "name": "服务用语规范", "points": 50}]})
     assert uneven.status_code == 400 and "100" in uneven.json()["extra"][0]["message"]
+
+
+async def test_an_admin_sets_up_a_team_on_the_console_and_an_untrained_agent_is_shown_as_such(client):
+    from core.users import add_user
+    from tests.test_console import Staff
+
+    await add_user("newcomer", role="agent", password=PASSWORD, display_name="新人小林")
+    admin = Staff(client)
+    assert (await admin.login("admin1")).status_code == 200
+    page = await admin.get("/console/people")
+    assert "新建班组" in page.text and "新人小林" in page.text
+    saved = await admin.post("/console/people/teams", {"name": "话务一组", "leader": "agent1",
+                                                       "members": ["agent1", "newcomer"]}, follow_redirects=True)
+    assert "已保存班组「话务一组」" in saved.text
+    assert "新人小林</a>（未培训）" in saved.text
+    refused = await admin.post("/console/people/teams", {"name": "二组", "members": ["eco_handler"]},
+                               follow_redirects=True)
+    assert "班组成员须为话务员的账号" in refused.text
+    agent = Staff(client)
+    await agent.login("agent1")
+    assert "新建班组" not in (await agent.get("/console/people")).text
+    assert (await agent.post("/console/people/teams", {"name": "三组"}, follow_redirects=True)).status_code == 200
+    assert "三组" not in (await agent.get("/console/people")).text  # refused: only admins set teams

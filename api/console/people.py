@@ -60,8 +60,31 @@ async def people_page(request: Request) -> Response:
     actor = await _centre(request)
     return await _render(request, actor, "people.html", teams=await teams.listing(),
                          shifts=teams.shift_listing(await teams.shifts()), rotas=await rota.listing(),
-                         may_plan=await rota.may_plan(actor), next_month=_next_month(),
+                         may_plan=await rota.may_plan(actor), next_month=_next_month(), staff=await _staff(),
                          leave=await teams.leave_between(clock.today(), clock.today() + dt.timedelta(days=60)))
+
+
+async def _staff() -> list[dict]:
+    """Who may lead or join a team, by the name colleagues know."""
+    rows = await User.select(User.username, User.display_name, User.role).where(
+        User.role.is_in(sorted(teams.LEADER_ROLES)) & (User.active == True)).order_by(User.username)  # noqa: E712
+    return [{"username": r["username"], "name": r["display_name"] or r["username"], "role": r["role"]} for r in rows]
+
+
+@post("/people/teams")
+async def save_team(request: Request) -> Response:
+    actor = await _centre(request)
+    form = await request.form()
+    members = [m[:64] for m in form.getall("members", []) if isinstance(m, str)][:teams.MEMBERS_LIMIT]
+    try:
+        spec = msgspec.convert({"name": _field(form, "name", 64), "leader": _field(form, "leader", 64) or None,
+                                "members": members}, teams.TeamSpec)
+        saved = await teams.save(spec, actor)
+    except msgspec.ValidationError:
+        return _back(HOME, error=InvalidInput([FieldError("name", "请填写班组名称")], "没有保存"))
+    except HuyingError as refused:
+        return _back(HOME, error=refused)
+    return _back(HOME, done=f"已保存班组「{saved['name']}」")
 
 
 @post("/people/rotas")
@@ -228,5 +251,5 @@ async def quality_change(request: Request) -> Response:
         return _back(path, error=refused)
 
 
-PEOPLE_ROUTES = [people_page, propose_rota, rota_page, rota_change, person_page, person_change, quality_page,
+PEOPLE_ROUTES = [people_page, save_team, propose_rota, rota_page, rota_change, person_page, person_change, quality_page,
                  quality_change]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import calendar as monthdays
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 import msgspec
@@ -24,7 +25,9 @@ from core.tables import Rota, RotaShift, StaffLeave, User
 MONTHS_AHEAD = 12
 CHANGES_LIMIT = 200
 STATUSES = {"draft": "草案", "published": "已发布", "superseded": "已被新版本取代"}
-Month = Annotated[str, msgspec.Meta(pattern=r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$", description="月份 YYYY-MM")]
+MONTH = r"^(19|20|21)\d{2}-(0[1-9]|1[0-2])$"
+MONTH_PATTERN = re.compile(MONTH)
+Month = Annotated[str, msgspec.Meta(pattern=MONTH, description="月份 YYYY-MM")]
 
 
 class Proposal(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
