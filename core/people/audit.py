@@ -15,7 +15,6 @@ ACTIONS: dict[str, str] = {
     "trained": "培训合格，取得上岗资格",
     "trained_override": "管理员设定上岗资格",
     "team_saved": "保存班组",
-    "team_members": "调整班组成员",
     "shift_saved": "保存班次",
     "leave_recorded": "登记请假",
     "rota_proposed": "生成排班草案",
