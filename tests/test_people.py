@@ -173,6 +173,16 @@ async def test_the_rota_for_the_demos_36_staff_keeps_the_rules_and_a_leader_edit
     published = await client.post(f"/api/rotas/{rota['id']}/publish", headers=leader)
     assert published.status_code == 200 and published.json()["status_label"] == "已发布"
     assert (await client.post(f"/api/rotas/{rota['id']}/publish", headers=leader)).status_code == 409
+    # on the board, the published rota's people on shift against the lines the hour needs
+    first_day = dt.datetime.fromisoformat(f"{month}-01T09:30:00+08:00")
+    clock.start_at(first_day.isoformat())
+    board = (await client.get("/api/board", headers=admin)).json()["rota"]
+    on_shift = sum(1 for p in published.json()["people"] for s in p["shifts"]
+                   if s["date"] == f"{month}-01" and s["shift"] == "early")
+    assert board == {"on_duty": on_shift, "needed": rota["demand"][f"{month}-01"][9], "short": max(
+        0, rota["demand"][f"{month}-01"][9] - on_shift)}
+    on_duty = (await client.get("/api/rota/on-duty", headers=admin)).json()
+    assert on_duty["lines"] == on_shift
     agent = await _demo_login(client, teams[2]["members"][5]["username"])
     assert (await client.post("/api/rota/proposals", json={"month": month}, headers=agent)).status_code == 403
     past = await client.post("/api/rota/proposals", json={"month": "2020-01"}, headers=admin)

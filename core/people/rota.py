@@ -288,6 +288,19 @@ async def publish(rota_id: int, actor: Actor) -> dict[str, Any]:
     return await show(rota_id)
 
 
+async def this_hour(at: dt.datetime) -> dict[str, Any] | None:
+    """The published rota's promise for the hour of ``at``: agents on shift against the lines needed
+    (None when the month has no published rota)."""
+    local = at.astimezone(SHANGHAI)
+    row = await Rota.select(Rota.demand).where((Rota.month == f"{local:%Y-%m}") & (Rota.status == "published")).output(
+        load_json=True).first()
+    if row is None:
+        return None
+    needed = (row["demand"].get(local.date().isoformat()) or [0] * 24)[local.hour]
+    people = await on_duty(at)
+    return {"on_duty": len(people), "needed": needed, "short": max(0, needed - len(people))}
+
+
 async def on_duty(at: dt.datetime) -> list[dict[str, Any]]:
     """Who the published rota has on a shift at ``at`` (the lines the rota promises that hour)."""
     local = at.astimezone(SHANGHAI)
