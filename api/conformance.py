@@ -353,7 +353,7 @@ async def run(code: str, folder: Path | None = None, *, tests: bool = True) -> l
         await platform.migrate()
         await platform.start()
         await Department.insert(*[Department(code=c, name=n, parent=p, sort=i) for i, (c, n, p) in enumerate(DEPARTMENTS)])
-        await add_user(CHECK_USER[0], role="agent", password=CHECK_USER[1])
+        await add_user(CHECK_USER[0], role="agent", password=CHECK_USER[1], trained=True)
         platform.orders.forget_reference_data()
         try:
             results = await check_declarations(platform, code)

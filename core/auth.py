@@ -83,10 +83,11 @@ class StaffUser(msgspec.Struct, frozen=True):
     role: str
     department: str | None
     token_version: int
+    trained: bool = True
 
     @property
     def actor(self) -> Actor:
-        return Actor(name=self.username, role=self.role, department=self.department)
+        return Actor(name=self.username, role=self.role, department=self.department, trained=self.trained)
 
 
 async def active_user(user_id: int) -> StaffUser | None:
@@ -94,7 +95,8 @@ async def active_user(user_id: int) -> StaffUser | None:
     key = f"user:{user_id}"
     if (hit := recent.get(key)) is not None:
         return hit or None
-    row = await User.select(User.id, User.username, User.role, User.department, User.token_version).where(
+    row = await User.select(User.id, User.username, User.role, User.department, User.token_version,
+                            User.trained).where(
         (User.id == user_id) & (User.active == True)).first()  # noqa: E712
     return recent.put(key, StaffUser(**row) if row else False) or None
 

@@ -28,7 +28,7 @@ from core import clock
 from core.calendar import SHANGHAI, WorkCalendar
 from core.channels import describe_fields, sample_value
 from core.confidential import Sealer
-from core.tables import Department, Order, User
+from core.tables import Department, Order, Team, TeamMember, User
 from core.users import add_user
 
 DATA = Path(__file__).parent / "demo_data"
@@ -89,6 +89,11 @@ HANDLER_DEPARTMENTS = ("eco_env", "housing", "urban_mgmt", "education", "hrss", 
 STAFF = (("agent", "agent", None, "话务员 小周"), ("dispatcher", "dispatcher", None, "派单员 小陈"),
          ("supervisor", "supervisor", None, "督办员 老王"), ("admin", "admin", None, "系统管理员"))
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+# the hotline's staff agents besides ``agent`` (话务员 小周): 36 in all, in three teams (班组) of 12 whose
+# first member leads it; the tender asks for at least 30
+TEAM_AGENTS = tuple((f"agent{n:02d}", f"话务员 {SURNAMES[n % len(SURNAMES)]}{'一二三四五六七八九十'[n % 10]}")
+                    for n in range(2, 37))
+TEAMS = ("话务一组", "话务二组", "话务三组")
 KIND_WORDS = (("举报", "report"), ("投诉", "complaint"), ("建议", "suggestion"), ("咨询", "consult"),
               ("请问", "consult"), ("求助", "help"), ("感谢", "praise"))
 SOURCES = (("phone", 55), ("city_transfer", 20), ("hongwang", 7), ("renminwang", 5), ("web_form", 8), ("mailbox", 3),
@@ -135,9 +140,19 @@ async def seed_reference() -> None:
     await Department.insert(*[Department(code=c, name=n, parent=p, sort=i)
                               for i, (c, n, p) in enumerate(DEPARTMENTS)])
     for username, role, department, name in STAFF:
-        await add_user(username, role=role, department=department, password=DEMO_PASSWORD, display_name=name)
+        await add_user(username, role=role, department=department, password=DEMO_PASSWORD, display_name=name,
+                       trained=True)
     for department in HANDLER_DEPARTMENTS:
         await add_user(f"h_{department}", role="handler", department=department, password=DEMO_PASSWORD)
+    agents = ["agent"]
+    for username, name in TEAM_AGENTS:
+        await add_user(username, role="agent", password=DEMO_PASSWORD, display_name=name, trained=True)
+        agents.append(username)
+    size = -(-len(agents) // len(TEAMS))
+    for i, name in enumerate(TEAMS):
+        members = agents[i * size:(i + 1) * size]
+        team = await Team.insert(Team(name=name, leader=members[0])).returning(Team.id)
+        await TeamMember.insert(*[TeamMember(username=m, team_id=team[0]["id"]) for m in members])
 
 
 def demo_details(channel) -> dict | None:
@@ -551,7 +566,8 @@ async def seed(platform, orders: int = 300, *, progress: bool = True) -> str:
         platform.orders.forget_reference_data()
     made = await seed_orders(platform, orders, progress=progress)
     return (f"演示数据已写入：{made} 张工单。演示账号（密码均为 {DEMO_PASSWORD}）：agent 话务员、dispatcher 派单员、"
-            f"supervisor 督办员、admin 管理员、h_<单位代码> 承办人（如 h_eco_env）")
+            f"supervisor 督办员、admin 管理员、h_<单位代码> 承办人（如 h_eco_env）；"
+            f"另有话务员 agent02–agent36，与 agent 共 36 人分为话务一组、二组、三组")
 
 
 async def seed_if_empty(platform, orders: int = 300) -> str | None:

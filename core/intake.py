@@ -126,6 +126,8 @@ class IntakeDesk:
             raise NotFound(f"渠道 {code} 不存在")
         if actor.role not in INTAKE_ROLES:
             raise Forbidden(f"{ROLES.get(actor.role, actor.role)}不能受理工单")
+        if actor.role == "agent" and not actor.trained:
+            raise Forbidden("尚未完成岗前培训（未登记「已培训上岗」），不能受理工单；请参加培训并由管理员登记培训结果")
         if not actor.may_use_channel(code):
             raise Forbidden(f"该 API Key 无权向渠道「{channel.name}」提交工单")
         if request.source == "city_transfer" and actor.role != "city" and (

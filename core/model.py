@@ -45,6 +45,7 @@ class Actor(msgspec.Struct, frozen=True, kw_only=True):
     channels: tuple[str, ...] = ()  # an API key's scope; empty means every channel
     kind: str = "user"
     proven_order: str | None = None  # a citizen who proved this order's query code (online rating)
+    trained: bool = True  # 已培训上岗: a staff account's flag (an untrained agent records no orders)
 
     @property
     def in_centre(self) -> bool:

@@ -47,6 +47,7 @@ class User(Table, tablename="users"):
     # Raised on a password change or reset, a deactivation and a re-activation: tokens and console
     # sessions carry the value they were issued under, so every earlier one stops working at once.
     token_version = Integer(default=1)
+    trained = Boolean(default=False)  # 已培训上岗: an agent takes no calls and records no orders before it
 
 
 class ApiKey(Table, tablename="api_keys"):
@@ -642,3 +643,147 @@ class Inspection(Table, tablename="inspections"):
     findings = JSON(default=[])
     ran_by = Varchar(length=128, default="")
     ran_at = Timestamptz(default=TimestamptzNow())
+
+
+class TrainingSession(Table, tablename="training_sessions"):
+    """One held training: a course on a day (岗前培训 for new staff, 集中培训 for the centre or the
+    member departments); who attended is a ``TrainingRecord`` with its id."""
+
+    course = Varchar(length=100)
+    kind = Varchar(length=16)
+    held_on = Date()
+    place = Varchar(length=128, default="")
+    audience = Varchar(length=16, default="")
+    created_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class TrainingRecord(Table, tablename="training_records"):
+    """A person's attendance or result in a course; a passed one marks the account 已培训上岗."""
+
+    username = Varchar(length=64, index=True)
+    course = Varchar(length=100)
+    session_id = Integer(null=True, default=None)
+    passed = Boolean(default=False)
+    recorded_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Team(Table, tablename="teams"):
+    """班组: agents answering together under a leader."""
+
+    name = Varchar(length=64, unique=True)
+    leader = Varchar(length=64, null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class TeamMember(Table, tablename="team_members"):
+    """Who is in which team (one team each)."""
+
+    username = Varchar(length=64, unique=True)
+    team_id = Integer(default=0)
+
+
+class ShiftPattern(Table, tablename="shift_patterns"):
+    """A shift an admin defines (empty table: the defaults 早班、中班、夜班 in ``core.people.shifts``)."""
+
+    code = Varchar(length=16, unique=True)
+    name = Varchar(length=32)
+    starts_minute = Integer(default=0)  # minutes after midnight
+    minutes = Integer(default=480)
+    active = Boolean(default=True)
+
+
+class StaffLeave(Table, tablename="staff_leave"):
+    """Leave (请假): the days a person is not on the rota."""
+
+    username = Varchar(length=64, index=True)
+    first_day = Date()
+    last_day = Date()
+    kind = Varchar(length=16)
+    note = Varchar(length=255, default="")
+    recorded_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Rota(Table, tablename="rotas"):
+    """A month's rota: proposed by the solver as a draft, edited by a team leader, then published."""
+
+    month = Varchar(length=7, index=True)
+    status = Varchar(length=16, default="draft")
+    rules = JSON(default={})
+    demand = JSON(default={})  # {"YYYY-MM-DD": [lines needed per hour, 24 numbers]}
+    gaps = JSON(default=[])
+    solve_seconds = DoublePrecision(default=0.0)
+    created_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    published_by = Varchar(length=128, default="")
+    published_at = Timestamptz(null=True, default=None)
+
+
+class RotaShift(Table, tablename="rota_shifts"):
+    """One person's shift on one day of a rota."""
+
+    rota_id = Integer(default=0)
+    day = Date()
+    shift = Varchar(length=16)
+    username = Varchar(length=64)
+
+
+class QaItem(Table, tablename="qa_items"):
+    """A line of the 质检 checklist with the points it carries (empty table: the defaults)."""
+
+    code = Varchar(length=32, unique=True)
+    name = Varchar(length=64)
+    points = Integer(default=0)
+    guidance = Varchar(length=255, default="")
+    sort = Integer(default=0)
+    active = Boolean(default=True)
+
+
+class QaRule(Table, tablename="qa_rules"):
+    """The sampling rule (one row; none: the defaults)."""
+
+    share = DoublePrecision(default=0.05)
+    bad_ratings = Boolean(default=True)
+    returns = Boolean(default=True)
+    updated_by = Varchar(length=128, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class QaSample(Table, tablename="qa_samples"):
+    """An order drawn for 质检, its score, the agent's one appeal and its ruling."""
+
+    order_id = BigInt(unique=True)
+    order_number = Varchar(length=32)
+    agent = Varchar(length=64)
+    reason = Varchar(length=16)
+    received_at = Timestamptz()
+    drawn_at = Timestamptz(default=TimestamptzNow())
+    status = Varchar(length=16, default="pending")
+    score = DoublePrecision(null=True, default=None)
+    deductions = JSON(default={})
+    comment = Text(default="")
+    inspector = Varchar(length=64, default="")
+    scored_at = Timestamptz(null=True, default=None)
+    appeal = Text(default="")
+    appealed_at = Timestamptz(null=True, default=None)
+    ruling = Text(default="")
+    ruled_by = Varchar(length=64, default="")
+    ruled_at = Timestamptz(null=True, default=None)
+
+
+class StaffEvent(Table, tablename="staff_events"):
+    """The audit trail of the people records: training, teams, leave, rotas, 质检 (who, what, why)."""
+
+    subject = Varchar(length=64, index=True)  # "user:<name>", "team:<id>", "rota:<id>", "qa:<id>"
+    action = Varchar(length=32)
+    actor = Varchar(length=128)
+    role = Varchar(length=32, default="")
+    reason = Text(default="")
+    detail = JSON(default={})
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+PEOPLE_TABLES = (TrainingSession, TrainingRecord, Team, TeamMember, ShiftPattern, StaffLeave, Rota, RotaShift,
+                 QaItem, QaRule, QaSample, StaffEvent)

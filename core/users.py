@@ -9,8 +9,9 @@ from core.tables import ConsoleSession, Department, User
 
 
 async def add_user(username: str, *, role: str, password: str, department: str | None = None,
-                   display_name: str = "") -> int:
-    """Create a user; a handler must belong to an existing department."""
+                   display_name: str = "", trained: bool = False) -> int:
+    """Create a user; a handler must belong to an existing department. A new account is not yet
+    已培训上岗 unless ``trained`` says so (the demo's and the test data's staff)."""
     if role not in ROLES:
         raise ValueError(f"未知角色 {role}，可选：{', '.join(ROLES)}")
     if role == "handler" and not department:
@@ -22,7 +23,8 @@ async def add_user(username: str, *, role: str, password: str, department: str |
     if await User.exists().where(User.username == username):
         raise ValueError(f"用户 {username} 已存在")
     rows = await User.insert(User(username=username, display_name=display_name or username, role=role,
-                                  department=department, password_hash=hash_password(password))).returning(User.id)
+                                  department=department, password_hash=hash_password(password),
+                                  trained=trained)).returning(User.id)
     return rows[0]["id"]
 
 

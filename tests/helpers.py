@@ -64,7 +64,7 @@ async def seed_staff() -> None:
 
     await Department.insert(*[Department(code=c, name=n, parent=p) for c, n, p in DEPARTMENTS])
     for username, (role, department) in STAFF.items():
-        await add_user(username, role=role, department=department, password=PASSWORD)
+        await add_user(username, role=role, department=department, password=PASSWORD, trained=True)
 
 
 async def reset_postgres(url: str) -> None:

@@ -45,6 +45,7 @@ from api.console.sla_rules import SLA_RULE_ROUTES
 from api.console.surveys import SURVEY_ROUTES
 from api.console.meetings import MEETING_ROUTES
 from api.console.netboards import NETBOARD_ROUTES
+from api.console.people import PEOPLE_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -673,7 +674,8 @@ def console_router(secret: str) -> Router:
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
-                        *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES],
+                        *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,
+                        *PEOPLE_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,

@@ -9,6 +9,7 @@ import datetime as dt
 from core import clock
 from core.calendar import AT_RISK_PERCENT, SHANGHAI
 from core.lifecycle import STATUSES, TERMINAL
+from core.people import rota as published_rota
 from core.reports import facts
 from core.reports.dialect import FAR_FUTURE
 from core.reports.periods import epoch
@@ -104,5 +105,6 @@ async def snapshot(platform, *, department: str | None = None, now: dt.datetime 
             ({"department": d, "name": departments.get(d, "（未派单）") if d else "（未派单）",
               "overdue": len(v["overdue"]), "at_risk": len(v["at_risk"])} for d, v in states.items()),
             key=lambda r: (-r["overdue"], -r["at_risk"], r["department"])),
+        "rota": None if department else await published_rota.this_hour(now),  # 排班: on shift against needed
         "refresh_seconds": 30,
     }

@@ -131,16 +131,46 @@ def _days(first: dt.date, count: int) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range(count)]
 
 
-async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20, now: dt.datetime | None = None,
-               calendar: WorkCalendar | None = None) -> dict:
-    """The forecast for the ``weeks`` after the current one, with the lines each hour needs."""
+class _Fitted:
+    """The profile fitted on the recent history and the measured handling time, as of ``now``."""
+
+    def __init__(self, monday: dt.date, history_start: dt.date, counts: dict, profile: Profile,
+                 aht: float, calls_measured: int):
+        self.monday, self.history_start, self.counts = monday, history_start, counts
+        self.profile, self.aht, self.calls_measured = profile, aht, calls_measured
+
+
+async def _fit(now: dt.datetime, calendar: WorkCalendar) -> _Fitted:
     await facts.refresh()
-    calendar = calendar or WorkCalendar()
-    now = now or clock.now()
     today = now.astimezone(SHANGHAI).date()
     monday = today - dt.timedelta(days=today.weekday())  # the current week is not complete: left out
     history_start = monday - dt.timedelta(weeks=TRAINING_WEEKS + HELD_OUT_WEEKS)
     counts = await _hourly(dt.datetime.combine(history_start, dt.time(), SHANGHAI))
+    profile = Profile(calendar, counts, _days(history_start + dt.timedelta(weeks=HELD_OUT_WEEKS), TRAINING_WEEKS * 7))
+    aht, calls_measured = await average_handling_time(dt.datetime.combine(monday - dt.timedelta(weeks=4), dt.time(), SHANGHAI))
+    return _Fitted(monday, history_start, counts, profile, aht, calls_measured)
+
+
+def seed_plan_lines(calendar: WorkCalendar, day: dt.date, hour: int) -> int:
+    """The procurement document's floor for an hour: 4 lines at a working day's peak, 2 otherwise."""
+    peak = day_type(calendar, day) == "workday" and hour in peak_hours(calendar)
+    return SEED_PLAN["peak" if peak else "off_peak"]
+
+
+async def lines_by_hour(days: list[dt.date], *, calendar: WorkCalendar, target: float = 0.8,
+                        answer_seconds: int = 20, now: dt.datetime | None = None) -> dict[dt.date, list[int]]:
+    """The lines each hour of ``days`` needs under the same forecast ``plan`` shows (for the rota)."""
+    fitted = await _fit(now or clock.now(), calendar)
+    return {day: [lines_needed(round(fitted.profile.predict(day, hour), 2), fitted.aht, target, answer_seconds)
+                  for hour in range(24)] for day in days}
+
+
+async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20, now: dt.datetime | None = None,
+               calendar: WorkCalendar | None = None) -> dict:
+    """The forecast for the ``weeks`` after the current one, with the lines each hour needs."""
+    calendar = calendar or WorkCalendar()
+    fitted = await _fit(now or clock.now(), calendar)
+    monday, history_start, counts = fitted.monday, fitted.history_start, fitted.counts
     train_days = _days(history_start, TRAINING_WEEKS * 7)
     test_days = _days(monday - dt.timedelta(weeks=HELD_OUT_WEEKS), HELD_OUT_WEEKS * 7)
     held_out = Profile(calendar, counts, train_days)
@@ -154,8 +184,7 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
             squares += (predicted - actual) ** 2
             errors.append(actual)
     hours = len(errors) or 1
-    profile = Profile(calendar, counts, _days(history_start + dt.timedelta(weeks=HELD_OUT_WEEKS), TRAINING_WEEKS * 7))
-    aht, calls_measured = await average_handling_time(dt.datetime.combine(monday - dt.timedelta(weeks=4), dt.time(), SHANGHAI))
+    profile, aht, calls_measured = fitted.profile, fitted.aht, fitted.calls_measured
     forecast_days = _days(monday + dt.timedelta(weeks=1), weeks * 7)
     peak_set = peak_hours(calendar)
     rows, failing = [], 0
