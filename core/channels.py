@@ -106,6 +106,9 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     # a channel naming one gets a public page of answered, consented requests (personal data masked).
     consent_field: str | None = None
     default: bool = False  # the line an order belongs to when nothing names a channel (one only)
+    # What the centre verifies on site (实地核实, core.site_visits) for this line's orders, when it does:
+    # "recheck" or "enterprise_visit". Any order with an appeal awaiting its ruling may be verified too.
+    site_visit: str | None = None
 
 
 FLAGS: dict[str, str] = {

@@ -1,8 +1,8 @@
 """The one module a channel plugin imports from the core.
 
 Everything a plugin author needs — the hook marker, the channel declaration, field labels, time
-limits, routing rules, lifecycle actions and refusals, the role sets, and reads of orders and their
-attachments — is here, so the core's internals can move without breaking channels. A test fails
+limits, routing rules, lifecycle actions and refusals, the role sets, and reads of orders, their
+attachments and their on-site verifications — is here, so the core's internals can move without breaking channels. A test fails
 when a plugin imports anything else from ``core``. See ``docs/writing-a-channel.md``.
 """
 
@@ -33,11 +33,13 @@ from core.orders import IntakeRequest
 from core.queries import attachments_of, order_ids, read_order
 from core.reports.channel_api import sum_details
 from core.routing import RuleSpec
+from core.site_visits import Visit as SiteVisit, site_visits_of
 
 __all__ = [
     "SHANGHAI", "KINDS", "Assessment", "Channel", "CitizenWording", "Panel", "SlaDefaults", "field", "FieldError", "NotFound",
     "hookimpl", "Job", "CENTRE", "CENTRE_DISPATCH", "CENTRE_OVERSIGHT", "GOOD_SATISFACTION", "HANDLER",
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
     "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key", "sum_details",
-    "EventRecord", "AttachmentRecord", "read_order", "attachments_of", "order_ids", "now",
+    "EventRecord", "AttachmentRecord", "read_order", "attachments_of", "order_ids", "now", "SiteVisit",
+    "site_visits_of",
 ]

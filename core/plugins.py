@@ -144,6 +144,10 @@ class Channels:
             refuse(f"保密字段不是本渠道的字段：{', '.join(stray)}")
         if channel.consent_field is not None and getattr(fields.get(channel.consent_field), "type", None) != "boolean":
             refuse(f"公开同意字段 {channel.consent_field} 须是本渠道的布尔字段")
+        from core.site_visits import CHANNEL_PURPOSES
+
+        if channel.site_visit is not None and channel.site_visit not in CHANNEL_PURPOSES:
+            refuse(f"实地核实事由须取自 {', '.join(CHANNEL_PURPOSES)}，不认识：{channel.site_visit}")
         try:
             self.lifecycle(channel.code)
         except (ValueError, TypeError) as exc:
