@@ -102,6 +102,22 @@ class Visit(msgspec.Struct, kw_only=True):
     recorded_at: dt.datetime | None
 
 
+def purposes_for(channel, status: str) -> dict[str, str]:
+    """What an order of ``channel`` in ``status`` may be verified for now, by label."""
+    fits = {}
+    if status == "appealing":
+        fits["appeal"] = PURPOSES["appeal"]
+    if channel is not None and channel.site_visit and status not in TERMINAL:
+        fits[channel.site_visit] = PURPOSES[channel.site_visit]
+    return fits
+
+
+def may_schedule(actor: Actor, department: str | None, purposes) -> bool:
+    """Whether ``actor`` may schedule a verification for any of ``purposes`` on an order of ``department``."""
+    return actor.role in SCHEDULERS or (actor.role == "handler" and actor.department == department
+                                        and any(p != "appeal" for p in purposes))
+
+
 def _bad(key: str, message: str) -> InvalidInput:
     return InvalidInput([FieldError(key, message)], message)
 
@@ -244,9 +260,7 @@ class SiteVisits:
 
     @staticmethod
     def _may_schedule(order: OrderRecord, purpose: str, actor: Actor) -> None:
-        if actor.role in SCHEDULERS:
-            return
-        if actor.role == "handler" and purpose != "appeal" and actor.department == order.department:
+        if may_schedule(actor, order.department, [purpose]):
             return
         raise Forbidden("只有督办员、派单员、管理员（或本工单承办单位，申诉除外）可以安排实地核实")
 
@@ -257,15 +271,13 @@ class SiteVisits:
         raise Forbidden("只有安排的核实人员或中心督办员、派单员、管理员可以记录实地核实")
 
     def _purpose_fits(self, order: OrderRecord, purpose: str) -> None:
-        if purpose == "appeal":
-            if order.status != "appealing":
-                raise _bad("purpose", "这件工单没有待裁定的申诉")
+        if purpose in purposes_for(self.orders.channels.get(order.channel), order.status):
             return
-        channel = self.orders.channels.get(order.channel)
-        if getattr(channel, "site_visit", None) != purpose:
-            raise _bad("purpose", f"这件工单不能安排{PURPOSES[purpose]}")
+        if purpose == "appeal":
+            raise _bad("purpose", "这件工单没有待裁定的申诉")
         if order.status in TERMINAL:
             raise Conflict(f"工单已{ORDER_STATUSES[order.status]}，不能再安排实地核实")
+        raise _bad("purpose", f"这件工单不能安排{PURPOSES[purpose]}")
 
     @staticmethod
     async def _check_staff(order: OrderRecord, purpose: str, staff: list[str]) -> list[str]:
