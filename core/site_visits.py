@@ -148,7 +148,7 @@ class SiteVisits:
                 "conclusion": "", "place": {}, "address": "", "photos": [], "department": order.department,
                 "created_by": actor.name, "created_at": now, "recorded_by": ""})
             names = await _names()
-            when = data.scheduled_at.astimezone(now.tzinfo).strftime("%Y-%m-%d %H:%M")
+            when = data.scheduled_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
             reason = f"{PURPOSES[data.purpose]}，预约 {when}，人员：{'、'.join(names.get(s, s) for s in staff)}"
             await self.orders.record_event(order, "site_visit_scheduled", actor, order.status, order.status,
                                            reason + (f"。{data.note.strip()}" if data.note.strip() else ""),

@@ -166,6 +166,8 @@ async def test_a_verification_recorded_on_a_phone_shows_on_the_appeals_ruling_pa
     ruling = me.find("#action-uphold_appeal").location["y"]
     assert 0 < ruling - section.location["y"] < 1200  # right above the buttons, not at the page's foot
     me.shoot("05-ruling-page")
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {  # the ruling itself, at the desk
+        "width": 1366, "height": 768, "deviceScaleFactor": 1, "mobile": False})
     me.find("#action-reject_appeal > summary").click()
     me.type("#reject_appeal-f-reason", "实地核实属实，维持评价")
     me.press("#action-reject_appeal button[type=submit]")

@@ -120,10 +120,11 @@ async def record_visit(request: Request, visit_id: FromPath[int]) -> Response:
     return Redirect(f"/console/m/visits/{visit_id}?{urlencode({'done': '已记录实地核实'})}", status_code=303)
 
 
-async def _staff_choices(order, actor: Actor) -> list[dict]:
+async def _staff_choices(order, centre_only: bool) -> list[dict]:
+    """Who may be sent: the centre's staff, and the order's own department's unless only an appeal fits."""
     rows = await User.select(User.username, User.display_name, User.role, User.department).where(
         User.active == True).order_by(User.username).limit(STAFF_CHOICES * 5)  # noqa: E712
-    return [r for r in rows if r["role"] in CENTRE_ROLES or r["role"] == "handler"
+    return [r for r in rows if r["role"] in CENTRE_ROLES or not centre_only and r["role"] == "handler"
             and r["department"] == order.department][:STAFF_CHOICES]
 
 
@@ -134,8 +135,9 @@ async def _schedule_page(request: Request, actor: Actor, number: str, *, status_
     default_time = (platform.orders.clock().astimezone(SHANGHAI) + dt.timedelta(days=1)).replace(
         hour=9, minute=0, second=0, microsecond=0)
     values = values or {"scheduled_at": default_time.strftime("%Y-%m-%dT%H:%M"), "staff": [actor.name]}
-    return await _render(request, actor, "m_schedule.html", status_code=status_code, order=order,
-                         fits=purposes_for(platform.channels.get(order.channel), order.status), staff_choices=await _staff_choices(order, actor),
+    fits = purposes_for(platform.channels.get(order.channel), order.status)
+    return await _render(request, actor, "m_schedule.html", status_code=status_code, order=order, fits=fits,
+                         staff_choices=await _staff_choices(order, list(fits) == ["appeal"]),
                          values=values, errors=errors or {})
 
 

@@ -51,6 +51,7 @@
     var kept = [], max = parseInt(input.dataset.max, 10) || 6;
     var status = document.getElementById("photo-status"), previews = document.getElementById("photo-previews");
     var submit = document.getElementById("record-submit");
+    input.classList.add("behind");  // the big button above opens it; the status line says what was chosen
     input.addEventListener("change", function () {
       var chosen = Array.prototype.slice.call(input.files).slice(0, Math.max(0, max - kept.length));
       if (!chosen.length) { show(); return; }
