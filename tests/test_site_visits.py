@@ -119,3 +119,24 @@ async def test_bad_input_is_refused_naming_the_field(client, tokens):
                             files={"data": ("scan.jpg", PDF, "image/jpeg")})
     assert pdf.status_code == 400 and pdf.json()["extra"][0]["key"] == "data"
     assert (await client.get("/api/site-visits/99999999", headers=sup)).status_code == 404
+
+
+async def test_the_department_reads_a_tip_off_verification_without_the_reporter(client, tokens):
+    from plugins.safety_reporting.tests.test_safety_reporting import SECRETS, act, verified
+
+    number = await verified(client, tokens, fine_yuan=0)
+    for who, name, payload in [("emergency_handler", "reply", {"reply": "已责令停止作业并立案处罚"}),
+                               ("dispatcher1", "approve", {}),
+                               ("agent1", "callback", {"satisfaction": "unsatisfied", "resolved": False}),
+                               ("emergency_handler", "appeal", {"reason": "已依法处罚"})]:
+        assert (await act(client, tokens[who], number, name, payload)).status_code == 200
+    visit = (await client.post(f"/api/orders/{number}/site-visits", headers=tokens["supervisor1"], json={
+        "purpose": "appeal", "scheduled_at": _when(), "staff": ["supervisor1"]})).json()
+    await client.post(f"/api/site-visits/{visit['id']}/record", headers=tokens["supervisor1"], json={
+        "findings": "储罐区已停止动火作业", "conclusion": "partly", "address": "观沙岭街道工业园3号"})
+    handler = tokens["emergency_handler"]
+    seen = [(await client.get(f"/api/orders/{number}/site-visits", headers=handler)).text,
+            (await client.get(f"/api/site-visits/{visit['id']}", headers=handler)).text,
+            (await client.get(f"/api/orders/{number}", headers=handler)).text]
+    assert "部分属实" in seen[0]
+    assert not [s for s in SECRETS if any(s in text for text in seen)]
