@@ -140,3 +140,34 @@ async def test_the_department_reads_a_tip_off_verification_without_the_reporter(
             (await client.get(f"/api/orders/{number}", headers=handler)).text]
     assert "部分属实" in seen[0]
     assert not [s for s in SECRETS if any(s in text for text in seen)]
+
+
+async def test_the_phone_form_names_each_missing_field_and_only_phone_pages_may_locate(client, tokens):
+    from tests.test_console import Staff
+
+    number = await appealed_order(client.platform)
+    visit = (await client.post(f"/api/orders/{number}/site-visits", headers=tokens["supervisor1"], json={
+        "purpose": "appeal", "scheduled_at": _when(), "staff": ["dispatcher1"]})).json()
+    me = Staff(client)
+    await me.login("dispatcher1")
+    page = await me.get(f"/console/m/visits/{visit['id']}")
+    assert page.status_code == 200 and 'capture="environment"' in page.text
+    assert "geolocation=(self)" in page.headers["permissions-policy"]
+    assert "geolocation=()" in (await me.get("/console")).headers["permissions-policy"]
+
+    refused = await me.post(f"/console/m/visits/{visit['id']}", {"findings": "", "latitude": "95", "longitude": "1"},
+                            files={"photos": ("scan.jpg", PDF, "image/jpeg")})
+    assert refused.status_code == 400
+    assert "请填写核实情况" in refused.text and "请选择核实结论" in refused.text
+    refused = await me.post(f"/console/m/visits/{visit['id']}", {"findings": "仍在施工", "conclusion": "confirmed",
+                                                                  "latitude": "95", "longitude": "1"})
+    assert refused.status_code == 400 and 'id="place"' in refused.text and "不大于 90" in refused.text
+    refused = await me.post(f"/console/m/visits/{visit['id']}", {"findings": "仍在施工", "conclusion": "confirmed",
+                                                                  "address": "梅溪湖"},
+                            files={"photos": ("scan.jpg", PDF, "image/jpeg")})
+    assert refused.status_code == 400 and 'id="photos-error"' in refused.text
+    assert (await me.post(f"/console/m/visits/{visit['id']}", {"findings": "仍在施工"}, token=False)).status_code == 403
+    done = await me.post(f"/console/m/visits/{visit['id']}", {"findings": "仍在施工", "conclusion": "confirmed",
+                                                               "address": "梅溪湖"},
+                         files={"photos": ("现场.jpg", jpeg(40, 30), "image/jpeg")})
+    assert done.status_code == 200 and "已记录实地核实" in done.text and "现场.jpg" in done.text

@@ -2,7 +2,8 @@
 
 A visit is kept in the channel's own table, and only there: the rules (``check``, awaited by the
 core inside the action's transaction) read the table, as does the route. The order's ``details``
-stay the citizen's fields.
+stay the citizen's fields. The centre's own staff schedule and record visits as on-site
+verifications (``site_visit="enterprise_visit"`` on the channel); a recorded one counts here too.
 """
 
 from __future__ import annotations
