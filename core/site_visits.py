@@ -146,7 +146,7 @@ class SiteVisits:
                 "order_id": order.id, "purpose": data.purpose, "status": "scheduled",
                 "scheduled_at": data.scheduled_at, "staff": staff, "note": data.note.strip(), "findings": "",
                 "conclusion": "", "place": {}, "address": "", "photos": [], "department": order.department,
-                "created_by": actor.name, "created_at": now, "recorded_by": ""})
+                "created_by": actor.name, "created_at": now, "recorded_by": "", "version": 1})
             names = await _names()
             when = data.scheduled_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
             reason = f"{PURPOSES[data.purpose]}，预约 {when}，人员：{'、'.join(names.get(s, s) for s in staff)}"
@@ -179,11 +179,11 @@ class SiteVisits:
             keys += [await self._keep_photo(order, filename, blob, content_type, actor, store, now)
                      for filename, blob, content_type in checked]
             place = msgspec.to_builtins(data.place) if data.place else {}
-            await SiteVisit.update({
+            await _update(row, {
                 SiteVisit.status: "recorded", SiteVisit.findings: data.findings.strip(),
                 SiteVisit.conclusion: data.conclusion, SiteVisit.place: place,
                 SiteVisit.address: data.address.strip(), SiteVisit.photos: keys,
-                SiteVisit.recorded_by: actor.name, SiteVisit.recorded_at: now}).where(SiteVisit.id == visit_id)
+                SiteVisit.recorded_by: actor.name, SiteVisit.recorded_at: now})
             where = data.address.strip() or _place_text(place)
             reason = (f"{PURPOSES[row['purpose']]}结论：{CONCLUSIONS[data.conclusion]}。{data.findings.strip()}"
                       f"（地点：{where}；照片 {len(keys)} 张）")
@@ -202,7 +202,7 @@ class SiteVisits:
             if len(row["photos"]) >= MAX_PHOTOS:
                 raise _bad("data", f"一次核实最多 {MAX_PHOTOS} 张照片")
             key = await self._keep_photo(order, *checked, actor, store, now)
-            await SiteVisit.update({SiteVisit.photos: [*row["photos"], key]}).where(SiteVisit.id == visit_id)
+            await _update(row, {SiteVisit.photos: [*row["photos"], key]})
             await self.orders.record_event(order, "site_visit_photo", actor, order.status, order.status,
                                            f"{PURPOSES[row['purpose']]}照片：{clean_filename(filename)}",
                                            {"site_visit": visit_id}, now)
@@ -293,6 +293,14 @@ class SiteVisits:
                 raise _bad("staff", f"「{username}」不能参加这次核实（申诉须由中心人员核实）"
                            if own_handler else f"「{username}」不是中心或本工单承办单位的工作人员")
         return staff
+
+
+async def _update(row: dict, changes: dict) -> None:
+    """Change a verification as it was read; a change made meanwhile by someone else refuses this one."""
+    updated = await SiteVisit.update({**changes, SiteVisit.version: row["version"] + 1}).where(
+        (SiteVisit.id == row["id"]) & (SiteVisit.version == row["version"])).returning(SiteVisit.id)
+    if not updated:
+        raise Conflict("这次实地核实刚被他人修改，请刷新后重试")
 
 
 async def _checked_photos(uploads, key: str) -> list[tuple[str, bytes, str]]:

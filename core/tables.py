@@ -527,6 +527,7 @@ class SiteVisit(Table, tablename="site_visits"):
     created_at = Timestamptz(default=TimestamptzNow())
     recorded_by = Varchar(length=128, default="")
     recorded_at = Timestamptz(null=True, default=None)
+    version = Integer(default=1)  # raised by each change: of two at once, the second is refused
 
 
 ALL_TABLES += (SiteVisit,)

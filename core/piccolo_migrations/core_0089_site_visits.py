@@ -28,6 +28,7 @@ COLUMNS = (
     ("created_at", Timestamptz, {"default": TimestamptzNow()}, False, False),
     ("recorded_by", Varchar, {"length": 128, "default": ""}, False, False),
     ("recorded_at", Timestamptz, {"default": None}, False, True),
+    ("version", Integer, {"default": 1}, False, False),
 )
 
 
