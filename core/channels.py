@@ -113,6 +113,9 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     default: bool = False  # the line an order belongs to when nothing names a channel (one only)
     # 联合办理 (core/joint.py): whether a dispatch may name assisting (协办) departments besides the lead
     joint_handling: str = "allowed"  # one of JOINT_HANDLING
+    # What the centre verifies on site (实地核实, core.site_visits) for this line's orders, when it does:
+    # "recheck" or "enterprise_visit". Any order with an appeal awaiting its ruling may be verified too.
+    site_visit: str | None = None
 
 
 JOINT_HANDLING: dict[str, str] = {

@@ -25,6 +25,7 @@ from core.outbox import collect_deliverers
 from core.plugins import Channels, get_plugin_manager
 from core.routing import sync_plugin_rules
 from core.search import load_dictionary
+from core.site_visits import SiteVisits
 from core.signin import SignInPolicy
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
@@ -68,6 +69,7 @@ class Platform:
         self.orders.at_once = {topic: functools.partial(_settled, deliver.in_transaction, self)
                                for topic, deliver in self.deliverers.items() if hasattr(deliver, "in_transaction")}
         self.orders.learned = Learned()
+        self.site_visits = SiteVisits(self.orders)
         self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
         self.surveys = Surveys(self)  # 满意率统计调查 (core/surveys.py)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")

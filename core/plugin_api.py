@@ -1,10 +1,10 @@
 """The one module a channel plugin imports from the core.
 
 Everything a plugin author needs — the hook marker, the channel declaration, field labels, time
-limits, routing rules, lifecycle actions and refusals, the role sets, reads of orders and their
-attachments, the system actor a channel's own job acts as, and notices to staff — is here, so the
-core's internals can move without breaking channels. A test fails when a plugin imports anything
-else from ``core``. See ``docs/writing-a-channel.md``.
+limits, routing rules, lifecycle actions and refusals, the role sets, reads of orders, their
+attachments and their on-site verifications, the system actor a channel's own job acts as, and
+notices to staff — is here, so the core's internals can move without breaking channels. A test fails
+when a plugin imports anything else from ``core``. See ``docs/writing-a-channel.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from core.orders import IntakeRequest
 from core.queries import attachments_of, order_ids, read_order
 from core.reports.channel_api import sum_details
 from core.routing import RuleSpec
+from core.site_visits import Visit as SiteVisit, site_visits_of
 
 __all__ = [
     "SHANGHAI", "JOINT_HANDLING", "KINDS", "Assessment", "Channel", "CitizenWording", "Panel", "SlaDefaults", "field", "FieldError", "NotFound",
@@ -42,5 +43,5 @@ __all__ = [
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
     "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key", "sum_details",
     "EventRecord", "AttachmentRecord", "read_order", "attachments_of", "order_ids", "now",
-    "SYSTEM", "staff_notice",
+    "SYSTEM", "staff_notice", "SiteVisit", "site_visits_of",
 ]

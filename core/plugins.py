@@ -148,6 +148,11 @@ class Channels:
             refuse(f"公开同意字段 {channel.consent_field} 须是本渠道的布尔字段")
         if channel.joint_handling not in JOINT_HANDLING:
             refuse(f"联合办理声明 joint_handling 须取自 {', '.join(JOINT_HANDLING)}，不认识：{channel.joint_handling!r}")
+
+        from core.site_visits import CHANNEL_PURPOSES
+
+        if channel.site_visit is not None and channel.site_visit not in CHANNEL_PURPOSES:
+            refuse(f"实地核实事由须取自 {', '.join(CHANNEL_PURPOSES)}，不认识：{channel.site_visit}")
         try:
             self.lifecycle(channel.code)
         except (ValueError, TypeError) as exc:

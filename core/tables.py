@@ -787,3 +787,29 @@ class StaffEvent(Table, tablename="staff_events"):
 
 PEOPLE_TABLES = (TrainingSession, TrainingRecord, Team, TeamMember, ShiftPattern, StaffLeave, Rota, RotaShift,
                  QaItem, QaRule, QaSample, StaffEvent)
+
+
+class SiteVisit(Table, tablename="site_visits"):
+    """An on-site verification (实地核实) of an order: scheduled by the centre, then recorded from a
+    phone with findings, photos (keys of the order's attachments), the place and a conclusion."""
+
+    order_id = Integer(index=True)
+    purpose = Varchar(length=32)
+    status = Varchar(length=16, default="scheduled", index=True)
+    scheduled_at = Timestamptz(default=TimestamptzNow())
+    staff = JSON(default=[])  # usernames of the people who go
+    note = Text(default="")
+    findings = Text(default="")
+    conclusion = Varchar(length=16, default="")
+    place = JSON(default={})  # {"latitude", "longitude", "accuracy"} from the phone, when allowed
+    address = Varchar(length=200, default="")
+    photos = JSON(default=[])
+    department = Varchar(length=64, null=True, default=None)
+    created_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    recorded_by = Varchar(length=128, default="")
+    recorded_at = Timestamptz(null=True, default=None)
+    version = Integer(default=1)  # raised by each change: of two at once, the second is refused
+
+
+ALL_TABLES += (SiteVisit,)

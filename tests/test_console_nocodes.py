@@ -112,6 +112,7 @@ async def shift(platform) -> dict[str, str]:
         await platform.orders.act(number, "comment", {"text": "已电话联系来电人"}, handler)
         await platform.orders.act(number, "sla_mark", {"deadline": "handle", "state": "at_risk", "escalate": "urge",
                                                       "note": "办理时限临期"}, SYSTEM)
+    await _verified_on_site(platform, orders["enterprise_help"])
     request = msgspec.convert(intake_body(kind="consult", subject="公积金提取咨询"), IntakeRequest)
     _, resolved = await platform.orders.intake("hotline", request, agent)
     await platform.orders.act(resolved.number, "resolve_at_intake", {"reply": "已告知提取条件"}, agent)
@@ -128,6 +129,22 @@ async def shift(platform) -> dict[str, str]:
         DecisionIn(department="housing", task="现场核查", due=clock.today())]), supervisor)
     orders[MEETING] = str(meeting["id"])
     return orders
+
+
+async def _verified_on_site(platform, number: str) -> None:
+    """An on-site verification recorded and another waiting for the supervisor (实地核实)."""
+    import datetime as dt
+
+    from core import clock
+    from core.site_visits import Record, Schedule
+
+    supervisor = Actor(name="supervisor1", role="supervisor")
+    for staff in (["supervisor1", "housing_handler"], ["supervisor1"]):
+        visit = await platform.site_visits.schedule(number, Schedule(
+            purpose="enterprise_visit", scheduled_at=clock.now() + dt.timedelta(days=1), staff=staff,
+            note="与企业负责人当面核实"), supervisor)
+    await platform.site_visits.record(visit.id, Record(findings="企业确有资金缺口", conclusion="partly",
+                                                       address="麓谷街道某产业园"), supervisor)
 
 
 def _links(page: str, path: str) -> list[str]:

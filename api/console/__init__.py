@@ -86,8 +86,10 @@ class ConsolePages(InitPlugin):
         self.platform = platform
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        from api.console.mobile import mobile_router
         from api.console.routes import console_router
 
         app_config.route_handlers.append(console_router(self.platform.settings.secret_key))
+        app_config.route_handlers.append(mobile_router(self.platform.settings.secret_key))
         app_config.state["console"] = Console(self.platform)
         return app_config

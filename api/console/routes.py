@@ -63,7 +63,7 @@ from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import Actor, actor_label
 from core.intake import IntakeRequest
-from core import meetings, reply_templates
+from core import meetings, reply_templates, site_visits
 from core.knowledge import READERS
 from core.sla import DEADLINE_LABELS
 from core.storage import AttachmentRefused
@@ -73,7 +73,7 @@ PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
 EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限", **SURVEY_EVENTS,
-                **meetings.EVENTS}
+                **meetings.EVENTS, **site_visits.EVENTS}
 INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
 DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期", "handle_overdue": "办理超期"}
 
@@ -303,6 +303,9 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
         labels = {f.name: f.label for f in described}
         choices = {f.name: f.choices or {} for f in described}
         choices.update(INTAKE_CHOICES)
+        if e["action"] in site_visits.EVENTS:
+            labels.update({key: label for key, (label, _) in site_visits.TIMELINE_KEYS.items()})
+            choices.update({key: known for key, (_, known) in site_visits.TIMELINE_KEYS.items()})
         details = []
         for key, value in (e["payload"] or {}).items():
             if value in ("", None, [], {}) or key in ("reason", "note", "text") and value == e["reason"]:
@@ -361,6 +364,8 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
     reveal = next((a for a in order["actions"] if lifecycle.get(a["name"]) and lifecycle.get(a["name"]).reveals_contact),
                   None)
     panels = await order_panels(platform, order, actor)
+    visits = await platform.site_visits.for_order(number, actor)
+    fits = site_visits.purposes_for(channel, order["status"])
     knowledge = await related_articles(platform, order, actor) if actor.role in READERS else None
     duplicates = []
     if actor.in_centre and order["status"] == "received":
@@ -381,7 +386,9 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
         knowledge=knowledge, callback=callback, back=back,
-        meetings=await platform.meetings.for_order(number, actor))
+        meetings=await platform.meetings.for_order(number, actor),
+        site_visits=visits, place_text=site_visits.place_text,
+        schedule_visit=bool(fits) and site_visits.may_schedule(actor, order["department"], fits))
 
 
 def _choice_labels(f, value):

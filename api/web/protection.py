@@ -26,20 +26,27 @@ SECURITY_HEADERS = {
 }
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
+def security_headers(app: ASGIApp, extra: dict[str, str] | None = None) -> ASGIApp:
     """Add the security headers to every response of the web pages, error pages included."""
+    chosen = {**SECURITY_HEADERS, **(extra or {})}
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableScopeHeaders.from_message(message)
-                for name, value in SECURITY_HEADERS.items():
+                for name, value in chosen.items():
                     headers[name] = value
             await send(message)
 
         await app(scope, receive, send_with_headers)
 
     return middleware
+
+
+def security_headers_allowing(**changed: str) -> Callable[[ASGIApp], ASGIApp]:
+    """``security_headers`` with some headers changed (``permissions_policy=...``): the console's phone
+    pages use the camera and the position, and draw the chosen photos from ``blob:`` addresses."""
+    return lambda app: security_headers(app, {name.replace("_", "-"): value for name, value in changed.items()})
 
 
 def csrf_middleware(secret: str) -> DefineMiddleware:

@@ -22,6 +22,7 @@ CHANNEL = Channel(
     kinds=tuple(KINDS),
     sla=SlaDefaults(handle_days_by_kind={kind: 5 for kind in KINDS}),
     public=False,  # rechecks come from the city's callback results, never from a citizen's form
+    site_visit="recheck",  # the centre may verify a recheck on site (实地核实)
 )
 
 

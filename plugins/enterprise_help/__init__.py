@@ -73,6 +73,7 @@ CHANNEL = Channel(
     fields=EnterpriseRequest,
     kinds=("help", "consult", "complaint", "suggestion"),
     sla=SlaDefaults(handle_days_by_kind={"help": 10, "consult": 3, "complaint": 13, "suggestion": 13}),
+    site_visit="enterprise_visit",  # the centre's staff schedule and record visits too (实地核实)
 )
 
 # problem type → department, the words enterprises use for it, and the reason shown to the dispatcher.

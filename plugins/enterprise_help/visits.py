@@ -2,7 +2,8 @@
 
 A visit is kept in the channel's own table, and only there: the rules (``check``, awaited by the
 core inside the action's transaction) read the table, as does the route. The order's ``details``
-stay the citizen's fields.
+stay the citizen's fields. The centre's own staff schedule and record visits as on-site
+verifications (``site_visit="enterprise_visit"`` on the channel); a recorded one counts here too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from core.plugin_api import (
     Refusal,
     attachments_of,
     read_order,
+    site_visits_of,
 )
 from plugins.enterprise_help.tables import Visit
 
@@ -110,11 +112,13 @@ ACTIONS = [
 # -- the rules --------------------------------------------------------------------------------------
 
 async def _visited_since(order: OrderRecord, moment: str | None) -> bool:
+    """A visit recorded here, or an on-site verification the centre recorded, since ``moment``."""
+    since = dt.datetime.fromisoformat(moment) if moment else None
     last = await Visit.select(Visit.created_at).where(
         (Visit.order_id == order.id) & (Visit.kind == "done")).order_by(Visit.id, ascending=False).first()
-    if last is None:
-        return False
-    return moment is None or last["created_at"] >= dt.datetime.fromisoformat(moment)
+    if last is not None and (since is None or last["created_at"] >= since):
+        return True
+    return any(v.recorded_at and (since is None or v.recorded_at >= since) for v in await site_visits_of(order))
 
 
 def _rated_badly(order: OrderRecord) -> bool:

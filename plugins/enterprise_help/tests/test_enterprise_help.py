@@ -272,3 +272,18 @@ async def test_the_visits_show_as_a_panel_on_the_console_order_page(client, toke
               {"date": _today(), "staff": ["张科长"], "findings": "生产正常，资金缺口约500万元"})
     after = (await handler.get(f"/console/orders/{number}")).text
     assert "张科长：生产正常，资金缺口约500万元" in after and "尚未安排或记录走访" not in after
+
+
+async def test_centre_staff_schedule_a_visit_and_its_record_lets_the_department_reply(client, tokens):
+    number = await _accepted(client, tokens)
+    scheduled = await client.post(f"/api/orders/{number}/site-visits", headers=tokens["supervisor1"], json={
+        "purpose": "enterprise_visit", "scheduled_at": clock.now().isoformat(),
+        "staff": ["supervisor1", "development_handler"]})
+    assert scheduled.status_code == 201, scheduled.text
+    await _do(client, tokens, "development_handler", number, "reply", {"reply": "已对接银行"}, expect=409)
+    recorded = await client.post(f"/api/site-visits/{scheduled.json()['id']}/record",
+                                 headers=tokens["development_handler"],
+                                 json={"findings": "与企业当面核实资金缺口", "conclusion": "confirmed",
+                                       "address": "麓谷街道某产业园"})
+    assert recorded.status_code == 200, recorded.text
+    await _do(client, tokens, "development_handler", number, "reply", {"reply": "已对接银行"})
