@@ -31,6 +31,7 @@ TEMPLATES: dict[str, str] = {  # template name: the text, filled from the notice
     "report_ready": "{title}已生成（第 {version} 版），可在「统计报表」中查看，下载 Excel 和文字材料",
     "returned": "工单{number}「{subject}」被{department_name}退回：{reason}",
     "supervision": "工单{number}「{subject}」收到{kind_label}：{note}",
+    "assisting": "工单{number}「{subject}」请贵单位协办：请签收并于 {due} 前提交协办意见",
 }
 
 

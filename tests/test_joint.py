@@ -289,3 +289,18 @@ async def test_an_order_with_open_parts_is_not_closed_at_the_centre(client, toke
     for code in ("housing", "urban_mgmt"):
         await _ok(client, tokens["dispatcher1"], number, "withdraw_assisting", {"department": code, "reason": "并单"})
     assert (await _act(client, tokens["dispatcher1"], number, "merge", {"into": other})).status_code == 200
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_each_assisting_department_is_told_of_its_part_and_its_deadline(client, tokens):
+    from core.notices import STAFF_TOPIC, text_of
+    from core.tables import OutboxMessage
+
+    number = await _joint(client, tokens)
+    await _ok(client, tokens["supervisor1"], number, "add_assisting", {"assisting": ["market"]})
+    notices = {m["payload"]["to"]: text_of(m["payload"]) for m in await OutboxMessage.select(
+        OutboxMessage.payload).where(OutboxMessage.topic == STAFF_TOPIC).output(load_json=True)
+        if m["payload"].get("template") == "assisting"}
+    assert set(notices) == {"department:housing", "department:urban_mgmt", "department:market"}
+    assert number in notices["department:housing"] and "请贵单位协办" in notices["department:housing"]
+    assert "12月" in notices["department:market"] and "前提交协办意见" in notices["department:market"]

@@ -127,8 +127,17 @@ def on_transition(channel, order, event, outbox):
         staff_notice(outbox, f"department:{order.department}", "supervision", number=order.number,
                      subject=order.subject, kind_label=SUPERVISION_LABELS.get(event.payload.get("kind"), "督办"),
                      note=event.payload.get("note", ""))
+    if event.action in ("dispatch", "redispatch", "add_assisting"):  # 联合办理: each new 协办 learns of its part
+        dues = {p["department"]: p["due"] for p in order.assisting}
+        for code in event.payload.get("assisting") or ():
+            staff_notice(outbox, f"department:{code}", "assisting", number=order.number, subject=order.subject,
+                         due=_local_minute(dues.get(code)))
     if event.action == "return":  # the dispatchers rule on it
         return _returned(outbox, order, event)
+
+
+def _local_minute(instant: str | None) -> str:
+    return dt.datetime.fromisoformat(instant).astimezone(clock.SHANGHAI).strftime("%m月%d日 %H:%M") if instant else "期限内"
 
 
 async def _returned(outbox, order, event) -> None:
