@@ -31,6 +31,7 @@ from api.knowledge_routes import ROUTES as KNOWLEDGE_ROUTES
 from api.reply_template_routes import ROUTES as REPLY_TEMPLATE_ROUTES
 from api.calendar_routes import ROUTES as CALENDAR_ROUTES
 from api.sla_rule_routes import ROUTES as SLA_RULE_ROUTES
+from api.cti_routes import ROUTES as CTI_ROUTES
 from api.routes import ROUTES
 from api.console import ConsolePages
 from api.openapi import StrictStructSchemaPlugin
@@ -218,7 +219,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
 
     app = Litestar(
         route_handlers=[*_documented([*ROUTES, *OPERATION_ROUTES, *INTEGRATION_ROUTES, *REPORT_ROUTES, *KNOWLEDGE_ROUTES,
-                                    *REPLY_TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALENDAR_ROUTES]),
+                                    *REPLY_TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALENDAR_ROUTES, *CTI_ROUTES]),
                         OPEN311_ROUTER,
                         create_static_files_router(path=DOCS, directories=[Path(__file__).parent / "docs_assets"],
                                                    name="docs-assets", include_in_schema=False)],

@@ -30,6 +30,7 @@ from core.sla import SlaClock
 from core.categories import seed_if_empty as seed_categories
 from core.knowledge import KnowledgeBase
 from core.live import LiveBus
+from core.telephony import Telephony
 from core.suggestions import Learned
 from core.storage import LocalAttachmentStore
 
@@ -70,6 +71,7 @@ class Platform:
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
         self.job_watch = JobWatch()
         self.live = LiveBus(self.settings.redis_url)  # events for open browsers (core/live.py)
+        self.telephony = Telephony(self.engine, self.live)  # CTI push, call log (core/telephony.py)
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""
