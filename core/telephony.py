@@ -380,6 +380,14 @@ class Telephony:
         links = await self._links([call_key])
         return present(row, links.get(call_key, []), full_number=True)
 
+    async def recent(self, number: str, *, limit: int = 10) -> list[dict]:
+        """That number's latest calls, for the caller history beside the intake form (centre only)."""
+        if not number:
+            return []
+        rows = await Call.select().where(Call.number == number).order_by(Call.id, ascending=False).limit(limit)
+        links = await self._links([r["call_key"] for r in rows])
+        return [present(r, links.get(r["call_key"], []), full_number=True) for r in rows]
+
     async def calls_of_order(self, order_number: str, actor: Actor) -> list[dict]:
         """The calls an order was recorded from, for its page; numbers masked outside the centre."""
         keys = [r["call_key"] for r in await CallLink.select(CallLink.call_key).where(CallLink.order_number == order_number)]

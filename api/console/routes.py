@@ -39,6 +39,7 @@ from api.console.callbacks import CALLBACK_ROUTES, back_to_queue, desk
 from api.console.centre import CENTRE_ROUTES, related_articles
 from api.console.reply_templates import TEMPLATE_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
+from api.console.telephony import TELEPHONY_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -357,7 +358,8 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         deadline_labels=DEADLINE_LABELS, done=request.query_params.get("done", ""),
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
-        knowledge=knowledge, callback=callback, back=back)
+        knowledge=knowledge, callback=callback, back=back,
+        calls=await platform.telephony.calls_of_order(order["number"], actor))
 
 
 def _choice_labels(f, value):
@@ -482,7 +484,20 @@ async def intake_page(request: Request) -> Response:
     platform = _platform(request)
     values = {"channel": "hotline" if platform.channels.get("hotline") else next(iter(platform.channels)).code,
               "kind": "complaint", "priority": "normal"}
-    return await _page(request, actor, "intake.html", history=None, **_intake_context(platform, values, {}))
+    history = None
+    call_id = str(request.query_params.get("call") or "")[:160]
+    if call_id:  # the screen pop: the answered call's number and its caller's history
+        call = await platform.telephony.call(call_id, actor)
+        values.update({"citizen.phone": call["number"], "call_id": call_id})
+        history = await _history(platform, actor, call["number"])
+    return await _page(request, actor, "intake.html", history=history, **_intake_context(platform, values, {}))
+
+
+async def _history(platform, actor: Actor, phone: str) -> dict:
+    """The caller's orders and, beside them, the calls from that number."""
+    history = await platform.orders.caller_history(actor, phone)
+    history["calls"] = await platform.telephony.recent(phone)
+    return history
 
 
 @post("/intake")
@@ -497,6 +512,7 @@ async def intake_submit(request: Request) -> Response:
     data, values = read_values(form, common + own)
     values["channel"] = code
     values["_submission"] = str(form.get("_submission") or "")[:64]
+    values["call_id"] = str(form.get("call_id") or "")[:160]
     errors = {} if channel else {"channel": "请选择渠道"}
     if channel:
         errors.update(check_fields({"": IntakeRequest, "citizen.": _citizen(), "details.": channel.fields},
@@ -504,7 +520,7 @@ async def intake_submit(request: Request) -> Response:
     history = None
     phone = str((data.get("citizen") or {}).get("phone") or "")
     if phone:
-        history = await platform.orders.caller_history(actor, phone)
+        history = await _history(platform, actor, phone)
     if not errors:
         data["source"] = "phone"
         data.setdefault("citizen", {})
@@ -512,6 +528,8 @@ async def intake_submit(request: Request) -> Response:
         try:
             request_ = msgspec.convert(data, IntakeRequest, strict=False)
             _, made = await platform.orders.intake(code, request_, actor, idempotency_key=values["_submission"] or None)
+            if values["call_id"]:  # recorded from a popped call: the call log links the two
+                await platform.telephony.link_order(values["call_id"], made.number, actor)
             return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理'})}", status_code=303)
         except msgspec.ValidationError as exc:
             from core.intake import field_errors
@@ -536,7 +554,7 @@ async def caller_history(request: Request, phone: FromQuery[str] = "") -> Respon
     """The history panel as an HTML fragment, fetched while the agent types the number."""
     actor = await current_actor(request)
     phone = phone.strip()[:20]
-    history = await _platform(request).orders.caller_history(actor, phone) if len(phone) >= 7 else None
+    history = await _history(_platform(request), actor, phone) if len(phone) >= 7 else None
     return _console(request).render(request, "_history.html", history=history)
 
 
@@ -649,7 +667,7 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         order_attach, order_attachment, intake_page, intake_submit, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES],
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *TELEPHONY_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,

@@ -1,0 +1,60 @@
+"""Telephony in the console: the live stream that pops an answered call on the agent's screen (every
+page of a centre user listens), and 来电记录 with the 未接来电 to call back, each with a ``tel:`` link
+and one-click callback outcomes."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from api.console.session import current_actor
+from api.live_stream import event_stream
+from core.errors import Forbidden, HuyingError
+from core.telephony import CALLBACKS, OUTCOMES
+
+CALL_ROLES = frozenset({"agent", "dispatcher", "supervisor", "admin"})
+
+
+@get("/live")
+async def live(request: Request) -> Response:
+    """Server-sent events for this user (``user:<username>``): ``call.answered`` pops the intake page."""
+    actor = await current_actor(request)
+    return event_stream(request.app.state.platform.live, [f"user:{actor.name}"])
+
+
+@get("/calls")
+async def calls_page(request: Request) -> Response:
+    """来电记录 (searchable by number) and the 未接来电 waiting for a callback."""
+    from api.console.routes import _page
+
+    actor = await current_actor(request)
+    if actor.role not in CALL_ROLES:
+        raise Forbidden("只有中心人员可以查看来电记录")
+    telephony = request.app.state.platform.telephony
+    number = str(request.query_params.get("number") or "").strip()[:32]
+    outcome = str(request.query_params.get("outcome") or "")
+    outcome = outcome if outcome in OUTCOMES else ""
+    calls = await telephony.calls(actor, number=number, outcome=outcome, limit=100)
+    missed = await telephony.missed(actor)
+    return await _page(request, actor, "calls.html", calls=calls, missed=missed, number=number, outcome=outcome,
+                       outcomes=OUTCOMES, callbacks=CALLBACKS, done=request.query_params.get("done", ""))
+
+
+@post("/calls/{call_id:str}/callback")
+async def calls_callback(request: Request, call_id: FromPath[str]) -> Response:
+    actor = await current_actor(request)
+    if actor.role not in CALL_ROLES:
+        raise Forbidden("只有中心人员可以回拨")
+    form = await request.form()
+    outcome = str(form.get("outcome") or "")
+    try:
+        call = await request.app.state.platform.telephony.set_callback(call_id[:160], outcome, actor)
+    except HuyingError as refused:
+        return Redirect("/console/calls?" + urlencode({"done": refused.detail}), status_code=303)
+    return Redirect("/console/calls?" + urlencode({"done": f"{call['number']} {call['callback_label']}"}), status_code=303)
+
+
+TELEPHONY_ROUTES = [live, calls_page, calls_callback]
