@@ -375,6 +375,22 @@ def cmd_reindex(args) -> None:
     print(f"已重建 {asyncio.run(run())} 张工单的搜索索引")
 
 
+def cmd_cti_simulate(args) -> None:
+    import time
+
+    from api.cti_simulator import Simulator, summary
+
+    simulator = Simulator(args.url, args.token, extensions=[e for e in args.extensions.split(",") if e],
+                          speed=args.speed, duplicates=args.duplicates, seed=args.seed)
+    began = time.monotonic()
+    result = asyncio.run(simulator.run(args.calls, args.rate, lines=args.lines, seconds=args.seconds))
+    print(summary(result, time.monotonic() - began))
+    for error in result.errors[:10]:
+        print("  " + error)
+    if result.errors:
+        sys.exit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huying", description="呼应 Huying: 12345 热线工单平台")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -449,6 +465,19 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--department")
     add.add_argument("--password", required=True)
     add.set_defaults(func=cmd_user_add)
+    cti = sub.add_parser("cti", help="电话系统对接").add_subparsers(dest="cti_command", required=True)
+    simulate = cti.add_parser("simulate", help="模拟电话交换机：向运行中的服务推送振铃、接听、挂断、录音事件")
+    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="服务地址")
+    simulate.add_argument("--token", required=True, help="添加对接时返回的令牌（POST /api/cti/connections）")
+    simulate.add_argument("--calls", type=int, default=20, help="通话数")
+    simulate.add_argument("--rate", type=float, default=1.0, help="每秒新来电数")
+    simulate.add_argument("--lines", type=int, default=20, help="同时通话的线路数")
+    simulate.add_argument("--seconds", type=float, help="只在这么多秒内发起新来电")
+    simulate.add_argument("--speed", type=float, default=1.0, help="快放倍数（事件时间戳仍按模拟时间）")
+    simulate.add_argument("--extensions", default="8001,8002,8003,8004", help="接听的话务员分机号，逗号分隔")
+    simulate.add_argument("--duplicates", type=float, default=0.02, help="重发事件的比例（交换机重试）")
+    simulate.add_argument("--seed", type=int, help="随机种子（可重复的话务）")
+    simulate.set_defaults(func=cmd_cti_simulate)
     channel = sub.add_parser("new-channel", help="生成一个新专线插件（字段、派单规则、时限和可运行的测试）")
     channel.add_argument("code", help="渠道代码，如 water_supply")
     channel.add_argument("--name", required=True, help="中文名称，如 供水专线")
