@@ -209,7 +209,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         app.state.jobs = jobs
         if jobs:
             await jobs.start()
-            platform.orders.outbox_written = jobs.kick
+            platform.orders.outbox_written = platform.telephony.outbox_written = jobs.kick
         try:
             yield
         finally:

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.schemas import errors
 from core.errors import FieldError, InvalidInput
 from core.model import Actor
-from core.telephony import CALLBACKS, CAUSES, EVENTS, LIST_LIMIT, OUTCOMES, parse_event
+from core.telephony import CALLBACKS, CAUSES, EVENTS, LIST_LIMIT, OUTCOMES, RECORDING_LIMIT, parse_event
 
 TAGS = ["电话系统"]
 PUSH_BODY_LIMIT = 16 * 1024  # an event is a few hundred bytes; a recording comes as a URL
@@ -82,6 +82,36 @@ async def push(request: Request, token: FromPath[str]) -> dict[str, Any]:
     return await telephony.receive(connection, parse_event(data))
 
 
+@post("/api/cti/{token:str}/recordings/{call_id:str}", tags=TAGS, status_code=200,
+      request_max_body_size=RECORDING_LIMIT + 1024, responses=errors(400, 401, 404, 413),
+      summary="电话系统直接上传一通电话的录音（multipart/form-data，字段 file：MP3、M4A 或 AMR 音频）")
+async def push_recording(request: Request, token: FromPath[str], call_id: FromPath[str]) -> dict[str, Any]:
+    platform = request.app.state.platform
+    telephony = platform.telephony
+    connection = await telephony.connection(token[:100])
+    body = await request.body()
+    telephony.check_signature(connection, body, request.headers.get("x-huying-signature"))
+    upload = (await request.form()).get("file") if request.headers.get("content-type", "").startswith(
+        "multipart/form-data") else None
+    if upload is None or isinstance(upload, str):
+        raise InvalidInput([FieldError("file", "请以 multipart/form-data 的 file 字段上传录音")], "缺少录音文件")
+    content_type = await telephony.store_recording(f"{connection['id']}:{call_id[:128]}", await upload.read(),
+                                                   platform.attachments, via="upload")
+    return {"call_id": call_id, "type": content_type}
+
+
+class ShareIn(msgspec.Struct, forbid_unknown_fields=True):
+    shared: bool
+
+
+@post("/api/calls/{call_id:str}/share", tags=TAGS, status_code=200, responses=errors(400, 401, 403, 404),
+      summary="把通话录音共享给关联工单的承办单位（或取消共享；督办员、管理员）")
+async def share_recording(request: Request, call_id: FromPath[str], data: JSONBody[ShareIn],
+                          actor: NamedDependency[Actor]) -> dict[str, Any]:
+    await _telephony(request).share_recording(call_id[:160], data.shared, actor)
+    return {"call_id": call_id, "shared": data.shared}
+
+
 @get("/api/calls", tags=TAGS, responses=errors(400, 401, 403),
      summary="来电记录（中心人员）：按号码、结果、回拨状态筛选，新的在前，含关联工单")
 async def list_calls(request: Request, actor: NamedDependency[Actor],
@@ -139,5 +169,5 @@ async def set_extension(request: Request, username: FromPath[str], data: JSONBod
     return {"username": username, "extension": data.extension}
 
 
-ROUTES = [create_connection, list_connections, list_calls, missed_calls, one_call, call_callback, blocked_numbers,
+ROUTES = [create_connection, list_connections, push_recording, share_recording, list_calls, missed_calls, one_call, call_callback, blocked_numbers,
           block_number, unblock_number, set_extension, push]

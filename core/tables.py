@@ -544,6 +544,9 @@ class Call(Table, tablename="calls"):
     talk_seconds = Integer(null=True, default=None)
     blocked = Boolean(default=False)
     recording_url = Varchar(length=1000, default="")
+    recording_key = Varchar(length=64, default="")  # in the attachment store once fetched
+    recording_type = Varchar(length=32, default="")
+    recording_shared = Boolean(default=False)  # the centre lets the order's department listen
     callback = Varchar(length=16, default="")  # a missed call's callback: pending, called_back, unreachable, not_needed
     callback_by = Varchar(length=128, default="")
     callback_at = Timestamptz(null=True, default=None)

@@ -25,6 +25,8 @@ from core import clock
 from core.db import read_transaction, write_transaction
 from core.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
 from core.model import Actor
+from core.outbox import Outbox
+from core.storage import AttachmentRefused, sniff
 from core.tables import BlockedNumber, Call, CallEvent, CallLink, CtiConnection, SettingChange, User
 from core.visibility import mask_phone
 
@@ -39,6 +41,9 @@ MISSED = ("missed", "abandoned")
 SHORT_CALL_SECONDS = 10  # an answered call shorter than this is a 短通话 (a slip, a silent line)
 CLOCK_SKEW = dt.timedelta(days=2)  # a PBX timestamp further than this from our clock is refused
 LIST_LIMIT = 200
+RECORDING_TOPIC = "cti.recording"
+RECORDING_LIMIT = 15 * 1024 * 1024  # bytes of one recording, fetched or uploaded
+RECORDING_TIMEOUT = 20.0  # seconds to fetch one recording from the PBX
 CONNECTION_TTL = 30.0  # seconds a process trusts its copy of the connections
 
 Phone = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9+*#\-() ]*$")]
@@ -145,6 +150,7 @@ class Telephony:
         self.live = live
         self._connections: dict[str, dict | None] = {}
         self._loaded_at = 0.0
+        self.outbox_written = lambda: None  # wakes the delivery job (set by the app, as the order service's)
 
     # -- connections --------------------------------------------------------------------------------
 
@@ -247,6 +253,12 @@ class Telephony:
             call.update(settled)
             await Call.update({**{getattr(Call, k): v for k, v in changes.items()}, Call.updated_at: now}).where(
                 Call.call_key == key)
+            if "recording_url" in changes:  # fetched by the delivery job, with retries (core/builtins/telephony.py)
+                box = Outbox()
+                box.send(RECORDING_TOPIC, {"call_id": key, "url": event.url})
+                await box.write(now)
+        if event.event == "recording":
+            self.outbox_written()
         if popped and event.event == "answer":
             await self.live.publish(f"user:{popped}", "call.answered", {
                 "call_id": key, "number": call["number"], "direction": call["direction"], "queue": call["queue"]})
@@ -403,6 +415,67 @@ class Telephony:
                 found.setdefault(r["call_key"], []).append(r["order_number"])
         return found
 
+    # -- recordings ---------------------------------------------------------------------------------
+
+    async def store_recording(self, call_key: str, data: bytes, store, *, via: str) -> str:
+        """Keep a call's recording in the attachment store (MP3, M4A or AMR); its content type."""
+        if len(data) > RECORDING_LIMIT:
+            raise InvalidInput([FieldError("body", f"录音超过 {RECORDING_LIMIT // (1024 * 1024)} MB")], "录音过大")
+        try:
+            content_type = sniff(data)
+        except AttachmentRefused as refused:
+            raise InvalidInput([FieldError("body", str(refused))], "录音格式不支持") from None
+        if not content_type.startswith("audio/"):
+            raise InvalidInput([FieldError("body", "录音应为 MP3、M4A 或 AMR 音频")], "录音格式不支持")
+        key = store.save(data, content_type)
+        now = clock.now()
+        async with write_transaction(self.engine):
+            old = await Call.select(Call.recording_key).where(Call.call_key == call_key).first()
+            if old is None:
+                store.delete(key)
+                raise NotFound("没有这通电话")
+            await Call.update({Call.recording_key: key, Call.recording_type: content_type, Call.updated_at: now}).where(
+                Call.call_key == call_key)
+            await CallEvent.insert(CallEvent(call_key=call_key, event="recorded", dedupe=f"{call_key}|recorded|{key}",
+                                             payload={"via": via, "bytes": len(data), "type": content_type},
+                                             received_at=now))
+        if old["recording_key"]:
+            store.delete(old["recording_key"])
+        return content_type
+
+    async def recording(self, call_key: str, actor: Actor, store, *, address: str = "") -> tuple[bytes, str]:
+        """A recording to play: the centre's staff, or the department of a linked order when the
+        centre shared it; every playback is in the access audit."""
+        from core import access_audit
+        from core.tables import Order
+
+        call = await Call.select(Call.recording_key, Call.recording_type, Call.recording_shared).where(
+            Call.call_key == call_key[:160]).first()
+        if call is None or not call["recording_key"]:
+            raise NotFound("没有这段录音")
+        if not actor.in_centre:
+            numbers = [r["order_number"] for r in await CallLink.select(CallLink.order_number).where(
+                CallLink.call_key == call_key)]
+            mine = numbers and actor.department and await Order.exists().where(
+                Order.number.is_in(numbers) & (Order.department == actor.department))
+            if not (call["recording_shared"] and mine):
+                raise NotFound("没有这段录音")
+        await access_audit.record("play_recording", actor=actor.name, role=actor.role, address=address,
+                                  target=call_key, detail={"type": call["recording_type"]})
+        return store.open(call["recording_key"]), call["recording_type"]
+
+    async def share_recording(self, call_key: str, shared: bool, actor: Actor) -> None:
+        """Let the linked orders' departments hear a recording (or no longer): supervisors and admins."""
+        if actor.role not in ("supervisor", "admin"):
+            raise Forbidden("只有督办员和管理员可以共享录音")
+        now = clock.now()
+        async with write_transaction(self.engine):
+            if not await Call.exists().where((Call.call_key == call_key) & (Call.recording_key != "")):
+                raise NotFound("没有这段录音")
+            await Call.update({Call.recording_shared: shared, Call.updated_at: now}).where(Call.call_key == call_key)
+            await CallEvent.insert(CallEvent(call_key=call_key, event="share", dedupe=f"{call_key}|share|{now.isoformat()}",
+                                             payload={"shared": shared, "by": actor.name}, received_at=now))
+
     # -- blocked numbers ----------------------------------------------------------------------------
 
     async def blocked(self, actor: Actor) -> list[dict]:
@@ -452,6 +525,48 @@ class Telephony:
                                       detail={"change": "extension", "extension": extension})
 
 
+SERVICE_SECONDS = 20  # the service level counts calls answered within this many seconds
+STALE = dt.timedelta(hours=4)  # a call with no hang-up for this long lost its event: not a line in use
+
+
+async def lines_now(now: dt.datetime, *, plan: int) -> dict:
+    """The board's telephone figures: lines in use against the plan, calls waiting, and today's
+    answer rate and service level (inbound calls that ended today, blocked ones left out)."""
+    from core.calendar import SHANGHAI
+
+    local = now.astimezone(SHANGHAI)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    recent = now - STALE
+    async with read_transaction(Call._meta.db):
+        talking = await Call.count().where((Call.outcome == "talking") & (Call.answered_at >= recent))
+        waiting = await Call.count().where((Call.outcome == "ringing") & (Call.direction == "in") & (Call.ringing_at >= recent))
+        ended = await Call.select(Call.outcome, Call.wait_seconds).where(
+            (Call.direction == "in") & (Call.ended_at >= midnight) & (Call.blocked == False)).limit(100_000)  # noqa: E712
+    answered = [c for c in ended if c["outcome"] in ("answered", "short")]
+    quick = [c for c in answered if c["wait_seconds"] is not None and c["wait_seconds"] <= SERVICE_SECONDS]
+    offered = [c for c in ended if c["outcome"] in ("answered", "short", "missed", "abandoned")]
+    return {"lines_in_use": talking, "plan_lines": plan, "over_plan": talking > plan, "waiting": waiting,
+            "offered_today": len(offered), "answered_today": len(answered),
+            "answer_rate": round(len(answered) / len(offered), 4) if offered else None,
+            "service_level": round(len(quick) / len(offered), 4) if offered else None,
+            "service_seconds": SERVICE_SECONDS}
+
+
+async def handling_times(since: dt.datetime, *, minimum: int = 5) -> tuple[dict[int, float], float, int]:
+    """Measured talk seconds of answered calls since ``since``: the mean per local hour of the day
+    (hours with at least ``minimum`` calls), the overall mean, and how many calls were measured."""
+    from core.calendar import SHANGHAI
+
+    rows = await Call.select(Call.answered_at, Call.talk_seconds).where(
+        Call.outcome.is_in(["answered", "short"]) & (Call.answered_at >= since)).limit(200_000)
+    by_hour: dict[int, list[int]] = {}
+    for r in rows:
+        by_hour.setdefault(r["answered_at"].astimezone(SHANGHAI).hour, []).append(r["talk_seconds"] or 0)
+    total = sum(sum(v) for v in by_hour.values())
+    hours = {h: sum(v) / len(v) for h, v in by_hour.items() if len(v) >= minimum}
+    return hours, (total / len(rows) if rows else 0.0), len(rows)
+
+
 def present(row: dict, orders: list[str], *, full_number: bool) -> dict:
     """A call as the API and the console show it: labels beside codes, numbers masked outside the centre."""
     number = row["number"] if full_number else mask_phone(row["number"])
@@ -465,5 +580,5 @@ def present(row: dict, orders: list[str], *, full_number: bool) -> dict:
         "cause": row["cause"], "cause_label": CAUSES.get(row["cause"], ""),
         "callback": row["callback"], "callback_label": CALLBACKS.get(row["callback"], ""),
         "callback_by": row["callback_by"], "callback_at": row["callback_at"],
-        "has_recording": bool(row["recording_url"]), "orders": orders,
+        "has_recording": bool(row["recording_key"]), "recording_shared": row["recording_shared"], "orders": orders,
     }

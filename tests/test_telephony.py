@@ -177,3 +177,98 @@ async def test_an_order_linked_to_its_call_shows_the_call_masked_outside_the_cen
     handler = Actor(name="eco_handler", role="handler", department="eco_env")
     [seen] = await telephony.calls_of_order("20261207-0001", handler)
     assert seen["number"] == "138****9999"
+
+
+async def test_the_board_shows_lines_in_use_against_the_plan_and_todays_answering(client, tokens, pbx):
+    for n in (1, 2):  # two calls still being talked
+        await pbx(event="newCall", callId=f"t{n}", direction="in", **{"from": f"1380000100{n}"}, timestamp=at(-60))
+        await pbx(event="answer", callId=f"t{n}", answeringNumber="8001", timestamp=at(-50))
+    await pbx(event="newCall", callId="w1", direction="in", queue="热线", **{"from": "13800001003"}, timestamp=at(-20))
+    for call_id, wait in (("q1", 8), ("q2", 30)):  # answered within and after 20 s
+        await pbx(event="newCall", callId=call_id, direction="in", **{"from": "13800001004"}, timestamp=at(-600))
+        await pbx(event="answer", callId=call_id, answeringNumber="8001", timestamp=at(-600 + wait))
+        await pbx(event="hangup", callId=call_id, cause="normalClearing", timestamp=at(-300))
+    await pbx(event="newCall", callId="x1", direction="in", **{"from": "13800001005"}, timestamp=at(-400))
+    await pbx(event="hangup", callId="x1", cause="noAnswer", timestamp=at(-370))
+    phone = (await client.get("/api/board", headers=tokens["supervisor1"])).json()["phone"]
+    assert (phone["lines_in_use"], phone["plan_lines"], phone["plan_label"], phone["waiting"]) == (2, 4, "高峰", 1)
+    assert (phone["offered_today"], phone["answer_rate"], phone["service_level"]) == (3, 0.6667, 0.3333)
+    from tests.test_console import Staff
+
+    supervisor = Staff(client)
+    await supervisor.login("supervisor1")
+    page = (await supervisor.get("/console/board")).text
+    assert "2 / 4" in page and "66.7%" in page and "33.3%" in page
+
+
+async def test_the_forecast_uses_the_measured_talk_times_and_says_so(client, tokens, pbx):
+    for n in range(5):
+        call = {"callId": f"a{n}", "direction": "in", "from": f"1390000000{n}"}
+        await pbx(event="newCall", **call, timestamp=at(-3600))
+        await pbx(event="answer", **call, answeringNumber="8001", timestamp=at(-3590))
+        await pbx(event="hangup", **call, cause="normalClearing", timestamp=at(-3590 + 100 + n * 10))
+    plan = (await client.get("/api/forecast", headers=tokens["supervisor1"])).json()
+    assert plan["aht_measured"] and "电话系统记录" in plan["aht_source"]
+    assert plan["handling_seconds_by_hour"] == {"9": 120.0} and plan["average_handling_seconds"] == 120.0
+    nine = [r for r in plan["hours"] if r["hour"] == 9]
+    assert {(r["handling_seconds"], r["handling_from"]) for r in nine} == {(120.0, "hour")}
+
+
+MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 256
+
+
+async def test_a_recording_plays_in_the_centre_audited_and_in_a_department_only_when_shared(client, tokens, pbx, platform):
+    from core.model import Actor
+    from core.tables import AccessEvent
+    from tests.helpers import intake_body
+    from tests.test_console import Staff
+    import msgspec
+    from core.intake import IntakeRequest
+
+    await pbx(event="newCall", callId="r1", direction="in", **{"from": "13800002345"})
+    [call] = await _calls(client, tokens, number="13800002345")
+    uploaded = await client.post(f"/api/cti/{pbx.token}/recordings/r1", files={"file": ("r1.mp3", MP3, "audio/mpeg")})
+    assert uploaded.status_code == 200 and uploaded.json()["type"] == "audio/mpeg"
+    refused = await client.post(f"/api/cti/{pbx.token}/recordings/r1", files={"file": ("r1.mp3", b"not audio", "audio/mpeg")})
+    assert refused.status_code == 400
+    agent = Actor(name="agent1", role="agent")
+    _, order = await platform.orders.intake("hotline", msgspec.convert(intake_body(), IntakeRequest), agent)
+    await platform.orders.act(order.number, "dispatch", {"department": "eco_env"}, Actor(name="dispatcher1", role="dispatcher"))
+    await platform.telephony.link_order(call["call_id"], order.number, agent)
+    me = Staff(client)
+    await me.login("agent1")
+    page = (await me.get(f"/console/orders/{order.number}")).text
+    assert f'src="/console/calls/{call["call_id"]}/recording"' in page
+    played = await me.get(f"/console/calls/{call['call_id']}/recording")
+    assert played.status_code == 200 and played.content == MP3 and played.headers["content-type"] == "audio/mpeg"
+    assert await AccessEvent.count().where((AccessEvent.action == "play_recording") & (AccessEvent.actor == "agent1")) == 1
+    handler = Staff(client)
+    await handler.login("eco_handler")
+    assert "recording" not in (await handler.get(f"/console/orders/{order.number}")).text.split("附件")[0]
+    assert (await handler.get(f"/console/calls/{call['call_id']}/recording")).status_code == 404
+    shared = await client.post(f"/api/calls/{call['call_id']}/share", json={"shared": True}, headers=tokens["supervisor1"])
+    assert shared.status_code == 200
+    assert (await handler.get(f"/console/calls/{call['call_id']}/recording")).content == MP3
+    other = Staff(client)
+    await other.login("housing_handler")
+    assert (await other.get(f"/console/calls/{call['call_id']}/recording")).status_code == 404
+
+
+async def test_a_recording_url_is_fetched_by_the_delivery_job_with_a_size_limit(client, tokens, pbx, platform):
+    from litestar import Litestar, get
+
+    from core.builtins.telephony import fetch_recording
+    from core.tables import Call, OutboxMessage
+    from tests.helpers import serve_in_thread
+
+    @get("/rec.mp3", media_type="audio/mpeg", signature_namespace={"bytes": bytes})
+    async def recording() -> bytes:
+        return MP3
+
+    await pbx(event="newCall", callId="u1", direction="in", **{"from": "13800003456"})
+    with serve_in_thread(Litestar([recording])) as pbx_url:
+        assert (await pbx(event="recording", callId="u1", url=f"{pbx_url}/rec.mp3")).status_code == 200
+        [message] = await OutboxMessage.select().where(OutboxMessage.topic == "cti.recording").output(load_json=True)
+        await fetch_recording(message, platform.settings)
+    row = await Call.select(Call.recording_key, Call.recording_type).where(Call.call_id == "u1").first()
+    assert row["recording_type"] == "audio/mpeg" and platform.attachments.open(row["recording_key"]) == MP3

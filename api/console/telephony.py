@@ -57,4 +57,27 @@ async def calls_callback(request: Request, call_id: FromPath[str]) -> Response:
     return Redirect("/console/calls?" + urlencode({"done": f"{call['number']} {call['callback_label']}"}), status_code=303)
 
 
-TELEPHONY_ROUTES = [live, calls_page, calls_callback]
+@get("/calls/{call_id:str}/recording")
+async def play_recording(request: Request, call_id: FromPath[str]) -> Response:
+    """The recording for the page's audio player, whole (no ranges): each playback is one audited request."""
+    from api.client import client_address
+
+    actor = await current_actor(request)
+    platform = request.app.state.platform
+    data, content_type = await platform.telephony.recording(call_id, actor, platform.attachments,
+                                                            address=client_address(request))
+    return Response(data, media_type=content_type, headers={"cache-control": "private, no-store"})
+
+
+@post("/calls/{call_id:str}/share")
+async def share(request: Request, call_id: FromPath[str]) -> Response:
+    actor = await current_actor(request)
+    form = await request.form()
+    shared = str(form.get("shared") or "") == "1"
+    await request.app.state.platform.telephony.share_recording(call_id[:160], shared, actor)
+    back = str(form.get("back") or "")
+    target = back if back.startswith("/console/") and "//" not in back else "/console/calls"
+    return Redirect(f"{target}?" + urlencode({"done": "已共享录音给承办单位" if shared else "已取消共享录音"}), status_code=303)
+
+
+TELEPHONY_ROUTES = [live, calls_page, calls_callback, play_recording, share]
