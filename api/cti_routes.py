@@ -143,6 +143,14 @@ async def call_callback(request: Request, call_id: FromPath[str], data: JSONBody
     return await _telephony(request).set_callback(call_id[:160], data.outcome, actor)
 
 
+@post("/api/calls/{call_id:str}/dial", tags=TAGS, status_code=202, responses=errors(400, 401, 403, 404),
+      summary="外呼：请电话系统从我的分机回拨这通电话的号码（经发件箱发往 HUYING_CTI_ORIGINATE_URL）")
+async def dial(request: Request, call_id: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
+    from api.client import client_address
+
+    return await _telephony(request).originate(call_id, actor, address=client_address(request))
+
+
 @get("/api/cti/blocked-numbers", tags=TAGS, responses=errors(401, 403), summary="屏蔽号码（管理员、督办员）")
 async def blocked_numbers(request: Request, actor: NamedDependency[Actor]) -> dict[str, Any]:
     return {"items": await _telephony(request).blocked(actor)}
@@ -169,5 +177,5 @@ async def set_extension(request: Request, username: FromPath[str], data: JSONBod
     return {"username": username, "extension": data.extension}
 
 
-ROUTES = [create_connection, list_connections, push_recording, share_recording, list_calls, missed_calls, one_call, call_callback, blocked_numbers,
+ROUTES = [create_connection, list_connections, push_recording, share_recording, dial, list_calls, missed_calls, one_call, call_callback, blocked_numbers,
           block_number, unblock_number, set_extension, push]

@@ -42,6 +42,7 @@ SHORT_CALL_SECONDS = 10  # an answered call shorter than this is a 短通话 (a 
 CLOCK_SKEW = dt.timedelta(days=2)  # a PBX timestamp further than this from our clock is refused
 LIST_LIMIT = 200
 RECORDING_TOPIC = "cti.recording"
+ORIGINATE_TOPIC = "cti.originate"
 RECORDING_LIMIT = 15 * 1024 * 1024  # bytes of one recording, fetched or uploaded
 RECORDING_TIMEOUT = 20.0  # seconds to fetch one recording from the PBX
 CONNECTION_TTL = 30.0  # seconds a process trusts its copy of the connections
@@ -475,6 +476,32 @@ class Telephony:
             await Call.update({Call.recording_shared: shared, Call.updated_at: now}).where(Call.call_key == call_key)
             await CallEvent.insert(CallEvent(call_key=call_key, event="share", dedupe=f"{call_key}|share|{now.isoformat()}",
                                              payload={"shared": shared, "by": actor.name}, received_at=now))
+
+    # -- click-to-call ------------------------------------------------------------------------------
+
+    async def originate(self, call_key: str, actor: Actor, *, address: str = "") -> dict:
+        """Ask the PBX to call a missed caller back from the agent's extension (外呼), through the
+        outbox; the outbound call's own events then land in the log and settle the callback."""
+        from core import access_audit
+
+        if not actor.in_centre:
+            raise Forbidden("只有中心人员可以外呼")
+        now = clock.now()
+        async with write_transaction(self.engine):
+            me = await User.select(User.extension).where(User.username == actor.name).first()
+            if not me or not me["extension"]:
+                raise InvalidInput([FieldError("extension", "你还没有分机号，请管理员先设置")], "没有分机号，无法外呼")
+            call = await Call.select(Call.number).where(Call.call_key == call_key[:160]).first()
+            if call is None or not call["number"]:
+                raise NotFound("没有这通电话")
+            box = Outbox()
+            box.send(ORIGINATE_TOPIC, {"number": call["number"], "extension": me["extension"], "agent": actor.name,
+                                       "reference": call_key})
+            await box.write(now)
+            await access_audit.record("originate", actor=actor.name, role=actor.role, address=address,
+                                      target=call_key, detail={"extension": me["extension"]})
+        self.outbox_written()
+        return {"number": call["number"], "extension": me["extension"]}
 
     # -- blocked numbers ----------------------------------------------------------------------------
 

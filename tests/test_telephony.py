@@ -272,3 +272,33 @@ async def test_a_recording_url_is_fetched_by_the_delivery_job_with_a_size_limit(
         await fetch_recording(message, platform.settings)
     row = await Call.select(Call.recording_key, Call.recording_type).where(Call.call_id == "u1").first()
     assert row["recording_type"] == "audio/mpeg" and platform.attachments.open(row["recording_key"]) == MP3
+
+
+async def test_click_to_call_asks_the_pbx_to_ring_the_missed_caller_from_my_extension(client, tokens, pbx, platform):
+    import msgspec as _msgspec
+    from litestar import Litestar, Request, post
+
+    from core.builtins.telephony import originate
+    from core.settings import Settings
+    from core.tables import OutboxMessage
+    from tests.helpers import serve_in_thread
+
+    await pbx(event="newCall", callId="d1", direction="in", **{"from": "13800004567"})
+    await pbx(event="hangup", callId="d1", cause="noAnswer")
+    [missed] = (await client.get("/api/calls/missed", headers=tokens["agent1"])).json()["items"]
+    nobody = await client.post(f"/api/calls/{missed['call_id']}/dial", headers=tokens["dispatcher1"])
+    assert nobody.status_code == 400 and nobody.json()["extra"][0]["key"] == "extension"
+    placed = await client.post(f"/api/calls/{missed['call_id']}/dial", headers=tokens["agent1"])
+    assert placed.status_code == 202 and placed.json() == {"number": "13800004567", "extension": "8001"}
+    [message] = await OutboxMessage.select().where(OutboxMessage.topic == "cti.originate").output(load_json=True)
+    received = []
+
+    @post("/originate", status_code=200, signature_namespace={"Request": Request})
+    async def take(request: Request) -> None:
+        received.append((_msgspec.json.decode(await request.body()), request.headers.get("idempotency-key")))
+
+    with serve_in_thread(Litestar([take])) as pbx_url:
+        settings = Settings(database_url=platform.settings.database_url, cti_originate_url=f"{pbx_url}/originate")
+        await originate(message, settings)
+    assert received == [({"number": "13800004567", "extension": "8001", "agent": "agent1",
+                          "reference": missed["call_id"]}, f"huying-outbox-{message['id']}")]

@@ -40,6 +40,7 @@ async def calls_page(request: Request) -> Response:
     calls = await telephony.calls(actor, number=number, outcome=outcome, limit=100)
     missed = await telephony.missed(actor)
     return await _page(request, actor, "calls.html", calls=calls, missed=missed, number=number, outcome=outcome,
+                       originate=bool(request.app.state.platform.settings.cti_originate_url),
                        outcomes=OUTCOMES, callbacks=CALLBACKS, done=request.query_params.get("done", ""))
 
 
@@ -80,4 +81,17 @@ async def share(request: Request, call_id: FromPath[str]) -> Response:
     return Redirect(f"{target}?" + urlencode({"done": "已共享录音给承办单位" if shared else "已取消共享录音"}), status_code=303)
 
 
-TELEPHONY_ROUTES = [live, calls_page, calls_callback, play_recording, share]
+@post("/calls/{call_id:str}/dial")
+async def dial(request: Request, call_id: FromPath[str]) -> Response:
+    from api.client import client_address
+
+    actor = await current_actor(request)
+    try:
+        placed = await request.app.state.platform.telephony.originate(call_id, actor, address=client_address(request))
+        done = f"已请电话系统从分机 {placed['extension']} 呼叫 {placed['number']}"
+    except HuyingError as refused:
+        done = refused.detail
+    return Redirect("/console/calls?" + urlencode({"done": done}), status_code=303)
+
+
+TELEPHONY_ROUTES = [live, calls_page, calls_callback, play_recording, share, dial]
