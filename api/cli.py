@@ -43,8 +43,10 @@ def cmd_serve(args) -> None:
     from api.app import create_app
 
     platform = _platform()
+    pbx_token = None
 
     async def prepare():
+        nonlocal pbx_token
         await _migrate(platform)
         if args.demo:
             from core.demo import seed_if_empty
@@ -52,11 +54,18 @@ def cmd_serve(args) -> None:
             seeded = await seed_if_empty(platform, orders=args.orders)
             if seeded:
                 print(seeded)
+            if args.calls:
+                from core.model import Actor
+
+                made = await platform.telephony.create_connection("演示交换机", Actor(name="system", role="admin"))
+                pbx_token = made["token"]
         await platform.stop()
 
     asyncio.run(prepare())
     url = f"http://{args.host}:{args.port}"
     print(f"呼应 Huying 已启动: {url}  (API 文档: {url}/schema/swagger)")
+    if pbx_token:
+        _simulate_in_background(f"http://127.0.0.1:{args.port}", pbx_token)
     # our request log writes the one line per request (with its id); uvicorn's own would repeat it.
     # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as the client;
     # the application believes it only from HUYING_TRUSTED_PROXIES (api/client.py)
@@ -66,6 +75,23 @@ def cmd_serve(args) -> None:
         uvicorn.run("api.app:create_app", factory=True, workers=args.workers, **options)
     else:
         uvicorn.run(create_app(platform), **options)
+
+
+def _simulate_in_background(url: str, token: str) -> None:
+    """``serve --demo --calls``: a simulated PBX rings the demo agent (extension 8001) every half
+    minute or so, for as long as the server runs, so a newcomer sees calls arrive and pop."""
+    import threading
+    import time
+
+    from api.cti_simulator import Simulator
+    from core.demo import DEMO_EXTENSION
+
+    def run():
+        time.sleep(3)  # the server is up
+        asyncio.run(Simulator(url, token, extensions=[DEMO_EXTENSION], duplicates=0).run(10 ** 9, 1 / 30, lines=2))
+
+    threading.Thread(target=run, name="huying-demo-pbx", daemon=True).start()
+    print("演示交换机已接入：约每半分钟一通来电，由 agent（分机 8001）接听")
 
 
 def cmd_worker(args) -> None:
@@ -401,6 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="HTTP 工作进程数（多进程共用同一数据库）")
     serve.add_argument("--demo", action="store_true", help="数据库为空时写入演示数据")
     serve.add_argument("--orders", type=int, default=300, help="演示工单数量")
+    serve.add_argument("--calls", action="store_true", help="与 --demo 一起：接入模拟交换机，持续来电（agent 接听时弹屏）")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="运行后台任务（需要 HUYING_REDIS_URL）")

@@ -302,3 +302,17 @@ async def test_click_to_call_asks_the_pbx_to_ring_the_missed_caller_from_my_exte
         await originate(message, settings)
     assert received == [({"number": "13800004567", "extension": "8001", "agent": "agent1",
                           "reference": missed["call_id"]}, f"huying-outbox-{message['id']}")]
+
+
+async def test_the_demo_has_a_call_log_and_its_forecast_measures_talk_times(client, tokens):
+    from core.demo import seed_calls, seed_orders
+
+    platform = client.platform
+    await seed_orders(platform, 600, progress=False)
+    made = await seed_calls(platform)
+    assert made > 0
+    answered = await _calls(client, tokens, outcome="answered", limit=200)
+    assert answered and all(len(c["orders"]) == 1 and c["talk_seconds"] >= 10 for c in answered)
+    plan = (await client.get("/api/forecast", headers=tokens["supervisor1"])).json()
+    assert plan["aht_measured"] and plan["aht_source"].startswith("电话系统记录")
+    assert "phone" in (await client.get("/api/board", headers=tokens["supervisor1"])).json()
