@@ -173,7 +173,9 @@ async def unblock_number(request: Request, number: FromPath[str], actor: NamedDe
      summary="设置话务员的分机号（管理员）：电话系统的接听事件据此找到话务员")
 async def set_extension(request: Request, username: FromPath[str], data: JSONBody[ExtensionIn],
                         actor: NamedDependency[Actor]) -> dict[str, Any]:
-    await _telephony(request).set_extension(username[:64], data.extension, actor)
+    from api.client import client_address
+
+    await _telephony(request).set_extension(username[:64], data.extension, actor, address=client_address(request))
     return {"username": username, "extension": data.extension}
 
 

@@ -533,7 +533,7 @@ class Telephony:
 
     # -- extensions ---------------------------------------------------------------------------------
 
-    async def set_extension(self, username: str, extension: str, actor: Actor) -> None:
+    async def set_extension(self, username: str, extension: str, actor: Actor, *, address: str = "") -> None:
         """An agent's phone extension (分机号), by which the PBX's answer events name them; one per user."""
         from core import access_audit
 
@@ -548,8 +548,8 @@ class Telephony:
             if extension and await User.exists().where((User.extension == extension) & (User.username != username)):
                 raise InvalidInput([FieldError("extension", f"分机号 {extension} 已分配给其他人")], "分机号已被占用")
             await User.update({User.extension: extension or None}).where(User.id == user["id"])
-            await access_audit.record("account_changed", actor=actor.name, role=actor.role, target=username,
-                                      detail={"change": "extension", "extension": extension})
+            await access_audit.record("account_changed", actor=actor.name, role=actor.role, address=address,
+                                      target=username, detail={"change": "extension", "extension": extension})
 
 
 SERVICE_SECONDS = 20  # the service level counts calls answered within this many seconds

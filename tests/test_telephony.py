@@ -316,3 +316,20 @@ async def test_the_demo_has_a_call_log_and_its_forecast_measures_talk_times(clie
     plan = (await client.get("/api/forecast", headers=tokens["supervisor1"])).json()
     assert plan["aht_measured"] and plan["aht_source"].startswith("电话系统记录")
     assert "phone" in (await client.get("/api/board", headers=tokens["supervisor1"])).json()
+
+
+async def test_an_admin_sets_an_agents_extension_on_the_users_page(client, tokens):
+    from core.tables import User
+    from tests.test_console import Staff
+
+    admin = Staff(client)
+    await admin.login("admin1")
+    user = await User.select(User.id).where(User.username == "agent1").first()
+    page = await admin.post(f"/console/admin/users/{user['id']}", {"op": "extension", "extension": "8009"})
+    assert page.status_code == 200 and "agent1 的分机号为 8009" in page.text
+    assert (await User.select(User.extension).where(User.id == user["id"]).first())["extension"] == "8009"
+    other = await User.select(User.id).where(User.username == "dispatcher1").first()
+    taken = await admin.post(f"/console/admin/users/{other['id']}", {"op": "extension", "extension": "8009"})
+    assert taken.status_code == 400 and "分机号已被占用" in taken.text
+    bad = await client.put("/api/users/agent1/extension", json={"extension": "80a"}, headers=tokens["admin1"])
+    assert bad.status_code == 400 and bad.json()["extra"][0]["key"] == "extension"
