@@ -333,3 +333,22 @@ async def test_an_admin_sets_an_agents_extension_on_the_users_page(client, token
     assert taken.status_code == 400 and "分机号已被占用" in taken.text
     bad = await client.put("/api/users/agent1/extension", json={"extension": "80a"}, headers=tokens["admin1"])
     assert bad.status_code == 400 and bad.json()["extra"][0]["key"] == "extension"
+
+
+async def test_an_admin_connects_a_pbx_and_blocks_a_number_in_the_console(client):
+    import re
+
+    from tests.test_console import Staff
+
+    admin = Staff(client)
+    await admin.login("admin1")
+    made = await admin.post("/console/admin/telephony", {"op": "connect", "name": "中心交换机"})
+    assert made.status_code == 200 and "只显示这一次" in made.text
+    token = re.search(r"/api/cti/([A-Za-z0-9_-]+)", made.text).group(1)
+    blocked = await admin.post("/console/admin/telephony", {"op": "block", "number": "13900001111", "note": "骚扰"})
+    assert blocked.status_code == 200 and "已屏蔽 13900001111" in blocked.text
+    answer = await client.post(f"/api/cti/{token}", json={"event": "newCall", "callId": "k", "direction": "in",
+                                                           "from": "13900001111"})
+    assert answer.json()["action"] == "reject"
+    bad = await admin.post("/console/admin/telephony", {"op": "block", "number": "abc"})
+    assert bad.status_code == 400

@@ -94,4 +94,54 @@ async def dial(request: Request, call_id: FromPath[str]) -> Response:
     return Redirect("/console/calls?" + urlencode({"done": done}), status_code=303)
 
 
-TELEPHONY_ROUTES = [live, calls_page, calls_callback, play_recording, share, dial]
+# -- administration: PBX connections and blocked numbers ------------------------------------------------
+
+async def _telephony_page(request: Request, actor, *, status_code: int = 200, made: dict | None = None,
+                          error: str = "") -> Response:
+    from api.console.routes import _page
+
+    telephony = request.app.state.platform.telephony
+    return await _page(request, actor, "admin_telephony.html", status_code=status_code,
+                       connections=await telephony.connections(actor), blocked=await telephony.blocked(actor),
+                       made=made, error=error, done=request.query_params.get("done", ""))
+
+
+@get("/admin/telephony")
+async def telephony_admin(request: Request) -> Response:
+    actor = await current_actor(request)
+    if actor.role != "admin":
+        raise Forbidden("只有管理员可以进入系统管理")
+    return await _telephony_page(request, actor)
+
+
+@post("/admin/telephony")
+async def telephony_change(request: Request) -> Response:
+    """Add a PBX connection (its token shown this once), block or unblock a number."""
+    actor = await current_actor(request)
+    telephony = request.app.state.platform.telephony
+    form = await request.form()
+    op = str(form.get("op") or "")
+    try:
+        if op == "connect":
+            made = await telephony.create_connection(str(form.get("name") or "")[:64], actor,
+                                                     signed=form.get("signed") == "1")
+            return await _telephony_page(request, actor, made=made)
+        number = str(form.get("number") or "").strip()[:32]
+        if op == "block":
+            if not (3 <= len(number) and number.lstrip("+").isdigit()):
+                return await _telephony_page(request, actor, status_code=400, error="号码为 3–32 位数字")
+            await telephony.block(number, str(form.get("note") or "").strip()[:200], actor)
+            done = f"已屏蔽 {number}"
+        elif op == "unblock":
+            await telephony.unblock(number, actor)
+            done = f"已解除屏蔽 {number}"
+        else:
+            return await _telephony_page(request, actor, status_code=400, error="没有这个操作")
+    except HuyingError as refused:
+        if refused.status_code == 403:
+            raise
+        return await _telephony_page(request, actor, status_code=refused.status_code, error=refused.detail)
+    return Redirect("/console/admin/telephony?" + urlencode({"done": done}), status_code=303)
+
+
+TELEPHONY_ROUTES = [live, calls_page, calls_callback, play_recording, share, dial, telephony_admin, telephony_change]
