@@ -28,13 +28,17 @@ def cmd_migrate(args) -> None:
     print("数据库已迁移到最新版本")
 
 
+SHUTDOWN_SECONDS = 5  # open event streams (console pages) never end by themselves: cut them on shutdown
+
+
 def server_options() -> dict:
     """What uvicorn is told in every mode: the h11 parser, which stops reading a request line and
     headers at ``MAX_HEADER_BYTES`` (the httptools parser reads any size: a 64 MB header was taken
-    in whole), and a short keep-alive."""
+    in whole), a short keep-alive, and a bounded wait for open requests on shutdown."""
     from api.guard import MAX_HEADER_BYTES
 
-    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "timeout_keep_alive": 5}
+    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "timeout_keep_alive": 5,
+            "timeout_graceful_shutdown": SHUTDOWN_SECONDS}
 
 
 def cmd_serve(args) -> None:

