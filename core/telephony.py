@@ -22,7 +22,7 @@ import msgspec
 from piccolo.engine.postgres import PostgresEngine
 
 from core import clock
-from core.db import read_transaction, write_transaction
+from core.db import read_transaction, run, write_transaction
 from core.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthorized
 from core.model import Actor
 from core.outbox import Outbox
@@ -139,6 +139,20 @@ def settle(call: dict) -> dict:
     return {"outcome": outcome, "wait_seconds": wait, "talk_seconds": talk, "callback": callback}
 
 
+CALL_COLUMNS = ("id", "call_key", "connection_id", "call_id", "direction", "number", "from_number", "to_number",
+                "queue", "extension", "agent", "ringing_at", "answered_at", "ended_at", "cause", "outcome",
+                "wait_seconds", "talk_seconds", "blocked", "recording_url", "recording_key", "recording_type",
+                "recording_shared", "callback", "callback_by", "callback_at", "updated_at")
+INSERT_CALL = (
+    "INSERT INTO calls (call_key, connection_id, call_id, direction, number, from_number, to_number, queue, "
+    "extension, agent, cause, outcome, blocked, recording_url, recording_key, recording_type, recording_shared, "
+    "callback, callback_by, updated_at) VALUES ({}, {}, {}, {}, '', '', '', '', '', '', '', 'ringing', FALSE, '', '', "
+    "'', FALSE, '', '', {}) ON CONFLICT (call_key) DO NOTHING")
+INSERT_EVENT = ("INSERT INTO call_events (call_key, event, dedupe, payload, pbx_at, received_at) "
+                "VALUES ({}, {}, {}, {}, {}, {}) ON CONFLICT (dedupe) DO NOTHING RETURNING id")
+SELECT_CALL = f"SELECT {', '.join(CALL_COLUMNS)} FROM calls WHERE call_key = {{}}"
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -220,23 +234,17 @@ class Telephony:
         users = [u for u in users if u]
         now = clock.now()
         popped = None
-        async with write_transaction(self.engine):
-            await Call.insert(Call(call_key=key, connection_id=connection["id"], call_id=event.callId,
-                                   direction=event.direction or "in", updated_at=now)).on_conflict(
-                target=Call.call_key, action="DO NOTHING")
-            fresh = await CallEvent.insert(CallEvent(
-                call_key=key, event=event.event, dedupe=f"{key}|{event.event}",
-                payload=msgspec.to_builtins(event), pbx_at=at, received_at=now)).on_conflict(
-                target=CallEvent.dedupe, action="DO NOTHING").returning(CallEvent.id)
-            query = Call.select().where(Call.call_key == key)
-            if isinstance(self.engine, PostgresEngine):
-                query = query.lock_rows("UPDATE")
-            call = await query.first()
+        postgres = isinstance(self.engine, PostgresEngine)
+        async with write_transaction(self.engine):  # precompiled statements: this path takes every event
+            await run(self.engine, INSERT_CALL, key, connection["id"], event.callId, event.direction or "in", now)
+            fresh = await run(self.engine, INSERT_EVENT, key, event.event, f"{key}|{event.event}",
+                              msgspec.json.encode(msgspec.to_builtins(event)).decode(), at, now)
+            call = dict((await run(self.engine, SELECT_CALL + (" FOR UPDATE" if postgres else ""), key))[0])
             if not fresh:  # the PBX sent this one before: it changes nothing
                 return {"call_id": event.callId, "duplicate": True, **self._instruction(call)}
             changes = self._apply(call, event, at)
             if event.event == "newCall" and call["direction"] == "in" and call["number"]:
-                if await BlockedNumber.exists().where(BlockedNumber.number == call["number"]):
+                if await run(self.engine, "SELECT 1 AS found FROM blocked_numbers WHERE number = {}", call["number"]):
                     changes["blocked"] = call["blocked"] = True
             if event.event == "answer":
                 agent = await self._agent(event.answeringNumber, users)
@@ -252,8 +260,9 @@ class Telephony:
                     (Call.number == call["number"]) & (Call.callback.is_in(["pending", "unreachable"])))
             changes.update(settled)
             call.update(settled)
-            await Call.update({**{getattr(Call, k): v for k, v in changes.items()}, Call.updated_at: now}).where(
-                Call.call_key == key)
+            names = sorted(changes)
+            await run(self.engine, f"UPDATE calls SET {', '.join(f'{n} = {{}}' for n in names)}, updated_at = {{}} "
+                                   "WHERE call_key = {}", *(changes[n] for n in names), now, key)
             if "recording_url" in changes:  # fetched by the delivery job, with retries (core/builtins/telephony.py)
                 box = Outbox()
                 box.send(RECORDING_TOPIC, {"call_id": key, "url": event.url})
@@ -301,15 +310,11 @@ class Telephony:
 
     async def _agent(self, extension: str, users: list[str]) -> str:
         """The username of the agent who answered: by extension, else by a named user."""
-        if extension:
-            row = await User.select(User.username).where((User.extension == extension) & (User.active == True)).first()  # noqa: E712
-            if row:
-                return row["username"]
-        for name in users:
-            row = await User.select(User.username).where(
-                ((User.username == name) | (User.extension == name)) & (User.active == True)).first()  # noqa: E712
-            if row:
-                return row["username"]
+        for name in ([extension] if extension else []) + users:
+            rows = await run(self.engine, "SELECT username FROM users WHERE (extension = {} OR username = {}) "
+                                          "AND active = {} ORDER BY CASE WHEN extension = {} THEN 0 ELSE 1 END LIMIT 1", name, name, True, name)
+            if rows:
+                return rows[0]["username"]
         return ""
 
     # -- the call log -------------------------------------------------------------------------------
