@@ -60,3 +60,6 @@ async def test_an_answered_call_pops_the_intake_page_and_the_order_is_linked(dri
     assert logged["orders"] == [number] and logged["agent"] == "agent1" and logged["outcome"] == "talking"
     assert "来电记录" in me.text("main") and "通话中" in me.text("#order-calls")
     me.shoot("31-order-with-its-call")
+    me.open("/console/calls")
+    assert number in me.text("#call-list") and "通话中" in me.text("#call-list")
+    me.shoot("32-call-log")
