@@ -406,13 +406,14 @@ class Telephony:
         links = await self._links([r["call_key"] for r in rows])
         return [present(r, links.get(r["call_key"], []), full_number=True) for r in rows]
 
-    async def calls_of_order(self, order_number: str, actor: Actor) -> list[dict]:
-        """The calls an order was recorded from, for its page; numbers masked outside the centre."""
+    async def calls_of_order(self, order_number: str) -> list[dict]:
+        """The calls an order was recorded from, for its page: numbers masked as the order's own (its
+        audited reveal stays the way to the full number)."""
         keys = [r["call_key"] for r in await CallLink.select(CallLink.call_key).where(CallLink.order_number == order_number)]
         if not keys:
             return []
         rows = await Call.select().where(Call.call_key.is_in(keys)).order_by(Call.id)
-        return [present(r, [order_number], full_number=actor.in_centre) for r in rows]
+        return [present(r, [order_number], full_number=False) for r in rows]
 
     async def _links(self, keys: list[str]) -> dict[str, list[str]]:
         found: dict[str, list[str]] = {}

@@ -359,7 +359,7 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         reply_templates={"own": await reply_templates.list_for(order["department"]) if any(
             a["name"] == "reply" for a in actions) else [], "generic": reply_templates.GENERIC},
         knowledge=knowledge, callback=callback, back=back,
-        calls=await platform.telephony.calls_of_order(order["number"], actor))
+        calls=await platform.telephony.calls_of_order(order["number"]))
 
 
 def _choice_labels(f, value):
