@@ -37,11 +37,14 @@ class Simulated:
 
 class Simulator:
     def __init__(self, url: str, token: str, *, extensions: list[str], speed: float = 1.0,
-                 duplicates: float = 0.02, seed: int | None = None, prefix: str = "sim"):
+                 duplicates: float = 0.02, recordings: float = 0.3, seed: int | None = None, prefix: str = "sim",
+                 recording_url: str = "http://pbx.invalid/recordings/{call_id}.mp3"):
         self.push = f"{url.rstrip('/')}/api/cti/{token}"
         self.extensions = extensions
         self.speed = speed
         self.duplicate_share = duplicates
+        self.recording_share = recordings
+        self.recording_url = recording_url  # where the PBX keeps a call's recording ({call_id})
         self.random = random.Random(seed)
         self.prefix = prefix
         self.result = Simulated()
@@ -104,9 +107,9 @@ class Simulator:
                 await self._send(client, {"event": "answer", **base, "answeringNumber": extension, "timestamp": stamp(ring)})
                 talk = r.randint(30, 420) if outcome == "answered" else r.randint(1, 9)
                 await self._wait(talk)
-                if outcome == "answered" and r.random() < 0.3:
+                if outcome == "answered" and r.random() < self.recording_share:
                     await self._send(client, {"event": "recording", **base,
-                                              "url": f"http://pbx.invalid/recordings/{call_id}.mp3"})
+                                              "url": self.recording_url.format(call_id=call_id)})
                 await self._send(client, {"event": "hangup", **base, "cause": "normalClearing",
                                           "timestamp": stamp(ring + talk)})
                 wait = ring

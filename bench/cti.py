@@ -5,8 +5,9 @@
 One uvicorn process on a fresh SQLite file (or a fresh PostgreSQL database with ``--postgres``),
 four agents with extensions 8001–8004 and one CTI connection. The simulator (``api/cti_simulator.py``)
 keeps ``--lines`` calls going for ``--seconds`` (ring and talk played ``--speed`` times faster, the
-events stamped with the simulated times), 2 % of events sent twice, after 20 warm-up calls that are
-not measured. Meanwhile, in the same client
+events stamped with the simulated times), 2 % of events sent twice, 30 % of answered calls with a
+recording the server fetches from the benchmark's own small MP3 server, after 20 warm-up calls that
+are not measured. Meanwhile, in the same client
 process, a baseline request (``GET /health`` of the same server) is timed every 50 ms, and the
 client's own event loop lag and CPU share are measured: when those stay small, the client is not
 what limits the figures. At the end the server's call log is read from the database and compared
@@ -66,7 +67,34 @@ async def logged(database_url: str) -> list[dict]:
 
     engine = make_engine(database_url)
     return await engine.run_querystring(QueryString(
-        "SELECT call_id, outcome, talk_seconds, wait_seconds, number FROM calls"))
+        "SELECT call_id, outcome, talk_seconds, wait_seconds, number, recording_url, recording_key FROM calls"))
+
+
+MP3 = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 4096  # 16 KB: an ID3 tag and MPEG frames
+_recordings: list[int] = []
+
+
+def recordings_port() -> int:
+    """The PBX's recording store: any path answers a small MP3 (started once, in a thread)."""
+    if not _recordings:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Recording(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("content-type", "audio/mpeg")
+                self.send_header("content-length", str(len(MP3)))
+                self.end_headers()
+                self.wfile.write(MP3)
+
+            def log_message(self, *args):
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Recording)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        _recordings.append(server.server_address[1])
+    return _recordings[0]
 
 
 async def baseline(url: str, until: float, out: list[float]) -> None:
@@ -93,7 +121,8 @@ async def drive(url: str, token: str, args) -> tuple:
         20, 10, lines=args.lines)
     await asyncio.sleep(2)
     simulator = Simulator(url, token, extensions=EXTENSIONS, speed=args.speed, duplicates=0.02, seed=args.seed,
-                          prefix="bench")
+                          recordings=args.recordings, prefix="bench",
+                          recording_url=f"http://127.0.0.1:{recordings_port()}/{{call_id}}.mp3")
     until = time.monotonic() + args.seconds
     base, lag = [], []
     side = [asyncio.create_task(baseline(url, until, base)), asyncio.create_task(loop_lag(until, lag))]
@@ -112,6 +141,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=2.0, help="new calls a second (more than the lines take: they stay full)")
     parser.add_argument("--speed", type=float, default=10.0)
     parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--recordings", type=float, default=0.3,
+                        help="share of answered calls with a recording event (fetched by the server's outbox job "
+                             "from a small MP3 server of the benchmark's own)")
     parser.add_argument("--postgres", help="a PostgreSQL server URL: the run uses a fresh database on it")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="huying-cti-bench-"))
@@ -157,7 +189,9 @@ def main() -> None:
           f"wall {wall:.0f} s")
     print(f"  calls simulated {len(result.calls)}, in the log {len(by_id)}: missing {len(missing)}, more than once "
           f"{len(twice)}, unknown {len(extra)}, outcome/talk/wait differing {len(wrong)}")
-    print(f"  events {result.events} ({result.duplicates} sent twice), errors {len(result.errors)}")
+    print(f"  events {result.events} ({result.duplicates} sent twice), errors {len(result.errors)}; recordings "
+          f"fetched into the store {sum(1 for r in by_id.values() if r[0]['recording_key'])} of "
+          f"{sum(1 for r in by_id.values() if r[0]['recording_url'])} announced")
     print(f"  event endpoint     p50 {percentile(events, 0.5):6.2f} ms  p95 {p95:6.2f} ms  p99 {percentile(events, 0.99):6.2f} ms"
           f"   (target p95 < {TARGET_MS:.0f} ms: {'met' if p95 < TARGET_MS else 'NOT met'})")
     print(f"  baseline /health   p50 {percentile(base_ms, 0.5):6.2f} ms  p95 {percentile(base_ms, 0.95):6.2f} ms  "
