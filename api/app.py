@@ -37,6 +37,7 @@ from api.meeting_routes import ROUTES as MEETING_ROUTES
 from api.netboard_routes import ROUTES as NETBOARD_ROUTES
 from api.people_routes import ROUTES as PEOPLE_ROUTES
 from api.site_visit_routes import ROUTES as SITE_VISIT_ROUTES
+from api.cti_routes import ROUTES as CTI_ROUTES
 from api.routes import ROUTES
 from api.console import ConsolePages
 from api.openapi import StrictStructSchemaPlugin
@@ -214,7 +215,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         app.state.jobs = jobs
         if jobs:
             await jobs.start()
-            platform.orders.outbox_written = jobs.kick
+            platform.orders.outbox_written = platform.telephony.outbox_written = jobs.kick
         try:
             yield
         finally:
@@ -226,7 +227,7 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         route_handlers=[*_documented([*ROUTES, *OPERATION_ROUTES, *INTEGRATION_ROUTES, *REPORT_ROUTES, *KNOWLEDGE_ROUTES,
                                     *REPLY_TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALENDAR_ROUTES, *SURVEY_ROUTES,
                                     *MEETING_ROUTES, *NETBOARD_ROUTES, *DEPARTMENT_ROUTES, *PEOPLE_ROUTES,
-                                    *SITE_VISIT_ROUTES]),
+                                    *SITE_VISIT_ROUTES, *CTI_ROUTES]),
                         OPEN311_ROUTER,
                         create_static_files_router(path=DOCS, directories=[Path(__file__).parent / "docs_assets"],
                                                    name="docs-assets", include_in_schema=False)],

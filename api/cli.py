@@ -28,13 +28,17 @@ def cmd_migrate(args) -> None:
     print("数据库已迁移到最新版本")
 
 
+SHUTDOWN_SECONDS = 5  # open event streams (console pages) never end by themselves: cut them on shutdown
+
+
 def server_options() -> dict:
     """What uvicorn is told in every mode: the h11 parser, which stops reading a request line and
     headers at ``MAX_HEADER_BYTES`` (the httptools parser reads any size: a 64 MB header was taken
-    in whole), and a short keep-alive."""
+    in whole), a short keep-alive, and a bounded wait for open requests on shutdown."""
     from api.guard import MAX_HEADER_BYTES
 
-    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "timeout_keep_alive": 5}
+    return {"http": "h11", "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "timeout_keep_alive": 5,
+            "timeout_graceful_shutdown": SHUTDOWN_SECONDS}
 
 
 def cmd_serve(args) -> None:
@@ -43,8 +47,10 @@ def cmd_serve(args) -> None:
     from api.app import create_app
 
     platform = _platform()
+    pbx_token = None
 
     async def prepare():
+        nonlocal pbx_token
         await _migrate(platform)
         if args.demo:
             from core.demo import seed_if_empty
@@ -52,11 +58,18 @@ def cmd_serve(args) -> None:
             seeded = await seed_if_empty(platform, orders=args.orders)
             if seeded:
                 print(seeded)
+            if args.calls:
+                from core.model import Actor
+
+                made = await platform.telephony.create_connection("演示交换机", Actor(name="system", role="admin"))
+                pbx_token = made["token"]
         await platform.stop()
 
     asyncio.run(prepare())
     url = f"http://{args.host}:{args.port}"
     print(f"呼应 Huying 已启动: {url}  (API 文档: {url}/schema/swagger)")
+    if pbx_token:
+        _simulate_in_background(f"http://127.0.0.1:{args.port}", pbx_token)
     # our request log writes the one line per request (with its id); uvicorn's own would repeat it.
     # proxy_headers off: uvicorn would otherwise take X-Forwarded-For from any local peer as the client;
     # the application believes it only from HUYING_TRUSTED_PROXIES (api/client.py)
@@ -66,6 +79,23 @@ def cmd_serve(args) -> None:
         uvicorn.run("api.app:create_app", factory=True, workers=args.workers, **options)
     else:
         uvicorn.run(create_app(platform), **options)
+
+
+def _simulate_in_background(url: str, token: str) -> None:
+    """``serve --demo --calls``: a simulated PBX rings the demo agent (extension 8001) every half
+    minute or so, for as long as the server runs, so a newcomer sees calls arrive and pop."""
+    import threading
+    import time
+
+    from api.cti_simulator import Simulator
+    from core.demo import DEMO_EXTENSION
+
+    def run():
+        time.sleep(3)  # the server is up
+        asyncio.run(Simulator(url, token, extensions=[DEMO_EXTENSION], duplicates=0).run(10 ** 9, 1 / 30, lines=2))
+
+    threading.Thread(target=run, name="huying-demo-pbx", daemon=True).start()
+    print("演示交换机已接入：约每半分钟一通来电，由 agent（分机 8001）接听")
 
 
 def cmd_worker(args) -> None:
@@ -384,6 +414,22 @@ def cmd_reindex(args) -> None:
     print(f"已重建 {asyncio.run(run())} 张工单的搜索索引")
 
 
+def cmd_cti_simulate(args) -> None:
+    import time
+
+    from api.cti_simulator import Simulator, summary
+
+    simulator = Simulator(args.url, args.token, extensions=[e for e in args.extensions.split(",") if e],
+                          speed=args.speed, duplicates=args.duplicates, seed=args.seed)
+    began = time.monotonic()
+    result = asyncio.run(simulator.run(args.calls, args.rate, lines=args.lines, seconds=args.seconds))
+    print(summary(result, time.monotonic() - began))
+    for error in result.errors[:10]:
+        print("  " + error)
+    if result.errors:
+        sys.exit(1)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="huying", description="呼应 Huying: 12345 热线工单平台")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -394,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1, help="HTTP 工作进程数（多进程共用同一数据库）")
     serve.add_argument("--demo", action="store_true", help="数据库为空时写入演示数据")
     serve.add_argument("--orders", type=int, default=300, help="演示工单数量")
+    serve.add_argument("--calls", action="store_true", help="与 --demo 一起：接入模拟交换机，持续来电（agent 接听时弹屏）")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", help="运行后台任务（需要 HUYING_REDIS_URL）")
@@ -458,6 +505,19 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--department")
     add.add_argument("--password", required=True)
     add.set_defaults(func=cmd_user_add)
+    cti = sub.add_parser("cti", help="电话系统对接").add_subparsers(dest="cti_command", required=True)
+    simulate = cti.add_parser("simulate", help="模拟电话交换机：向运行中的服务推送振铃、接听、挂断、录音事件")
+    simulate.add_argument("--url", default="http://127.0.0.1:8000", help="服务地址")
+    simulate.add_argument("--token", required=True, help="添加对接时返回的令牌（POST /api/cti/connections）")
+    simulate.add_argument("--calls", type=int, default=20, help="通话数")
+    simulate.add_argument("--rate", type=float, default=1.0, help="每秒新来电数")
+    simulate.add_argument("--lines", type=int, default=20, help="同时通话的线路数")
+    simulate.add_argument("--seconds", type=float, help="只在这么多秒内发起新来电")
+    simulate.add_argument("--speed", type=float, default=1.0, help="快放倍数（事件时间戳仍按模拟时间）")
+    simulate.add_argument("--extensions", default="8001,8002,8003,8004", help="接听的话务员分机号，逗号分隔")
+    simulate.add_argument("--duplicates", type=float, default=0.02, help="重发事件的比例（交换机重试）")
+    simulate.add_argument("--seed", type=int, help="随机种子（可重复的话务）")
+    simulate.set_defaults(func=cmd_cti_simulate)
     channel = sub.add_parser("new-channel", help="生成一个新专线插件（字段、派单规则、时限和可运行的测试）")
     channel.add_argument("code", help="渠道代码，如 water_supply")
     channel.add_argument("--name", required=True, help="中文名称，如 供水专线")

@@ -560,11 +560,67 @@ async def seed_orders(platform, count: int, *, seed: int = 12345, progress: bool
     return made
 
 
+DEMO_EXTENSION = "8001"  # the demo agent's phone extension (the simulator answers there)
+CALL_LOG_DAYS = 28
+
+
+async def seed_calls(platform, *, seed: int = 12345, now: dt.datetime | None = None) -> int:
+    """The call log of the last four weeks: a call for each phone intake (its recorded talk time,
+    a wait of a few seconds, linked to the order) and, around them, the missed and abandoned ones."""
+    from core.db import write_transaction
+    from core.tables import Call, CallLink, OrderEvent
+
+    now = now or clock.now()
+    rng = random.Random(seed)
+    await User.update({User.extension: DEMO_EXTENSION}).where(User.username == "agent")
+    orders = await Order.select(Order.id, Order.number, Order.citizen_phone, Order.received_at).where(
+        (Order.source == "phone") & (Order.received_at >= now - dt.timedelta(days=CALL_LOG_DAYS))
+        & (Order.citizen_phone != ""))
+    made = 0
+    for start in range(0, len(orders), 500):
+        part = orders[start:start + 500]
+        talk = {e["order_id"]: (e["payload"] or {}).get("call_seconds") for e in await OrderEvent.select(
+            OrderEvent.order_id, OrderEvent.payload).where(
+            OrderEvent.order_id.is_in([o["id"] for o in part]) & (OrderEvent.action == "intake")).output(load_json=True)}
+        calls, links = [], []
+        for o in part:
+            seconds = talk.get(o["id"]) or round(rng.triangular(*CALL_SECONDS, 200))
+            wait = rng.randint(2, 40)
+            answered = o["received_at"] - dt.timedelta(seconds=seconds)
+            key = f"0:demo-{o['id']}"
+            calls.append(Call(call_key=key, connection_id=0, call_id=f"demo-{o['id']}", direction="in",
+                              number=o["citizen_phone"], from_number=o["citizen_phone"], to_number="12345",
+                              queue="12345热线", extension=DEMO_EXTENSION, agent="agent",
+                              ringing_at=answered - dt.timedelta(seconds=wait), answered_at=answered,
+                              ended_at=o["received_at"], cause="normalClearing",
+                              outcome="short" if seconds < 10 else "answered", wait_seconds=wait,
+                              talk_seconds=seconds, updated_at=o["received_at"]))
+            links.append(CallLink(call_key=key, order_number=o["number"], linked_by="agent", linked_at=o["received_at"]))
+            if rng.random() < 0.15:  # a caller who did not get through
+                ringing = o["received_at"] - dt.timedelta(minutes=rng.randint(20, 600))
+                wait = rng.randint(5, 90)
+                abandoned = rng.random() < 0.5
+                calls.append(Call(call_key=f"{key}-m", connection_id=0, call_id=f"demo-{o['id']}-m", direction="in",
+                                  number=o["citizen_phone"], from_number=o["citizen_phone"], to_number="12345",
+                                  queue="12345热线", ringing_at=ringing, ended_at=ringing + dt.timedelta(seconds=wait),
+                                  cause="cancel" if abandoned else "noAnswer",
+                                  outcome="abandoned" if abandoned else "missed", wait_seconds=wait,
+                                  callback="called_back" if ringing < now - dt.timedelta(days=1) else "pending",
+                                  callback_by="agent" if ringing < now - dt.timedelta(days=1) else "",
+                                  updated_at=ringing))
+        async with write_transaction(platform.engine):
+            await Call.insert(*calls)
+            await CallLink.insert(*links)
+        made += len(calls)
+    return made
+
+
 async def seed(platform, orders: int = 300, *, progress: bool = True) -> str:
     if not await Department.exists().where(Department.code == "hotline_center"):
         await seed_reference()
         platform.orders.forget_reference_data()
     made = await seed_orders(platform, orders, progress=progress)
+    await seed_calls(platform)
     return (f"演示数据已写入：{made} 张工单。演示账号（密码均为 {DEMO_PASSWORD}）：agent 话务员、dispatcher 派单员、"
             f"supervisor 督办员、admin 管理员、h_<单位代码> 承办人（如 h_eco_env）；"
             f"另有话务员 agent02–agent36，与 agent 共 36 人分为话务一组、二组、三组")

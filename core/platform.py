@@ -33,6 +33,7 @@ from core.surveys import Surveys
 from core.categories import seed_if_empty as seed_categories
 from core.knowledge import KnowledgeBase
 from core.live import LiveBus
+from core.telephony import Telephony
 from core.suggestions import Learned
 from core.storage import LocalAttachmentStore
 
@@ -76,6 +77,7 @@ class Platform:
         self.job_watch = JobWatch()
         self.live = LiveBus(self.settings.redis_url)  # events for open browsers (core/live.py)
         self.meetings = Meetings(self.orders)
+        self.telephony = Telephony(self.engine, self.live)  # CTI push, call log (core/telephony.py)
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""

@@ -28,7 +28,7 @@ ENTRY_POINT_GROUP = "huying.channels"
 BUILTIN_PLUGINS = ("core.builtins.hotline", "core.builtins.city_sync", "core.builtins.sweeps",
                    "core.builtins.knowledge_jobs",
                    "core.builtins.notifications", "core.builtins.boards",
-                   "core.builtins.reports", "core.builtins.inspections")
+                   "core.builtins.reports", "core.builtins.inspections", "core.builtins.telephony")
 
 
 def _package_plugins() -> list[Any]:

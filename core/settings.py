@@ -40,6 +40,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where early warnings for the supervisors are posted (an SMS or messaging gateway); unset keeps
     # them pending in the outbox until it is configured.
     notify_url: str | None = None
+    # the PBX's originate (click-to-call) interface: JSON posted through the outbox; unset, the console
+    # offers tel: links instead
+    cti_originate_url: str | None = None
     max_body_bytes: int = 1_048_576
     var_dir: str = "var"  # the SQLite file's usual home, attachments, the generated secret key
     token_ttl_seconds: int = 12 * 3600
@@ -117,6 +120,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         tracking_link_days=_at_least_one("HUYING_TRACKING_LINK_DAYS", env.get("HUYING_TRACKING_LINK_DAYS", "90")),
         sla_rules=env.get("HUYING_SLA_RULES", DEFAULT_SLA_RULES),
         notify_url=env.get("HUYING_NOTIFY_URL") or None,
+        cti_originate_url=env.get("HUYING_CTI_ORIGINATE_URL") or None,
         max_body_bytes=int(env.get("HUYING_MAX_BODY_BYTES", 1_048_576)),
         var_dir=var_dir,
         https=env.get("HUYING_HTTPS", "").lower() in ("1", "true", "yes"),

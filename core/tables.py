@@ -48,6 +48,7 @@ class User(Table, tablename="users"):
     # sessions carry the value they were issued under, so every earlier one stops working at once.
     token_version = Integer(default=1)
     trained = Boolean(default=False)  # 已培训上岗: an agent takes no calls and records no orders before it
+    extension = Varchar(length=32, null=True, default=None, index=True)  # the agent's phone extension (telephony)
 
 
 class ApiKey(Table, tablename="api_keys"):
@@ -813,3 +814,81 @@ class SiteVisit(Table, tablename="site_visits"):
 
 
 ALL_TABLES += (SiteVisit,)
+
+
+class CtiConnection(Table, tablename="cti_connections"):
+    """A PBX that pushes call events to ``POST /api/cti/{token}`` (core/telephony.py). Only the token's
+    SHA-256 is stored; ``secret`` signs the pushes when the PBX can (HMAC-SHA256 of the body)."""
+
+    name = Varchar(length=64)
+    token_hash = Varchar(length=64, unique=True)
+    secret = Varchar(length=64, default="")
+    signed = Boolean(default=False)  # every push must carry a valid signature
+    active = Boolean(default=True)
+    created_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Call(Table, tablename="calls"):
+    """One call as the PBX reported it (来电记录): its times, who answered, how it ended. ``call_key`` is
+    the connection and the PBX's call id, unique, so a repeated or late event never makes a second call."""
+
+    call_key = Varchar(length=160, unique=True)
+    connection_id = Integer(default=0)
+    call_id = Varchar(length=128)
+    direction = Varchar(length=8, default="in")
+    number = Varchar(length=32, default="", index=True)  # the citizen's: the caller, or whom we called
+    from_number = Varchar(length=32, default="")
+    to_number = Varchar(length=32, default="")
+    queue = Varchar(length=64, default="")
+    extension = Varchar(length=32, default="")
+    agent = Varchar(length=64, default="")
+    ringing_at = Timestamptz(null=True, default=None, index=True)
+    answered_at = Timestamptz(null=True, default=None)
+    ended_at = Timestamptz(null=True, default=None)
+    cause = Varchar(length=32, default="")
+    outcome = Varchar(length=16, default="ringing", index=True)
+    wait_seconds = Integer(null=True, default=None)
+    talk_seconds = Integer(null=True, default=None)
+    blocked = Boolean(default=False)
+    recording_url = Varchar(length=1000, default="")
+    recording_key = Varchar(length=64, default="")  # in the attachment store once fetched
+    recording_type = Varchar(length=32, default="")
+    recording_shared = Boolean(default=False)  # the centre lets the order's department listen
+    callback = Varchar(length=16, default="")  # a missed call's callback: pending, called_back, unreachable, not_needed
+    callback_by = Varchar(length=128, default="")
+    callback_at = Timestamptz(null=True, default=None)
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class CallEvent(Table, tablename="call_events"):
+    """Every event a PBX pushed, as received (the call's audit trail). ``dedupe`` (call key and event)
+    is unique: the second copy of an event is recognised and changes nothing."""
+
+    call_key = Varchar(length=160, index=True)
+    event = Varchar(length=16)
+    dedupe = Varchar(length=200, unique=True)
+    payload = JSON(default={})
+    pbx_at = Timestamptz(null=True, default=None)
+    received_at = Timestamptz(default=TimestamptzNow())
+
+
+class CallLink(Table, tablename="call_links"):
+    """An order recorded from a call (or linked to it later): who linked it and when."""
+
+    call_key = Varchar(length=160, index=True)
+    order_number = Varchar(length=32, index=True)
+    linked_by = Varchar(length=128, default="")
+    linked_at = Timestamptz(default=TimestamptzNow())
+
+
+class BlockedNumber(Table, tablename="blocked_numbers"):
+    """A nuisance number: its calls are answered with a reject instruction (屏蔽号码, admins)."""
+
+    number = Varchar(length=32, unique=True)
+    note = Varchar(length=200, default="")
+    created_by = Varchar(length=128, default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+TELEPHONY_TABLES = (CtiConnection, Call, CallEvent, CallLink, BlockedNumber)

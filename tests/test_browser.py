@@ -101,7 +101,8 @@ def server(platform):
     app = create_app(platform, pool=False, run_jobs=False)
     app.state.web.limiter.limits.update(submit=(1000, 60), track=(1000, 60))
     port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on",
+                                       timeout_graceful_shutdown=1))  # console pages keep an event stream open
     thread = threading.Thread(target=uv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

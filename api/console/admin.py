@@ -19,7 +19,7 @@ from api.console.session import current_actor
 from core import departments, outbox, rule_admin
 from core.auth import create_api_key, recent
 from core.channels import KINDS
-from core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound
 from core.model import ROLES
 from core.routing import first_match, in_order, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
@@ -173,7 +173,8 @@ def _user_filter(request: Request) -> dict[str, str]:
 
 async def _users_page(request, actor, *, status_code=200, values=None, errors=None, notice=""):
     wanted = _user_filter(request)
-    query = User.select(User.id, User.username, User.display_name, User.role, User.department, User.active)
+    query = User.select(User.id, User.username, User.display_name, User.role, User.department, User.active,
+                         User.extension)
     if wanted["q"]:
         like = "%" + wanted["q"].replace("%", "") + "%"  # "_" matches any one character: a harmless widening
         # case-insensitive on both: SQLite's LIKE already is (for ASCII), PostgreSQL needs ILIKE
@@ -260,6 +261,14 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
             return await _users_page(request, actor, status_code=400, errors={"_form": "单位不存在"})
         await set_role(user_id, role, department, by=actor.name, address=client_address(request))
         notice = f"{user['username']} 现为{ROLES[role]}"
+    elif op == "extension":
+        extension = _text(form, "extension", 32)
+        try:
+            await request.app.state.platform.telephony.set_extension(user["username"], extension, actor,
+                                                                     address=client_address(request))
+        except HuyingError as refused:
+            return await _users_page(request, actor, status_code=400, errors={"_form": refused.detail})
+        notice = f"{user['username']} 的分机号为 {extension}" if extension else f"已取消 {user['username']} 的分机号"
     else:
         return await _users_page(request, actor, status_code=400, errors={"_form": "没有这个操作"})
     recent.clear()  # every process re-reads the user within seconds; this one at once

@@ -46,6 +46,7 @@ from api.console.surveys import SURVEY_ROUTES
 from api.console.meetings import MEETING_ROUTES
 from api.console.netboards import NETBOARD_ROUTES
 from api.console.people import PEOPLE_ROUTES
+from api.console.telephony import TELEPHONY_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
 from api.console.session import COOKIE, NotSignedIn, current_actor
@@ -388,7 +389,8 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         knowledge=knowledge, callback=callback, back=back,
         meetings=await platform.meetings.for_order(number, actor),
         site_visits=visits, place_text=site_visits.place_text,
-        schedule_visit=bool(fits) and site_visits.may_schedule(actor, order["department"], fits))
+        schedule_visit=bool(fits) and site_visits.may_schedule(actor, order["department"], fits),
+        calls=await platform.telephony.calls_of_order(order["number"]))
 
 
 def _choice_labels(f, value):
@@ -513,7 +515,20 @@ async def intake_page(request: Request) -> Response:
     platform = _platform(request)
     values = {"channel": "hotline" if platform.channels.get("hotline") else next(iter(platform.channels)).code,
               "kind": "complaint", "priority": "normal"}
-    return await _page(request, actor, "intake.html", history=None, **_intake_context(platform, values, {}))
+    history = None
+    call_id = str(request.query_params.get("call") or "")[:160]
+    if call_id:  # the screen pop: the answered call's number and its caller's history
+        call = await platform.telephony.call(call_id, actor)
+        values.update({"citizen.phone": call["number"], "call_id": call_id})
+        history = await _history(platform, actor, call["number"])
+    return await _page(request, actor, "intake.html", history=history, **_intake_context(platform, values, {}))
+
+
+async def _history(platform, actor: Actor, phone: str) -> dict:
+    """The caller's orders and, beside them, the calls from that number."""
+    history = await platform.orders.caller_history(actor, phone)
+    history["calls"] = await platform.telephony.recent(phone)
+    return history
 
 
 @post("/intake")
@@ -528,6 +543,7 @@ async def intake_submit(request: Request) -> Response:
     data, values = read_values(form, common + own)
     values["channel"] = code
     values["_submission"] = str(form.get("_submission") or "")[:64]
+    values["call_id"] = str(form.get("call_id") or "")[:160]
     errors = {} if channel else {"channel": "请选择渠道"}
     if channel:
         errors.update(check_fields({"": IntakeRequest, "citizen.": _citizen(), "details.": channel.fields},
@@ -535,7 +551,7 @@ async def intake_submit(request: Request) -> Response:
     history = None
     phone = str((data.get("citizen") or {}).get("phone") or "")
     if phone:
-        history = await platform.orders.caller_history(actor, phone)
+        history = await _history(platform, actor, phone)
     if not errors:
         data["source"] = "phone"
         data.setdefault("citizen", {})
@@ -543,6 +559,8 @@ async def intake_submit(request: Request) -> Response:
         try:
             request_ = msgspec.convert(data, IntakeRequest, strict=False)
             _, made = await platform.orders.intake(code, request_, actor, idempotency_key=values["_submission"] or None)
+            if values["call_id"]:  # recorded from a popped call: the call log links the two
+                await platform.telephony.link_order(values["call_id"], made.number, actor)
             return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理'})}", status_code=303)
         except msgspec.ValidationError as exc:
             from core.intake import field_errors
@@ -567,7 +585,7 @@ async def caller_history(request: Request, phone: FromQuery[str] = "") -> Respon
     """The history panel as an HTML fragment, fetched while the agent types the number."""
     actor = await current_actor(request)
     phone = phone.strip()[:20]
-    history = await _platform(request).orders.caller_history(actor, phone) if len(phone) >= 7 else None
+    history = await _history(_platform(request), actor, phone) if len(phone) >= 7 else None
     return _console(request).render(request, "_history.html", history=history)
 
 
@@ -636,6 +654,8 @@ async def accept_queue(request: Request) -> Response:
 # -- errors -----------------------------------------------------------------------------------------
 
 def _signed_out(request: Request, exc: NotSignedIn) -> Response:
+    if request.url.path == "/console/live":  # an event stream is not redirected: 401 ends its retries
+        return Response({"detail": exc.reason or "请先登录"}, status_code=401)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if request.method != "GET" or request.url.path.startswith("/console/caller-history"):
         target = "/console"
@@ -682,7 +702,7 @@ def console_router(secret: str) -> Router:
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
                         *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,
-                        *PEOPLE_ROUTES],
+                        *PEOPLE_ROUTES, *TELEPHONY_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,

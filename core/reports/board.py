@@ -106,5 +106,17 @@ async def snapshot(platform, *, department: str | None = None, now: dt.datetime 
               "overdue": len(v["overdue"]), "at_risk": len(v["at_risk"])} for d, v in states.items()),
             key=lambda r: (-r["overdue"], -r["at_risk"], r["department"])),
         "rota": None if department else await published_rota.this_hour(now),  # 排班: on shift against needed
+        "phone": await _phone(platform, now),
         "refresh_seconds": 30,
     }
+
+
+async def _phone(platform, now: dt.datetime) -> dict:
+    """Lines in use against the plan of this hour (4 at a working day's peak, 2 off-peak)."""
+    from core.reports.forecast import SEED_PLAN, peak_hours
+    from core.telephony import lines_now
+
+    local = now.astimezone(SHANGHAI)
+    peak = platform.calendar.is_workday(local.date()) and local.hour in peak_hours(platform.calendar)
+    figures = await lines_now(now, plan=SEED_PLAN["peak" if peak else "off_peak"])
+    return {**figures, "plan_label": "高峰" if peak else "非高峰"}

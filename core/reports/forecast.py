@@ -19,6 +19,7 @@ from core.calendar import SHANGHAI, WorkCalendar
 from core.reports import facts
 from core.reports.dialect import dialect
 from core.reports.tables import ReportFact
+from core.telephony import handling_times
 
 TRAINING_WEEKS = 8
 HELD_OUT_WEEKS = 2
@@ -132,12 +133,17 @@ def _days(first: dt.date, count: int) -> list[dt.date]:
 
 
 class _Fitted:
-    """The profile fitted on the recent history and the measured handling time, as of ``now``."""
+    """The profile fitted on the recent history and the measured handling time, as of ``now``: the
+    telephone system's talk times (per hour where an hour has enough calls) before what agents typed."""
 
     def __init__(self, monday: dt.date, history_start: dt.date, counts: dict, profile: Profile,
-                 aht: float, calls_measured: int):
+                 aht: float, calls_measured: int, by_hour: dict[int, float], logged_calls: int):
         self.monday, self.history_start, self.counts = monday, history_start, counts
         self.profile, self.aht, self.calls_measured = profile, aht, calls_measured
+        self.by_hour, self.logged_calls = by_hour, logged_calls
+
+    def handling(self, hour: int) -> float:
+        return self.by_hour.get(hour, self.aht)
 
 
 async def _fit(now: dt.datetime, calendar: WorkCalendar) -> _Fitted:
@@ -147,8 +153,12 @@ async def _fit(now: dt.datetime, calendar: WorkCalendar) -> _Fitted:
     history_start = monday - dt.timedelta(weeks=TRAINING_WEEKS + HELD_OUT_WEEKS)
     counts = await _hourly(dt.datetime.combine(history_start, dt.time(), SHANGHAI))
     profile = Profile(calendar, counts, _days(history_start + dt.timedelta(weeks=HELD_OUT_WEEKS), TRAINING_WEEKS * 7))
-    aht, calls_measured = await average_handling_time(dt.datetime.combine(monday - dt.timedelta(weeks=4), dt.time(), SHANGHAI))
-    return _Fitted(monday, history_start, counts, profile, aht, calls_measured)
+    four_weeks = dt.datetime.combine(monday - dt.timedelta(weeks=4), dt.time(), SHANGHAI)
+    aht, calls_measured = await average_handling_time(four_weeks)
+    by_hour, logged_aht, logged_calls = await handling_times(four_weeks)
+    if logged_calls:
+        aht, calls_measured = logged_aht, logged_calls
+    return _Fitted(monday, history_start, counts, profile, aht, calls_measured, by_hour, logged_calls)
 
 
 def seed_plan_lines(calendar: WorkCalendar, day: dt.date, hour: int) -> int:
@@ -161,7 +171,7 @@ async def lines_by_hour(days: list[dt.date], *, calendar: WorkCalendar, target: 
                         answer_seconds: int = 20, now: dt.datetime | None = None) -> dict[dt.date, list[int]]:
     """The lines each hour of ``days`` needs under the same forecast ``plan`` shows (for the rota)."""
     fitted = await _fit(now or clock.now(), calendar)
-    return {day: [lines_needed(round(fitted.profile.predict(day, hour), 2), fitted.aht, target, answer_seconds)
+    return {day: [lines_needed(round(fitted.profile.predict(day, hour), 2), fitted.handling(hour), target, answer_seconds)
                   for hour in range(24)] for day in days}
 
 
@@ -185,6 +195,7 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
             errors.append(actual)
     hours = len(errors) or 1
     profile, aht, calls_measured = fitted.profile, fitted.aht, fitted.calls_measured
+    by_hour, logged_calls = fitted.by_hour, fitted.logged_calls
     forecast_days = _days(monday + dt.timedelta(weeks=1), weeks * 7)
     peak_set = peak_hours(calendar)
     rows, failing = [], 0
@@ -192,14 +203,17 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
         kind = day_type(calendar, day)
         for hour in range(24):
             calls = round(profile.predict(day, hour), 2)
-            needed = lines_needed(calls, aht, target, answer_seconds)
+            hour_aht = by_hour.get(hour, aht)
+            needed = lines_needed(calls, hour_aht, target, answer_seconds)
             peak = kind == "workday" and hour in peak_set
             planned = SEED_PLAN["peak" if peak else "off_peak"]
-            achieved = service_level(planned, calls, aht, answer_seconds)
+            achieved = service_level(planned, calls, hour_aht, answer_seconds)
             meets = achieved >= target
             failing += not meets
             rows.append({"date": day.isoformat(), "hour": hour, "day_type": kind, "calls": calls,
-                         "traffic_erlangs": round(calls * aht / 3600, 3), "lines_needed": needed,
+                         "handling_seconds": round(hour_aht, 1), "handling_from": "hour" if hour in by_hour else
+                         ("calls" if logged_calls else "intake" if calls_measured else "default"),
+                         "traffic_erlangs": round(calls * hour_aht / 3600, 3), "lines_needed": needed,
                          "plan_lines": planned, "plan_service_level": round(achieved, 4), "plan_meets_target": meets})
     peak_rows = [r for r in rows if r["day_type"] == "workday" and r["hour"] in peak_set]
     return {
@@ -215,8 +229,12 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
         "service_target": {"level": target, "answer_seconds": answer_seconds,
                            "text": f"{target:.0%} 的来电在 {answer_seconds} 秒内接听"},
         "average_handling_seconds": round(aht, 1),
-        "aht_source": (f"最近 4 周 {calls_measured} 通电话受理记录的通话时长平均值" if calls_measured
+        "aht_source": (f"电话系统记录的最近 4 周 {logged_calls} 通已接来电的通话时长："
+                       f"{len(by_hour)} 个时段（每时段至少 5 通）按该时段的平均值，其余按总平均值" if logged_calls
+                       else f"最近 4 周 {calls_measured} 通电话受理记录的通话时长平均值" if calls_measured
                        else f"尚无通话时长记录，按默认 {DEFAULT_AHT_SECONDS:.0f} 秒计算"),
+        "aht_measured": bool(calls_measured),
+        "handling_seconds_by_hour": {str(h): round(v, 1) for h, v in sorted(by_hour.items())},
         "model": "Erlang C：话务强度 A = 每小时来电 × 平均处理时长 ÷ 3600；"
                  "服务水平 = 1 − C(N, A) × e^(−(N − A) × 应答时限 ÷ 平均处理时长)，取达到目标的最少线路数 N",
         "seed_plan": {**SEED_PLAN, "peak_hours": f"工作日办公时间 {_hours_text(calendar)}",

@@ -126,5 +126,39 @@
     }, seconds * 1000);
   }
 
-  document.addEventListener("DOMContentLoaded", function () { intake(); bulk(); templates(); actions(); notices(); board(); });
+    // The screen pop: a call answered at this user's extension opens the intake page with the caller's
+  // number and history (filled in place when the intake form is open and still empty).
+  function screenPop() {
+    var url = document.body.dataset.live;
+    if (!url || !window.EventSource) return;
+    var source = new EventSource(url);
+    source.addEventListener("call.answered", function (e) {
+      var call = JSON.parse(e.data);
+      var form = document.getElementById("intake-form");
+      var phone = form && form.querySelector('[name="citizen.phone"]');
+      if (phone && !phone.value.trim()) {
+        phone.value = call.number;
+        document.getElementById("in-call-id").value = call.call_id;
+        document.getElementById("call-number").textContent = call.number;
+        document.getElementById("call-banner").hidden = false;
+        phone.dispatchEvent(new Event("change"));
+        return;
+      }
+      if (phone) {  // an order is being typed: offer the new call instead of dropping the form
+        var banner = document.getElementById("call-banner");
+        banner.innerHTML = "";
+        var link = document.createElement("a");
+        link.href = "/console/intake?call=" + encodeURIComponent(call.call_id);
+        link.textContent = "新接听来电 " + call.number + "：点此受理";
+        banner.appendChild(link);
+        banner.hidden = false;
+        return;
+      }
+      source.close();
+      window.location.href = "/console/intake?call=" + encodeURIComponent(call.call_id);
+    });
+    window.addEventListener("pagehide", function () { source.close(); });
+  }
+
+    document.addEventListener("DOMContentLoaded", function () { intake(); bulk(); templates(); actions(); notices(); board(); screenPop(); });
 })();
