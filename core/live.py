@@ -31,11 +31,20 @@ class Event(msgspec.Struct, frozen=True):
     data: dict = {}
 
 
+def _database(redis_url: str) -> int:
+    from redis.asyncio.connection import parse_url
+
+    return int(parse_url(redis_url).get("db", 0) or 0)
+
+
 class LiveBus:
     """Fan-out to this process's subscribers, through Redis when ``redis_url`` is set."""
 
     def __init__(self, redis_url: str | None = None):
         self.redis_url = redis_url
+        # Redis pub/sub ignores the database number: two platforms sharing one server on databases 1
+        # and 2 would hear each other's events, so the channel names carry the URL's database.
+        self.prefix = f"{CHANNEL_PREFIX}{_database(redis_url)}:" if redis_url else CHANNEL_PREFIX
         self._subscribers: dict[str, set[asyncio.Queue]] = {}
         self._redis = None
         self._listener: asyncio.Task | None = None
@@ -47,7 +56,7 @@ class LiveBus:
         event = Event(topic, kind, data or {})
         if self.redis_url:
             try:
-                await (await self._client()).publish(CHANNEL_PREFIX + topic, msgspec.json.encode(event))
+                await (await self._client()).publish(self.prefix + topic, msgspec.json.encode(event))
                 return
             except Exception as exc:  # Redis down: this process's browsers still hear it
                 log.warning("live event not sent through Redis (%s); delivered in this process only", exc)
@@ -104,7 +113,7 @@ class LiveBus:
             return
         pubsub = (await self._client()).pubsub()
         try:
-            await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+            await pubsub.psubscribe(self.prefix + "*")
         except Exception as exc:  # Redis down: this process's own events still arrive
             log.warning("live events from other processes are not received (%s)", exc)
             return

@@ -64,6 +64,25 @@ async def test_through_redis_an_event_reaches_a_browser_on_another_process():
         await there.stop()
 
 
+@pytest.mark.skipif(not REDIS_URL, reason="Redis is not reachable here (set HUYING_TEST_REDIS_URL)")
+async def test_platforms_on_other_databases_of_one_redis_do_not_hear_each_other():
+    """Redis pub/sub is server-wide, whatever the database: a second centre (or a test run) on database
+    N+1 of the same server must not pop calls on this one's screens."""
+    base, _, db = REDIS_URL.rpartition("/")
+    other_url = f"{base}/{(int(db or 0) + 1) % 16}"
+    here, other = LiveBus(REDIS_URL), LiveBus(other_url)
+    try:
+        events = here.events(["user:agent1"], keepalive=0.5)
+        waiting = asyncio.ensure_future(_next(events, 5))
+        await asyncio.sleep(0.3)
+        await other.publish("user:agent1", "call.answered", {"number": "13800000000"})
+        assert await waiting is None  # only a keep-alive: the other database's event never arrives
+        await events.aclose()
+    finally:
+        await here.stop()
+        await other.stop()
+
+
 async def test_redis_down_still_reaches_this_process():
     bus = LiveBus("redis://127.0.0.1:1/0")
     async with bus.subscription(["board"]) as queue:
