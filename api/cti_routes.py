@@ -131,7 +131,7 @@ async def missed_calls(request: Request, actor: NamedDependency[Actor], limit: F
     return {"items": await _telephony(request).missed(actor, limit=limit)}
 
 
-@get("/api/calls/{call_id:str}", tags=TAGS, responses=errors(401, 403, 404), summary="一通电话")
+@get("/api/calls/{call_id:str}", tags=TAGS, responses=errors(400, 401, 403, 404), summary="一通电话")
 async def one_call(request: Request, call_id: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await _telephony(request).call(call_id, actor)
 
@@ -163,7 +163,7 @@ async def block_number(request: Request, data: JSONBody[BlockIn], actor: NamedDe
     return {"number": data.number, "note": data.note}
 
 
-@delete("/api/cti/blocked-numbers/{number:str}", tags=TAGS, status_code=204, responses=errors(401, 403, 404),
+@delete("/api/cti/blocked-numbers/{number:str}", tags=TAGS, status_code=204, responses=errors(400, 401, 403, 404),
         summary="解除屏蔽（管理员）")
 async def unblock_number(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> None:
     await _telephony(request).unblock(number[:32], actor)

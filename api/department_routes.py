@@ -24,7 +24,7 @@ class NewDepartment(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     parent: Annotated[str, msgspec.Meta(max_length=64)] | None = None
 
 
-@get("/api/departments/{code:str}", tags=TAGS, responses=errors(401, 403, 404),
+@get("/api/departments/{code:str}", tags=TAGS, responses=errors(400, 401, 403, 404),
      summary="一个承办单位：别名、联系人、是否启用、在办工单（待改派）和变更记录")
 async def get_department(code: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
     if actor.role not in CENTRE_ROLES:

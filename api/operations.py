@@ -271,7 +271,7 @@ async def add_incident_update(incident_id: FromPath[int], data: JSONBody[Inciden
 
 
 @get("/api/incidents/{incident_id:int}", tags=["运维"], summary="一次故障及其全部处理记录（管理员、审计员）",
-     responses=errors(401, 403, 404))
+     responses=errors(400, 401, 403, 404))
 async def get_incident(incident_id: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
     require_role(actor, *access_audit.READERS)
     found = await incidents.detail(incident_id)

@@ -32,7 +32,7 @@ async def list_surveys(request: Request, actor: NamedDependency[Actor]) -> list[
 
 
 @get("/api/surveys/{survey_id:int}", tags=TAGS, summary="一次调查的设置和调查电话清单（不含电话号码）",
-     responses=errors(401, 403, 404))
+     responses=errors(400, 401, 403, 404))
 async def get_survey(request: Request, survey_id: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await _surveys(request).get(survey_id, actor)
 
@@ -51,7 +51,7 @@ async def attempt_survey(request: Request, survey_id: FromPath[int], data: JSONB
     return await _surveys(request).attempt(survey_id, data, actor)
 
 
-@get("/api/surveys/{survey_id:int}/report", tags=TAGS, responses=errors(401, 403, 404),
+@get("/api/surveys/{survey_id:int}/report", tags=TAGS, responses=errors(400, 401, 403, 404),
      summary="调查结果：满意率及其 95% 置信区间（含有限总体校正），与同批工单的日常回访满意率对照")
 async def survey_report(request: Request, survey_id: FromPath[int], actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await _surveys(request).report(survey_id, actor)
