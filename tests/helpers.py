@@ -194,3 +194,12 @@ async def undelivered_due() -> int:
 
     return await OutboxMessage.count().where(OutboxMessage.delivered_at.is_null()
                                              & (OutboxMessage.next_attempt_at <= clock.now()))
+
+
+def clock_env() -> dict[str, str]:
+    """The environment that starts a child process's clock where this test's clock is now: under
+    ``HUYING_CLOCK`` a child would otherwise start at that instant again, minutes behind the test, and
+    find nothing due that the test wrote."""
+    from core import clock
+
+    return {"HUYING_CLOCK": clock.now().isoformat()}

@@ -21,7 +21,7 @@ import pytest
 
 from core.auth import create_api_key
 from core.tables import Order, OrderEvent
-from tests.helpers import intake_body
+from tests.helpers import clock_env, intake_body
 
 ROOT = Path(__file__).resolve().parents[1]
 INTAKE = "/api/channels/hotline/orders"
@@ -39,7 +39,7 @@ class Served:
     def __init__(self, database_url: str, tmp: Path):
         self.port = free_port()
         env = {**os.environ, "HUYING_DATABASE_URL": database_url, "HUYING_VAR_DIR": str(tmp),
-               "HUYING_SECRET_KEY": "test-secret", "PYTHONPATH": str(ROOT)}
+               "HUYING_SECRET_KEY": "test-secret", "PYTHONPATH": str(ROOT), **clock_env()}
         env.pop("HUYING_REDIS_URL", None)
         self.proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(self.port)],
                                      env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

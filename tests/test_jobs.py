@@ -17,7 +17,7 @@ from core.outbox import deliver_due
 from core.platform import Platform
 from core.plugins import get_plugin_manager
 from core.tables import OutboxMessage
-from tests.helpers import clean, intake_body, seed_staff, undelivered_due
+from tests.helpers import clean, clock_env, intake_body, seed_staff, undelivered_due
 
 REDIS_URL = os.environ.get("HUYING_TEST_REDIS_URL")
 if os.environ.get("CI") == "true" and not REDIS_URL:
@@ -236,7 +236,8 @@ async def test_a_worker_killed_mid_delivery_delivers_after_restart_with_the_same
            "HUYING_CITY_PLATFORM_URL": city.url, "HUYING_OUTBOX_LEASE_SECONDS": "2",
            "HUYING_SECRET_KEY": platform.settings.secret_key, "PICCOLO_CONF": "core.piccolo_conf"}
 
-    def worker():
+    def worker():  # each starts its clock at the test's now (the second one minutes later under HUYING_CLOCK)
+        env.update(clock_env())
         return subprocess.Popen([sys.executable, "-m", "api.cli", "worker"], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
