@@ -175,6 +175,7 @@ async def _listener(request: Request) -> Actor:
 
 
 @get("/api/notifications/stream", tags=["通知"], security=SECURED, responses=errors(401, 403),
+     media_type="text/event-stream",
      summary="通知的实时推送（服务器发送事件，event: notice，data 为 JSON：text、href），工作台会话或 Bearer 令牌")
 async def notification_stream(request: Request) -> ServerSentEvent:
     actor = await _listener(request)
