@@ -284,6 +284,7 @@ async def test_a_call_is_taken_with_the_keyboard_alone(driver, server, platform,
     assert order.subject == "请问夜间施工许可如何查询"
 
 
+@pytest.mark.clock("2026-12-07T15:00:00+08:00")  # the five calls "within the hour" fall on the board's today
 async def test_the_supervisor_reads_the_kpis_and_the_admin_abandons_a_stuck_message(driver, server, platform,
                                                                                    screenshots):
     """The supervisor opens the KPIs from the home page, clicks a department's intake and sees exactly
