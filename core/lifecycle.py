@@ -127,6 +127,10 @@ class SupervisePayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     due_days: Annotated[int, field("回复期限（工作日）", ge=1, le=30)] = 2
 
 
+class CallerFollowUp(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    text: Annotated[Text, field("来电人补充内容", widget="textarea")]
+
+
 class SupervisionAnswer(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     supervision: Annotated[int, field("督办记录", widget="supervision", ge=1)]
     answer: Annotated[Text, field("回复内容", widget="textarea")]
@@ -518,6 +522,19 @@ def _supervise(ctx: ActionContext) -> dict[str, Any]:
     return {"supervisions": [*ctx.order.supervisions, supervision]}
 
 
+def _caller_follow_up(ctx: ActionContext) -> dict[str, Any]:
+    """追加来电: the caller rings again about an open order; their words reach the department as a
+    催办 it answers, instead of a second order that splits the case."""
+    urge = {"id": len(ctx.order.supervisions) + 1, "kind": "urge", "note": ctx.payload.text,
+            "department": ctx.order.department, "issued_by": ctx.actor.name, "issued_at": ctx.now.isoformat(),
+            "due": ctx.sla.calendar.add_working_days(ctx.now, FOLLOW_UP_DUE_DAYS).isoformat(),
+            "answer": None, "answered_by": None, "answered_at": None, "from_caller": True}
+    return {"supervisions": [*ctx.order.supervisions, urge]}
+
+
+FOLLOW_UP_DUE_DAYS = 2
+
+
 def _has_open_supervision(order: OrderRecord, now: dt.datetime) -> None:
     if not any(s["answer"] is None for s in order.supervisions):
         raise Refusal("没有待回复的督办")
@@ -602,6 +619,8 @@ CORE_ACTIONS: tuple[Action, ...] = (
            roles=CENTRE_OVERSIGHT, payload=ReasonPayload, effect=_rule_on_appeal(False)),
     Action(name="supervise", label="督办", sources=OPEN_STATUSES, target=None,
            roles=CENTRE_OVERSIGHT, payload=SupervisePayload, effect=_supervise),
+    Action(name="caller_follow_up", label="追加来电", sources=OPEN_STATUSES, target=None,
+           roles=CENTRE, payload=CallerFollowUp, effect=_caller_follow_up),
     Action(name="answer_supervision", label="回复督办", sources=OPEN_STATUSES, target=None,
            roles=HANDLER, department_bound=True, payload=SupervisionAnswer, effect=_answer_supervision,
            requires=(_has_open_supervision,), validators=(_open_supervision,)),

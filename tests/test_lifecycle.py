@@ -46,6 +46,7 @@ ALLOWED_FROM = {
     "reject_appeal": {"appealing"},
     "supervise": OPEN,
     "answer_supervision": OPEN - {"received"},  # a handler never sees an undispatched order
+    "caller_follow_up": OPEN,
     "comment": OPEN,
     "reveal_contact": OPEN | {"archived", "merged"},
 }
@@ -57,7 +58,7 @@ LEADS_TO = {
     "resolve_at_intake": "completed", "merge": "merged", "suspend": "suspended", "resume": "accepted",
     "request_extension": SAME, "approve_extension": SAME, "reject_extension": SAME, "rework": "accepted",
     "appeal": "appealing", "uphold_appeal": "archived", "reject_appeal": "completed",
-    "supervise": SAME, "answer_supervision": SAME, "comment": SAME, "reveal_contact": SAME,
+    "supervise": SAME, "answer_supervision": SAME, "caller_follow_up": SAME, "comment": SAME, "reveal_contact": SAME,
 }
 CENTRE = {"agent", "dispatcher", "supervisor", "admin"}
 ROLES_ALLOWED = {
@@ -73,7 +74,7 @@ ROLES_ALLOWED = {
     "reject_extension": {"dispatcher", "supervisor", "admin"},
     "rework": {"dispatcher", "admin"}, "appeal": {"handler"},
     "uphold_appeal": {"supervisor", "admin"}, "reject_appeal": {"supervisor", "admin"},
-    "supervise": {"supervisor", "admin"}, "answer_supervision": {"handler"},
+    "supervise": {"supervisor", "admin"}, "answer_supervision": {"handler"}, "caller_follow_up": CENTRE,
     "comment": CENTRE | {"handler"}, "reveal_contact": CENTRE | {"handler"},
 }
 PAYLOADS = {
@@ -85,6 +86,7 @@ PAYLOADS = {
     "request_extension": {"days": 3, "reason": "需协调多个部门"}, "rework": {"reason": "市民反映问题仍在"},
     "appeal": {"reason": "已按规定处理", "evidence": "现场照片"}, "reject_appeal": {"reason": "证据不足"},
     "supervise": {"note": "请加快办理"}, "answer_supervision": {"supervision": 1, "answer": "正在处理"},
+    "caller_follow_up": {"text": "市民再次来电：噪音仍在，希望尽快处理"},
     "comment": {"text": "市民再次来电催问"}, "reveal_contact": {"reason": "电话联系市民核实情况"},
 }
 # "completed_rated": completed, called back with a bad rating (archive, rework and appeal are open)

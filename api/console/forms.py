@@ -5,8 +5,6 @@ limits all come from the Struct, so no action or channel needs page code.
 
 from __future__ import annotations
 
-import csv
-from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -105,15 +103,6 @@ def file_errors(errors: dict[str, str], found: list[FieldError], fields: list[Fo
 # -- the agent's phone intake ------------------------------------------------------------------------
 
 PRIORITIES = {"normal": "一般", "urgent": "紧急"}
-
-
-@lru_cache(maxsize=1)
-def categories() -> list[str]:
-    """The category tree as "一级/二级/三级" paths, offered while typing (a datalist)."""
-    from core.demo import DATA
-
-    with open(DATA / "message-categories.csv", encoding="utf-8") as f:
-        return ["/".join(p for p in (r["level1"], r["level2"], r["level3"]) if p) for r in csv.DictReader(f)]
 
 
 def intake_fields() -> list[FormField]:

@@ -13,7 +13,7 @@ import functools
 import io
 import secrets
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import msgspec
 from litestar import Request, Response, Router, get, post
@@ -27,7 +27,6 @@ from api.console import STATIC, queues
 from api.console.forms import (
     GENERAL,
     PRIORITIES,
-    categories,
     channel_fields,
     check_fields,
     file_errors,
@@ -60,7 +59,7 @@ from core.surveys import EVENTS as SURVEY_EVENTS
 from core.channels import KINDS, SOURCES, describe_fields
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from core.callbacks import CLOSED_LABELS
-from core.lifecycle import STATUSES
+from core.lifecycle import OPEN_STATUSES, STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import Actor, actor_label
 from core.intake import IntakeRequest
@@ -69,6 +68,7 @@ from core.knowledge import READERS
 from core.sla import DEADLINE_LABELS
 from core.storage import AttachmentRefused
 from core.tables import Department
+from core.categories import paths as category_paths
 
 PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
@@ -490,7 +490,6 @@ async def order_attachment(request: Request, number: FromPath[str], key: FromPat
     if found is None:
         raise NotFound("附件不存在")
     inline = found["content_type"].startswith("image/")
-    from urllib.parse import quote
 
     return Response(platform.attachments.open(key), media_type=found["content_type"], headers={
         "content-disposition": f"{'inline' if inline else 'attachment'}; filename*=UTF-8''{quote(found['filename'])}",
@@ -499,12 +498,13 @@ async def order_attachment(request: Request, number: FromPath[str], key: FromPat
 
 # -- the agent's phone intake -------------------------------------------------------------------------
 
-def _intake_context(platform, values: dict, errors: dict) -> dict:
+async def _intake_context(platform, values: dict, errors: dict) -> dict:
     channels = list(platform.channels)
     return {"channels": channels, "common": intake_fields(),
             "own": {c.code: channel_fields(c) for c in channels}, "values": values, "errors": errors,
-            "general": errors.get(GENERAL, ""), "categories": categories(), "kinds": KINDS,
-            "priorities": PRIORITIES, "submission": values.get("_submission") or secrets.token_urlsafe(18)}
+            "general": errors.get(GENERAL, ""), "categories": await category_paths(), "kinds": KINDS,
+            "priorities": PRIORITIES, "submission": values.get("_submission") or secrets.token_urlsafe(18),
+            "fresh": not errors and not values.get("call_id")}
 
 
 @get("/intake")
@@ -521,13 +521,16 @@ async def intake_page(request: Request) -> Response:
         call = await platform.telephony.call(call_id, actor)
         values.update({"citizen.phone": call["number"], "call_id": call_id})
         history = await _history(platform, actor, call["number"])
-    return await _page(request, actor, "intake.html", history=history, **_intake_context(platform, values, {}))
+    return await _page(request, actor, "intake.html", history=history, follow_up=True,
+                       **await _intake_context(platform, values, {}))
 
 
 async def _history(platform, actor: Actor, phone: str) -> dict:
     """The caller's orders and, beside them, the calls from that number."""
     history = await platform.orders.caller_history(actor, phone)
     history["calls"] = await platform.telephony.recent(phone)
+    for item in history["items"]:  # an open order can take this call as 追加来电
+        item["open"] = item["status"] in OPEN_STATUSES
     return history
 
 
@@ -548,6 +551,8 @@ async def intake_submit(request: Request) -> Response:
     if channel:
         errors.update(check_fields({"": IntakeRequest, "citizen.": _citizen(), "details.": channel.fields},
                                    common + own, data))
+    if data.get("category") and data["category"] not in await category_paths():
+        errors["category"] = "请从分类列表中选择（可输入分类名称的任一部分查找）"
     history = None
     phone = str((data.get("citizen") or {}).get("phone") or "")
     if phone:
@@ -570,8 +575,42 @@ async def intake_submit(request: Request) -> Response:
             errors = file_errors({}, refused.errors, common + own)
         except Conflict as refused:
             errors = {GENERAL: refused.detail}
-    return await _page(request, actor, "intake.html", status_code=400, history=history,
-                       **_intake_context(platform, values, errors))
+    return await _page(request, actor, "intake.html", status_code=400, history=history, follow_up=True,
+                       **await _intake_context(platform, values, errors))
+
+
+@post("/intake/follow-up/{number:str}")
+async def intake_follow_up(request: Request, number: FromPath[str]) -> Response:
+    """追加来电 from the caller history: the call being typed is added to the caller's open order as a
+    催办 in their words (one step, nothing retyped), instead of a second order for the same case."""
+    actor = await current_actor(request)
+    platform = _platform(request)
+    form = await request.form()
+    text = str(form.get("content") or "").strip()
+    call_id = str(form.get("call_id") or "")[:160]
+    if not text:
+        common = intake_fields()
+        code = str(form.get("channel") or "")
+        channel = platform.channels.get(code)
+        _, values = read_values(form, common + (channel_fields(channel) if channel else []))
+        values.update({"channel": code, "_submission": str(form.get("_submission") or "")[:64], "call_id": call_id})
+        phone = values.get("citizen.phone") or ""
+        history = await _history(platform, actor, phone) if phone else None
+        errors = {"content": "请先在“来电内容”里记下来电人这次说的话，再追加到工单"}
+        return await _page(request, actor, "intake.html", status_code=400, history=history, follow_up=True,
+                           **await _intake_context(platform, values, errors))
+    await platform.orders.act(number[:32], "caller_follow_up", {"text": text[:4000]}, actor)
+    if call_id:
+        await platform.telephony.link_order(call_id, number, actor)
+    return Redirect(f"/console/orders/{quote(number)}?{urlencode({'done': '追加来电'})}", status_code=303)
+
+
+@get("/keepalive")
+async def keepalive(request: Request) -> Response:
+    """Typing is activity: the intake page calls this while a call is being written down, so a long
+    call does not end in an expired session and a lost form."""
+    await current_actor(request)
+    return Response(b"", status_code=204, headers={"cache-control": "no-store"})
 
 
 def _citizen():
@@ -586,7 +625,7 @@ async def caller_history(request: Request, phone: FromQuery[str] = "") -> Respon
     actor = await current_actor(request)
     phone = phone.strip()[:20]
     history = await _history(_platform(request), actor, phone) if len(phone) >= 7 else None
-    return _console(request).render(request, "_history.html", history=history)
+    return _console(request).render(request, "_history.html", history=history, follow_up=True)
 
 
 # -- queues with bulk actions ----------------------------------------------------------------------
@@ -698,7 +737,7 @@ def console_router(secret: str) -> Router:
     return Router(
         path="/console",
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
-                        order_attach, order_attachment, intake_page, intake_submit, caller_history,
+                        order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
                         *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,

@@ -43,7 +43,7 @@ LINK_LABELS = {"receipt": "查看进度", "completed": "查看答复", "resolved
 # long, so that an answer within it replaces receipt and completion notice with one message.
 PHONE_RECEIPT_HOLD = dt.timedelta(minutes=3)
 RESOLVERS = ("agent", "admin")  # who may take 即时办结 (core.lifecycle)
-SUPERVISION_LABELS = {"supervise": "督办", "urge": "催办"}
+SUPERVISION_LABELS = {"supervise": "督办", "urge": "催办", "follow_up": "来电人追加催办"}
 
 
 class Provider(Protocol):
@@ -127,6 +127,10 @@ def on_transition(channel, order, event, outbox):
         staff_notice(outbox, f"department:{order.department}", "supervision", number=order.number,
                      subject=order.subject, kind_label=SUPERVISION_LABELS.get(event.payload.get("kind"), "督办"),
                      note=event.payload.get("note", ""))
+    if event.action == "caller_follow_up" and order.department:  # the caller rang again: a 催办 in their words
+        staff_notice(outbox, f"department:{order.department}", "supervision", number=order.number,
+                     subject=order.subject, kind_label=SUPERVISION_LABELS["follow_up"],
+                     note=event.payload.get("text", ""))
     if event.action in ("dispatch", "redispatch", "add_assisting"):  # 联合办理: each new 协办 learns of its part
         dues = {p["department"]: p["due"] for p in order.assisting}
         for code in event.payload.get("assisting") or ():

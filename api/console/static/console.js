@@ -30,9 +30,75 @@
     channel.addEventListener("change", showChannel);
     showChannel();
     form.addEventListener("keydown", function (e) {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); form.requestSubmit(); }
+      if (e.key !== "Enter" || e.isComposing) return;
+      if (e.ctrlKey || e.metaKey) { e.preventDefault(); form.requestSubmit(); return; }
+      var t = e.target;  // Enter moves on, as Tab does; only a text area takes a new line, only Ctrl+Enter submits
+      if (t.tagName === "TEXTAREA" || t.tagName === "BUTTON" || e.shiftKey || e.altKey) return;
+      e.preventDefault();
+      var fields = Array.prototype.filter.call(form.elements, function (f) {
+        return !f.disabled && f.type !== "hidden" && f.tagName !== "FIELDSET" && f.tagName !== "BUTTON" && f.offsetParent !== null;
+      });
+      var next = fields[fields.indexOf(t) + 1];
+      if (next) next.focus();
     });
+    drafts(form, phone);
     if (!phone.value) phone.focus();
+  }
+
+  // A call being written down is never lost: every keystroke is kept in this browser (per user) until
+  // the order is recorded, and typing keeps the session alive. After an expired session and a new
+  // sign-in, the intake page brings the call back.
+  function drafts(form, phone) {
+    var key = "huying:intake-draft:" + form.dataset.draft;
+    var lastPing = Date.now();
+    function save() {
+      var values = {};
+      Array.prototype.forEach.call(form.elements, function (f) {
+        if (!f.name || f.name === "_csrf_token" || f.disabled) return;
+        if (f.type === "checkbox" || f.type === "radio") { if (f.checked) (values[f.name] = values[f.name] || []).push(f.value); }
+        else values[f.name] = f.value;
+      });
+      try { localStorage.setItem(key, JSON.stringify({saved: new Date().toISOString(), values: values})); } catch (e) { /* full or off */ }
+      if (Date.now() - lastPing > 60000) {
+        lastPing = Date.now();
+        fetch("/console/keepalive", {credentials: "same-origin", cache: "no-store"});
+      }
+    }
+    function restore(values) {
+      var channel = form.querySelector('[name="channel"]');
+      if (values.channel && channel) { channel.value = values.channel; channel.dispatchEvent(new Event("change")); }
+      Array.prototype.forEach.call(form.elements, function (f) {
+        if (!f.name || f.name === "_csrf_token" || f.name === "channel" || !(f.name in values)) return;
+        if (f.type === "checkbox" || f.type === "radio") f.checked = values[f.name].indexOf(f.value) >= 0;
+        else f.value = values[f.name];
+      });
+      if (phone.value) phone.dispatchEvent(new Event("change"));
+    }
+    var kept = null;
+    try { kept = JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { kept = null; }
+    var typed = kept && Object.keys(kept.values).some(function (k) {
+      return k !== "_submission" && k !== "channel" && k !== "kind" && k !== "priority" && String(kept.values[k]).trim();
+    });
+    if (typed && "fresh" in form.dataset) {
+      restore(kept.values);
+      document.getElementById("draft-saved").textContent = new Date(kept.saved).toLocaleString("zh-CN");
+      var banner = document.getElementById("draft-banner");
+      banner.hidden = false;
+      document.getElementById("draft-discard").addEventListener("click", function () {
+        localStorage.removeItem(key);
+        window.location.href = "/console/intake";
+      });
+    }
+    form.addEventListener("input", save);
+    form.addEventListener("change", save);
+  }
+
+  // The order page after 受理 or 追加来电: the call is recorded, so its draft is done with.
+  function draftDone() {
+    var done = new URLSearchParams(window.location.search).get("done");
+    if (done !== "受理" && done !== "追加来电") return;
+    var me = document.body.dataset.me;
+    if (me) localStorage.removeItem("huying:intake-draft:" + me);
   }
 
   // Bulk selection: a running count and "select all".
@@ -160,5 +226,5 @@
     window.addEventListener("pagehide", function () { source.close(); });
   }
 
-    document.addEventListener("DOMContentLoaded", function () { intake(); bulk(); templates(); actions(); notices(); board(); screenPop(); });
+    document.addEventListener("DOMContentLoaded", function () { draftDone(); intake(); bulk(); templates(); actions(); notices(); board(); screenPop(); });
 })();

@@ -1,0 +1,65 @@
+"""The agent's intake in real headless Chromium: a call being written down survives an expired
+session (kept in the browser, brought back after a new sign-in), Enter moves to the next field, and a
+second call about an open order is added to it from the caller history in one click. Screenshots go
+to ``test-artifacts/screenshots/console/<backend>/intake-*``."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.model import Actor
+from tests.test_browser import _backend, _left, driver, screenshots, server  # noqa: F401  (fixtures)
+from tests.test_console_browser import Desk, _order
+
+pytestmark = pytest.mark.browser
+
+CALLER = "13755550002"
+
+
+def _value(me: Desk, name: str) -> str:
+    return me.d.execute_script(f"return document.querySelector('[name=\"{name}\"]').value")
+
+
+async def test_a_call_typed_before_the_session_expired_comes_back_after_signing_in(driver, server, platform, screenshots):
+    me = Desk(driver, server, screenshots / "console" / _backend(platform))
+    me.sign_in("agent1")
+    me.open("/console/intake")
+    me.type('[name="citizen.phone"]', "13912340000")
+    me.type('[name="citizen.name"]', "王先生")
+    me.find('[name="subject"]').click()
+    me.d.switch_to.active_element.send_keys("小区门口路灯不亮\n")  # Enter moves on, it does not submit
+    assert me.d.execute_script("return document.activeElement.name") == "content"
+    assert "/console/intake" in driver.current_url and not me.all("#done")
+    me.d.switch_to.active_element.send_keys("王先生来电：小区门口两盏路灯连续三晚不亮，老人晚上出门不便。")
+
+    driver.delete_all_cookies()  # the session ends while the agent is still typing
+    me.open("/console/intake")
+    assert "/console/login" in driver.current_url
+    me.sign_in("agent1")
+    me.open("/console/intake")
+    assert not me.find("#draft-banner").get_attribute("hidden")
+    assert _value(me, "subject") == "小区门口路灯不亮" and _value(me, "citizen.name") == "王先生"
+    assert _value(me, "content").startswith("王先生来电：小区门口两盏路灯")
+    me.shoot("intake-10-draft-restored")
+    me.press("#intake-submit")
+    assert "已完成：受理" in me.text("#done")
+    me.open("/console/intake")  # recorded: the next call starts on an empty form
+    assert me.find("#draft-banner").get_attribute("hidden") and _value(me, "subject") == ""
+
+
+async def test_a_second_call_is_added_to_the_open_order_from_the_caller_history(driver, server, platform, screenshots):
+    number = await _order(platform, subject="楼道灯坏了", citizen={"name": "李女士", "phone": CALLER})
+    await platform.orders.act(number, "dispatch", {"department": "housing"}, Actor(name="d1", role="dispatcher"))
+    me = Desk(driver, server, screenshots / "console" / _backend(platform))
+    me.sign_in("agent1")
+    me.open("/console/intake")
+    me.type('[name="citizen.phone"]', CALLER)
+    me.wait_for(lambda d: me.all("button.follow-up"))
+    me.type('[name="content"]', "李女士再次来电：楼道灯还是不亮。")
+    me.shoot("intake-11-follow-up-offered")
+    me.press("button.follow-up")
+    assert "已完成：追加来电" in me.text("#done") and me.text("#order-number") == number
+    assert "楼道灯还是不亮" in me.text("main")
+    me.shoot("intake-12-follow-up-added")
+    order = await platform.orders.get(number, Actor(name="d1", role="dispatcher"))
+    assert [s["kind"] for s in order.supervisions] == ["urge"]

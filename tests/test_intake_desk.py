@@ -1,0 +1,97 @@
+"""The agent's intake form through a working shift: a call about an open order is added to it as
+追加来电 in one step, 分类 comes from the centre's own tree, and typing keeps the session alive.
+(The draft kept in the browser is in ``test_intake_browser.py``.)"""
+
+from __future__ import annotations
+
+from core.model import Actor
+from tests.test_console import Staff, _order, people  # noqa: F401  (fixture)
+
+DISPATCHER = Actor(name="dispatcher1", role="dispatcher")
+CALLER = "13755550001"
+
+
+async def _dispatched(platform, **overrides) -> str:
+    number = await _order(platform, **overrides)
+    await platform.orders.act(number, "dispatch", {"department": "housing"}, DISPATCHER)
+    return number
+
+
+async def test_a_second_call_about_an_open_order_is_added_to_it_as_a_follow_up(client, people, platform):
+    number = await _dispatched(platform, subject="楼道灯坏了", citizen={"name": "李女士", "phone": CALLER})
+    agent = await people("agent1")
+    history = await agent.get(f"/console/caller-history?phone={CALLER}")
+    assert f'formaction="/console/intake/follow-up/{number}"' in history.text  # offered beside the open order
+    await agent.get("/console/intake")
+    added = await agent.post(f"/console/intake/follow-up/{number}", {
+        "channel": "hotline", "kind": "complaint", "citizen.phone": CALLER, "subject": "",
+        "content": "李女士再次来电：楼道灯还是不亮，晚上老人上下楼很危险"})
+    assert added.status_code == 200 and "已完成：追加来电" in added.text
+    assert "晚上老人上下楼很危险" in added.text  # on the order's own page, in the caller's words
+    order = await platform.orders.get(number, DISPATCHER)
+    [urge] = order.supervisions
+    assert urge["kind"] == "urge" and urge["from_caller"] and urge["department"] == "housing"
+    assert urge["note"].startswith("李女士再次来电")
+    assert (await platform.orders.caller_history(DISPATCHER, CALLER))["total"] == 1  # no second order
+    handler = await people("housing_handler")
+    page = await handler.get(f"/console/orders/{number}")
+    assert "回复督办" in page.text and "楼道灯还是不亮" in page.text  # the department answers it as a 催办
+
+
+async def test_a_follow_up_without_the_callers_words_keeps_the_form_and_says_what_is_missing(client, people, platform):
+    number = await _dispatched(platform, citizen={"name": "李女士", "phone": CALLER})
+    agent = await people("agent1")
+    await agent.get("/console/intake")
+    refused = await agent.post(f"/console/intake/follow-up/{number}", {
+        "channel": "hotline", "kind": "complaint", "citizen.phone": CALLER, "citizen.name": "李女士",
+        "subject": "又来电了", "content": "  "})
+    assert refused.status_code == 400 and "请先在“来电内容”里记下来电人这次说的话" in refused.text
+    assert 'value="又来电了"' in refused.text and 'value="李女士"' in refused.text  # nothing typed is lost
+    assert (await platform.orders.get(number, DISPATCHER)).supervisions == []
+
+
+async def test_a_closed_order_offers_no_follow_up(client, people, platform):
+    number = await _order(platform, citizen={"name": "李女士", "phone": CALLER})
+    await platform.orders.act(number, "merge", {"into": await _order(platform), "reason": "同一诉求"}, DISPATCHER)
+    agent = await people("agent1")
+    history = await agent.get(f"/console/caller-history?phone={CALLER}")
+    assert number in history.text and f"follow-up/{number}" not in history.text
+
+
+async def test_the_category_is_chosen_from_the_centres_tree_not_typed_freely(client, people, platform):
+    agent = await people("agent1")
+    page = await agent.get("/console/intake")
+    assert '<option value="环境保护/环境污染"></option>' in page.text  # every level can be chosen
+    call = {"channel": "hotline", "kind": "complaint", "subject": "路灯不亮", "content": "小区门口路灯不亮",
+            "citizen.phone": "13912345678"}
+    refused = await agent.post("/console/intake", {**call, "category": "路灯"})
+    assert refused.status_code == 400 and "请从分类列表中选择" in refused.text and 'value="路灯"' in refused.text
+    made = await agent.post("/console/intake", {**call, "category": "城乡建设"})
+    assert made.status_code == 200 and "已完成：受理" in made.text
+
+
+async def test_a_category_the_admin_disabled_is_no_longer_offered(client, people, platform):
+    from core import categories
+    from core.tables import Category
+
+    row = await Category.select(Category.id).where(Category.name == "环境保护").first()
+    await categories.change(row["id"], categories.CategoryChange(active=False))
+    offered = await categories.paths()
+    assert "环境保护" not in offered and not any(p.startswith("环境保护/") for p in offered)
+    agent = await people("agent1")
+    refused = await agent.post("/console/intake", {
+        "channel": "hotline", "kind": "complaint", "subject": "噪音", "content": "夜间噪音",
+        "citizen.phone": "13912345678", "category": "环境保护/环境污染"})
+    assert refused.status_code == 400 and "请从分类列表中选择" in refused.text
+
+
+async def test_typing_keeps_the_session_alive(client, people, frozen_clock):
+    frozen_clock.freeze("2026-12-07T10:00:00+08:00")
+    agent = await people("agent1")
+    for minute in (20, 40, 60):  # a long call: the page pings while the agent types, 20 minutes apart
+        frozen_clock.freeze(f"2026-12-07T{10 + minute // 60}:{minute % 60:02d}:00+08:00")
+        assert (await agent.get("/console/keepalive")).status_code == 204
+    frozen_clock.freeze("2026-12-07T11:25:00+08:00")  # 25 minutes after the last keystroke: still signed in
+    assert (await agent.get("/console/intake", follow_redirects=False)).status_code == 200
+    nobody = await Staff(client).get("/console/keepalive", follow_redirects=False)
+    assert nobody.status_code in (303, 401)
