@@ -75,6 +75,18 @@ class ReasonPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reason: Annotated[Text, field("理由", widget="textarea")]
 
 
+RETURN_REASONS = {"not_ours": "不属于本单位职责", "wrong_area": "不在本单位辖区", "wrong_category": "诉求分类有误",
+                  "missing_info": "诉求信息不全，无法办理", "other": "其他"}
+
+
+class ReturnPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason_type: Annotated[Literal["not_ours", "wrong_area", "wrong_category", "missing_info", "other"],
+                           field("退单类型", choices=RETURN_REASONS)] = "not_ours"
+    reason: Annotated[Text, field("退单理由", widget="textarea")]
+    suggested_department: Annotated[str, field("建议承办单位", "知道该由哪个单位办理就选上，派单员改派时会预先选好",
+                                               widget="department", max_length=64)] = ""
+
+
 class ReplyPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reply: Annotated[Text, field("答复内容", "办理经过和结果，中心审核时会看到", widget="textarea")]
     public_reply: Annotated[OptionalText, field("公开答复", "渠道公开答复时市民看到的文字；不填则公开上面的答复",
@@ -230,6 +242,18 @@ def _assign(ctx: ActionContext) -> dict[str, Any]:
 
 def _accept(ctx: ActionContext) -> dict[str, Any]:
     return {"deadlines": _mark_done(ctx.order.deadlines, "accept", ctx.now)}
+
+
+def _returned(ctx: ActionContext) -> dict[str, Any]:
+    """The returning department may say who should handle it instead; that (never the department
+    returning it) becomes the suggestion the dispatcher's form starts from."""
+    suggested = ctx.payload.suggested_department
+    if suggested and suggested not in ctx.departments:
+        raise Refusal("建议的承办单位不存在或已停用", 400, key="suggested_department")
+    if suggested and suggested == ctx.order.department:
+        raise Refusal("建议的承办单位不能是退单的本单位", 400, key="suggested_department")
+    return {"suggested_department": suggested or None,
+            "suggestion_reason": "退单单位建议" if suggested else ""}
 
 
 def _back_to_centre(ctx: ActionContext) -> dict[str, Any]:
@@ -566,7 +590,7 @@ CORE_ACTIONS: tuple[Action, ...] = (
     Action(name="accept", label="签收", sources=_states("dispatched"), target="accepted",
            roles=HANDLER, department_bound=True, effect=_accept),
     Action(name="return", label="退单", sources=_states("dispatched"), target="returned",
-           roles=HANDLER, department_bound=True, payload=ReasonPayload),
+           roles=HANDLER, department_bound=True, payload=ReturnPayload, effect=_returned),
     Action(name="uphold_return", label="同意退单", sources=_states("returned"), target="received",
            roles=CENTRE_DISPATCH, payload=Note, effect=_back_to_centre),
     Action(name="reject_return", label="驳回退单", sources=_states("returned"), target="dispatched",

@@ -59,7 +59,7 @@ from core.surveys import EVENTS as SURVEY_EVENTS
 from core.channels import KINDS, SOURCES, describe_fields
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from core.callbacks import CLOSED_LABELS
-from core.lifecycle import OPEN_STATUSES, STATUSES
+from core.lifecycle import OPEN_STATUSES, RETURN_REASONS, STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import Actor, actor_label
 from core.intake import IntakeRequest
@@ -313,7 +313,7 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
                 continue
             if e["action"] == "attach" and key not in ("filename", "size"):  # its storage key, type, uploader
                 continue
-            if key == "department":
+            if key in ("department", "suggested_department"):
                 value = names.get(value, value)
             elif key == "assisting" and isinstance(value, list):  # departments named by a dispatch
                 value = "、".join(names.get(v, "（已删除的单位）") for v in value)
@@ -368,6 +368,8 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
     visits = await platform.site_visits.for_order(number, actor)
     fits = site_visits.purposes_for(channel, order["status"])
     knowledge = await related_articles(platform, order, actor) if actor.role in READERS else None
+    returned_by = {e["department"] for e in order.get("events", []) if e["action"] == "return" and e["department"]}
+    dispatch_default = order["suggested_department"] if order["suggested_department"] not in returned_by else None
     duplicates = []
     if actor.in_centre and order["status"] == "received":
         summary = {"number": order["number"], "_phone": "", "subject": order["subject"],
@@ -390,7 +392,50 @@ async def _detail(request: Request, actor: Actor, number: str, *, order: dict | 
         meetings=await platform.meetings.for_order(number, actor),
         site_visits=visits, place_text=site_visits.place_text,
         schedule_visit=bool(fits) and site_visits.may_schedule(actor, order["department"], fits),
-        calls=await platform.telephony.calls_of_order(order["number"]))
+        calls=await platform.telephony.calls_of_order(order["number"]),
+        dispatch_default=dispatch_default, pending_return=_pending_return(order, names, people, actions))
+
+
+def _pending_return(order: dict, names: dict, people: dict, actions: list[dict]) -> dict | None:
+    """A 退单 waiting for the dispatcher's ruling, shown at the top of the order beside its rulings."""
+    if order["status"] != "returned":
+        return None
+    last = next((e for e in reversed(order.get("events", [])) if e["action"] == "return"), None)
+    if last is None:
+        return None
+    payload = last["payload"] or {}
+    suggested = payload.get("suggested_department") or ""
+    return {"department": last["department"] or "", "department_name": names.get(last["department"] or "", "承办单位"),
+            "by": actor_label(last["actor"], last["role"], people), "at": last["created_at"],
+            "type": RETURN_REASONS.get(payload.get("reason_type") or "", ""),
+            "reason": payload.get("reason") or last["reason"], "suggested": suggested,
+            "suggested_name": names.get(suggested, "") if suggested else "",
+            "may_rule": any(a["name"] == "uphold_return" for a in actions)}
+
+
+@post("/orders/{number:str}/uphold-and-dispatch")
+async def uphold_and_dispatch(request: Request, number: FromPath[str]) -> Response:
+    """同意退单并改派 in one step: the return is upheld and the order dispatched to the department chosen
+    (never the one that returned it), as two audited steps of the lifecycle."""
+    actor = await current_actor(request)
+    platform = _platform(request)
+    order = present(platform, await platform.orders.get(number, actor), actor)
+    form = await request.form()
+    typed = str(form.get("department") or "").strip()[:64]
+    note = str(form.get("note") or "").strip()[:4000]
+    department = next((d["code"] for d in await _departments(dispatchable=True) if typed in (d["code"], d["name"])), "")
+    refusal = ("请选择改派的承办单位" if not typed else "承办单位不存在或已停用" if not department
+               else "不能改派给退单的单位" if department == order["department"] else "")
+    if refusal:
+        return await _detail(request, actor, number, order=order, status_code=400, banner_kind="conflict",
+                             banner=f"未能同意退单并改派：{refusal}")
+    try:
+        await platform.orders.act(number, "uphold_return", {"note": note}, actor)
+        await platform.orders.act(number, "dispatch", {"department": department, "note": note}, actor)
+    except (Conflict, Forbidden, InvalidInput) as refused:
+        return await _detail(request, actor, number, status_code=refused.status_code, banner_kind="conflict",
+                             banner=f"未能同意退单并改派：{refused.detail}。下面是工单的最新状态。")
+    return Redirect(f"/console/orders/{quote(number)}?{urlencode({'done': '同意退单并改派'})}", status_code=303)
 
 
 def _choice_labels(f, value):
@@ -737,7 +782,7 @@ def console_router(secret: str) -> Router:
     return Router(
         path="/console",
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
-                        order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history,
+                        uphold_and_dispatch, order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
                         *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,

@@ -127,8 +127,14 @@
     });
   }
 
-  // An opened action form puts the cursor in its first input.
+  // An opened action form puts the cursor in its first input; a link to one (#action-NAME) opens it.
   function actions() {
+    function opened() {
+      var target = window.location.hash && document.getElementById(window.location.hash.slice(1));
+      if (target && target.tagName === "DETAILS") { target.open = true; target.scrollIntoView({block: "center"}); }
+    }
+    window.addEventListener("hashchange", opened);
+    opened();
     document.querySelectorAll("details.action").forEach(function (d) {
       d.addEventListener("toggle", function () {
         if (!d.open) return;
