@@ -112,3 +112,14 @@ async def paths() -> list[str]:
         return f"{above}/{row['name']}" if above else None
 
     return [p for p in map(path, rows) if p]
+
+
+def resolve(typed: str, offered: list[str]) -> tuple[str | None, list[str]]:
+    """What an agent typed as 分类, as one branch of the tree: the path itself, or the only branch
+    whose name contains it (噪音 → 环境保护/环境污染/噪音污染); else None and the candidates to pick from."""
+    typed = typed.strip().strip("/")
+    if typed in offered:
+        return typed, []
+    named = [p for p in offered if p.rsplit("/", 1)[-1] == typed]
+    found = named or [p for p in offered if typed in p.rsplit("/", 1)[-1]] or [p for p in offered if typed in p]
+    return (found[0], []) if len(found) == 1 else (None, found)

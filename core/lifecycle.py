@@ -496,6 +496,7 @@ def _rework_target(ctx: ActionContext) -> str:
 
 
 def _rework(ctx: ActionContext) -> dict[str, Any]:
+    """重办 is a new round of handling: its own 办理 deadline counted from now."""
     deadlines = _mark_done(_mark_done(ctx.order.deadlines, "appeal", ctx.now), "callback", ctx.now)
     deadlines["handle"] = ctx.sla.deadline("handle", ctx.now, ctx.order)
     if not ctx.order.department:

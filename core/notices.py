@@ -32,6 +32,7 @@ TEMPLATES: dict[str, str] = {  # template name: the text, filled from the notice
     "returned": "工单{number}「{subject}」被{department_name}退回：{reason}",
     "supervision": "工单{number}「{subject}」收到{kind_label}：{note}",
     "assisting": "工单{number}「{subject}」请贵单位协办：请签收并于 {due} 前提交协办意见",
+    "rework": "工单{number}「{subject}」市民回访不满意，请重新办理（第 {round} 次重办），{due} 前答复：{reason}",
 }
 
 

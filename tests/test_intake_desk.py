@@ -95,3 +95,16 @@ async def test_typing_keeps_the_session_alive(client, people, frozen_clock):
     assert (await agent.get("/console/intake", follow_redirects=False)).status_code == 200
     nobody = await Staff(client).get("/console/keepalive", follow_redirects=False)
     assert nobody.status_code in (303, 401)
+
+
+async def test_part_of_a_category_name_files_the_call_under_the_one_branch_it_names(client, people, platform):
+    agent = await people("agent1")
+    await agent.get("/console/intake")
+    call = {"channel": "hotline", "kind": "complaint", "subject": "夜间噪音", "content": "工地夜间施工噪音",
+            "citizen.phone": "13912345678"}
+    made = await agent.post("/console/intake", {**call, "category": "噪音"})
+    assert made.status_code == 200 and "已完成：受理" in made.text
+    number = made.text.split('id="order-number">')[1].split("<")[0]
+    assert (await platform.orders.get(number, Actor(name="d", role="dispatcher"))).category == "环境保护/环境污染/噪音污染"
+    several = await agent.post("/console/intake", {**call, "category": "污染"})
+    assert several.status_code == 400 and "对应多个分类，请选择其一" in several.text and "噪音污染" in several.text

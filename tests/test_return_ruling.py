@@ -4,6 +4,8 @@ and the department that returned the order is never pre-selected again."""
 
 from __future__ import annotations
 
+import pytest
+
 from core.model import Actor
 from tests.test_console import _order, people  # noqa: F401  (fixture)
 
@@ -73,3 +75,22 @@ async def test_a_suggestion_naming_an_unknown_or_the_own_department_is_refused_b
                                  json={"reason": "不归我们管", "reason_type": "lazy"}, headers=tokens["housing_handler"])
     assert bad_type.status_code == 400 and "reason_type" in bad_type.text
     assert (await platform.orders.get(number, DISPATCHER)).status == "dispatched"
+
+
+@pytest.mark.clock("2026-12-07T10:00:00+08:00")
+async def test_a_rework_tells_the_department_at_once_why_and_by_when(client, platform):
+    from core.notices import STAFF_TOPIC, text_of
+    from core.tables import OutboxMessage
+
+    number = await _order(platform, subject="夜间施工噪音")
+    await platform.orders.act(number, "dispatch", {"department": "housing"}, DISPATCHER)
+    await platform.orders.act(number, "accept", {}, HOUSING)
+    await platform.orders.act(number, "reply", {"reply": "已处理"}, HOUSING)
+    await platform.orders.act(number, "approve", {}, DISPATCHER)
+    await platform.orders.act(number, "callback", {"satisfaction": "unsatisfied", "resolved": False},
+                              Actor(name="agent1", role="agent"))
+    await platform.orders.act(number, "rework", {"reason": "市民反映夜里仍在施工"}, DISPATCHER)
+    [notice] = [text_of(m["payload"]) for m in await OutboxMessage.select(OutboxMessage.payload).where(
+        OutboxMessage.topic == STAFF_TOPIC).output(load_json=True)
+        if m["payload"].get("template") == "rework" and m["payload"]["to"] == "department:housing"]
+    assert number in notice and "第 1 次重办" in notice and "市民反映夜里仍在施工" in notice and "12月" in notice

@@ -68,7 +68,7 @@ from core.knowledge import READERS
 from core.sla import DEADLINE_LABELS
 from core.storage import AttachmentRefused
 from core.tables import Department
-from core.categories import paths as category_paths
+from core.categories import paths as category_paths, resolve as resolve_category
 
 PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
@@ -596,8 +596,13 @@ async def intake_submit(request: Request) -> Response:
     if channel:
         errors.update(check_fields({"": IntakeRequest, "citizen.": _citizen(), "details.": channel.fields},
                                    common + own, data))
-    if data.get("category") and data["category"] not in await category_paths():
-        errors["category"] = "请从分类列表中选择（可输入分类名称的任一部分查找）"
+    if data.get("category"):
+        found, candidates = resolve_category(data["category"], await category_paths())
+        if found:
+            data["category"] = values["category"] = found
+        else:
+            errors["category"] = (f"「{data['category']}」对应多个分类，请选择其一：{'、'.join(candidates[:5])}"
+                                  if candidates else "请从分类列表中选择（可输入分类名称的任一部分查找）")
     history = None
     phone = str((data.get("citizen") or {}).get("phone") or "")
     if phone:

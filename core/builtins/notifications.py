@@ -136,6 +136,10 @@ def on_transition(channel, order, event, outbox):
         for code in event.payload.get("assisting") or ():
             staff_notice(outbox, f"department:{code}", "assisting", number=order.number, subject=order.subject,
                          due=_local_minute(dues.get(code)))
+    if event.action == "rework" and order.department:  # back to the department: it learns at once, with the why
+        staff_notice(outbox, f"department:{order.department}", "rework", number=order.number, subject=order.subject,
+                     round=order.rework_count, due=_local_minute((order.deadlines.get("handle") or {}).get("due")),
+                     reason=event.reason or event.payload.get("reason", ""))
     if event.action == "return":  # the dispatchers rule on it
         return _returned(outbox, order, event)
 
