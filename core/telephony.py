@@ -565,7 +565,7 @@ class Telephony:
             box.send(ORIGINATE_TOPIC, {"number": phone, "extension": me["extension"], "agent": actor.name,
                                        "reference": reference, "order": number})
             await box.write(now)
-            await self.orders.note(number, "callback_dial", actor, reason=f"从分机 {me['extension']} 外呼市民",
+            await self.orders.note(number, "callback_dial", actor, reason="经电话系统外呼市民",
                                    payload={"extension": me["extension"]})
             await access_audit.record("originate", actor=actor.name, role=actor.role, address=address,
                                       target=number, detail={"extension": me["extension"], "reference": reference})

@@ -82,7 +82,8 @@ async def test_dialling_asks_the_pbx_with_a_reference_and_audits_it(client, toke
     assert message["payload"] == {"number": PHONE, "extension": "8001", "agent": "agent1",
                                   "reference": placed["reference"], "order": number}
     [dialled] = [e for e in await _events(number) if e["action"] == "callback_dial"]
-    assert dialled["actor"] == "agent1" and "分机 8001" in dialled["reason"]
+    assert dialled["actor"] == "agent1" and dialled["payload"] == {"extension": "8001"}
+    assert dialled["reason"] == "经电话系统外呼市民"  # no number on the timeline
     assert await AccessEvent.count().where((AccessEvent.action == "originate") & (AccessEvent.target == number)) == 1
 
 
@@ -229,9 +230,11 @@ async def test_the_desk_offers_the_pbx_or_a_tel_link(client, tokens, platform, p
     platform.telephony.settings = platform.settings
     page = (await agent.get(f"/console/orders/{number}")).text
     assert 'id="callback-originate"' in page
-    placed = await agent.post(f"/console/callbacks/{number}/dial")
-    assert placed.status_code == 200 and "已请电话系统从分机 8001 呼叫市民" in placed.text
-    assert "等待电话系统接通" in placed.text
+    placed = await agent.post(f"/console/callbacks/{number}/dial", follow_redirects=False)
+    assert placed.status_code == 303  # back to the order by GET: reloading it never dials again
+    shown = await agent.get(placed.headers["location"])
+    assert "电话系统先振铃分机 8001 再呼叫市民" in shown.text and "等待电话系统接通" in shown.text
+    assert 'name="back" value="callbacks"' in shown.text  # recording the outcome lands back in the queue
     assert await OutboxMessage.count().where(OutboxMessage.topic == "cti.originate") == 1
     fragment = await agent.get(f"/console/callbacks/{number}/dials")
     assert fragment.status_code == 200 and 'data-order="' + number + '"' in fragment.text

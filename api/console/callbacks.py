@@ -6,9 +6,10 @@ on the order the reply being rated beside the outcome buttons (满意/基本满�
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
+from litestar.response import Redirect
 from litestar.params import FromPath
 
 from api.client import client_address
@@ -112,9 +113,9 @@ async def callback_dial(request: Request, number: FromPath[str]) -> Response:
             raise
         return await _detail(request, actor, number, back="callbacks", banner=refused.detail, banner_kind="error",
                              status_code=refused.status_code)
-    return await _detail(request, actor, number, back="callbacks",
-                         banner=f"已请电话系统从分机 {placed['extension']} 呼叫市民：接通后请记录评价；"
-                                "未接通将自动记为一次回访未接通。")
+    done = f"外呼已发出，电话系统先振铃分机 {placed['extension']} 再呼叫市民；未接通将自动记入回访，接通后请记录评价"
+    return Redirect(f"/console/orders/{quote(number[:32])}?" + urlencode({"back": "callbacks", "done": done}),
+                    status_code=303)  # a reload of the page never asks the PBX again
 
 
 @get("/callbacks/{number:str}/dials")

@@ -413,7 +413,8 @@ def _parse(value):
 @get("/orders/{number:str}")
 async def order_detail(request: Request, number: FromPath[str]) -> Response:
     actor = await current_actor(request)
-    page = await _detail(request, actor, number)  # a number the user may not see is a 404 and not recorded
+    back = "callbacks" if request.query_params.get("back") == "callbacks" else ""  # opened from the callback desk
+    page = await _detail(request, actor, number, back=back)  # a number the user may not see is a 404 and not recorded
     await access_audit.record_view(actor, number, client_address(request), via="console")
     return page
 

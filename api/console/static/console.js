@@ -162,6 +162,12 @@
       var call = JSON.parse(e.data);
       var panel = document.getElementById("callback-calls");
       if (!panel || panel.dataset.order !== call.order) return;
+      var note = document.getElementById("callback-note");
+      if ((call.result === "no_answer" || call.result === "wrong_number") && !(note && note.value.trim())) {
+        source.close();  // the attempt changed the callback (tries, retry, perhaps closed): show it whole
+        window.location.href = "/console/orders/" + encodeURIComponent(call.order) + "?back=callbacks";
+        return;
+      }
       fetch("/console/callbacks/" + encodeURIComponent(call.order) + "/dials", {credentials: "same-origin"})
         .then(function (r) { return r.ok ? r.text() : ""; })
         .then(function (html) {
