@@ -628,18 +628,18 @@ class Telephony:
             (User.username == dial["agent"]) & (User.active == True)).first()  # noqa: E712
         if order is None or user is None:
             return "closed"
-        if await OrderEvent.exists().where((OrderEvent.order_id == order["id"])
-                                           & OrderEvent.action.is_in(["callback", "callback_attempt"])
-                                           & (OrderEvent.created_at >= dial["requested_at"])):
-            return "manual"  # the agent recorded this callback's outcome before the PBX's hang-up came
         actor = Actor(name=dial["agent"], role=user["role"], department=user["department"])
-        if call["outcome"] in ("answered", "short", "forwarded"):
+        if call["outcome"] in ("answered", "short", "forwarded"):  # noted even when rated during the call
             talk = call["talk_seconds"] or 0
             reason = ("外呼已转接" if call["outcome"] == "forwarded" else
                       f"外呼接通，通话 {talk // 60} 分 {talk % 60} 秒，请记录市民评价")
             await self.orders.note(number, "callback_call", actor, reason=reason,
                                    payload={"wait_seconds": call["wait_seconds"], "talk_seconds": call["talk_seconds"]})
             return "forwarded" if call["outcome"] == "forwarded" else "answered"
+        if await OrderEvent.exists().where((OrderEvent.order_id == order["id"])
+                                           & OrderEvent.action.is_in(["callback", "callback_attempt"])
+                                           & (OrderEvent.created_at >= dial["requested_at"])):
+            return "manual"  # the agent recorded this callback's outcome before the PBX's hang-up came
         outcome = "wrong_number" if call["cause"] == "notFound" else "no_answer"
         note = f"外呼{CAUSES.get(call['cause']) or '未接通'}"
         if call["wait_seconds"] is not None:

@@ -240,3 +240,20 @@ async def test_the_desk_offers_the_pbx_or_a_tel_link(client, tokens, platform, p
     assert fragment.status_code == 200 and 'data-order="' + number + '"' in fragment.text
     handler = await people("housing_handler")
     assert (await handler.post(f"/console/callbacks/{number}/dial")).status_code == 403
+
+
+async def test_a_rating_given_during_the_call_keeps_the_call_noted_beside_it(client, tokens, platform, pbx, originate):
+    number = await _completed(platform)
+    placed = await _dial(client, tokens, number)
+    out = {"callId": "o8", "direction": "out", "to": PHONE, "reference": placed["reference"]}
+    await pbx(event="newCall", timestamp=at(5), **out)
+    await pbx(event="answer", answeringNumber="8001", timestamp=at(12), **out)
+    rated = await client.post(f"/api/orders/{number}/actions/callback", json={"satisfaction": "satisfied", "resolved": True},
+                              headers=tokens["agent1"])
+    assert rated.status_code == 200
+    await pbx(event="hangup", cause="normalClearing", timestamp=at(72), callId="o8")
+    order = await platform.orders.get(number, AGENT)
+    assert order.status == "archived" and order.rating["satisfaction"] == "satisfied"
+    [noted] = [e for e in await _events(number) if e["action"] == "callback_call"]
+    assert noted["payload"]["talk_seconds"] == 60 and not [e for e in await _events(number)
+                                                           if e["action"] == "callback_attempt"]
