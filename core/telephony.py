@@ -43,12 +43,14 @@ CLOCK_SKEW = dt.timedelta(days=2)  # a PBX timestamp further than this from our 
 LIST_LIMIT = 200
 RECORDING_TOPIC = "cti.recording"
 ORIGINATE_TOPIC = "cti.originate"
+ORIGINATE_EXPIRY = dt.timedelta(minutes=10)  # a click-to-call not delivered by then is abandoned, never dialled late
 RECORDING_LIMIT = 15 * 1024 * 1024  # bytes of one recording, fetched or uploaded
 RECORDING_TIMEOUT = 20.0  # seconds to fetch one recording from the PBX
 CONNECTION_TTL = 30.0  # seconds a process trusts its copy of the connections
 # A callback's 外呼 (click-to-call from the callback desk): what its outbound call settled on the callback
 DIAL_RESULTS = {"": "等待通话结果", "answered": "已接通", "no_answer": "未接通", "wrong_number": "号码错误",
-                "forwarded": "已转接", "manual": "话务员已先记录结果", "closed": "回访已结束，未再记录"}
+                "forwarded": "已转接", "manual": "话务员已先记录结果", "closed": "回访已结束，未再记录",
+                "expired": "外呼未送达电话系统"}
 DIAL_WINDOW = dt.timedelta(minutes=10)  # an outbound call to the number this soon after a 外呼 is taken as it
 # the order events a 外呼 writes (labels for the timeline) and the labels of their fields
 ORDER_EVENTS = {"callback_dial": "外呼回访", "callback_call": "回访外呼接通"}
@@ -561,7 +563,7 @@ class Telephony:
             reference = f"cb-{secrets.token_hex(8)}"
             await CallDial.insert(CallDial(reference=reference, order_number=number, number=phone,
                                            extension=me["extension"], agent=actor.name, requested_at=now))
-            box = Outbox(number)
+            box = Outbox()  # not queued behind an earlier 外呼 of the order that the PBX never took
             box.send(ORIGINATE_TOPIC, {"number": phone, "extension": me["extension"], "agent": actor.name,
                                        "reference": reference, "order": number})
             await box.write(now)

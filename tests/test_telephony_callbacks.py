@@ -257,3 +257,39 @@ async def test_a_rating_given_during_the_call_keeps_the_call_noted_beside_it(cli
     [noted] = [e for e in await _events(number) if e["action"] == "callback_call"]
     assert noted["payload"]["talk_seconds"] == 60 and not [e for e in await _events(number)
                                                            if e["action"] == "callback_attempt"]
+
+
+async def test_the_originate_request_reaches_the_pbx_or_is_given_up_never_dialled_late(client, tokens, platform, pbx,
+                                                                                          originate, frozen_clock):
+    from litestar import Litestar, Request, post
+
+    from core.outbox import deliver_due
+    from core.tables import OutboxEvent
+    from tests.helpers import serve_in_thread
+
+    number = await _completed(platform)
+    first = await _dial(client, tokens, number)
+    received = []
+
+    @post("/originate", status_code=200, signature_namespace={"Request": Request})
+    async def take(request: Request) -> None:
+        received.append(msgspec.json.decode(await request.body()))
+
+    with serve_in_thread(Litestar([take])) as pbx_url:
+        settings = msgspec.structs.replace(platform.settings, cti_originate_url=f"{pbx_url}/originate")
+        assert (await deliver_due(platform.deliverers, settings))["delivered"] == 1
+    assert received == [{"number": PHONE, "extension": "8001", "agent": "agent1", "reference": first["reference"],
+                         "order": number}]
+    # the PBX is down: the next request waits, and after ten minutes it is given up
+    second = await _dial(client, tokens, number)
+    down = msgspec.structs.replace(platform.settings, cti_originate_url="http://127.0.0.1:9/originate")
+    assert (await deliver_due(platform.deliverers, down))["failed"] == 1
+    frozen_clock.freeze(MONDAY + dt.timedelta(minutes=11))
+    await deliver_due(platform.deliverers, down)
+    message = await OutboxMessage.select().where(OutboxMessage.topic == "cti.originate").order_by(
+        OutboxMessage.id, ascending=False).first()
+    assert message["abandoned_at"] is not None and "不再拨打" in message["abandon_reason"]
+    assert await OutboxEvent.count().where((OutboxEvent.message_id == message["id"]) & (OutboxEvent.action == "abandon")) == 1
+    dials = (await client.get(f"/api/orders/{number}/callback/dials", headers=tokens["agent1"])).json()["items"]
+    assert [(d["reference"], d["result_label"]) for d in dials] == [(second["reference"], "外呼未送达电话系统"),
+                                                                    (first["reference"], "等待通话结果")]
