@@ -271,6 +271,11 @@ class Telephony:
                 await Call.update({Call.callback: "called_back", Call.callback_by: call["agent"] or "pbx",
                                    Call.callback_at: at}).where(
                     (Call.number == call["number"]) & (Call.callback.is_in(["pending", "unreachable"])))
+            elif call["direction"] == "out" and settled["outcome"] in MISSED and call["outcome"] not in MISSED \
+                    and call["number"]:  # a call-back that reached nobody: 回拨未接通, still in the list
+                await Call.update({Call.callback: "unreachable", Call.callback_by: call["agent"] or "pbx",
+                                   Call.callback_at: at}).where(
+                    (Call.number == call["number"]) & (Call.callback == "pending"))
             changes.update(settled)
             call.update(settled)
             names = sorted(changes)

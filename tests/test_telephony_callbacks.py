@@ -293,3 +293,16 @@ async def test_the_originate_request_reaches_the_pbx_or_is_given_up_never_dialle
     dials = (await client.get(f"/api/orders/{number}/callback/dials", headers=tokens["agent1"])).json()["items"]
     assert [(d["reference"], d["result_label"]) for d in dials] == [(second["reference"], "外呼未送达电话系统"),
                                                                     (first["reference"], "等待通话结果")]
+
+
+async def test_a_call_back_to_a_missed_caller_that_reaches_nobody_is_unreachable(client, tokens, pbx):
+    await pbx(event="newCall", callId="in1", direction="in", **{"from": "13800001234"}, timestamp=at(0))
+    await pbx(event="hangup", callId="in1", cause="noAnswer", timestamp=at(20))
+    await pbx(event="newCall", callId="back1", direction="out", **{"from": "8001", "to": "13800001234"}, timestamp=at(60))
+    await pbx(event="hangup", callId="back1", cause="busy", timestamp=at(70))
+    [missed] = (await client.get("/api/calls/missed", headers=tokens["agent1"])).json()["items"]
+    assert (missed["pbx_call_id"], missed["callback_label"]) == ("in1", "回拨未接通")  # still to be called back
+    await pbx(event="newCall", callId="back2", direction="out", **{"from": "8001", "to": "13800001234"}, timestamp=at(90))
+    await pbx(event="answer", callId="back2", answeringNumber="8001", timestamp=at(95))
+    await pbx(event="hangup", callId="back2", cause="normalClearing", timestamp=at(150))
+    assert (await client.get("/api/calls/missed", headers=tokens["agent1"])).json()["items"] == []
