@@ -11,9 +11,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.schemas import errors
-from core.errors import FieldError, InvalidInput
+from core.errors import FieldError, Forbidden, InvalidInput
 from core.model import Actor
-from core.telephony import CALLBACKS, CAUSES, EVENTS, LIST_LIMIT, OUTCOMES, RECORDING_LIMIT, parse_event
+from core.telephony import CALLBACKS, CAUSES, DIAL_RESULTS, EVENTS, LIST_LIMIT, OUTCOMES, RECORDING_LIMIT, parse_event
 
 TAGS = ["电话系统"]
 PUSH_BODY_LIMIT = 16 * 1024  # an event is a few hundred bytes; a recording comes as a URL
@@ -151,6 +151,27 @@ async def dial(request: Request, call_id: FromPath[str], actor: NamedDependency[
     return await _telephony(request).originate(call_id, actor, address=client_address(request))
 
 
+@post("/api/orders/{number:str}/callback/dials", tags=TAGS, status_code=202, responses=errors(400, 401, 403, 404, 409),
+      summary="回访外呼：请电话系统从我的分机呼叫这张工单的市民（经发件箱发往 HUYING_CTI_ORIGINATE_URL）",
+      description="请求带 reference；电话系统在这通呼出电话的事件中回传 reference（或在 10 分钟内从该分机呼叫该号码），"
+                  "通话即关联到工单，结果记入回访：未接通（无人接听、忙线、线路拥塞、主动挂断）记一次回访未接通并按间隔"
+                  "再次安排，号码不存在记为号码错误，接通则由话务员记录评价。未配置外呼接口时 409（请手动拨打）。")
+async def dial_callback(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
+    from api.client import client_address
+
+    return await _telephony(request).dial_order(number[:32], actor, address=client_address(request))
+
+
+@get("/api/orders/{number:str}/callback/dials", tags=TAGS, responses=errors(400, 401, 403, 404),
+     summary="工单的回访外呼：每次外呼的通话（振铃、接听、挂断时间，通话秒数）及其记入回访的结果")
+async def callback_dials(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> dict[str, Any]:
+    if not actor.in_centre:
+        raise Forbidden("只有中心人员可以查看回访外呼")
+    platform = request.app.state.platform
+    await platform.orders.get(number[:32], actor)  # 404 for an order this user may not see
+    return {"items": await _telephony(request).dials_of_order(number[:32]), "results": DIAL_RESULTS}
+
+
 @get("/api/cti/blocked-numbers", tags=TAGS, responses=errors(401, 403), summary="屏蔽号码（管理员、督办员）")
 async def blocked_numbers(request: Request, actor: NamedDependency[Actor]) -> dict[str, Any]:
     return {"items": await _telephony(request).blocked(actor)}
@@ -179,5 +200,5 @@ async def set_extension(request: Request, username: FromPath[str], data: JSONBod
     return {"username": username, "extension": data.extension}
 
 
-ROUTES = [create_connection, list_connections, push_recording, share_recording, dial, list_calls, missed_calls, one_call, call_callback, blocked_numbers,
+ROUTES = [create_connection, list_connections, push_recording, share_recording, dial, dial_callback, callback_dials, list_calls, missed_calls, one_call, call_callback, blocked_numbers,
           block_number, unblock_number, set_extension, push]

@@ -239,8 +239,9 @@ async def get_forecast(request: Request, actor: NamedDependency[Actor]) -> dict:
     seconds = number("answer_seconds", 5, 120, 20, int)
     if errors:
         raise InvalidInput(errors, "查询参数有误")
-    return await forecast.plan(weeks=weeks, target=level, answer_seconds=seconds,
-                               calendar=request.app.state.platform.calendar)
+    platform = request.app.state.platform
+    return await forecast.plan(weeks=weeks, target=level, answer_seconds=seconds, calendar=platform.calendar,
+                               channels={c.code: c.name for c in platform.channels})
 
 
 ROUTES = [report, list_snapshots, create_snapshot, get_board, list_warnings, acknowledge_warning,

@@ -77,7 +77,8 @@ class Platform:
         self.job_watch = JobWatch()
         self.live = LiveBus(self.settings.redis_url)  # events for open browsers (core/live.py)
         self.meetings = Meetings(self.orders)
-        self.telephony = Telephony(self.engine, self.live)  # CTI push, call log (core/telephony.py)
+        # CTI push, call log, the callback desk's 外呼 (core/telephony.py)
+        self.telephony = Telephony(self.engine, self.live, orders=self.orders, settings=self.settings)
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""

@@ -891,4 +891,21 @@ class BlockedNumber(Table, tablename="blocked_numbers"):
     created_at = Timestamptz(default=TimestamptzNow())
 
 
-TELEPHONY_TABLES = (CtiConnection, Call, CallEvent, CallLink, BlockedNumber)
+class CallDial(Table, tablename="call_dials"):
+    """A 外呼 asked of the PBX for an order's callback: the ``reference`` the originate request carries
+    (and the PBX's events may echo), the outbound call it became (``call_key``) and what that call
+    settled on the callback (``result``: answered, no_answer, wrong_number, forwarded, or manual when the
+    agent recorded the outcome first)."""
+
+    reference = Varchar(length=64, unique=True)
+    order_number = Varchar(length=32, index=True)
+    number = Varchar(length=32, default="", index=True)  # the citizen's full number (centre only)
+    extension = Varchar(length=32, default="")
+    agent = Varchar(length=64, default="")
+    requested_at = Timestamptz(default=TimestamptzNow())
+    call_key = Varchar(length=160, default="", index=True)
+    result = Varchar(length=16, default="")
+    settled_at = Timestamptz(null=True, default=None)
+
+
+TELEPHONY_TABLES = (CtiConnection, Call, CallEvent, CallLink, BlockedNumber, CallDial)

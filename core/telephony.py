@@ -27,7 +27,7 @@ from core.errors import FieldError, Forbidden, InvalidInput, NotFound, Unauthori
 from core.model import Actor
 from core.outbox import Outbox
 from core.storage import AttachmentRefused, sniff
-from core.tables import BlockedNumber, Call, CallEvent, CallLink, CtiConnection, SettingChange, User
+from core.tables import BlockedNumber, Call, CallDial, CallEvent, CallLink, CtiConnection, SettingChange, User
 from core.visibility import mask_phone
 
 EVENTS = {"newCall": "来电振铃", "answer": "接听", "hangup": "挂断", "recording": "录音"}
@@ -43,9 +43,18 @@ CLOCK_SKEW = dt.timedelta(days=2)  # a PBX timestamp further than this from our 
 LIST_LIMIT = 200
 RECORDING_TOPIC = "cti.recording"
 ORIGINATE_TOPIC = "cti.originate"
+ORIGINATE_EXPIRY = dt.timedelta(minutes=10)  # a click-to-call not delivered by then is abandoned, never dialled late
 RECORDING_LIMIT = 15 * 1024 * 1024  # bytes of one recording, fetched or uploaded
 RECORDING_TIMEOUT = 20.0  # seconds to fetch one recording from the PBX
 CONNECTION_TTL = 30.0  # seconds a process trusts its copy of the connections
+# A callback's 外呼 (click-to-call from the callback desk): what its outbound call settled on the callback
+DIAL_RESULTS = {"": "等待通话结果", "answered": "已接通", "no_answer": "未接通", "wrong_number": "号码错误",
+                "forwarded": "已转接", "manual": "话务员已先记录结果", "closed": "回访已结束，未再记录",
+                "expired": "外呼未送达电话系统"}
+DIAL_WINDOW = dt.timedelta(minutes=10)  # an outbound call to the number this soon after a 外呼 is taken as it
+# the order events a 外呼 writes (labels for the timeline) and the labels of their fields
+ORDER_EVENTS = {"callback_dial": "外呼回访", "callback_call": "回访外呼接通"}
+EVENT_FIELDS = {"extension": "分机号", "wait_seconds": "振铃秒数", "talk_seconds": "通话秒数"}
 
 Phone = Annotated[str, msgspec.Meta(max_length=32, pattern=r"^[0-9+*#\-() ]*$")]
 
@@ -64,6 +73,8 @@ class CtiEvent(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     cause: Literal["normalClearing", "busy", "cancel", "noAnswer", "congestion", "notFound", "forwarded", ""] = ""
     timestamp: Annotated[str, msgspec.Meta(max_length=40)] | float | None = None
     url: Annotated[str, msgspec.Meta(max_length=1000, pattern=r"^(https?://.*)?$")] = ""
+    # the originate request's reference, echoed by a PBX that can (links an outbound call to its 外呼)
+    reference: Annotated[str, msgspec.Meta(max_length=64)] = ""
 
 
 def parse_event(data: dict) -> CtiEvent:
@@ -160,9 +171,11 @@ def _hash(token: str) -> str:
 class Telephony:
     """The platform's telephony: connections, the push, the call log, blocked numbers."""
 
-    def __init__(self, engine, live):
+    def __init__(self, engine, live, *, orders=None, settings=None):
         self.engine = engine
         self.live = live
+        self.orders = orders  # core.orders.OrderService: a callback's 外呼 records on its order
+        self.settings = settings
         self._connections: dict[str, dict | None] = {}
         self._loaded_at = 0.0
         self.outbox_written = lambda: None  # wakes the delivery job (set by the app, as the order service's)
@@ -233,7 +246,7 @@ class Telephony:
         users = [event.user] if isinstance(event.user, str) else event.user
         users = [u for u in users if u]
         now = clock.now()
-        popped = None
+        popped = dialled = None
         postgres = isinstance(self.engine, PostgresEngine)
         async with write_transaction(self.engine):  # precompiled statements: this path takes every event
             await run(self.engine, INSERT_CALL, key, connection["id"], event.callId, event.direction or "in", now)
@@ -258,20 +271,30 @@ class Telephony:
                 await Call.update({Call.callback: "called_back", Call.callback_by: call["agent"] or "pbx",
                                    Call.callback_at: at}).where(
                     (Call.number == call["number"]) & (Call.callback.is_in(["pending", "unreachable"])))
+            elif call["direction"] == "out" and settled["outcome"] in MISSED and call["outcome"] not in MISSED \
+                    and call["number"]:  # a call-back that reached nobody: 回拨未接通, still in the list
+                await Call.update({Call.callback: "unreachable", Call.callback_by: call["agent"] or "pbx",
+                                   Call.callback_at: at}).where(
+                    (Call.number == call["number"]) & (Call.callback == "pending"))
             changes.update(settled)
             call.update(settled)
             names = sorted(changes)
             await run(self.engine, f"UPDATE calls SET {', '.join(f'{n} = {{}}' for n in names)}, updated_at = {{}} "
                                    "WHERE call_key = {}", *(changes[n] for n in names), now, key)
+            if call["direction"] == "out" and self.orders is not None:
+                dialled = await self._follow_dial(call, event, users)
             if "recording_url" in changes:  # fetched by the delivery job, with retries (core/builtins/telephony.py)
                 box = Outbox()
                 box.send(RECORDING_TOPIC, {"call_id": key, "url": event.url})
                 await box.write(now)
         if event.event == "recording":
             self.outbox_written()
-        if popped and event.event == "answer":
+        if popped and event.event == "answer" and call["direction"] == "in":
             await self.live.publish(f"user:{popped}", "call.answered", {
                 "call_id": key, "number": call["number"], "direction": call["direction"], "queue": call["queue"]})
+        if call["direction"] == "out" and self.orders is not None and dialled:  # the callback desk shows it
+            await self.live.publish(f"user:{dialled['agent']}", "callback.call", {
+                "order": dialled["order_number"], "outcome": call["outcome"], "result": dialled["result"]})
         return {"call_id": event.callId, "duplicate": False, **self._instruction(call)}
 
     @staticmethod
@@ -509,6 +532,131 @@ class Telephony:
         self.outbox_written()
         return {"number": call["number"], "extension": me["extension"]}
 
+    # -- the callback desk's 外呼 ----------------------------------------------------------------------
+
+    async def dial_order(self, number: str, actor: Actor, *, address: str = "") -> dict:
+        """外呼 for an order's callback: the PBX rings the agent's extension, then the citizen (through
+        the outbox to the originate interface). The request carries a ``reference`` that the outbound
+        call's events may echo; without it the call is recognised by the number and the extension
+        within ``DIAL_WINDOW``. Its outcome then lands in the callback (``_follow_dial``)."""
+        from core import access_audit
+        from core.lifecycle import Refusal, _callback_open, _not_yet_rated
+        from core.errors import Conflict
+
+        if actor.role not in ("agent", "admin"):
+            raise Forbidden("只有话务员和管理员可以外呼回访")
+        if not (self.settings and self.settings.cti_originate_url):
+            raise Conflict("未配置电话系统的外呼接口，请手动拨打市民电话后记录回访结果")
+        now = clock.now()
+        async with write_transaction(self.engine):
+            order = await self.orders.get(number, actor)  # 404 for an order this user may not see
+            try:
+                if order.status != "completed":
+                    raise Refusal("该工单没有待进行的回访")
+                _not_yet_rated(order, now)
+                _callback_open(order, now)
+            except Refusal as refusal:
+                raise Conflict(refusal.reason) from None
+            me = await User.select(User.extension).where(User.username == actor.name).first()
+            if not me or not me["extension"]:
+                raise InvalidInput([FieldError("extension", "你还没有分机号，请管理员先设置")], "没有分机号，无法外呼")
+            phone = order.citizen_phone
+            if order.citizen_sealed:  # a protected reporter: the PBX still needs the number
+                phone = msgspec.json.decode(self.orders.sealer.open(order.citizen_sealed))[1]
+            if not phone:
+                raise Conflict("该工单没有市民电话，无法外呼")
+            reference = f"cb-{secrets.token_hex(8)}"
+            await CallDial.insert(CallDial(reference=reference, order_number=number, number=phone,
+                                           extension=me["extension"], agent=actor.name, requested_at=now))
+            box = Outbox()  # not queued behind an earlier 外呼 of the order that the PBX never took
+            box.send(ORIGINATE_TOPIC, {"number": phone, "extension": me["extension"], "agent": actor.name,
+                                       "reference": reference, "order": number})
+            await box.write(now)
+            await self.orders.note(number, "callback_dial", actor, reason="经电话系统外呼市民",
+                                   payload={"extension": me["extension"]})
+            await access_audit.record("originate", actor=actor.name, role=actor.role, address=address,
+                                      target=number, detail={"extension": me["extension"], "reference": reference})
+        self.outbox_written()
+        return {"order": number, "reference": reference, "extension": me["extension"]}
+
+    async def dials_of_order(self, number: str) -> list[dict]:
+        """The callback desk's 外呼 of an order, newest first, each with its outbound call (times, wait
+        and talk seconds) and what it settled; the number masked (the order's reveal shows it)."""
+        dials = await CallDial.select().where(CallDial.order_number == number).order_by(
+            CallDial.id, ascending=False).limit(20)
+        keys = [d["call_key"] for d in dials if d["call_key"]]
+        calls = {c["call_key"]: c for c in await Call.select().where(Call.call_key.is_in(keys))} if keys else {}
+        return [{"reference": d["reference"], "extension": d["extension"], "agent": d["agent"],
+                 "requested_at": d["requested_at"], "result": d["result"],
+                 "result_label": DIAL_RESULTS.get(d["result"], ""), "settled_at": d["settled_at"],
+                 "call": present(calls[d["call_key"]], [number], full_number=False) if d["call_key"] in calls else None}
+                for d in dials]
+
+    async def _follow_dial(self, call: dict, event: CtiEvent, users: list[str]) -> dict | None:
+        """Inside the push's transaction: link an outbound call to the 外呼 it answers (by the echoed
+        reference, else by number and extension within ``DIAL_WINDOW``) and to the order; once the call
+        has ended, record its outcome on the callback: not answered (noAnswer, busy, congestion, cancel)
+        is an attempt 未接通 with its retry, ``notFound`` one 号码错误; an answered call is noted on the
+        order and leaves the rating to the agent. Nothing is recorded twice, nor over the agent's own."""
+        key = call["call_key"]
+        dial = await CallDial.select().where(CallDial.call_key == key).first()
+        if dial is None:
+            if event.reference:
+                dial = await CallDial.select().where(
+                    (CallDial.reference == event.reference) & (CallDial.call_key == "")).first()
+            elif event.event == "newCall" and call["number"] and call["ringing_at"]:  # once, when it rings
+                candidates = await CallDial.select().where(
+                    (CallDial.number == call["number"]) & (CallDial.call_key == "")
+                    & (CallDial.requested_at >= call["ringing_at"] - DIAL_WINDOW)
+                    & (CallDial.requested_at <= call["ringing_at"] + dt.timedelta(minutes=1))).order_by(
+                    CallDial.id, ascending=False).limit(10)
+                dial = next((d for d in candidates if call["from_number"] in ("", d["extension"])
+                             or d["agent"] in users or d["extension"] in users), None)
+            if dial is None:
+                return None
+            await CallDial.update({CallDial.call_key: key}).where(CallDial.id == dial["id"])
+            await CallLink.insert(CallLink(call_key=key, order_number=dial["order_number"], linked_by=dial["agent"],
+                                           linked_at=clock.now()))
+            dial["call_key"] = key
+        if dial["result"] or call["outcome"] in ("ringing", "talking", "blocked"):
+            return dial
+        dial["result"] = await self._settle_dial(dial, call)
+        await CallDial.update({CallDial.result: dial["result"], CallDial.settled_at: clock.now()}).where(
+            CallDial.id == dial["id"])
+        return dial
+
+    async def _settle_dial(self, dial: dict, call: dict) -> str:
+        from core.errors import HuyingError
+        from core.tables import Order, OrderEvent
+
+        number = dial["order_number"]
+        order = await Order.select(Order.id).where(Order.number == number).first()
+        user = await User.select(User.role, User.department).where(
+            (User.username == dial["agent"]) & (User.active == True)).first()  # noqa: E712
+        if order is None or user is None:
+            return "closed"
+        actor = Actor(name=dial["agent"], role=user["role"], department=user["department"])
+        if call["outcome"] in ("answered", "short", "forwarded"):  # noted even when rated during the call
+            talk = call["talk_seconds"] or 0
+            reason = ("外呼已转接" if call["outcome"] == "forwarded" else
+                      f"外呼接通，通话 {talk // 60} 分 {talk % 60} 秒，请记录市民评价")
+            await self.orders.note(number, "callback_call", actor, reason=reason,
+                                   payload={"wait_seconds": call["wait_seconds"], "talk_seconds": call["talk_seconds"]})
+            return "forwarded" if call["outcome"] == "forwarded" else "answered"
+        if await OrderEvent.exists().where((OrderEvent.order_id == order["id"])
+                                           & OrderEvent.action.is_in(["callback", "callback_attempt"])
+                                           & (OrderEvent.created_at >= dial["requested_at"])):
+            return "manual"  # the agent recorded this callback's outcome before the PBX's hang-up came
+        outcome = "wrong_number" if call["cause"] == "notFound" else "no_answer"
+        note = f"外呼{CAUSES.get(call['cause']) or '未接通'}"
+        if call["wait_seconds"] is not None:
+            note += f"（响铃 {call['wait_seconds']} 秒）"
+        try:
+            await self.orders.act(number, "callback_attempt", {"outcome": outcome, "note": note}, actor)
+        except HuyingError:  # the callback closed meanwhile (rated, archived): nothing more to record
+            return "closed"
+        return outcome
+
     # -- blocked numbers ----------------------------------------------------------------------------
 
     async def blocked(self, actor: Actor) -> list[dict]:
@@ -585,19 +733,51 @@ async def lines_now(now: dt.datetime, *, plan: int) -> dict:
             "service_seconds": SERVICE_SECONDS}
 
 
-async def handling_times(since: dt.datetime, *, minimum: int = 5) -> tuple[dict[int, float], float, int]:
-    """Measured talk seconds of answered calls since ``since``: the mean per local hour of the day
-    (hours with at least ``minimum`` calls), the overall mean, and how many calls were measured."""
-    from core.calendar import SHANGHAI
+class Handling(msgspec.Struct, kw_only=True):
+    """Measured talk seconds of answered calls: per (channel, local hour) and per hour where a cell has
+    at least the minimum of calls, the overall mean, and how many calls were measured."""
 
-    rows = await Call.select(Call.answered_at, Call.talk_seconds).where(
+    by_cell: dict[tuple[str, int], float]
+    by_hour: dict[int, float]
+    overall: float
+    calls: int
+    cell_calls: dict[tuple[str, int], int]
+
+
+async def handling_by_channel(since: dt.datetime, channels: dict[str, str], *, minimum: int = 5) -> Handling:
+    """Talk seconds per hour and per channel: a call's channel is its ``queue`` when the queue names a
+    channel (its code or its name), else the channel of the order recorded from it, else none (it then
+    counts for its hour and overall only)."""
+    from core.calendar import SHANGHAI
+    from core.tables import Order
+
+    by_name = {**{name: code for code, name in channels.items()}, **{code: code for code in channels}}
+    rows = await Call.select(Call.call_key, Call.answered_at, Call.talk_seconds, Call.queue).where(
         Call.outcome.is_in(["answered", "short"]) & (Call.answered_at >= since)).limit(200_000)
-    by_hour: dict[int, list[int]] = {}
+    unplaced = [r["call_key"] for r in rows if r["queue"] not in by_name]
+    linked: dict[str, str] = {}
+    for start in range(0, len(unplaced), 500):  # bounded statements, whatever the volume
+        keys = unplaced[start:start + 500]
+        links = await CallLink.select(CallLink.call_key, CallLink.order_number).where(CallLink.call_key.is_in(keys))
+        numbers = {link["order_number"] for link in links}
+        of = {o["number"]: o["channel"] for o in await Order.select(Order.number, Order.channel).where(
+            Order.number.is_in(list(numbers)))} if numbers else {}
+        for link in sorted(links, key=lambda item: item["order_number"]):
+            linked.setdefault(link["call_key"], of.get(link["order_number"], ""))
+    cells: dict[tuple[str, int], list[int]] = {}
+    hours: dict[int, list[int]] = {}
     for r in rows:
-        by_hour.setdefault(r["answered_at"].astimezone(SHANGHAI).hour, []).append(r["talk_seconds"] or 0)
-    total = sum(sum(v) for v in by_hour.values())
-    hours = {h: sum(v) / len(v) for h, v in by_hour.items() if len(v) >= minimum}
-    return hours, (total / len(rows) if rows else 0.0), len(rows)
+        hour = r["answered_at"].astimezone(SHANGHAI).hour
+        talk = r["talk_seconds"] or 0
+        hours.setdefault(hour, []).append(talk)
+        channel = by_name.get(r["queue"]) or linked.get(r["call_key"], "")
+        if channel in channels:
+            cells.setdefault((channel, hour), []).append(talk)
+    total = sum(sum(v) for v in hours.values())
+    return Handling(by_cell={k: sum(v) / len(v) for k, v in cells.items() if len(v) >= minimum},
+                    by_hour={h: sum(v) / len(v) for h, v in hours.items() if len(v) >= minimum},
+                    overall=total / len(rows) if rows else 0.0, calls=len(rows),
+                    cell_calls={k: len(v) for k, v in cells.items()})
 
 
 def present(row: dict, orders: list[str], *, full_number: bool) -> dict:

@@ -63,3 +63,43 @@ async def test_an_answered_call_pops_the_intake_page_and_the_order_is_linked(dri
     me.open("/console/calls")
     assert number in me.text("#call-list") and "通话中" in me.text("#call-list")
     me.shoot("32-call-log")
+
+
+async def test_the_callback_desk_dials_through_the_pbx_and_shows_the_call_as_it_happens(driver, server, platform, screenshots):
+    """外呼 from the callback desk in Chromium: the desk's table follows the PBX's events without a
+    reload, and the unanswered call is recorded as a callback attempt (未接通) with its retry."""
+    import msgspec
+
+    from tests.test_telephony_callbacks import PHONE, _completed
+
+    platform.settings = msgspec.structs.replace(platform.settings, cti_originate_url="http://pbx.example/originate")
+    platform.telephony.settings = platform.settings
+    number = await _completed(platform)
+    made = await platform.telephony.create_connection("中心交换机", ADMIN)
+    await platform.telephony.set_extension("agent1", "8001", ADMIN)
+    me = Desk(driver, server, screenshots / "console" / _backend(platform))
+    me.sign_in("agent1")
+    me.open(f"/console/orders/{number}?back=callbacks")
+    me.press("#callback-originate")
+    assert "电话系统先振铃分机 8001 再呼叫市民" in me.text("#done")
+    assert "等待电话系统接通" in me.text("#callback-calls")
+    for _ in range(100):  # the order page's live stream is connected
+        if platform.live._subscribers.get("user:agent1"):
+            break
+        await asyncio.sleep(0.05)
+    [dial] = await platform.telephony.dials_of_order(number)
+    call = {"callId": "cb-out-1", "direction": "out", "from": "8001", "to": PHONE, "reference": dial["reference"]}
+    async with httpx.AsyncClient(base_url=server) as pbx:
+        assert (await pbx.post(f"/api/cti/{made['token']}", json={"event": "newCall", **call})).status_code == 200
+        me.wait_for(lambda d: "振铃中" in me.text("#callback-calls"), 5)
+        me.shoot("33-callback-dial-ringing")
+        hangup = {"event": "hangup", "cause": "noAnswer", "callId": "cb-out-1"}
+        assert (await pbx.post(f"/api/cti/{made['token']}", json=hangup)).status_code == 200
+    # the attempt changed the callback: the desk shows it whole (tries, retry) with the call beside it
+    me.wait_for(lambda d: "已回访 1 次未成功" in me.text("#callback-tries"), 5)
+    assert "未接通" in me.text("#callback-calls") and "无人接听" in me.text("#callback-calls")
+    assert "回访未成功" in me.text("main") and "外呼无人接听" in me.text("main")
+    me.shoot("34-callback-dial-not-reached")
+    order = await platform.orders.get(number, Actor(name="agent1", role="agent"))
+    assert order.status == "completed" and order.deadlines["callback"]["attempts"] == 1
+    assert len(await platform.telephony.dials_of_order(number)) == 1  # showing the result asked nothing again

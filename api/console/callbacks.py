@@ -6,16 +6,17 @@ on the order the reply being rated beside the outcome buttons (满意/基本满�
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
+from litestar.response import Redirect
 from litestar.params import FromPath
 
 from api.client import client_address
 from api.presenter import present_result
 from core import access_audit
 from core.callbacks import OUTCOMES, REVEAL_REASON, policy_of, replies_being_rated
-from core.errors import Forbidden
+from core.errors import Forbidden, HuyingError
 from core.listing import OrderFilter
 from core.tables import Order
 
@@ -39,7 +40,10 @@ async def desk(platform, order: dict, actor) -> dict | None:
     reply = (await replies_being_rated([order["number"]])).get(order["number"])
     return {"reply": reply, "attempts": int(callback.get("attempts") or 0), "tries": policy_of(platform.orders).tries,
             "retry_at": callback.get("retry_at"), "outcomes": OUTCOMES, "rate": "callback" in offered,
-            "attempt": "callback_attempt" in offered}
+            "attempt": "callback_attempt" in offered,
+            # 外呼: through the PBX when its originate interface is configured, else a tel: link
+            "originate": bool(platform.settings.cti_originate_url), "dials": await platform.telephony.dials_of_order(
+                order["number"])}
 
 
 @get("/callbacks")
@@ -93,8 +97,43 @@ async def callback_call(request: Request, number: FromPath[str]) -> Response:
                          banner="完整号码已显示（回访，已记录在案），请拨打后记录回访结果。")
 
 
+@post("/callbacks/{number:str}/dial")
+async def callback_dial(request: Request, number: FromPath[str]) -> Response:
+    """外呼 from the callback desk: the PBX rings my extension, then the citizen; the call's outcome
+    lands in the callback by itself (``core.telephony``), and the desk shows the call."""
+    from api.console.routes import _detail, _platform
+    from api.console.session import current_actor
+
+    actor = await current_actor(request)
+    _check(actor)
+    try:
+        placed = await _platform(request).telephony.dial_order(number[:32], actor, address=client_address(request))
+    except HuyingError as refused:
+        if refused.status_code in (403, 404):
+            raise
+        return await _detail(request, actor, number, back="callbacks", banner=refused.detail, banner_kind="error",
+                             status_code=refused.status_code)
+    done = f"外呼已发出，电话系统先振铃分机 {placed['extension']} 再呼叫市民；未接通将自动记入回访，接通后请记录评价"
+    return Redirect(f"/console/orders/{quote(number[:32])}?" + urlencode({"back": "callbacks", "done": done}),
+                    status_code=303)  # a reload of the page never asks the PBX again
+
+
+@get("/callbacks/{number:str}/dials")
+async def callback_dials(request: Request, number: FromPath[str]) -> Response:
+    """The desk's 外呼 table alone: the page refreshes it when the PBX reports the call (live event)."""
+    from api.console.routes import _console, _platform
+    from api.console.session import current_actor
+
+    actor = await current_actor(request)
+    _check(actor)
+    platform = _platform(request)
+    await platform.orders.get(number[:32], actor)  # 404 for an order this user may not see
+    return _console(request).render(request, "_callback_dials.html", me=actor, number=number[:32],
+                                    dials=await platform.telephony.dials_of_order(number[:32]))
+
+
 def back_to_queue(number: str, label: str) -> str:
     return f"{QUEUE}?{urlencode({'done': label, 'number': number})}"
 
 
-CALLBACK_ROUTES = [callback_queue, callback_call]
+CALLBACK_ROUTES = [callback_queue, callback_call, callback_dial, callback_dials]

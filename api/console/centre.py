@@ -152,6 +152,28 @@ async def board_page(request: Request) -> Response:
                                        for s in statuses})
 
 
+# -- the staffing forecast ---------------------------------------------------------------------------------
+
+DAY_TYPES = {"workday": "工作日", "weekend": "周末", "holiday": "节假日"}
+
+
+@get("/forecast")
+async def forecast_page(request: Request) -> Response:
+    """话务预测: the coming weeks' calls per hour, the lines they need, and each hour's handling time per
+    channel with where it came from (its label, never its code)."""
+    from core.reports import forecast
+
+    actor = await _centre(request)
+    platform = request.app.state.platform
+    raw = str(request.query_params.get("weeks") or "1")
+    weeks = int(raw) if raw.isdigit() and 1 <= int(raw) <= 8 else None
+    plan = await forecast.plan(weeks=weeks or 1, calendar=platform.calendar,
+                               channels={c.code: c.name for c in platform.channels})
+    return await _render(request, actor, "forecast.html", status_code=200 if weeks else 400, plan=plan,
+                         weeks=weeks or 1, weeks_typed=raw[:8], error="" if weeks else "预测周数应为 1 到 8 之间的整数",
+                         day_types=DAY_TYPES)
+
+
 # -- early warnings ----------------------------------------------------------------------------------------
 
 def _may_see_warnings(actor: Actor) -> None:
@@ -292,6 +314,6 @@ async def reconciliation_page(request: Request) -> Response:
                          pages=pages, statuses=STATUSES, query=urlencode({"resolved": "1"} if resolved else {}))
 
 
-CENTRE_ROUTES = [kpi_page, board_page, warnings_page, warnings_acknowledge, knowledge_page, knowledge_review,
+CENTRE_ROUTES = [kpi_page, board_page, forecast_page, warnings_page, warnings_acknowledge, knowledge_page, knowledge_review,
                  reconciliation_page]
 

@@ -63,7 +63,7 @@ from core.lifecycle import OPEN_STATUSES, RETURN_REASONS, STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import Actor, actor_label
 from core.intake import IntakeRequest
-from core import meetings, reply_templates, site_visits
+from core import meetings, reply_templates, site_visits, telephony
 from core.knowledge import READERS
 from core.sla import DEADLINE_LABELS
 from core.storage import AttachmentRefused
@@ -74,7 +74,7 @@ PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
 EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限", **SURVEY_EVENTS,
-                **meetings.EVENTS, **site_visits.EVENTS}
+                **meetings.EVENTS, **site_visits.EVENTS, **telephony.ORDER_EVENTS}
 INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
 DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期", "handle_overdue": "办理超期"}
 
@@ -329,7 +329,8 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
                                               "filename": "文件名", "size": "大小", "attempt": "第几次回访",
                                               "tries": "回访次数上限", "closed": "回访结束", "closed_as": "结果",
                                               "callback": "需要回访", "extended_days": "顺延工作日",
-                                              "handle_due": "新的办理时限", **meetings.EVENT_FIELDS}.get(key, key)),
+                                              "handle_due": "新的办理时限", **meetings.EVENT_FIELDS,
+                                              **telephony.EVENT_FIELDS}.get(key, key)),
                             CLOSED_LABELS.get(value, value) if key == "closed_as" else value))
         shown.append({
             "label": action.label if action else EVENT_LABELS.get(e["action"], e["action"]),
@@ -457,7 +458,8 @@ def _parse(value):
 @get("/orders/{number:str}")
 async def order_detail(request: Request, number: FromPath[str]) -> Response:
     actor = await current_actor(request)
-    page = await _detail(request, actor, number)  # a number the user may not see is a 404 and not recorded
+    back = "callbacks" if request.query_params.get("back") == "callbacks" else ""  # opened from the callback desk
+    page = await _detail(request, actor, number, back=back)  # a number the user may not see is a 404 and not recorded
     await access_audit.record_view(actor, number, client_address(request), via="console")
     return page
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import httpx
 
+from core import clock
 from core.hookspecs import hookimpl
 from core.storage import LocalAttachmentStore
 from core.outbox import idempotency_key
-from core.telephony import ORIGINATE_TOPIC, RECORDING_LIMIT, RECORDING_TIMEOUT, RECORDING_TOPIC
+from core.telephony import ORIGINATE_EXPIRY, ORIGINATE_TOPIC, RECORDING_LIMIT, RECORDING_TIMEOUT, RECORDING_TOPIC
 
 
 async def fetch_recording(message: dict, settings) -> None:
@@ -50,8 +51,23 @@ class HttpJsonOriginate:
             response.raise_for_status()
 
 
+class OriginateExpired(RuntimeError):
+    """A click-to-call that could not reach the PBX in time: given up, never dialled late."""
+
+
 async def originate(message: dict, settings) -> None:
-    if not settings.cti_originate_url:  # waits in the outbox until the PBX's interface is configured
+    """Post the click-to-call; one that has waited longer than ``ORIGINATE_EXPIRY`` (the PBX down, the
+    interface not configured) is abandoned instead, so no agent's phone rings long after they asked."""
+    if clock.now() - message["created_at"] > ORIGINATE_EXPIRY:
+        from core.outbox import abandon
+        from core.tables import CallDial
+
+        reason = f"外呼请求 {ORIGINATE_EXPIRY.seconds // 60} 分钟内未能送达电话系统，不再拨打"
+        await abandon(message["id"], "system", reason)
+        await CallDial.update({CallDial.result: "expired", CallDial.settled_at: clock.now()}).where(
+            (CallDial.reference == str(message["payload"].get("reference") or "")) & (CallDial.result == ""))
+        raise OriginateExpired(reason)
+    if not settings.cti_originate_url:  # waits (until it expires) for the PBX's interface to be configured
         raise RuntimeError("HUYING_CTI_ORIGINATE_URL is not set")
     await HttpJsonOriginate(settings.cti_originate_url).originate(message["payload"], idempotency_key(message))
 

@@ -5,12 +5,17 @@ Method: a seasonal profile — the mean number of phone intakes for each (day ty
 the last ``TRAINING_WEEKS`` weeks, where the day type comes from the working calendar (a working
 day, a weekend, or a public holiday; a make-up working day 调休 counts as a working day). The error
 is measured honestly: the profile is fitted without the last ``HELD_OUT_WEEKS`` weeks and scored on
-them. The average handling time is measured from the talk time recorded on phone intakes.
+them. The handling time of each hour is measured per channel from the telephone system's call log
+(the call's queue, or the channel of the order recorded from it), falling back per cell to the hour's
+measure, the overall measure (call log, else the talk time typed at intake) and a default; the hour's
+handling time is the channels' mean weighted by their share of the hour's phone intakes, and every
+figure says where it came from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections import defaultdict
 
@@ -19,11 +24,16 @@ from core.calendar import SHANGHAI, WorkCalendar
 from core.reports import facts
 from core.reports.dialect import dialect
 from core.reports.tables import ReportFact
-from core.telephony import handling_times
+from core.telephony import Handling, handling_by_channel
 
 TRAINING_WEEKS = 8
 HELD_OUT_WEEKS = 2
 DEFAULT_AHT_SECONDS = 240.0  # used only when no talk time has been recorded
+MIN_CALLS = 5  # answered calls a cell (an hour, or an hour of a channel) needs for its own measure
+# where a handling time came from, most specific first (labels for people; the codes are in the API)
+HANDLING_SOURCES = {"hour_channel": "该渠道该时段实测", "hour": "该时段实测（不分渠道）", "calls": "电话系统实测总平均",
+                    "intake": "受理记录的通话时长平均", "default": f"默认 {DEFAULT_AHT_SECONDS:.0f} 秒",
+                    "mixed": "各渠道来源不同"}
 SEED_PLAN = {"peak": 4, "off_peak": 2}  # the procurement document's plan: 4 lines at peak, 2 off-peak
 LOCAL_OFFSET = 8 * 3600
 
@@ -132,21 +142,57 @@ def _days(first: dt.date, count: int) -> list[dt.date]:
     return [first + dt.timedelta(days=i) for i in range(count)]
 
 
+async def _channel_mix(since: dt.datetime) -> dict[int, dict[str, float]]:
+    """Each local hour's share of phone intakes by channel since ``since`` (and, under -1, all hours')."""
+    rows = await ReportFact.raw(
+        f"SELECT ((received + {LOCAL_OFFSET}) / 3600) % 24 AS h, channel, COUNT(*) AS n FROM report_facts "
+        f"WHERE source = 'phone' AND received >= {int(since.timestamp())} "
+        f"GROUP BY ((received + {LOCAL_OFFSET}) / 3600) % 24, channel")
+    counts: dict[int, dict[str, int]] = defaultdict(dict)
+    for r in rows:
+        for hour in (int(r["h"]), -1):
+            counts[hour][r["channel"]] = counts[hour].get(r["channel"], 0) + int(r["n"])
+    return {hour: {c: n / sum(by.values()) for c, n in sorted(by.items())} for hour, by in counts.items()}
+
+
 class _Fitted:
-    """The profile fitted on the recent history and the measured handling time, as of ``now``: the
-    telephone system's talk times (per hour where an hour has enough calls) before what agents typed."""
+    """The profile fitted on the recent history and the measured handling times, as of ``now``: the
+    telephone system's talk times per channel and hour before per hour, before the overall mean (the
+    call log's, else what agents typed), before the default."""
 
     def __init__(self, monday: dt.date, history_start: dt.date, counts: dict, profile: Profile,
-                 aht: float, calls_measured: int, by_hour: dict[int, float], logged_calls: int):
+                 aht: float, calls_measured: int, handling: Handling, mix: dict[int, dict[str, float]],
+                 intake_measured: int):
         self.monday, self.history_start, self.counts = monday, history_start, counts
         self.profile, self.aht, self.calls_measured = profile, aht, calls_measured
-        self.by_hour, self.logged_calls = by_hour, logged_calls
+        self.handling, self.mix, self.intake_measured = handling, mix, intake_measured
+        self.by_hour = handling.by_hour
+        self.logged_calls = handling.calls
 
-    def handling(self, hour: int) -> float:
-        return self.by_hour.get(hour, self.aht)
+    def cell(self, channel: str, hour: int) -> tuple[float, str]:
+        """One channel's handling time in one hour, and where it came from."""
+        if (channel, hour) in self.handling.by_cell:
+            return self.handling.by_cell[(channel, hour)], "hour_channel"
+        if hour in self.by_hour:
+            return self.by_hour[hour], "hour"
+        if self.logged_calls:
+            return self.aht, "calls"
+        return self.aht, "intake" if self.intake_measured else "default"
+
+    def hour(self, hour: int) -> tuple[float, str, list[tuple[str, float, float, str]]]:
+        """The hour's handling time (the channels' cells weighted by their share of the hour's phone
+        intakes), its source (``mixed`` when the channels' differ) and each channel's cell."""
+        shares = self.mix.get(hour) or self.mix.get(-1) or {"": 1.0}
+        cells = [(channel, share, *self.cell(channel, hour)) for channel, share in shares.items()]
+        seconds = sum(share * value for _, share, value, _ in cells)
+        sources = {source for *_, source in cells}
+        return seconds, sources.pop() if len(sources) == 1 else "mixed", cells
+
+    def handling_seconds(self, hour: int) -> float:
+        return self.hour(hour)[0]
 
 
-async def _fit(now: dt.datetime, calendar: WorkCalendar) -> _Fitted:
+async def _fit(now: dt.datetime, calendar: WorkCalendar, channels: dict[str, str] | None = None) -> _Fitted:
     await facts.refresh()
     today = now.astimezone(SHANGHAI).date()
     monday = today - dt.timedelta(days=today.weekday())  # the current week is not complete: left out
@@ -155,10 +201,25 @@ async def _fit(now: dt.datetime, calendar: WorkCalendar) -> _Fitted:
     profile = Profile(calendar, counts, _days(history_start + dt.timedelta(weeks=HELD_OUT_WEEKS), TRAINING_WEEKS * 7))
     four_weeks = dt.datetime.combine(monday - dt.timedelta(weeks=4), dt.time(), SHANGHAI)
     aht, calls_measured = await average_handling_time(four_weeks)
-    by_hour, logged_aht, logged_calls = await handling_times(four_weeks)
-    if logged_calls:
-        aht, calls_measured = logged_aht, logged_calls
-    return _Fitted(monday, history_start, counts, profile, aht, calls_measured, by_hour, logged_calls)
+    intake_measured = calls_measured
+    handling = await handling_by_channel(four_weeks, channels if channels is not None else await _channel_names(),
+                                         minimum=MIN_CALLS)
+    if handling.calls:
+        aht, calls_measured = handling.overall, handling.calls
+    mix = await _channel_mix(dt.datetime.combine(history_start, dt.time(), SHANGHAI))
+    return _Fitted(monday, history_start, counts, profile, aht, calls_measured, handling, mix, intake_measured)
+
+
+async def _channel_names() -> dict[str, str]:
+    """The channels' names when the caller did not pass them (the rota): as the plugins declare them."""
+    return dict(_declared_channels())
+
+
+@functools.lru_cache(maxsize=1)
+def _declared_channels() -> tuple[tuple[str, str], ...]:
+    from core.plugins import Channels, get_plugin_manager
+
+    return tuple((c.code, c.name) for c in Channels(get_plugin_manager()))
 
 
 def seed_plan_lines(calendar: WorkCalendar, day: dt.date, hour: int) -> int:
@@ -168,18 +229,22 @@ def seed_plan_lines(calendar: WorkCalendar, day: dt.date, hour: int) -> int:
 
 
 async def lines_by_hour(days: list[dt.date], *, calendar: WorkCalendar, target: float = 0.8,
-                        answer_seconds: int = 20, now: dt.datetime | None = None) -> dict[dt.date, list[int]]:
+                        answer_seconds: int = 20, now: dt.datetime | None = None,
+                        channels: dict[str, str] | None = None) -> dict[dt.date, list[int]]:
     """The lines each hour of ``days`` needs under the same forecast ``plan`` shows (for the rota)."""
-    fitted = await _fit(now or clock.now(), calendar)
-    return {day: [lines_needed(round(fitted.profile.predict(day, hour), 2), fitted.handling(hour), target, answer_seconds)
+    fitted = await _fit(now or clock.now(), calendar, channels)
+    return {day: [lines_needed(round(fitted.profile.predict(day, hour), 2), fitted.handling_seconds(hour), target,
+                               answer_seconds)
                   for hour in range(24)] for day in days}
 
 
 async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20, now: dt.datetime | None = None,
-               calendar: WorkCalendar | None = None) -> dict:
-    """The forecast for the ``weeks`` after the current one, with the lines each hour needs."""
+               calendar: WorkCalendar | None = None, channels: dict[str, str] | None = None) -> dict:
+    """The forecast for the ``weeks`` after the current one, with the lines each hour needs; each hour's
+    handling time per channel with its source (``handling_by_channel``)."""
     calendar = calendar or WorkCalendar()
-    fitted = await _fit(now or clock.now(), calendar)
+    channels = channels if channels is not None else await _channel_names()
+    fitted = await _fit(now or clock.now(), calendar, channels)
     monday, history_start, counts = fitted.monday, fitted.history_start, fitted.counts
     train_days = _days(history_start, TRAINING_WEEKS * 7)
     test_days = _days(monday - dt.timedelta(weeks=HELD_OUT_WEEKS), HELD_OUT_WEEKS * 7)
@@ -199,11 +264,12 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
     forecast_days = _days(monday + dt.timedelta(weeks=1), weeks * 7)
     peak_set = peak_hours(calendar)
     rows, failing = [], 0
+    by_hour_of_day = {hour: fitted.hour(hour) for hour in range(24)}
     for day in forecast_days:
         kind = day_type(calendar, day)
         for hour in range(24):
             calls = round(profile.predict(day, hour), 2)
-            hour_aht = by_hour.get(hour, aht)
+            hour_aht, source, cells = by_hour_of_day[hour]
             needed = lines_needed(calls, hour_aht, target, answer_seconds)
             peak = kind == "workday" and hour in peak_set
             planned = SEED_PLAN["peak" if peak else "off_peak"]
@@ -211,8 +277,13 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
             meets = achieved >= target
             failing += not meets
             rows.append({"date": day.isoformat(), "hour": hour, "day_type": kind, "calls": calls,
-                         "handling_seconds": round(hour_aht, 1), "handling_from": "hour" if hour in by_hour else
-                         ("calls" if logged_calls else "intake" if calls_measured else "default"),
+                         "handling_seconds": round(hour_aht, 1), "handling_from": source,
+                         "handling_from_label": HANDLING_SOURCES[source],
+                         "handling_by_channel": [
+                             {"channel": channel, "channel_label": channels.get(channel, "（未分渠道）"),
+                              "share": round(share, 4), "handling_seconds": round(value, 1), "handling_from": cell_source,
+                              "handling_from_label": HANDLING_SOURCES[cell_source]}
+                             for channel, share, value, cell_source in cells],
                          "traffic_erlangs": round(calls * hour_aht / 3600, 3), "lines_needed": needed,
                          "plan_lines": planned, "plan_service_level": round(achieved, 4), "plan_meets_target": meets})
     peak_rows = [r for r in rows if r["day_type"] == "workday" and r["hour"] in peak_set]
@@ -230,11 +301,18 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
                            "text": f"{target:.0%} 的来电在 {answer_seconds} 秒内接听"},
         "average_handling_seconds": round(aht, 1),
         "aht_source": (f"电话系统记录的最近 4 周 {logged_calls} 通已接来电的通话时长："
-                       f"{len(by_hour)} 个时段（每时段至少 5 通）按该时段的平均值，其余按总平均值" if logged_calls
+                       f"{len(fitted.handling.by_cell)} 个渠道时段、{len(by_hour)} 个时段（每格至少 {MIN_CALLS} 通）"
+                       "按实测平均值，其余依次退到该时段、总平均值；每小时按各渠道电话受理量占比加权" if logged_calls
                        else f"最近 4 周 {calls_measured} 通电话受理记录的通话时长平均值" if calls_measured
                        else f"尚无通话时长记录，按默认 {DEFAULT_AHT_SECONDS:.0f} 秒计算"),
         "aht_measured": bool(calls_measured),
         "handling_seconds_by_hour": {str(h): round(v, 1) for h, v in sorted(by_hour.items())},
+        "handling_seconds_by_channel": {
+            channel: {str(h): round(fitted.handling.by_cell[(channel, h)], 1)
+                      for h in range(24) if (channel, h) in fitted.handling.by_cell}
+            for channel in sorted({c for c, _ in fitted.handling.by_cell})},
+        "handling_sources": HANDLING_SOURCES,
+        "channels": channels,
         "model": "Erlang C：话务强度 A = 每小时来电 × 平均处理时长 ÷ 3600；"
                  "服务水平 = 1 − C(N, A) × e^(−(N − A) × 应答时限 ÷ 平均处理时长)，取达到目标的最少线路数 N",
         "seed_plan": {**SEED_PLAN, "peak_hours": f"工作日办公时间 {_hours_text(calendar)}",

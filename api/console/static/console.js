@@ -229,6 +229,25 @@
       source.close();
       window.location.href = "/console/intake?call=" + encodeURIComponent(call.call_id);
     });
+    // the callback desk: the PBX reported the 外呼's call (ringing, answered, ended): refresh its table
+    source.addEventListener("callback.call", function (e) {
+      var call = JSON.parse(e.data);
+      var panel = document.getElementById("callback-calls");
+      if (!panel || panel.dataset.order !== call.order) return;
+      var note = document.getElementById("callback-note");
+      if ((call.result === "no_answer" || call.result === "wrong_number") && !(note && note.value.trim())) {
+        source.close();  // the attempt changed the callback (tries, retry, perhaps closed): show it whole
+        window.location.href = "/console/orders/" + encodeURIComponent(call.order) + "?back=callbacks";
+        return;
+      }
+      fetch("/console/callbacks/" + encodeURIComponent(call.order) + "/dials", {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) {
+          if (!html) return;
+          var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("callback-calls");
+          if (fresh) panel.innerHTML = fresh.innerHTML;
+        });
+    });
     window.addEventListener("pagehide", function () { source.close(); });
   }
 
