@@ -140,18 +140,19 @@ async def test_an_admin_adds_edits_stops_and_restarts_a_shift_keeping_the_day_co
     admin = await _signed_in(client, "admin1")
     page = await admin.get("/console/people/shifts")
     assert "早班" in page.text and "新增班次" in page.text
-    bad = await admin.post("/console/people/shifts", {"op": "new", "code": "Peak", "name": "", "starts": "25:00",
-                                                      "hours": "3"})
+    bad = await admin.post("/console/people/shifts", {"op": "new", "name": "", "starts": "25:00", "hours": "3"})
     assert bad.status_code == 400
-    for message in ("代码为小写英文字母开头", "请填写班次名称", "开始时间应为 HH:MM", "时长应为 4 到 12 小时"):
+    for message in ("请填写班次名称", "开始时间应为 HH:MM", "时长应为 4 到 12 小时"):
         assert message in bad.text
-    assert 'value="Peak"' in bad.text and 'value="25:00"' in bad.text
-    added = await admin.post("/console/people/shifts", {"op": "new", "code": "peak", "name": "早高峰班", "starts": "07:00",
+    assert 'value="25:00"' in bad.text and 'value="3"' in bad.text
+    added = await admin.post("/console/people/shifts", {"op": "new", "name": "早高峰班", "starts": "07:00",
                                                         "hours": "6"}, follow_redirects=True)
     assert "已保存班次「早高峰班」" in added.text and "07:00–13:00" in added.text
-    clash = await admin.post("/console/people/shifts", {"op": "new", "code": "peak", "name": "另一个", "starts": "07:00",
-                                                        "hours": "6"})
-    assert clash.status_code == 400 and "已有这个班次代码" in clash.text
+    clash = await admin.post("/console/people/shifts", {"op": "new", "name": "早高峰班", "starts": "09:00", "hours": "6"})
+    assert clash.status_code == 400 and "已有同名班次" in clash.text and 'value="09:00"' in clash.text
+    from core.people import teams
+
+    peak = next(s["code"] for s in await teams.all_shifts() if s["name"] == "早高峰班")
 
     # stopping 夜班 leaves 00–07 unmanned: refused, beside its row; with a stand-in night shift it goes
     stop = await admin.post("/console/people/shifts", {"op": "disable", "code": "night"})
@@ -159,11 +160,9 @@ async def test_an_admin_adds_edits_stops_and_restarts_a_shift_keeping_the_day_co
     short = await admin.post("/console/people/shifts", {"op": "edit", "code": "middle", "name": "中班", "starts": "17:00",
                                                         "hours": "7"})
     assert short.status_code == 400 and "16时" in short.text and 'value="17:00"' in short.text
-    await admin.post("/console/people/shifts", {"op": "new", "code": "overnight", "name": "通宵班", "starts": "00:00",
-                                                "hours": "8"})
+    await admin.post("/console/people/shifts", {"op": "new", "name": "通宵班", "starts": "00:00", "hours": "8"})
     stopped = await admin.post("/console/people/shifts", {"op": "disable", "code": "night"}, follow_redirects=True)
     assert "已停用班次" in stopped.text
-    from core.people import teams
 
     assert [s.name for s in await teams.shifts()] == ["通宵班", "早高峰班", "早班", "中班"]
     edited = await admin.post("/console/people/shifts", {"op": "edit", "code": "middle", "name": "中班", "starts": "15:00",
@@ -176,13 +175,13 @@ async def test_an_admin_adds_edits_stops_and_restarts_a_shift_keeping_the_day_co
     # a shift the month's rota rosters cannot be stopped
     await Rota.insert(Rota(month="2026-12", status="draft", rules={}, demand={}, gaps=[]))
     rota_id = (await Rota.select(Rota.id).first())["id"]
-    await RotaShift.insert(RotaShift(rota_id=rota_id, day=dt.date(2026, 12, 20), shift="peak", username="agent1"))
-    used = await admin.post("/console/people/shifts", {"op": "disable", "code": "peak"})
+    await RotaShift.insert(RotaShift(rota_id=rota_id, day=dt.date(2026, 12, 20), shift=peak, username="agent1"))
+    used = await admin.post("/console/people/shifts", {"op": "disable", "code": peak})
     assert used.status_code == 400 and "2026-12 的排班还排有早高峰班" in used.text
 
     supervisor = await _signed_in(client, "supervisor1")
     assert "新增班次" not in (await supervisor.get("/console/people/shifts")).text
-    assert (await supervisor.post("/console/people/shifts", {"op": "disable", "code": "peak"})).status_code == 403
+    assert (await supervisor.post("/console/people/shifts", {"op": "disable", "code": peak})).status_code == 403
 
 
 async def test_an_admin_records_a_session_then_marks_an_attendee_passed_who_may_then_take_calls(client):
@@ -240,16 +239,21 @@ async def test_an_admin_edits_the_checklist_and_the_sampling_rule(client):
     uneven = await admin.post("/console/people/quality/settings", {"op": "checklist", **rows, "points:0": "30"})
     assert uneven.status_code == 400 and "各项分值合计须为 100（现为 110）" in uneven.text
     assert 'name="points:0" inputmode="numeric" size="3" aria-label="第 1 项分值" value="30"' in uneven.text
-    badrow = await admin.post("/console/people/quality/settings", {"op": "checklist", **rows, "code:5": "录音",
+    assert 'name="points:8"' not in uneven.text  # what was typed, and no more empty rows than before
+    badrow = await admin.post("/console/people/quality/settings", {"op": "checklist", **rows, "guidance:5": "录音",
                                                                    "name:5": "", "points:5": "0"})
     assert badrow.status_code == 400
-    assert "代码为小写英文字母开头" in badrow.text and "请填写评分项名称" in badrow.text and "分值应为 1 到 100" in badrow.text
+    assert "请填写评分项名称" in badrow.text and "分值应为 1 到 100" in badrow.text and 'value="录音"' in badrow.text
+    twice = await admin.post("/console/people/quality/settings", {"op": "checklist", **rows, "points:1": "15",
+                                                                  "name:5": "派单正确", "points:5": "10"})
+    assert twice.status_code == 400 and "评分项名称不能重复" in twice.text
     changed = await admin.post("/console/people/quality/settings", {
-        "op": "checklist", **rows, "points:1": "15", "code:5": "recording", "name:5": "录音规范",
+        "op": "checklist", **rows, "points:1": "15", "name:5": "录音规范",
         "points:5": "10", "guidance:5": "未按规定开启录音扣 10 分"}, follow_redirects=True)
-    assert "已保存质检评分表（6 项，合计 100 分）" in changed.text
-    items = {i.code: i for i in await quality.checklist()}
-    assert items["record_complete"].points == 15 and items["recording"].name == "录音规范"
+    assert "已保存质检评分表（6 项，合计 100 分）" in changed.text and ">item1<" not in changed.text
+    items = {i.name: i for i in await quality.checklist()}
+    assert items["诉求记录完整准确"].points == 15 and items["录音规范"].points == 10
+    assert items["服务用语规范"].code == "service_language"  # an item keeps its code (samples name it)
     removed = await admin.post("/console/people/quality/settings", {
         "op": "checklist", **rows, "remove:4": "1", "points:3": "35"}, follow_redirects=True)
     assert "已保存质检评分表（4 项" in removed.text and "reply_manner" not in {i.code for i in await quality.checklist()}

@@ -23,7 +23,6 @@ from core.tables import User
 
 GENERAL = "_form"
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
-CODE = re.compile(r"^[a-z][a-z0-9_]{0,15}$")
 
 
 def _done(path: str, text: str) -> Redirect:
@@ -164,7 +163,7 @@ async def shifts_change(request: Request) -> Response:
     path = f"{HOME}/shifts"
     prefix = "new" if op == "new" else code
     errors: dict[str, str] = {}
-    values = {f"{prefix}:{n}": _field(form, n, 32) for n in ("code", "name", "starts", "hours")}
+    values = {f"{prefix}:{n}": _field(form, n, 32) for n in ("name", "starts", "hours")}
     if op in ("disable", "enable"):
         try:
             await teams.set_shift_active(code, op == "enable", actor)
@@ -173,8 +172,9 @@ async def shifts_change(request: Request) -> Response:
                 f"：{e.message}" for e in (refused.extra or [])[:1] if e.message not in refused.detail)
             return await _shifts_page(request, actor, status_code=400, errors=errors)
         return _done(path, "已启用班次" if op == "enable" else "已停用班次")
-    if op == "new" and not CODE.match(code):
-        errors[f"{prefix}:code"] = "代码为小写英文字母开头的字母、数字或下划线，至多 16 个字符，如 late"
+    if op == "new":  # the rotas record a shift by a code of its own, never typed or shown
+        taken = {s["code"] for s in await teams.all_shifts()}
+        code = next(f"shift{n}" for n in range(1, 100) if f"shift{n}" not in taken)
     name = values[f"{prefix}:name"]
     if not name:
         errors[f"{prefix}:name"] = "请填写班次名称，如：早班"
@@ -190,7 +190,7 @@ async def shifts_change(request: Request) -> Response:
             await teams.save_shift(teams.Shift(code=code, name=name, starts=starts, hours=hours), actor, new=op == "new")
         except HuyingError as refused:
             _refusal(errors, refused, set(values), general=f"{prefix}:{GENERAL}",
-                     names={k: f"{prefix}:{k}" for k in ("code", "name", "starts", "hours")} | {"shifts": f"{prefix}:starts"})
+                     names={k: f"{prefix}:{k}" for k in ("name", "starts", "hours")} | {"shifts": f"{prefix}:starts"})
         else:
             return _done(path, f"已保存班次「{name}」")
     return await _shifts_page(request, actor, status_code=400, errors=errors, values=values)
@@ -202,7 +202,8 @@ async def _training_page(request: Request, actor, *, status_code: int = 200, **c
     shown = await training.sessions()
     courses = sorted({s["course"] for s in shown})
     staff = await User.select(User.username, User.display_name, User.role, User.trained).where(
-        User.active == True).order_by(User.role, User.username)  # noqa: E712
+        User.active == True).order_by(User.username)  # noqa: E712
+    staff = sorted(staff, key=lambda r: (r["role"] != "agent", r["username"]))
     return await _render(request, actor, "people_training.html", status_code=status_code, sessions=shown,
                          courses=courses, staff=[{"username": r["username"], "name": r["display_name"] or r["username"],
                                                   "role": r["role"], "trained": r["trained"]} for r in staff],
@@ -321,11 +322,14 @@ async def quality_settings_change(request: Request) -> Response:
         row["remove"] = _field(form, f"remove:{n}", 4)
         rows.append(row)
     kept: list[tuple[int, dict[str, str]]] = [(n, r) for n, r in enumerate(rows)
-                                              if not r["remove"] and (r["code"] or r["name"] or r["points"])]
+                                              if not r["remove"] and (r["name"] or r["points"])]
+    taken = {r["code"] for r in rows if r["code"]}
+    for _, r in kept:  # a new item gets a code of its own (never typed or shown); the others keep theirs
+        if not re.match(r"^[a-z][a-z0-9_]{0,31}$", r["code"]):
+            r["code"] = next(f"item{k}" for k in range(1, 100) if f"item{k}" not in taken)
+            taken.add(r["code"])
     items = []
     for n, r in kept:
-        if not re.match(r"^[a-z][a-z0-9_]{0,31}$", r["code"]):
-            errors[f"code:{n}"] = "代码为小写英文字母开头的字母、数字或下划线，如 greeting"
         if not r["name"]:
             errors[f"name:{n}"] = "请填写评分项名称"
         elif len(r["name"]) > 64:
@@ -334,10 +338,10 @@ async def quality_settings_change(request: Request) -> Response:
             errors[f"points:{n}"] = "分值应为 1 到 100 的整数"
         if not any(k.endswith(f":{n}") for k in errors):
             items.append(quality.Item(code=r["code"], name=r["name"], points=int(r["points"]), guidance=r["guidance"]))
-    codes = [r["code"] for _, r in kept]
+    names = [r["name"] for _, r in kept]
     for n, r in kept:
-        if codes.count(r["code"]) > 1:
-            errors.setdefault(f"code:{n}", "评分项代码不能重复")
+        if r["name"] and names.count(r["name"]) > 1:
+            errors.setdefault(f"name:{n}", "评分项名称不能重复")
     if not kept:
         errors[GENERAL] = "评分表至少要有一项"
     elif not errors and sum(i.points for i in items) != 100:
@@ -349,7 +353,8 @@ async def quality_settings_change(request: Request) -> Response:
             _refusal(errors, refused, set())
         else:
             return _done(path, f"已保存质检评分表（{len(items)} 项，合计 100 分）")
-    return await _quality_settings(request, actor, status_code=400, errors=errors, rows=rows)
+    last = max((n for n, r in enumerate(rows) if any(r[k] for k in ("name", "points", "guidance"))), default=-1)
+    return await _quality_settings(request, actor, status_code=400, errors=errors, rows=rows[:last + 1])
 
 
 SETTINGS_ROUTES = [leave_page, leave_change, shifts_page, shifts_change, training_page, training_change,
