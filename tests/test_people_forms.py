@@ -76,10 +76,17 @@ async def test_a_team_leader_records_and_cancels_leave_and_a_wrong_entry_keeps_w
     history = await audit.history("user:agent2")
     assert [h["action"] for h in history[:2]] == ["leave_cancelled", "leave_recorded"]
     assert history[0]["reason"] == "假期取消" and history[0]["actor"] == "agent1"
-    # the API's cancel answers the same way
-    api = await client.post("/api/leave/999/cancel", json={"reason": "x"},
-                            headers={"Authorization": "Bearer nope"})
-    assert api.status_code == 401
+    # the API's cancel: a reason is required (400 naming it), another team's leader may not (403)
+    recorded = await client.post("/api/leave", headers=await _token(client, "admin1"), json={
+        "username": "agent3", "first_day": "2026-12-21", "last_day": "2026-12-21", "kind": "sick"})
+    assert recorded.status_code == 201, recorded.text
+    url = f"/api/leave/{recorded.json()['id']}/cancel"
+    empty = await client.post(url, json={"reason": ""}, headers=await _token(client, "admin1"))
+    assert empty.status_code == 400 and empty.json()["extra"][0]["key"] == "reason"
+    assert (await client.post(url, json={"reason": "误登"}, headers=await _token(client, "agent1"))).status_code == 403
+    done = await client.post(url, json={"reason": "误登"}, headers=await _token(client, "supervisor1"))
+    assert done.status_code == 200 and done.json()["kind_label"] == "病假"
+    assert (await client.post(url, json={"reason": "误登"}, headers=await _token(client, "supervisor1"))).status_code == 404
 
 
 async def _rota(month: str = "2026-12") -> int:

@@ -79,7 +79,11 @@ async def test_the_daily_report_shows_each_team_and_agent_the_same_in_html_and_x
     assert "<td>王小明</td><td>3</td>" in section.replace("<td>话务一组</td>", "")
     assert "33.3%" in section and "88.0" in section and "李静" in section and "agent1" not in section
     docx = await client.get(f"/api/reports/daily?start={today}&format=docx", headers=tokens["supervisor1"])
-    assert docx.status_code == 200
+    from docx import Document
+
+    written = Document(io.BytesIO(docx.content))
+    table = next(t for t in written.tables if t.rows[0].cells[0].text == "班组")
+    assert [c.text for c in table.rows[1].cells] == ["话务一组", "4", "4", "50.0%", "50.0%", "0.0%", "88.0"]
 
     # the month and the year carry it too; a department's report has none
     month = (await client.get(f"/api/reports/monthly?start={today}", headers=tokens["supervisor1"])).json()
