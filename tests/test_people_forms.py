@@ -72,6 +72,9 @@ async def test_a_team_leader_records_and_cancels_leave_and_a_wrong_entry_keeps_w
                                                        "reason": "我自己撤"})).status_code == 403
     cancelled = await leader.post("/console/people/leave", {"op": "cancel", "leave": str(leave_id), "month": "2026-12",
                                                             "reason": "假期取消"}, follow_redirects=True)
+    twice = await leader.post("/console/people/leave", {"op": "cancel", "leave": str(leave_id), "month": "2026-12",
+                                                        "reason": "假期取消"})
+    assert twice.status_code == 400 and "请假记录不存在" in twice.text
     assert "已撤销李静2026-12-18起的年休假" in cancelled.text and "本月没有请假记录" in cancelled.text
     history = await audit.history("user:agent2")
     assert [h["action"] for h in history[:2]] == ["leave_cancelled", "leave_recorded"]
@@ -132,6 +135,9 @@ async def test_a_supervisor_swaps_two_people_lists_the_swap_and_undoes_it(client
     assert "已撤销调班" in undone.text and "已撤销（不换了）" in undone.text
     shifts = {(r["username"], r["day"]): r["shift"] for r in await RotaShift.select().where(RotaShift.rota_id == rota_id)}
     assert shifts.get(("agent1", dt.date(2026, 12, 15))) == "early" and ("agent2", dt.date(2026, 12, 15)) not in shifts
+    unknown = await supervisor.post(f"/console/people/rotas/{rota_id}", {"op": "cancel_swap", "swap": "99999",
+                                                                         "reason": "再撤"})
+    assert unknown.status_code == 400 and "没有这次调班" in unknown.text
     again = await supervisor.post(f"/console/people/rotas/{rota_id}", {"op": "cancel_swap", "swap": str(swap_id),
                                                                        "reason": "再撤"})
     assert again.status_code == 400 and "已撤销" in again.text
@@ -175,6 +181,10 @@ async def test_an_admin_adds_edits_stops_and_restarts_a_shift_keeping_the_day_co
     edited = await admin.post("/console/people/shifts", {"op": "edit", "code": "middle", "name": "中班", "starts": "15:00",
                                                          "hours": "9"}, follow_redirects=True)
     assert "15:00–24:00" in edited.text or "15:00–00:00" in edited.text
+    unknown = await admin.post("/console/people/shifts", {"op": "edit", "code": "nosuch", "name": "某班", "starts": "01:00",
+                                                          "hours": "8"})
+    assert unknown.status_code == 400 and "没有这个班次" in unknown.text
+    assert "没有这个班次" in (await admin.post("/console/people/shifts", {"op": "enable", "code": "nosuch"})).text
     restarted = await admin.post("/console/people/shifts", {"op": "enable", "code": "night"}, follow_redirects=True)
     assert "已启用班次" in restarted.text
     assert set(await _events("shifts")) >= {"shift_saved", "shift_disabled", "shift_enabled"}
@@ -212,6 +222,8 @@ async def test_an_admin_records_a_session_then_marks_an_attendee_passed_who_may_
     assert "已登记培训「12345热线岗前培训」，出勤 2 人" in made.text and "登记考核合格" in made.text
     assert (await User.select(User.trained).where(User.username == "newcomer").first())["trained"] is False
     session_id = (await client.get("/api/training/sessions", headers=await _token(client, "admin1"))).json()[0]["id"]
+    gone = await admin.post("/console/people/training", {"op": "passed", "session": "9999", "attendees": ["newcomer"]})
+    assert gone.status_code == 400 and "培训场次不存在" in gone.text
     none = await admin.post("/console/people/training", {"op": "passed", "session": str(session_id)})
     assert none.status_code == 400 and "请勾选考核合格的人员" in none.text
     passed = await admin.post("/console/people/training", {"op": "passed", "session": str(session_id),

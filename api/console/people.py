@@ -15,7 +15,7 @@ from litestar.response import Redirect
 
 from api.console.session import current_actor
 from core import clock
-from core.errors import FieldError, Forbidden, HuyingError, InvalidInput
+from core.errors import FieldError, Forbidden, HuyingError, InvalidInput, NotFound
 from core.model import CENTRE_ROLES, ROLES
 from core.people import figures, quality, rota, teams, training
 from core.tables import User
@@ -182,8 +182,8 @@ async def rota_change(request: Request, rota_id: FromPath[int]) -> Response:
         else:
             try:
                 await rota.cancel_swap(rota_id, int(swap_id or 0), rota.SwapCancel(reason=reason), actor)
-            except ValueError:
-                error = "没有这次调班"
+            except (ValueError, NotFound):
+                key, error = "_form", "没有这次调班"
             except HuyingError as refused:
                 error = refused.detail
             else:

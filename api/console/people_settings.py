@@ -17,7 +17,7 @@ from litestar.response import Redirect
 
 from api.console.people import HOME, _centre, _field, _staff
 from core import clock
-from core.errors import Forbidden, HuyingError
+from core.errors import Forbidden, HuyingError, NotFound
 from core.people import audit, quality, rota, teams, training
 from core.tables import User
 
@@ -107,8 +107,8 @@ async def leave_change(request: Request) -> Response:
         else:
             try:
                 cancelled = await teams.cancel_leave(int(leave_id or 0), teams.LeaveCancel(reason=reason), actor)
-            except ValueError:
-                errors[GENERAL] = "请假记录不存在"
+            except (ValueError, NotFound):
+                errors[GENERAL] = "请假记录不存在（可能已被撤销）"
             except HuyingError as refused:
                 errors[f"cancel:{leave_id}"] = refused.detail
             else:
@@ -167,6 +167,8 @@ async def shifts_change(request: Request) -> Response:
     if op in ("disable", "enable"):
         try:
             await teams.set_shift_active(code, op == "enable", actor)
+        except NotFound as refused:
+            return await _shifts_page(request, actor, status_code=400, errors={GENERAL: refused.detail})
         except HuyingError as refused:
             errors[f"{code}:{GENERAL}"] = refused.detail + "".join(
                 f"：{e.message}" for e in (refused.extra or [])[:1] if e.message not in refused.detail)
@@ -188,6 +190,8 @@ async def shifts_change(request: Request) -> Response:
     if not errors:
         try:
             await teams.save_shift(teams.Shift(code=code, name=name, starts=starts, hours=hours), actor, new=op == "new")
+        except NotFound as refused:
+            errors[GENERAL] = refused.detail
         except HuyingError as refused:
             _refusal(errors, refused, set(values), general=f"{prefix}:{GENERAL}",
                      names={k: f"{prefix}:{k}" for k in ("name", "starts", "hours")} | {"shifts": f"{prefix}:starts"})
@@ -232,7 +236,7 @@ async def training_change(request: Request) -> Response:
         else:
             try:
                 done = await training.mark_passed(int(session or 0), training.Passed(attendees=picked), actor)
-            except ValueError:
+            except (ValueError, NotFound):
                 errors[GENERAL] = "培训场次不存在"
             except HuyingError as refused:
                 errors[f"passed:{session}"] = "；".join(e.message for e in refused.extra or []) or refused.detail
