@@ -6,14 +6,12 @@ back beside its field with what was typed; every change is audited; only the rig
 from __future__ import annotations
 
 import datetime as dt
-import html
 
 import msgspec
 import pytest
 
-from core import clock
 from core.people import audit, solver
-from core.tables import Rota, RotaShift, StaffEvent, User
+from core.tables import Rota, RotaShift, User
 from tests.helpers import PASSWORD
 from tests.test_console import Staff
 
