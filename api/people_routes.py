@@ -67,6 +67,13 @@ async def add_session(data: JSONBody[training.NewSession], actor: NamedDependenc
     return await training.add_session(data, actor)
 
 
+@post("/api/training/sessions/{session_id:int}/passed", tags=["培训"], status_code=200,
+      summary="登记某场培训的出勤人员考核合格（仅管理员；岗前培训合格者取得上岗资格）", responses=errors(400, 401, 403, 404))
+async def session_passed(session_id: FromPath[int], data: JSONBody[training.Passed],
+                         actor: NamedDependency[Actor]) -> dict[str, Any]:
+    return await training.mark_passed(session_id, data, actor)
+
+
 # -- teams, shifts, leave ---------------------------------------------------------------------------
 
 @get("/api/teams", tags=["班组与排班"], summary="班组、班组长和成员", responses=errors(400, 401, 403))
@@ -99,6 +106,33 @@ async def set_shifts(data: JSONBody[teams.ShiftPatterns], actor: NamedDependency
     return await teams.set_shifts(data, actor)
 
 
+@get("/api/shifts/all", tags=["班组与排班"], summary="全部班次，含已停用的", responses=errors(400, 401, 403))
+async def all_shifts(actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
+    _centre(actor)
+    return await teams.all_shifts()
+
+
+@post("/api/shifts/patterns", tags=["班组与排班"], status_code=201,
+      summary="新增一个班次（仅管理员；启用的班次须覆盖全天 24 小时）", responses=errors(400, 401, 403, 409))
+async def add_shift(data: JSONBody[teams.Shift], actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
+    return await teams.save_shift(data, actor, new=True)
+
+
+@put("/api/shifts/patterns/{code:str}", tags=["班组与排班"], summary="修改一个班次的名称、开始时间和时长（仅管理员）",
+     responses=errors(400, 401, 403, 404, 409))
+async def change_shift(code: FromPath[Name], data: JSONBody[teams.ShiftEdit],
+                       actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
+    return await teams.save_shift(teams.Shift(code=code, name=data.name, starts=data.starts, hours=data.hours), actor,
+                                  new=False)
+
+
+@put("/api/shifts/patterns/{code:str}/active", tags=["班组与排班"],
+     summary="停用或启用一个班次（仅管理员；停用后其余班次仍须覆盖全天，且无排班在用）", responses=errors(400, 401, 403, 404, 409))
+async def shift_active(code: FromPath[Name], data: JSONBody[teams.ShiftState],
+                       actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
+    return await teams.set_shift_active(code, data.active, actor)
+
+
 @get("/api/leave", tags=["班组与排班"], summary="某月的请假记录", responses=errors(400, 401, 403))
 async def list_leave(actor: NamedDependency[Actor], month: FromQuery[Name | None] = None) -> list[dict[str, Any]]:
     _centre(actor)
@@ -110,6 +144,13 @@ async def list_leave(actor: NamedDependency[Actor], month: FromQuery[Name | None
       responses=errors(400, 401, 403, 404))
 async def record_leave(data: JSONBody[teams.LeaveSpec], actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await teams.record_leave(data, actor)
+
+
+@post("/api/leave/{leave_id:int}/cancel", tags=["班组与排班"], status_code=200,
+      summary="撤销请假（管理员、督办员或其班组长；须写原因）", responses=errors(400, 401, 403, 404))
+async def cancel_leave(leave_id: FromPath[int], data: JSONBody[teams.LeaveCancel],
+                       actor: NamedDependency[Actor]) -> dict[str, Any]:
+    return await teams.cancel_leave(leave_id, data, actor)
 
 
 # -- rota -------------------------------------------------------------------------------------------
@@ -143,6 +184,20 @@ async def edit_rota(rota_id: FromPath[int], data: JSONBody[rota.RotaEdit], actor
       responses=errors(400, 401, 403, 404, 409))
 async def swap_rota(rota_id: FromPath[int], data: JSONBody[rota.Swap], actor: NamedDependency[Actor]) -> dict[str, Any]:
     return await rota.swap(rota_id, data, actor)
+
+
+@get("/api/rotas/{rota_id:int}/swaps", tags=["班组与排班"], summary="一份排班上的调班记录（含已撤销的）",
+     responses=errors(400, 401, 403, 404))
+async def list_swaps(rota_id: FromPath[int], actor: NamedDependency[Actor]) -> list[dict[str, Any]]:
+    _centre(actor)
+    return await rota.swaps(rota_id)
+
+
+@post("/api/rotas/{rota_id:int}/swaps/{swap_id:int}/cancel", tags=["班组与排班"], status_code=200,
+      summary="撤销一次调班：两人换回原班次（须写原因）", responses=errors(400, 401, 403, 404, 409))
+async def cancel_swap(rota_id: FromPath[int], swap_id: FromPath[int], data: JSONBody[rota.SwapCancel],
+                      actor: NamedDependency[Actor]) -> dict[str, Any]:
+    return await rota.cancel_swap(rota_id, swap_id, data, actor)
 
 
 @post("/api/rotas/{rota_id:int}/publish", tags=["班组与排班"], status_code=200,
@@ -248,8 +303,9 @@ async def quality_report(month: FromPath[Name], actor: NamedDependency[Actor]) -
     return await quality.monthly(_month(month, "path"), actor)
 
 
-ROUTES = [user_training, record_training, override_trained, list_sessions, add_session, list_teams, create_team,
-          change_team, list_shifts, set_shifts, list_leave, record_leave, propose_rota, list_rotas, show_rota,
-          edit_rota, swap_rota, publish_rota, on_duty, agent_figures, team_figures, get_checklist, set_checklist,
+ROUTES = [user_training, record_training, override_trained, list_sessions, add_session, session_passed, list_teams,
+          create_team, change_team, list_shifts, set_shifts, all_shifts, add_shift, change_shift, shift_active, list_leave,
+          record_leave, cancel_leave, propose_rota, list_rotas, show_rota, edit_rota, swap_rota, list_swaps, cancel_swap,
+          publish_rota, on_duty, agent_figures, team_figures, get_checklist, set_checklist,
           get_rule, set_rule, draw_samples, list_samples, show_sample, score_sample, appeal_sample, rule_sample,
           quality_report]

@@ -15,7 +15,7 @@ from litestar.response import Redirect
 
 from api.console.session import current_actor
 from core import clock
-from core.errors import FieldError, Forbidden, HuyingError, InvalidInput
+from core.errors import FieldError, Forbidden, HuyingError, InvalidInput, NotFound
 from core.model import CENTRE_ROLES, ROLES
 from core.people import figures, quality, rota, teams, training
 from core.tables import User
@@ -122,14 +122,31 @@ def _gap_lines(gaps: list[dict]) -> list[dict]:
             for day, items in sorted(by_day.items())]
 
 
+async def _rota_page(request: Request, actor, rota_id: int, *, status_code: int = 200, errors: dict | None = None,
+                     values: dict | None = None) -> Response:
+    shown = await rota.show(rota_id)
+    days, rows = _grid(shown)
+    return await _render(request, actor, "rota.html", status_code=status_code, rota=shown, days=days, rows=rows,
+                         gaps=_gap_lines(shown["under_covered"]), may_plan=await rota.may_plan(actor),
+                         weekdays="一二三四五六日", swaps=await rota.swaps(rota_id), errors=errors or {},
+                         values=values or {})
+
+
 @get("/people/rotas/{rota_id:int}")
 async def rota_page(request: Request, rota_id: FromPath[int]) -> Response:
     actor = await _centre(request)
-    shown = await rota.show(rota_id)
-    days, rows = _grid(shown)
-    return await _render(request, actor, "rota.html", rota=shown, days=days, rows=rows,
-                         gaps=_gap_lines(shown["under_covered"]), may_plan=await rota.may_plan(actor),
-                         weekdays="一二三四五六日")
+    return await _rota_page(request, actor, rota_id)
+
+
+def _swap_errors(refused: HuyingError) -> dict[str, str]:
+    """A refused swap's reasons beside its inputs (the broken working-time rule at the top)."""
+    errors: dict[str, str] = {}
+    for e in refused.extra if isinstance(refused.extra, list) else []:
+        key = e.key.rsplit(".", 1)[-1] if e.key.rsplit(".", 1)[-1] in ("date", "first", "second", "reason") else "_form"
+        errors[key] = "；".join(p for p in (errors.get(key, ""), e.message) if p)
+    if not errors or "_form" in errors:
+        errors["_form"] = refused.detail
+    return errors
 
 
 @post("/people/rotas/{rota_id:int}")
@@ -137,16 +154,45 @@ async def rota_change(request: Request, rota_id: FromPath[int]) -> Response:
     actor = await _centre(request)
     form = await request.form()
     op, path = _field(form, "op", 16), f"{HOME}/rotas/{rota_id}"
+    if op == "swap":
+        values = {n: _field(form, n, 64 if n != "reason" else 500) for n in ("date", "first", "second", "reason")}
+        errors = {}
+        try:
+            day = dt.date.fromisoformat(values["date"])
+        except ValueError:
+            errors["date"] = "请填写调班日期"
+        if not values["first"] or not values["second"]:
+            errors["second"] = "请选择互换班次的两个人"
+        if not values["reason"]:
+            errors["reason"] = "请填写调班原因"
+        if not errors:
+            try:
+                await rota.swap(rota_id, rota.Swap(date=day, first=values["first"], second=values["second"],
+                                                   reason=values["reason"]), actor)
+            except HuyingError as refused:
+                errors = _swap_errors(refused)
+            else:
+                return _back(path, done="已调班")
+        return await _rota_page(request, actor, rota_id, status_code=400, errors=errors, values=values)
+    if op == "cancel_swap":
+        swap_id, reason = _field(form, "swap", 12), _field(form, "reason")
+        key = f"cancel:{swap_id}"
+        if not reason:
+            error = "请填写撤销原因"
+        else:
+            try:
+                await rota.cancel_swap(rota_id, int(swap_id or 0), rota.SwapCancel(reason=reason), actor)
+            except (ValueError, NotFound):
+                key, error = "_form", "没有这次调班"
+            except HuyingError as refused:
+                error = refused.detail
+            else:
+                return _back(path, done="已撤销调班，两人换回原班次")
+        return await _rota_page(request, actor, rota_id, status_code=400, errors={key: error}, values={key: reason})
     try:
         if op == "publish":
             await rota.publish(rota_id, actor)
             return _back(path, done="排班已发布")
-        if op == "swap":
-            request_ = msgspec.convert({"date": _field(form, "date", 10), "first": _field(form, "first", 64),
-                                        "second": _field(form, "second", 64), "reason": _field(form, "reason")},
-                                       rota.Swap, strict=False)
-            await rota.swap(rota_id, request_, actor)
-            return _back(path, done="已调班")
         change = msgspec.convert({"changes": [{"username": _field(form, "username", 64), "date": _field(form, "date", 10),
                                                "shift": _field(form, "shift", 16) or None}],
                                   "reason": _field(form, "reason")}, rota.RotaEdit, strict=False)

@@ -45,6 +45,7 @@ from api.console.surveys import SURVEY_ROUTES
 from api.console.meetings import MEETING_ROUTES
 from api.console.netboards import NETBOARD_ROUTES
 from api.console.people import PEOPLE_ROUTES
+from api.console.people_settings import SETTINGS_ROUTES as PEOPLE_SETTINGS_ROUTES
 from api.console.telephony import TELEPHONY_ROUTES
 from api.console.panels import order_panels
 from api.presenter import present, present_result
@@ -793,7 +794,7 @@ def console_router(secret: str) -> Router:
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
                         *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,
-                        *PEOPLE_ROUTES, *TELEPHONY_ROUTES],
+                        *PEOPLE_ROUTES, *PEOPLE_SETTINGS_ROUTES, *TELEPHONY_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers={
             NotSignedIn: _signed_out,

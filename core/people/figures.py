@@ -211,3 +211,60 @@ async def of_team(team_id: int, first: dt.date, last: dt.date, actor: Actor) -> 
     return {"team": {"id": team["id"], "name": team["name"], "leader": team["leader"]},
             "start": first.isoformat(), "end": last.isoformat(), "figures": _present(_merge(raws)),
             "members": members, "definitions": DEFINITIONS}
+
+
+# -- the periodic reports' 话务人员绩效 section ----------------------------------------------------------
+
+NO_TEAM = "（未分组）"
+NO_NAME = "（未登记姓名）"
+# The columns of the section, in the order the HTML table and the workbook sheet both show them:
+# (label, how the value is read from one person's or team's figures, "count" | "rate" | "seconds" | "score").
+REPORT_COLUMNS: tuple[tuple[str, Any, str], ...] = (
+    ("接听量", lambda f: f["calls_answered"], "count"),
+    ("平均通话时长（秒）", lambda f: f["talk_seconds_avg"], "seconds"),
+    ("平均话后处理时长（秒）", lambda f: f["wrap_up_seconds_avg"], "seconds"),
+    ("受理量", lambda f: f["orders_recorded"], "count"),
+    ("即时办结率", lambda f: f["resolved_at_intake_rate"], "rate"),
+    ("已派单", lambda f: f["dispatched"], "count"),
+    ("派错退回或改派", lambda f: f["misrouted"], "count"),
+    ("派单准确率", lambda f: f["dispatch_accuracy"], "rate"),
+    ("回访评价数", lambda f: f["callbacks"]["rated"], "count"),
+    ("回访满意率", lambda f: f["callbacks"]["satisfied_rate"], "rate"),
+    ("回访解决率", lambda f: f["callbacks"]["resolved_rate"], "rate"),
+    ("回访未成功次数", lambda f: sum(n["count"] for n in f["callbacks"]["not_reached"]), "count"),
+    ("质检样本（已评分）", lambda f: f["quality"]["inspected"], "count"),
+    ("质检平均分", lambda f: f["quality"]["score_avg"], "score"),
+)
+
+
+def report_row(kind: str, team: str, name: str, shown: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": kind, "team": team, "name": name, "values": [read(shown) for _, read, _ in REPORT_COLUMNS]}
+
+
+async def report_section(first: dt.date, last: dt.date) -> dict[str, Any]:
+    """Per team (the members' sum) and per agent, the figures of ``of_agent`` over a report's period,
+    as rows with the people's display names: every agent account, in a team or not, and anyone else
+    who recorded orders or made callbacks in the period."""
+    since, until = _bounds(first, last)
+    users = {r["username"]: r for r in await User.select(User.username, User.display_name, User.role, User.active)}
+    listed = await teams.listing()
+    placed = {m["username"] for t in listed for m in t["members"]}
+    active = {r["actor"] for r in await OrderEvent.select(OrderEvent.actor).where(
+        OrderEvent.action.is_in(["intake", "callback", "callback_attempt"])
+        & (OrderEvent.created_at >= since) & (OrderEvent.created_at < until)).distinct()}
+    loose = sorted(n for n in users if n not in placed and (
+        (users[n]["role"] == "agent" and users[n]["active"]) or (n in active and users[n]["role"] in ("agent", "supervisor"))))
+    groups = [(t["name"], [m["username"] for m in t["members"]]) for t in listed]
+    if loose:
+        groups.append((NO_TEAM, loose))
+    rows = []
+    for team_name, members in groups:
+        raws = [(n, await _raw(n, since, until)) for n in members]
+        rows.append(report_row("team", team_name, f"{team_name}合计", _present(_merge([r for _, r in raws]))))
+        for username, raw in raws:
+            rows.append(report_row("agent", team_name, (users.get(username) or {}).get("display_name") or NO_NAME,
+                                   _present(raw)))
+    return {"start": first.isoformat(), "end": last.isoformat(),
+            "columns": [{"label": label, "kind": kind} for label, _, kind in REPORT_COLUMNS], "rows": rows,
+            "definition": "按话务员本人受理、回访的工单统计，与个人绩效页同一口径；班组行为其成员的合计。",
+            "definitions": list(DEFINITIONS.values())}

@@ -20,7 +20,7 @@ from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.model import Actor
 from core.people import audit, solver, teams
 from core.reports import forecast
-from core.tables import Rota, RotaShift, StaffLeave, User
+from core.tables import Rota, RotaShift, StaffEvent, StaffLeave, User
 
 MONTHS_AHEAD = 12
 CHANGES_LIMIT = 200
@@ -272,6 +272,52 @@ async def swap(rota_id: int, request: Swap, actor: Actor) -> dict[str, Any]:
                ShiftChange(username=request.second, date=request.date, shift=first)]
     return await _apply(rota_id, changes, actor, "rota_swapped", request.reason.strip(),
                         first=request.first, second=request.second, date=request.date.isoformat())
+
+
+class SwapCancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+
+
+async def swaps(rota_id: int) -> list[dict[str, Any]]:
+    """The swaps made on a rota, newest first, each with whether it was cancelled since."""
+    await _row(rota_id)
+    rows = await (StaffEvent.select().where((StaffEvent.subject == f"rota:{rota_id}") & StaffEvent.action.is_in(
+        ["rota_swapped", "rota_swap_cancelled"])).order_by(StaffEvent.id, ascending=False).limit(500).output(load_json=True))
+    cancelled = {r["detail"].get("swap"): r for r in rows if r["action"] == "rota_swap_cancelled"}
+    names = {r["username"]: r["display_name"] or r["username"] for r in await User.select(User.username, User.display_name)}
+    out = []
+    for r in rows:
+        if r["action"] != "rota_swapped":
+            continue
+        undo = cancelled.get(r["id"])
+        d = r["detail"]
+        out.append({"id": r["id"], "date": d.get("date"), "first": d.get("first"), "second": d.get("second"),
+                    "first_name": names.get(d.get("first"), d.get("first")),
+                    "second_name": names.get(d.get("second"), d.get("second")), "reason": r["reason"],
+                    "by": names.get(r["actor"], r["actor"]), "at": r["created_at"].isoformat(),
+                    "cancelled": undo is not None, "cancel_reason": undo["reason"] if undo else ""})
+    return out
+
+
+async def cancel_swap(rota_id: int, swap_id: int, request: SwapCancel, actor: Actor) -> dict[str, Any]:
+    """Undo a swap: the two people take back the shifts they had that day, if neither day changed since."""
+    await _planner(actor)
+    found = next((s for s in await swaps(rota_id) if s["id"] == swap_id), None)
+    if found is None:
+        raise NotFound("没有这次调班")
+    if found["cancelled"]:
+        raise Conflict("这次调班已撤销")
+    event = await StaffEvent.select(StaffEvent.detail).where(StaffEvent.id == swap_id).output(load_json=True).first()
+    made = {c["username"]: c["shift"] for c in event["detail"].get("changes", [])}
+    day = dt.date.fromisoformat(found["date"])
+    assignment = await _assignment(rota_id)
+    now = {p: next((c for d, c in assignment.get(p, []) if d == day), None) for p in made}
+    if now != made:
+        raise Conflict("两人当天的班次在调班后又有改动，不能直接撤销，请手工调整")
+    changes = [ShiftChange(username=found["first"], date=day, shift=made[found["second"]]),
+               ShiftChange(username=found["second"], date=day, shift=made[found["first"]])]
+    return await _apply(rota_id, changes, actor, "rota_swap_cancelled", request.reason.strip(), swap=swap_id,
+                        first=found["first"], second=found["second"], date=found["date"])
 
 
 async def publish(rota_id: int, actor: Actor) -> dict[str, Any]:

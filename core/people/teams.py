@@ -46,6 +46,18 @@ DEFAULT_SHIFTS = (Shift(code="night", name="夜班", starts="00:00", hours=8),
                   Shift(code="middle", name="中班", starts="16:00", hours=8))
 
 
+class ShiftEdit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A shift's new name, start and length (its code stays: the rotas name it)."""
+
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=32)]
+    starts: Annotated[str, msgspec.Meta(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+    hours: Annotated[int, msgspec.Meta(ge=4, le=12)]
+
+
+class ShiftState(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    active: bool
+
+
 class ShiftPatterns(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     shifts: Annotated[list[Shift], msgspec.Meta(min_length=1, max_length=6)]
 
@@ -102,6 +114,126 @@ async def set_shifts(change: ShiftPatterns, actor: Actor) -> list[dict[str, Any]
                                                  minutes=s.hours * 60, active=True) for s in change.shifts])
         await audit.record("shifts", "shift_saved", actor, shifts=[s.name for s in change.shifts])
     return shift_listing(await shifts())
+
+
+class LeaveCancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
+
+
+async def all_shifts() -> list[dict[str, Any]]:
+    """Every shift pattern an admin defined, the stopped ones too (the defaults while none is)."""
+    rows = await ShiftPattern.select().order_by(ShiftPattern.starts_minute)
+    if not rows:
+        return [{**s, "active": True} for s in shift_listing(DEFAULT_SHIFTS)]
+    listed = shift_listing(tuple(_shift(r) for r in rows))
+    return [{**s, "active": r["active"]} for s, r in zip(listed, rows)]
+
+
+def _shift(r: dict) -> Shift:
+    return Shift(code=r["code"], name=r["name"], starts=f"{r['starts_minute'] // 60:02d}:{r['starts_minute'] % 60:02d}",
+                 hours=r["minutes"] // 60)
+
+
+def _uncovered(patterns: list[Shift]) -> FieldError | None:
+    covered = {h % 24 for s in patterns for h in s.hours_covered()}
+    if len(covered) == 24:
+        return None
+    missing = sorted(set(range(24)) - covered)
+    return FieldError("shifts", f"启用的班次须覆盖全天 24 小时，{'、'.join(f'{h:02d}时' for h in missing[:6])}将无人值守")
+
+
+async def _materialise() -> None:
+    """Store the default shifts before an admin's first change to one of them."""
+    if not await ShiftPattern.exists():
+        await ShiftPattern.insert(*[ShiftPattern(code=s.code, name=s.name, starts_minute=s.start_minute,
+                                                 minutes=s.hours * 60, active=True) for s in DEFAULT_SHIFTS])
+
+
+async def _in_use(code: str) -> list[str]:
+    """The months of the rotas (drafts and published, this month on) that roster this shift."""
+    from core.tables import Rota, RotaShift
+
+    month = f"{clock.today():%Y-%m}"
+    rotas = {r["id"]: r["month"] for r in await Rota.select(Rota.id, Rota.month).where(
+        (Rota.status != "superseded") & (Rota.month >= month))}
+    if not rotas:
+        return []
+    used = await RotaShift.select(RotaShift.rota_id).where(
+        RotaShift.rota_id.is_in(list(rotas)) & (RotaShift.shift == code)).distinct()
+    return sorted({rotas[r["rota_id"]] for r in used})
+
+
+async def save_shift(shift: Shift, actor: Actor, *, new: bool) -> list[dict[str, Any]]:
+    """Add a shift pattern, or change one's name, start and length (its code stays); the active
+    shifts must still cover the day."""
+    _admin(actor, "设定班次")
+    async with write_transaction(ShiftPattern._meta.db):
+        await _materialise()
+        rows = {r["code"]: r for r in await ShiftPattern.select()}
+        if new and shift.code in rows:
+            raise Conflict("已有这个班次代码", [FieldError("code", "已有这个班次代码，请换一个")])
+        if not new and shift.code not in rows:
+            raise NotFound("没有这个班次")
+        if any(r["name"] == shift.name and c != shift.code for c, r in rows.items()):
+            raise Conflict("已有同名班次", [FieldError("name", "已有同名班次")])
+        if new and len([r for r in rows.values() if r["active"]]) >= 6:
+            raise InvalidInput([FieldError("code", "启用的班次至多 6 个")])
+        active = [_shift(r) for c, r in rows.items() if r["active"] and c != shift.code]
+        if new or rows[shift.code]["active"]:
+            active.append(shift)
+        gap = _uncovered(active)
+        if gap is not None:
+            raise InvalidInput([FieldError("starts", gap.message)])
+        values = {ShiftPattern.name: shift.name, ShiftPattern.starts_minute: shift.start_minute,
+                  ShiftPattern.minutes: shift.hours * 60}
+        if new:
+            await ShiftPattern.insert(ShiftPattern(code=shift.code, name=shift.name, starts_minute=shift.start_minute,
+                                                   minutes=shift.hours * 60, active=True))
+        else:
+            await ShiftPattern.update(values).where(ShiftPattern.code == shift.code)
+        before = rows.get(shift.code)
+        await audit.record("shifts", "shift_saved", actor, code=shift.code, name=shift.name, starts=shift.starts,
+                           hours=shift.hours, before=None if before is None else {
+                               "name": before["name"], "starts_minute": before["starts_minute"], "minutes": before["minutes"]})
+    return await all_shifts()
+
+
+async def set_shift_active(code: str, active: bool, actor: Actor) -> list[dict[str, Any]]:
+    """Stop offering a shift (or offer it again): the rest must still cover the day, and no rota of
+    this month on may roster it."""
+    _admin(actor, "设定班次")
+    async with write_transaction(ShiftPattern._meta.db):
+        await _materialise()
+        rows = {r["code"]: r for r in await ShiftPattern.select()}
+        if code not in rows:
+            raise NotFound("没有这个班次")
+        if not active:
+            gap = _uncovered([_shift(r) for c, r in rows.items() if r["active"] and c != code])
+            if gap is not None:
+                raise Conflict("停用后" + gap.message, [gap])
+            months = await _in_use(code)
+            if months:
+                raise Conflict(f"{'、'.join(months)} 的排班还排有{rows[code]['name']}，请先调整排班再停用")
+        elif len([r for r in rows.values() if r["active"]]) >= 6:
+            raise Conflict("启用的班次至多 6 个")
+        await ShiftPattern.update({ShiftPattern.active: active}).where(ShiftPattern.code == code)
+        await audit.record("shifts", "shift_enabled" if active else "shift_disabled", actor, code=code,
+                           name=rows[code]["name"])
+    return await all_shifts()
+
+
+async def cancel_leave(leave_id: int, change: LeaveCancel, actor: Actor) -> dict[str, Any]:
+    """Withdraw recorded leave (the person works after all): the row goes, the audit keeps what it was."""
+    row = await StaffLeave.select().where(StaffLeave.id == leave_id).first()
+    if row is None:
+        raise NotFound("请假记录不存在")
+    if not await may_manage(actor, row["username"]):
+        raise Forbidden("只有管理员、督办员或其班组长可以撤销请假")
+    async with write_transaction(StaffLeave._meta.db):
+        await StaffLeave.delete().where(StaffLeave.id == leave_id)
+        await audit.record(f"user:{row['username']}", "leave_cancelled", actor, reason=change.reason.strip(),
+                           first_day=row["first_day"].isoformat(), last_day=row["last_day"].isoformat(), kind=row["kind"])
+    return {"id": leave_id, **leave_row(row)}
 
 
 async def leader_of(username: str) -> list[int]:

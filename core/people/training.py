@@ -121,6 +121,42 @@ async def add_session(new: NewSession, actor: Actor) -> dict[str, Any]:
     return (await sessions(session_id))[0]
 
 
+class Passed(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Attendees of a session who passed its assessment after it was recorded."""
+
+    attendees: Annotated[list[Annotated[str, msgspec.Meta(max_length=64)]],
+                         msgspec.Meta(min_length=1, max_length=ATTENDEES_LIMIT)]
+
+
+async def mark_passed(session_id: int, change: Passed, actor: Actor) -> dict[str, Any]:
+    """Mark attendees of a session passed; passing an induction (岗前培训) makes each 已培训上岗."""
+    _admin(actor)
+    session = await TrainingSession.select().where(TrainingSession.id == session_id).first()
+    if session is None:
+        raise NotFound("培训场次不存在")
+    names = list(dict.fromkeys(n.strip() for n in change.attendees if n.strip()))
+    records = {r["username"]: r for r in await TrainingRecord.select().where(
+        (TrainingRecord.session_id == session_id) & TrainingRecord.username.is_in(names or [""]))}
+    strangers = [n for n in names if n not in records]
+    if strangers or not names:
+        raise InvalidInput([FieldError("attendees", f"不是本场培训的出勤人员：{'、'.join(strangers[:10])}"
+                                       if strangers else "请选择合格的人员")])
+    users = {r["username"]: r for r in await User.select(User.id, User.username, User.role, User.trained).where(
+        User.username.is_in(names))}
+    async with write_transaction(User._meta.db):
+        for name in names:
+            if records[name]["passed"]:
+                continue
+            await TrainingRecord.update({TrainingRecord.passed: True, TrainingRecord.recorded_by: actor.name}).where(
+                TrainingRecord.id == records[name]["id"])
+            await audit.record(f"user:{name}", "training_passed", actor, course=session["course"], session=session_id)
+            if session["kind"] == "induction" and name in users:
+                await _mark_trained(users[name], actor, session["course"])
+        await audit.record(f"training:{session_id}", "training_passed", actor, course=session["course"], attendees=names)
+    recent.clear()
+    return (await sessions(session_id))[0]
+
+
 async def sessions(session_id: int | None = None, limit: int = 100) -> list[dict[str, Any]]:
     query = TrainingSession.select().order_by(TrainingSession.held_on, ascending=False).limit(limit)
     if session_id is not None:

@@ -159,6 +159,17 @@ async def kpi_tables(platform, kind: str, start: dt.date, dimensions: tuple[str,
             "definitions": kpis.definitions(), "generated_at": local_iso(clock.now())}
 
 
+async def _people(current: Period, filters: dict[str, str]) -> dict[str, Any] | None:
+    """话务人员绩效 per team and agent: the centre's own staff, so only in the whole centre's report
+    (a department's or a channel's report has none), counted through the period's last day so far."""
+    period = current.as_dict()
+    if filters or not period["through"]:
+        return None
+    from core.people import figures
+
+    return await figures.report_section(dt.date.fromisoformat(period["start"]), dt.date.fromisoformat(period["through"]))
+
+
 async def build_report(platform, kind: str, start: dt.date, filters: dict[str, str]) -> dict[str, Any]:
     await facts.refresh()
     await platform.orders.sources.refresh()
@@ -184,6 +195,7 @@ async def build_report(platform, kind: str, start: dt.date, filters: dict[str, s
                         dt.datetime.fromtimestamp(current.end_epoch, dt.timezone.utc), filters)}
     return {
         "kind": kind, "period": current.as_dict(), "filters": filters,
+        "people": await _people(current, filters),
         "featured": special, "coordination": coordination,
         "generated_at": local_iso(clock.now()),
         "counts": now["counts"], "rates": now["rates"],

@@ -67,6 +67,35 @@ def _partial(report: dict[str, Any]) -> str:
             f'同比与 {escape(year["start"])} 至 {escape(year["through"] or year["start"])} 相比（同样 {p["days"]} 天）。</p>')
 
 
+def people_value(value, kind: str) -> str:
+    """One cell of 话务人员绩效 as read on the page (the workbook holds the same number unrounded)."""
+    if value is None:
+        return "—"
+    if kind == "rate":
+        return _pct(value)
+    if kind in ("seconds", "score"):
+        return f"{value:,.1f}"
+    return _num(value)
+
+
+def people_table(people: dict[str, Any] | None) -> str:
+    """话务人员绩效: each team's sum, then its agents, by their names (a report of a department or a
+    channel, or a snapshot from before the section existed, has none)."""
+    if not people:
+        return ""
+    out = ['<h2 id="people">话务人员绩效</h2>', f'<p class="muted">{escape(people["definition"])}</p>',
+           "<table><tr><th>班组</th><th>人员</th>" + "".join(f"<th>{escape(c['label'])}</th>" for c in people["columns"])
+           + "</tr>"]
+    kinds = [c["kind"] for c in people["columns"]]
+    for row in people["rows"]:
+        cells = "".join(f"<td>{people_value(v, k)}</td>" for v, k in zip(row["values"], kinds))
+        name = f"<strong>{escape(row['name'])}</strong>" if row["kind"] == "team" else escape(row["name"])
+        out.append(f"<tr><td>{escape(row['team'])}</td><td>{name}</td>{cells}</tr>")
+    if not people["rows"]:
+        out.append(f'<tr><td colspan="{len(kinds) + 2}">还没有话务人员。</td></tr>')
+    return "".join(out) + "</table>"
+
+
 def page(report: dict[str, Any], *, stylesheet: str | None = None, scope: str | None = None) -> str:
     """The report as one page; ``stylesheet``: link this URL instead of an inline style (for pages under
     a policy refusing inline styles, the console's); ``scope``: the filters as people read them."""
@@ -136,6 +165,7 @@ def page(report: dict[str, Any], *, stylesheet: str | None = None, scope: str | 
             shown = f"{value:,.2f}" if isinstance(value, float) else _num(value)
             out.append(f"<tr><td>{escape(row['label'])}</td><td>{shown} {escape(row.get('unit', ''))}</td></tr>")
         out.append("</table>")
+    out.append(people_table(report.get("people")))
     out.append("<h2>指标定义</h2><dl>")
     for d in report["definitions"]:
         out.append(f"<dt>{escape(d['label'])}</dt><dd>{escape(d['definition'])}</dd>")

@@ -273,6 +273,17 @@ def document(report: dict[str, Any], facts: dict[str, Any], labels: dict[str, di
     else:
         w.para("本期未产生预警，未发生群体性事件预警。")
 
+    people = report.get("people")
+    if people and people["rows"]:
+        from core.reports.html import people_value
+
+        shown = ("接听量", "受理量", "即时办结率", "派单准确率", "回访满意率", "质检平均分")
+        at = {c["label"]: (i, c["kind"]) for i, c in enumerate(people["columns"])}
+        w.para("话务人员绩效按班组合计如下（各话务员的数字见报表的「话务人员绩效」表）。")
+        w.table("各班组话务绩效", ["班组", *shown],
+                [[r["team"], *[people_value(r["values"][at[n][0]], at[n][1]) for n in shown]]
+                 for r in people["rows"] if r["kind"] == "team"])
+
     # 六、下一步建议
     w.heading("六、下一步建议")
     w.para(SUGGESTIONS_PLACEHOLDER)

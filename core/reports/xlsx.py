@@ -25,6 +25,8 @@ def workbook(report: dict[str, Any]) -> bytes:
     tones = {"good": book.add_format({"num_format": "+0.0%;-0.0%;0.0%", "font_color": "#1a7f37"}),
              "bad": book.add_format({"num_format": "+0.0%;-0.0%;0.0%", "font_color": "#b42318"})}
     title = book.add_format({"bold": True, "font_size": 14})
+    tenths = book.add_format({"num_format": "#,##0.0"})
+    bold = book.add_format({"bold": True})
 
     def sheet(name: str, headers: list[str], rows: list[list[Any]], formats: list[Any], widths: list[int]):
         ws = book.add_worksheet(name[:31])
@@ -94,10 +96,22 @@ def workbook(report: dict[str, Any]) -> bytes:
                     for s in report["sections"] for row in s["rows"]]
     sheet("专线", ["渠道", "栏目", "项目", "数值", "单位"], section_rows, [None, None, None, number, None],
           [18, 20, 26, 12, 8])
-    ws = sheet("指标定义", ["指标", "定义"], [[d["label"], d["definition"]] for d in report["definitions"]],
+    people = report.get("people")
+    if people:
+        by_kind = {"count": number, "rate": percent, "seconds": tenths, "score": tenths}
+        ws = sheet("话务人员绩效", ["班组", "人员", *[c["label"] for c in people["columns"]]],
+                   [[row["team"], row["name"], *row["values"]] for row in people["rows"]],
+                   [None, None, *[by_kind[c["kind"]] for c in people["columns"]]], [14, 14])
+        for r, row in enumerate(people["rows"], start=1):
+            if row["kind"] == "team":
+                ws.write(r, 1, row["name"], bold)
+    definitions = [[d["label"], d["definition"]] for d in report["definitions"]]
+    if people:
+        definitions += [["话务人员绩效", people["definition"]], *[["", d] for d in people["definitions"]]]
+    ws = sheet("指标定义", ["指标", "定义"], definitions,
                [None, None], [18, 90])
-    ws.write(len(report["definitions"]) + 2, 0, "说明", title)
+    ws.write(len(definitions) + 2, 0, "说明", title)
     for i, note in enumerate(report["notes"]):
-        ws.write(len(report["definitions"]) + 3 + i, 0, note)
+        ws.write(len(definitions) + 3 + i, 0, note)
     book.close()
     return out.getvalue()
