@@ -54,6 +54,7 @@ from api.web.protection import csrf_middleware, security_headers
 from api.web.tracking import publishes_replies
 from api.client import client_address
 from core import access_audit, notices
+from core.departments import match as match_department
 from core.auth import active_user
 from core.users import display_names
 from core.surveys import EVENTS as SURVEY_EVENTS
@@ -200,10 +201,10 @@ def _list_params(request: Request) -> dict[str, Any]:
 
 async def _departments(*, dispatchable: bool = False) -> list[dict]:
     """Every department (to filter by), or those taking new orders (to dispatch to)."""
-    query = Department.select(Department.code, Department.name, Department.parent)
+    query = Department.select(Department.code, Department.name, Department.parent, Department.aliases)
     if dispatchable:
         query = query.where(Department.active == True)  # noqa: E712  (a column comparison)
-    return await query.order_by(Department.sort).order_by(Department.code)
+    return await query.order_by(Department.sort).order_by(Department.code).output(load_json=True)
 
 
 @functools.cache
@@ -428,10 +429,10 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
     form = await request.form()
     fields = _action_fields(platform, order, action)
     data, values = read_values(form, fields)
-    for f in fields:  # a department picked by typing its name (the searchable picker) is its code
-        if f.widget == "department" and isinstance(data.get(f.name), str):
-            typed = data[f.name]
-            data[f.name] = next((d["code"] for d in await _departments() if typed in (d["code"], d["name"])), typed)
+    for f in fields:  # a department typed in the searchable picker (its name or an alias: 城管) is its code
+        if f.widget == "department" and isinstance(data.get(f.name), str) and data[f.name]:
+            found = match_department(data[f.name], await platform.orders.reference.directory())
+            data[f.name] = found.code or data[f.name]  # ambiguous or unknown: the action says why
     errors = check_fields({"": action.payload}, fields, data)
     if action.reveals_contact and not str(data.get("reason") or "").strip():
         errors["reason"] = "请写明查看完整号码的原因（将记录在案）"
