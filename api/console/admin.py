@@ -115,7 +115,7 @@ def _contacts(text: str) -> list[dict[str, str]]:
 
 
 async def _department_page(request: Request, actor, code: str, *, status_code: int = 200, errors: dict | None = None,
-                           values: dict | None = None) -> Response:
+                           values: dict | None = None, merge_values: dict | None = None) -> Response:
     found = await departments.get(code)
     everyone = await _departments()
     below = {code}
@@ -123,7 +123,8 @@ async def _department_page(request: Request, actor, code: str, *, status_code: i
         below |= {d["code"] for d in everyone if d["parent"] in below}
     return await _render(request, actor, "admin_department.html", status_code=status_code, d=found,
                          values=values or {}, errors=errors or {}, parents=[d for d in everyone if d["code"] not in below],
-                         names={d["code"]: d["name"] for d in everyone},
+                         merge_targets=[d for d in everyone if d["code"] not in below and d["active"]],
+                         merge_values=merge_values or {}, names={d["code"]: d["name"] for d in everyone},
                          open_orders=await departments.open_orders(code), history=await departments.history(code),
                          field_labels=departments.FIELD_LABELS)
 
@@ -154,6 +155,26 @@ async def department_change(request: Request, code: FromPath[str]) -> Response:
                                       errors={e.key: e.message for e in refused.errors})
     what = "、".join(label for k, label in departments.FIELD_LABELS.items() if k in done["changed"]) or "没有变化"
     return _done(f"/console/admin/departments/{code}", f"已保存：{what}")
+
+
+@post("/admin/departments/{code:str}/merge")
+async def department_merge(request: Request, code: FromPath[str]) -> Response:
+    """Fold the department into another (机构改革): the same audited ``departments.merge`` as the API."""
+    actor = await _admin(request)
+    form = await request.form()
+    values = {"into": _text(form, "into", 64), "reason": _text(form, "reason", 500)}
+    if not values["into"]:
+        return await _department_page(request, actor, code, status_code=400, merge_values=values,
+                                      errors={"into": "请选择并入的单位"})
+    try:
+        done = await departments.merge(request.app.state.platform, code, values["into"], values["reason"], actor)
+    except (InvalidInput, Conflict) as refused:
+        found = {e.key: e.message for e in getattr(refused, "errors", None) or []}
+        return await _department_page(request, actor, code, status_code=refused.status_code, merge_values=values,
+                                      errors={"into": found.get("into") or refused.detail})
+    moved = done["moved"]
+    return _done(f"/console/admin/departments/{done['into']['code']}",
+                 f"已将「{done['merged']['name']}」并入本单位：工单 {moved['orders']} 件、人员 {moved['users']} 人")
 
 
 # -- users ---------------------------------------------------------------------------------------------
@@ -742,7 +763,8 @@ async def outbox_operate(request: Request, message_id: FromPath[int], operation:
                     status_code=303)
 
 
-ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, users_page,
+ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, department_merge,
+                users_page,
                 user_page, users_add, users_change, rules_page, rule_page, rule_edit,
                 rules_add, rules_toggle, calendar_page, calendar_set, calendar_remove, calendar_import,
                 calendar_office_hours, keys_page, keys_create, keys_revoke,

@@ -74,7 +74,8 @@ from core.tables import Department
 PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
-EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限", **SURVEY_EVENTS,
+EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限",
+                "department_merged": "单位合并", **SURVEY_EVENTS,
                 **meetings.EVENTS, **site_visits.EVENTS}
 INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
 DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期", "handle_overdue": "办理超期"}
@@ -314,7 +315,7 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
                 continue
             if e["action"] == "attach" and key not in ("filename", "size"):  # its storage key, type, uploader
                 continue
-            if key == "department":
+            if key in ("department", "from_department"):
                 value = names.get(value, value)
             elif key == "assisting" and isinstance(value, list):  # departments named by a dispatch
                 value = "、".join(names.get(v, "（已删除的单位）") for v in value)
@@ -330,7 +331,9 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
                                               "filename": "文件名", "size": "大小", "attempt": "第几次回访",
                                               "tries": "回访次数上限", "closed": "回访结束", "closed_as": "结果",
                                               "callback": "需要回访", "extended_days": "顺延工作日",
-                                              "handle_due": "新的办理时限", **meetings.EVENT_FIELDS}.get(key, key)),
+                                              "handle_due": "新的办理时限", "department": "承办单位",
+                                              "from_department": "原承办单位", "withdrawn_parts": "撤销的协办",
+                                              **meetings.EVENT_FIELDS}.get(key, key)),
                             CLOSED_LABELS.get(value, value) if key == "closed_as" else value))
         shown.append({
             "label": action.label if action else EVENT_LABELS.get(e["action"], e["action"]),
