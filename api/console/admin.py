@@ -23,7 +23,7 @@ from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound
 from core.model import ROLES
 from core.routing import first_match, in_order, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
-from core.users import add_user, set_active, set_password, set_role
+from core.users import add_user, set_active, set_display_name, set_password, set_role
 
 
 
@@ -217,12 +217,18 @@ async def _users_page(request, actor, *, status_code=200, values=None, errors=No
 async def user_page(request: Request, user_id: FromPath[int]) -> Response:
     """One user on a page of their own: role and department, in use or not, a new password."""
     actor = await _admin(request)
+    return await _user_page(request, actor, user_id)
+
+
+async def _user_page(request: Request, actor, user_id: int, *, status_code: int = 200, errors: dict | None = None,
+                     values: dict | None = None) -> Response:
     user = await User.select(User.id, User.username, User.display_name, User.role, User.department,
                              User.active).where(User.id == user_id).first()
     if user is None:
         raise NotFound("用户不存在")
-    return await _render(request, actor, "admin_user.html", u=user, departments=await _departments(),
-                         names={d["code"]: d["name"] for d in await _departments()})
+    return await _render(request, actor, "admin_user.html", status_code=status_code, u=user,
+                         departments=await _departments(), names={d["code"]: d["name"] for d in await _departments()},
+                         errors=errors or {}, values=values or {})
 
 
 @get("/admin/users")
@@ -257,6 +263,15 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
     user = await User.select().where(User.id == user_id).first()
     if user is None:
         raise NotFound("用户不存在")
+    if op == "rename":  # on the user's own page: an error comes back there, with what was typed
+        typed = _text(form, "display_name", 200)
+        try:
+            await set_display_name(user["username"], typed, by=actor.name, role=actor.role,
+                                   address=client_address(request))
+        except InvalidInput as refused:
+            return await _user_page(request, actor, user_id, status_code=400, values={"display_name": typed},
+                                    errors={e.key: e.message for e in refused.errors})
+        return _done(f"/console/admin/users/{user_id}", f"姓名已改为「{' '.join(typed.split())}」")
     if op == "deactivate":
         if user["username"] == actor.name:
             return await _users_page(request, actor, status_code=409, errors={"_form": "不能停用自己的账号"})
