@@ -162,8 +162,8 @@ async def merge(platform, code: str, into: str, reason: str, actor: Actor) -> di
         last_id = 0
         while True:
             parts = AssistingPart.select(AssistingPart.order_id).where(AssistingPart.department == code)
-            rows = await (Order.select().where(((Order.department == code) | Order.id.is_in(parts)
-                                                | (Order.suggested_department == code)) & (Order.id > last_id))
+            rows = await (Order.select().where(((Order.department == code) | Order.id.is_in(parts))
+                                               & (Order.id > last_id))
                           .order_by(Order.id).limit(MERGE_CHUNK).output(load_json=True))
             for found in rows:
                 sent += await _move_order(platform, found, code, into, reason, actor, now)
@@ -171,6 +171,8 @@ async def merge(platform, code: str, into: str, reason: str, actor: Actor) -> di
             if len(rows) < MERGE_CHUNK:
                 break
             last_id = rows[-1]["id"]
+        # a suggestion is not history: orders waiting for dispatch are simply suggested the target now
+        await Order.update({Order.suggested_department: into}).where(Order.suggested_department == code)
         people = await User.select(User.username).where(User.department == code)
         if people:
             await User.update({User.department: into}).where(User.department == code)
@@ -242,8 +244,6 @@ async def _move_order(platform, row: dict[str, Any], code: str, into: str, reaso
                     holders.add(into)
             parts.append(part)
         changes = {"department": lead, "assisting": parts, "version": row["version"] + 1, "updated_at": now}
-        if row["suggested_department"] == code:
-            changes["suggested_department"] = into
         updated = await (Order.update({getattr(Order, k): v for k, v in changes.items()})
                          .where((Order.id == row["id"]) & (Order.version == row["version"])).returning(Order.id))
         if updated:
@@ -282,7 +282,8 @@ def _terms(row: dict[str, Any]) -> list[str]:
 def match(text: str, rows: list[dict[str, Any]], *, partial: bool = True) -> Match:
     """The department ``text`` names, among ``rows`` (code, name, aliases, active, merged_into): its
     code; else its name or an alias, exactly (spaces and letter case aside); else the one active
-    department whose name or alias holds the text (城管 in 城管局; not when ``partial`` is false). A merged department's code leads to
+    department whose name or alias holds the text (住建 in 住建局), or abbreviates it (城管 for
+    城市管理和综合执法局: the characters in order, from the first); not these two when ``partial`` is false. A merged department's code leads to
     the one it was merged into."""
     typed = _fold(text or "")
     if not typed:
@@ -304,10 +305,17 @@ def match(text: str, rows: list[dict[str, Any]], *, partial: bool = True) -> Mat
     if len(typed) < 2 or not partial:
         return Match(None)
     held = {r["code"]: (r, t) for r in live for t in reversed(_terms(r)) if typed in _fold(t)}
+    if not held:  # an abbreviation: its characters in order (城管 for 城市管理…, 人社 for 人力资源和社会保障局)
+        held = {r["code"]: (r, t) for r in live for t in reversed(_terms(r)) if _abbreviates(typed, _fold(t))}
     if len(held) == 1:
         row, term = next(iter(held.values()))
         return Match(row["code"], term)
     return Match(None, candidates=tuple(r["name"] for r, _ in held.values())[:10])
+
+
+def _abbreviates(short: str, name: str) -> bool:
+    rest = iter(name)
+    return short[0] == name[:1] and all(ch in rest for ch in short)
 
 
 def named_in_text(text: str, rows: list[dict[str, Any]]) -> Match:

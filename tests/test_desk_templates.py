@@ -94,6 +94,8 @@ async def test_a_template_that_is_not_a_docx_or_does_not_render_is_refused_namin
         "an unknown field": (template("{{ title }} {{ 本期亮点 }}"), "本期亮点"),
         "a broken field": (template("{{ title "), "模板字段写法有误"),
         "a field that fails": (template("{{ counts.no_such_count }}"), "模板无法生成文字材料"),
+        "endless work": (template("{%p for i in range(100000) %}", "{{ title * 100000 }}", "{%p endfor %}"), "函数调用"),
+        "a huge string": (template("{{ title * 100000000 }}"), "乘法或乘方"),
     }
     for case, (content, reason) in cases.items():
         refused = await client.put("/api/reports/templates/monthly", headers=admin, **upload(content))

@@ -190,7 +190,6 @@ def check(content: bytes) -> None:
     """Refuse (400, field ``file``) what is not a .docx, uses a field that does not exist, or does not
     render: tried on ``sample_fields`` exactly as a report would be."""
     from docx import Document
-    from docxtpl import DocxTemplate
 
     def refuse(why: str):
         raise InvalidInput([FieldError("file", why)], "模板不可用")
@@ -211,16 +210,54 @@ def check(content: bytes) -> None:
         refuse("文档解压后过大")
     sample = sample_fields()
     try:
-        unknown = DocxTemplate(io.BytesIO(content)).get_undeclared_template_variables(
-            jinja_env=_environment(), context={k: v for k, v in sample.items() if k != "_charts"} | dict.fromkeys(CHARTS))
+        tree = _parse(content)
     except Exception as bad:  # noqa: BLE001  (the template's own syntax error, said to its author)
         refuse(f"模板字段写法有误：{_reason(bad)}")
+    costly = _costly(tree)
+    if costly:
+        refuse(f"模板中不能使用{costly}：模板只填写字段、按条件显示和逐项重复")
+    from jinja2 import meta
+
+    unknown = meta.find_undeclared_variables(tree) - set(sample) - set(CHARTS)
     if unknown:
         refuse(f"模板中的字段不存在：{'、'.join(sorted(unknown))}（可用字段见“文字材料模板”说明）")
     try:
         Document(io.BytesIO(fill(content, sample)))
     except Exception as bad:  # noqa: BLE001
         refuse(f"模板无法生成文字材料：{_reason(bad)}")
+
+
+def _parse(content: bytes):
+    """The template's Jinja syntax tree, read as docxtpl reads it (the body, headers and footers)."""
+    from docx import Document
+    from docx.oxml import parse_xml
+    from docxtpl import DocxTemplate
+
+    tpl = DocxTemplate(io.BytesIO(content))
+    doc = Document(io.BytesIO(content))
+    xml = tpl.patch_xml(tpl.xml_to_string(doc._element.body))
+    for rel in doc.part.rels.values():
+        if rel.reltype in (tpl.HEADER_URI, tpl.FOOTER_URI) and rel.target_part.blob:
+            xml += tpl.patch_xml(tpl.xml_to_string(parse_xml(rel.target_part.blob)))
+    return _environment().parse(xml)
+
+
+LARGEST_NUMBER = 10_000
+
+
+def _costly(tree) -> str:
+    """What in the template could make filling it unbounded work (a call, multiplying, a power, a
+    large number), named for its author; empty when there is none."""
+    from jinja2 import nodes
+
+    for node in tree.find_all((nodes.Call, nodes.Mul, nodes.Pow, nodes.Const)):
+        if isinstance(node, nodes.Call):
+            return "函数调用"
+        if isinstance(node, (nodes.Mul, nodes.Pow)):
+            return "乘法或乘方"
+        if isinstance(node.value, (int, float)) and not isinstance(node.value, bool) and abs(node.value) > LARGEST_NUMBER:
+            return f"大于 {LARGEST_NUMBER} 的数"
+    return ""
 
 
 def _reason(exc: Exception) -> str:
