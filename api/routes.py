@@ -164,7 +164,7 @@ async def _named(view: dict[str, Any]) -> dict[str, Any]:
 async def list_departments(actor: NamedDependency[Actor]) -> list[DepartmentOut]:
     rows = await Department.select().order_by(Department.sort).order_by(Department.code).output(load_json=True)
     return [DepartmentOut(code=r["code"], name=r["name"], parent=r["parent"], aliases=r["aliases"] or [],
-                          active=bool(r["active"])) for r in rows]
+                          active=bool(r["active"]), merged_into=r.get("merged_into")) for r in rows]
 
 
 @post("/api/auth/token", tags=["认证"], summary="用户名密码换取访问令牌", status_code=200, security=PUBLIC,

@@ -71,6 +71,8 @@ async def test_merging_moves_every_order_and_person_keeps_the_history_and_leaves
     assert next(a for a in audit if a["item"] == "urban_mgmt")["new_value"]["merged_from"] == "eco_env"
     row = await Department.select().where(Department.code == "eco_env").first()
     assert row["active"] is False
+    listed = {d["code"]: d for d in (await client.get("/api/departments", headers=admin)).json()}
+    assert listed["eco_env"]["merged_into"] == "urban_mgmt" and listed["urban_mgmt"]["merged_into"] is None
     again = await client.put("/api/departments/eco_env", headers=admin, json={"active": True})
     assert again.status_code == 400 and again.json()["extra"][0]["key"] == "active"
     twice_merged = await client.post("/api/departments/eco_env/merge", headers=admin, json={"into": "housing"})
@@ -107,6 +109,8 @@ async def test_the_admin_merges_in_the_console_and_the_timeline_says_where_the_o
     done = await admin.post("/console/admin/departments/housing/merge", {"into": "urban_mgmt", "reason": "两局合并"})
     assert done.status_code == 200 and "已将「住房和城乡建设局」并入本单位：工单 1 件、人员 1 人" in done.text
     assert "并入的单位：住房和城乡建设局" in done.text  # the target's change record
+    tree = await admin.get("/console/admin/departments")
+    assert "已并入城市管理和综合执法局" in tree.text
     old = await admin.get("/console/admin/departments/housing")
     assert 'id="merged"' in old.text and 'id="merge-form"' not in old.text
     order = await admin.get(f"/console/orders/{number}")

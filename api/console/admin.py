@@ -84,8 +84,9 @@ async def admin_index(request: Request) -> Response:
 @get("/admin/departments")
 async def departments_page(request: Request) -> Response:
     actor = await _admin(request)
-    return await _render(request, actor, "admin_departments.html", tree=_tree(await _departments()),
-                         departments=await _departments(), values={}, errors={})
+    everyone = await _departments()
+    return await _render(request, actor, "admin_departments.html", tree=_tree(everyone), departments=everyone,
+                         names={d["code"]: d["name"] for d in everyone}, values={}, errors={})
 
 
 @post("/admin/departments")
@@ -97,8 +98,9 @@ async def departments_add(request: Request) -> Response:
         made = await departments.create(request.app.state.platform, values["code"], values["name"],
                                         values["parent"] or None, actor)
     except InvalidInput as refused:
+        everyone = await _departments()
         return await _render(request, actor, "admin_departments.html", status_code=400,
-                             tree=_tree(await _departments()), departments=await _departments(),
+                             tree=_tree(everyone), departments=everyone, names={d["code"]: d["name"] for d in everyone},
                              values=values, errors={e.key: e.message for e in refused.errors})
     return _done("/console/admin/departments", f"已添加单位「{made['name']}」（代码 {made['code']}）")
 
