@@ -68,13 +68,17 @@ async def test_the_api_takes_a_department_by_its_name_or_alias_and_records_its_c
     assert again.status_code == 400 and again.json()["extra"][0]["key"] == "department"
 
 
-async def test_a_citizen_naming_a_department_by_an_alias_gets_it_suggested_when_no_rule_fires(client, tokens, platform):
+async def test_a_citizen_naming_a_department_by_an_alias_gets_it_suggested_when_no_rule_fires(
+        client, tokens, platform, people):  # noqa: F811
     plain = await _received(platform, subject="想问一件事", content="我家门口那件事到底归谁管？")
     assert (await platform.orders.get(plain, AGENT)).suggested_department is None
     await _aliases(client, tokens, "urban_mgmt", ["城管"])
     named = await _received(platform, subject="想问一件事", content="城管说这件事不归他们管，到底归谁管？")
     order = await platform.orders.get(named, AGENT)
     assert order.suggested_department == "urban_mgmt" and order.suggestion_reason == "诉求中提到「城管」"
+    admin = await people("admin1")
+    tried = await admin.get("/console/admin/rules?text=城管不管这事&channel=hotline")
+    assert "提到「城管」，将建议派往 <b>城市管理和综合执法局</b>" in tried.text.split('id="try-result"')[1]
     ruled = await _received(platform, subject="路灯不亮", content="城管说路灯坏了要等")
     assert (await platform.orders.get(ruled, AGENT)).suggestion_reason != "诉求中提到「城管」"  # a rule wins
 

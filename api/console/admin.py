@@ -333,9 +333,11 @@ async def rules_page(request: Request) -> Response:
         found = first_match(in_order(await load_rules(), channel), subject=text, content="", category="",
                             area=str(request.query_params.get("area") or "")[:64], kind="")
         names = {d["code"]: d["name"] for d in await _departments()}
+        named = departments.named_in_text(text, await request.app.state.platform.orders.reference.directory())
         tried = {"text": text, "channel": channel, "area": request.query_params.get("area") or "",
                  "rule": found[0] if found else None, "hit": found[1] if found else "",
-                 "department": names.get(found[0].department, found[0].department) if found else ""}
+                 "department": names.get(found[0].department, found[0].department) if found else "",
+                 "named": names.get(named.code, "") if named.code else "", "named_by": named.by}
     return await _rules_page(request, actor, tried=tried or {"text": "", "channel": channel, "area": ""})
 
 
