@@ -11,9 +11,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from core import clock
+from core import access_audit, clock
 from core.db import write_transaction
-from core import access_audit
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.lifecycle import OPEN_STATUSES, STATUSES
 from core.model import Actor

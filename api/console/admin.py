@@ -265,6 +265,8 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
     user = await User.select().where(User.id == user_id).first()
     if user is None:
         raise NotFound("用户不存在")
+    who = f"{user['display_name']}（{user['username']}）" if user["display_name"] not in ("", user["username"]) \
+        else user["username"]
     if op == "rename":  # on the user's own page: an error comes back there, with what was typed
         typed = _text(form, "display_name", 200)
         try:
@@ -278,17 +280,17 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
         if user["username"] == actor.name:
             return await _users_page(request, actor, status_code=409, errors={"_form": "不能停用自己的账号"})
         await set_active(user_id, False, by=actor.name, address=client_address(request))
-        notice = f"已停用 {user['username']}，其登录立即失效"
+        notice = f"已停用 {who}，其登录立即失效"
     elif op == "activate":
         await set_active(user_id, True, by=actor.name, address=client_address(request))
-        notice = f"已启用 {user['username']}（须重新登录）"
+        notice = f"已启用 {who}（须重新登录）"
     elif op == "reset":
         password = form.get("password") if isinstance(form.get("password"), str) else ""
         try:
             await set_password(user_id, password, by=actor.name, address=client_address(request))
         except ValueError as refused:
             return await _users_page(request, actor, status_code=400, errors={"_form": str(refused)})
-        notice = f"已重置 {user['username']} 的密码，其原有登录均已失效"
+        notice = f"已重置 {who} 的密码，其原有登录均已失效"
     elif op == "change":
         role, department = _text(form, "role", 32), _text(form, "department", 64) or None
         if role not in ROLES:
@@ -298,7 +300,7 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
         if department and not await Department.exists().where(Department.code == department):
             return await _users_page(request, actor, status_code=400, errors={"_form": "单位不存在"})
         await set_role(user_id, role, department, by=actor.name, address=client_address(request))
-        notice = f"{user['username']} 现为{ROLES[role]}"
+        notice = f"{who} 现为{ROLES[role]}"
     elif op == "extension":
         extension = _text(form, "extension", 32)
         try:
@@ -306,7 +308,7 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
                                                                      address=client_address(request))
         except HuyingError as refused:
             return await _users_page(request, actor, status_code=400, errors={"_form": refused.detail})
-        notice = f"{user['username']} 的分机号为 {extension}" if extension else f"已取消 {user['username']} 的分机号"
+        notice = f"{who} 的分机号为 {extension}" if extension else f"已取消 {who} 的分机号"
     else:
         return await _users_page(request, actor, status_code=400, errors={"_form": "没有这个操作"})
     recent.clear()  # every process re-reads the user within seconds; this one at once
