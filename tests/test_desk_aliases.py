@@ -66,6 +66,16 @@ async def test_the_api_takes_a_department_by_its_name_or_alias_and_records_its_c
     again = await client.post(f"/api/orders/{number}/actions/redispatch", headers=tokens["dispatcher1"],
                               json={"department": "市场监督"})
     assert again.status_code == 400 and again.json()["extra"][0]["key"] == "department"
+    joint = await _received(platform)
+    both = await client.post(f"/api/orders/{joint}/actions/dispatch", headers=tokens["dispatcher1"],
+                             json={"department": "城管", "assisting": ["住建局", "人社"]})
+    assert both.status_code == 200, both.text
+    assert both.json()["department"] == "urban_mgmt"
+    assert [p["department"] for p in both.json()["assisting"]] == ["housing", "hrss"]
+    unclear = await _received(platform)
+    refused = await client.post(f"/api/orders/{unclear}/actions/dispatch", headers=tokens["dispatcher1"],
+                                json={"department": "城管", "assisting": ["市场监督"]})
+    assert refused.status_code == 400 and refused.json()["extra"][0]["key"] == "assisting"
 
 
 async def test_a_citizen_naming_a_department_by_an_alias_gets_it_suggested_when_no_rule_fires(
