@@ -46,4 +46,13 @@ async def add_department(request: Request, data: JSONBody[NewDepartment], actor:
     return await departments.create(request.app.state.platform, data.code, data.name, data.parent, actor)
 
 
-ROUTES = [get_department, change_department, add_department]
+@post("/api/departments/{code:str}/merge", tags=TAGS, status_code=200, responses=errors(400, 401, 403, 404, 409, 413),
+      summary="合并承办单位（管理员）：全部工单（在办和已办结）、人员、下级单位、规则等转入目标单位，"
+              "每件工单记一条合并记录；原名称和别名成为目标单位的别名，原单位停用。"
+              "不能并入自己、已停用的单位或本单位的下级单位（400，字段 into）")
+async def merge_department(request: Request, code: FromPath[str], data: JSONBody[departments.MergeRequest],
+                           actor: NamedDependency[Actor]) -> dict[str, Any]:
+    return await departments.merge(request.app.state.platform, code, data.into, data.reason, actor)
+
+
+ROUTES = [get_department, change_department, add_department, merge_department]

@@ -31,6 +31,26 @@ def _centre(actor: Actor) -> None:
         raise Forbidden("只有中心人员可以查看")
 
 
+# -- the account itself ------------------------------------------------------------------------------
+
+class UserChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    display_name: Annotated[str, msgspec.Meta(min_length=1, max_length=64,
+                                              description="姓名：工单记录、列表、选择框和文书中显示的名字（登录用户名不变）")]
+
+
+@put("/api/users/{username:str}", tags=["账号"], summary="修改账号的显示姓名（仅管理员；记入访问审计）",
+     responses=errors(400, 401, 403, 404, 413))
+async def change_user(request: Request, username: FromPath[Name], data: JSONBody[UserChange],
+                      actor: NamedDependency[Actor]) -> dict[str, Any]:
+    from api.client import client_address
+    from core.users import set_display_name
+
+    if actor.kind != "user" or actor.role != "admin":
+        raise Forbidden("只有管理员可以修改账号")
+    return await set_display_name(username, data.display_name, by=actor.name, role=actor.role,
+                                  address=client_address(request))
+
+
 # -- training ---------------------------------------------------------------------------------------
 
 @get("/api/users/{username:str}/training", tags=["培训"], summary="一个账号的培训记录和上岗资格（已培训上岗）",
@@ -303,7 +323,7 @@ async def quality_report(month: FromPath[Name], actor: NamedDependency[Actor]) -
     return await quality.monthly(_month(month, "path"), actor)
 
 
-ROUTES = [user_training, record_training, override_trained, list_sessions, add_session, session_passed, list_teams,
+ROUTES = [change_user, user_training, record_training, override_trained, list_sessions, add_session, session_passed, list_teams,
           create_team, change_team, list_shifts, set_shifts, all_shifts, add_shift, change_shift, shift_active, list_leave,
           record_leave, cancel_leave, propose_rota, list_rotas, show_rota, edit_rota, swap_rota, list_swaps, cancel_swap,
           publish_rota, on_duty, agent_figures, team_figures, get_checklist, set_checklist,

@@ -7,12 +7,16 @@ figures are always limited to the handler's own department.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import msgspec
-from litestar import Request, Response, get, post, put
+from litestar import Request, Response, delete, get, post, put
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, JSONBody
 
 from api.schemas import errors
 from core.channels import KINDS
@@ -22,6 +26,8 @@ from core.reports import board, forecast, kpis, snapshots, warnings
 from core.reports.build import build_report
 from core.reports.periods import KINDS as PERIOD_KINDS
 from core.reports.periods import local_iso, today
+from core.reports.templates import MAX_BYTES as TEMPLATE_MAX
+from core.reports.written import DOCX
 from core.tables import Department
 
 FORMATS = ("json", "xlsx", "html", "docx")
@@ -244,5 +250,66 @@ async def get_forecast(request: Request, actor: NamedDependency[Actor]) -> dict:
                                channels={c.code: c.name for c in platform.channels})
 
 
-ROUTES = [report, list_snapshots, create_snapshot, get_board, list_warnings, acknowledge_warning,
+# -- written-report templates ----------------------------------------------------------------------------
+
+@dataclass
+class TemplateUpload:
+    """The multipart body: the .docx in the part named ``file``, and why (for the audit)."""
+
+    file: UploadFile
+    reason: str = ""
+
+
+def _template_reader(actor: Actor) -> None:
+    if actor.role not in ("supervisor", "admin"):
+        raise Forbidden("只有督办员和管理员可以查看文字材料模板")
+
+
+@get("/api/reports/templates", tags=["统计报表"], responses=errors(400, 401, 403),
+     summary="文字材料模板：每种报表现用的模板（自定义、全部报表通用或默认）和更换记录")
+async def list_templates(actor: NamedDependency[Actor]) -> dict:
+    _template_reader(actor)
+    from core.reports import templates
+
+    return {"items": await templates.listing(), "history": await templates.history()}
+
+
+@get("/api/reports/templates/{kind:str}", tags=["统计报表"], responses=errors(400, 401, 403, 404),
+     media_type=DOCX, summary="下载某种报表现用的文字材料模板（.docx）；kind=default 为系统默认模板")
+async def download_template(kind: FromPath[str], actor: NamedDependency[Actor]) -> Response[bytes]:
+    _template_reader(actor)
+    from core.reports import templates
+
+    if kind == "default":
+        content, name = templates.default_bytes(), "written_template.docx"
+    else:
+        content, name, _ = await templates.current(kind)
+    return Response(content, media_type=DOCX, headers={"Content-Disposition": f'attachment; filename="{quote(name)}"'})
+
+
+@put("/api/reports/templates/{kind:str}", tags=["统计报表"], request_max_body_size=TEMPLATE_MAX + 64 * 1024,
+     responses=errors(400, 401, 403, 404, 413),
+     summary="上传文字材料模板（管理员，.docx，字段见文档）：kind 为某种报表或 all（全部报表）；先用示例数据试生成，不能生成时 400 说明原因")
+async def upload_template(kind: FromPath[str], actor: NamedDependency[Actor],
+                          data: Annotated[TemplateUpload, Body(media_type=RequestEncodingType.MULTI_PART)]) -> dict:
+    from core.reports import templates
+
+    templates._admin(actor)
+    upload = data.file
+    if not isinstance(upload, UploadFile):
+        raise InvalidInput([FieldError("file", "请在 file 中上传一个 .docx 文件")])
+    content = await upload.read()
+    return await templates.save(kind, upload.filename or "", content, actor, str(data.reason or ""))
+
+
+@delete("/api/reports/templates/{kind:str}", tags=["统计报表"], status_code=200, responses=errors(400, 401, 403, 404),
+        summary="恢复默认文字材料模板（管理员；记入审计）")
+async def revert_template(kind: FromPath[str], actor: NamedDependency[Actor]) -> dict:
+    from core.reports import templates
+
+    reverted = await templates.revert(kind, actor)
+    return {"reverted": reverted, **next(r for r in await templates.listing() if r["kind"] == kind)}
+
+
+ROUTES = [list_templates, download_template, upload_template, revert_template, report, list_snapshots, create_snapshot, get_board, list_warnings, acknowledge_warning,
           get_thresholds, set_thresholds, get_forecast]

@@ -135,7 +135,7 @@ async def get_order(request: Request, number: FromPath[str], actor: NamedDepende
     platform = request.app.state.platform
     order, events = await platform.orders.detail(number, actor)
     await access_audit.record_view(actor, number, client_address(request))
-    return present(platform, order, actor, events)
+    return await _named(present(platform, order, actor, events))
 
 
 @post("/api/orders/{number:str}/actions/{action:str}", tags=["工单"], status_code=200,
@@ -145,14 +145,26 @@ async def perform_action(request: Request, number: FromPath[str], action: FromPa
                          actor: NamedDependency[Actor],
                          data: JSONBody[dict[str, Any] | None] = None) -> dict[str, Any]:
     platform = request.app.state.platform
-    return present_result(platform, await platform.orders.act(number, action, data, actor), actor)
+    return await _named(present_result(platform, await platform.orders.act(number, action, data, actor), actor))
+
+
+async def _named(view: dict[str, Any]) -> dict[str, Any]:
+    """Each event with ``actor_label``: who did it as a person reads it (周晓梅（话务员）), beside the
+    username in ``actor``."""
+    from core.model import actor_label
+    from core.users import display_names
+
+    people = await display_names()
+    for event in view.get("events") or ():
+        event["actor_label"] = actor_label(event["actor"], event["role"], people)
+    return view
 
 
 @get("/api/departments", tags=["单位"], summary="承办单位树", responses=errors(401))
 async def list_departments(actor: NamedDependency[Actor]) -> list[DepartmentOut]:
     rows = await Department.select().order_by(Department.sort).order_by(Department.code).output(load_json=True)
     return [DepartmentOut(code=r["code"], name=r["name"], parent=r["parent"], aliases=r["aliases"] or [],
-                          active=bool(r["active"])) for r in rows]
+                          active=bool(r["active"]), merged_into=r.get("merged_into")) for r in rows]
 
 
 @post("/api/auth/token", tags=["认证"], summary="用户名密码换取访问令牌", status_code=200, security=PUBLIC,

@@ -25,6 +25,7 @@ class DepartmentOut(msgspec.Struct):
     parent: str | None
     aliases: list[str] = []
     active: bool = True  # false: disabled, no new dispatch
+    merged_into: str | None = None  # merged: the department that took over its orders and people
 
 
 class TokenRequest(msgspec.Struct, forbid_unknown_fields=True):

@@ -32,6 +32,9 @@ class ActionResult(msgspec.Struct, kw_only=True):
     reveal: bool = False
 
 
+_DEPARTMENT_FIELDS: dict = {}  # an action's payload Struct → its department fields (read once)
+
+
 class ActionDesk:
     def __init__(self, service: OrderService):
         self.service = service
@@ -52,7 +55,8 @@ class ActionDesk:
                 raise Conflict(f"工单当前状态为「{STATUSES[order.status]}」，不能执行「{action.label}」")
             if found := nul_errors(payload or {}):
                 raise InvalidInput(found)
-            parsed = convert(payload or {}, action.payload)
+            payload = await self._named_departments(action, payload or {})
+            parsed = convert(payload, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
                                 departments=await service.reference.active_departments(), sla=service.sla,
                                 channel=service.channels.get(order.channel), orders=service)
@@ -84,6 +88,21 @@ class ActionDesk:
         if sent:
             service.outbox_written()
         return ActionResult(order=after, events=events, reveal=action.reveals_contact)
+
+    async def _named_departments(self, action: Action, payload: dict) -> dict:
+        """A department given by its name or alias (城管) is the department: the API and the console
+        picker alike take what a dispatcher types."""
+        from core.channels import describe_fields
+        from core.departments import named_in_payload
+
+        fields = _DEPARTMENT_FIELDS.get(action.payload)
+        if fields is None:
+            fields = _DEPARTMENT_FIELDS[action.payload] = [
+                f for f in describe_fields(action.payload) if f.widget in ("department", "departments")]
+        if not fields or not any(payload.get(f.name) for f in fields):
+            return payload
+        reference = self.service.reference
+        return await named_in_payload(fields, payload, await reference.directory(), await reference.active_departments())
 
     @staticmethod
     def _check_actor(action: Action, order: OrderRecord, actor: Actor) -> None:

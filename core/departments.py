@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import msgspec
 
-from core import clock
+from core import access_audit, clock
 from core.db import write_transaction
-from core.errors import FieldError, Forbidden, InvalidInput, NotFound
+from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.lifecycle import OPEN_STATUSES, STATUSES
 from core.model import Actor
 from core.tables import Department, Order, SettingChange
@@ -21,7 +21,8 @@ from core.tables import Department, Order, SettingChange
 SETTING = "department"
 CODE = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 LISTED_OPEN = 200  # open orders listed for reassignment (the count says how many in all)
-FIELD_LABELS = {"name": "名称", "parent": "上级单位", "aliases": "别名", "contacts": "联系人", "active": "启用"}
+FIELD_LABELS = {"name": "名称", "parent": "上级单位", "aliases": "别名", "contacts": "联系人", "active": "启用",
+                "merged_into": "并入", "merged_from": "并入的单位", "moved": "转入"}
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Alias = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -38,7 +39,7 @@ class DepartmentChange(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
 
     name: Name | msgspec.UnsetType = msgspec.UNSET
     parent: Annotated[str, msgspec.Meta(max_length=64)] | None | msgspec.UnsetType = msgspec.UNSET
-    aliases: Annotated[list[Alias], msgspec.Meta(max_length=20)] | msgspec.UnsetType = msgspec.UNSET
+    aliases: Annotated[list[Alias], msgspec.Meta(max_length=50)] | msgspec.UnsetType = msgspec.UNSET
     contacts: Annotated[list[Contact], msgspec.Meta(max_length=10)] | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
     reason: Annotated[str, msgspec.Meta(max_length=500, description="变更原因（记入审计）")] = ""
@@ -51,7 +52,8 @@ def _admin(actor: Actor) -> None:
 
 def _present(row: dict[str, Any]) -> dict[str, Any]:
     return {"code": row["code"], "name": row["name"], "parent": row["parent"], "aliases": list(row["aliases"] or []),
-            "contacts": list(row["contacts"] or []), "active": bool(row["active"])}
+            "contacts": list(row["contacts"] or []), "active": bool(row["active"]),
+            "merged_into": row.get("merged_into")}
 
 
 async def get(code: str) -> dict[str, Any]:
@@ -97,6 +99,8 @@ async def update(platform, code: str, change: DepartmentChange, actor: Actor) ->
             raise InvalidInput([FieldError("parent", f"上级单位 {wanted['parent']} 不存在")])
         if code in await _ancestors(wanted["parent"]):
             raise InvalidInput([FieldError("parent", "不能移到本单位或其下级单位之下")])
+    if wanted.get("active") and current["merged_into"]:
+        raise InvalidInput([FieldError("active", f"该单位已并入 {current['merged_into']}，不能重新启用")])
     changed = {k: v for k, v in wanted.items() if current[k] != v}
     if changed:
         now = clock.now()
@@ -111,6 +115,251 @@ async def update(platform, code: str, change: DepartmentChange, actor: Actor) ->
     if not found["active"]:
         found["open_orders"] = await open_orders(code)
     return found
+
+
+# -- merging one department into another ----------------------------------------------------------------
+
+MERGE_EVENT = "department_merged"
+MERGE_CHUNK = 200
+MAX_ALIASES = 50
+OPEN_PARTS = ("pending", "accepted")
+
+
+class MergeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    into: Annotated[str, msgspec.Meta(min_length=1, max_length=64, description="并入的单位（代码）")]
+    reason: Annotated[str, msgspec.Meta(max_length=500, description="合并原因（记入审计和每件工单的记录）")] = ""
+
+
+async def merge(platform, code: str, into: str, reason: str, actor: Actor) -> dict[str, Any]:
+    """Fold ``code`` into ``into`` (机构改革): every order it led or assisted, open or closed, moves
+    there with an audited ``department_merged`` event of its own (the earlier events still say who
+    handled it where), its people, sub-departments, the centre's rules, knowledge articles, reply
+    templates and open meeting decisions follow; its name and aliases become the target's aliases;
+    it is disabled and remembers where it went, so its old code still leads to the target."""
+    from core.tables import AssistingPart, KnowledgeArticle, MeetingDecision, ReplyTemplate, RoutingRule, User
+
+    _admin(actor)
+    source = await get(code)
+    into = (into or "").strip()
+    row = await Department.select(Department.merged_into).where(Department.code == code).first()
+    if row["merged_into"]:
+        raise Conflict(f"该单位已并入 {row['merged_into']}")
+    if into == code:
+        raise InvalidInput([FieldError("into", "不能并入本单位自己")])
+    target = await Department.select().where(Department.code == into).output(load_json=True).first()
+    if target is None:
+        raise InvalidInput([FieldError("into", f"单位 {into} 不存在")])
+    if not target["active"]:
+        raise InvalidInput([FieldError("into", f"「{target['name']}」已停用，不能并入")])
+    if code in await _ancestors(into):
+        raise InvalidInput([FieldError("into", f"「{target['name']}」是本单位的下级单位，不能并入")])
+    reason = reason.strip() or f"{source['name']}并入{target['name']}"
+    now = clock.now()
+    moved = {"orders": 0, "users": 0, "children": 0, "rules": 0, "articles": 0, "templates": 0, "decisions": 0}
+    sent = 0
+    async with write_transaction(Department._meta.db):
+        last_id = 0
+        while True:
+            parts = AssistingPart.select(AssistingPart.order_id).where(AssistingPart.department == code)
+            rows = await (Order.select().where(((Order.department == code) | Order.id.is_in(parts))
+                                               & (Order.id > last_id))
+                          .order_by(Order.id).limit(MERGE_CHUNK).output(load_json=True))
+            for found in rows:
+                sent += await _move_order(platform, found, code, into, reason, actor, now)
+                moved["orders"] += 1
+            if len(rows) < MERGE_CHUNK:
+                break
+            last_id = rows[-1]["id"]
+        # a suggestion is not history: orders waiting for dispatch are simply suggested the target now
+        await Order.update({Order.suggested_department: into}).where(Order.suggested_department == code)
+        people = await User.select(User.username).where(User.department == code)
+        if people:
+            await User.update({User.department: into}).where(User.department == code)
+            for person in people:
+                await access_audit.record("account_changed", actor=actor.name, role=actor.role, target=person["username"],
+                                          detail={"change": "department", "department": into, "merged_from": code})
+        moved["users"] = len(people)
+        moved["children"] = len(await Department.update({Department.parent: into}).where(
+            Department.parent == code).returning(Department.id))
+        moved["rules"] = len(await RoutingRule.update({RoutingRule.department: into}).where(
+            (RoutingRule.department == code) & (RoutingRule.origin == "admin")).returning(RoutingRule.id))
+        moved["articles"] = len(await KnowledgeArticle.update({KnowledgeArticle.department: into}).where(
+            KnowledgeArticle.department == code).returning(KnowledgeArticle.id))
+        taken = {r["name"] for r in await ReplyTemplate.select(ReplyTemplate.name).where(ReplyTemplate.department == into)}
+        movable = [r["id"] for r in await ReplyTemplate.select(ReplyTemplate.id, ReplyTemplate.name).where(
+            ReplyTemplate.department == code) if r["name"] not in taken]
+        if movable:
+            await ReplyTemplate.update({ReplyTemplate.department: into}).where(ReplyTemplate.id.is_in(movable))
+        moved["templates"] = len(movable)
+        moved["decisions"] = len(await MeetingDecision.update({MeetingDecision.department: into}).where(
+            (MeetingDecision.department == code) & MeetingDecision.done_at.is_null()).returning(MeetingDecision.id))
+        names = [n for n in dict.fromkeys([source["name"], *source["aliases"], *target["aliases"]])
+                 if n and n != target["name"]]
+        aliases = [*target["aliases"], *[n for n in names if n not in target["aliases"]]][:MAX_ALIASES]
+        await Department.update({Department.aliases: aliases}).where(Department.code == into)
+        await Department.update({Department.active: False, Department.aliases: [], Department.merged_into: into}).where(
+            Department.code == code)
+        await SettingChange.insert(
+            SettingChange(setting=SETTING, scope="", item=code,
+                          old_value={"active": source["active"], "aliases": source["aliases"], "merged_into": None},
+                          new_value={"active": False, "aliases": [], "merged_into": into, "moved": moved},
+                          reason=reason, actor=actor.name, role=actor.role, created_at=now),
+            SettingChange(setting=SETTING, scope="", item=into, old_value={"aliases": target["aliases"]},
+                          new_value={"aliases": aliases, "merged_from": code}, reason=reason, actor=actor.name,
+                          role=actor.role, created_at=now))
+    platform.orders.forget_reference_data()
+    from core.auth import recent
+    from core.routing import sync_plugin_rules
+
+    recent.clear()  # the moved people act for the target at once in this process
+    await sync_plugin_rules(platform.channels, await platform.orders.reference.directory())
+    platform.orders.forget_reference_data()
+    if sent:
+        platform.orders.outbox_written()
+    return {"merged": await get(code), "into": await get(into), "moved": moved}
+
+
+async def _move_order(platform, row: dict[str, Any], code: str, into: str, reason: str, actor: Actor,
+                      now) -> int:
+    """One order onto the target, version-checked, with its event (read again if someone acted on it
+    meanwhile); an assisting part the target already holds (or leads) is withdrawn, not doubled."""
+    from core.intake import as_record
+    from core.joint import mirror_parts
+
+    for _attempt in range(5):
+        lead = into if row["department"] == code else row["department"]
+        holders = {p["department"] for p in row["assisting"] or [] if p["department"] != code} | {lead}
+        parts, withdrawn = [], 0
+        for part in row["assisting"] or []:
+            part = dict(part)
+            if part["department"] == code:
+                if into in holders:
+                    if part["status"] in OPEN_PARTS:
+                        part.update(status="withdrawn", settled_at=now.isoformat(), settled_by=actor.name,
+                                    reason=f"单位合并：{reason}")
+                        withdrawn += 1
+                else:
+                    part["department"] = into
+                    holders.add(into)
+            parts.append(part)
+        changes = {"department": lead, "assisting": parts, "version": row["version"] + 1, "updated_at": now}
+        updated = await (Order.update({getattr(Order, k): v for k, v in changes.items()})
+                         .where((Order.id == row["id"]) & (Order.version == row["version"])).returning(Order.id))
+        if updated:
+            before, after = as_record(row), as_record({**row, **changes})
+            await platform.orders.index.changed(before, after)
+            if parts != (row["assisting"] or []):
+                await mirror_parts(row["id"], parts)
+            payload = {"from_department": code, "department": into}
+            if withdrawn:
+                payload["withdrawn_parts"] = withdrawn
+            return await platform.orders.record_event(after, MERGE_EVENT, actor, row["status"], row["status"], reason,
+                                                      payload, now)
+        row = await Order.select().where(Order.id == row["id"]).output(load_json=True).first()
+    raise Conflict("工单正被他人处理，请稍后重试合并")
+
+
+# -- finding a department by what a person typed -----------------------------------------------------------
+
+class Match(msgspec.Struct, frozen=True):
+    """What a typed name resolves to: ``code``, or None with the departments it could be (ambiguous)
+    or none at all (not found); ``by`` is the name or alias that matched."""
+
+    code: str | None
+    by: str = ""
+    candidates: tuple[str, ...] = ()
+
+
+def _fold(text: str) -> str:
+    return "".join(text.split()).casefold()
+
+
+def _terms(row: dict[str, Any]) -> list[str]:
+    return [row["name"], *(row.get("aliases") or [])]
+
+
+def match(text: str, rows: list[dict[str, Any]], *, partial: bool = True) -> Match:
+    """The department ``text`` names, among ``rows`` (code, name, aliases, active, merged_into): its
+    code; else its name or an alias, exactly (spaces and letter case aside); else the one active
+    department whose name or alias holds the text (住建 in 住建局), or abbreviates it (城管 for
+    城市管理和综合执法局: the characters in order, from the first); not these two when ``partial`` is false. A merged department's code leads to
+    the one it was merged into."""
+    typed = _fold(text or "")
+    if not typed:
+        return Match(None)
+    by_code = {r["code"]: r for r in rows}
+    found = by_code.get(text.strip())
+    seen = 0
+    while found is not None and found.get("merged_into") and seen < 16:
+        found, seen = by_code.get(found["merged_into"], found), seen + 1
+    if found is not None:
+        return Match(found["code"], found["code"])
+    live = [r for r in rows if r.get("active", True)]
+    for pool in (live, rows):
+        exact = [(r, t) for r in pool for t in _terms(r) if _fold(t) == typed]
+        if len({r["code"] for r, _ in exact}) == 1:
+            return Match(exact[0][0]["code"], exact[0][1])
+        if exact:
+            return Match(None, candidates=tuple(dict.fromkeys(r["name"] for r, _ in exact)))
+    if len(typed) < 2 or not partial:
+        return Match(None)
+    held = {r["code"]: (r, t) for r in live for t in reversed(_terms(r)) if typed in _fold(t)}
+    if not held:  # an abbreviation: its characters in order (城管 for 城市管理…, 人社 for 人力资源和社会保障局)
+        held = {r["code"]: (r, t) for r in live for t in reversed(_terms(r)) if _abbreviates(typed, _fold(t))}
+    if len(held) == 1:
+        row, term = next(iter(held.values()))
+        return Match(row["code"], term)
+    return Match(None, candidates=tuple(r["name"] for r, _ in held.values())[:10])
+
+
+def _abbreviates(short: str, name: str) -> bool:
+    rest = iter(name)
+    return short[0] == name[:1] and all(ch in rest for ch in short)
+
+
+def named_in_text(text: str, rows: list[dict[str, Any]]) -> Match:
+    """The active department a citizen's text names by its name or an alias (the longest name found
+    wins: 城市管理局 before 城管), for a suggestion when no routing rule fires."""
+    terms = sorted(((t, r["code"]) for r in rows if r.get("active", True) and not r.get("merged_into")
+                    for t in _terms(r) if len(t) >= 2), key=lambda item: -len(item[0]))
+    for term, code in terms:
+        if term in text:
+            return Match(code, term)
+    return Match(None)
+
+
+def ambiguous(typed: str, found: Match) -> str:
+    return f"「{typed}」可能是：{'、'.join(found.candidates)}，请写出单位全称或从列表中选择"
+
+
+async def directory() -> list[dict[str, Any]]:
+    """Every department with its names, for ``match`` (the caller caches it: ``ReferenceData``)."""
+    return await Department.select(Department.code, Department.name, Department.aliases, Department.active,
+                                   Department.merged_into).output(load_json=True)
+
+
+async def named_in_payload(fields, payload: dict[str, Any], rows: list[dict[str, Any]],
+                           active: frozenset[str]) -> dict[str, Any]:
+    """An action's payload with each department it names by its name or alias (a dispatcher typing 城管)
+    turned into the code; a name that could be several departments is refused with them listed."""
+    out = dict(payload)
+    for f in fields:
+        value = out.get(f.name)
+        if f.widget == "department" and isinstance(value, str) and value and value not in active:
+            found = match(value, rows)
+            if found.code:
+                out[f.name] = found.code
+            elif found.candidates:
+                raise InvalidInput([FieldError(f.name, ambiguous(value, found))])
+        elif f.widget == "departments" and isinstance(value, list):
+            named = []
+            for item in value:
+                found = match(item, rows) if isinstance(item, str) and item not in active else None
+                if found is not None and found.candidates and not found.code:
+                    raise InvalidInput([FieldError(f.name, ambiguous(item, found))])
+                named.append(found.code if found is not None and found.code else item)
+            out[f.name] = named
+    return out
 
 
 def generated_code(name: str, taken: set[str]) -> str:

@@ -222,6 +222,12 @@ class IntakeDesk:
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind,
                              details=msgspec.to_builtins(details) if details is not None else None)
+        if suggestion is None:  # no rule fired: a department the citizen names (城管, by an alias) is the hint
+            from core.departments import named_in_text
+
+            named = named_in_text(f"{request.subject}\n{request.content}", await service.reference.directory())
+            if named.code:
+                suggestion = Suggestion(named.code, f"诉求中提到「{named.by}」")
         if suggestion is None and service.learned is not None:  # rules win; the learned model fills the gap
             await service.learned.refresh()
             top = service.learned.best(channel=code, kind=request.kind, category=request.category,

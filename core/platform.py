@@ -88,8 +88,9 @@ class Platform:
             size = max(1, self.settings.db_pool_size)
             await self.engine.start_connection_pool(min_size=min(2, size), max_size=size)
         self.orders.forget_reference_data()
-        await self.channels.check_routing(await self.orders.reference.departments())
-        await sync_plugin_rules(self.channels)
+        directory = await self.orders.reference.directory()
+        await self.channels.check_routing(directory)
+        await sync_plugin_rules(self.channels, directory)
         await seed_categories(self.engine)
         load_dictionary()  # queries cut terms into words; the dictionary loads beside serving
         self.orders.index.start_repair()

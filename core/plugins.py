@@ -158,15 +158,17 @@ class Channels:
         except (ValueError, TypeError) as exc:
             refuse(f"流程操作声明有误：{exc}")
 
-    async def check_routing(self, departments: frozenset[str]) -> None:
-        """Every department a plugin's routing rule names must exist (once departments are set up:
-        a fresh database gets its departments after the first start)."""
+    async def check_routing(self, departments: list[dict]) -> None:
+        """Every department a plugin's routing rule names (by its code, its name or an alias) must exist
+        (once departments are set up: a fresh database gets its departments after the first start)."""
+        from core.departments import match
+
         if not departments:
             return
         for channel in self:
             for rules in self.hook(channel.code, "routing_rules")(channel=channel):
                 for rule in rules or ():
-                    if rule.department not in departments:
+                    if match(rule.department, departments, partial=False).code is None:
                         raise DeclarationError(self._plugin_names[channel.code],
                                                f"渠道 {channel.code} 的分派规则指向不存在的承办单位 {rule.department}")
 

@@ -13,6 +13,7 @@ class ReferenceData:
     def __init__(self):
         self._departments: frozenset[str] | None = None
         self._active: frozenset[str] | None = None
+        self._directory: list[dict] | None = None
         self._rules = RuleCache()
         self._routes: tuple[list[RuleSpec], frozenset[str], dict[str, list[RuleSpec]]] | None = None
 
@@ -27,6 +28,14 @@ class ReferenceData:
             self._active = frozenset(r["code"] for r in await Department.select(Department.code).where(
                 Department.active == True))  # noqa: E712  (a column comparison, not a truth test)
         return self._active
+
+    async def directory(self) -> list[dict]:
+        """Every department's code, name, aliases, state and where it was merged (``departments.match``)."""
+        if self._directory is None:
+            from core.departments import directory
+
+            self._directory = await directory()
+        return self._directory
 
     async def rules(self) -> list[RuleSpec]:
         return await self._rules.get()
@@ -49,4 +58,5 @@ class ReferenceData:
         """Departments and routing rules are cached; call after changing them."""
         self._departments = None
         self._active = None
+        self._directory = None
         self._rules.forget()

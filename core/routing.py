@@ -105,8 +105,12 @@ async def load_rules() -> list[RuleSpec]:
                      position=r["position"], channel=r["channel"], id=r["id"]) for r in rows]
 
 
-async def sync_plugin_rules(channels) -> int:
-    """Replace every plugin-contributed rule with what the plugins declare now; admin rules stay."""
+async def sync_plugin_rules(channels, departments: list[dict] | None = None) -> int:
+    """Replace every plugin-contributed rule with what the plugins declare now; admin rules stay. A rule
+    naming its department by name or alias (城管局), or by the code of a department since merged into
+    another, is stored with the code of the department that takes the orders now."""
+    from core.departments import match
+
     rows = []
     for channel in channels:
         for rules in channels.hook(channel.code, "routing_rules")(channel=channel):
@@ -116,7 +120,8 @@ async def sync_plugin_rules(channels) -> int:
                                         position=rule.position, keywords=list(rule.keywords),
                                         category=rule.category, area=rule.area, kind=rule.kind,
                                         details=dict(rule.details),
-                                        department=rule.department, reason=rule.reason))
+                                        department=match(rule.department, departments or [], partial=False).code
+                                        or rule.department, reason=rule.reason))
     await RoutingRule.delete().where(RoutingRule.origin.like("plugin:%"))
     if rows:
         await RoutingRule.insert(*rows)

@@ -32,6 +32,7 @@ class Department(Table, tablename="departments"):
     aliases = JSON(default=[])  # other names people use for it (routing and import match them too)
     contacts = JSON(default=[])  # [{"name", "phone", "duty"}]: whom the centre calls
     active = Boolean(default=True)  # false: disabled, no new dispatch; its history stays
+    merged_into = Varchar(length=64, null=True, default=None)  # merged: the department that took it over
 
 
 class User(Table, tablename="users"):
@@ -909,3 +910,15 @@ class CallDial(Table, tablename="call_dials"):
 
 
 TELEPHONY_TABLES = (CtiConnection, Call, CallEvent, CallLink, BlockedNumber, CallDial)
+
+
+class ReportTemplate(Table, tablename="report_templates"):
+    """A written-report (.docx) template an admin uploaded: for one report kind, or ``all`` for every
+    kind without its own; none means the shipped default. The file is kept base64-encoded."""
+
+    kind = Varchar(length=16, unique=True)
+    filename = Varchar(length=255, default="")
+    content = Text(default="")
+    digest = Varchar(length=64, default="")
+    uploaded_by = Varchar(length=128, default="")
+    uploaded_at = Timestamptz(default=TimestamptzNow())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core import access_audit
 from core.auth import hash_password, recent
+from core.errors import FieldError, InvalidInput, NotFound
 from core.model import ROLES
 from core.tables import ConsoleSession, Department, User
 
@@ -74,3 +75,34 @@ async def set_role(user_id: int, role: str, department: str | None, *, by: str, 
         await access_audit.record("account_changed", actor=by, address=address, target=user["username"],
                                   detail={"change": "role", "role": role, "department": department or ""})
     recent.clear()
+
+
+DISPLAY_NAME_MAX = 64
+
+
+def checked_display_name(name: str) -> str:
+    """The name as colleagues will read it (小周, 王科长): 1–64 characters, no control characters."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise InvalidInput([FieldError("display_name", "请填写姓名")])
+    if len(name) > DISPLAY_NAME_MAX:
+        raise InvalidInput([FieldError("display_name", f"姓名不能超过 {DISPLAY_NAME_MAX} 个字")])
+    if any(not ch.isprintable() for ch in name):
+        raise InvalidInput([FieldError("display_name", "姓名含有不可显示的字符")])
+    return name
+
+
+async def set_display_name(username: str, name: str, *, by: str, role: str = "", address: str = "") -> dict:
+    """Change the name shown for a member of staff wherever a person is shown (timelines, lists,
+    pickers, documents); audited with the old and new name. The username (to sign in) stays."""
+    name = checked_display_name(name)
+    async with User._meta.db.transaction():
+        user = await User.select(User.id, User.username, User.display_name).where(User.username == username).first()
+        if user is None:
+            raise NotFound(f"用户 {username} 不存在")
+        if user["display_name"] != name:
+            await User.update({User.display_name: name}).where(User.id == user["id"])
+            await access_audit.record("account_changed", actor=by, role=role, address=address, target=username,
+                                      detail={"change": "display_name", "old": user["display_name"], "new": name})
+    recent.clear()
+    return {"username": username, "display_name": name, "changed": user["display_name"] != name}

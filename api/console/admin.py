@@ -23,7 +23,7 @@ from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound
 from core.model import ROLES
 from core.routing import first_match, in_order, load_rules
 from core.tables import ApiKey, CalendarDay, Department, OutboxMessage, RoutingRule, User
-from core.users import add_user, set_active, set_password, set_role
+from core.users import add_user, set_active, set_display_name, set_password, set_role
 
 
 
@@ -84,8 +84,9 @@ async def admin_index(request: Request) -> Response:
 @get("/admin/departments")
 async def departments_page(request: Request) -> Response:
     actor = await _admin(request)
-    return await _render(request, actor, "admin_departments.html", tree=_tree(await _departments()),
-                         departments=await _departments(), values={}, errors={})
+    everyone = await _departments()
+    return await _render(request, actor, "admin_departments.html", tree=_tree(everyone), departments=everyone,
+                         names={d["code"]: d["name"] for d in everyone}, values={}, errors={})
 
 
 @post("/admin/departments")
@@ -97,8 +98,9 @@ async def departments_add(request: Request) -> Response:
         made = await departments.create(request.app.state.platform, values["code"], values["name"],
                                         values["parent"] or None, actor)
     except InvalidInput as refused:
+        everyone = await _departments()
         return await _render(request, actor, "admin_departments.html", status_code=400,
-                             tree=_tree(await _departments()), departments=await _departments(),
+                             tree=_tree(everyone), departments=everyone, names={d["code"]: d["name"] for d in everyone},
                              values=values, errors={e.key: e.message for e in refused.errors})
     return _done("/console/admin/departments", f"已添加单位「{made['name']}」（代码 {made['code']}）")
 
@@ -115,7 +117,7 @@ def _contacts(text: str) -> list[dict[str, str]]:
 
 
 async def _department_page(request: Request, actor, code: str, *, status_code: int = 200, errors: dict | None = None,
-                           values: dict | None = None) -> Response:
+                           values: dict | None = None, merge_values: dict | None = None) -> Response:
     found = await departments.get(code)
     everyone = await _departments()
     below = {code}
@@ -123,7 +125,8 @@ async def _department_page(request: Request, actor, code: str, *, status_code: i
         below |= {d["code"] for d in everyone if d["parent"] in below}
     return await _render(request, actor, "admin_department.html", status_code=status_code, d=found,
                          values=values or {}, errors=errors or {}, parents=[d for d in everyone if d["code"] not in below],
-                         names={d["code"]: d["name"] for d in everyone},
+                         merge_targets=[d for d in everyone if d["code"] not in below and d["active"]],
+                         merge_values=merge_values or {}, names={d["code"]: d["name"] for d in everyone},
                          open_orders=await departments.open_orders(code), history=await departments.history(code),
                          field_labels=departments.FIELD_LABELS)
 
@@ -154,6 +157,26 @@ async def department_change(request: Request, code: FromPath[str]) -> Response:
                                       errors={e.key: e.message for e in refused.errors})
     what = "、".join(label for k, label in departments.FIELD_LABELS.items() if k in done["changed"]) or "没有变化"
     return _done(f"/console/admin/departments/{code}", f"已保存：{what}")
+
+
+@post("/admin/departments/{code:str}/merge")
+async def department_merge(request: Request, code: FromPath[str]) -> Response:
+    """Fold the department into another (机构改革): the same audited ``departments.merge`` as the API."""
+    actor = await _admin(request)
+    form = await request.form()
+    values = {"into": _text(form, "into", 64), "reason": _text(form, "reason", 500)}
+    if not values["into"]:
+        return await _department_page(request, actor, code, status_code=400, merge_values=values,
+                                      errors={"into": "请选择并入的单位"})
+    try:
+        done = await departments.merge(request.app.state.platform, code, values["into"], values["reason"], actor)
+    except (InvalidInput, Conflict) as refused:
+        found = {e.key: e.message for e in getattr(refused, "errors", None) or []}
+        return await _department_page(request, actor, code, status_code=refused.status_code, merge_values=values,
+                                      errors={"into": found.get("into") or refused.detail})
+    moved = done["moved"]
+    return _done(f"/console/admin/departments/{done['into']['code']}",
+                 f"已将「{done['merged']['name']}」并入本单位：工单 {moved['orders']} 件、人员 {moved['users']} 人")
 
 
 # -- users ---------------------------------------------------------------------------------------------
@@ -196,12 +219,18 @@ async def _users_page(request, actor, *, status_code=200, values=None, errors=No
 async def user_page(request: Request, user_id: FromPath[int]) -> Response:
     """One user on a page of their own: role and department, in use or not, a new password."""
     actor = await _admin(request)
+    return await _user_page(request, actor, user_id)
+
+
+async def _user_page(request: Request, actor, user_id: int, *, status_code: int = 200, errors: dict | None = None,
+                     values: dict | None = None) -> Response:
     user = await User.select(User.id, User.username, User.display_name, User.role, User.department,
                              User.active).where(User.id == user_id).first()
     if user is None:
         raise NotFound("用户不存在")
-    return await _render(request, actor, "admin_user.html", u=user, departments=await _departments(),
-                         names={d["code"]: d["name"] for d in await _departments()})
+    return await _render(request, actor, "admin_user.html", status_code=status_code, u=user,
+                         departments=await _departments(), names={d["code"]: d["name"] for d in await _departments()},
+                         errors=errors or {}, values=values or {})
 
 
 @get("/admin/users")
@@ -236,21 +265,32 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
     user = await User.select().where(User.id == user_id).first()
     if user is None:
         raise NotFound("用户不存在")
+    who = f"{user['display_name']}（{user['username']}）" if user["display_name"] not in ("", user["username"]) \
+        else user["username"]
+    if op == "rename":  # on the user's own page: an error comes back there, with what was typed
+        typed = _text(form, "display_name", 200)
+        try:
+            await set_display_name(user["username"], typed, by=actor.name, role=actor.role,
+                                   address=client_address(request))
+        except InvalidInput as refused:
+            return await _user_page(request, actor, user_id, status_code=400, values={"display_name": typed},
+                                    errors={e.key: e.message for e in refused.errors})
+        return _done(f"/console/admin/users/{user_id}", f"姓名已改为「{' '.join(typed.split())}」")
     if op == "deactivate":
         if user["username"] == actor.name:
             return await _users_page(request, actor, status_code=409, errors={"_form": "不能停用自己的账号"})
         await set_active(user_id, False, by=actor.name, address=client_address(request))
-        notice = f"已停用 {user['username']}，其登录立即失效"
+        notice = f"已停用 {who}，其登录立即失效"
     elif op == "activate":
         await set_active(user_id, True, by=actor.name, address=client_address(request))
-        notice = f"已启用 {user['username']}（须重新登录）"
+        notice = f"已启用 {who}（须重新登录）"
     elif op == "reset":
         password = form.get("password") if isinstance(form.get("password"), str) else ""
         try:
             await set_password(user_id, password, by=actor.name, address=client_address(request))
         except ValueError as refused:
             return await _users_page(request, actor, status_code=400, errors={"_form": str(refused)})
-        notice = f"已重置 {user['username']} 的密码，其原有登录均已失效"
+        notice = f"已重置 {who} 的密码，其原有登录均已失效"
     elif op == "change":
         role, department = _text(form, "role", 32), _text(form, "department", 64) or None
         if role not in ROLES:
@@ -260,7 +300,7 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
         if department and not await Department.exists().where(Department.code == department):
             return await _users_page(request, actor, status_code=400, errors={"_form": "单位不存在"})
         await set_role(user_id, role, department, by=actor.name, address=client_address(request))
-        notice = f"{user['username']} 现为{ROLES[role]}"
+        notice = f"{who} 现为{ROLES[role]}"
     elif op == "extension":
         extension = _text(form, "extension", 32)
         try:
@@ -268,7 +308,7 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
                                                                      address=client_address(request))
         except HuyingError as refused:
             return await _users_page(request, actor, status_code=400, errors={"_form": refused.detail})
-        notice = f"{user['username']} 的分机号为 {extension}" if extension else f"已取消 {user['username']} 的分机号"
+        notice = f"{who} 的分机号为 {extension}" if extension else f"已取消 {who} 的分机号"
     else:
         return await _users_page(request, actor, status_code=400, errors={"_form": "没有这个操作"})
     recent.clear()  # every process re-reads the user within seconds; this one at once
@@ -295,9 +335,11 @@ async def rules_page(request: Request) -> Response:
         found = first_match(in_order(await load_rules(), channel), subject=text, content="", category="",
                             area=str(request.query_params.get("area") or "")[:64], kind="")
         names = {d["code"]: d["name"] for d in await _departments()}
+        named = departments.named_in_text(text, await request.app.state.platform.orders.reference.directory())
         tried = {"text": text, "channel": channel, "area": request.query_params.get("area") or "",
                  "rule": found[0] if found else None, "hit": found[1] if found else "",
-                 "department": names.get(found[0].department, found[0].department) if found else ""}
+                 "department": names.get(found[0].department, found[0].department) if found else "",
+                 "named": names.get(named.code, "") if named.code else "", "named_by": named.by}
     return await _rules_page(request, actor, tried=tried or {"text": "", "channel": channel, "area": ""})
 
 
@@ -742,7 +784,8 @@ async def outbox_operate(request: Request, message_id: FromPath[int], operation:
                     status_code=303)
 
 
-ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, users_page,
+ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, department_merge,
+                users_page,
                 user_page, users_add, users_change, rules_page, rule_page, rule_edit,
                 rules_add, rules_toggle, calendar_page, calendar_set, calendar_remove, calendar_import,
                 calendar_office_hours, keys_page, keys_create, keys_revoke,

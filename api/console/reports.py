@@ -6,16 +6,18 @@ the console's session. The files are the API's own (``api.reports.render``), fro
 from __future__ import annotations
 
 import datetime as dt
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath
 from litestar.response import Redirect
 
 from api.console.session import current_actor
 from api.reports import _filters, render
 from core.errors import Forbidden
 from core.model import Actor
-from core.reports import html, snapshots, written
+from core.errors import InvalidInput, NotFound
+from core.reports import html, snapshots, templates, written
 from core.reports.build import build_report, labels
 from core.reports.periods import KINDS as PERIOD_KINDS
 from core.reports.periods import period, today
@@ -54,10 +56,15 @@ def _link(path: str, kind: str, start: dt.date, filters: dict[str, str], **extra
 
 @get("/reports")
 async def reports_page(request: Request) -> Response:
-    from api.console.centre import _render
-
     actor = await current_actor(request)
     _reader(actor)
+    return await _reports(request, actor)
+
+
+async def _reports(request: Request, actor: Actor, *, status_code: int = 200, template_errors: dict | None = None,
+                   template_values: dict | None = None) -> Response:
+    from api.console.centre import _render
+
     kind, start, asked, errors = _choice(request)
     filters = await _filters(request, asked, actor)
     platform = request.app.state.platform
@@ -70,7 +77,13 @@ async def reports_page(request: Request) -> Response:
     departments = await Department.select(Department.code, Department.name).order_by(Department.name)
     last = period(kind, start).previous().start
     following = period(kind, start).end
-    return await _render(request, actor, "reports.html", status_code=400 if errors else 200, report=report,
+    kept = {}
+    if actor.role == "admin":
+        kept = {"items": await templates.listing(), "history": await templates.history(10),
+                "kinds": templates.KINDS, "errors": template_errors or {}, "values": template_values or {},
+                "query": urlencode({"period": kind, "start": start.isoformat(), **filters})}
+    return await _render(request, actor, "reports.html", status_code=400 if errors else status_code, report=report,
+                         report_templates=kept,
                          kinds=PERIOD_KINDS, kind=kind, start=start.isoformat(), filters=filters, errors=errors,
                          departments=departments, channels=[(c.code, c.name) for c in platform.channels],
                          files=files, formats=FORMATS, stored=stored,
@@ -128,4 +141,53 @@ async def save_snapshot(request: Request) -> Response:
     return Redirect(_link("/console/reports", kind, period(kind, start).start, filters, done=done), status_code=303)
 
 
-REPORT_ROUTES = [reports_page, report_file, report_stylesheet, save_snapshot]
+# -- the written report's templates (admins change them; supervisors may download) -------------------------
+
+@get("/reports/templates/{kind:str}")
+async def template_file(request: Request, kind: FromPath[str]) -> Response:
+    """The template a kind is written with now, or (``default``) the shipped one."""
+    actor = await current_actor(request)
+    _reader(actor)
+    if kind == "default":
+        content, name = templates.default_bytes(), "written_template.docx"
+    else:
+        content, name, _ = await templates.current(kind)
+    return Response(content, media_type=written.DOCX,
+                    headers={"Content-Disposition": f'attachment; filename="{quote(name)}"'})
+
+
+@post("/reports/templates", request_max_body_size=templates.MAX_BYTES + 64 * 1024)
+async def template_upload(request: Request) -> Response:
+    """Upload a template for one kind or for all; one that does not render comes back with the reason."""
+    actor = await current_actor(request)
+    templates._admin(actor)
+    form = await request.form()
+    kind = str(form.get("kind") or "")
+    reason = str(form.get("reason") or "")[:500]
+    upload = form.get("file")
+    values = {"kind": kind, "reason": reason}
+    if kind not in templates.KINDS:
+        return await _reports(request, actor, status_code=400, template_values=values,
+                              template_errors={"kind": "请选择模板用于哪种报表"})
+    content = await upload.read(templates.MAX_BYTES + 1) if hasattr(upload, "read") else b""
+    try:
+        await templates.save(kind, getattr(upload, "filename", "") or "", content, actor, reason)
+    except InvalidInput as refused:
+        return await _reports(request, actor, status_code=400, template_values=values,
+                              template_errors={e.key: e.message for e in refused.errors})
+    back = dict(request.query_params)
+    return Redirect(f"/console/reports?{urlencode({**back, 'done': f'已更换{templates.KINDS[kind]}的文字材料模板'})}",
+                    status_code=303)
+
+
+@post("/reports/templates/{kind:str}/revert")
+async def template_revert(request: Request, kind: FromPath[str]) -> Response:
+    actor = await current_actor(request)
+    if kind not in templates.KINDS:
+        raise NotFound("没有这种报表")
+    done = await templates.revert(kind, actor)
+    what = f"{templates.KINDS[kind]}已恢复默认模板" if done else f"{templates.KINDS[kind]}本来就在用默认模板"
+    return Redirect(f"/console/reports?{urlencode({**dict(request.query_params), 'done': what})}", status_code=303)
+
+
+REPORT_ROUTES = [template_file, template_upload, template_revert, reports_page, report_file, report_stylesheet, save_snapshot]

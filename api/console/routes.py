@@ -54,6 +54,7 @@ from api.web.protection import csrf_middleware, security_headers
 from api.web.tracking import publishes_replies
 from api.client import client_address
 from core import access_audit, notices
+from core.departments import match as match_department
 from core.auth import active_user
 from core.users import display_names
 from core.surveys import EVENTS as SURVEY_EVENTS
@@ -74,7 +75,8 @@ from core.categories import paths as category_paths, resolve as resolve_category
 PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
-EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限", **SURVEY_EVENTS,
+EVENT_LABELS = {"intake": "受理", "attach": "上传附件", "calendar_reschedule": "工作日历调整时限",
+                "department_merged": "单位合并", **SURVEY_EVENTS,
                 **meetings.EVENTS, **site_visits.EVENTS, **telephony.ORDER_EVENTS}
 INTAKE_CHOICES = {"source": SOURCES, "priority": PRIORITIES}
 DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期", "handle_overdue": "办理超期"}
@@ -201,10 +203,10 @@ def _list_params(request: Request) -> dict[str, Any]:
 
 async def _departments(*, dispatchable: bool = False) -> list[dict]:
     """Every department (to filter by), or those taking new orders (to dispatch to)."""
-    query = Department.select(Department.code, Department.name, Department.parent)
+    query = Department.select(Department.code, Department.name, Department.parent, Department.aliases)
     if dispatchable:
         query = query.where(Department.active == True)  # noqa: E712  (a column comparison)
-    return await query.order_by(Department.sort).order_by(Department.code)
+    return await query.order_by(Department.sort).order_by(Department.code).output(load_json=True)
 
 
 @functools.cache
@@ -314,7 +316,7 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
                 continue
             if e["action"] == "attach" and key not in ("filename", "size"):  # its storage key, type, uploader
                 continue
-            if key in ("department", "suggested_department"):
+            if key in ("department", "suggested_department", "from_department"):
                 value = names.get(value, value)
             elif key == "assisting" and isinstance(value, list):  # departments named by a dispatch
                 value = "、".join(names.get(v, "（已删除的单位）") for v in value)
@@ -330,8 +332,9 @@ def _timeline(platform, order: dict, names: dict[str, str], people: dict[str, st
                                               "filename": "文件名", "size": "大小", "attempt": "第几次回访",
                                               "tries": "回访次数上限", "closed": "回访结束", "closed_as": "结果",
                                               "callback": "需要回访", "extended_days": "顺延工作日",
-                                              "handle_due": "新的办理时限", **meetings.EVENT_FIELDS,
-                                              **telephony.EVENT_FIELDS}.get(key, key)),
+                                              "handle_due": "新的办理时限", "department": "承办单位",
+                                              "from_department": "原承办单位", "withdrawn_parts": "撤销的协办",
+                                              **meetings.EVENT_FIELDS, **telephony.EVENT_FIELDS}.get(key, key)),
                             CLOSED_LABELS.get(value, value) if key == "closed_as" else value))
         shown.append({
             "label": action.label if action else EVENT_LABELS.get(e["action"], e["action"]),
@@ -476,10 +479,10 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
     form = await request.form()
     fields = _action_fields(platform, order, action)
     data, values = read_values(form, fields)
-    for f in fields:  # a department picked by typing its name (the searchable picker) is its code
-        if f.widget == "department" and isinstance(data.get(f.name), str):
-            typed = data[f.name]
-            data[f.name] = next((d["code"] for d in await _departments() if typed in (d["code"], d["name"])), typed)
+    for f in fields:  # a department typed in the searchable picker (its name or an alias: 城管) is its code
+        if f.widget == "department" and isinstance(data.get(f.name), str) and data[f.name]:
+            found = match_department(data[f.name], await platform.orders.reference.directory())
+            data[f.name] = found.code or data[f.name]  # ambiguous or unknown: the action says why
     errors = check_fields({"": action.payload}, fields, data)
     if action.reveals_contact and not str(data.get("reason") or "").strip():
         errors["reason"] = "请写明查看完整号码的原因（将记录在案）"

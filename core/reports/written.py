@@ -7,16 +7,11 @@ period's early warnings. 下一步建议 is left for a person to write.
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Any
-
-from docx import Document
-from docx.enum.text import WD_ALIGN_PARAGRAPH
-from docx.oxml.ns import qn
-from docx.shared import Cm, Pt, RGBColor
 
 from core.reports import charts, kpis
 from core.reports.periods import SHANGHAI
+from core.reports.templates import PEOPLE_SHOWN
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 EXAMPLES_PER_ISSUE = 2
@@ -28,6 +23,7 @@ OVERVIEW_TITLE = "主要指标"
 
 
 # -- the facts beside the report body ---------------------------------------------------------------------
+
 
 def _bounds(report: dict[str, Any]) -> tuple[dt.datetime, dt.datetime]:
     p = report["period"]
@@ -100,58 +96,6 @@ def scope_of(report: dict[str, Any], labels: dict[str, dict[str, str]]) -> str:
     return "；".join(parts)
 
 
-# -- the document ------------------------------------------------------------------------------------------
-
-class _Writer:
-    def __init__(self):
-        self.doc = Document()
-        section = self.doc.sections[0]
-        section.page_height, section.page_width = Cm(29.7), Cm(21)
-        section.left_margin = section.right_margin = Cm(2.6)
-        style = self.doc.styles["Normal"]
-        style.font.name = "仿宋"
-        style.font.size = Pt(12)
-        style.element.rPr.rFonts.set(qn("w:eastAsia"), "仿宋")
-        for name in ("Title", "Heading 1", "Heading 2"):
-            heading = self.doc.styles[name]
-            heading.font.name = "黑体"
-            heading.font.color.rgb = RGBColor(0, 0, 0)
-            heading.element.get_or_add_rPr().get_or_add_rFonts().set(qn("w:eastAsia"), "黑体")
-
-    def title(self, text: str, subtitle: str) -> None:
-        head = self.doc.add_heading(text, level=0)
-        head.alignment = WD_ALIGN_PARAGRAPH.CENTER
-        sub = self.doc.add_paragraph(subtitle)
-        sub.alignment = WD_ALIGN_PARAGRAPH.CENTER
-
-    def heading(self, text: str) -> None:
-        self.doc.add_heading(text, level=1)
-
-    def para(self, text: str) -> None:
-        p = self.doc.add_paragraph(text)
-        p.paragraph_format.first_line_indent = Pt(24)
-        p.paragraph_format.line_spacing = 1.4
-
-    def table(self, caption: str, headers: list[str], rows: list[list[str]]) -> None:
-        self.doc.add_paragraph(caption).runs[0].bold = True
-        table = self.doc.add_table(rows=1, cols=len(headers))
-        table.style = "Table Grid"
-        for cell, text in zip(table.rows[0].cells, headers):
-            cell.text = text
-            cell.paragraphs[0].runs[0].bold = True
-        for row in rows:
-            for cell, text in zip(table.add_row().cells, row):
-                cell.text = text
-
-    def chart(self, png: bytes) -> None:
-        self.doc.add_picture(io.BytesIO(png), width=Cm(15.5))
-
-    def bytes(self) -> bytes:
-        out = io.BytesIO()
-        self.doc.save(out)
-        return out.getvalue()
-
-
 def _overview_rows(report: dict[str, Any]) -> list[list[str]]:
     """The workbook's 概览 sheet, row for row: 本期, 上期, 环比, 上年同期, 同比."""
     change = report["change"]
@@ -167,136 +111,151 @@ def _overview_rows(report: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-def document(report: dict[str, Any], facts: dict[str, Any], labels: dict[str, dict[str, str]]) -> bytes:
-    """The .docx of one report body (live or a stored snapshot) with its ``context`` facts."""
+# -- the fields a template fills ----------------------------------------------------------------------------
+
+def fields(report: dict[str, Any], facts: dict[str, Any], labels: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Every text, table and chart of the written report, by name: what a template's fields read
+    (documented in docs/reports.md). Charts are PNG bytes here, images once rendered."""
     from core.reports.warnings import KINDS as WARNING_KINDS
 
-    w = _Writer()
     counts, rates, change = report["counts"], report["rates"], report["change"]
     period = report["period"]
     scope = scope_of(report, labels)
-    w.title(title_of(report), f"（{period['start']} 至 {period['end']}{'；' + scope if scope else ''}）")
-    if period.get("partial"):
-        w.para(f"说明：本期尚未结束，数据统计截至 {period['through'] or period['start']}；环比、同比与上期、上年同期的相同天数相比。")
+    out: dict[str, Any] = {
+        "title": title_of(report),
+        "subtitle": f"（{period['start']} 至 {period['end']}{'；' + scope if scope else ''}）",
+        "scope": scope or "全中心",
+        "period": {k: period.get(k) for k in ("name", "kind_label", "label", "start", "end", "through", "partial")},
+        "partial_note": (f"说明：本期尚未结束，数据统计截至 {period['through'] or period['start']}；"
+                         "环比、同比与上期、上年同期的相同天数相比。") if period.get("partial") else "",
+        "counts": {c.name: _n(counts.get(c.name)) for c in kpis.COUNTS},
+        "rates": {k.name: _pct(rates.get(k.name)) for k in kpis.KPIS},
+        "overview_title": OVERVIEW_TITLE,
+        "overview_rows": _overview_rows(report),
+        "suggestions": SUGGESTIONS_PLACEHOLDER,
+        "definitions": [{"label": d["label"], "definition": d["definition"]} for d in report["definitions"]],
+        "generated_at": report["generated_at"].replace("T", " ")[:19],
+    }
 
     # 一、总体情况
-    w.heading("一、总体情况")
-    w.para(f"本期共受理群众诉求 {_n(counts['intake'])} 件，环比{_change(change['previous']['intake'], rate=False)}，"
-           f"同比{_change(change['year_before']['intake'], rate=False)}。其中话务员即时办结 {_n(counts['resolved_at_intake'])} 件，"
-           f"即时办结率 {_pct(rates['resolved_at_intake_rate'])}；派单 {_n(counts['dispatched'])} 件，"
-           f"办结 {_n(counts['completed'])} 件，期末超期未办结 {_n(counts['open_overdue'])} 件。")
+    out["overview"] = (
+        f"本期共受理群众诉求 {_n(counts['intake'])} 件，环比{_change(change['previous']['intake'], rate=False)}，"
+        f"同比{_change(change['year_before']['intake'], rate=False)}。其中话务员即时办结 {_n(counts['resolved_at_intake'])} 件，"
+        f"即时办结率 {_pct(rates['resolved_at_intake_rate'])}；派单 {_n(counts['dispatched'])} 件，"
+        f"办结 {_n(counts['completed'])} 件，期末超期未办结 {_n(counts['open_overdue'])} 件。")
     channels = [r for r in report["breakdowns"]["channel"]["rows"] if r["counts"]["intake"]]
-    if channels and counts["intake"]:
-        w.para("从受理渠道看，" + "，".join(
-            f"{r['label']} {_n(r['counts']['intake'])} 件（占 {r['counts']['intake'] / counts['intake']:.1%}）"
-            for r in channels) + "。")
-    w.table(OVERVIEW_TITLE, ["指标", "本期", "上期", "环比", "上年同期", "同比"], _overview_rows(report))
-    w.chart(charts.bars("按渠道的受理量", [(r["label"], r["counts"]["intake"]) for r in channels[:12]]))
+    out["channel_mix"] = ("从受理渠道看，" + "，".join(
+        f"{r['label']} {_n(r['counts']['intake'])} 件（占 {r['counts']['intake'] / counts['intake']:.1%}）"
+        for r in channels) + "。") if channels and counts["intake"] else ""
+    charts_png = {"chart_channels": charts.bars("按渠道的受理量", [(r["label"], r["counts"]["intake"]) for r in channels[:12]])}
 
     # 二、热点问题
-    w.heading("二、热点问题")
     top = report["top_issues"][:HOT_ISSUES]
+    examples = []
     if top:
-        w.para("本期群众反映较集中的问题依次为：" + "；".join(
-            f"{t['label']} {_n(t['intake'])} 件（环比{_change(t['change'], rate=False)}）" for t in top) + "。")
+        out["issues_summary"] = "本期群众反映较集中的问题依次为：" + "；".join(
+            f"{t['label']} {_n(t['intake'])} 件（环比{_change(t['change'], rate=False)}）" for t in top) + "。"
         for t in top:
             found = facts["issue_examples"].get(t["category"]) or []
             if found:
-                w.para(f"{t['label']}方面，如：" + "；".join(
+                examples.append(f"{t['label']}方面，如：" + "；".join(
                     f"工单 {o['number']}「{o['subject']}」{('（' + o['area'] + '）') if o['area'] else ''}" for o in found) + "。")
     else:
-        w.para("本期没有已分类的诉求。")
-    if facts["places"]:
-        w.para("从发生地看，诉求较多的区域为：" + "、".join(
-            f"{r['label']}（{_n(r['counts']['intake'])} 件）" for r in facts["places"]) + "。")
-    w.table("热点问题", ["排名", "问题分类", "本期受理量", "上期受理量", "环比"],
-            [[str(t["rank"]), t["label"], _n(t["intake"]), _n(t["previous"]), _delta(t["change"], rate=False)]
-             for t in report["top_issues"]])
-    w.chart(charts.bars("热点问题（受理量前十的分类）", [(t["label"], t["intake"]) for t in report["top_issues"]]))
+        out["issues_summary"] = "本期没有已分类的诉求。"
+    out["issue_examples"] = examples
+    out["places"] = ("从发生地看，诉求较多的区域为：" + "、".join(
+        f"{r['label']}（{_n(r['counts']['intake'])} 件）" for r in facts["places"]) + "。") if facts["places"] else ""
+    out["issue_rows"] = [[str(t["rank"]), t["label"], _n(t["intake"]), _n(t["previous"]), _delta(t["change"], rate=False)]
+                         for t in report["top_issues"]]
+    charts_png["chart_issues"] = charts.bars("热点问题（受理量前十的分类）", [(t["label"], t["intake"]) for t in report["top_issues"]])
 
     # 三、办理情况
-    w.heading("三、办理情况")
-    w.para(f"本期按时签收率 {_pct(rates['on_time_accept_rate'])}，按时办结率 {_pct(rates['on_time_completion_rate'])}"
-           f"（环比{_change(change['previous']['on_time_completion_rate'], rate=True)}），"
-           f"退单率 {_pct(rates['return_rate'])}，派单准确率 {_pct(rates['dispatch_accuracy'])}，"
-           f"重办率 {_pct(rates['rework_rate'])}，延期率 {_pct(rates['extension_rate'])}。"
-           f"承办单位退单 {_n(counts['returns'])} 次，其中中心同意退单 {_n(counts['returns_upheld'])} 次。")
+    out["handling"] = (
+        f"本期按时签收率 {_pct(rates['on_time_accept_rate'])}，按时办结率 {_pct(rates['on_time_completion_rate'])}"
+        f"（环比{_change(change['previous']['on_time_completion_rate'], rate=True)}），"
+        f"退单率 {_pct(rates['return_rate'])}，派单准确率 {_pct(rates['dispatch_accuracy'])}，"
+        f"重办率 {_pct(rates['rework_rate'])}，延期率 {_pct(rates['extension_rate'])}。"
+        f"承办单位退单 {_n(counts['returns'])} 次，其中中心同意退单 {_n(counts['returns_upheld'])} 次。")
     ranking = report["ranking"]
+    out["best"] = out["worst"] = ""
     if ranking:
         best = ranking[:PERFORMERS]
         worst = [r for r in ranking[::-1] if r not in best][:PERFORMERS]
-        w.para("按时办结率较高的单位：" + "、".join(
-            f"{r['label']}（{_pct(r['rates']['on_time_completion_rate'])}）" for r in best) + "。")
+        out["best"] = "按时办结率较高的单位：" + "、".join(
+            f"{r['label']}（{_pct(r['rates']['on_time_completion_rate'])}）" for r in best) + "。"
         if worst:
-            w.para("按时办结率较低、需加强督办的单位：" + "、".join(
+            out["worst"] = "按时办结率较低、需加强督办的单位：" + "、".join(
                 f"{r['label']}（{_pct(r['rates']['on_time_completion_rate'])}，超期未办结 {_n(r['counts']['open_overdue'])} 件）"
-                for r in worst) + "。")
+                for r in worst) + "。"
     departments = [r for r in report["breakdowns"]["department"]["rows"] if r["value"]]
-    w.table("各承办单位办理情况", ["承办单位", "派单工单数", "办结量", "按时办结率", "超期未办结量", "被退单工单数", "满意率"],
-            [[r["label"], _n(r["counts"]["dispatched"]), _n(r["counts"]["completed"]),
-              _pct(r["rates"]["on_time_completion_rate"]), _n(r["counts"]["open_overdue"]),
-              _n(r["counts"]["returned"]), _pct(r["rates"]["satisfaction_rate"])] for r in departments])
-    w.chart(charts.bars("各承办单位按时办结率", [(r["label"], r["rates"]["on_time_completion_rate"] or 0)
-                                          for r in ranking[:15]], percent=True))
+    out["department_rows"] = [[r["label"], _n(r["counts"]["dispatched"]), _n(r["counts"]["completed"]),
+                               _pct(r["rates"]["on_time_completion_rate"]), _n(r["counts"]["open_overdue"]),
+                               _n(r["counts"]["returned"]), _pct(r["rates"]["satisfaction_rate"])] for r in departments]
+    charts_png["chart_departments"] = charts.bars("各承办单位按时办结率", [
+        (r["label"], r["rates"]["on_time_completion_rate"] or 0) for r in ranking[:15]], percent=True)
 
     # 四、满意度
-    w.heading("四、满意度")
-    w.para(f"本期回访 {_n(counts['callbacks'])} 件，有效评价 {_n(counts['valid_ratings'])} 件，"
-           f"其中满意与基本满意 {_n(counts['satisfied'])} 件，满意率 {_pct(rates['satisfaction_rate'])}"
-           f"（环比{_change(change['previous']['satisfaction_rate'], rate=True)}，"
-           f"同比{_change(change['year_before']['satisfaction_rate'], rate=True)}）；"
-           f"已解决 {_n(counts['resolved'])} 件，解决率 {_pct(rates['resolution_rate'])}；回访率 {_pct(rates['callback_rate'])}。")
+    out["satisfaction"] = (
+        f"本期回访 {_n(counts['callbacks'])} 件，有效评价 {_n(counts['valid_ratings'])} 件，"
+        f"其中满意与基本满意 {_n(counts['satisfied'])} 件，满意率 {_pct(rates['satisfaction_rate'])}"
+        f"（环比{_change(change['previous']['satisfaction_rate'], rate=True)}，"
+        f"同比{_change(change['year_before']['satisfaction_rate'], rate=True)}）；"
+        f"已解决 {_n(counts['resolved'])} 件，解决率 {_pct(rates['resolution_rate'])}；回访率 {_pct(rates['callback_rate'])}。")
     overall = rates["satisfaction_rate"]
     rated = sorted((r for r in departments if r["rates"]["satisfaction_rate"] is not None
                     and overall is not None and r["rates"]["satisfaction_rate"] < overall),
                    key=lambda r: (r["rates"]["satisfaction_rate"], r["value"]))
-    if rated:
-        w.para("满意率低于全区平均的单位：" + "、".join(
-            f"{r['label']}（{_pct(r['rates']['satisfaction_rate'])}，有效评价 {_n(r['counts']['valid_ratings'])} 件）"
-            for r in rated[:PERFORMERS]) + "。")
+    out["low_satisfaction"] = ("满意率低于全区平均的单位：" + "、".join(
+        f"{r['label']}（{_pct(r['rates']['satisfaction_rate'])}，有效评价 {_n(r['counts']['valid_ratings'])} 件）"
+        for r in rated[:PERFORMERS]) + "。") if rated else ""
 
     # 五、预警与群体性事件
-    w.heading("五、预警与群体性事件")
     found = facts["warnings"]
     if found:
         by_kind: dict[str, int] = {}
         for row in found:
             by_kind[row["kind"]] = by_kind.get(row["kind"], 0) + 1
-        w.para(f"本期共产生预警 {len(found)} 条：" + "，".join(
+        out["warnings_summary"] = (f"本期共产生预警 {len(found)} 条：" + "，".join(
             f"{WARNING_KINDS.get(k, '其他')} {n} 条" for k, n in by_kind.items()) + "；"
             f"已确认处置 {sum(1 for r in found if r['acknowledged_at'])} 条。")
         mass = [r for r in found if r["kind"] == "mass_incident"]
-        if mass:
-            w.para("群体性事件预警：" + "；".join(r["title"] for r in mass[:10]) + "。")
-        else:
-            w.para("本期未发生群体性事件预警。")
+        out["mass_incidents"] = ("群体性事件预警：" + "；".join(r["title"] for r in mass[:10]) + "。") if mass \
+            else "本期未发生群体性事件预警。"
     else:
-        w.para("本期未产生预警，未发生群体性事件预警。")
-
+        out["warnings_summary"] = "本期未产生预警，未发生群体性事件预警。"
+        out["mass_incidents"] = ""
+    # 话务人员绩效 (the whole centre's report only): each team's totals, the agents' own in the workbook
     people = report.get("people")
-    if people and people["rows"]:
+    team_rows = [r for r in (people or {}).get("rows", []) if r["kind"] == "team"]
+    if team_rows:
         from core.reports.html import people_value
 
-        shown = ("接听量", "受理量", "即时办结率", "派单准确率", "回访满意率", "质检平均分")
         at = {c["label"]: (i, c["kind"]) for i, c in enumerate(people["columns"])}
-        w.para("话务人员绩效按班组合计如下（各话务员的数字见报表的「话务人员绩效」表）。")
-        w.table("各班组话务绩效", ["班组", *shown],
-                [[r["team"], *[people_value(r["values"][at[n][0]], at[n][1]) for n in shown]]
-                 for r in people["rows"] if r["kind"] == "team"])
+        out["people_summary"] = "话务人员绩效按班组合计如下（各话务员的数字见报表的「话务人员绩效」表）。"
+        out["people_rows"] = [[r["team"], *[people_value(r["values"][at[n][0]], at[n][1]) for n in PEOPLE_SHOWN]]
+                              for r in team_rows]
+    else:
+        out["people_summary"], out["people_rows"] = "", []
+    return {**out, "_charts": charts_png}
 
-    # 六、下一步建议
-    w.heading("六、下一步建议")
-    w.para(SUGGESTIONS_PLACEHOLDER)
 
-    w.heading("附：指标口径")
-    for d in report["definitions"]:
-        w.para(f"{d['label']}：{d['definition']}")
-    w.para(f"生成时间：{report['generated_at'].replace('T', ' ')[:19]}（北京时间）。")
-    return w.bytes()
+def document(report: dict[str, Any], facts: dict[str, Any], labels: dict[str, dict[str, str]],
+             template: bytes | None = None) -> bytes:
+    """The .docx of one report body (live or a stored snapshot) with its ``context`` facts, filled into
+    ``template`` (an admin's upload) or the shipped default."""
+    from core.reports import templates
+
+    return templates.fill(template or templates.default_bytes(), fields(report, facts, labels))
 
 
 async def render(platform, report: dict[str, Any]) -> bytes:
     """The .docx of ``report`` with the facts read now."""
+    from core.reports import templates
     from core.reports.build import labels
 
-    return document(report, await context(report), await labels(platform))
+    template = await templates.in_force(body_kind(report))
+    return document(report, await context(report), await labels(platform), template)
+
+
+def body_kind(report: dict[str, Any]) -> str:
+    return str(report.get("kind") or "")
