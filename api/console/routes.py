@@ -486,11 +486,24 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
     errors = check_fields({"": action.payload}, fields, data)
     if action.reveals_contact and not str(data.get("reason") or "").strip():
         errors["reason"] = "请写明查看完整号码的原因（将记录在案）"
+    from_queue = name == "dispatch" and form.get("back") == "dispatch"
+    queue = {"q": str(form.get("q") or "")[:100], "page": _queue_page(form.get("page"))}
+    if from_queue and errors:  # refused in the queue: said in the queue, beside the other orders
+        why = "；".join(f"{next((f.label for f in fields if f.name == k), '')}{v}" for k, v in errors.items())
+        return await _dispatch_page(request, actor, **queue, status_code=400,
+                                    outcome={"label": "派单", "done": [], "failed": [(number, why)]})
     if errors:
         return await _detail(request, actor, number, order=order, status_code=400, open_action=name,
                              values={name: values}, errors={name: errors}, back=str(form.get("back") or "")[:16])
     seen_version = str(form.get("version") or "")
     back = "callbacks" if form.get("back") == "callbacks" else ""
+    if from_queue:
+        try:
+            await platform.orders.act(number, name, data, actor)
+        except HuyingError as refused:
+            return await _dispatch_page(request, actor, **queue, status_code=refused.status_code,
+                                        outcome={"label": "派单", "done": [], "failed": [(number, refused.detail)]})
+        return Redirect(f"/console/dispatch?{urlencode({**queue, 'dispatched': number})}", status_code=303)
     try:
         result = await platform.orders.act(number, name, data, actor)
     except InvalidInput as refused:
@@ -686,18 +699,45 @@ async def caller_history(request: Request, phone: FromQuery[str] = "") -> Respon
 
 # -- queues with bulk actions ----------------------------------------------------------------------
 
+QUEUE_PAGE = 50  # rows of a queue page
+
+
+async def _dispatch_page(request: Request, actor: Actor, *, q: str = "", page: int = 1, outcome: dict | None = None,
+                         status_code: int = 200) -> Response:
+    """The 待派单 queue, one page of it, with what was just done (or refused) in a banner on top."""
+    platform = _platform(request)
+    result = await platform.orders.listing(actor, OrderFilter(status="received", q=q), sort="due", page=page,
+                                           page_size=QUEUE_PAGE)
+    await platform.orders.mark_duplicates(result["items"])
+    pages = max(1, -(-result["total"] // QUEUE_PAGE))
+    return await _page(request, actor, "dispatch.html", status_code=status_code, result=result, q=q, outcome=outcome,
+                       departments=await _departments(dispatchable=True), page=min(page, pages), pages=pages)
+
+
+def _queue_page(value) -> int:
+    try:
+        return max(1, min(int(str(value or "1")[:6]), 10_000))
+    except ValueError:
+        return 1
+
+
 @get("/dispatch")
 async def dispatch_queue(request: Request) -> Response:
-    """待派单 by the soonest dispatch deadline, with suggestions, duplicates and bulk dispatch."""
+    """待派单 by the soonest dispatch deadline, with suggestions, duplicates and bulk dispatch; a
+    dispatch made from a row comes back here with its result, so the dispatcher never leaves the queue."""
     actor = await current_actor(request)
     if actor.role not in ("dispatcher", "admin"):
         raise Forbidden("只有派单员可以派单")
     platform = _platform(request)
     q = str(request.query_params.get("q") or "")[:100]
-    result = await platform.orders.listing(actor, OrderFilter(status="received", q=q), sort="due", page_size=50)
-    await platform.orders.mark_duplicates(result["items"])
-    return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(dispatchable=True), q=q,
-                       outcome=None)
+    outcome = None
+    sent = str(request.query_params.get("dispatched") or "")[:32]
+    if sent:
+        order = await platform.orders.get(sent, actor)
+        names = await platform.orders.department_names()
+        outcome = {"label": "派单", "done": [f"{sent} → {names.get(order.department or '', '承办单位')}"], "failed": []}
+    return await _dispatch_page(request, actor, q=q, page=_queue_page(request.query_params.get("page")),
+                                outcome=outcome)
 
 
 @post("/bulk/{name:str}")
@@ -730,10 +770,7 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
         failed.append(("", f"请先勾选要{label}的工单"))
     outcome = {"label": label, "done": done, "failed": failed}
     if name == "dispatch":
-        result = await platform.orders.listing(actor, OrderFilter(status="received"), sort="due", page_size=50)
-        await platform.orders.mark_duplicates(result["items"])
-        return await _page(request, actor, "dispatch.html", result=result, departments=await _departments(dispatchable=True),
-                           q="", outcome=outcome, status_code=200 if done or not failed else 409)
+        return await _dispatch_page(request, actor, outcome=outcome, status_code=200 if done or not failed else 409)
     result = await platform.orders.listing(actor, OrderFilter(status="dispatched", lead_only=True), sort="due", page_size=50)
     return await _page(request, actor, "accept.html", result=result, outcome=outcome,
                        status_code=200 if done or not failed else 409)
