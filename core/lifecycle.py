@@ -17,6 +17,7 @@ import msgspec
 from core.callbacks import CLOSED_AS, CLOSED_LABELS, OUTCOMES, attempt_closes, local, policy_of
 from core.channels import field
 from core.clock import SHANGHAI
+from core.knowledge import cite
 from core.model import Actor, OrderRecord
 
 STATUSES: dict[str, str] = {
@@ -302,8 +303,6 @@ def _redispatch_elsewhere(ctx: ActionContext) -> None:
 
 async def _resolve_at_intake(ctx: ActionContext) -> dict[str, Any]:
     if ctx.payload.article is not None:  # counted in the same transaction as the resolution
-        from core.knowledge import cite
-
         await cite(ctx.payload.article, ctx.order.number, ctx.actor, ctx.now)
     deadlines = _mark_done(_mark_done(ctx.order.deadlines, "dispatch", ctx.now), "handle", ctx.now)
     callback = _resolved_needs_callback(ctx)

@@ -24,7 +24,7 @@ from core.channels import FLAGS, KINDS, SOURCES, field
 from core.confidential import HIDDEN
 from core.db import read_transaction
 from core.difficult import FLAGS as DIFFICULT_FLAGS
-from core.errors import FieldError, Forbidden, InvalidInput
+from core.errors import FieldError, Forbidden, InvalidInput, field_errors
 from core.joint import PART_STATUSES
 from core.lifecycle import OPEN_STATUSES, STATUSES
 from core.model import Actor
@@ -117,8 +117,6 @@ def parse_filter(params: dict[str, Any]) -> OrderFilter:
     try:
         found = msgspec.convert(data, OrderFilter, strict=False)
     except msgspec.ValidationError as exc:
-        from core.intake import field_errors
-
         raise InvalidInput(field_errors(exc), "筛选条件有误") from None
     errors = []
     if found.status and found.status not in STATUSES:
@@ -210,9 +208,7 @@ def kpi_label(kpi: str, start: dt.date | None, end: dt.date | None) -> str:
 
 
 def _local_midnight(day: dt.date) -> dt.datetime:
-    from core.intake import LOCAL_TZ
-
-    return dt.datetime.combine(day, dt.time.min, LOCAL_TZ)
+    return dt.datetime.combine(day, dt.time.min, clock.SHANGHAI)
 
 
 def _json_has(column: str, fragment: str) -> WhereRaw:

@@ -32,7 +32,8 @@ from core.lifecycle import (
 from core.model import SYSTEM, Actor, Citizen, EventRecord, OrderRecord
 from core.notices import staff_notice
 from core.orders import IntakeRequest
-from core.queries import attachments_of, order_ids, read_order
+from core.attachments import attachments_of
+from core.queries import order_ids, read_order
 from core.reports.channel_api import sum_details
 from core.routing import RuleSpec
 from core.site_visits import Visit as SiteVisit, site_visits_of

@@ -12,14 +12,12 @@ from typing import TYPE_CHECKING
 import msgspec
 from piccolo.columns.combination import WhereRaw
 
-from core.attachments import AttachmentRecord
 from core.db import read_transaction
 from core.errors import NotFound
-from core.intake import as_record
 from core.listing import COUNT_CAP, KPI_DIMENSIONS, handle_overdue, kpi_clause, open_part, refresh_facts
 from core.search import ORDER_INDEX
-from core.model import Actor, EventRecord, OrderRecord
-from core.tables import Attachment, Order, OrderEvent
+from core.model import Actor, EventRecord, OrderRecord, as_record
+from core.tables import Order, OrderEvent
 from core.visibility import scope, visible
 
 _FLAG_SQL = {
@@ -155,16 +153,6 @@ async def read_order(number: str, actor: Actor) -> OrderRecord:
     if row is None or not visible(row, actor):
         raise NotFound(f"工单 {number} 不存在")
     return as_record(row)
-
-
-async def attachments_of(order: OrderRecord, *, keys: list[str] | None = None) -> list[AttachmentRecord]:
-    """The files on an order (optionally only those with the given keys), oldest first."""
-    query = Attachment.select().where(Attachment.order_id == order.id)
-    if keys is not None:
-        query = query.where(Attachment.key.is_in(list(keys) or [""]))
-    rows = await query.order_by(Attachment.id)
-    return [msgspec.convert({k: v for k, v in r.items() if k not in ("id", "order_id")}, AttachmentRecord)
-            for r in rows]
 
 
 async def order_ids(*, channel: str, department: str | None = None) -> list[int]:

@@ -13,6 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.console.session import current_actor
 from core import clock
 from core.errors import FieldError, Forbidden, HuyingError, InvalidInput
@@ -49,9 +50,7 @@ def _next_month() -> str:
 
 
 async def _render(request: Request, actor, template: str, **context) -> Response:
-    from api.console.routes import _page
-
-    return await _page(request, actor, template, done=request.query_params.get("done", "")[:500],
+    return await render_page(request, actor, template, done=request.query_params.get("done", "")[:500],
                        error=request.query_params.get("error", "")[:500], **context)
 
 

@@ -17,11 +17,11 @@ from typing import Annotated
 
 import msgspec
 
+from core.city import TOPIC
 from core.hookspecs import hookimpl
 from core.jobs import Job
 from core.lifecycle import OPEN_STATUSES, STATUSES, Action, ActionContext
 
-TOPIC = "city_platform.status"
 CITY_ROLES = frozenset({"city"})
 
 
