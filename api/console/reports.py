@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
+from api.console.centre import _render
 from api.console.session import current_actor
 from api.reports import _filters, render
 from core.errors import Forbidden
@@ -54,8 +55,6 @@ def _link(path: str, kind: str, start: dt.date, filters: dict[str, str], **extra
 
 @get("/reports")
 async def reports_page(request: Request) -> Response:
-    from api.console.centre import _render
-
     actor = await current_actor(request)
     _reader(actor)
     kind, start, asked, errors = _choice(request)
