@@ -55,7 +55,8 @@ class ActionDesk:
             parsed = convert(payload or {}, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
                                 departments=await service.reference.active_departments(), sla=service.sla,
-                                channel=service.channels.get(order.channel), orders=service)
+                                channel=service.channels.get(order.channel), orders=service,
+                                services=service.services)
             try:
                 await self._validate(action, ctx)
                 changes = await _maybe_await(action.effect(ctx)) if action.effect else {}

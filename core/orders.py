@@ -25,6 +25,7 @@ from core.intake import LOCAL_TZ, IntakeDesk, IntakeRequest, as_record, convert,
 from core.listing import OrderLists
 from core.order_filter import OrderFilter
 from core.model import Actor, EventRecord, OrderRecord
+from core.services import PluginServices
 from core.outbox import Outbox
 from core.queries import OrderPage, OrderQueries
 from core.reference import ReferenceData
@@ -64,6 +65,8 @@ class OrderService:
                                  sealer.open if sealer else (lambda value: value))
         self.sources = SourceRegistry()  # the message boards an admin added, as sources (core/sources.py)
         self.learned = None  # the dispatch model (core.suggestions.Learned), asked when no rule matches
+        # what plugin code is handed (core.services.OrderServices, over this service and the store)
+        self.services: PluginServices | None = None
 
     # -- writes -------------------------------------------------------------------------------------
 
