@@ -207,3 +207,38 @@ def test_the_core_does_not_import_the_api_or_a_plugin():
                    and not m.startswith("core.builtins") for t in targets
                    if t.startswith(("api", "plugins", "core.builtins")) and (m, t) != ("core.plugins", "plugins"))
     assert not wrong, wrong
+
+
+# the rows of the core as docs/architecture.md draws them, foundations first; a module not named is
+# "around the orders" (row 3). A module imports only its own row or the rows before it.
+CORE_LAYERS = (
+    ("core.clock", "core.errors", "core.model", "core.db", "core.sqlite_engine", "core.tables", "core.storage",
+     "core.confidential", "core.calendar", "core.channels", "core.hookspecs", "core.outbox", "core.notices"),
+    ("core.settings", "core.attachments", "core.lifecycle", "core.joint", "core.difficult", "core.callbacks",
+     "core.routing", "core.sla_rules", "core.sla", "core.calendar_admin", "core.visibility", "core.search",
+     "core.knowledge", "core.services", "core.reports.kpis", "core.reports.facts", "core.reports.dialect",
+     "core.reports.periods", "core.reports.tables"),
+    ("core.intake", "core.actions", "core.queries", "core.order_filter", "core.listing", "core.orders",
+     "core.reference", "core.sources"),
+    (),
+    ("core.plugins", "core.platform", "core.migrations", "core.piccolo_conf", "core.healthcheck", "core.inspections"),
+    ("core.plugin_api",),
+)
+
+
+def _layer(module: str) -> int:
+    for row, names in enumerate(CORE_LAYERS):
+        if module in names:
+            return row
+    return 3
+
+
+def test_the_cores_modules_import_only_their_own_layer_or_those_below():
+    """Foundations, the order domain's declarations, the order service, what is around the orders,
+    the assembly, the plugins' face (docs/architecture.md): a foundation that reads the lifecycle,
+    or the lifecycle that reads the order service, is a layer turned upside down."""
+    graph = import_graph()
+    upward = sorted(f"{m} → {t}" for m, targets in graph.items() if m.startswith("core.")
+                    and not m.startswith("core.builtins") for t in targets
+                    if t.startswith("core.") and _layer(t) > _layer(m))
+    assert not upward, upward
