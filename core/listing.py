@@ -28,7 +28,7 @@ from core.lifecycle import OPEN_STATUSES, STATUSES, TERMINAL
 from core.model import Actor
 from core.order_filter import (  # the filter's names, also imported from here by the console
     DEADLINE_FILTERS, FACTS_CRITERIA, KPI_DIMENSIONS, KPI_FILTERS, LIST_FLAGS, NONE, REPEAT_CALLER_DAYS,
-    REPEAT_CALLER_ORDERS, OrderFilter, _dimensions, _kpi_span, _NO_FILTER, clauses, handle_overdue,
+    REPEAT_CALLER_ORDERS, OrderFilter, dimensions_of, kpi_span, NO_FILTER, clauses, handle_overdue,
     kpi_clause, kpi_errors, kpi_label, open_part, parse_filter, refresh_facts,
 )
 from core.reports import kpis
@@ -115,7 +115,7 @@ class OrderLists:
             bare = msgspec.structs.replace(f, kpi="", kpi_from=None, kpi_to=None,
                                            **{name: "" for name in KPI_DIMENSIONS})
             rest = await self.clauses(actor, bare) + [
-                WhereRaw(f"COALESCE(orders.{name}, '') = {{}}", value) for name, value in _dimensions(f).items()]
+                WhereRaw(f"COALESCE(orders.{name}, '') = {{}}", value) for name, value in dimensions_of(f).items()]
             return await self._kpi_page(actor, f, rest, ascending, page, page_size, with_total)
         where = await self.clauses(actor, f)
         query = Order.select(*SUMMARY_COLUMNS).output(load_json=True)
@@ -141,7 +141,7 @@ class OrderLists:
         for, by the centre or a department's handler (whose scope is a department, a facts column)."""
         if actor.role != "handler" and scope(actor):
             return False
-        asked = {k for k, v in msgspec.structs.asdict(f).items() if v != getattr(_NO_FILTER, k)}
+        asked = {k for k, v in msgspec.structs.asdict(f).items() if v != getattr(NO_FILTER, k)}
         return asked <= FACTS_CRITERIA
 
     async def _kpi_page(self, actor: Actor, f: OrderFilter, where: list, ascending: bool, page: int,
@@ -151,8 +151,8 @@ class OrderLists:
         without reading the orders behind a month's completions; then the page's orders are read by
         id through the filter's other clauses (scope, dimensions), so a row the facts and orders
         disagree on is left out."""
-        dimensions = _dimensions(f)
-        s, e, as_of = _kpi_span(f.kpi_from, f.kpi_to)
+        dimensions = dimensions_of(f)
+        s, e, as_of = kpi_span(f.kpi_from, f.kpi_to)
         condition = kpis.member_condition(f.kpi, s, e, dimensions, as_of)
         values = list(dimensions.values())
         if actor.role == "handler":

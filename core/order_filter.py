@@ -98,7 +98,7 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     open_part: bool = False  # an assisting part still open (待签收/协办中): a handler's own, or any for the centre
 
 
-_NO_FILTER = OrderFilter()
+NO_FILTER = OrderFilter()
 
 
 def parse_filter(params: dict[str, Any]) -> OrderFilter:
@@ -149,7 +149,7 @@ def kpi_errors(kpi: str, start: dt.date | None, end: dt.date | None) -> list[Fie
     return errors
 
 
-def _kpi_span(start: dt.date | None, end: dt.date) -> tuple[int, int, int | None]:
+def kpi_span(start: dt.date | None, end: dt.date) -> tuple[int, int, int | None]:
     """[s, e) of the local days [start, end], and now when ``end`` is today or later: a period still
     running takes its 超期未办结 as of now, as the KPI tables do (``core.reports.periods.running``)."""
     e = epoch(end + dt.timedelta(days=1))
@@ -160,7 +160,7 @@ def _kpi_span(start: dt.date | None, end: dt.date) -> tuple[int, int, int | None
 def kpi_clause(kpi: str, start: dt.date | None, end: dt.date, dimensions: dict[str, str]) -> WhereRaw:
     """The orders the KPI count ``kpi`` counts over the local days [start, end] with these dimension
     values, read from ``report_facts`` by the same condition the KPI tables sum (``kpis.members``)."""
-    s, e, as_of = _kpi_span(start, end)
+    s, e, as_of = kpi_span(start, end)
     return WhereRaw(f"orders.id IN ({kpis.members(kpi, s, e, dimensions, as_of)})", *dimensions.values())
 
 
@@ -176,7 +176,7 @@ def handle_overdue(now: dt.datetime) -> WhereRaw:
                     f"AND {d.json_epoch('orders.deadlines', 'handle', 'due')} < {int(now.timestamp())}", now)
 
 
-def _dimensions(f: OrderFilter) -> dict[str, str]:
+def dimensions_of(f: OrderFilter) -> dict[str, str]:
     """The filter's KPI dimensions as report_facts holds them ("" for none: NONE)."""
     return {name: "" if getattr(f, name) == NONE else getattr(f, name)
             for name in KPI_DIMENSIONS if getattr(f, name)}
@@ -187,7 +187,7 @@ def kpi_label(kpi: str, start: dt.date | None, end: dt.date | None) -> str:
     if not kpi or end is None:
         return ""
     if kpi == "open_overdue":
-        if _kpi_span(None, end)[2] is not None:
+        if kpi_span(None, end)[2] is not None:
             return f"期末超期未办结（截至此刻 {clock.local_now():%m-%d %H:%M}）"
         return f"期末超期未办结（截至 {end.isoformat()} 日终）"
     count = kpis.BY_NAME[kpi]
@@ -265,7 +265,7 @@ def clauses(f: OrderFilter, actor: Actor, now: dt.datetime, index: OrderSearch,
     if f.received_before:
         where.append(Order.received_at < f.received_before)
     if f.kpi and f.kpi_to:
-        where.append(kpi_clause(f.kpi, f.kpi_from, f.kpi_to, _dimensions(f)))
+        where.append(kpi_clause(f.kpi, f.kpi_from, f.kpi_to, dimensions_of(f)))
     if f.unrated:
         where.append((Order.status == "completed") & Order.rating.is_null())
     if f.rated_badly:

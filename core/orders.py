@@ -3,7 +3,9 @@ goes through it, so validation, routing, deadlines, the version check, the audit
 channel's hooks and the outbox are applied the same way, and each change is one transaction.
 
 It is split along its seams: ``core.intake`` records new orders, ``core.actions`` applies lifecycle
-actions, ``core.attachments`` keeps files, ``core.queries`` reads (through ``core.visibility``).
+actions, ``core.attachments`` keeps files, ``core.queries`` reads (through ``core.visibility``),
+``core.listing`` lists (``lists``); which orders a list holds is ``core.order_filter``, for the
+console and the API alike. Plugin code gets ``core.services.OrderServices`` over it, never the service.
 Presentation (what an API answer looks like) belongs to the API layer (``api.presenter``).
 """
 

@@ -13,7 +13,7 @@ import msgspec
 from core.db import read_transaction
 from core.errors import NotFound
 from core.listing import COUNT_CAP
-from core.order_filter import _NO_FILTER, OrderFilter, refresh_facts
+from core.order_filter import NO_FILTER, OrderFilter, refresh_facts
 from core.search import ORDER_INDEX
 from core.model import Actor, EventRecord, OrderRecord, as_record
 from core.tables import Order, OrderEvent
@@ -58,7 +58,7 @@ class OrderQueries:
     async def search(self, actor: Actor, f: OrderFilter, *, page: int = 1, page_size: int = 20) -> OrderPage:
         """One page of the orders this actor may see that ``f`` selects, newest first: the same orders
         the console lists for the same filter (``core.order_filter``)."""
-        plain = f.q.strip() and msgspec.structs.replace(f, q="") == _NO_FILTER
+        plain = f.q.strip() and msgspec.structs.replace(f, q="") == NO_FILTER
         if plain and page * page_size <= COUNT_CAP and not await Order.exists().where(
                 Order.number == f.q.strip().upper()):  # an order's number is found by itself, not by words
             found = await self._newest_matches(actor, f.q.strip(), page, page_size)

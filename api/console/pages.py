@@ -1,5 +1,5 @@
 """How a console page is drawn: the Jinja environment (``Console``), the frame every page shares
-(``page``: the role's nav, the calendar banner, unread notices) and the error pages. Every console
+(``render_page``: the role's nav, the calendar banner, unread notices) and the error pages. Every console
 module renders through here, so none of them imports the router (``api.console.routes``) that
 gathers their routes."""
 
