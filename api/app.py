@@ -231,7 +231,8 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
                         OPEN311_ROUTER,
                         create_static_files_router(path=DOCS, directories=[Path(__file__).parent / "docs_assets"],
                                                    name="docs-assets", include_in_schema=False)],
-        dependencies={"actor": Provide(provide_actor)},
+        dependencies={"actor": Provide(provide_actor),  # who asks
+                      "services": Provide(lambda: platform.services, sync_to_thread=False)},  # for plugin routes
         guards=[authenticated_first],
         exception_handlers={HuyingError: _error, ValidationException: _invalid_request,
                             HTTPException: _http_error, 500: _server_error,

@@ -178,7 +178,8 @@ async def cancel_leave(leave_id: FromPath[int], data: JSONBody[teams.LeaveCancel
 @post("/api/rota/proposals", tags=["班组与排班"], status_code=201,
       summary="按话务预测为某月生成排班草案（每人的班次、仍缺线路的小时）", responses=errors(400, 401, 403, 409))
 async def propose_rota(request: Request, data: JSONBody[rota.Proposal], actor: NamedDependency[Actor]) -> dict[str, Any]:
-    return await rota.propose(data, actor, request.app.state.platform.calendar)
+    platform = request.app.state.platform
+    return await rota.propose(data, actor, platform.calendar, {c.code: c.name for c in platform.channels})
 
 
 @get("/api/rotas", tags=["班组与排班"], summary="排班（草案、已发布）", responses=errors(400, 401, 403))

@@ -31,7 +31,7 @@ from core.errors import FieldError, InvalidInput, NotFound
 from core.model import Actor
 from core.calendar import DEADLINE_STATE_LABELS, local_iso
 from core.lifecycle import STATUSES
-from core.listing import KPI_FILTERS, kpi_errors
+from core.order_filter import KPI_FILTERS, LIST_FLAGS, kpi_errors, parse_filter
 from core.intake import Kind, Source
 from core.orders import IntakeRequest
 from core.tables import Department
@@ -84,13 +84,16 @@ KpiName = Literal[tuple(KPI_FILTERS)]  # type: ignore[valid-type]
 async def list_orders(
     request: Request, actor: NamedDependency[Actor],
     status: FromQuery[Status | None] = None, channel: Code = None,
-    department: Code = None, kind: FromQuery[Kind | None] = None,
+    department: Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$",
+                                                description="承办单位代码；“-” 为未派单或中心办结")] = None,
+    kind: FromQuery[Kind | None] = None,
     priority: FromQuery[Literal["normal", "urgent"] | None] = None,
-    flag: Code = None,
+    flag: Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$",
+                                          description="预警标记：" + "、".join(f"{c} {n}" for c, n in LIST_FLAGS.items()))] = None,
     deadline: Annotated[DeadlineState | None, Parameter(
-        description="时限状态：normal 正常、at_risk 临期（已用 80% 工作时间）、overdue 超期（按未完成的时限）、"
+        description="时限状态（按未完成的时限；没有未完成时限的工单不属于其中任何一种）：normal 正常（尚未临期）、at_risk 临期（已用 80% 工作时间）、overdue 超期（按未完成的时限）、"
                     "handle_overdue 办理超期（办理时限已过、尚未答复的在办工单，即此刻的超期未办结量）")] = None,
-    area: Words = None, source: FromQuery[Source | None] = None,
+    area: Annotated[str | None, Parameter(min_length=1, max_length=64, description="街道（乡镇）；“-” 为未填写")] = None, source: FromQuery[Source | None] = None,
     q: Annotated[str | None, Parameter(min_length=1, max_length=100)] = None,
     received_from: FromQuery[dt.datetime | None] = None, received_to: FromQuery[dt.datetime | None] = None,
     kpi: Annotated[KpiName | None, Parameter(description=(
@@ -120,11 +123,12 @@ async def list_orders(
     await platform.orders.sources.refresh()
     if source and source not in SOURCES:
         raise InvalidInput([FieldError("source", f"来源 {source} 不存在", source="query")])
-    found = await platform.orders.search(
-        actor, status=status, channel=channel, department=department, kind=kind, q=q,
-        received_from=received_from, received_to=received_to, priority=priority, flag=flag,
-        deadline=_STATE_CODES.get(deadline, deadline) if deadline else None, area=area, source=source,
-        kpi=kpi, kpi_from=kpi_from, kpi_to=kpi_to, part=part, page=page, page_size=page_size)
+    wanted = parse_filter({
+        "status": status, "channel": channel, "department": department, "kind": kind, "q": q,
+        "received_after": received_from, "received_before": received_to, "priority": priority, "flag": flag,
+        "deadline": _STATE_CODES.get(deadline, deadline) if deadline else None, "area": area, "source": source,
+        "kpi": kpi, "kpi_from": kpi_from, "kpi_to": kpi_to, "open_part": part == "open"})
+    found = await platform.orders.search(actor, wanted, page=page, page_size=page_size)
     return OrderPage(items=[present(platform, o, actor) for o in found.items], total=found.total,
                      page=found.page, page_size=found.page_size, total_capped=found.total_capped)
 

@@ -59,7 +59,8 @@ class ActionDesk:
             parsed = convert(payload, action.payload)
             ctx = ActionContext(order=order, payload=parsed, actor=actor, now=now,
                                 departments=await service.reference.active_departments(), sla=service.sla,
-                                channel=service.channels.get(order.channel), orders=service)
+                                channel=service.channels.get(order.channel), orders=service,
+                                services=service.services)
             try:
                 await self._validate(action, ctx)
                 changes = await _maybe_await(action.effect(ctx)) if action.effect else {}
@@ -93,7 +94,7 @@ class ActionDesk:
         """A department given by its name or alias (城管) is the department: the API and the console
         picker alike take what a dispatcher types."""
         from core.channels import describe_fields
-        from core.departments import named_in_payload
+        from core.department_names import named_in_payload
 
         fields = _DEPARTMENT_FIELDS.get(action.payload)
         if fields is None:

@@ -75,8 +75,16 @@ class AttachmentDesk:
         return record
 
     async def list(self, number: str, actor: Actor) -> list[AttachmentRecord]:
-        from core.queries import attachments_of
-
         async with read_transaction(self.service.engine):
             order = await self.service.queries.load(number, actor)
             return await attachments_of(order)
+
+
+async def attachments_of(order: OrderRecord, *, keys: list[str] | None = None) -> list[AttachmentRecord]:
+    """The files on an order (optionally only those with the given keys), oldest first."""
+    query = Attachment.select().where(Attachment.order_id == order.id)
+    if keys is not None:
+        query = query.where(Attachment.key.is_in(list(keys) or [""]))
+    rows = await query.order_by(Attachment.id)
+    return [msgspec.convert({k: v for k, v in r.items() if k not in ("id", "order_id")}, AttachmentRecord)
+            for r in rows]

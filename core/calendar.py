@@ -19,6 +19,7 @@ import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -486,3 +487,22 @@ def deadline_state(start: dt.datetime, due: dt.datetime, now: dt.datetime, calen
     if used * 100 >= allowance * AT_RISK_PERCENT:
         return "at_risk"
     return "normal"
+
+
+def deadline_summary(deadlines: dict[str, Any], calendar: WorkCalendar) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(earliest due time, earliest 临期 instant) over the open deadlines; (None, None) when none is open.
+
+    A deadline turns 临期 once 80 % of its working-time allowance is used (``deadline_state``); that
+    instant is computed once here, so a list can ask the database which orders are 正常, 临期 or 超期.
+    """
+    due_at = at_risk_at = None
+    for d in deadlines.values():
+        if d.get("done"):
+            continue
+        start, due = dt.datetime.fromisoformat(d["start"]), dt.datetime.fromisoformat(d["due"])
+        allowance = calendar.working_seconds_between(start, due)
+        risk = calendar.add_working_hours(start, allowance * AT_RISK_SHARE / 3600) if allowance else start
+        risk = min(risk, due)
+        due_at = due if due_at is None else min(due_at, due)
+        at_risk_at = risk if at_risk_at is None else min(at_risk_at, risk)
+    return due_at, at_risk_at

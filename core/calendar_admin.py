@@ -18,11 +18,13 @@ import msgspec
 from core import clock
 from core.calendar import (
     MAKE_UP_DAY, OFFICE_HOURS, PROVISIONAL_LAST_YEAR, SOURCE_LABELS, WorkCalendar, YearDays, local_iso,
-    office_hours_text, official_year, parse_office_hours,
+    deadline_summary, office_hours_text, official_year, parse_office_hours,
 )
 from core.db import write_transaction
 from core.errors import Conflict, FieldError, InvalidInput
-from core.model import Actor
+from core.lifecycle import OPEN_STATUSES
+from core.model import Actor, as_record
+from core.tables import Order
 
 FIRST_YEAR, LAST_YEAR = 2000, PROVISIONAL_LAST_YEAR  # the years one may look at or import
 MAX_HOLIDAYS, MAX_WORKDAYS = 120, 60  # an announced year has about 30 days off and under 10 调休
@@ -343,11 +345,6 @@ async def _reschedule(platform, before: WorkCalendar, after: WorkCalendar, actor
     transaction: only open orders received before the last changed day are read (in chunks), and only
     those whose open deadlines span a changed day are written, each with its audited event. Returns
     (orders moved, outbox messages their events sent)."""
-    from core.intake import as_record
-    from core.lifecycle import OPEN_STATUSES
-    from core.sla import deadline_summary
-    from core.tables import Order
-
     changed = _changed_days(before, after)
     if not changed:
         return 0, 0

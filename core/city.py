@@ -20,11 +20,14 @@ import httpx
 import msgspec
 
 from core.db import write_transaction
-from core.errors import FieldError, InvalidInput, NotFound, Unauthorized
+from core.errors import FieldError, InvalidInput, NotFound, Unauthorized, field_errors
 from core.lifecycle import TERMINAL
 from core.model import Actor, Citizen, OrderRecord
 
 MAX_SKEW_SECONDS = 300
+# the outbox topic of our status pushes to the city: written by the built-in ``core.builtins.city_sync``
+# (which delivers it), read here by reconciliation; the core owns the name, the built-in uses it
+TOPIC = "city_platform.status"
 CITY = Actor(name="市级平台", role="city", kind="system")
 FOLLOW_UP_ACTIONS = {"urge": "city_urge", "supplement": "city_supplement", "withdraw": "city_withdraw"}
 RECENTLY_CLOSED = dt.timedelta(days=3)
@@ -133,8 +136,6 @@ async def verify(secret: str, timestamp: str | None, signature: str | None, body
 
 
 def decode(body: bytes) -> CityOrder | CityFollowUp:
-    from core.orders import field_errors
-
     try:
         return msgspec.json.decode(body, type=CityPush)
     except msgspec.ValidationError as exc:
@@ -198,8 +199,6 @@ async def reconcile(platform, adapter: CityAdapter | None = None) -> dict:
     difference until a later run finds it gone."""
     from core.outbox import _PENDING
     from core.tables import CityDiscrepancy, Order, OutboxMessage
-
-    from core.builtins.city_sync import TOPIC
 
     adapter = adapter or adapter_for(platform.settings)
     now = platform.orders.clock()

@@ -105,3 +105,23 @@ def chinese(message: str) -> str:
         if match:
             return render(match)  # type: ignore[operator]
     return f"内容不正确（{message}）" if message else "内容不正确"
+
+
+_AT = re.compile(r" - at `\$(?:\.)?(.*)`$")
+
+
+def field_errors(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldError]:
+    """Turn msgspec's message ("... - at `$.a.b`") into a FieldError naming ``prefix.a.b``."""
+    message = str(exc)
+    match = _AT.search(message)
+    path = match.group(1) if match else ""
+    message = _AT.sub("", message)
+    path = re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".")
+    key = ".".join(p for p in (prefix, path) if p)
+    if not key:  # "Object missing required field `x`" is reported at the parent
+        missing = re.search(r"field `([^`]+)`", message)
+        key = ".".join(p for p in (prefix, missing.group(1) if missing else "") if p) or "body"
+    elif "missing required field" in message or "unknown field" in message:  # name the field, not its parent
+        named = re.search(r"field `([^`]+)`", message)
+        key = f"{key}.{named.group(1)}" if named else key
+    return [FieldError(key=key, message=chinese(message))]

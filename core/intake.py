@@ -21,8 +21,8 @@ from core.clock import SHANGHAI
 from core.attachments import NewAttachment
 from core.channels import KINDS, SOURCES, Channel
 from core.db import insert_row, run, write_transaction
-from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, chinese
-from core.model import ROLES, Actor, Citizen, OrderRecord
+from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, field_errors
+from core.model import ROLES, Actor, Citizen, OrderRecord, as_record
 from core.routing import Suggestion, suggest
 from core.tables import IdempotencyKey, Order
 from core.visibility import visible
@@ -69,26 +69,6 @@ class IntakeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     details: dict[str, Any] = {}
 
 
-_AT = re.compile(r" - at `\$(?:\.)?(.*)`$")
-
-
-def field_errors(exc: msgspec.ValidationError, prefix: str = "") -> list[FieldError]:
-    """Turn msgspec's message ("... - at `$.a.b`") into a FieldError naming ``prefix.a.b``."""
-    message = str(exc)
-    match = _AT.search(message)
-    path = match.group(1) if match else ""
-    message = _AT.sub("", message)
-    path = re.sub(r"\[(\d+)\]", r".\1", path).lstrip(".")
-    key = ".".join(p for p in (prefix, path) if p)
-    if not key:  # "Object missing required field `x`" is reported at the parent
-        missing = re.search(r"field `([^`]+)`", message)
-        key = ".".join(p for p in (prefix, missing.group(1) if missing else "") if p) or "body"
-    elif "missing required field" in message or "unknown field" in message:  # name the field, not its parent
-        named = re.search(r"field `([^`]+)`", message)
-        key = f"{key}.{named.group(1)}" if named else key
-    return [FieldError(key=key, message=chinese(message))]
-
-
 def nul_errors(value: Any, key: str = "") -> list[FieldError]:
     """A NUL character in any text: PostgreSQL cannot store one, so neither backend takes it (every
     way in, API, web form and CLI, comes through the service)."""
@@ -106,10 +86,6 @@ def convert(data: Any, type_: Any, prefix: str = "") -> Any:
         return msgspec.convert(data, type_, strict=False)
     except msgspec.ValidationError as exc:
         raise InvalidInput(field_errors(exc, prefix)) from None
-
-
-def as_record(row: dict) -> OrderRecord:
-    return msgspec.convert(row, OrderRecord, strict=False)
 
 
 class IntakeDesk:
@@ -223,7 +199,7 @@ class IntakeDesk:
                              area=request.area, kind=request.kind,
                              details=msgspec.to_builtins(details) if details is not None else None)
         if suggestion is None:  # no rule fired: a department the citizen names (城管, by an alias) is the hint
-            from core.departments import named_in_text
+            from core.department_names import named_in_text
 
             named = named_in_text(f"{request.subject}\n{request.content}", await service.reference.directory())
             if named.code:

@@ -48,6 +48,9 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
     minutes: frozenset[int] | None = frozenset({0})
     hours: frozenset[int] | None = None
     recorded: bool = True  # False for the outbox delivery, which runs every few seconds
+    # set by the host for a plugin's job (not a built-in's): ``run`` gets the plugin's
+    # ``PluginServices`` (core.services), never the platform
+    gets_services: bool = False
 
     def due_at(self, moment: dt.datetime) -> bool:
         local = moment.astimezone(SHANGHAI)
@@ -72,11 +75,14 @@ class Job(msgspec.Struct, frozen=True, kw_only=True):
 
 def collect_jobs(pm) -> dict[str, Job]:
     jobs: dict[str, Job] = {}
-    for contributed in pm.hook.register_jobs():
-        for job in contributed or ():
+    for impl in reversed(pm.hook.register_jobs.get_hookimpls()):  # pluggy's order: the last registered first
+        plugin = impl.plugin
+        module = getattr(plugin, "__name__", None) or type(plugin).__module__
+        builtin = module == "core" or module.startswith("core.")
+        for job in impl.function() or ():
             if job.name in jobs:
                 raise ValueError(f"job {job.name!r} is declared twice")
-            jobs[job.name] = job
+            jobs[job.name] = job if builtin else msgspec.structs.replace(job, gets_services=True)
     return jobs
 
 
@@ -84,12 +90,13 @@ async def run_job(platform, job: Job, *, mode: str) -> Any:
     """Run one job and keep the record of the run (what it found, or why it failed)."""
     from core.tables import JobRun
 
+    given = platform.services if job.gets_services else platform
     if not job.recorded:
-        return await job.run(platform)
+        return await job.run(given)
     started = clock.now()
     run_id = (await JobRun.insert(JobRun(name=job.name, mode=mode, started_at=started)))[0]["id"]
     try:
-        result = await job.run(platform)
+        result = await job.run(given)
     except Exception as exc:
         await JobRun.update({JobRun.finished_at: clock.now(),
                              JobRun.error: f"{type(exc).__name__}: {exc}"[:2000]}).where(JobRun.id == run_id)

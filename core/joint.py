@@ -23,6 +23,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from core.attachments import attachments_of
 from core.calendar import DEADLINE_STATE_LABELS, deadline_state, local_iso
 from core.channels import field
 from core.lifecycle import (
@@ -208,8 +209,6 @@ def _parts_settled(label: str) -> Requirement:
 async def _attachments_on_order(ctx: ActionContext) -> None:
     if not ctx.payload.attachments:
         return
-    from core.queries import attachments_of
-
     found = {a.key for a in await attachments_of(ctx.order, keys=list(ctx.payload.attachments))}
     if set(ctx.payload.attachments) - found:
         raise Refusal("所选附件不在本工单上", 400, key="attachments")

@@ -10,14 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
 from core.callbacks import CLOSED_AS, CLOSED_LABELS, OUTCOMES, attempt_closes, local, policy_of
-from core.channels import field
+from core.channels import Channel, field
 from core.clock import SHANGHAI
+from core.knowledge import cite
 from core.model import Actor, OrderRecord
+from core.services import PluginServices, WorkingCalendar
+
+if TYPE_CHECKING:  # annotations only: both import this module
+    from core.orders import OrderService
+    from core.sla import SlaClock
 
 STATUSES: dict[str, str] = {
     "received": "待派单",
@@ -162,9 +168,15 @@ class ActionContext(msgspec.Struct, kw_only=True):
     actor: Actor
     now: dt.datetime
     departments: frozenset[str] = frozenset()
-    sla: Any = None  # core.sla.SlaClock
-    channel: Any = None  # the order's Channel declaration
-    orders: Any = None  # core.orders.OrderService: for an effect that notes itself on another order
+    channel: Channel | None = None  # the order's channel declaration
+    services: PluginServices | None = None  # what a plugin's effect may do (note on another order, ...)
+    sla: SlaClock | None = None  # the core's own effects: deadlines by the order's limits
+    orders: OrderService | None = None  # the core's own effects: the centre's callback policy
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """Working time on the centre's calendar, for a deadline a plugin's effect sets."""
+        return self.sla.calendar
 
 
 class Refusal(Exception):
@@ -330,8 +342,6 @@ def _redispatch_elsewhere(ctx: ActionContext) -> None:
 
 async def _resolve_at_intake(ctx: ActionContext) -> dict[str, Any]:
     if ctx.payload.article is not None:  # counted in the same transaction as the resolution
-        from core.knowledge import cite
-
         await cite(ctx.payload.article, ctx.order.number, ctx.actor, ctx.now)
     deadlines = _mark_done(_mark_done(ctx.order.deadlines, "dispatch", ctx.now), "handle", ctx.now)
     callback = _resolved_needs_callback(ctx)

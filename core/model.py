@@ -110,6 +110,11 @@ class OrderRecord(msgspec.Struct, kw_only=True):
     legacy_number: str | None = None  # the outgoing system's number (imported history)
 
 
+def as_record(row: dict) -> OrderRecord:
+    """An ``orders`` row (read with ``output(load_json=True)``) as the record the rest of the code uses."""
+    return msgspec.convert(row, OrderRecord, strict=False)
+
+
 class EventRecord(msgspec.Struct, kw_only=True):
     """One audit event."""
 

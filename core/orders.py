@@ -3,7 +3,9 @@ goes through it, so validation, routing, deadlines, the version check, the audit
 channel's hooks and the outbox are applied the same way, and each change is one transaction.
 
 It is split along its seams: ``core.intake`` records new orders, ``core.actions`` applies lifecycle
-actions, ``core.attachments`` keeps files, ``core.queries`` reads (through ``core.visibility``).
+actions, ``core.attachments`` keeps files, ``core.queries`` reads (through ``core.visibility``),
+``core.listing`` lists (``lists``); which orders a list holds is ``core.order_filter``, for the
+console and the API alike. Plugin code gets ``core.services.OrderServices`` over it, never the service.
 Presentation (what an API answer looks like) belongs to the API layer (``api.presenter``).
 """
 
@@ -23,7 +25,9 @@ from core.db import insert_row, write_transaction
 from core.errors import NotFound
 from core.intake import LOCAL_TZ, IntakeDesk, IntakeRequest, as_record, convert, field_errors
 from core.listing import OrderLists
+from core.order_filter import OrderFilter
 from core.model import Actor, EventRecord, OrderRecord
+from core.services import PluginServices
 from core.outbox import Outbox
 from core.queries import OrderPage, OrderQueries
 from core.reference import ReferenceData
@@ -39,7 +43,9 @@ def _now() -> dt.datetime:
     return clock.now()
 
 
-class OrderService(OrderLists):
+class OrderService:
+    """The one writer of orders, and its reads (``queries``) and lists (``lists``)."""
+
     def __init__(self, channels, sla, sealer: Sealer | None, engine):
         self.channels = channels
         self.sla = sla
@@ -56,10 +62,13 @@ class OrderService(OrderLists):
         self.action_desk = ActionDesk(self)
         self.attachment_desk = AttachmentDesk(self)
         self.queries = OrderQueries(self)
+        self.lists = OrderLists(self)
         self.index = OrderSearch(channels, engine, Sealed(sealer.secret if sealer else ""),
                                  sealer.open if sealer else (lambda value: value))
         self.sources = SourceRegistry()  # the message boards an admin added, as sources (core/sources.py)
         self.learned = None  # the dispatch model (core.suggestions.Learned), asked when no rule matches
+        # what plugin code is handed (core.services.OrderServices, over this service and the store)
+        self.services: PluginServices | None = None
 
     # -- writes -------------------------------------------------------------------------------------
 
@@ -72,7 +81,7 @@ class OrderService(OrderLists):
                      handle_due: dt.datetime | None = None) -> tuple[int, OrderRecord]:
         taken = await self.intake_desk.intake(code, request, actor, idempotency_key=idempotency_key,
                                               attachments=attachments, handle_due=handle_due)
-        self.forget_repeat_callers()  # the caller may just have become one
+        self.lists.forget_repeat_callers()  # the caller may just have become one
         return taken
 
     async def act(self, number: str, name: str, payload: dict | None, actor: Actor) -> ActionResult:
@@ -142,8 +151,28 @@ class OrderService(OrderLists):
     async def detail(self, number: str, actor: Actor) -> tuple[OrderRecord, list[EventRecord]]:
         return await self.queries.detail(number, actor)
 
-    async def search(self, actor: Actor, **filters) -> OrderPage:
-        return await self.queries.search(actor, **filters)
+    async def search(self, actor: Actor, f: OrderFilter, *, page: int = 1, page_size: int = 20) -> OrderPage:
+        return await self.queries.search(actor, f, page=page, page_size=page_size)
+
+    # -- lists (``core.listing``), named here for the pages that show them ----------------------------
+
+    async def listing(self, actor: Actor, f: OrderFilter, **paging) -> dict:
+        return await self.lists.listing(actor, f, **paging)
+
+    async def count(self, actor: Actor, queues: dict[str, OrderFilter]) -> dict[str, int]:
+        return await self.lists.count(actor, queues)
+
+    async def rows_for_export(self, actor: Actor, f: OrderFilter, *, sort: str, limit: int) -> list[dict]:
+        return await self.lists.rows_for_export(actor, f, sort=sort, limit=limit)
+
+    async def caller_history(self, actor: Actor, phone: str, *, limit: int = 20) -> dict:
+        return await self.lists.caller_history(actor, phone, limit=limit)
+
+    async def mark_duplicates(self, items: list[dict]) -> list[dict]:
+        return await self.lists.mark_duplicates(items)
+
+    async def department_names(self) -> dict[str, str]:
+        return await self.lists.department_names()
 
     async def attachments(self, number: str, actor: Actor) -> list[AttachmentRecord]:
         return await self.attachment_desk.list(number, actor)
@@ -151,7 +180,7 @@ class OrderService(OrderLists):
     def forget_reference_data(self) -> None:
         """Departments and routing rules are cached; call after changing them."""
         self.reference.forget()
-        self.forget_department_names()
+        self.lists.forget_department_names()
 
 
 async def _maybe_await(value):

@@ -35,6 +35,7 @@ from core.knowledge import KnowledgeBase
 from core.live import LiveBus
 from core.telephony import Telephony
 from core.suggestions import Learned
+from core.services import OrderServices
 from core.storage import LocalAttachmentStore
 
 
@@ -74,6 +75,7 @@ class Platform:
         self.knowledge = KnowledgeBase(self.engine, self.orders.index.sealed, self.channels)
         self.surveys = Surveys(self)  # 满意率统计调查 (core/surveys.py)
         self.attachments = LocalAttachmentStore(Path(self.settings.var_dir) / "attachments")
+        self.services = self.orders.services = OrderServices(self.orders, self.attachments)  # for plugins
         self.job_watch = JobWatch()
         self.live = LiveBus(self.settings.redis_url)  # events for open browsers (core/live.py)
         self.meetings = Meetings(self.orders)

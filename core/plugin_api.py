@@ -2,8 +2,9 @@
 
 Everything a plugin author needs — the hook marker, the channel declaration, field labels, time
 limits, routing rules, lifecycle actions and refusals, the role sets, reads of orders, their
-attachments and their on-site verifications, the system actor a channel's own job acts as, and
-notices to staff — is here, so the core's internals can move without breaking channels. A test fails
+attachments and their on-site verifications, the system actor a channel's own job acts as,
+notices to staff, and ``PluginServices``, what its effects, routes and jobs are handed to act on
+orders (never the platform) — is here, so the core's internals can move without breaking channels. A test fails
 when a plugin imports anything else from ``core``. See ``docs/writing-a-channel.md``.
 """
 
@@ -32,9 +33,11 @@ from core.lifecycle import (
 from core.model import SYSTEM, Actor, Citizen, EventRecord, OrderRecord
 from core.notices import staff_notice
 from core.orders import IntakeRequest
-from core.queries import attachments_of, order_ids, read_order
+from core.attachments import attachments_of
+from core.queries import order_ids, read_order
 from core.reports.channel_api import sum_details
 from core.routing import RuleSpec
+from core.services import PluginServices, WorkingCalendar
 from core.site_visits import Visit as SiteVisit, site_visits_of
 
 __all__ = [
@@ -43,5 +46,5 @@ __all__ = [
     "STAFF", "STATUSES", "Action", "ActionContext", "Note", "Refusal", "Actor", "OrderRecord", "RuleSpec",
     "Citizen", "Conflict", "Forbidden", "IntakeRequest", "InvalidInput", "idempotency_key", "sum_details",
     "EventRecord", "AttachmentRecord", "read_order", "attachments_of", "order_ids", "now",
-    "SYSTEM", "staff_notice", "SiteVisit", "site_visits_of",
+    "SYSTEM", "staff_notice", "SiteVisit", "site_visits_of", "PluginServices", "WorkingCalendar",
 ]

@@ -161,7 +161,7 @@ class Channels:
     async def check_routing(self, departments: list[dict]) -> None:
         """Every department a plugin's routing rule names (by its code, its name or an alias) must exist
         (once departments are set up: a fresh database gets its departments after the first start)."""
-        from core.departments import match
+        from core.department_names import match
 
         if not departments:
             return

@@ -6,26 +6,19 @@ department's order exists.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 
 import msgspec
-from piccolo.columns.combination import WhereRaw
 
-from core.attachments import AttachmentRecord
 from core.db import read_transaction
 from core.errors import NotFound
-from core.intake import as_record
-from core.listing import COUNT_CAP, KPI_DIMENSIONS, handle_overdue, kpi_clause, open_part, refresh_facts
+from core.listing import COUNT_CAP
+from core.order_filter import NO_FILTER, OrderFilter, refresh_facts
 from core.search import ORDER_INDEX
-from core.model import Actor, EventRecord, OrderRecord
-from core.tables import Attachment, Order, OrderEvent
+from core.model import Actor, EventRecord, OrderRecord, as_record
+from core.tables import Order, OrderEvent
 from core.visibility import scope, visible
 
-_FLAG_SQL = {
-    "sqlite": "flags LIKE {} ESCAPE '\\'",
-    "postgres": "flags::text LIKE {} ESCAPE '\\'",
-}
 
 if TYPE_CHECKING:
     from core.orders import OrderService
@@ -62,64 +55,28 @@ class OrderQueries:
             order = await self.load(number, actor)
             return order, await self.events(order.id)
 
-    async def search(self, actor: Actor, *, status: str | None = None, channel: str | None = None,
-                     department: str | None = None, kind: str | None = None, q: str | None = None,
-                     received_from: dt.datetime | None = None, received_to: dt.datetime | None = None,
-                     priority: str | None = None, flag: str | None = None, deadline: str | None = None,
-                     area: str | None = None, source: str | None = None,
-                     kpi: str | None = None, kpi_from: dt.date | None = None, kpi_to: dt.date | None = None,
-                     part: str | None = None, page: int = 1, page_size: int = 20) -> OrderPage:
-        """One page of the orders this actor may see. ``deadline`` is the state of the open deadlines:
-        "overdue" (超期: one is past due), "at_risk" (临期: one has used 80 % of its time), "normal";
-        or "handle_overdue" (办理超期: what the KPI 超期未办结量 counts now, ``core.listing.handle_overdue``).
-        ``kpi`` (with ``kpi_from``/``kpi_to``, checked by ``core.listing.kpi_errors``) keeps the orders
-        that KPI count counts, exactly as the console's order list does. ``part="open"``: 协办未办结
-        (``core.listing.open_part``)."""
-        filtered = any(v is not None for v in (status, channel, department, kind, priority, flag, deadline, area,
-                                                source, received_from, received_to, kpi, part))
-        if q and q.strip() and not filtered and page * page_size <= COUNT_CAP:
-            found = await self._newest_matches(actor, q, page, page_size)
+    async def search(self, actor: Actor, f: OrderFilter, *, page: int = 1, page_size: int = 20) -> OrderPage:
+        """One page of the orders this actor may see that ``f`` selects, newest first: the same orders
+        the console lists for the same filter (``core.order_filter``)."""
+        plain = f.q.strip() and msgspec.structs.replace(f, q="") == NO_FILTER
+        if plain and page * page_size <= COUNT_CAP and not await Order.exists().where(
+                Order.number == f.q.strip().upper()):  # an order's number is found by itself, not by words
+            found = await self._newest_matches(actor, f.q.strip(), page, page_size)
             if found is not None:
                 return found
-        where = scope(actor)
-        for column, value in ((Order.status, status), (Order.channel, channel),
-                              (Order.department, department), (Order.kind, kind), (Order.priority, priority),
-                              (Order.area, area), (Order.source, source)):
-            if value:
-                where.append(column == value)
-        if part == "open":
-            where.append(open_part(actor))
-        if flag:  # the flags JSON array holds each flag quoted, in both backends' JSON text
-            escaped = flag.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            where.append(WhereRaw(_FLAG_SQL[self.service.engine.engine_type], f'%"{escaped}"%'))
-        if deadline:
-            now = self.service.clock()
-            if deadline == "handle_overdue":
-                where.append(handle_overdue(now))
-            elif deadline == "overdue":
-                where.append(Order.due_at < now)
-            elif deadline == "at_risk":
-                where.append((Order.due_at >= now) & (Order.at_risk_at <= now))
-            else:
-                where.append(Order.due_at.is_null() | (Order.at_risk_at > now))
-        if q and q.strip():
-            await self.service.index.settled()
-            where.append(self.service.index.where(q, actor))
-        if received_from:
-            where.append(Order.received_at >= received_from)
-        if received_to:
-            where.append(Order.received_at < received_to)
-        if kpi and kpi_to:
+        service = self.service
+        if f.q.strip():
+            await service.index.settled()
+        if f.kpi:
             await refresh_facts()
-            named = {"channel": channel, "department": department, "area": area}
-            where.append(kpi_clause(kpi, kpi_from, kpi_to, {d: named[d] for d in KPI_DIMENSIONS if named[d]}))
+        where = await service.lists.clauses(actor, f)
         query = Order.select().output(load_json=True)
         matching = Order.select(Order.id)
         for clause in where:
             query = query.where(clause)
             matching = matching.where(clause)
-        async with read_transaction(self.service.engine):
-            total = await self.service.count_up_to(matching, COUNT_CAP)
+        async with read_transaction(service.engine):
+            total = await service.lists.count_up_to(matching, COUNT_CAP)
             rows = await query.order_by(Order.id, ascending=False).limit(page_size).offset(
                 (page - 1) * page_size)
         return OrderPage(items=[as_record(r) for r in rows], total=min(total, COUNT_CAP), page=page,
@@ -155,16 +112,6 @@ async def read_order(number: str, actor: Actor) -> OrderRecord:
     if row is None or not visible(row, actor):
         raise NotFound(f"工单 {number} 不存在")
     return as_record(row)
-
-
-async def attachments_of(order: OrderRecord, *, keys: list[str] | None = None) -> list[AttachmentRecord]:
-    """The files on an order (optionally only those with the given keys), oldest first."""
-    query = Attachment.select().where(Attachment.order_id == order.id)
-    if keys is not None:
-        query = query.where(Attachment.key.is_in(list(keys) or [""]))
-    rows = await query.order_by(Attachment.id)
-    return [msgspec.convert({k: v for k, v in r.items() if k not in ("id", "order_id")}, AttachmentRecord)
-            for r in rows]
 
 
 async def order_ids(*, channel: str, department: str | None = None) -> list[int]:

@@ -30,9 +30,9 @@ class ReferenceData:
         return self._active
 
     async def directory(self) -> list[dict]:
-        """Every department's code, name, aliases, state and where it was merged (``departments.match``)."""
+        """Every department's code, name, aliases, state and where it was merged (``department_names.match``)."""
         if self._directory is None:
-            from core.departments import directory
+            from core.department_names import directory
 
             self._directory = await directory()
         return self._directory

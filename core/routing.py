@@ -109,7 +109,7 @@ async def sync_plugin_rules(channels, departments: list[dict] | None = None) -> 
     """Replace every plugin-contributed rule with what the plugins declare now; admin rules stay. A rule
     naming its department by name or alias (城管局), or by the code of a department since merged into
     another, is stored with the code of the department that takes the orders now."""
-    from core.departments import match
+    from core.department_names import match
 
     rows = []
     for channel in channels:

@@ -356,7 +356,7 @@ class OrderSearch:
         from piccolo.columns.combination import WhereRaw
 
         from core.db import write_transaction
-        from core.intake import as_record
+        from core.model import as_record
         from core.tables import Order
 
         sub, arg = ORDER_INDEX.ids_matching(self.engine, Query([[[UNSEGMENTED]]]))

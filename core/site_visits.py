@@ -17,14 +17,13 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from core.attachments import NewAttachment
+from core.attachments import NewAttachment, attachments_of
 from core.clock import SHANGHAI
 from core.db import insert_row, read_transaction, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.lifecycle import STATUSES as ORDER_STATUSES
 from core.lifecycle import TERMINAL
-from core.model import CENTRE_ROLES, Actor, OrderRecord
-from core.queries import attachments_of
+from core.model import CENTRE_ROLES, Actor, OrderRecord, as_record
 from core.storage import check_file, clean_filename
 from core.tables import Order, SiteVisit, User
 
@@ -233,7 +232,6 @@ class SiteVisits:
 
     async def mine(self, actor: Actor) -> list[Visit]:
         """The verifications waiting for ``actor`` (one of the people sent), soonest first."""
-        from core.intake import as_record
         from core.visibility import visible
 
         async with read_transaction(self.orders.engine):

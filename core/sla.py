@@ -10,7 +10,9 @@ import datetime as dt
 import time
 from typing import Any
 
-from core.calendar import AT_RISK_SHARE, local_iso, DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
+# deadline_summary lives with the calendar (it needs nothing else); named here as before
+from core import calendar_admin
+from core.calendar import DEADLINE_STATE_LABELS, WorkCalendar, deadline_state, deadline_summary, local_iso
 from core.channels import SlaDefaults
 from core.sla_rules import SlaRules, snapshot_of
 
@@ -21,25 +23,6 @@ DEADLINE_LABELS: dict[str, str] = {
     "callback": "回访时限",
     "appeal": "申诉时限",
 }
-
-
-def deadline_summary(deadlines: dict[str, Any], calendar: WorkCalendar) -> tuple[dt.datetime | None, dt.datetime | None]:
-    """(earliest due time, earliest 临期 instant) over the open deadlines; (None, None) when none is open.
-
-    A deadline turns 临期 once 80 % of its working-time allowance is used (``deadline_state``); that
-    instant is computed once here, so a list can ask the database which orders are 正常, 临期 or 超期.
-    """
-    due_at = at_risk_at = None
-    for d in deadlines.values():
-        if d.get("done"):
-            continue
-        start, due = dt.datetime.fromisoformat(d["start"]), dt.datetime.fromisoformat(d["due"])
-        allowance = calendar.working_seconds_between(start, due)
-        risk = calendar.add_working_hours(start, allowance * AT_RISK_SHARE / 3600) if allowance else start
-        risk = min(risk, due)
-        due_at = due if due_at is None else min(due_at, due)
-        at_risk_at = risk if at_risk_at is None else min(at_risk_at, risk)
-    return due_at, at_risk_at
 
 
 STEPS_BEFORE_HANDLING = ("dispatch", "accept")  # never due after the handling deadline
@@ -57,8 +40,6 @@ class SlaClock:
     async def load_overrides(self) -> None:
         """The centre's own working-day decisions (``calendar_days``, winning over everything), the
         imported official years and the office hours (``core.calendar_admin``)."""
-        from core import calendar_admin
-
         await calendar_admin.load(self.calendar)
         self._overrides_loaded_at = time.monotonic()
 

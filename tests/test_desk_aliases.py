@@ -94,7 +94,7 @@ async def test_a_citizen_naming_a_department_by_an_alias_gets_it_suggested_when_
 
 
 async def test_a_channels_routing_rule_may_name_its_department_by_name_or_alias(platform):
-    from core.departments import match
+    from core.department_names import match
     from core.routing import RuleSpec, sync_plugin_rules
     from core.tables import Department, RoutingRule
 

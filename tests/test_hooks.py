@@ -393,7 +393,7 @@ async def test_hook_register_jobs(with_plugins):
     assert {"sla_sweep", "city_reconcile", "integrity_check", "tow_reminders"} <= set(listed)
     assert listed["tow_reminders"]["schedule"] == "0,30 * * * *" and listed["tow_reminders"]["last_run"] is None
     assert await run_job(client.platform, client.platform.jobs["tow_reminders"], mode="manual") == {"reminded": 2}
-    assert runs == [client.platform]
+    assert runs == [client.platform.services]  # a plugin's job is handed its services, not the platform
     last = (await client.get("/api/jobs", headers=admin)).json()
     run = next(j for j in last if j["name"] == "tow_reminders")["last_run"]
     assert run["ok"] and run["result"] == {"reminded": 2} and run["mode"] == "manual"

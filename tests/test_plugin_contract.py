@@ -49,6 +49,67 @@ def test_the_check_itself_catches_an_internal_import(tmp_path):
     assert _core_imports(sneaky) == ["core.tables", "core.lifecycle", "core.plugin_api"]
 
 
+SERVICE_NAMES = frozenset({"service", "services", "orders", "platform", "sla", "calendar"})
+
+
+def _reaches_past(path: Path) -> list[str]:
+    """Where plugin code reaches past ``PluginServices``: the app's state (the whole platform), the
+    core's own parts of an action's context (``ctx.orders``, ``ctx.sla``), the platform itself, or a
+    service taken untyped or as ``Any``."""
+    source = path.read_text()
+    found = ["app.state"] if "app.state" in source else []
+    for node in ast.walk(ast.parse(source, str(path))):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if node.value.id == "ctx" and node.attr in ("orders", "sla"):
+                found.append(f"ctx.{node.attr}")
+        if isinstance(node, ast.Attribute) and node.attr == "platform":
+            found.append(".platform")
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
+            for arg in arguments:
+                if arg.arg == "platform":
+                    found.append(f"{node.name}(platform)")
+                elif arg.arg in SERVICE_NAMES and (arg.annotation is None or "Any" in ast.unparse(arg.annotation)):
+                    found.append(f"{node.name}({arg.arg}: {ast.unparse(arg.annotation) if arg.annotation else '?'})")
+        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
+                and node.target.id in SERVICE_NAMES and "Any" in ast.unparse(node.annotation):
+            found.append(f"{node.target.id}: Any")
+    return found
+
+
+def test_plugins_reach_orders_only_through_their_typed_services():
+    """A plugin's routes, effects and jobs are handed ``PluginServices`` (``core.plugin_api``): none
+    reads ``request.app.state``, the core's ``ctx.orders``/``ctx.sla`` or the platform, and none takes
+    a service untyped or as ``Any``, so what a plugin may do is the Protocol, checked by a type checker."""
+    offending = {}
+    for path in sorted((ROOT / "plugins").rglob("*.py")):
+        if "tests" in path.relative_to(ROOT / "plugins").parts:
+            continue
+        found = _reaches_past(path)
+        if found:
+            offending[str(path.relative_to(ROOT))] = found
+    assert offending == {}
+
+
+def test_the_check_itself_catches_a_plugin_reaching_past_its_services(tmp_path):
+    sneaky = tmp_path / "sneaky.py"
+    sneaky.write_text(
+        "from typing import Any\n"
+        "async def route(request):\n    return request.app.state.platform.orders\n"
+        "async def effect(ctx):\n    await ctx.orders.note('x')\n    return ctx.sla.calendar\n"
+        "async def job(platform):\n    return platform\n"
+        "async def helper(service: Any, orders):\n    return service\n"
+        "services: Any = None\n")
+    assert sorted(_reaches_past(sneaky)) == sorted([
+        "app.state", ".platform", "ctx.orders", "ctx.sla", "job(platform)", "helper(service: Any)",
+        "helper(orders: ?)", "services: Any"])
+    fine = tmp_path / "fine.py"
+    fine.write_text("from core.plugin_api import PluginServices\n"
+                    "async def job(services: PluginServices):\n    return services.now()\n"
+                    "async def effect(ctx):\n    return ctx.calendar, ctx.services\n")
+    assert _reaches_past(fine) == []
+
+
 class Letter(msgspec.Struct, kw_only=True):
     topic: Annotated[str, field("主题")] = ""
     consent: Annotated[bool, field("同意公开")] = False

@@ -14,9 +14,10 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.client import client_address
 from api.console.session import current_actor
-from core import departments, outbox, rule_admin
+from core import department_names, departments, outbox, rule_admin
 from core.auth import create_api_key, recent
 from core.channels import KINDS
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound
@@ -35,9 +36,7 @@ async def _admin(request: Request):
 
 
 async def _render(request: Request, actor, name: str, *, status_code: int = 200, **context) -> Response:
-    from api.console.routes import _page
-
-    return await _page(request, actor, name, status_code=status_code,
+    return await render_page(request, actor, name, status_code=status_code,
                        done=request.query_params.get("done", ""), **context)
 
 
@@ -335,7 +334,7 @@ async def rules_page(request: Request) -> Response:
         found = first_match(in_order(await load_rules(), channel), subject=text, content="", category="",
                             area=str(request.query_params.get("area") or "")[:64], kind="")
         names = {d["code"]: d["name"] for d in await _departments()}
-        named = departments.named_in_text(text, await request.app.state.platform.orders.reference.directory())
+        named = department_names.named_in_text(text, await request.app.state.platform.orders.reference.directory())
         tried = {"text": text, "channel": channel, "area": request.query_params.get("area") or "",
                  "rule": found[0] if found else None, "hit": found[1] if found else "",
                  "department": names.get(found[0].department, found[0].department) if found else "",

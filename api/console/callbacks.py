@@ -13,9 +13,12 @@ from litestar.response import Redirect
 from litestar.params import FromPath
 
 from api.client import client_address
+from api.console.order_page import detail
+from api.console.pages import console_of, platform_of, render_page
+from api.console.session import current_actor
 from api.presenter import present_result
 from core import access_audit
-from core.callbacks import OUTCOMES, REVEAL_REASON, policy_of, replies_being_rated
+from core.callbacks import REVEAL_REASON, policy_of, replies_being_rated
 from core.errors import Forbidden, HuyingError
 from core.listing import OrderFilter
 from core.tables import Order
@@ -30,31 +33,12 @@ def _check(actor) -> None:
         raise Forbidden("只有话务员和管理员可以回访")
 
 
-async def desk(platform, order: dict, actor) -> dict | None:
-    """What the callback form shows beside it, or None when this user cannot call this order back now."""
-    offered = {a["name"] for a in order["actions"]}
-    if not offered & {"callback", "callback_attempt"}:
-        return None
-    row = await Order.select(Order.deadlines).where(Order.number == order["number"]).output(load_json=True).first()
-    callback = ((row or {}).get("deadlines") or {}).get("callback") or {}
-    reply = (await replies_being_rated([order["number"]])).get(order["number"])
-    return {"reply": reply, "attempts": int(callback.get("attempts") or 0), "tries": policy_of(platform.orders).tries,
-            "retry_at": callback.get("retry_at"), "outcomes": OUTCOMES, "rate": "callback" in offered,
-            "attempt": "callback_attempt" in offered,
-            # 外呼: through the PBX when its originate interface is configured, else a tel: link
-            "originate": bool(platform.settings.cti_originate_url), "dials": await platform.telephony.dials_of_order(
-                order["number"])}
-
-
 @get("/callbacks")
 async def callback_queue(request: Request) -> Response:
     """待回访 by the callback deadline (a 未接通 moves it on), each row with the reply being rated."""
-    from api.console.routes import _page, _platform
-    from api.console.session import current_actor
-
     actor = await current_actor(request)
     _check(actor)
-    platform = _platform(request)
+    platform = platform_of(request)
     try:
         page = max(1, int(request.query_params.get("page") or 1))
     except ValueError:
@@ -74,7 +58,7 @@ async def callback_queue(request: Request) -> Response:
         items.append({**o, "reply": replies.get(o["number"]), "attempts": int(callback.get("attempts") or 0),
                       "retry_at": retry, "waiting": bool(retry and dt.datetime.fromisoformat(retry) > now)})
     pages = max(1, -(-(result["total"] or 0) // PAGE_SIZE))
-    return await _page(request, actor, "callbacks.html", items=items, total=result["total"], page=page, pages=pages,
+    return await render_page(request, actor, "callbacks.html", items=items, total=result["total"], page=page, pages=pages,
                        tries=policy_of(platform.orders).tries, names=await platform.orders.department_names(),
                        surveys=[s for s in await platform.surveys.listing(actor) if s["open"]],
                        done=request.query_params.get("done", "")[:40], number=request.query_params.get("number", "")[:32])
@@ -85,15 +69,12 @@ async def callback_call(request: Request, number: FromPath[str]) -> Response:
     """One click from the queue: the number is revealed for the callback (the reveal audited as an
     order event with the reason 回访, and the view in the access audit) and the order opens with the
     callback form beside its reply."""
-    from api.console.routes import _detail, _platform
-    from api.console.session import current_actor
-
     actor = await current_actor(request)
     _check(actor)
-    platform = _platform(request)
+    platform = platform_of(request)
     result = await platform.orders.act(number, "reveal_contact", {"reason": REVEAL_REASON}, actor)
     await access_audit.record_view(actor, number, client_address(request), via="console")
-    return await _detail(request, actor, number, order=present_result(platform, result, actor), back="callbacks",
+    return await detail(request, actor, number, order=present_result(platform, result, actor), back="callbacks",
                          banner="完整号码已显示（回访，已记录在案），请拨打后记录回访结果。")
 
 
@@ -101,17 +82,14 @@ async def callback_call(request: Request, number: FromPath[str]) -> Response:
 async def callback_dial(request: Request, number: FromPath[str]) -> Response:
     """外呼 from the callback desk: the PBX rings my extension, then the citizen; the call's outcome
     lands in the callback by itself (``core.telephony``), and the desk shows the call."""
-    from api.console.routes import _detail, _platform
-    from api.console.session import current_actor
-
     actor = await current_actor(request)
     _check(actor)
     try:
-        placed = await _platform(request).telephony.dial_order(number[:32], actor, address=client_address(request))
+        placed = await platform_of(request).telephony.dial_order(number[:32], actor, address=client_address(request))
     except HuyingError as refused:
         if refused.status_code in (403, 404):
             raise
-        return await _detail(request, actor, number, back="callbacks", banner=refused.detail, banner_kind="error",
+        return await detail(request, actor, number, back="callbacks", banner=refused.detail, banner_kind="error",
                              status_code=refused.status_code)
     done = f"外呼已发出，电话系统先振铃分机 {placed['extension']} 再呼叫市民；未接通将自动记入回访，接通后请记录评价"
     return Redirect(f"/console/orders/{quote(number[:32])}?" + urlencode({"back": "callbacks", "done": done}),
@@ -121,14 +99,11 @@ async def callback_dial(request: Request, number: FromPath[str]) -> Response:
 @get("/callbacks/{number:str}/dials")
 async def callback_dials(request: Request, number: FromPath[str]) -> Response:
     """The desk's 外呼 table alone: the page refreshes it when the PBX reports the call (live event)."""
-    from api.console.routes import _console, _platform
-    from api.console.session import current_actor
-
     actor = await current_actor(request)
     _check(actor)
-    platform = _platform(request)
+    platform = platform_of(request)
     await platform.orders.get(number[:32], actor)  # 404 for an order this user may not see
-    return _console(request).render(request, "_callback_dials.html", me=actor, number=number[:32],
+    return console_of(request).render(request, "_callback_dials.html", me=actor, number=number[:32],
                                     dials=await platform.telephony.dials_of_order(number[:32]))
 
 

@@ -17,6 +17,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from core import clock
+from api.console.pages import render_page
 from api.console.session import current_actor
 from core import city
 from core.errors import Conflict, Forbidden, InvalidInput
@@ -56,9 +57,7 @@ DONE = {"acknowledge": "已确认预警", "approve": "已通过并发布", "retu
 
 
 async def _render(request: Request, actor: Actor, name: str, *, status_code: int = 200, **context) -> Response:
-    from api.console.routes import _page
-
-    return await _page(request, actor, name, status_code=status_code,
+    return await render_page(request, actor, name, status_code=status_code,
                        done=request.query_params.get("done", ""), **context)
 
 

@@ -12,14 +12,13 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from api.console.session import current_actor
+from api.console.centre import _render as render
 from core import access_audit, clock, incidents, inspections
 from core.calendar import SHANGHAI
 from core.errors import Forbidden, NotFound
 from core.users import display_names
 
 async def _render(request: Request, actor, name: str, *, status_code: int = 200, **context) -> Response:
-    from api.console.centre import _render as render
-
     return await render(request, actor, name, status_code=status_code, **context)
 
 

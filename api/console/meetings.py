@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.console.session import current_actor
 from core.calendar import local_iso
 from core.clock import SHANGHAI
@@ -45,9 +46,7 @@ async def _departments() -> list[dict]:
 
 
 async def _render(request: Request, actor: Actor, name: str, **context) -> Response:
-    from api.console.routes import _page
-
-    return await _page(request, actor, name, **context)
+    return await render_page(request, actor, name, **context)
 
 
 async def _list_page(request: Request, actor: Actor, *, status_code: int = 200, values: dict | None = None,

@@ -18,14 +18,14 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
-from litestar.exceptions import NotFoundException, PermissionDeniedException
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from api.console.session import NotSignedIn, current_actor
+from api.console.pages import ERROR_HANDLERS
+from api.console.session import current_actor
 from api.web.protection import SECURITY_HEADERS, csrf_middleware, security_headers_allowing
 from core.clock import SHANGHAI
-from core.errors import Conflict, FieldError, Forbidden, HuyingError, InvalidInput, chinese
+from core.errors import Conflict, FieldError, Forbidden, InvalidInput, chinese
 from core.intake import field_errors
 from core.model import CENTRE_ROLES, Actor
 from core.site_visits import (
@@ -178,14 +178,10 @@ async def schedule_submit(request: Request, number: FromPath[str]) -> Response:
 def mobile_router(secret: str) -> Router:
     """The phone pages, with the console's error pages and a Permissions-Policy that lets them use the
     camera and the position."""
-    from api.console.routes import _csrf_refused, _huying_error, _not_found, _server_error, _signed_out
-
     return Router(
         path="/console/m",
         route_handlers=[my_visits, visit_page, record_visit, schedule_page, schedule_submit],
         middleware=[security_headers_allowing(**PHONE_HEADERS), csrf_middleware(secret)],
-        exception_handlers={NotSignedIn: _signed_out, HuyingError: _huying_error,
-                            PermissionDeniedException: _csrf_refused, NotFoundException: _not_found,
-                            500: _server_error},
+        exception_handlers=ERROR_HANDLERS,
         include_in_schema=False,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from litestar import Request, Response, get
 from litestar.response import ServerSentEvent
 
+from api.console.centre import _render
 from api.console.session import current_actor
 from api.live_stream import event_stream
 from core import notices
@@ -15,8 +16,6 @@ LISTED = 100
 
 @get("/notifications")
 async def notifications_page(request: Request) -> Response:
-    from api.console.centre import _render
-
     actor = await current_actor(request)
     found = await notices.latest(actor, LISTED)
     if found:

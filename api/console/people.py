@@ -13,6 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.console.session import current_actor
 from core import clock
 from core.errors import FieldError, Forbidden, HuyingError, InvalidInput, NotFound
@@ -49,9 +50,7 @@ def _next_month() -> str:
 
 
 async def _render(request: Request, actor, template: str, **context) -> Response:
-    from api.console.routes import _page
-
-    return await _page(request, actor, template, done=request.query_params.get("done", "")[:500],
+    return await render_page(request, actor, template, done=request.query_params.get("done", "")[:500],
                        error=request.query_params.get("error", "")[:500], **context)
 
 
@@ -96,7 +95,8 @@ async def propose_rota(request: Request) -> Response:
     except msgspec.ValidationError:
         return _back(HOME, error=InvalidInput([FieldError("month", "请选择月份")], "没有生成排班"))
     try:
-        made = await rota.propose(proposal, actor, request.app.state.platform.calendar)
+        platform = request.app.state.platform
+        made = await rota.propose(proposal, actor, platform.calendar, {c.code: c.name for c in platform.channels})
     except HuyingError as refused:
         return _back(HOME, error=refused)
     return _back(f"{HOME}/rotas/{made['id']}", done=f"已生成 {made['month']} 排班草案（求解 {made['solve_seconds']:.1f} 秒）")

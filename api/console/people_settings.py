@@ -15,6 +15,7 @@ import msgspec
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.console.people import HOME, _centre, _field, _staff
 from core import clock
 from core.errors import Forbidden, HuyingError, NotFound
@@ -58,12 +59,10 @@ def _day(text: str) -> dt.date | None:
 
 
 async def _render(request: Request, actor, template: str, *, status_code: int = 200, **context) -> Response:
-    from api.console.routes import _page
-
     context.setdefault("values", {})
     context.setdefault("errors", {})
-    return await _page(request, actor, template, status_code=status_code,
-                       done=request.query_params.get("done", "")[:500], error="", **context)
+    return await render_page(request, actor, template, status_code=status_code,
+                             done=request.query_params.get("done", "")[:500], error="", **context)
 
 
 # -- leave --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.console.session import current_actor
 from core import reply_templates
 from core.errors import Conflict, Forbidden, InvalidInput
@@ -34,15 +35,13 @@ def _text(form, name: str) -> str:
 
 async def _page(request: Request, actor: Actor, department: str, *, status_code: int = 200,
                 errors: dict | None = None, values: dict | None = None) -> Response:
-    from api.console.routes import _page as render
-
     departments = await Department.select(Department.code, Department.name).order_by(Department.sort).order_by(
         Department.code)
     if actor.role == "handler":
         department = actor.department or ""
     elif not department and departments:
         department = departments[0]["code"]
-    return await render(request, actor, "reply_templates.html", status_code=status_code, department=department,
+    return await render_page(request, actor, "reply_templates.html", status_code=status_code, department=department,
                         departments=departments, department_name=next(
                             (d["name"] for d in departments if d["code"] == department), department),
                         templates=await reply_templates.list_for(department), generic=reply_templates.GENERIC,

@@ -12,6 +12,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.console.centre import _render
 from api.console.session import current_actor
 from api.reports import _filters, render
 from core.errors import Forbidden

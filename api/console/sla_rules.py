@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from litestar import Request, Response, get, post
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.console.session import current_actor
 from core.errors import Conflict, Forbidden, InvalidInput
 from core.model import Actor
@@ -30,13 +31,11 @@ def _chosen(request: Request, code: str | None):
 
 async def _page(request: Request, actor: Actor, code: str | None, *, status_code: int = 200,
                 values: dict | None = None, errors: dict | None = None, reason: str = "") -> Response:
-    from api.console.routes import _page as render
-
     rules = request.app.state.platform.sla.rules
     await rules.load()
     channel, channels = _chosen(request, code)
     items = [{**r, "item": item_key(r["rule"], r["kind"])} for r in rules.listing() if r["channel"] == channel.code]
-    return await render(request, actor, "admin_sla_rules.html", status_code=status_code, channel=channel,
+    return await render_page(request, actor, "admin_sla_rules.html", status_code=status_code, channel=channel,
                         channels=channels, items=items, history=await rules.history(channel=channel.code, limit=50),
                         may_change=actor.role == "admin", values=values or {}, errors=errors or {},
                         reason=reason, done=request.query_params.get("done", ""))

@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.client import client_address
 from api.console.session import current_actor
 from api.presenter import present, present_result
@@ -48,9 +49,7 @@ async def _reader(request: Request):
 
 
 async def _render(request: Request, actor, name: str, status_code: int = 200, **context) -> Response:
-    from api.console.routes import _page
-
-    return await _page(request, actor, name, status_code=status_code, **context)
+    return await render_page(request, actor, name, status_code=status_code, **context)
 
 
 def _today(request: Request) -> str:

@@ -10,6 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from api.console.pages import render_page
 from api.console.session import current_actor
 from api.live_stream import event_stream
 from core.errors import Forbidden, HuyingError
@@ -28,8 +29,6 @@ async def live(request: Request) -> Response:
 @get("/calls")
 async def calls_page(request: Request) -> Response:
     """来电记录 (searchable by number) and the 未接来电 waiting for a callback."""
-    from api.console.routes import _page
-
     actor = await current_actor(request)
     if actor.role not in CALL_ROLES:
         raise Forbidden("只有中心人员可以查看来电记录")
@@ -39,7 +38,7 @@ async def calls_page(request: Request) -> Response:
     outcome = outcome if outcome in OUTCOMES else ""
     calls = await telephony.calls(actor, number=number, outcome=outcome, limit=100)
     missed = await telephony.missed(actor)
-    return await _page(request, actor, "calls.html", calls=calls, missed=missed, number=number, outcome=outcome,
+    return await render_page(request, actor, "calls.html", calls=calls, missed=missed, number=number, outcome=outcome,
                        originate=bool(request.app.state.platform.settings.cti_originate_url),
                        outcomes=OUTCOMES, callbacks=CALLBACKS, done=request.query_params.get("done", ""))
 
@@ -98,10 +97,8 @@ async def dial(request: Request, call_id: FromPath[str]) -> Response:
 
 async def _telephony_page(request: Request, actor, *, status_code: int = 200, made: dict | None = None,
                           error: str = "") -> Response:
-    from api.console.routes import _page
-
     telephony = request.app.state.platform.telephony
-    return await _page(request, actor, "admin_telephony.html", status_code=status_code,
+    return await render_page(request, actor, "admin_telephony.html", status_code=status_code,
                        connections=await telephony.connections(actor), blocked=await telephony.blocked(actor),
                        made=made, error=error, done=request.query_params.get("done", ""))
 

@@ -24,7 +24,7 @@ from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
 from api.client import client_address
-from api.web import RECEIPT_COOKIE, STATIC
+from api.web.site import RECEIPT_COOKIE, STATIC
 from api.web.forms import GENERAL, FormRejected, Section, all_fields, read_form, sections, submit
 from api.web.protection import RateLimited, csrf_middleware, security_headers
 from api.web.tracking import NOT_FOUND, find_order, public_view, published_replies, publishes_replies

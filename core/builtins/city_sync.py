@@ -17,11 +17,11 @@ from typing import Annotated
 
 import msgspec
 
+from core.city import TOPIC, adapter_for, reconcile
 from core.hookspecs import hookimpl
 from core.jobs import Job
 from core.lifecycle import OPEN_STATUSES, STATUSES, Action, ActionContext
 
-TOPIC = "city_platform.status"
 CITY_ROLES = frozenset({"city"})
 
 
@@ -118,7 +118,6 @@ async def _completed_with(payload: dict) -> dict:
 
 
 async def post_status(message: dict, settings) -> None:
-    from core.city import adapter_for
     from core.outbox import idempotency_key
 
     await adapter_for(settings).push(await _completed_with(message["payload"]), idempotency_key(message))
@@ -133,8 +132,6 @@ def outbox_deliverers():
 
 
 async def city_reconcile(platform) -> dict:
-    from core.city import reconcile
-
     return await reconcile(platform)
 
 

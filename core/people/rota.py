@@ -105,13 +105,14 @@ async def _leave(days: list[dt.date]) -> dict[str, set[dt.date]]:
     return out
 
 
-async def demand(days: list[dt.date], calendar: WorkCalendar) -> dict[dt.date, list[int]]:
-    lines = await forecast.lines_by_hour(days, calendar=calendar)
+async def demand(days: list[dt.date], calendar: WorkCalendar, channels: dict[str, str]) -> dict[dt.date, list[int]]:
+    lines = await forecast.lines_by_hour(days, calendar=calendar, channels=channels)
     return {d: [max(lines[d][h], forecast.seed_plan_lines(calendar, d, h)) for h in range(24)] for d in days}
 
 
-async def propose(proposal: Proposal, actor: Actor, calendar: WorkCalendar) -> dict[str, Any]:
-    """Solve the month and store the result as a draft (201); earlier drafts of the month stay."""
+async def propose(proposal: Proposal, actor: Actor, calendar: WorkCalendar, channels: dict[str, str]) -> dict[str, Any]:
+    """Solve the month and store the result as a draft (201); earlier drafts of the month stay.
+    ``channels`` (code: name) measure the handling times per channel the forecast plans on."""
     await _planner(actor)
     problems = _rules_problem(proposal.rules)
     if problems:
@@ -122,7 +123,7 @@ async def propose(proposal: Proposal, actor: Actor, calendar: WorkCalendar) -> d
     if not staff:
         raise Conflict("没有可排班的话务员（须为在岗且已培训上岗的话务员账号）")
     patterns = await teams.shifts()
-    need_by_day = await demand(days, calendar)
+    need_by_day = await demand(days, calendar, channels)
     need = {(d, h): need_by_day[d][h] for d in days for h in range(24)}
     leave = await _leave(days)
     solution = await asyncio.to_thread(solver.solve, staff, days, patterns, need, proposal.rules, leave)

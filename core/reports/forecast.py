@@ -15,7 +15,6 @@ figure says where it came from.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import math
 from collections import defaultdict
 
@@ -202,24 +201,12 @@ async def _fit(now: dt.datetime, calendar: WorkCalendar, channels: dict[str, str
     four_weeks = dt.datetime.combine(monday - dt.timedelta(weeks=4), dt.time(), SHANGHAI)
     aht, calls_measured = await average_handling_time(four_weeks)
     intake_measured = calls_measured
-    handling = await handling_by_channel(four_weeks, channels if channels is not None else await _channel_names(),
+    handling = await handling_by_channel(four_weeks, channels or {},
                                          minimum=MIN_CALLS)
     if handling.calls:
         aht, calls_measured = handling.overall, handling.calls
     mix = await _channel_mix(dt.datetime.combine(history_start, dt.time(), SHANGHAI))
     return _Fitted(monday, history_start, counts, profile, aht, calls_measured, handling, mix, intake_measured)
-
-
-async def _channel_names() -> dict[str, str]:
-    """The channels' names when the caller did not pass them (the rota): as the plugins declare them."""
-    return dict(_declared_channels())
-
-
-@functools.lru_cache(maxsize=1)
-def _declared_channels() -> tuple[tuple[str, str], ...]:
-    from core.plugins import Channels, get_plugin_manager
-
-    return tuple((c.code, c.name) for c in Channels(get_plugin_manager()))
 
 
 def seed_plan_lines(calendar: WorkCalendar, day: dt.date, hour: int) -> int:
@@ -243,7 +230,7 @@ async def plan(*, weeks: int = 2, target: float = 0.8, answer_seconds: int = 20,
     """The forecast for the ``weeks`` after the current one, with the lines each hour needs; each hour's
     handling time per channel with its source (``handling_by_channel``)."""
     calendar = calendar or WorkCalendar()
-    channels = channels if channels is not None else await _channel_names()
+    channels = channels or {}
     fitted = await _fit(now or clock.now(), calendar, channels)
     monday, history_start, counts = fitted.monday, fitted.history_start, fitted.counts
     train_days = _days(history_start, TRAINING_WEEKS * 7)

@@ -27,6 +27,7 @@ from core.plugin_api import (
     IntakeRequest,
     NotFound,
     OrderRecord,
+    PluginServices,
     RuleSpec,
     field,
 )
@@ -110,7 +111,7 @@ def _verdict(row: Row, status: str, message: str = "", original: OrderRecord | N
                    status_label=VERDICTS[status], message=message, recheck_number=recheck)
 
 
-async def judge(service, rows: list[Row]) -> list[tuple[Verdict, OrderRecord | None]]:
+async def judge(service: PluginServices, rows: list[Row]) -> list[tuple[Verdict, OrderRecord | None]]:
     """Each row's verdict as the database stands now (call inside a transaction)."""
     keys = [callback_key(r) for r in rows if not r.problems]
     imported = {}
@@ -163,7 +164,7 @@ def _report(row: dict) -> ImportReport:
                         uploaded_by=row["uploaded_by"], committed_by=row["committed_by"])
 
 
-async def preview(service, actor: Actor, filename: str, rows: list[Row], ignored: list[str],
+async def preview(service: PluginServices, actor: Actor, filename: str, rows: list[Row], ignored: list[str],
                   now: dt.datetime) -> ImportReport:
     """Judge every row and keep them as an import waiting to be committed; no order is made."""
     async with service.transaction():
@@ -184,7 +185,7 @@ async def load(import_id: int) -> ImportReport:
     return _report(row)
 
 
-async def commit(service, actor: Actor, import_id: int, now: dt.datetime) -> ImportReport:
+async def commit(service: PluginServices, actor: Actor, import_id: int, now: dt.datetime) -> ImportReport:
     """Make a recheck order of every row that is still good, all in one transaction: the file is
     imported whole or not at all. Verdicts are taken again, since the database may have moved on
     since the preview (another file bringing the same callbacks, say)."""
@@ -216,7 +217,7 @@ async def commit(service, actor: Actor, import_id: int, now: dt.datetime) -> Imp
     return await load(import_id)
 
 
-async def _make(service, actor: Actor, row: Row, verdict: Verdict, original: OrderRecord, import_id: int,
+async def _make(service: PluginServices, actor: Actor, row: Row, verdict: Verdict, original: OrderRecord, import_id: int,
                 now: dt.datetime) -> Verdict:
     result = RESULT_LABELS[row.callback_result]
     at = row.callback_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
@@ -231,9 +232,9 @@ async def _make(service, actor: Actor, row: Row, verdict: Verdict, original: Ord
         details={"original_number": original.number, "city_number": row.city_number,
                  "callback_at": row.callback_at.isoformat(), "callback_result": row.callback_result,
                  "callback_reason": row.reason})
-    _, order = await service.intake(CODE, request, actor)
+    order = await service.intake(CODE, request, actor)
     number = order.number
-    department = original.department if original.department in await service.reference.departments() else None
+    department = original.department if original.department in await service.departments() else None
     if department:
         await service.act(number, "dispatch", {"department": department,
                                                "note": MESSAGES["dispatched"].format(number=original.number)}, actor)

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, get, post
+from litestar import get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, FromQuery, JSONBody
 from piccolo.query.functions.aggregate import Count
 
-from core.plugin_api import CENTRE, CENTRE_DISPATCH, Actor, FieldError, Forbidden, InvalidInput, now
+from core.plugin_api import CENTRE, CENTRE_DISPATCH, Actor, FieldError, Forbidden, InvalidInput, PluginServices, now
 from plugins.city_recheck import imports, rows
 from plugins.city_recheck.tables import Recheck
 from plugins.city_recheck.workflow import OUTCOMES
@@ -91,7 +91,7 @@ class ImportUpload:
 
 @post("/api/city-recheck/imports", tags=TAGS, status_code=201, request_max_body_size=rows.MAX_FILE_BYTES + 64 * 1024,
       summary="上传市级回访结果文件（XLSX/CSV）并预览：逐行给出可导入、重复、市级编号不存在或不能导入的原因")
-async def upload(request: Request, actor: NamedDependency[Actor],
+async def upload(services: NamedDependency[PluginServices], actor: NamedDependency[Actor],
                  data: Annotated[ImportUpload, Body(media_type=RequestEncodingType.MULTI_PART)]) -> imports.ImportReport:
     _may_import(actor)
     upload = data.data
@@ -100,16 +100,16 @@ async def upload(request: Request, actor: NamedDependency[Actor],
         raise InvalidInput([FieldError("data", MESSAGES["no_file"])], MESSAGES["no_file"])
     now = _now()
     read, ignored = rows.read_file(upload.filename or "", content, now=now)
-    return await imports.preview(request.app.state.platform.orders, actor, upload.filename or "", read, ignored, now)
+    return await imports.preview(services, actor, upload.filename or "", read, ignored, now)
 
 
 @post("/api/city-recheck/imports/rows", tags=TAGS, status_code=201,
       summary="以接口提交市级回访结果（与文件相同的列）并预览")
-async def upload_rows(request: Request, actor: NamedDependency[Actor], data: JSONBody[RowsIn]) -> imports.ImportReport:
+async def upload_rows(services: NamedDependency[PluginServices], actor: NamedDependency[Actor], data: JSONBody[RowsIn]) -> imports.ImportReport:
     _may_import(actor)
     now = _now()
     read, ignored = rows.read_json(data.rows, now=now)
-    return await imports.preview(request.app.state.platform.orders, actor, data.name, read, ignored, now)
+    return await imports.preview(services, actor, data.name, read, ignored, now)
 
 
 @get("/api/city-recheck/imports/{import_id:int}", tags=TAGS, summary="一次导入的预览或结果")
@@ -120,9 +120,9 @@ async def show_import(actor: NamedDependency[Actor], import_id: FromPath[int]) -
 
 @post("/api/city-recheck/imports/{import_id:int}/commit", tags=TAGS, status_code=200,
       summary="提交预览过的导入：在一个事务中为每条可导入的回访生成复查工单")
-async def commit_import(request: Request, actor: NamedDependency[Actor], import_id: FromPath[int]) -> imports.ImportReport:
+async def commit_import(services: NamedDependency[PluginServices], actor: NamedDependency[Actor], import_id: FromPath[int]) -> imports.ImportReport:
     _may_import(actor)
-    return await imports.commit(request.app.state.platform.orders, actor, import_id, _now())
+    return await imports.commit(services, actor, import_id, _now())
 
 
 def _out(r: dict) -> RecheckOut:
@@ -137,8 +137,8 @@ def _out(r: dict) -> RecheckOut:
 
 
 @get("/api/orders/{number:str}/rechecks", tags=TAGS, summary="工单的市级回访复查记录（原工单或复查工单均可查）")
-async def order_rechecks(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> list[RecheckOut]:
-    await request.app.state.platform.orders.get(number, actor)  # 404 unless the actor may see the order
+async def order_rechecks(services: NamedDependency[PluginServices], number: FromPath[str], actor: NamedDependency[Actor]) -> list[RecheckOut]:
+    await services.read(number, actor)  # 404 unless the actor may see the order
     found = await Recheck.select().where((Recheck.original_number == number) | (Recheck.order_number == number)).order_by(
         Recheck.id).output(load_json=True)
     return [_out(r) for r in found]

@@ -34,7 +34,7 @@ async def _evidence_on_this_order(ctx: ActionContext) -> None:
     if ctx.payload.outcome == "confirmed_resolved" and not ctx.payload.evidence:
         raise Refusal(MESSAGES["evidence"], 400, key="evidence")
     if ctx.payload.evidence:
-        keys = {a.key for a in await ctx.orders.attachments(ctx.order.number, ctx.actor)}
+        keys = {a.key for a in await ctx.services.attachments(ctx.order.number, ctx.actor)}
         if set(ctx.payload.evidence) - keys:
             raise Refusal(MESSAGES["evidence_unknown"], 400, key="evidence")
 
@@ -46,7 +46,7 @@ async def _record(ctx: ActionContext) -> dict:
                           Recheck.decided_at: ctx.now, Recheck.department: ctx.order.department}).where(
         Recheck.order_id == ctx.order.id)
     original = ctx.order.details["original_number"]
-    await ctx.orders.note(original, "recheck_outcome", ctx.actor,
+    await ctx.services.note(original, "recheck_outcome", ctx.actor,
                           reason=MESSAGES["noted"].format(number=ctx.order.number,
                                                           outcome=OUTCOMES[payload.outcome], note=payload.note),
                           payload={"recheck_number": ctx.order.number, **msgspec.to_builtins(payload),

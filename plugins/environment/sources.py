@@ -13,11 +13,11 @@ import re
 import unicodedata
 
 import msgspec
-from litestar import Request, get
+from litestar import get
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from core.plugin_api import STATUSES, Actor, NotFound, OrderRecord
+from core.plugin_api import STATUSES, Actor, NotFound, OrderRecord, PluginServices
 from plugins.environment.tables import SourceReport
 
 CODE = "environment"
@@ -67,10 +67,10 @@ class RelatedReports(msgspec.Struct, kw_only=True):
 
 @get("/api/orders/{number:str}/related-reports", tags=["环保创卫"],
      summary="同一污染源（或同一地点、同类问题）30天内的其他反映，合并查看")
-async def related_reports(request: Request, number: FromPath[str], actor: NamedDependency[Actor]) -> RelatedReports:
+async def related_reports(services: NamedDependency[PluginServices], number: FromPath[str],
+                          actor: NamedDependency[Actor]) -> RelatedReports:
     """Only reports the caller may see are listed: a department's handler sees its own department's."""
-    service = request.app.state.platform.orders
-    order = await service.get(number, actor)  # 404 unless the actor may see it
+    order = await services.read(number, actor)  # 404 unless the actor may see it
     if order.channel != CODE:
         raise NotFound(MESSAGES["not_this_channel"].format(number=number))
     mine = await SourceReport.select().where(SourceReport.order_number == number).first()
@@ -83,7 +83,7 @@ async def related_reports(request: Request, number: FromPath[str], actor: NamedD
         ).order_by(SourceReport.received_at, ascending=False).limit(MAX_SHOWN)
         for row in rows:
             try:
-                linked = await service.get(row["order_number"], actor)
+                linked = await services.read(row["order_number"], actor)
             except NotFound:
                 continue  # another department's order: not for this caller's eyes
             details = linked.details

@@ -17,15 +17,16 @@ import msgspec
 
 from core.plugin_api import (
     CENTRE_DISPATCH,
-    Conflict,
     HANDLER,
     SHANGHAI,
     SYSTEM,
     Action,
     ActionContext,
+    Conflict,
     Job,
     NotFound,
     Panel,
+    PluginServices,
     Refusal,
     attachments_of,
     field,
@@ -183,7 +184,7 @@ async def _escalate(ctx: ActionContext) -> dict:
     supervision = {"id": len(ctx.order.supervisions) + 1, "kind": "supervise", "note": ctx.payload.note,
                    "department": ctx.order.department, "issued_by": ctx.actor.name,
                    "issued_at": ctx.now.isoformat(), "automatic": True,
-                   "due": ctx.sla.calendar.add_working_days(ctx.now, 1).isoformat(),
+                   "due": ctx.calendar.add_working_days(ctx.now, 1).isoformat(),
                    "answer": None, "answered_by": None, "answered_at": None}
     return {"supervisions": [*ctx.order.supervisions, supervision]}
 
@@ -221,9 +222,9 @@ def notices(order, event) -> list[tuple[str, str]]:
     return [(to, event.reason) for to in recipients]
 
 
-async def overdue_sweep(platform) -> dict:
+async def overdue_sweep(services: PluginServices) -> dict:
     """督办 every open rectification whose deadline has passed, once per deadline (safe to run twice)."""
-    today = platform.orders.clock().astimezone(SHANGHAI).date()
+    today = services.now().astimezone(SHANGHAI).date()
     rows = await SafetyRectification.select(
         SafetyRectification.order_number, SafetyRectification.deadline, SafetyRectification.escalated_for,
         SafetyRectification.responsible_unit, SafetyRectification.round,
@@ -236,7 +237,7 @@ async def overdue_sweep(platform) -> dict:
         note = (f"{PAST_DUE}：{row['responsible_unit']}应于 {row['deadline'].isoformat()} 前完成整改"
                 f"（第 {row['round']} 轮），尚未复查通过，系统自动督办")
         try:
-            await platform.orders.act(row["order_number"], "rectification_overdue",
+            await services.act(row["order_number"], "rectification_overdue",
                                       {"deadline": row["deadline"].isoformat(), "note": note}, SYSTEM)
         except (Conflict, NotFound) as refused:  # done by another run meanwhile, or the order moved on
             log.info("rectification_overdue on %s skipped: %s", row["order_number"], refused)

@@ -216,7 +216,7 @@ async def test_a_failure_midway_leaves_nothing_half_imported(client, tokens, mon
     data = _csv([["", "SJ20261101000001", "2026-11-20 10:15", "不满意", "仍有噪音"],
                  ["", "SJ20261101000002", "2026-11-20 11:00", "未办结", "仍未整改"]])
     report = (await _upload(client, tokens, data)).json()
-    service = client.platform.orders
+    service = client.platform.services  # what the import is handed
     real_note = service.note
     calls = []
 

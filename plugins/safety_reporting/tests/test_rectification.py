@@ -107,11 +107,11 @@ async def test_a_failed_reinspection_sets_a_new_deadline_and_needs_one(client, t
 async def test_an_overdue_rectification_is_escalated_once_with_notices(client, tokens):
     number = await ordered(client, tokens, deadline_in=2)
     platform = client.platform
-    assert (await overdue_sweep(platform))["escalated"] == 0  # not yet due
+    assert (await overdue_sweep(platform.services))["escalated"] == 0  # not yet due
     later = clock.now() + dt.timedelta(days=4)
     platform.orders.clock = lambda: later
-    assert (await overdue_sweep(platform))["escalated"] == 1
-    assert (await overdue_sweep(platform))["escalated"] == 0  # once per deadline
+    assert (await overdue_sweep(platform.services))["escalated"] == 1
+    assert (await overdue_sweep(platform.services))["escalated"] == 0  # once per deadline
 
     view = (await client.get(f"/api/orders/{number}", headers=tokens[HANDLER])).json()
     [supervision] = view["supervisions"]
@@ -132,10 +132,10 @@ async def test_an_overdue_rectification_is_escalated_once_with_notices(client, t
     failed = await act(client, tokens[HANDLER], number, "reinspect",
                        {"outcome": "failed", "findings": "未整改", "next_deadline": later.astimezone(SHANGHAI).date().isoformat()})
     assert failed.status_code == 200, failed.text
-    assert (await overdue_sweep(platform))["escalated"] == 0
+    assert (await overdue_sweep(platform.services))["escalated"] == 0
     later2 = later + dt.timedelta(days=2)
     platform.orders.clock = lambda: later2
-    assert (await overdue_sweep(platform))["escalated"] == 1
+    assert (await overdue_sweep(platform.services))["escalated"] == 1
 
 
 async def test_the_department_reinspects_on_the_console_and_the_panel_shows_the_rectification(client, tokens):
