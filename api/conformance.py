@@ -166,7 +166,7 @@ async def check_routing(platform, channel) -> Result:
     fields = {f.name for f in describe_fields(channel.fields)}
     problems = []
     count = 0
-    for rules in platform.channels.hook(channel.code, "routing_rules")(channel=channel):
+    for rules in platform.channels.hooks(channel.code).routing_rules(channel=channel):
         for rule in rules or ():
             count += 1
             if rule.department not in departments:

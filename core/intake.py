@@ -169,8 +169,8 @@ class IntakeDesk:
             errors.append(FieldError("details", "该渠道没有专属字段"))
         if not errors:
             intake = msgspec.to_builtins(request)
-            for found in service.channels.hook(code, "validate_intake")(channel=channel, intake=intake,
-                                                                        details=details):
+            for found in service.channels.hooks(code).validate_intake(channel=channel, intake=intake,
+                                                                       details=details):
                 errors.extend(found or ())
         if errors:
             raise InvalidInput(errors)
@@ -210,8 +210,8 @@ class IntakeDesk:
         scope = f"{actor.kind}:{actor.name}"
         priority, flags, reasons = request.priority, [], []
         intake = {**msgspec.to_builtins(request), "received_at": received_at.isoformat()}
-        for assessment in service.channels.hook(code, "assess_intake")(channel=channel, intake=intake,
-                                                                       details=details):
+        for assessment in service.channels.hooks(code).assess_intake(channel=channel, intake=intake,
+                                                                      details=details):
             if assessment is None:
                 continue
             if assessment.priority == "urgent":

@@ -109,8 +109,8 @@ async def sync_plugin_rules(channels) -> int:
     """Replace every plugin-contributed rule with what the plugins declare now; admin rules stay."""
     rows = []
     for channel in channels:
-        for rules in channels.hook(channel.code, "routing_rules")(channel=channel):
-            for rule in rules:
+        for rules in channels.hooks(channel.code).routing_rules(channel=channel):
+            for rule in rules or ():
                 owner = None if rule.for_every_channel else channel.code
                 rows.append(RoutingRule(origin=f"plugin:{channel.code}", channel=owner,
                                         position=rule.position, keywords=list(rule.keywords),
