@@ -163,7 +163,7 @@ async def check_routing(platform, channel) -> Result:
     from core.channels import describe_fields
 
     departments = await platform.orders.reference.departments()
-    fields = {f.name for f in describe_fields(channel.fields)}
+    fields = {f.name: f for f in describe_fields(channel.fields)}
     problems = []
     count = 0
     for rules in platform.channels.hooks(channel.code).routing_rules(channel=channel):
@@ -173,11 +173,9 @@ async def check_routing(platform, channel) -> Result:
                 problems.append(f"承办单位 {rule.department} 不存在")
             if rule.kind and rule.kind not in channel.kinds:
                 problems.append(f"诉求类型 {rule.kind} 不是本渠道受理的类型")
-            stray = sorted(set(rule.details) - fields)
-            if stray:
-                problems.append(f"条件里的字段不是本渠道的字段：{', '.join(stray)}")
+            problems.extend(rule.field_problems(fields))
     return Result("派单规则", not problems, "；".join(problems) or f"{count} 条规则都能解析",
-                  "承办单位代码见 GET /api/departments；RuleSpec.details 的键须是本渠道字段名")
+                  "承办单位代码见 GET /api/departments；RuleSpec.details、ranges、includes 的键须是本渠道字段名")
 
 
 async def check_web_form(client, channel) -> list[Result]:

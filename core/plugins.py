@@ -163,6 +163,11 @@ class Channels:
 
         if channel.site_visit is not None and channel.site_visit not in CHANNEL_PURPOSES:
             refuse(f"实地核实事由须取自 {', '.join(CHANNEL_PURPOSES)}，不认识：{channel.site_visit}")
+        for rules in self.hooks(channel.code).routing_rules(channel=channel):
+            for rule in rules or ():
+                problems = rule.field_problems(fields)
+                if problems:
+                    refuse(f"分派规则（{rule.reason or rule.department}）：{'；'.join(problems)}")
         try:
             self.lifecycle(channel.code)
         except (ValueError, TypeError) as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 import pytest
@@ -218,3 +218,49 @@ async def test_a_channels_hooks_leave_other_channels_plugins_out():
     rules = [r.department for found in channels.hooks("first").routing_rules(channel=channels.get("first"))
              for r in found or ()]
     assert "a" in rules and "b" not in rules
+
+
+def test_rule_predicates_match_a_number_range_and_a_picked_choice():
+    """``ranges`` holds inclusive bounds (None open), ``includes`` one choice of a multi-choice;
+    neither matches an order without the field, nor a text standing in for a number."""
+    large = RuleSpec(department="market", ranges={"amount": (10000, None)})
+    small = RuleSpec(department="market", ranges={"amount": (None, 500)})
+    refund = RuleSpec(department="market", includes={"remedies": "refund"})
+
+    def hit(rule, details):
+        return rule.matches(text="", category="", area="", kind="complaint", details=details) is not None
+
+    assert hit(large, {"amount": 10000}) and hit(large, {"amount": 2.5e6}) and not hit(large, {"amount": 9999.5})
+    assert hit(small, {"amount": 500}) and not hit(small, {"amount": 501})
+    assert not hit(large, {}) and not hit(large, {"amount": "20000"}) and not hit(large, {"amount": True})
+    assert hit(refund, {"remedies": ["replace", "refund"]}) and not hit(refund, {"remedies": ["replace"]})
+    assert not hit(refund, {"remedies": "refund"}) and not hit(refund, {})
+
+
+class Claim(msgspec.Struct, kw_only=True):
+    amount: Annotated[float, field("金额")] = 0
+    remedies: Annotated[list[Literal["refund", "replace"]], field("处理方式", choices={"refund": "退款", "replace": "换货"})] = []
+    shop: Annotated[str, field("商家")] = ""
+
+
+@pytest.mark.parametrize(("rule", "said"), [
+    (RuleSpec(department="market", ranges={"shop": (1, None)}), "只能用于数字字段"),
+    (RuleSpec(department="market", includes={"shop": "x"}), "只能用于多选字段"),
+    (RuleSpec(department="market", includes={"remedies": "compensate"}), "没有选项 compensate"),
+    (RuleSpec(department="market", ranges={"amount": (None, None)}), "至少给出一个"),
+    (RuleSpec(department="market", details={"colour": "red"}), "不是本渠道的字段：colour"),
+])
+def test_a_rule_condition_that_cannot_fit_the_channels_fields_stops_start_up(rule, said):
+    message = _refused(_plugin("ClaimsPlugin", _channel(fields=Claim), routing_rules=lambda channel: [rule]))
+    assert said in message and "ClaimsPlugin" in message
+
+
+async def test_rule_predicates_survive_being_stored(platform):
+    """A plugin's rules are written to the database at start-up and read back with their predicates."""
+    from core.routing import load_rules, sync_plugin_rules
+
+    plugin = _plugin("ClaimsPlugin", _channel(fields=Claim), routing_rules=lambda channel: [
+        RuleSpec(department="market", ranges={"amount": (100, None)}, includes={"remedies": "refund"})])
+    await sync_plugin_rules(_assemble(plugin))
+    stored = [r for r in await load_rules() if r.channel == "letters"]
+    assert [(r.ranges, r.includes) for r in stored] == [({"amount": (100, None)}, {"remedies": "refund"})]
