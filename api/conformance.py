@@ -181,7 +181,7 @@ async def check_routing(platform, channel) -> Result:
 async def check_web_form(client, channel) -> list[Result]:
     """The public form renders and takes the sample as a citizen would post it."""
     from api.web.forms import all_fields, sections
-    from core.channels import describe_fields, sample_value
+    from core.channels import describe_fields
 
     if not channel.public:
         return [Result("网页表单", True, "非公开渠道，没有市民表单")]
@@ -198,7 +198,7 @@ async def check_web_form(client, channel) -> list[Result]:
     for f in all_fields(sections(channel)):
         info = infos.get(f.name)
         if info is not None and info.required:
-            value = form_value(info, sample_value(info))
+            value = form_value(info, info.sample)
             if value is not None:
                 body[f.name] = value
     sent = await client.post(f"/forms/{channel.code}", data=body)

@@ -56,7 +56,7 @@ def register_channel():
 
 @hookimpl
 def routing_rules(channel):
-    return [RuleSpec(department="no_such_office", details={"colour": "red"})]
+    return [RuleSpec(department="no_such_office")]
 '''
 
 
@@ -68,9 +68,23 @@ def test_a_broken_channel_is_told_what_to_fix_in_words(tmp_path):
     out = checked.stdout
     assert "失败  字段声明" in out and "字段 code 没有中文标签" in out and "字段 topic 的选项没有中文名称：b" in out
     assert "失败  时限声明" in out and "accept_days=100" in out
-    assert "失败  派单规则" in out and "承办单位 no_such_office 不存在" in out and "colour" in out
+    assert "失败  派单规则" in out and "承办单位 no_such_office 不存在" in out
     assert "通过  自带测试：渠道没有 tests/ 目录" in out
     assert "提示：" in out and "Traceback" not in out + checked.stderr
+
+
+def test_a_rule_condition_on_a_field_the_channel_lacks_is_named_at_registration(tmp_path):
+    """A routing condition that cannot fit the channel's fields stops the platform assembling: the
+    check says which rule and which field, before anything else runs."""
+    (tmp_path / "broken_line").mkdir()
+    source = BROKEN.replace('RuleSpec(department="no_such_office")',
+                            'RuleSpec(department="market", reason="甲类", ranges={"topic": (1, None)}, '
+                            'includes={"colour": "red"})')
+    (tmp_path / "broken_line" / "__init__.py").write_text(source, encoding="utf-8")
+    checked = huying("check-channel", "broken_line", "--dir", str(tmp_path), "--no-tests")
+    assert checked.returncode == 1
+    line = next(x for x in checked.stdout.splitlines() if x.startswith("失败  注册"))
+    assert "分派规则（甲类）" in line and "不是本渠道的字段：colour" in line and "只能用于数字字段，topic 不是" in line
 
 
 def test_an_unknown_channel_fails_with_how_to_register_one():

@@ -23,12 +23,12 @@ from litestar.plugins import InitPlugin
 
 from api.console.session import Sessions
 from core.reply_templates import shown as template_text
+from core.clock import SHANGHAI
 from core.model import ROLES
 
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
 def local_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -39,7 +39,7 @@ def local_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(LOCAL_TZ).strftime(fmt)
+    return value.astimezone(SHANGHAI).strftime(fmt)
 
 
 def hours_text(hours: float) -> str:

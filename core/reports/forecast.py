@@ -14,6 +14,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 
+from core.clock import SHANGHAI_OFFSET_SECONDS as LOCAL_OFFSET
 from core import clock
 from core.calendar import SHANGHAI, WorkCalendar
 from core.reports import facts
@@ -25,7 +26,6 @@ TRAINING_WEEKS = 8
 HELD_OUT_WEEKS = 2
 DEFAULT_AHT_SECONDS = 240.0  # used only when no talk time has been recorded
 SEED_PLAN = {"peak": 4, "off_peak": 2}  # the procurement document's plan: 4 lines at peak, 2 off-peak
-LOCAL_OFFSET = 8 * 3600
 
 
 def erlang_c(lines: int, traffic: float) -> float:

@@ -14,6 +14,7 @@ import chinese_calendar
 import msgspec
 
 from core.plugin_api import SHANGHAI, Assessment, Channel, CitizenWording, RuleSpec, SlaDefaults, field, hookimpl, now
+from plugins.migrant_workers import report
 
 
 class WageClaim(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
