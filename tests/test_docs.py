@@ -127,3 +127,15 @@ async def test_the_guides_rule_predicates_route_as_described(tmp_path, with_plug
         assert await routed(300, ["replace"]) == "market_meixihu"
     finally:
         sys.modules.pop("guide_consumer_rights", None)
+
+
+def test_the_async_hooks_are_named_alike_wherever_the_docs_state_them():
+    """Each paragraph of the guide and the hook reference that says which hooks may be ``async def``
+    names exactly ``ASYNC_HOOKS``."""
+    stated = []
+    for name in ("writing-a-channel.md", "plugin_hooks.md"):
+        for paragraph in (ROOT / "docs" / name).read_text().split("\n\n"):
+            if re.search(r"hooks(?:[^.`]|`[^`]*`)*may be (written `def` or )?`async def`", paragraph.replace("\n", " ")):
+                stated.append((name, set(re.findall(r"`(\w+)`", paragraph)) & set(HOOKS)))
+    assert {name for name, _ in stated} == {"writing-a-channel.md", "plugin_hooks.md"}
+    assert all(hooks == set(hookspecs.ASYNC_HOOKS) for _, hooks in stated), stated
