@@ -7,8 +7,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated
+
+import msgspec
 
 from api.conformance import check_channel
+from core.plugin_api import Channel, FieldError, SlaDefaults, field, hookimpl
 from tests.helpers import login
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +105,38 @@ async def test_every_bundled_channel_keeps_the_contract(client):
         results = await check_channel(client, channel.code, headers)
         failed = [r.line() for r in results if not r.ok]
         assert not failed, f"渠道 {channel.code}：\n" + "\n".join(failed)
+
+
+class PlateFields(msgspec.Struct, kw_only=True):
+    plate: Annotated[str, field("车牌号", max_length=10)]
+
+
+class _Picky:
+    """A channel from elsewhere whose own check refuses the sample its fields' description gives."""
+
+    @staticmethod
+    @hookimpl
+    def register_channel():
+        return Channel(code="picky_line", name="挑剔专线", description="只收湘A车牌。", fields=PlateFields,
+                       kinds=("complaint",), sla=SlaDefaults(handle_days_by_kind={"complaint": 10}))
+
+    @staticmethod
+    @hookimpl
+    def validate_intake(channel, intake, details):
+        if not details.plate.startswith("湘A"):
+            return [FieldError("details.plate", "车牌号须以湘A开头")]
+
+
+async def test_a_channel_from_elsewhere_is_told_by_the_check_not_by_a_core_test(with_plugins):
+    """A third-party channel the core's own form and demo tests leave to the contract check, which
+    names the refused field in the author's words and how to fix it."""
+    from tests.helpers import bundled_channels
+
+    client = await with_plugins(_Picky())
+    assert "picky_line" in client.platform.channels
+    assert "picky_line" not in {c.code for c in bundled_channels(client.platform)}
+    assert {"hotline", "mayor_mailbox"} <= {c.code for c in bundled_channels(client.platform)}
+    results = await check_channel(client, "picky_line", await login(client, "agent1"))
+    failed = {r.name: r.line() for r in results if not r.ok}
+    assert "表单提交" in failed and "车牌号须以湘A开头" in failed["表单提交"] and "examples=" in failed["表单提交"]
+    assert {"网页表单", "表单字段", "表单报错"} <= {r.name for r in results if r.ok}

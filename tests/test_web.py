@@ -24,7 +24,7 @@ from core.platform import Platform
 from core.plugins import get_plugin_manager
 from core.tables import Attachment, Order, OrderEvent
 from tests import helpers, sample_plugin
-from tests.helpers import clean, seed_staff
+from tests.helpers import bundled_channels, clean, seed_staff
 
 PNG = helpers.png()
 PDF = helpers.PDF
@@ -136,7 +136,9 @@ async def track(client, number: str, code: str):
 
 
 def public_channels(platform) -> list[Channel]:
-    return [c for c in platform.channels if c.public]
+    """The bundled channels citizens file with (a channel installed from elsewhere is checked by
+    ``huying check-channel`` in tests/test_conformance.py, which says what it got wrong)."""
+    return [c for c in bundled_channels(platform) if c.public]
 
 
 # -- a platform with test channels ---------------------------------------------------------------------
