@@ -166,6 +166,7 @@ class FieldInfo(msgspec.Struct, frozen=True):
     min_length: int | None = None
     max_length: int | None = None
     example: Any = None
+    default: Any = None  # the value an order gets when the field is left out (None: none declared)
 
     @property
     def sample(self) -> Any:
@@ -247,6 +248,8 @@ def describe_fields(struct: type[msgspec.Struct] | None) -> list[FieldInfo]:
             widget=extra.get("widget"),
             shown_when=extra.get("shown_when"),
             after_contact=bool(extra.get("after_contact")),
+            default=None if f.default is msgspec.NODEFAULT or f.default_factory is not msgspec.NODEFAULT
+            else f.default,
             **limits,
         ))
     return infos
