@@ -51,6 +51,8 @@ class _Page(HTMLParser):
     def __init__(self, text: str):
         super().__init__(convert_charrefs=True)
         self.hidden: dict[str, str] = {}
+        self.names: set[str] = set()  # every input, select and textarea
+        self.ids: set[str] = set()
         self.errors = ""
         self.number = ""
         self._in: list[str] = []
@@ -60,6 +62,10 @@ class _Page(HTMLParser):
         attrs = {k: v or "" for k, v in attrs}
         if tag == "input" and attrs.get("type") == "hidden":
             self.hidden[attrs.get("name", "")] = attrs.get("value", "")
+        if tag in ("input", "select", "textarea") and attrs.get("name"):
+            self.names.add(attrs["name"])
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
         if attrs.get("id") in ("error-summary", "order-number"):
             self._in.append(attrs["id"])
         elif self._in and tag not in ("input", "br", "img", "meta", "link", "hr"):
@@ -163,27 +169,25 @@ async def check_routing(platform, channel) -> Result:
     from core.channels import describe_fields
 
     departments = await platform.orders.reference.departments()
-    fields = {f.name for f in describe_fields(channel.fields)}
+    fields = {f.name: f for f in describe_fields(channel.fields)}
     problems = []
     count = 0
-    for rules in platform.channels.hook(channel.code, "routing_rules")(channel=channel):
+    for rules in platform.channels.hooks(channel.code).routing_rules(channel=channel):
         for rule in rules or ():
             count += 1
             if rule.department not in departments:
                 problems.append(f"承办单位 {rule.department} 不存在")
             if rule.kind and rule.kind not in channel.kinds:
                 problems.append(f"诉求类型 {rule.kind} 不是本渠道受理的类型")
-            stray = sorted(set(rule.details) - fields)
-            if stray:
-                problems.append(f"条件里的字段不是本渠道的字段：{', '.join(stray)}")
+            problems.extend(rule.field_problems(fields))
     return Result("派单规则", not problems, "；".join(problems) or f"{count} 条规则都能解析",
-                  "承办单位代码见 GET /api/departments；RuleSpec.details 的键须是本渠道字段名")
+                  "承办单位代码见 GET /api/departments；RuleSpec.details、ranges、includes 的键须是本渠道字段名")
 
 
 async def check_web_form(client, channel) -> list[Result]:
     """The public form renders and takes the sample as a citizen would post it."""
     from api.web.forms import all_fields, sections
-    from core.channels import describe_fields, sample_value
+    from core.channels import describe_fields
 
     if not channel.public:
         return [Result("网页表单", True, "非公开渠道，没有市民表单")]
@@ -192,25 +196,39 @@ async def check_web_form(client, channel) -> list[Result]:
         return [Result("网页表单", False, f"打开 /forms/{channel.code} 得到 HTTP {page.status_code}",
                        "渠道自带的 templates/ 模板可能有误")]
     parsed = _Page(page.text)
+    inputs = all_fields(sections(channel))
+    shown = [Result("网页表单", True, "表单能打开")]
+    missing = [f"{f.label}（{f.name}）" for f in inputs if f.name not in parsed.names]
+    shown.append(Result("表单字段", not missing, f"页面缺少这些输入项：{'、'.join(missing)}" if missing
+                        else f"{len(inputs)} 个输入项都在页面上",
+                        "渠道自带的 templates/ 模板须保留核心生成的每个输入项"))
+    tokens = {"_submission": parsed.hidden.get("_submission", ""), "_csrf_token": parsed.hidden.get("_csrf_token", "")}
+    empty = await client.post(f"/forms/{channel.code}", data=tokens)
+    unmarked = [f.label for f in inputs if f.required and f"{f.id}-error" not in _Page(empty.text).ids]
+    shown.append(Result("表单报错", empty.status_code == 400 and not unmarked,
+                        f"空表单得到 HTTP {empty.status_code}" + (f"，这些必填项旁没有错误说明：{'、'.join(unmarked)}"
+                                                               if unmarked else "")
+                        if empty.status_code != 400 or unmarked else "空表单被拒绝，每个必填项旁都有错误说明",
+                        "渠道自带的模板须在每个输入项旁显示它的错误（id 为「输入项 id-error」）"))
     infos = {f"details.{f.name}": f for f in describe_fields(channel.fields)}
     body: dict[str, Any] = {"_submission": parsed.hidden.get("_submission", ""),
                             "_csrf_token": parsed.hidden.get("_csrf_token", ""), "kind": channel.kinds[0],
                             "subject": "小区门口路灯坏了一个月", "content": "梅溪湖街道某小区东门的路灯坏了一个多月，晚上很黑。",
                             "citizen.name": "李女士", "citizen.phone": "13912345678", "address": "梅溪湖街道某小区东门"}
-    for f in all_fields(sections(channel)):
+    for f in inputs:
         info = infos.get(f.name)
         if info is not None and info.required:
-            value = form_value(info, sample_value(info))
+            value = form_value(info, info.sample)
             if value is not None:
                 body[f.name] = value
     sent = await client.post(f"/forms/{channel.code}", data=body)
     done = _Page(sent.text)
     if sent.status_code != 200 or not done.number:
         why = " ".join(done.errors.split()) or f"HTTP {sent.status_code}"
-        return [Result("网页表单", True, "表单能打开"),
+        return [*shown,
                 Result("表单提交", False, f"按字段说明填写的表单被拒绝：{why}",
                        "给被拒绝的字段加上 examples=[合法值]，或放宽 validate_intake 的检查")]
-    return [Result("网页表单", True, "表单能打开"), Result("表单提交", True, f"样例表单已受理（{done.number}）")]
+    return [*shown, Result("表单提交", True, f"样例表单已受理（{done.number}）")]
 
 
 async def check_api(client, channel, headers: dict[str, str]) -> list[Result]:

@@ -24,7 +24,8 @@ from core.auth import actor_from_api_key
 from core.channels import KINDS, describe_fields
 from core.errors import HuyingError, InvalidInput, Unauthorized
 from core.lifecycle import STATUSES
-from core.orders import LOCAL_TZ, IntakeRequest, field_errors
+from core.clock import SHANGHAI as LOCAL_TZ
+from core.orders import IntakeRequest, field_errors
 from core.tables import Department, Order
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"

@@ -139,9 +139,9 @@ def scale(db: Path, target: int) -> None:
 def kpi_month() -> tuple[str, str, str]:
     """This month's first and last day (the KPI page's default period) and its KPI list parameters."""
     import datetime as dt
-    from zoneinfo import ZoneInfo
+    from core.clock import SHANGHAI
 
-    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    today = dt.datetime.now(SHANGHAI).date()
     start = today.replace(day=1)
     following = (start + dt.timedelta(days=32)).replace(day=1)
     first, last = start.isoformat(), (following - dt.timedelta(days=1)).isoformat()

@@ -122,9 +122,7 @@ class ActionDesk:
         for requirement in action.requires:
             requirement(ctx.order, ctx.now)
         channel = self.service.channels.get(ctx.order.channel)
-        for vetoed in self.service.channels.hook(ctx.order.channel, "validate_action")(
-                channel=channel, action=action, ctx=ctx):
-            await _maybe_await(vetoed)
+        await self.service.channels.hooks(ctx.order.channel).validate_action(channel=channel, action=action, ctx=ctx)
 
 
 async def _maybe_await(value):

@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "suggestion": "建议",
     "praise": "表扬",
 }
+Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]  # the kinds as a type: KINDS is its one source
 
 # the district's message boards, each a source of its own (an admin adds others: core/sources.py)
 BOARDS: dict[str, str] = {"hongwang": "区红网", "renminwang": "区人民网"}
@@ -146,7 +147,9 @@ class Panel(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class FieldInfo(msgspec.Struct, frozen=True):
-    """A channel field as API clients and forms see it."""
+    """A channel field as API clients and forms see it: computed once from the declaration
+    (``describe_fields``) and read by the API schema, the web and console forms, the demo generator,
+    ``huying check-channel`` and the tests, so no one introspects a field Struct on their own."""
 
     name: str
     label: str
@@ -163,6 +166,13 @@ class FieldInfo(msgspec.Struct, frozen=True):
     min_length: int | None = None
     max_length: int | None = None
     example: Any = None
+    default: Any = None  # the value an order gets when the field is left out (None: none declared)
+
+    @property
+    def sample(self) -> Any:
+        """A value this description alone says is valid (``sample_value``): what the demo, the core
+        tests and ``huying check-channel`` fill the field with."""
+        return sample_value(self)
 
 
 def _unwrap(tp: Any) -> tuple[Any, list[msgspec.Meta], bool]:
@@ -238,6 +248,8 @@ def describe_fields(struct: type[msgspec.Struct] | None) -> list[FieldInfo]:
             widget=extra.get("widget"),
             shown_when=extra.get("shown_when"),
             after_contact=bool(extra.get("after_contact")),
+            default=None if f.default is msgspec.NODEFAULT or f.default_factory is not msgspec.NODEFAULT
+            else f.default,
             **limits,
         ))
     return infos

@@ -19,6 +19,7 @@ from typing import Annotated, Literal, Protocol
 import httpx
 import msgspec
 
+from core.channels import Kind
 from core.db import write_transaction
 from core.errors import FieldError, InvalidInput, NotFound, Unauthorized, field_errors
 from core.lifecycle import TERMINAL
@@ -32,7 +33,6 @@ CITY = Actor(name="市级平台", role="city", kind="system")
 FOLLOW_UP_ACTIONS = {"urge": "city_urge", "supplement": "city_supplement", "withdraw": "city_withdraw"}
 RECENTLY_CLOSED = dt.timedelta(days=3)
 
-Kind = Literal["consult", "help", "complaint", "report", "suggestion", "praise"]
 CityNumber = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 
@@ -56,7 +56,7 @@ class CityFollowUp(msgspec.Struct, tag="follow_up", tag_field="type", forbid_unk
 
     city_number: CityNumber
     follow_up_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
-    kind: Literal["urge", "supplement", "withdraw"]
+    kind: Literal[tuple(FOLLOW_UP_ACTIONS)]  # type: ignore[valid-type]
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
     at: dt.datetime | None = None
 

@@ -15,6 +15,8 @@ import os
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the centre's zone: every local day and every shown instant
+# its offset in seconds, for day arithmetic in SQL (no daylight saving since 1991, so one number)
+SHANGHAI_OFFSET_SECONDS = int(SHANGHAI.utcoffset(dt.datetime(2000, 1, 1)).total_seconds())
 UTC = dt.timezone.utc
 ENVIRONMENT_VARIABLE = "HUYING_CLOCK"
 

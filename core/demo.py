@@ -26,7 +26,7 @@ import msgspec
 
 from core import clock
 from core.calendar import SHANGHAI, WorkCalendar
-from core.channels import describe_fields, sample_value
+from core.channels import describe_fields
 from core.confidential import Sealer
 from core.tables import Department, Order, Team, TeamMember, User
 from core.users import add_user
@@ -168,7 +168,7 @@ def demo_details_or_reason(channel) -> tuple[dict | None, str]:
     details = {}
     for info in describe_fields(channel.fields):
         if info.required or info.example is not None or info.choices or info.type in ("boolean", "integer", "number"):
-            details[info.name] = sample_value(info)
+            details[info.name] = info.sample
         elif info.type in ("string", "text"):
             details[info.name] = ""
     try:

@@ -2,9 +2,10 @@
 
 Hooks are grouped by phase. *Channel hooks* take the ``channel`` they are asked about and are only
 called on the plugin that registered that channel (plus non-channel plugins, such as the core's
-built-ins); *application hooks* are called on every plugin. Decision hooks are synchronous: pluggy
-does not await, and a routing or validation answer must not wait on I/O; ``validate_action`` and
-``on_transition`` run inside the action's transaction and may be ``async`` (the core awaits them).
+built-ins) and are called by attribute (``channels.hooks(code).validate_intake(...)``, see
+``core.plugins.ChannelHooks``); *application hooks* are called on every plugin. Decision hooks are
+synchronous: pluggy does not await, and a routing or validation answer must not wait on I/O. The
+hooks in ``ASYNC_HOOKS`` may be ``async``, and the core awaits them.
 
 Each hook is documented in ``docs/plugin_hooks.md`` and tested in ``tests/test_hooks.py``; a test
 fails when one of them is missing.
@@ -61,7 +62,8 @@ def assess_intake(channel: Channel, intake: dict[str, Any], details: Any) -> Ass
 
 @hookspec
 def routing_rules(channel: Channel) -> list[RuleSpec]:
-    """Contribute ordered routing rules (keywords, category, area, kind → department, with a reason).
+    """Contribute ordered routing rules (keywords, category, area, kind and the channel's own fields —
+    ``details`` values, number ``ranges``, multi-choice ``includes`` — → department, with a reason).
 
     They are stored in the database at start-up, beside the centre's own rules; the first rule that
     matches a new order sets its suggested department and the reason shown to the dispatcher."""
@@ -78,8 +80,8 @@ def validate_action(channel: Channel, action: Action, ctx: ActionContext) -> Non
     """Veto an action on one of this channel's orders by raising ``core.lifecycle.Refusal`` with the
     reason (for example: no on-site visit recorded yet, so the reply cannot be approved).
 
-    The one hook that may be ``async``: it runs inside the action's transaction, so it can read the
-    plugin's own tables; the core awaits it."""
+    May be ``async`` (one of ``ASYNC_HOOKS``): it runs inside the action's transaction, so it can read
+    the plugin's own tables; the core awaits it."""
 
 
 @hookspec

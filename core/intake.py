@@ -19,7 +19,7 @@ import msgspec
 
 from core.clock import SHANGHAI
 from core.attachments import NewAttachment
-from core.channels import KINDS, SOURCES, Channel
+from core.channels import KINDS, SOURCES, Channel, Kind
 from core.db import insert_row, run, write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound, field_errors
 from core.model import ROLES, Actor, Citizen, OrderRecord, as_record
@@ -43,7 +43,6 @@ def query_code() -> str:
     (a ``secrets.choice`` per letter costs a system call each)."""
     return "".join(QUERY_CODE_ALPHABET[b % 32] for b in secrets.token_bytes(8))
 
-Kind = Literal["consult", "help", "complaint", "report", "suggestion", "praise"]
 # one of ``core.channels.SOURCES``: the fixed ways in and the message boards (an admin adds boards)
 Source = Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9_]*$",
                                      description="来源：phone 电话、city_transfer 市级转派、web_form 网页表单、"
@@ -145,8 +144,8 @@ class IntakeDesk:
             errors.append(FieldError("details", "该渠道没有专属字段"))
         if not errors:
             intake = msgspec.to_builtins(request)
-            for found in service.channels.hook(code, "validate_intake")(channel=channel, intake=intake,
-                                                                        details=details):
+            for found in service.channels.hooks(code).validate_intake(channel=channel, intake=intake,
+                                                                       details=details):
                 errors.extend(found or ())
         if errors:
             raise InvalidInput(errors)
@@ -186,8 +185,8 @@ class IntakeDesk:
         scope = f"{actor.kind}:{actor.name}"
         priority, flags, reasons = request.priority, [], []
         intake = {**msgspec.to_builtins(request), "received_at": received_at.isoformat()}
-        for assessment in service.channels.hook(code, "assess_intake")(channel=channel, intake=intake,
-                                                                       details=details):
+        for assessment in service.channels.hooks(code).assess_intake(channel=channel, intake=intake,
+                                                                      details=details):
             if assessment is None:
                 continue
             if assessment.priority == "urgent":

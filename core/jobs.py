@@ -312,5 +312,5 @@ def worker_settings(platform, *, burst: bool = False):
         "burst": burst,
         "poll_delay": 0.5,
         "max_tries": 5,
-        "timezone": dt.timezone(dt.timedelta(hours=8)),  # schedules are in Beijing time
+        "timezone": SHANGHAI,  # schedules are in Beijing time
     }

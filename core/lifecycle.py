@@ -100,14 +100,14 @@ class ReplyPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class CallbackPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    satisfaction: Annotated[Literal["satisfied", "basically_satisfied", "unsatisfied"],
+    satisfaction: Annotated[Literal[tuple(SATISFACTION)],
                             field("满意度", choices=SATISFACTION)]
     resolved: Annotated[bool, field("问题是否已解决")]
     note: Annotated[OptionalText, field("回访记录", widget="textarea")] = ""
 
 
 class CallbackAttemptPayload(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    outcome: Annotated[Literal["no_answer", "refused", "wrong_number"], field("回访结果", choices=OUTCOMES)]
+    outcome: Annotated[Literal[tuple(OUTCOMES)], field("回访结果", choices=OUTCOMES)]
     note: Annotated[OptionalText, field("回访记录", widget="textarea")] = ""
 
 

@@ -12,7 +12,6 @@ Presentation (what an API answer looks like) belongs to the API layer (``api.pre
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from collections.abc import Callable
 
 import msgspec
@@ -100,9 +99,8 @@ class OrderService:
         await insert_row(OrderEvent, {"order_id": order.id, **msgspec.structs.asdict(event)})
         outbox = Outbox(order.number)
         channel = self.channels.get(order.channel)
-        for reaction in self.channels.hook(order.channel, "on_transition")(channel=channel, order=order,
-                                                                            event=event, outbox=outbox):
-            await _maybe_await(reaction)  # an async reaction may write the plugin's own tables
+        # an async reaction may write the plugin's own tables: the hooks object awaits it
+        await self.channels.hooks(order.channel).on_transition(channel=channel, order=order, event=event, outbox=outbox)
         return await outbox.write(now, self.at_once)
 
     # -- for plugin code ----------------------------------------------------------------------------
@@ -182,6 +180,3 @@ class OrderService:
         self.reference.forget()
         self.lists.forget_department_names()
 
-
-async def _maybe_await(value):
-    return await value if inspect.isawaitable(value) else value

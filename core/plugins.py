@@ -13,7 +13,7 @@ import pkgutil
 from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import pluggy
@@ -23,6 +23,16 @@ from core.channels import JOINT_HANDLING, KINDS, Channel, SlaDefaults, describe_
 from core.difficult import DIFFICULT_ACTIONS
 from core.joint import joint_actions
 from core.lifecycle import CORE_ACTIONS, Lifecycle
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from core.channels import Assessment, Panel
+    from core.errors import FieldError
+    from core.lifecycle import Action, ActionContext
+    from core.model import Actor, EventRecord, OrderRecord
+    from core.outbox import Outbox
+    from core.routing import RuleSpec
 
 ENTRY_POINT_GROUP = "huying.channels"
 BUILTIN_PLUGINS = ("core.builtins.hotline", "core.builtins.city_sync", "core.builtins.sweeps",
@@ -153,6 +163,11 @@ class Channels:
 
         if channel.site_visit is not None and channel.site_visit not in CHANNEL_PURPOSES:
             refuse(f"实地核实事由须取自 {', '.join(CHANNEL_PURPOSES)}，不认识：{channel.site_visit}")
+        for rules in self.hooks(channel.code).routing_rules(channel=channel):
+            for rule in rules or ():
+                problems = rule.field_problems(fields)
+                if problems:
+                    refuse(f"分派规则（{rule.reason or rule.department}）：{'；'.join(problems)}")
         try:
             self.lifecycle(channel.code)
         except (ValueError, TypeError) as exc:
@@ -166,7 +181,7 @@ class Channels:
         if not departments:
             return
         for channel in self:
-            for rules in self.hook(channel.code, "routing_rules")(channel=channel):
+            for rules in self.hooks(channel.code).routing_rules(channel=channel):
                 for rule in rules or ():
                     if match(rule.department, departments, partial=False).code is None:
                         raise DeclarationError(self._plugin_names[channel.code],
@@ -195,7 +210,7 @@ class Channels:
             raise LookupError("no channel is declared as the default (Channel(default=True))")
         return found
 
-    def hook(self, code: str, name: str):
+    def _caller(self, code: str, name: str):
         """The hook ``name`` as called for ``code``'s orders: other channels' plugins left out."""
         key = (code, name)
         if key not in self._callers:
@@ -203,13 +218,62 @@ class Channels:
             self._callers[key] = self.pm.subset_hook_caller(name, remove_plugins=others)
         return self._callers[key]
 
+    def hooks(self, code: str) -> ChannelHooks:
+        """The channel hooks as called for ``code``'s orders (``channels.hooks(code).validate_intake(...)``)."""
+        return ChannelHooks(self, code)
+
     def lifecycle(self, code: str) -> Lifecycle:
         if code not in self._lifecycles:
             channel = self._channels[code]
-            extra = [a for actions in self.hook(code, "workflow_actions")(channel=channel) for a in actions]
+            extra = [a for actions in self.hooks(code).workflow_actions(channel=channel) for a in actions or ()]
             self._lifecycles[code] = Lifecycle([*joint_actions(CORE_ACTIONS, channel.joint_handling),
                                                 *DIFFICULT_ACTIONS, *extra])
         return self._lifecycles[code]
+
+
+async def _awaited(results: list[Any]) -> list[Any]:
+    return [await r if inspect.isawaitable(r) else r for r in results]
+
+
+class ChannelHooks:
+    """The channel hooks (``core.hookspecs``) as called for one channel's orders, by attribute.
+
+    Each returns the answers of the channel's own plugin and of the non-channel plugins (pluggy's
+    list, last registered first). The hooks that may be ``async`` are awaited here, so their callers
+    simply ``await`` them. A test keeps these methods and the specifications in step."""
+
+    def __init__(self, channels: Channels, code: str):
+        self._channels = channels
+        self._code = code
+
+    def _call(self, name: str, **kwargs: Any) -> list[Any]:
+        return self._channels._caller(self._code, name)(**kwargs)
+
+    def validate_intake(self, *, channel: Channel, intake: dict[str, Any], details: Any) -> list[list[FieldError] | None]:
+        return self._call("validate_intake", channel=channel, intake=intake, details=details)
+
+    def assess_intake(self, *, channel: Channel, intake: dict[str, Any], details: Any) -> list[Assessment | None]:
+        return self._call("assess_intake", channel=channel, intake=intake, details=details)
+
+    def routing_rules(self, *, channel: Channel) -> list[list[RuleSpec] | None]:
+        return self._call("routing_rules", channel=channel)
+
+    def workflow_actions(self, *, channel: Channel) -> list[list[Action] | None]:
+        return self._call("workflow_actions", channel=channel)
+
+    async def validate_action(self, *, channel: Channel, action: Action, ctx: ActionContext) -> None:
+        await _awaited(self._call("validate_action", channel=channel, action=action, ctx=ctx))
+
+    async def on_transition(self, *, channel: Channel, order: OrderRecord, event: EventRecord, outbox: Outbox) -> None:
+        await _awaited(self._call("on_transition", channel=channel, order=order, event=event, outbox=outbox))
+
+    async def report_section(self, *, channel: Channel, start: dt.date, end: dt.date,
+                             department: str | None) -> list[dict[str, Any] | None]:
+        return await _awaited(self._call("report_section", channel=channel, start=start, end=end,
+                                         department=department))
+
+    async def order_panels(self, *, channel: Channel, order: dict[str, Any], viewer: Actor) -> list[list[Panel] | None]:
+        return await _awaited(self._call("order_panels", channel=channel, order=order, viewer=viewer))
 
 
 class ChannelSummary(msgspec.Struct, frozen=True):

@@ -47,7 +47,7 @@ Username = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
 class Schedule(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    purpose: Annotated[Literal["appeal", "recheck", "enterprise_visit"],
+    purpose: Annotated[Literal[tuple(PURPOSES)],
                        msgspec.Meta(description="核实事由：appeal 申诉核实、recheck 复查核实、enterprise_visit 企业走访核实")]
     scheduled_at: Annotated[dt.datetime, msgspec.Meta(description="预约时间（带时区）")]
     staff: Annotated[list[Username], msgspec.Meta(min_length=1, max_length=10, description="核实人员的用户名")]
@@ -62,7 +62,7 @@ class Place(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class Record(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     findings: Annotated[str, msgspec.Meta(min_length=1, max_length=4000, description="核实情况")]
-    conclusion: Annotated[Literal["confirmed", "partly", "unfounded", "unverifiable"],
+    conclusion: Annotated[Literal[tuple(CONCLUSIONS)],
                           msgspec.Meta(description="核实结论：confirmed 属实、partly 部分属实、unfounded 不属实、unverifiable 无法核实")]
     place: Place | None = None
     address: Annotated[str, msgspec.Meta(max_length=200, description="核实地点（未定位时填写）")] = ""

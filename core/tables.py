@@ -244,6 +244,7 @@ class RoutingRule(Table, tablename="routing_rules"):
     area = Varchar(length=64, default="")
     kind = Varchar(length=32, default="")
     details = JSON(default={})  # channel field values the order must carry
+    predicates = JSON(default={})  # {"ranges": {field: [low, high]}, "includes": {field: choice}}
     department = Varchar(length=64)
     reason = Varchar(length=255, default="")
     active = Boolean(default=True)

@@ -203,3 +203,11 @@ def clock_env() -> dict[str, str]:
     from core import clock
 
     return {"HUYING_CLOCK": clock.now().isoformat()}
+
+
+def bundled_channels(platform) -> list:
+    """The channels shipped with Huying (the core's built-ins and ``plugins/``): core tests that walk
+    channels walk these. A channel installed from elsewhere is checked by ``huying check-channel``
+    (``tests/test_conformance.py``), which tells its author what failed instead of a core assertion."""
+    return [c for c in platform.channels
+            if platform.channels.plugin_name(c.code).startswith(("core.builtins.", "plugins."))]

@@ -10,8 +10,9 @@ import chinese_calendar
 import pytest
 
 from core.calendar import DEADLINE_STATE_LABELS, WorkCalendar, deadline_state
+from core.clock import SHANGHAI
 
-SH = ZoneInfo("Asia/Shanghai")
+SH = SHANGHAI
 HOUR = 3600.0
 
 

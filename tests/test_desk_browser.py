@@ -21,6 +21,7 @@ import pytest
 from docx import Document
 
 from api.app import create_app
+from core.clock import SHANGHAI
 from core import clock
 from core.intake import IntakeRequest
 from core.model import Actor
@@ -78,7 +79,7 @@ async def test_a_supervisor_downloads_last_months_report_and_its_written_report(
                                                                                  screenshots, tmp_path):
     last_month = (clock.today().replace(day=1) - dt.timedelta(days=1)).replace(day=1)
     for day, subject in ((3, "楼道灯坏了"), (5, "小区垃圾清运不及时"), (9, "夜间施工噪音扰民")):
-        received = dt.datetime.combine(last_month.replace(day=day), dt.time(10), dt.timezone(dt.timedelta(hours=8)))
+        received = dt.datetime.combine(last_month.replace(day=day), dt.time(10), SHANGHAI)
         await _order(platform, subject=subject, received_at=received.isoformat())
     me = Desk(driver, served, screenshots / "console" / _backend(platform))
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)})

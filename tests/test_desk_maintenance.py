@@ -9,6 +9,7 @@ import io
 
 from docx import Document
 
+from core.clock import SHANGHAI
 from core import inspections
 from tests.test_console import people  # noqa: F401  (the signed-in staff fixture)
 
@@ -67,7 +68,7 @@ async def test_the_inspection_runs_once_a_month_and_last_months_is_listed_as_a_d
     assert (await inspections.due(platform))["inspected"] is False  # once in the month
     frozen_clock.freeze("2026-12-01T03:30:00+08:00")
     assert (await inspections.due(platform))["inspected"] is True
-    frozen_clock.freeze(dt.datetime(2026, 12, 7, 10, tzinfo=dt.timezone(dt.timedelta(hours=8))))
+    frozen_clock.freeze(dt.datetime(2026, 12, 7, 10, tzinfo=SHANGHAI))
     admin = await people("admin1")
     page = await admin.get("/console/admin/inspections")
     assert page.status_code == 200 and "2026年11月" in page.text and "系统（定时巡检）" in page.text

@@ -92,3 +92,50 @@ def test_every_name_and_option_a_plugin_uses_is_documented():
     missing = {owner: [n for n in names if not re.search(rf"`@?{re.escape(n)}\b|\b{re.escape(n)}=", docs)]
                for owner, names in _plugin_surface().items()}
     assert not any(missing.values()), f"undocumented in docs/writing-a-channel.md or docs/plugin_hooks.md: {missing}"
+
+
+def _load_example(tmp_path, marker: str, name: str):
+    guide = (ROOT / "docs" / "writing-a-channel.md").read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", guide, re.S) if marker in block)
+    path = tmp_path / f"{name}.py"
+    path.write_text(code)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+async def test_the_guides_rule_predicates_route_as_described(tmp_path, with_plugins):
+    """The guide's 消费维权 example: a number range and a multi-choice membership choose the
+    department, and an order matching neither falls to the channel's late catch-all."""
+    module = _load_example(tmp_path, "ranges=", "guide_consumer_rights")
+    try:
+        client = await with_plugins(module)
+        headers = await login(client, "agent1")
+
+        async def routed(amount, remedies):
+            body = intake_body(kind="complaint", subject="网购商品与描述不符", content="商家拒绝处理，请求协调。",
+                               details={"amount": amount, "remedies": remedies})
+            response = await client.post("/api/channels/consumer_rights/orders", json=body, headers=headers)
+            assert response.status_code == 201, response.text
+            return response.json()["suggested_department"]
+
+        assert await routed(80000, ["refund"]) == "market"
+        assert await routed(50000, ["compensate"]) == "market"  # the bound is inclusive
+        assert await routed(300, ["refund", "compensate"]) == "market_lugu"
+        assert await routed(300, ["replace"]) == "market_meixihu"
+    finally:
+        sys.modules.pop("guide_consumer_rights", None)
+
+
+def test_the_async_hooks_are_named_alike_wherever_the_docs_state_them():
+    """Each paragraph of the guide and the hook reference that says which hooks may be ``async def``
+    names exactly ``ASYNC_HOOKS``."""
+    stated = []
+    for name in ("writing-a-channel.md", "plugin_hooks.md"):
+        for paragraph in (ROOT / "docs" / name).read_text().split("\n\n"):
+            if re.search(r"hooks(?:[^.`]|`[^`]*`)*may be (written `def` or )?`async def`", paragraph.replace("\n", " ")):
+                stated.append((name, set(re.findall(r"`(\w+)`", paragraph)) & set(HOOKS)))
+    assert {name for name, _ in stated} == {"writing-a-channel.md", "plugin_hooks.md"}
+    assert all(hooks == set(hookspecs.ASYNC_HOOKS) for _, hooks in stated), stated

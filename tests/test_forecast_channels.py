@@ -10,13 +10,14 @@ import datetime as dt
 import msgspec
 import pytest
 
+from core.clock import SHANGHAI
 from core.intake import IntakeRequest
 from core.model import Actor
 from tests.helpers import intake_body
 from tests.test_telephony import pbx  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.clock("2026-12-07T10:00:00+08:00")  # a Monday
-T0 = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+T0 = dt.datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI)
 AGENT = Actor(name="agent1", role="agent")
 MAILBOX = {"kind": "suggestion", "details": {"topic": "economy", "reply_method": "phone"}}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 import pytest
@@ -218,3 +218,110 @@ async def test_a_routing_rule_to_a_missing_department_stops_the_platform_startin
     await helpers.clean(platform)
     await broken.start()
     await broken.stop()
+
+
+def _borrowed_hooks(module) -> list[str]:
+    """Hook implementations a plugin module only re-exports from another module: a clean-up that
+    drops an "unused" import would silently remove them."""
+    return [name for name, value in vars(module).items()
+            if hasattr(value, "huying_impl") and getattr(value, "__module__", module.__name__) != module.__name__]
+
+
+def test_every_hook_of_a_bundled_plugin_is_written_in_the_module_that_registers_it():
+    """Each bundled plugin and built-in declares its hooks where it is registered, so removing an
+    import never silently takes a report section (or any hook) away."""
+    import importlib
+    import pkgutil
+
+    import plugins
+    from core.plugins import BUILTIN_PLUGINS
+
+    modules = [importlib.import_module(n) for n in BUILTIN_PLUGINS]
+    modules += [importlib.import_module(f"plugins.{m.name}") for m in pkgutil.iter_modules(plugins.__path__) if m.ispkg]
+    assert {m.__name__: _borrowed_hooks(m) for m in modules if _borrowed_hooks(m)} == {}
+
+
+def test_the_check_itself_catches_a_hook_imported_from_elsewhere(tmp_path, monkeypatch):
+    (tmp_path / "lender.py").write_text("from core.plugin_api import hookimpl\n\n@hookimpl\ndef piccolo_apps():\n"
+                                        "    return []\n")
+    (tmp_path / "borrower.py").write_text("from lender import piccolo_apps  # noqa: F401\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    assert _borrowed_hooks(importlib.import_module("borrower")) == ["piccolo_apps"]
+
+
+def test_channel_hooks_are_called_by_attribute_with_the_specifications_parameters():
+    """``channels.hooks(code).validate_intake(...)``: one typed method per channel hook, with the
+    specification's parameters, so a renamed hook or parameter fails here and not at run time."""
+    import inspect
+
+    from core import hookspecs
+    from core.plugins import ChannelHooks
+
+    specs = {name: fn for name, fn in vars(hookspecs).items() if hasattr(fn, "huying_spec")
+             and "channel" in inspect.signature(fn).parameters}
+    methods = {name: fn for name, fn in vars(ChannelHooks).items() if not name.startswith("_") and callable(fn)}
+    assert set(methods) == set(specs)
+    for name, fn in methods.items():
+        assert list(inspect.signature(fn).parameters)[1:] == list(inspect.signature(specs[name]).parameters), name
+        assert inspect.iscoroutinefunction(fn) == (name in hookspecs.ASYNC_HOOKS), name
+
+
+async def test_a_channels_hooks_leave_other_channels_plugins_out():
+    """The hooks object of one channel asks its own plugin and the core's built-ins, never another
+    channel's plugin."""
+    first = _plugin("first", Channel(code="first", name="甲", description="甲"),
+                    routing_rules=lambda channel: [RuleSpec(department="a")])
+    second = _plugin("second", Channel(code="second", name="乙", description="乙"),
+                     routing_rules=lambda channel: [RuleSpec(department="b")])
+    channels = Channels(get_plugin_manager([first, second], entry_points=False, package_plugins=False))
+    rules = [r.department for found in channels.hooks("first").routing_rules(channel=channels.get("first"))
+             for r in found or ()]
+    assert "a" in rules and "b" not in rules
+
+
+def test_rule_predicates_match_a_number_range_and_a_picked_choice():
+    """``ranges`` holds inclusive bounds (None open), ``includes`` one choice of a multi-choice;
+    neither matches an order without the field, nor a text standing in for a number."""
+    large = RuleSpec(department="market", ranges={"amount": (10000, None)})
+    small = RuleSpec(department="market", ranges={"amount": (None, 500)})
+    refund = RuleSpec(department="market", includes={"remedies": "refund"})
+
+    def hit(rule, details):
+        return rule.matches(text="", category="", area="", kind="complaint", details=details) is not None
+
+    assert hit(large, {"amount": 10000}) and hit(large, {"amount": 2.5e6}) and not hit(large, {"amount": 9999.5})
+    assert hit(small, {"amount": 500}) and not hit(small, {"amount": 501})
+    assert not hit(large, {}) and not hit(large, {"amount": "20000"}) and not hit(large, {"amount": True})
+    assert hit(refund, {"remedies": ["replace", "refund"]}) and not hit(refund, {"remedies": ["replace"]})
+    assert not hit(refund, {"remedies": "refund"}) and not hit(refund, {})
+
+
+class Claim(msgspec.Struct, kw_only=True):
+    amount: Annotated[float, field("金额")] = 0
+    remedies: Annotated[list[Literal["refund", "replace"]], field("处理方式", choices={"refund": "退款", "replace": "换货"})] = []
+    shop: Annotated[str, field("商家")] = ""
+
+
+@pytest.mark.parametrize(("rule", "said"), [
+    (RuleSpec(department="market", ranges={"shop": (1, None)}), "只能用于数字字段"),
+    (RuleSpec(department="market", includes={"shop": "x"}), "只能用于多选字段"),
+    (RuleSpec(department="market", includes={"remedies": "compensate"}), "没有选项 compensate"),
+    (RuleSpec(department="market", ranges={"amount": (None, None)}), "至少给出一个"),
+    (RuleSpec(department="market", details={"colour": "red"}), "不是本渠道的字段：colour"),
+])
+def test_a_rule_condition_that_cannot_fit_the_channels_fields_stops_start_up(rule, said):
+    message = _refused(_plugin("ClaimsPlugin", _channel(fields=Claim), routing_rules=lambda channel: [rule]))
+    assert said in message and "ClaimsPlugin" in message
+
+
+async def test_rule_predicates_survive_being_stored(platform):
+    """A plugin's rules are written to the database at start-up and read back with their predicates."""
+    from core.routing import load_rules, sync_plugin_rules
+
+    plugin = _plugin("ClaimsPlugin", _channel(fields=Claim), routing_rules=lambda channel: [
+        RuleSpec(department="market", ranges={"amount": (100, None)}, includes={"remedies": "refund"})])
+    await sync_plugin_rules(_assemble(plugin))
+    stored = [r for r in await load_rules() if r.channel == "letters"]
+    assert [(r.ranges, r.includes) for r in stored] == [({"amount": (100, None)}, {"remedies": "refund"})]

@@ -18,7 +18,7 @@ def test_new_channel_scaffolds_a_package_whose_tests_pass(tmp_path):
     """Run the command into a temporary folder (a package installed apart from plugins/), then run
     the tests it wrote, with the project's fixtures, on SQLite."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("HUYING_TEST_POSTGRES_URL", "HUYING_TEST_REDIS_URL", "CI")}
+           if k not in ("HUYING_TEST_POSTGRES_URL", "HUYING_TEST_REDIS_URL", "HUYING_TEST_BACKENDS", "CI")}
     made = subprocess.run([sys.executable, "-m", "api.cli", "new-channel", "water_supply", "--name", "供水专线",
                            "--dir", str(tmp_path), "--department", "urban_mgmt"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -12,9 +12,11 @@ import json
 
 import pytest
 
+from core.clock import SHANGHAI
+
 pytestmark = pytest.mark.clock("2026-12-07T10:00:00+08:00")
 
-T0 = dt.datetime(2026, 12, 7, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+T0 = dt.datetime(2026, 12, 7, 10, 0, tzinfo=SHANGHAI)
 
 
 def at(seconds: float) -> str:

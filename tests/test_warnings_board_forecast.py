@@ -8,6 +8,7 @@ import math
 import msgspec
 import pytest
 
+from core.clock import SHANGHAI
 from core import clock
 from core.jobs import deliver_outbox
 from core.model import Actor
@@ -194,7 +195,7 @@ async def test_board_shows_today_by_hour_open_by_status_and_deadlines_by_departm
     await _take(platform)
     await _take(platform)
     board = (await client.get("/api/board", headers=tokens["dispatcher1"])).json()
-    hour = clock.now().astimezone(dt.timezone(dt.timedelta(hours=8))).hour
+    hour = clock.now().astimezone(SHANGHAI).hour
     assert board["intake_today"] == 2 and board["intake_by_hour"][hour]["total"] == 2
     assert board["intake_by_hour"][hour]["channels"] == {"hotline": 2}
     status = {s["status"]: s["count"] for s in board["open_by_status"]}

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from api.web.forms import YES_NO, FormField, _limits, plain_message
+from api.web.forms import YES_NO, FormField, input_limits, plain_message, struct_limits
 from core.channels import KINDS, describe_fields
 from core.errors import FieldError
 from core.intake import IntakeRequest
@@ -21,10 +21,9 @@ def struct_fields(struct: type[msgspec.Struct] | None, prefix: str = "") -> list
     """One form input per field of ``struct``, labelled by the Struct's own metadata."""
     if struct is None:
         return []
-    limits = _limits(struct)
     return [FormField(prefix + f.name, f.label, f.type, f.required,
                       YES_NO if f.type == "boolean" and f.required else f.choices, f.help, f.widget,
-                      **limits.get(f.name, {})) for f in describe_fields(struct)]
+                      **input_limits(f)) for f in describe_fields(struct)]
 
 
 def read_values(form: Any, fields: list[FormField]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -107,7 +106,7 @@ PRIORITIES = {"normal": "一般", "urgent": "紧急"}
 
 def intake_fields() -> list[FormField]:
     """The common part of a phone intake, in the order a call-taker fills it."""
-    limits = _limits(IntakeRequest)
+    limits = struct_limits(IntakeRequest)
     return [
         FormField("citizen.phone", "来电号码", "string", False, widget="tel", maxlength=20,
                   help="输入号码后右侧显示该号码 90 天内的工单"),

@@ -21,6 +21,7 @@ from litestar.response import Redirect
 from api.console import queues
 from api.console.session import NotSignedIn, Sessions
 from core import calendar_admin, notices
+from core.clock import SHANGHAI
 from core.errors import HuyingError
 from core.model import ROLES, Actor
 from core.reply_templates import shown as template_text
@@ -29,7 +30,7 @@ from core.users import display_names
 HERE = Path(__file__).parent
 TEMPLATES = HERE / "templates"
 STATIC = HERE / "static"
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
+
 
 
 def local_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -40,7 +41,7 @@ def local_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
         value = dt.datetime.fromisoformat(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(LOCAL_TZ).strftime(fmt)
+    return value.astimezone(SHANGHAI).strftime(fmt)
 
 
 def hours_text(hours: float) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
-
 from core.channels import Panel
 from core.model import Actor
 
@@ -13,8 +11,6 @@ async def order_panels(platform, order: dict, viewer: Actor) -> list[Panel]:
     if channel is None:
         return []
     found: list[Panel] = []
-    for result in platform.channels.hook(channel.code, "order_panels")(channel=channel, order=order, viewer=viewer):
-        if inspect.isawaitable(result):
-            result = await result
+    for result in await platform.channels.hooks(channel.code).order_panels(channel=channel, order=order, viewer=viewer):
         found.extend(result or ())
     return found

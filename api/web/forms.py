@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from core.attachments import NewAttachment
-from core.channels import KINDS, Channel, describe_fields
+from core.channels import KINDS, Channel, FieldInfo, describe_fields
 from core.errors import FieldError, InvalidInput
 from core.model import Actor, Citizen, OrderRecord
 from core.orders import IntakeRequest, field_errors
@@ -92,27 +92,19 @@ class Section:
     note: str = ""
 
 
-def _limits(struct: type[msgspec.Struct]) -> dict[str, dict[str, Any]]:
-    """Length and range limits of a Struct's fields, for maxlength/min/max on the inputs."""
-    found: dict[str, dict[str, Any]] = {}
-    for f in msgspec.inspect.type_info(struct).fields:
-        t = f.type
-        examples: list = []
-        while isinstance(t, (msgspec.inspect.Metadata, msgspec.inspect.UnionType)):
-            if isinstance(t, msgspec.inspect.Metadata):
-                examples = examples or list((t.extra_json_schema or {}).get("examples") or ())
-                t = t.type
-            else:
-                t = next((u for u in t.types if not isinstance(u, msgspec.inspect.NoneType)), None)
-        limits: dict[str, Any] = {"example": str(examples[0])} if examples else {}
-        if isinstance(t, msgspec.inspect.StrType):
-            limits["maxlength"] = t.max_length
-            limits["minlength"] = t.min_length if (t.min_length or 0) > 1 else None
-        if isinstance(t, (msgspec.inspect.IntType, msgspec.inspect.FloatType)):
-            limits["min"] = t.ge if t.ge is not None else t.gt
-            limits["max"] = t.le if t.le is not None else t.lt
-        found[f.encode_name] = limits
-    return found
+def input_limits(info: FieldInfo) -> dict[str, Any]:
+    """An input's length or range limits and its example, read from the field's one description."""
+    texty = info.type in ("string", "text")
+    numeric = info.type in ("integer", "number")
+    return {"maxlength": info.max_length if texty else None,
+            "minlength": info.min_length if texty and (info.min_length or 0) > 1 else None,
+            "min": info.min if numeric else None, "max": info.max if numeric else None,
+            "example": None if info.example is None else str(info.example)}
+
+
+def struct_limits(struct: type[msgspec.Struct]) -> dict[str, dict[str, Any]]:
+    """``input_limits`` of each field of a Struct, by name."""
+    return {f.name: input_limits(f) for f in describe_fields(struct)}
 
 
 def _with_example(help_text: str, example: str | None) -> str:
@@ -125,7 +117,7 @@ def sections(channel: Channel) -> list[Section]:
     """The form of one channel: what happened, the channel's own fields, how to reach the citizen,
     and any of the channel's fields that belong after the contact details. The wording (examples,
     prompts, notes) is the channel's own (``Channel.wording``)."""
-    common = _limits(IntakeRequest)
+    common = struct_limits(IntakeRequest)
     wording = channel.wording
     problem = Section("反映的问题", [
         FormField("kind", "诉求类型", "choice", True, {k: KINDS[k] for k in channel.kinds}),
@@ -138,15 +130,14 @@ def sections(channel: Channel) -> list[Section]:
     ])
     result = [problem]
     own, after = [], []
-    if channel.fields is not None:
-        limits = _limits(channel.fields)
-        for f in describe_fields(channel.fields):
-            shown_when = (f"details.{f.shown_when['field']}", f.shown_when["value"]) if f.shown_when else None
-            form_field = FormField(f"details.{f.name}", f.label, f.type, f.required,
-                                   YES_NO if f.type == "boolean" and f.required else f.choices,
-                                   _with_example(f.help, limits.get(f.name, {}).get("example")), f.widget,
-                                   shown_when=shown_when, **limits.get(f.name, {}))
-            (after if f.after_contact else own).append(form_field)
+    for f in describe_fields(channel.fields):
+        shown_when = (f"details.{f.shown_when['field']}", f.shown_when["value"]) if f.shown_when else None
+        limits = input_limits(f)
+        form_field = FormField(f"details.{f.name}", f.label, f.type, f.required,
+                               YES_NO if f.type == "boolean" and f.required else f.choices,
+                               _with_example(f.help, limits["example"]), f.widget,
+                               shown_when=shown_when, **limits)
+        (after if f.after_contact else own).append(form_field)
     if own:
         result.append(Section(f"{channel.name}专项信息", own))
     contact = [

@@ -14,7 +14,6 @@ import secrets
 from typing import Any
 
 import anyio
-import msgspec
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import CacheControlHeader, UploadFile
 from litestar.exceptions import ClientException, NotFoundException, PermissionDeniedException
@@ -38,6 +37,7 @@ from api.web.uploads import (
 )
 from core import clock
 from core.attachments import NewAttachment
+from core.channels import describe_fields
 from core.errors import Conflict, HuyingError
 from core.lifecycle import SATISFACTION
 from core.model import Actor
@@ -99,10 +99,9 @@ def _defaults(parts: list[Section], channel) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if len(channel.kinds) == 1:
         values["kind"] = channel.kinds[0]
-    if channel.fields is not None:
-        for f in msgspec.structs.fields(channel.fields):
-            if f.default is not msgspec.NODEFAULT and f.default not in ("", None):
-                values[f"details.{f.encode_name}"] = f.default
+    for f in describe_fields(channel.fields):
+        if f.default not in ("", None):
+            values[f"details.{f.name}"] = f.default
     return values
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from core.channels import KINDS, Channel
 from core.sla_rules import snapshot_of
 from core.lifecycle import CITIZEN_SITUATIONS, CITIZEN_STATUSES, GOOD_SATISFACTION, SATISFACTION
-from core.orders import LOCAL_TZ
+from core.clock import SHANGHAI as LOCAL_TZ
 from core.tables import Department, Order, OrderEvent
 
 REPLY_ACTIONS = ("reply", "resolve_at_intake")

@@ -65,7 +65,7 @@ class SlaMark(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     deadline: Annotated[str, field("时限", choices=DEADLINE_LABELS, max_length=32)]
     state: Annotated[Literal["at_risk", "overdue"], field("状态", choices=DEADLINE_STATE_LABELS)]
-    escalate: Annotated[Literal["urge", "supervise"] | None, field("升级为", choices=ESCALATION_LABELS)] = None
+    escalate: Annotated[Literal[tuple(ESCALATION_LABELS)] | None, field("升级为", choices=ESCALATION_LABELS)] = None
     note: Annotated[NoteText, field("说明")] = ""
 
 

@@ -8,6 +8,7 @@ import datetime as dt
 
 from core import clock
 from core.calendar import AT_RISK_PERCENT, SHANGHAI
+from core.clock import SHANGHAI_OFFSET_SECONDS as LOCAL_OFFSET
 from core.lifecycle import STATUSES, TERMINAL
 from core.people import rota as published_rota
 from core.reports import facts
@@ -17,7 +18,6 @@ from core.reports.tables import ReportFact
 from core.tables import Department, Order
 
 RISK_HORIZON = 15 * 86400  # a handling deadline further away than this cannot be 临期 yet
-LOCAL_OFFSET = 8 * 3600  # Asia/Shanghai has kept UTC+8 without daylight saving since 1991
 
 
 async def deadline_states(calendar, now: dt.datetime, department: str | None = None) -> dict[str, dict]:

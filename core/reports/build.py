@@ -4,7 +4,6 @@ and the channels' own sections (``report_section`` hook), with every definition 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 from typing import Any
 
 from core import clock, difficult
@@ -68,9 +67,8 @@ async def channel_sections(platform, p: Period, filters: dict[str, str]) -> list
     for channel in platform.channels:
         if filters.get("channel") and filters["channel"] != channel.code:
             continue
-        for found in platform.channels.hook(channel.code, "report_section")(
+        for found in await platform.channels.hooks(channel.code).report_section(
                 channel=channel, start=p.start, end=p.end, department=filters.get("department")):
-            found = await found if inspect.isawaitable(found) else found
             if found:
                 sections.append({"channel": channel.code, "channel_name": channel.name, **found})
     return sections

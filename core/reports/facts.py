@@ -15,7 +15,6 @@ from core.tables import OrderEvent
 
 WATERMARK = "facts.last_event_id"
 REPEAT_WINDOW_DAYS = 30  # 重复来电: the same caller about the same matter within 30 days
-COMPLETING = ("approve", "resolve_at_intake")
 # the statuses in which an order is out of handling: answered and approved (or withdrawn, merged);
 # a rework takes it back into handling, so ``closed`` is the end of its current spell of handling
 DONE_STATUSES = ("completed", "archived", "appealing", "merged")

@@ -18,6 +18,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 
+from core.clock import SHANGHAI_OFFSET_SECONDS as LOCAL_OFFSET
 from core import clock
 from core.calendar import SHANGHAI, WorkCalendar
 from core.reports import facts
@@ -34,7 +35,6 @@ HANDLING_SOURCES = {"hour_channel": "该渠道该时段实测", "hour": "该时�
                     "intake": "受理记录的通话时长平均", "default": f"默认 {DEFAULT_AHT_SECONDS:.0f} 秒",
                     "mixed": "各渠道来源不同"}
 SEED_PLAN = {"peak": 4, "off_peak": 2}  # the procurement document's plan: 4 lines at peak, 2 off-peak
-LOCAL_OFFSET = 8 * 3600
 
 
 def erlang_c(lines: int, traffic: float) -> float:

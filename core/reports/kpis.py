@@ -16,6 +16,7 @@ from typing import Any
 
 import msgspec
 
+from core.clock import SHANGHAI_OFFSET_SECONDS as LOCAL_OFFSET
 from core.reports.periods import Period
 from core.reports.tables import ReportFact
 
@@ -246,8 +247,6 @@ def day_number(epoch: int) -> int:
     """The local (UTC+8) day an instant falls on, as a number; the same arithmetic as in SQL."""
     return (epoch + LOCAL_OFFSET) // 86400
 
-
-LOCAL_OFFSET = 8 * 3600
 
 
 async def totals(period: Period, filters: dict[str, str], *, use_daily: bool = True) -> dict[str, int]:

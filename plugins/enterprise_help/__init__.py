@@ -19,7 +19,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from core.plugin_api import Channel, CitizenWording, FieldError, RuleSpec, SlaDefaults, field, hookimpl
-from plugins.enterprise_help import credit_code, visits
+from plugins.enterprise_help import credit_code, report, visits
 
 INDUSTRIES = {
     "manufacturing": "制造业",
@@ -136,4 +136,9 @@ def http_route_handlers():
 @hookimpl
 def piccolo_apps():
     return ["plugins.enterprise_help.piccolo_app"]
-from plugins.enterprise_help.report import report_section  # noqa: F401  (the periodic reports' section)
+
+
+@hookimpl
+async def report_section(channel, start, end, department):
+    """The channel's section of the periodic reports (report.py)."""
+    return await report.section(channel, start, end, department)

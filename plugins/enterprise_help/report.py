@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from core.plugin_api import hookimpl, sum_details
+from core.plugin_api import sum_details
 from plugins.enterprise_help.tables import Visit
 
 
-@hookimpl
-async def report_section(channel, start, end, department):
+async def section(channel, start, end, department):
     query = Visit.select(Visit.kind, Visit.follow_up, Visit.order_id).where(
         (Visit.visit_date >= start) & (Visit.visit_date < end))
     if department:

@@ -14,6 +14,7 @@ import chinese_calendar
 import msgspec
 
 from core.plugin_api import SHANGHAI, Assessment, Channel, CitizenWording, RuleSpec, SlaDefaults, field, hookimpl, now
+from plugins.migrant_workers import report
 
 
 class WageClaim(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -115,4 +116,9 @@ def routing_rules(channel):
     by_area = [RuleSpec(department="hrss", area=area, position=1, reason=AREA_REASON.format(area=area, squad=squad))
                for area, squad in INSPECTION_SQUADS.items()]
     return [*by_area, RuleSpec(department="hrss", position=2, reason=GENERAL_REASON)]
-from plugins.migrant_workers.report import report_section  # noqa: F401  (the periodic reports' section)
+
+
+@hookimpl
+async def report_section(channel, start, end, department):
+    """The channel's section of the periodic reports (report.py)."""
+    return await report.section(channel, start, end, department)

@@ -5,11 +5,10 @@ of its own, so the section reports the sums claimed on orders received and on or
 
 from __future__ import annotations
 
-from core.plugin_api import hookimpl, sum_details
+from core.plugin_api import sum_details
 
 
-@hookimpl
-async def report_section(channel, start, end, department):
+async def section(channel, start, end, department):
     received = await sum_details(channel.code, ["workers", "amount_owed"], start, end, department=department)
     completed = await sum_details(channel.code, ["workers", "amount_owed"], start, end, department=department,
                                   completed=True)

@@ -9,7 +9,7 @@ rectification order (隐患整改) that only a passed re-inspection (复查) clo
 """
 
 from core.plugin_api import FieldError, Refusal, RuleSpec, hookimpl, staff_notice
-from plugins.safety_reporting import rectification
+from plugins.safety_reporting import rectification, report
 from plugins.safety_reporting.channel import CHANNEL, FALLBACK, HAZARD_TYPES, ROUTES, valid_id_number
 from plugins.safety_reporting.routes import safety_state
 from plugins.safety_reporting.workflow import ACTIONS, case_of
@@ -94,4 +94,9 @@ def http_route_handlers():
 @hookimpl
 def piccolo_apps():
     return ["plugins.safety_reporting.piccolo_app"]
-from plugins.safety_reporting.report import report_section  # noqa: F401  (the periodic reports' section)
+
+
+@hookimpl
+async def report_section(channel, start, end, department):
+    """The channel's section of the periodic reports (report.py)."""
+    return await report.section(channel, start, end, department)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.plugin_api import SHANGHAI, hookimpl, order_ids, sum_details
+from core.plugin_api import SHANGHAI, order_ids, sum_details
 from plugins.safety_reporting.tables import SafetyCase
 
 
@@ -12,8 +12,7 @@ def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
     return (dt.datetime.combine(start, dt.time(), SHANGHAI), dt.datetime.combine(end, dt.time(), SHANGHAI))
 
 
-@hookimpl
-async def report_section(channel, start, end, department):
+async def section(channel, start, end, department):
     since, until = _bounds(start, end)
     ids = await order_ids(channel=channel.code, department=department) if department else None
     mine = (lambda q: q.where(SafetyCase.order_id.is_in(ids or [-1]))) if department else (lambda q: q)
