@@ -469,4 +469,6 @@ async def test_large_images_in_web_forms_do_not_stall_other_requests():
     checked = asyncio.ensure_future(asyncio.gather(*(check(f"照片{i}.png", image) for i in range(3))))
     await asyncio.gather(checked, meanwhile())
     assert checked.result() == [("image/png", None)] * 3
-    assert len(ticks) > 10 and max(b - a for a, b in zip(ticks, ticks[1:])) < 0.1
+    # held, the loop stopped for seconds (three decodes in a row); a gap of a few hundred milliseconds is
+    # the machine being busy with other work (CI runs two suites at once), not the loop being held
+    assert len(ticks) > 10 and max(b - a for a, b in zip(ticks, ticks[1:])) < 0.5
