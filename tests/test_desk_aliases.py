@@ -4,6 +4,8 @@ suggests it when no rule fires; a channel's routing rule may name its department
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import msgspec
 
 from core.intake import IntakeRequest
@@ -113,10 +115,9 @@ async def test_a_channels_routing_rule_may_name_its_department_by_name_or_alias(
         def __iter__(self):
             return iter(self.channels)
 
-        def hook(self, code, name):
-            if name == "routing_rules" and code == "hotline":
-                return lambda channel: [[RuleSpec(department="住建局", keywords=("物业",), position=5)]]
-            return lambda channel: []
+        def hooks(self, code):
+            rules = [[RuleSpec(department="住建局", keywords=("物业",), position=5)]] if code == "hotline" else []
+            return SimpleNamespace(routing_rules=lambda channel: rules)
 
     await platform.channels.check_routing(rows)
     await sync_plugin_rules(Named(platform.channels), rows)

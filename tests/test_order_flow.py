@@ -86,7 +86,7 @@ async def test_phone_is_masked_and_revealed_only_on_the_record(client, tokens):
     revealed = await _act(client, tokens["agent1"], number, "reveal_contact", {"reason": "回访需要"})
     assert revealed.status_code == 200 and revealed.json()["citizen"]["phone"] == "13912345678"
     assert revealed.json()["events"][-1] | {"created_at": None} == {
-        "action": "reveal_contact", "actor": "agent1", "role": "agent", "department": None,
+        "action": "reveal_contact", "actor": "agent1", "actor_label": "agent1（话务员）", "role": "agent", "department": None,
         "from_status": "dispatched", "to_status": "dispatched", "reason": "回访需要",
         "payload": {"reason": "回访需要"}, "created_at": None}
     unexplained = await _act(client, tokens["eco_handler"], number, "reveal_contact", {})
