@@ -13,7 +13,7 @@ import functools
 import io
 import secrets
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import parse_qsl, quote, urlencode
 
 import msgspec
 from litestar import Request, Response, Router, get, post
@@ -551,11 +551,13 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
     """Dispatch (each to its suggestion or to one chosen department) or accept several orders; each
     goes through the service on its own, and the page tells which succeeded and why others did not."""
     actor = await current_actor(request)
-    if name not in ("dispatch", "accept"):
+    if name not in ("dispatch", "accept", "supervise"):
         raise NotFound("没有这个批量操作")
     platform = platform_of(request)
     form = await request.form()
     numbers = [n for n in form.getall("numbers", []) if isinstance(n, str) and n][:BULK_LIMIT]
+    if name == "supervise":
+        return await _bulk_supervise(platform, actor, form, numbers)
     department = str(form.get("department") or "")
     done, failed = [], []
     for number in numbers:
@@ -580,6 +582,33 @@ async def bulk_action(request: Request, name: FromPath[str]) -> Response:
     result = await platform.orders.listing(actor, OrderFilter(status="dispatched", lead_only=True), sort="due", page_size=50)
     return await render_page(request, actor, "accept.html", result=result, outcome=outcome,
                        status_code=200 if done or not failed else 409)
+
+
+async def _bulk_supervise(platform, actor: Actor, form, numbers: list[str]) -> Response:
+    """督办 or 催办 several orders of a list at once (the 超期 list, a warning's orders): each through the
+    lifecycle on its own, then back to the same list with what was done and what was refused, and why."""
+    kind = "urge" if form.get("kind") == "urge" else "supervise"
+    label = "催办" if kind == "urge" else "督办"
+    back = str(form.get("back") or "")[:2000]
+    note = str(form.get("note") or "").strip()[:4000]
+    due = str(form.get("due_days") or "2")[:3]
+    payload = {"kind": kind, "note": note, "due_days": int(due) if due.isdigit() and 1 <= int(due) <= 30 else 2}
+    done, failed = [], []
+    if not numbers:
+        failed.append(f"请先勾选要{label}的工单")
+    elif not note:
+        failed.append(f"请写明{label}要求")
+    else:
+        for number in numbers:
+            try:
+                await platform.orders.act(number, "supervise", payload, actor)
+                done.append(number)
+            except HuyingError as refused:
+                failed.append(f"{number} 未能{label}：{refused.detail}")
+    said = "；".join(([f"{label} {len(done)} 件"] if done else []) + failed)[:600]
+    query = urlencode([(k, v) for k, v in parse_qsl(back) if k not in ("done", "refused")]
+                      + [("done" if done else "refused", said)])
+    return Redirect(f"/console/orders?{query}", status_code=303)
 
 
 @get("/accept")
