@@ -63,3 +63,27 @@ async def test_a_second_call_is_added_to_the_open_order_from_the_caller_history(
     me.shoot("intake-12-follow-up-added")
     order = await platform.orders.get(number, Actor(name="d1", role="dispatcher"))
     assert [s["kind"] for s in order.supervisions] == ["urge"]
+
+
+async def test_a_queue_is_worked_from_the_keyboard(driver, server, platform, screenshots):
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    numbers = [await _order(platform, subject=f"来电 {i}", citizen={"name": "李女士", "phone": f"1375555100{i}"})
+               for i in range(3)]
+    me = Desk(driver, server, screenshots / "console" / _backend(platform))
+    me.sign_in("dispatcher1")
+    me.open("/console/dispatch")
+    me.find("h1").click()  # the page has the keyboard, not a field
+    keys = ActionChains(driver)
+    keys.send_keys("j").send_keys("j").send_keys("x").perform()
+    current = me.find("#dispatch-list tbody tr.current")
+    picked = current.get_attribute("data-number")
+    assert picked in numbers and me.text("#picked") == "1"
+    assert me.find(f'input.pick[value="{picked}"]').is_selected()
+    me.shoot("intake-13-queue-keys")
+    ActionChains(driver).send_keys("k").send_keys("j").perform()
+    assert me.find("#dispatch-list tbody tr.current").get_attribute("data-number") == picked
+    page = me.find("html")
+    ActionChains(driver).send_keys("\ue007").perform()  # Enter opens the order of that row
+    me.wait_for(_left(page))
+    assert me.text("#order-number") == picked

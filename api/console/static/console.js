@@ -101,6 +101,33 @@
     if (me) localStorage.removeItem("huying:intake-draft:" + me);
   }
 
+  // A list at keyboard speed: j / k move between rows, Enter opens the row's order, x ticks it for a
+  // bulk action. Keys typed into a field are the field's own.
+  function rows() {
+    var table = document.querySelector("table.list");
+    if (!table) return;
+    var items = Array.prototype.filter.call(table.querySelectorAll("tbody tr"), function (r) { return r.querySelector("a"); });
+    if (!items.length) return;
+    var at = -1;
+    function go(i) {
+      if (at >= 0) items[at].classList.remove("current");
+      at = Math.max(0, Math.min(items.length - 1, i));
+      items[at].classList.add("current");
+      items[at].scrollIntoView({block: "nearest"});
+    }
+    document.addEventListener("keydown", function (e) {
+      var t = e.target;
+      if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(t.tagName) || t.isContentEditable) return;
+      if (e.key === "j") { e.preventDefault(); go(at + 1); }
+      else if (e.key === "k") { e.preventDefault(); go(at - 1); }
+      else if (e.key === "Enter" && at >= 0) { e.preventDefault(); items[at].querySelector("a").click(); }
+      else if (e.key === "x" && at >= 0) {
+        var box = items[at].querySelector("input.pick");
+        if (box) { e.preventDefault(); box.click(); }
+      }
+    });
+  }
+
   // Bulk selection: a running count and "select all".
   function bulk() {
     var all = document.getElementById("pick-all");
@@ -251,5 +278,5 @@
     window.addEventListener("pagehide", function () { source.close(); });
   }
 
-    document.addEventListener("DOMContentLoaded", function () { draftDone(); intake(); bulk(); templates(); actions(); notices(); board(); screenPop(); });
+    document.addEventListener("DOMContentLoaded", function () { draftDone(); intake(); rows(); bulk(); templates(); actions(); notices(); board(); screenPop(); });
 })();
