@@ -4,6 +4,7 @@ A module of its own, below both the department admin and the routing rules that 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -33,7 +34,8 @@ def match(text: str, rows: list[dict[str, Any]], *, partial: bool = True) -> Mat
     """The department ``text`` names, among ``rows`` (code, name, aliases, active, merged_into): its
     code; else its name or an alias, exactly (spaces and letter case aside); else the one active
     department whose name or alias holds the text (住建 in 住建局), or abbreviates it (城管 for
-    城市管理和综合执法局: the characters in order, from the first); not these two when ``partial`` is false. A merged department's code leads to
+    城市管理和综合执法局: the characters in order, from the first; or its pinyin initials, csgl or cgj);
+    not these when ``partial`` is false. A merged department's code leads to
     the one it was merged into."""
     typed = _fold(text or "")
     if not typed:
@@ -57,10 +59,20 @@ def match(text: str, rows: list[dict[str, Any]], *, partial: bool = True) -> Mat
     held = {r["code"]: (r, t) for r in live for t in reversed(_terms(r)) if typed in _fold(t)}
     if not held:  # an abbreviation: its characters in order (城管 for 城市管理…, 人社 for 人力资源和社会保障局)
         held = {r["code"]: (r, t) for r in live for t in reversed(_terms(r)) if _abbreviates(typed, _fold(t))}
+    if not held and typed.isascii() and typed.isalpha():  # pinyin initials: csgl or cgj for 城市管理和综合执法局
+        held = {r["code"]: (r, t) for r in live for t in reversed(_terms(r)) if _abbreviates(typed, _initials(t))}
     if len(held) == 1:
         row, term = next(iter(held.values()))
         return Match(row["code"], term)
     return Match(None, candidates=tuple(r["name"] for r, _ in held.values())[:10])
+
+
+@functools.lru_cache(maxsize=4096)
+def _initials(name: str) -> str:
+    """The pinyin initials of a name (城市管理局 → csglj), as dispatchers type them on a keyboard."""
+    from pypinyin import Style, lazy_pinyin
+
+    return "".join(p[:1] for p in lazy_pinyin(name, style=Style.FIRST_LETTER) if p).casefold()
 
 
 def _abbreviates(short: str, name: str) -> bool:

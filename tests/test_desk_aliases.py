@@ -126,3 +126,15 @@ async def test_a_channels_routing_rule_may_name_its_department_by_name_or_alias(
     platform.orders.forget_reference_data()
     number = await _received(platform, subject="物业不作为", content="小区物业乱收费")
     assert (await platform.orders.get(number, AGENT)).suggested_department == "housing"
+
+
+async def test_a_dispatcher_may_type_a_departments_pinyin_initials(client, people, platform):  # noqa: F811
+    first, second = await _received(platform), await _received(platform)
+    dispatcher = await people("dispatcher1")
+    await dispatcher.get("/console/dispatch")
+    typed = await dispatcher.post(f"/console/orders/{first}/act/dispatch", {"department": "cgj", "back": "dispatch"})
+    assert typed.status_code == 200 and "城市管理和综合执法局" in typed.text
+    assert (await platform.orders.get(first, AGENT)).department == "urban_mgmt"
+    several = await dispatcher.post(f"/console/orders/{second}/act/dispatch", {"department": "zj", "back": "dispatch"})
+    assert several.status_code == 400 and "「zj」可能是：" in several.text and "住房和城乡建设局" in several.text
+    assert (await platform.orders.get(second, AGENT)).department is None

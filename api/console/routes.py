@@ -306,9 +306,10 @@ async def order_act(request: Request, number: FromPath[str], name: FromPath[str]
     if from_queue:
         try:
             await platform.orders.act(number, name, data, actor)
-        except HuyingError as refused:
+        except HuyingError as refused:  # said with the field's own words (「zj」可能是：…), not only "refused"
+            why = "；".join(e.message for e in getattr(refused, "errors", None) or ()) or refused.detail
             return await _dispatch_page(request, actor, **queue, status_code=refused.status_code,
-                                        outcome={"label": "派单", "done": [], "failed": [(number, refused.detail)]})
+                                        outcome={"label": "派单", "done": [], "failed": [(number, why)]})
         return Redirect(f"/console/dispatch?{urlencode({**queue, 'dispatched': number})}", status_code=303)
     try:
         result = await platform.orders.act(number, name, data, actor)
