@@ -548,23 +548,25 @@ def _rule_on_appeal(upheld: bool) -> Effect:
     return rule
 
 
-def _supervise(ctx: ActionContext) -> dict[str, Any]:
-    supervision = {"id": len(ctx.order.supervisions) + 1, "kind": ctx.payload.kind, "note": ctx.payload.note,
+def _supervision(ctx: ActionContext, kind: str, note: str, due_days: int, **extra: Any) -> dict[str, Any]:
+    """The order's supervisions with one more 督办/催办 for the department holding it, to answer by a
+    working day ``due_days`` ahead."""
+    supervision = {"id": len(ctx.order.supervisions) + 1, "kind": kind, "note": note,
                    "department": ctx.order.department, "issued_by": ctx.actor.name,
                    "issued_at": ctx.now.isoformat(),
-                   "due": ctx.sla.calendar.add_working_days(ctx.now, ctx.payload.due_days).isoformat(),
-                   "answer": None, "answered_by": None, "answered_at": None}
+                   "due": ctx.sla.calendar.add_working_days(ctx.now, due_days).isoformat(),
+                   "answer": None, "answered_by": None, "answered_at": None, **extra}
     return {"supervisions": [*ctx.order.supervisions, supervision]}
+
+
+def _supervise(ctx: ActionContext) -> dict[str, Any]:
+    return _supervision(ctx, ctx.payload.kind, ctx.payload.note, ctx.payload.due_days)
 
 
 def _caller_follow_up(ctx: ActionContext) -> dict[str, Any]:
     """追加来电: the caller rings again about an open order; their words reach the department as a
     催办 it answers, instead of a second order that splits the case."""
-    urge = {"id": len(ctx.order.supervisions) + 1, "kind": "urge", "note": ctx.payload.text,
-            "department": ctx.order.department, "issued_by": ctx.actor.name, "issued_at": ctx.now.isoformat(),
-            "due": ctx.sla.calendar.add_working_days(ctx.now, FOLLOW_UP_DUE_DAYS).isoformat(),
-            "answer": None, "answered_by": None, "answered_at": None, "from_caller": True}
-    return {"supervisions": [*ctx.order.supervisions, urge]}
+    return _supervision(ctx, "urge", ctx.payload.text, FOLLOW_UP_DUE_DAYS, from_caller=True)
 
 
 FOLLOW_UP_DUE_DAYS = 2

@@ -259,7 +259,8 @@ async def uphold_and_dispatch(request: Request, number: FromPath[str]) -> Respon
     form = await request.form()
     typed = str(form.get("department") or "").strip()[:64]
     note = str(form.get("note") or "").strip()[:4000]
-    department = next((d["code"] for d in await departments(dispatchable=True) if typed in (d["code"], d["name"])), "")
+    found = match_department(typed, await platform.orders.reference.directory()).code if typed else None
+    department = found if found in await platform.orders.reference.active_departments() else ""
     refusal = ("请选择改派的承办单位" if not typed else "承办单位不存在或已停用" if not department
                else "不能改派给退单的单位" if department == order["department"] else "")
     if refusal:
@@ -405,19 +406,25 @@ async def _history(platform, actor: Actor, phone: str) -> dict:
     return history
 
 
-@post("/intake")
-async def intake_submit(request: Request) -> Response:
-    actor = await current_actor(request)
-    platform = platform_of(request)
-    form = await request.form()
+def _read_intake(platform, form):
+    """The intake form as typed: its channel, the common and the channel's own fields, the values to
+    record and the values to show again."""
     code = str(form.get("channel") or "")
     channel = platform.channels.get(code)
     common = intake_fields()
     own = channel_fields(channel) if channel else []
     data, values = read_values(form, common + own)
-    values["channel"] = code
-    values["_submission"] = str(form.get("_submission") or "")[:64]
-    values["call_id"] = str(form.get("call_id") or "")[:160]
+    values.update({"channel": code, "_submission": str(form.get("_submission") or "")[:64],
+                   "call_id": str(form.get("call_id") or "")[:160]})
+    return code, channel, common, own, data, values
+
+
+@post("/intake")
+async def intake_submit(request: Request) -> Response:
+    actor = await current_actor(request)
+    platform = platform_of(request)
+    form = await request.form()
+    code, channel, common, own, data, values = _read_intake(platform, form)
     errors = {} if channel else {"channel": "请选择渠道"}
     if channel:
         errors.update(check_fields({"": IntakeRequest, "citizen.": _citizen(), "details.": channel.fields},
@@ -465,11 +472,7 @@ async def intake_follow_up(request: Request, number: FromPath[str]) -> Response:
     text = str(form.get("content") or "").strip()
     call_id = str(form.get("call_id") or "")[:160]
     if not text:
-        common = intake_fields()
-        code = str(form.get("channel") or "")
-        channel = platform.channels.get(code)
-        _, values = read_values(form, common + (channel_fields(channel) if channel else []))
-        values.update({"channel": code, "_submission": str(form.get("_submission") or "")[:64], "call_id": call_id})
+        values = _read_intake(platform, form)[-1]
         phone = values.get("citizen.phone") or ""
         history = await _history(platform, actor, phone) if phone else None
         errors = {"content": "请先在“来电内容”里记下来电人这次说的话，再追加到工单"}

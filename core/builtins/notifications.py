@@ -123,14 +123,12 @@ def on_transition(channel, order, event, outbox):
             recipients.append("role:supervisor")  # the supervisor's queue
         for recipient in recipients:
             staff_notice(outbox, recipient, "sla", number=order.number, subject=order.subject, note=event.reason)
-    if event.action == "supervise" and order.department:  # a 督办/催办 for the department handling it
+    if event.action in ("supervise", "caller_follow_up") and order.department:  # a 督办/催办 for the department
+        by_caller = event.action == "caller_follow_up"  # the caller rang again: a 催办 in their words
         staff_notice(outbox, f"department:{order.department}", "supervision", number=order.number,
-                     subject=order.subject, kind_label=SUPERVISION_LABELS.get(event.payload.get("kind"), "督办"),
-                     note=event.payload.get("note", ""))
-    if event.action == "caller_follow_up" and order.department:  # the caller rang again: a 催办 in their words
-        staff_notice(outbox, f"department:{order.department}", "supervision", number=order.number,
-                     subject=order.subject, kind_label=SUPERVISION_LABELS["follow_up"],
-                     note=event.payload.get("text", ""))
+                     subject=order.subject,
+                     kind_label=SUPERVISION_LABELS.get("follow_up" if by_caller else event.payload.get("kind"), "督办"),
+                     note=event.payload.get("text" if by_caller else "note", ""))
     if event.action in ("dispatch", "redispatch", "add_assisting"):  # 联合办理: each new 协办 learns of its part
         dues = {p["department"]: p["due"] for p in order.assisting}
         for code in event.payload.get("assisting") or ():
