@@ -13,7 +13,7 @@ nothing), is in none of them, as its list row shows no deadline chip. 办理超�
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -99,6 +99,33 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
 
 
 NO_FILTER = OrderFilter()
+# the switches of a queue (``?rework=1``): on with 1, true or on
+SWITCHES = tuple(name for name, kind in zip(OrderFilter.__struct_fields__, msgspec.structs.fields(OrderFilter))
+                 if kind.type is bool)
+
+
+def read_params(source: Mapping[str, Any]) -> dict[str, Any]:
+    """The filter's parameters as a query string carries them (a list's address, a saved view):
+    ``statuses`` comma-separated, switches as 1, each value cut to 200 characters; what is not a
+    criterion is left out. ``parse_filter`` then checks the values."""
+    params: dict[str, Any] = {}
+    for key in OrderFilter.__struct_fields__:
+        value = source.get(key)
+        if not isinstance(value, str) or value == "":
+            continue
+        if key == "statuses":
+            params[key] = tuple(v for v in value.split(",") if v)
+        elif key in SWITCHES:
+            params[key] = value in ("1", "true", "on")
+        else:
+            params[key] = value[:200]
+    return params
+
+
+def query_pairs(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``read_params``'s result back as query-string pairs (its inverse)."""
+    return [(k, ",".join(v) if isinstance(v, tuple) else ("1" if v is True else str(v)))
+            for k, v in params.items() if v not in (False, (), "", None)]
 
 
 def parse_filter(params: dict[str, Any]) -> OrderFilter:

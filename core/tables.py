@@ -923,3 +923,16 @@ class ReportTemplate(Table, tablename="report_templates"):
     digest = Varchar(length=64, default="")
     uploaded_by = Varchar(length=128, default="")
     uploaded_at = Timestamptz(default=TimestamptzNow())
+
+
+class SavedView(Table, tablename="saved_views"):
+    """视图: a filter of the order list that one member of staff saved under a name (a personal
+    preference: no one else sees it). ``query`` is the list's query string, checked when saved."""
+
+    username = Varchar(length=64)  # with name: a unique index (migration core_0097)
+    name = Varchar(length=30)
+    query = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+ALL_TABLES += (SavedView,)

@@ -9,7 +9,6 @@ shows the order as it is now.
 
 from __future__ import annotations
 
-import functools
 import io
 import secrets
 from typing import Any
@@ -33,6 +32,7 @@ from api.console.forms import (
     read_values,
 )
 from api.console.admin import ADMIN_ROUTES
+from api.console.order_list import ORDER_LIST_ROUTES
 from api.console.callbacks import CALLBACK_ROUTES, back_to_queue
 from api.console.centre import CENTRE_ROUTES
 from api.console.reply_templates import TEMPLATE_ROUTES
@@ -52,22 +52,21 @@ from api.presenter import present, present_result
 from api.console.session import COOKIE, current_actor
 from api.web.protection import csrf_middleware, security_headers
 from api.client import client_address
-from core import access_audit
+from core import access_audit, saved_views
 from core.department_names import match as match_department
 from core.auth import active_user
-from core.channels import KINDS, SOURCES
+from core.channels import KINDS
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, TooManyRequests, Unauthorized
-from core.lifecycle import OPEN_STATUSES, STATUSES
-from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
+from core.lifecycle import OPEN_STATUSES
+from core.listing import SORTS, OrderFilter, parse_filter
+from core.order_filter import read_params
 from core.model import Actor
 from core.intake import IntakeRequest
 from core.storage import AttachmentRefused
 from core.categories import paths as category_paths, resolve as resolve_category
 
-PAGE_SIZE = 30
 EXPORT_LIMIT = 5000
 BULK_LIMIT = 100
-DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期", "handle_overdue": "办理超期"}
 
 
 # -- sign-in --------------------------------------------------------------------------------------
@@ -138,72 +137,11 @@ async def home(request: Request) -> Response:
     if first:
         items = (await platform_of(request).orders.listing(actor, first.filter, sort=first.sort, page_size=10,
                                                          with_total=False))["items"]
-    return await render_page(request, actor, "home.html", queues=mine, counts=counts, first=first, items=items)
+    return await render_page(request, actor, "home.html", queues=mine, counts=counts, first=first, items=items,
+                             views=await saved_views.views_of(actor))
 
 
 # -- the order list and its export ----------------------------------------------------------------
-
-def _list_params(request: Request) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    for key in OrderFilter.__struct_fields__:
-        value = request.query_params.get(key)
-        if value in (None, ""):
-            continue
-        if key == "statuses":
-            params[key] = tuple(v for v in value.split(",") if v)
-        elif key in ("unrated", "rated_badly", "open_supervision", "pending_extension", "rework", "open_only",
-                   "lead_only", "open_part"):
-            params[key] = value in ("1", "true", "on")
-        else:
-            params[key] = value[:200]
-    return params
-
-
-@functools.cache
-def _filter_labels() -> dict[str, str]:
-    from core.channels import field_labels
-
-    return {name: label for name, label in field_labels(OrderFilter).items() if label != name}
-
-
-@get("/orders")
-async def order_list(request: Request) -> Response:
-    actor = await current_actor(request)
-    params = _list_params(request)
-    sort = request.query_params.get("sort") or "received_desc"
-    try:
-        page = max(1, int(request.query_params.get("page") or 1))
-    except ValueError:
-        page = 1
-    queue = queues.find(actor.role, request.query_params.get("queue", ""))
-    error = ""
-    kpi = ""
-    try:
-        found = parse_filter(params)
-        kpi = kpi_label(found.kpi, found.kpi_from, found.kpi_to)
-        result = await platform_of(request).orders.listing(actor, found, sort=sort if sort in SORTS else "received_desc",
-                                                         page=page, page_size=PAGE_SIZE)
-    except InvalidInput as bad:  # each message under the field's own label: 「统计日期从：日期格式不正确…」
-        named = _filter_labels()
-        error = "；".join(f"{named[e.key]}：{e.message}" if e.key in named else e.message for e in bad.errors)
-        result = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
-    if actor.in_centre and result["items"]:
-        await platform_of(request).orders.mark_duplicates(result["items"])
-    query = {**{k: (",".join(v) if isinstance(v, tuple) else ("1" if v is True else v))
-                for k, v in params.items()}, "sort": sort}
-    if queue:
-        query["queue"] = queue.key
-    without_kpi = urlencode({k: v for k, v in query.items() if k not in ("kpi", "kpi_from", "kpi_to")})
-    pages = max(1, -(-(result["total"] or 0) // PAGE_SIZE))
-    if result.get("total_capped"):  # beyond the counted total: page on while pages come back full
-        pages = max(pages, page + (len(result["items"]) == PAGE_SIZE))
-    return await render_page(request, actor, "orders.html", result=result, params=params, sort=sort, sorts=SORTS,
-                       query=urlencode(query), page=page, pages=pages, queue=queue, error=error,
-                       kpi=kpi, without_kpi=without_kpi,
-                       statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES, sources=SOURCES,
-                       channels=list(platform_of(request).channels), departments=await departments(),
-                       status_code=400 if error else 200)
-
 
 @get("/orders/export.xlsx")
 async def order_export(request: Request) -> Response:
@@ -211,7 +149,7 @@ async def order_export(request: Request) -> Response:
     import xlsxwriter
 
     actor = await current_actor(request)
-    found = parse_filter(_list_params(request))
+    found = parse_filter(read_params(request.query_params))
     sort = request.query_params.get("sort") or "received_desc"
     rows = await platform_of(request).orders.rows_for_export(actor, found, sort=sort if sort in SORTS else "received_desc",
                                                            limit=EXPORT_LIMIT)
@@ -629,7 +567,7 @@ def console_router(secret: str) -> Router:
                                         include_in_schema=False, cache_control=CacheControlHeader(max_age=86400))
     return Router(
         path="/console",
-        route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
+        route_handlers=[login_page, login_submit, logout, home, *ORDER_LIST_ROUTES, order_export, order_detail, order_act,
                         uphold_and_dispatch, order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
