@@ -79,6 +79,25 @@ async def test_every_list_of_a_shift_shows_fifteen_orders_at_1366_by_768(driver,
     me.sign_in("dispatcher1")
     _check_dense(me, "/console/dispatch", "#dispatch-list", "dispatch")
     _check_dense(me, "/console/orders", "#order-list", "orders")
+
+    # the filter is folded behind 筛选条件; chosen there, it is saved as a view and found again at home
+    me.find("#filter-more > summary").click()
+    me.choose("#kind", "complaint")
+    me.choose("#sort", "due")
+    me.shoot("orders-filter-open")
+    me.press("#filter-more .go button[type=submit]")
+    assert "诉求类型：投诉" in me.text("#in-force")
+    me.find("#save-view > summary").click()
+    me.type("#view-name", "我的投诉（按时限）")
+    me.shoot("orders-save-view")
+    me.press("#save-view-form button[type=submit]")
+    assert "已保存视图「我的投诉（按时限）」" in me.text("#done")
+    assert me.text("h1").startswith("我的投诉（按时限）") and "我的投诉（按时限）" in me.text("#views")
+    assert _visible_rows(me, "#order-list") >= 15
+    me.shoot("orders-saved-view")
+    me.press('header a[href="/console"]')
+    me.press("#home-views a")
+    assert me.text("h1").startswith("我的投诉（按时限）") and "kind=complaint" in me.d.current_url
     me.sign_out()
 
     clock.start_at(MONDAY + dt.timedelta(hours=1, minutes=45))  # 1.75 of the 2 working hours to dispatch
