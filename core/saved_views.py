@@ -25,11 +25,13 @@ PER_USER = 20
 QUERY_LIMIT = 2000
 # what a list's address may carry besides its criteria: dropped, not kept in a view
 TRANSIENT = frozenset({"page", "queue", "done", "refused", "view"})
+DEFAULT_SORT = "received_desc"  # the list's own when the address names none
 DUPLICATE = "已有同名视图"
 
 
 def canonical(query: Any) -> str:
-    """The query string a view keeps: its criteria and sort order in a fixed spelling. A parameter
+    """The query string a view keeps: its criteria and sort order (the list's default when none is
+    named) in a fixed spelling, so the list shown can be matched to its view. A parameter
     that is neither, or a bad value, is refused with the criterion named."""
     text = query.strip().lstrip("?") if isinstance(query, str) else ""
     if len(text) > QUERY_LIMIT:
@@ -47,10 +49,10 @@ def canonical(query: Any) -> str:
         labels = field_labels(OrderFilter)
         raise InvalidInput([FieldError("query", f"{labels.get(e.key, e.key)}：{e.message}") for e in bad.errors],
                            "视图的筛选条件有误") from None
-    sort = given.get("sort", "")
-    if sort and sort not in SORTS:
+    sort = given.get("sort") or DEFAULT_SORT
+    if sort not in SORTS:
         raise InvalidInput([FieldError("query", "没有这种排序")], "视图的筛选条件有误")
-    return urlencode(query_pairs(params) + ([("sort", sort)] if sort else []))
+    return urlencode(query_pairs(params) + [("sort", sort)])
 
 
 def _checked_name(name: Any) -> str:

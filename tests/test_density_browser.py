@@ -12,6 +12,7 @@ import datetime as dt
 import msgspec
 import pytest
 
+from api.console import queues
 from core import clock
 from core.intake import IntakeRequest
 from core.model import Actor
@@ -41,6 +42,11 @@ async def _orders(platform) -> list[str]:
         _, made = await platform.orders.intake("hotline", msgspec.convert(body, IntakeRequest), AGENT)
         numbers.append(made.number)
     return numbers
+
+
+def _queue(role: str, key: str) -> str:
+    """The address of a role's queue, as its home page links to it."""
+    return queues.find(role, key).href
 
 
 def _visible_rows(me: Desk, table: str) -> int:
@@ -96,25 +102,25 @@ async def test_every_list_of_a_shift_shows_fifteen_orders_at_1366_by_768(driver,
     assert _visible_rows(me, "#order-list") >= 15
     me.shoot("orders-saved-view")
     me.press('header a[href="/console"]')
+    me.shoot("home-with-views")
     me.press("#home-views a")
     assert me.text("h1").startswith("我的投诉（按时限）") and "kind=complaint" in me.d.current_url
     me.sign_out()
 
     clock.start_at(MONDAY + dt.timedelta(hours=1, minutes=45))  # 1.75 of the 2 working hours to dispatch
     me.sign_in("supervisor1")
-    _check_dense(me, "/console/orders?queue=at_risk&statuses=received,dispatched,returned,accepted,replied,"
-                     "completed,appealing&deadline=at_risk", "#order-list", "at-risk")
+    _check_dense(me, _queue("supervisor", "at_risk"), "#order-list", "at-risk")
     me.sign_out()
     clock.start_at(MONDAY + dt.timedelta(days=1))  # a day later: every one past its dispatch deadline
     me.sign_in("supervisor1")
-    _check_dense(me, "/console/orders?queue=overdue&statuses=received,dispatched,returned,accepted,replied,"
-                     "completed,appealing&deadline=overdue", "#order-list", "overdue")
+    _check_dense(me, _queue("supervisor", "overdue"), "#order-list", "overdue")
     me.sign_out()
 
     for number in numbers:
         await platform.orders.act(number, "dispatch", {"department": "urban_mgmt"}, DISPATCHER)
     me.sign_in("urban_handler")
     _check_dense(me, "/console/accept", "#accept-list", "accept")
+    _check_dense(me, _queue("handler", "accept"), "#order-list", "accept-queue")
     for number in numbers:
         await platform.orders.act(number, "accept", {}, HANDLER)
-    _check_dense(me, "/console/orders?status=accepted&lead_only=1&sort=due&queue=handling", "#order-list", "handling")
+    _check_dense(me, _queue("handler", "handling"), "#order-list", "handling")

@@ -59,6 +59,7 @@ async def test_a_view_is_deleted_by_its_owner_and_the_list_stays_as_it_was(clien
     await dispatcher.post("/console/views", {"name": "超期的", "query": "deadline=overdue"})
     page = await dispatcher.get("/console/orders?deadline=overdue")
     view = _view_id(page.text, "超期的")
+    assert "<h1>超期的" in page.text  # the list in the default order is the view saved without one
     gone = await dispatcher.post(f"/console/views/{view}/delete", {"back": "deadline=overdue&sort=received_desc"})
     assert gone.status_code == 200 and "已删除视图「超期的」" in gone.text
     assert "deadline=overdue" in unquote(str(gone.url))  # back on the same list
@@ -141,6 +142,7 @@ async def test_a_filter_that_is_not_the_lists_is_refused_so_a_view_always_opens(
 def test_a_view_keeps_the_criteria_and_the_sort_in_one_spelling():
     assert saved_views.canonical("?queue=overdue&page=3&sort=due&deadline=overdue&statuses=received,accepted"
                                  "&done=x&rework=on") == "statuses=received%2Caccepted&deadline=overdue&rework=1&sort=due"
-    assert saved_views.canonical("") == ""
+    assert saved_views.canonical("") == "sort=received_desc"  # the list's own order, named
+    assert saved_views.canonical("kind=consult") == "kind=consult&sort=received_desc"
     with pytest.raises(InvalidInput):
         saved_views.canonical("department=" + "x" * 65)  # longer than any department code

@@ -55,7 +55,7 @@ async def list_page(request: Request, actor: Actor, source, *, saving: dict[str,
     """The list for the query parameters in ``source`` (a mapping); ``saving`` is a view being saved
     that was refused (its name as typed and the reason)."""
     params = read_params(source)
-    sort = str(source.get("sort") or "received_desc")
+    sort = str(source.get("sort") or saved_views.DEFAULT_SORT)
     try:
         page = max(1, int(source.get("page") or 1))
     except ValueError:
@@ -67,7 +67,7 @@ async def list_page(request: Request, actor: Actor, source, *, saving: dict[str,
     try:
         found = parse_filter(params)
         kpi = kpi_label(found.kpi, found.kpi_from, found.kpi_to)
-        result = await platform.orders.listing(actor, found, sort=sort if sort in SORTS else "received_desc",
+        result = await platform.orders.listing(actor, found, sort=sort if sort in SORTS else saved_views.DEFAULT_SORT,
                                                page=page, page_size=PAGE_SIZE)
     except InvalidInput as bad:  # each message under the field's own label: 「统计日期从：日期格式不正确…」
         named = _filter_labels()
