@@ -248,6 +248,7 @@ async def test_the_agent_takes_calls_and_calls_back(shift, platform):
                 me.press('a[data-queue="callback"]')
             me.press(f"#call-{number}")
             assert me.text("#callback-phone") == phones[i]  # shown without a typed reason
+            assert not me.all("details.reveal")  # and not offered for revealing again
             me.click("#callback-resolved-yes")
             if i == 0:
                 me.shoot("shift-12-callback")
