@@ -159,6 +159,7 @@ async def test_the_dispatcher_works_the_queue_without_leaving_it(shift, platform
     with me.steps("打开派单队列"):
         me.press('a[href="/console/dispatch"]')
     assert all(n in me.text("#dispatch-list") for n in suggested + [unsuggested])
+    assert "无建议" in me.text(f'tr[data-number="{unsuggested}"]')  # no rule names its department
     me.shoot("shift-20-dispatch-queue")
     for number in suggested:  # one click each: the suggestion sent, the queue shown again with the next order
         with me.steps(f"派往建议单位 {number}", before=2):
