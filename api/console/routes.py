@@ -415,7 +415,8 @@ def _read_intake(platform, form):
     own = channel_fields(channel) if channel else []
     data, values = read_values(form, common + own)
     values.update({"channel": code, "_submission": str(form.get("_submission") or "")[:64],
-                   "call_id": str(form.get("call_id") or "")[:160]})
+                   "call_id": str(form.get("call_id") or "")[:160],
+                   "resolve_reply": str(form.get("resolve_reply") or "").strip()[:4000]})
     return code, channel, common, own, data, values
 
 
@@ -426,6 +427,10 @@ async def intake_submit(request: Request) -> Response:
     form = await request.form()
     code, channel, common, own, data, values = _read_intake(platform, form)
     errors = {} if channel else {"channel": "请选择渠道"}
+    resolve = form.get("resolve") == "1"  # 受理并即时办结: recorded and answered on the spot in one press
+    reply = values["resolve_reply"]
+    if resolve and not reply:
+        errors["resolve_reply"] = "请写明当场答复市民的内容，再受理并即时办结"
     if channel:
         errors.update(check_fields({"": IntakeRequest, "citizen.": _citizen(), "details.": channel.fields},
                                    common + own, data))
@@ -449,6 +454,14 @@ async def intake_submit(request: Request) -> Response:
             _, made = await platform.orders.intake(code, request_, actor, idempotency_key=values["_submission"] or None)
             if values["call_id"]:  # recorded from a popped call: the call log links the two
                 await platform.telephony.link_order(values["call_id"], made.number, actor)
+            if resolve:
+                try:
+                    await platform.orders.act(made.number, "resolve_at_intake", {"reply": reply}, actor)
+                except HuyingError:  # recorded all the same: the order page's 即时办结 form says why
+                    return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理'})}"
+                                    "#action-resolve_at_intake", status_code=303)
+                return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理并即时办结'})}",
+                                status_code=303)
             return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理'})}", status_code=303)
         except msgspec.ValidationError as exc:
             from core.intake import field_errors

@@ -96,7 +96,7 @@
   // The order page after 受理 or 追加来电: the call is recorded, so its draft is done with.
   function draftDone() {
     var done = new URLSearchParams(window.location.search).get("done");
-    if (done !== "受理" && done !== "追加来电") return;
+    if (done !== "受理" && done !== "受理并即时办结" && done !== "追加来电") return;
     var me = document.body.dataset.me;
     if (me) localStorage.removeItem("huying:intake-draft:" + me);
   }
