@@ -138,3 +138,24 @@ async def test_resolving_on_the_call_is_its_own_button_and_a_plain_intake_ignore
     assert made.status_code == 200 and "已完成：受理" in made.text and "即时办结" not in made.text.split("办理记录")[-1]
     [item] = (await platform.orders.caller_history(DISPATCHER, "13912340002"))["items"]
     assert item["status"] == "received"
+
+
+async def test_the_knowledge_panel_beside_the_intake_form_offers_an_answer_that_is_cited_when_resolved(
+        client, people, platform, tokens):
+    from tests.test_knowledge import ARTICLE, _review, _submit
+
+    article = await _submit(client, tokens["eco_handler"])
+    agent = await people("agent1")
+    await agent.get("/console/intake")
+    unpublished = await agent.get("/console/intake/knowledge?subject=夜间施工噪音")
+    assert unpublished.status_code == 200 and "没有找到相关的已发布知识" in unpublished.text  # not yet reviewed
+    await _review(client, tokens["supervisor1"], article["id"], "approve")
+    panel = await agent.get("/console/intake/knowledge?subject=夜间施工噪音")
+    assert ARTICLE["question"] in panel.text and f'data-article="{article["id"]}"' in panel.text
+    assert "生态环境分局" in panel.text  # the writing department by name
+    done = await agent.post("/console/intake", {
+        "channel": "hotline", "kind": "consult", "subject": "夜间施工噪音怎么投诉", "content": "王先生咨询夜间施工噪音投诉渠道",
+        "citizen.phone": "13912340003", "resolve": "1", "resolve_reply": ARTICLE["answer"], "article": str(article["id"])})
+    assert done.status_code == 200 and "已完成：受理并即时办结" in done.text
+    cited = (await client.get(f"/api/knowledge/{article['id']}", headers=tokens["agent1"])).json()
+    assert cited["usage_count"] == 1  # counted with the resolution
