@@ -96,3 +96,13 @@ async def test_a_surge_seen_by_its_category_and_its_street_is_one_warning(client
     later = frozen_clock.freeze(now + dt.timedelta(minutes=30))
     await warnings.scan(platform, later)
     assert len((await warnings.listing(kind="surge"))["items"]) == 1
+
+
+async def test_the_api_lists_a_warnings_orders(client, tokens, platform):
+    warning_id, numbers = await _mass_incident(platform)
+    found = await client.get("/api/orders", params={"warning": warning_id, "page_size": 100},
+                             headers=tokens["supervisor1"])
+    assert found.status_code == 200, found.text
+    assert sorted(o["number"] for o in found.json()["items"]) == sorted(numbers)
+    bad = await client.get("/api/orders", params={"warning": "x"}, headers=tokens["supervisor1"])
+    assert bad.status_code == 400 and "warning" in bad.text
