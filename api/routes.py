@@ -104,7 +104,7 @@ async def list_orders(
     kpi_to: Annotated[dt.date | None, Parameter(description="统计截止日期（本地日，含当天）")] = None,
     part: Annotated[Literal["open"] | None, Parameter(description=(
         "open 协办未办结：承办单位为本单位协办、尚未签收或提交协办意见的工单；中心为有协办未办结的工单"))] = None,
-    warning: Annotated[int | None, Parameter(ge=1, description="预警编号：只列出该条预警所列的工单（GET /api/warnings 的 id）")] = None,
+    warning: Annotated[int | None, Parameter(ge=1, le=2_147_483_647, description="预警编号：只列出该条预警所列的工单（GET /api/warnings 的 id）")] = None,
     page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
 ) -> OrderPage:

@@ -98,7 +98,7 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     lead_only: bool = False  # a handler: the orders its department leads (主办), not those it assists
     open_part: bool = False  # an assisting part still open (待签收/协办中): a handler's own, or any for the centre
     # the orders one early warning lists (core.reports.warnings), for 查看工单 and bulk 督办 from it
-    warning: Annotated[int, field("预警"), msgspec.Meta(ge=0)] = 0
+    warning: Annotated[int, field("预警"), msgspec.Meta(ge=0, le=2_147_483_647)] = 0
 
 
 NO_FILTER = OrderFilter()

@@ -106,3 +106,11 @@ async def test_the_api_lists_a_warnings_orders(client, tokens, platform):
     assert sorted(o["number"] for o in found.json()["items"]) == sorted(numbers)
     bad = await client.get("/api/orders", params={"warning": "x"}, headers=tokens["supervisor1"])
     assert bad.status_code == 400 and "warning" in bad.text
+
+
+async def test_a_warning_number_out_of_range_is_refused_not_a_server_error(client, tokens, people, platform):
+    bad = await client.get("/api/orders", params={"warning": str(2 ** 40)}, headers=tokens["supervisor1"])
+    assert bad.status_code == 400 and "warning" in bad.text
+    supervisor = await people("supervisor1")
+    listed = await supervisor.get(f"/console/orders?warning={2 ** 40}")
+    assert listed.status_code == 400 and "预警" in listed.text

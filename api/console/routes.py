@@ -210,7 +210,7 @@ async def order_list(request: Request) -> Response:
 
 async def _warning_of(value) -> dict | None:
     """The early warning whose orders the list shows (its title and kind, for the chip above the list)."""
-    if not (isinstance(value, str) and value.isdigit()):
+    if not (isinstance(value, str) and value.isdigit() and len(value) < 10):
         return None
     row = await EarlyWarning.select(EarlyWarning.id, EarlyWarning.kind, EarlyWarning.title).where(
         EarlyWarning.id == int(value)).first()
