@@ -59,6 +59,8 @@ from core.auth import active_user
 from core.channels import KINDS, SOURCES
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from core.lifecycle import OPEN_STATUSES, STATUSES
+from core.reports.tables import EarlyWarning
+from core.reports.warnings import KINDS as WARNING_KINDS
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import Actor
 from core.intake import IntakeRequest
@@ -190,6 +192,7 @@ async def order_list(request: Request) -> Response:
         result = {"items": [], "total": 0, "page": 1, "page_size": PAGE_SIZE}
     if actor.in_centre and result["items"]:
         await platform_of(request).orders.mark_duplicates(result["items"])
+    warning = await _warning_of(params.get("warning"))
     query = {**{k: (",".join(v) if isinstance(v, tuple) else ("1" if v is True else v))
                 for k, v in params.items()}, "sort": sort}
     if queue:
@@ -200,10 +203,21 @@ async def order_list(request: Request) -> Response:
         pages = max(pages, page + (len(result["items"]) == PAGE_SIZE))
     return await render_page(request, actor, "orders.html", result=result, params=params, sort=sort, sorts=SORTS,
                        query=urlencode(query), page=page, pages=pages, queue=queue, error=error,
-                       kpi=kpi, without_kpi=without_kpi,
+                       kpi=kpi, without_kpi=without_kpi, warning=warning,
                        statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES, sources=SOURCES,
                        channels=list(platform_of(request).channels), departments=await departments(),
                        status_code=400 if error else 200)
+
+
+async def _warning_of(value) -> dict | None:
+    """The early warning whose orders the list shows (its title and kind, for the chip above the list)."""
+    if not (isinstance(value, str) and value.isdigit() and len(value) < 10):
+        return None
+    row = await EarlyWarning.select(EarlyWarning.id, EarlyWarning.kind, EarlyWarning.title).where(
+        EarlyWarning.id == int(value)).first()
+    if row is None:
+        return {"id": int(value), "title": "（预警不存在）", "kind_label": "预警"}
+    return {**row, "kind_label": WARNING_KINDS.get(row["kind"], "预警")}
 
 
 @get("/orders/export.xlsx")
