@@ -25,6 +25,7 @@ from core.outbox import Outbox
 from core.reports import facts
 from core.reports.board import deadline_states
 from core.reports.tables import EarlyWarning, ReportFact, WarningSettings
+from core.users import display_names
 from core.tables import Department, Order
 
 KINDS: dict[str, str] = {"overdue": "超期", "at_risk": "临期", "surge": "激增", "mass_incident": "群体性事件",
@@ -314,7 +315,8 @@ async def acknowledge(warning_id: int, actor: Actor, note: str) -> dict:
         if row is None:
             raise NotFound(f"预警 {warning_id} 不存在")
         if row["acknowledged_at"] is not None:
-            raise Conflict(f"该预警已由 {row['acknowledged_by']} 确认")
+            who = row["acknowledged_by"]
+            raise Conflict(f"该预警已由 {(await display_names()).get(who, who)} 确认")
         await EarlyWarning.update({EarlyWarning.acknowledged_by: actor.name, EarlyWarning.acknowledged_at: now,
                                    EarlyWarning.acknowledge_note: note}).where(EarlyWarning.id == warning_id)
         row.update(acknowledged_by=actor.name, acknowledged_at=now, acknowledge_note=note)
