@@ -75,7 +75,7 @@ Code = Annotated[str | None, Parameter(min_length=1, max_length=64, pattern=r"^[
 Words = Annotated[str | None, Parameter(min_length=1, max_length=64)]
 ORDER_FILTERS = frozenset({"status", "channel", "department", "kind", "priority", "flag", "deadline", "area",
                            "source", "q", "received_from", "received_to", "kpi", "kpi_from", "kpi_to", "part",
-                           "page", "page_size"})
+                           "warning", "page", "page_size"})
 KpiName = Literal[tuple(KPI_FILTERS)]  # type: ignore[valid-type]
 
 
@@ -104,6 +104,7 @@ async def list_orders(
     kpi_to: Annotated[dt.date | None, Parameter(description="统计截止日期（本地日，含当天）")] = None,
     part: Annotated[Literal["open"] | None, Parameter(description=(
         "open 协办未办结：承办单位为本单位协办、尚未签收或提交协办意见的工单；中心为有协办未办结的工单"))] = None,
+    warning: Annotated[int | None, Parameter(ge=1, le=2_147_483_647, description="预警编号：只列出该条预警所列的工单（GET /api/warnings 的 id）")] = None,
     page: Annotated[int, Parameter(ge=1, le=100000)] = 1,
     page_size: Annotated[int, Parameter(ge=1, le=100)] = 20,
 ) -> OrderPage:
@@ -127,7 +128,8 @@ async def list_orders(
         "status": status, "channel": channel, "department": department, "kind": kind, "q": q,
         "received_after": received_from, "received_before": received_to, "priority": priority, "flag": flag,
         "deadline": _STATE_CODES.get(deadline, deadline) if deadline else None, "area": area, "source": source,
-        "kpi": kpi, "kpi_from": kpi_from, "kpi_to": kpi_to, "open_part": part == "open"})
+        "kpi": kpi, "kpi_from": kpi_from, "kpi_to": kpi_to, "open_part": part == "open",
+        "warning": warning})
     found = await platform.orders.search(actor, wanted, page=page, page_size=page_size)
     return OrderPage(items=[present(platform, o, actor) for o in found.items], total=found.total,
                      page=found.page, page_size=found.page_size, total_capped=found.total_capped)

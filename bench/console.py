@@ -77,6 +77,24 @@ def wait_until_up(url: str, proc: subprocess.Popen) -> None:
     raise SystemExit(f"server at {url} did not start")
 
 
+def start_servers(env: dict, workdir: Path, order_id: int, log=None) -> tuple[list, str, str]:
+    """The bare page's server and the application's, one uvicorn process each, once both answer;
+    ``workdir`` is on the bare server's path (it holds bench_console_bare.py)."""
+    (workdir / "bench_console_bare.py").write_text(BARE_APP)
+    bare_port, full_port = free_port(), free_port()
+    quiet = ["--log-level", "warning", "--no-access-log"]
+    servers = [
+        subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_console_bare:app", "--port", str(bare_port), *quiet],
+                         env=env, cwd=workdir, stdout=log, stderr=log),
+        subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
+                          str(full_port), *quiet], env=env, cwd=ROOT, stdout=log, stderr=log),
+    ]
+    bare_base, full_base = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{full_port}"
+    wait_until_up(f"{bare_base}/bare/{order_id}", servers[0])
+    wait_until_up(f"{full_base}/console/login", servers[1])
+    return servers, bare_base, full_base
+
+
 def sign_in(base: str, username: str) -> httpx.Client:
     client = httpx.Client(base_url=base, timeout=60, follow_redirects=True)
     page = client.get("/console/login")
@@ -178,19 +196,9 @@ def main() -> None:
         phones = [r[0] for r in conn.execute(
             "SELECT citizen_phone FROM orders WHERE citizen_phone <> '' ORDER BY random() LIMIT 200")]
         any_numbers = [r[0] for r in conn.execute(f"SELECT number FROM orders WHERE {demo} ORDER BY random() LIMIT 200")]
-    (tmp / "bench_console_bare.py").write_text(BARE_APP)
 
-    bare_port, full_port = free_port(), free_port()
-    servers = [
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "bench_console_bare:app", "--port", str(bare_port),
-                          "--log-level", "warning", "--no-access-log"], env=env, cwd=tmp),
-        subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
-                          str(full_port), "--log-level", "warning", "--no-access-log"], env=env, cwd=ROOT),
-    ]
+    servers, bare_base, full_base = start_servers(env, tmp, ids[0])
     try:
-        bare_base, full_base = f"http://127.0.0.1:{bare_port}", f"http://127.0.0.1:{full_port}"
-        wait_until_up(f"{bare_base}/bare/{ids[0]}", servers[0])
-        wait_until_up(f"{full_base}/console/login", servers[1])
         people = {name: sign_in(full_base, name) for name in ("agent", "dispatcher", "h_housing", "supervisor", "admin")}
         pick = random.Random(7).choice
         month = kpi_month()

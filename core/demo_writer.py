@@ -8,17 +8,19 @@ like any order taken through the service.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import sqlite3
 import types
+from collections.abc import Iterator
 
 import orjson
 
 from piccolo.engine.postgres import PostgresEngine
 
 from core.calendar import SHANGHAI
-from core.tables import Order, OrderEvent
+from core.tables import Order
 
 BATCH = 5000
 ORDER_COLUMNS = tuple(c._meta.db_column_name for c in Order._meta.columns)
@@ -73,26 +75,46 @@ class Writer:
     index = None  # the platform's OrderSearch: documents are written when it is set
 
     async def write(self, generator, count: int, bar) -> int:
+        """Write ``count`` orders in batches. The next batch is built in a thread while the database
+        takes the last one, so the generator and the database work at once (on PostgreSQL the
+        server's indexing, not Python, is the slower of the two)."""
         first_id, counters = await self.start()
         numbers = Numbers(counters)
-        orders, events, docs, made = [], [], [], 0
-        for order, order_events in generator.orders(count, numbers, first_id):
-            orders.append(self.order_row(order))
-            events.extend(self.event_row(order["id"], e) for e in order_events)
-            if self.index is not None:
-                docs.append((order["id"], document(self.index, order)))
-            made += 1
-            if len(orders) >= BATCH:
-                await self.flush(orders, events, docs)
-                orders, events, docs = [], [], []
-                if bar:
-                    bar.update(made)
-        if orders:
-            await self.flush(orders, events, docs)
+        batches = self.batches(generator.orders(count, numbers, first_id))
+        made, pending = 0, None
+        try:
+            while True:
+                batch = await asyncio.to_thread(next, batches, None)
+                if pending is not None:
+                    await pending
+                    pending = None
+                    if bar:
+                        bar.update(made)
+                if batch is None:
+                    break
+                made += len(batch[0])
+                pending = asyncio.ensure_future(self.flush(*batch))
+        finally:
+            if pending is not None:
+                await asyncio.gather(pending, return_exceptions=True)
         await self.finish(numbers.counters)
         if bar:
             bar.update(count)
         return made
+
+    def batches(self, orders: Iterator[tuple[dict, list]]) -> Iterator[tuple[list, list, list]]:
+        """(order rows, event rows, search documents) per ``BATCH`` orders."""
+        rows, events, docs = [], [], []
+        for order, order_events in orders:
+            rows.append(self.order_row(order))
+            events.extend(self.event_row(order["id"], e) for e in order_events)
+            if self.index is not None:
+                docs.append((order["id"], document(self.index, order)))
+            if len(rows) >= BATCH:
+                yield rows, events, docs
+                rows, events, docs = [], [], []
+        if rows:
+            yield rows, events, docs
 
     def order_row(self, order: dict) -> tuple:
         row = [order[c] for c in ORDER_COLUMNS]

@@ -87,6 +87,24 @@ def convert(data: Any, type_: Any, prefix: str = "") -> Any:
         raise InvalidInput(field_errors(exc, prefix)) from None
 
 
+async def unruled_suggestion(service: OrderService, code: str, *, subject: str, content: str, kind: str,
+                             category: str, area: str) -> Suggestion | None:
+    """The suggestion for an order no routing rule fires for: a department the citizen names (城管, by
+    an alias), else the learned model's best guess (rules always win over both)."""
+    from core.department_names import named_in_text
+
+    named = named_in_text(f"{subject}\n{content}", await service.reference.directory())
+    if named.code:
+        return Suggestion(named.code, f"诉求中提到「{named.by}」")
+    if service.learned is not None:
+        await service.learned.refresh()
+        top = service.learned.best(channel=code, kind=kind, category=category, area=area, subject=subject,
+                                   content=content)
+        if top is not None:
+            return Suggestion(top.department, top.reason[:255])
+    return None
+
+
 class IntakeDesk:
     """Records new orders: one path for the API, the web forms, the CLI and the demo data."""
 
@@ -197,18 +215,9 @@ class IntakeDesk:
                              content=request.content, category=request.category,
                              area=request.area, kind=request.kind,
                              details=msgspec.to_builtins(details) if details is not None else None)
-        if suggestion is None:  # no rule fired: a department the citizen names (城管, by an alias) is the hint
-            from core.department_names import named_in_text
-
-            named = named_in_text(f"{request.subject}\n{request.content}", await service.reference.directory())
-            if named.code:
-                suggestion = Suggestion(named.code, f"诉求中提到「{named.by}」")
-        if suggestion is None and service.learned is not None:  # rules win; the learned model fills the gap
-            await service.learned.refresh()
-            top = service.learned.best(channel=code, kind=request.kind, category=request.category,
-                                       area=request.area, subject=request.subject, content=request.content)
-            if top is not None:
-                suggestion = Suggestion(top.department, top.reason[:255])
+        if suggestion is None:
+            suggestion = await unruled_suggestion(service, code, subject=request.subject, content=request.content,
+                                                  kind=request.kind, category=request.category, area=request.area)
         citizen_name, citizen_phone = request.citizen.name.strip(), request.citizen.phone.strip()
         citizen_sealed = ""
         stored_details = msgspec.to_builtins(details) if details is not None else {}

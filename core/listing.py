@@ -29,7 +29,7 @@ from core.model import Actor
 from core.order_filter import (  # the filter's names, also imported from here by the console
     DEADLINE_FILTERS, FACTS_CRITERIA, KPI_DIMENSIONS, KPI_FILTERS, LIST_FLAGS, NONE, REPEAT_CALLER_DAYS,
     REPEAT_CALLER_ORDERS, OrderFilter, dimensions_of, kpi_span, NO_FILTER, clauses, handle_overdue,
-    kpi_clause, kpi_errors, kpi_label, open_part, parse_filter, refresh_facts,
+    kpi_clause, kpi_errors, kpi_label, open_part, parse_filter, refresh_facts, warning_orders,
 )
 from core.reports import kpis
 from core.tables import Department, Order
@@ -93,7 +93,8 @@ class OrderLists:
         """The filter's clauses (``core.order_filter.clauses``), with what they need read first (the
         repeat callers)."""
         repeat = await self.repeat_callers() if f.flag == "repeat_caller" else ()
-        return clauses(f, actor, self.service.clock(), self.service.index, repeat)
+        listed = await warning_orders(f.warning) if f.warning else ()
+        return clauses(f, actor, self.service.clock(), self.service.index, repeat, listed)
 
     # -- reads ----------------------------------------------------------------------------------------
 

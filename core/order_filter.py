@@ -29,6 +29,7 @@ from core.model import Actor
 from core.reports import facts, kpis
 from core.reports.dialect import dialect
 from core.reports.periods import epoch
+from core.reports.tables import EarlyWarning
 from core.search import OrderSearch
 from core.tables import Order
 from core.visibility import assisted_by, scope
@@ -96,6 +97,8 @@ class OrderFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, omit
     open_only: bool = False
     lead_only: bool = False  # a handler: the orders its department leads (主办), not those it assists
     open_part: bool = False  # an assisting part still open (待签收/协办中): a handler's own, or any for the centre
+    # the orders one early warning lists (core.reports.warnings), for 查看工单 and bulk 督办 from it
+    warning: Annotated[int, field("预警"), msgspec.Meta(ge=0, le=2_147_483_647)] = 0
 
 
 NO_FILTER = OrderFilter()
@@ -239,6 +242,13 @@ def open_part(actor: Actor):
     return _json_has("assisting", '"status":"pending"') | _json_has("assisting", '"status":"accepted"')
 
 
+async def warning_orders(warning_id: int) -> list[str]:
+    """The order numbers an early warning lists (none for a warning that does not exist)."""
+    row = await EarlyWarning.select(EarlyWarning.orders).where(EarlyWarning.id == warning_id).output(
+        load_json=True).first()
+    return [n for n in (row["orders"] if row else None) or [] if isinstance(n, str)]
+
+
 async def refresh_facts() -> None:
     """Fold the latest events into ``report_facts`` before a KPI filter reads them, so a list shows
     what the KPI tables computed a moment ago (it costs what changed since the last refresh)."""
@@ -247,11 +257,14 @@ async def refresh_facts() -> None:
 
 
 def clauses(f: OrderFilter, actor: Actor, now: dt.datetime, index: OrderSearch,
-            repeat_callers: Sequence[str] = ()) -> list:
+            repeat_callers: Sequence[str] = (), warning_orders: Sequence[str] = ()) -> list:
     """The filter as SQL conditions on ``orders``, starting with what ``actor`` may see
     (``core.visibility.scope``). ``index`` finds the words of ``q``; ``repeat_callers`` are the
-    phones of 重复来电 (``OrderLists.repeat_callers``), needed only for that flag."""
+    phones of 重复来电 (``OrderLists.repeat_callers``), needed only for that flag; ``warning_orders``
+    the numbers the warning ``f.warning`` lists (``warning_orders``)."""
     where = scope(actor)  # the same rule as a single read (core.visibility)
+    if f.warning:
+        where.append(Order.number.is_in(list(warning_orders)) if warning_orders else WhereRaw("1 = 0"))
     for column, value in ((Order.status, f.status), (Order.channel, f.channel), (Order.kind, f.kind),
                           (Order.department, f.department), (Order.area, f.area), (Order.source, f.source),
                           (Order.priority, f.priority)):

@@ -143,14 +143,19 @@ class RuleCache:
         return self._rules
 
 
+def spec_of(r: dict) -> RuleSpec:
+    """A stored rule (a ``routing_rules`` row read with ``load_json=True``) as the engine tries it."""
+    return RuleSpec(department=r["department"], keywords=tuple(r["keywords"] or ()),
+                    category=r["category"], area=r["area"], kind=r["kind"], details=r["details"] or {},
+                    ranges={k: tuple(v) for k, v in ((r.get("predicates") or {}).get("ranges") or {}).items()},
+                    includes=(r.get("predicates") or {}).get("includes") or {},
+                    reason=r["reason"],
+                    position=r["position"], channel=r["channel"], id=r["id"])
+
+
 async def load_rules() -> list[RuleSpec]:
     rows = await RoutingRule.select().where(RoutingRule.active == True).output(load_json=True)  # noqa: E712
-    return [RuleSpec(department=r["department"], keywords=tuple(r["keywords"] or ()),
-                     category=r["category"], area=r["area"], kind=r["kind"], details=r["details"] or {},
-                     ranges={k: tuple(v) for k, v in ((r.get("predicates") or {}).get("ranges") or {}).items()},
-                     includes=(r.get("predicates") or {}).get("includes") or {},
-                     reason=r["reason"],
-                     position=r["position"], channel=r["channel"], id=r["id"]) for r in rows]
+    return [spec_of(r) for r in rows]
 
 
 async def sync_plugin_rules(channels, departments: list[dict] | None = None) -> int:

@@ -139,7 +139,7 @@ async def test_the_admin_previews_a_rule_change_on_recent_orders_then_saves_it_a
     await admin.get("/console/admin/rules")
     await admin.post(f"/console/admin/rules/{rule['id']}", {})  # stopped: audited too
     assert (await SettingChange.select().where(SettingChange.setting == "routing_rule").output(load_json=True))[-1][
-        "new_value"] == {"active": False}
+        "new_value"] == {"active": False, "resuggested": 1}  # the lamp order still waits
     plugin_rule = await RoutingRule.select().where(RoutingRule.origin != "admin").first()
     if plugin_rule:
         refused = await admin.post(f"/console/admin/rules/{plugin_rule['id']}/edit", {**edit, "op": "save"})

@@ -108,3 +108,54 @@ async def test_part_of_a_category_name_files_the_call_under_the_one_branch_it_na
     assert (await platform.orders.get(number, Actor(name="d", role="dispatcher"))).category == "环境保护/环境污染/噪音污染"
     several = await agent.post("/console/intake", {**call, "category": "污染"})
     assert several.status_code == 400 and "对应多个分类，请选择其一" in several.text and "噪音污染" in several.text
+
+
+async def test_a_question_answered_on_the_call_is_recorded_and_resolved_in_one_press(client, people, platform):
+    agent = await people("agent1")
+    await agent.get("/console/intake")
+    call = {"channel": "hotline", "kind": "consult", "subject": "居住证办理需要哪些材料",
+            "content": "郑先生咨询居住证办理需要准备哪些材料", "citizen.phone": "13912340001", "resolve": "1"}
+    missing = await agent.post("/console/intake", {**call, "resolve_reply": "  "})
+    assert missing.status_code == 400 and "请写明当场答复市民的内容" in missing.text
+    assert 'value="居住证办理需要哪些材料"' in missing.text  # what was typed stays
+    assert (await platform.orders.caller_history(DISPATCHER, "13912340001"))["total"] == 0  # nothing recorded
+    done = await agent.post("/console/intake", {**call, "resolve_reply": "携带身份证、租房合同到街道政务服务中心办理"})
+    assert done.status_code == 200 and "已完成：受理并即时办结" in done.text
+    [number] = [o["number"] for o in (await platform.orders.caller_history(DISPATCHER, "13912340001"))["items"]]
+    order, events = await platform.orders.detail(number, DISPATCHER)
+    assert order.status == "completed" and [e.action for e in events] == ["intake", "resolve_at_intake"]
+    assert "租房合同" in events[-1].payload["reply"]
+
+
+async def test_resolving_on_the_call_is_its_own_button_and_a_plain_intake_ignores_the_answer_box(client, people,
+                                                                                                  platform):
+    agent = await people("agent1")
+    page = await agent.get("/console/intake")
+    assert 'id="intake-resolve"' in page.text and 'name="resolve_reply"' in page.text
+    made = await agent.post("/console/intake", {"channel": "hotline", "kind": "complaint", "subject": "路灯不亮",
+                                                "content": "小区门口路灯不亮", "citizen.phone": "13912340002",
+                                                "resolve_reply": "先记下"})
+    assert made.status_code == 200 and "已完成：受理" in made.text and "即时办结" not in made.text.split("办理记录")[-1]
+    [item] = (await platform.orders.caller_history(DISPATCHER, "13912340002"))["items"]
+    assert item["status"] == "received"
+
+
+async def test_the_knowledge_panel_beside_the_intake_form_offers_an_answer_that_is_cited_when_resolved(
+        client, people, platform, tokens):
+    from tests.test_knowledge import ARTICLE, _review, _submit
+
+    article = await _submit(client, tokens["eco_handler"])
+    agent = await people("agent1")
+    await agent.get("/console/intake")
+    unpublished = await agent.get("/console/intake/knowledge?subject=夜间施工噪音")
+    assert unpublished.status_code == 200 and "没有找到相关的已发布知识" in unpublished.text  # not yet reviewed
+    await _review(client, tokens["supervisor1"], article["id"], "approve")
+    panel = await agent.get("/console/intake/knowledge?subject=夜间施工噪音")
+    assert ARTICLE["question"] in panel.text and f'data-article="{article["id"]}"' in panel.text
+    assert "生态环境分局" in panel.text  # the writing department by name
+    done = await agent.post("/console/intake", {
+        "channel": "hotline", "kind": "consult", "subject": "夜间施工噪音怎么投诉", "content": "王先生咨询夜间施工噪音投诉渠道",
+        "citizen.phone": "13912340003", "resolve": "1", "resolve_reply": ARTICLE["answer"], "article": str(article["id"])})
+    assert done.status_code == 200 and "已完成：受理并即时办结" in done.text
+    cited = (await client.get(f"/api/knowledge/{article['id']}", headers=tokens["agent1"])).json()
+    assert cited["usage_count"] == 1  # counted with the resolution

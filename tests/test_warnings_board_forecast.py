@@ -108,7 +108,11 @@ async def test_acknowledging_a_warning_records_who_and_refuses_twice(client, tok
     done = await client.post(url, json={"note": "已通知街道到现场"}, headers=tokens["supervisor1"])
     assert done.status_code == 200 and done.json()["acknowledged_by"] == "supervisor1"
     assert done.json()["acknowledge_note"] == "已通知街道到现场" and done.json()["acknowledged_at"]
-    assert (await client.post(url, json={"note": "再次"}, headers=tokens["supervisor1"])).status_code == 409
+    from core.tables import User
+
+    await User.update({User.display_name: "老周"}).where(User.username == "supervisor1")
+    again = await client.post(url, json={"note": "再次"}, headers=tokens["supervisor1"])
+    assert again.status_code == 409 and "已由 老周 确认" in again.text  # the name colleagues know, not the login
     assert (await client.post(url, json={"note": "x"}, headers=tokens["housing_handler"])).status_code == 403
     assert (await client.post("/api/warnings/999999/acknowledge", json={"note": "x"},
                               headers=tokens["supervisor1"])).status_code == 404

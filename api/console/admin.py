@@ -365,22 +365,41 @@ async def rules_add(request: Request) -> Response:
         errors["channel"] = "渠道不存在"
     if values["kind"] and values["kind"] not in KINDS:
         errors["kind"] = "没有这个诉求类型"
-    if errors:
-        return await _rules_page(request, actor, status_code=400, values=values, errors=errors,
-                                 tried={"text": "", "channel": "hotline", "area": ""})
-    await RoutingRule.insert(RoutingRule(origin="admin", channel=values["channel"] or None, position=position,
-                                         keywords=keywords, category=values["category"], area=values["area"],
-                                         kind=values["kind"], department=values["department"],
-                                         reason=values["reason"] or f"关键词：{'、'.join(keywords)}"))
-    request.app.state.platform.orders.forget_reference_data()
-    return _done("/console/admin/rules", "已添加派单规则")
+    if not errors:
+        edit = rule_admin.RuleEdit(keywords=keywords, department=values["department"], position=position,
+                                   area=values["area"][:64], kind=values["kind"], category=values["category"][:128],
+                                   reason=values["reason"])
+        try:
+            done = await rule_admin.add(request.app.state.platform, edit, values["channel"] or None, actor)
+        except InvalidInput as refused:
+            errors = {e.key: e.message for e in refused.errors}
+        else:
+            return _done("/console/admin/rules", f"已添加派单规则；{resuggested(done['resuggested'])}")
+    return await _rules_page(request, actor, status_code=400, values=values, errors=errors,
+                             tried={"text": "", "channel": "hotline", "area": ""})
+
+
+def resuggested(count: int) -> str:
+    """What a rule change did to the orders waiting for dispatch, in the admin's words."""
+    return f"{count} 张待派单工单的建议已更新" if count else "待派单工单的建议没有变化"
 
 
 @post("/admin/rules/{rule_id:int}")
 async def rules_toggle(request: Request, rule_id: FromPath[int]) -> Response:
     actor = await _admin(request)
-    active = await rule_admin.toggle(request.app.state.platform, rule_id, actor)
-    return _done("/console/admin/rules", "已启用规则" if active else "已停用规则")
+    done = await rule_admin.toggle(request.app.state.platform, rule_id, actor)
+    return _done("/console/admin/rules",
+                 f"{'已启用规则' if done['active'] else '已停用规则'}；{resuggested(done['resuggested'])}")
+
+
+@post("/admin/rules/{rule_id:int}/delete")
+async def rules_delete(request: Request, rule_id: FromPath[int]) -> Response:
+    actor = await _admin(request)
+    try:
+        done = await rule_admin.delete(request.app.state.platform, rule_id, actor)
+    except Conflict as refused:
+        return await _rule_page(request, actor, rule_id, status_code=409, errors={"_form": refused.detail})
+    return _done("/console/admin/rules", f"已删除规则；{resuggested(done['resuggested'])}")
 
 
 async def _rule_page(request: Request, actor, rule_id: int, *, status_code: int = 200, values: dict | None = None,
@@ -420,7 +439,8 @@ async def rule_edit(request: Request, rule_id: FromPath[int]) -> Response:
     try:
         if form.get("op") == "save":
             done = await rule_admin.update(platform, rule_id, edit, actor)
-            return _done(f"/console/admin/rules/{rule_id}", "已保存" if done["changed"] else "没有变化")
+            return _done(f"/console/admin/rules/{rule_id}",
+                         f"已保存；{resuggested(done['resuggested'])}" if done["changed"] else "没有变化")
         await rule_admin.check(platform, edit)
         found = await rule_admin.preview(platform, rule_id, edit)
     except InvalidInput as refused:
@@ -786,6 +806,6 @@ async def outbox_operate(request: Request, message_id: FromPath[int], operation:
 ADMIN_ROUTES = [admin_index, departments_page, departments_add, department_page, department_change, department_merge,
                 users_page,
                 user_page, users_add, users_change, rules_page, rule_page, rule_edit,
-                rules_add, rules_toggle, calendar_page, calendar_set, calendar_remove, calendar_import,
+                rules_add, rules_toggle, rules_delete, calendar_page, calendar_set, calendar_remove, calendar_import,
                 calendar_office_hours, keys_page, keys_create, keys_revoke,
                 outbox_page, outbox_message, outbox_operate]

@@ -23,7 +23,7 @@ def struct_fields(struct: type[msgspec.Struct] | None, prefix: str = "") -> list
         return []
     return [FormField(prefix + f.name, f.label, f.type, f.required,
                       YES_NO if f.type == "boolean" and f.required else f.choices, f.help, f.widget,
-                      **input_limits(f)) for f in describe_fields(struct)]
+                      default=f.default, **input_limits(f)) for f in describe_fields(struct)]
 
 
 def read_values(form: Any, fields: list[FormField]) -> tuple[dict[str, Any], dict[str, Any]]:

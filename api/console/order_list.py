@@ -27,6 +27,8 @@ from core.lifecycle import STATUSES
 from core.listing import LIST_FLAGS, SORTS, OrderFilter, kpi_label, parse_filter
 from core.model import Actor
 from core.order_filter import query_pairs, read_params
+from core.reports.tables import EarlyWarning
+from core.reports.warnings import KINDS as WARNING_KINDS
 
 PAGE_SIZE = 30
 DEADLINE_STATES = {"normal": "正常", "at_risk": "临期", "overdue": "超期", "handle_overdue": "办理超期"}
@@ -48,6 +50,17 @@ def _in_force(params: dict[str, Any], channels: dict[str, str], names: dict[str,
     labels = {**_filter_labels(), "received_from": "受理从", "received_to": "受理到"}
     return [f"{labels.get(key, key)}：{values.get(key, {}).get(params[key], params[key])}"
             for key in SHOWN_CRITERIA if params.get(key)]
+
+
+async def _warning_of(value) -> dict | None:
+    """The early warning whose orders the list shows (its title and kind, for the chip above the list)."""
+    if not (isinstance(value, str) and value.isdigit() and len(value) < 10):
+        return None
+    row = await EarlyWarning.select(EarlyWarning.id, EarlyWarning.kind, EarlyWarning.title).where(
+        EarlyWarning.id == int(value)).first()
+    if row is None:
+        return {"id": int(value), "title": "（预警不存在）", "kind_label": "预警"}
+    return {**row, "kind_label": WARNING_KINDS.get(row["kind"], "预警")}
 
 
 async def list_page(request: Request, actor: Actor, source, *, saving: dict[str, str] | None = None,
@@ -83,6 +96,7 @@ async def list_page(request: Request, actor: Actor, source, *, saving: dict[str,
     pages = max(1, -(-(result["total"] or 0) // PAGE_SIZE))
     if result.get("total_capped"):  # beyond the counted total: page on while pages come back full
         pages = max(pages, page + (len(result["items"]) == PAGE_SIZE))
+    warning = await _warning_of(params.get("warning"))
     views = await saved_views.views_of(actor)
     shown_view = saved_views.current(views, filter_query) if not error else None
     all_departments = await departments()
@@ -90,7 +104,7 @@ async def list_page(request: Request, actor: Actor, source, *, saving: dict[str,
     in_force = _in_force(params, {c.code: c.name for c in channels}, {d["code"]: d["name"] for d in all_departments})
     return await render_page(request, actor, "orders.html", result=result, params=params, sort=sort, sorts=SORTS,
                              query=query, filter_query=filter_query, page=page, pages=pages, queue=queue,
-                             error=error, kpi=kpi, without_kpi=without_kpi, in_force=in_force,
+                             error=error, kpi=kpi, without_kpi=without_kpi, in_force=in_force, warning=warning,
                              views=views, shown_view=shown_view, saving=saving or {},
                              statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES,
                              sources=SOURCES, channels=channels, departments=all_departments,

@@ -34,6 +34,7 @@ from api.console.forms import (
 from api.console.admin import ADMIN_ROUTES
 from api.console.order_list import ORDER_LIST_ROUTES
 from api.console.callbacks import CALLBACK_ROUTES, back_to_queue
+from api.console.centre import related_articles
 from api.console.centre import CENTRE_ROUTES
 from api.console.reply_templates import TEMPLATE_ROUTES
 from api.console.maintenance import MAINTENANCE_ROUTES
@@ -353,7 +354,9 @@ def _read_intake(platform, form):
     own = channel_fields(channel) if channel else []
     data, values = read_values(form, common + own)
     values.update({"channel": code, "_submission": str(form.get("_submission") or "")[:64],
-                   "call_id": str(form.get("call_id") or "")[:160]})
+                   "call_id": str(form.get("call_id") or "")[:160],
+                   "resolve_reply": str(form.get("resolve_reply") or "").strip()[:4000],
+                   "article": str(form.get("article") or "").strip()[:12]})
     return code, channel, common, own, data, values
 
 
@@ -364,6 +367,10 @@ async def intake_submit(request: Request) -> Response:
     form = await request.form()
     code, channel, common, own, data, values = _read_intake(platform, form)
     errors = {} if channel else {"channel": "请选择渠道"}
+    resolve = form.get("resolve") == "1"  # 受理并即时办结: recorded and answered on the spot in one press
+    reply = values["resolve_reply"]
+    if resolve and not reply:
+        errors["resolve_reply"] = "请写明当场答复市民的内容，再受理并即时办结"
     if channel:
         errors.update(check_fields({"": IntakeRequest, "citizen.": _citizen(), "details.": channel.fields},
                                    common + own, data))
@@ -387,6 +394,17 @@ async def intake_submit(request: Request) -> Response:
             _, made = await platform.orders.intake(code, request_, actor, idempotency_key=values["_submission"] or None)
             if values["call_id"]:  # recorded from a popped call: the call log links the two
                 await platform.telephony.link_order(values["call_id"], made.number, actor)
+            if resolve:
+                try:
+                    answer = {"reply": reply}
+                    if values["article"].isdigit():  # the knowledge answer cited from the panel, counted with it
+                        answer["article"] = int(values["article"])
+                    await platform.orders.act(made.number, "resolve_at_intake", answer, actor)
+                except HuyingError:  # recorded all the same: the order page's 即时办结 form says why
+                    return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理'})}"
+                                    "#action-resolve_at_intake", status_code=303)
+                return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理并即时办结'})}",
+                                status_code=303)
             return Redirect(f"/console/orders/{made.number}?{urlencode({'done': '受理'})}", status_code=303)
         except msgspec.ValidationError as exc:
             from core.intake import field_errors
@@ -443,6 +461,17 @@ async def caller_history(request: Request, phone: FromQuery[str] = "") -> Respon
     phone = phone.strip()[:20]
     history = await _history(platform_of(request), actor, phone) if len(phone) >= 7 else None
     return console_of(request).render(request, "_history.html", history=history, follow_up=True)
+
+
+@get("/intake/knowledge")
+async def intake_knowledge(request: Request, subject: FromQuery[str] = "", category: FromQuery[str] = "") -> Response:
+    """The knowledge panel beside the intake form as an HTML fragment: published articles matching
+    what the agent has typed so far, each with its answer to cite for 受理并即时办结."""
+    actor = await current_actor(request)
+    typed = {"subject": subject.strip()[:100], "category": category.strip()[:200]}
+    articles = await related_articles(platform_of(request), typed, actor) if any(typed.values()) else []
+    return console_of(request).render(request, "_intake_knowledge.html", articles=articles, typed=any(typed.values()),
+                                      names=await platform_of(request).orders.department_names())
 
 
 # -- queues with bulk actions ----------------------------------------------------------------------
@@ -568,7 +597,7 @@ def console_router(secret: str) -> Router:
     return Router(
         path="/console",
         route_handlers=[login_page, login_submit, logout, home, *ORDER_LIST_ROUTES, order_export, order_detail, order_act,
-                        uphold_and_dispatch, order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history,
+                        uphold_and_dispatch, order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history, intake_knowledge,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
                         *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,

@@ -48,6 +48,7 @@ class FormField:
     autocomplete: str | None = None
     example: str | None = None
     shown_when: tuple[str, Any] | None = None  # (input name, value) that makes this input relevant
+    default: Any = None  # the value a form shows before anything is typed (the Struct's own default)
 
     @property
     def id(self) -> str:

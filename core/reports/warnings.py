@@ -25,6 +25,7 @@ from core.outbox import Outbox
 from core.reports import facts
 from core.reports.board import deadline_states
 from core.reports.tables import EarlyWarning, ReportFact, WarningSettings
+from core.users import display_names
 from core.tables import Department, Order
 
 KINDS: dict[str, str] = {"overdue": "超期", "at_risk": "临期", "surge": "激增", "mass_incident": "群体性事件",
@@ -107,9 +108,15 @@ async def _surges(t: Thresholds, now: dt.datetime, known: set[str]) -> list[Find
     """A category or area well above its own baseline, over the last hour and the last 24 hours.
 
     One surge is one warning: its key is the category or area and the local day, whichever window saw
-    it first, so a surge that goes on is not warned again each hour, nor once per window."""
+    it first, so a surge that goes on is not warned again each hour, nor once per window; and calls that
+    surge in one category and one street at once are one surge, not two (a surge at least half of whose
+    orders another surge of the day already lists is that surge)."""
     stamp = int(now.timestamp())
-    day_key = now.astimezone(SHANGHAI).strftime("%Y%m%d")
+    local = now.astimezone(SHANGHAI)
+    day_key = local.strftime("%Y%m%d")
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    warned = [set(r["orders"] or []) for r in await EarlyWarning.select(EarlyWarning.orders).where(
+        (EarlyWarning.kind == "surge") & (EarlyWarning.created_at >= day_start)).output(load_json=True)]
     found = []
     for window, seconds, minimum, label in (("hour", 3600, t.surge_min_hour, "近1小时"),
                                             ("day", 86400, t.surge_min_day, "近24小时")):
@@ -136,6 +143,9 @@ async def _surges(t: Thresholds, now: dt.datetime, known: set[str]) -> list[Find
                 ids = [x["order_id"] for x in await ReportFact.raw(
                     f"SELECT order_id FROM report_facts WHERE {dimension} = {{}} AND received >= {since} "
                     f"AND received < {stamp} ORDER BY order_id LIMIT {LISTED_ORDERS}", r["value"])]
+                numbers = await _numbers(ids)
+                if _already_warned(numbers, warned + [set(f.orders) for f in found]):
+                    continue
                 found.append(Finding(
                     key=key, kind="surge",
                     title=f"{title}「{r['value']}」{label}受理量激增",
@@ -144,8 +154,14 @@ async def _surges(t: Thresholds, now: dt.datetime, known: set[str]) -> list[Find
                                  f"达到基线的 {count / max(baseline, 0.5):.1f} 倍（阈值：{t.surge_ratio} 倍且不少于 {minimum} 件）。"),
                     facts={"dimension": dimension, "value": r["value"], "window": window, "count": count,
                            "baseline": round(baseline, 2), "ratio": t.surge_ratio, "minimum": minimum},
-                    orders=await _numbers(ids)))
+                    orders=numbers))
     return found
+
+
+def _already_warned(numbers: list[str], warned: list[set[str]]) -> bool:
+    """Whether at least half of a surge's orders are those of one surge already warned."""
+    listed = set(numbers)
+    return bool(listed) and any(2 * len(listed & other) >= len(listed) for other in warned)
 
 
 async def _same_hour_baseline(dimension: str, value: str, since: int, days: int) -> float:
@@ -299,7 +315,8 @@ async def acknowledge(warning_id: int, actor: Actor, note: str) -> dict:
         if row is None:
             raise NotFound(f"预警 {warning_id} 不存在")
         if row["acknowledged_at"] is not None:
-            raise Conflict(f"该预警已由 {row['acknowledged_by']} 确认")
+            who = row["acknowledged_by"]
+            raise Conflict(f"该预警已由 {(await display_names()).get(who, who)} 确认")
         await EarlyWarning.update({EarlyWarning.acknowledged_by: actor.name, EarlyWarning.acknowledged_at: now,
                                    EarlyWarning.acknowledge_note: note}).where(EarlyWarning.id == warning_id)
         row.update(acknowledged_by=actor.name, acknowledged_at=now, acknowledge_note=note)

@@ -19,6 +19,43 @@
     }
     phone.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(lookUp, 250); });
     phone.addEventListener("change", lookUp);
+    // the knowledge panel follows the subject and the category; 引用此答复 fills the on-the-spot answer
+    var panel = document.getElementById("intake-knowledge");
+    var subject = form.querySelector('[name="subject"]'), category = form.querySelector('[name="category"]');
+    var knowledgeTimer = null, asked = "";
+    function findKnowledge() {
+      var query = "subject=" + encodeURIComponent(subject ? subject.value.trim() : "") +
+        "&category=" + encodeURIComponent(category ? category.value.trim() : "");
+      if (query === asked) return;
+      asked = query;
+      fetch(panel.dataset.url + "?" + query, {credentials: "same-origin"})
+        .then(function (r) { return r.ok ? r.text() : ""; })
+        .then(function (html) { if (html && query === asked) panel.innerHTML = html; });
+    }
+    if (panel) {
+      [subject, category].forEach(function (input) {
+        if (!input) return;
+        input.addEventListener("input", function () { clearTimeout(knowledgeTimer); knowledgeTimer = setTimeout(findKnowledge, 400); });
+        input.addEventListener("change", findKnowledge);
+      });
+      if ((subject && subject.value) || (category && category.value)) findKnowledge();
+      panel.addEventListener("click", function (event) {
+        var cite = event.target.closest("button.cite-article");
+        if (!cite) return;
+        var reply = form.querySelector('[name="resolve_reply"]');
+        reply.value = cite.dataset.answer;
+        form.querySelector('[name="article"]').value = cite.dataset.article;
+        document.getElementById("cited-article").hidden = false;
+        reply.dispatchEvent(new Event("input", {bubbles: true}));  // kept in the draft like typing
+        reply.focus();
+      });
+      form.querySelector('[name="resolve_reply"]').addEventListener("input", function (event) {
+        if (event.isTrusted && this.value === "") {  // the cited answer cleared: no citation either
+          form.querySelector('[name="article"]').value = "";
+          document.getElementById("cited-article").hidden = true;
+        }
+      });
+    }
     var channel = form.querySelector('[name="channel"]');
     function showChannel() {
       form.querySelectorAll(".channel-fields").forEach(function (box) {
@@ -96,7 +133,7 @@
   // The order page after 受理 or 追加来电: the call is recorded, so its draft is done with.
   function draftDone() {
     var done = new URLSearchParams(window.location.search).get("done");
-    if (done !== "受理" && done !== "追加来电") return;
+    if (done !== "受理" && done !== "受理并即时办结" && done !== "追加来电") return;
     var me = document.body.dataset.me;
     if (me) localStorage.removeItem("huying:intake-draft:" + me);
   }
