@@ -265,7 +265,15 @@ def _returned(ctx: ActionContext) -> dict[str, Any]:
     if suggested and suggested == ctx.order.department:
         raise Refusal("建议的承办单位不能是退单的本单位", 400, key="suggested_department")
     return {"suggested_department": suggested or None,
-            "suggestion_reason": "退单单位建议" if suggested else ""}
+            "suggestion_reason": "退单单位建议" if suggested else "",
+            "deadlines": _mark_done(ctx.order.deadlines, "accept", ctx.now)}  # answered, by returning it
+
+
+def _return_rejected(ctx: ActionContext) -> dict[str, Any]:
+    """驳回退单: the department has the order again and a fresh time to 签收 it, from the ruling."""
+    deadlines = {k: dict(v) for k, v in ctx.order.deadlines.items()}
+    deadlines["accept"] = ctx.sla.deadline("accept", ctx.now, ctx.order)
+    return {"deadlines": deadlines}
 
 
 def _back_to_centre(ctx: ActionContext) -> dict[str, Any]:
@@ -607,7 +615,7 @@ CORE_ACTIONS: tuple[Action, ...] = (
     Action(name="uphold_return", label="同意退单", sources=_states("returned"), target="received",
            roles=CENTRE_DISPATCH, payload=Note, effect=_back_to_centre),
     Action(name="reject_return", label="驳回退单", sources=_states("returned"), target="dispatched",
-           roles=CENTRE_DISPATCH, payload=ReasonPayload),
+           roles=CENTRE_DISPATCH, payload=ReasonPayload, effect=_return_rejected),
     Action(name="reply", label="答复", sources=_states("accepted"), target="replied",
            roles=HANDLER, department_bound=True, payload=ReplyPayload, effect=_reply),
     Action(name="approve", label="审核通过", sources=_states("replied"), target="completed",
