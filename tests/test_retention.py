@@ -1,0 +1,250 @@
+"""保管期限 and 销毁: without rules everything is kept; an admin sets how long archived orders of a kind
+or channel are kept, and a purge destroys what the rules allow, every row of each destroyed order
+(a plugin's own rows too), and writes the destruction register, while the report facts still count
+the orders. Open orders, recent ones and orders no rule covers are kept; a dry run writes nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import msgspec
+import pytest
+
+from core.callbacks import CallbackPolicy
+from core.clock import SHANGHAI
+from core.errors import Forbidden, InvalidInput
+from core.intake import IntakeRequest
+from core.model import Actor
+from core.reports import facts
+from core.reports.tables import ReportFact
+from core.retention import RuleInput
+from core.search import ORDER_INDEX
+from core.tables import (AssistingPart, Attachment, CallDial, CallLink, CityDiscrepancy, KnowledgeCitation, Meeting,
+                         MeetingOrder, Order, OrderEvent, OutboxEvent, OutboxMessage, PurgedOrder, PurgeRun, QaSample,
+                         RetentionRule, SettingChange, SiteVisit, SurveyCall, TextMessage)
+from tests.helpers import intake_body, png
+
+AGENT = Actor(name="agent1", role="agent")
+ADMIN = Actor(name="admin", role="admin")
+NOW = dt.datetime(2037, 6, 15, 10, 0, tzinfo=SHANGHAI)
+
+
+def years_ago(years: int) -> dt.datetime:
+    return NOW.replace(year=NOW.year - years)
+
+
+async def _intake(platform, frozen_clock, at: dt.datetime, **overrides) -> str:
+    frozen_clock.freeze(at)
+    request = msgspec.convert(intake_body(**overrides), IntakeRequest)
+    _, made = await platform.orders.intake("hotline", request, AGENT)
+    return made.number
+
+
+async def _archived(platform, frozen_clock, at: dt.datetime, kind: str = "consult") -> str:
+    """An order answered on the call and archived at ``at``."""
+    platform.orders.callbacks = CallbackPolicy(resolved_at_intake="none")
+    number = await _intake(platform, frozen_clock, at, kind=kind)
+    done = await platform.orders.act(number, "resolve_at_intake", {"reply": "已电话解答"}, AGENT)
+    assert done.order.status == "archived"
+    return number
+
+
+async def _consult_rule(platform, years: int = 10) -> None:
+    await platform.retention.set_rule(RuleInput(kind="consult", years=years, basis="《档案管理办法》第十二条"), ADMIN)
+
+
+async def _id(number: str) -> int:
+    return (await Order.select(Order.id).where(Order.number == number).first())["id"]
+
+
+async def _rows_of(platform, order_id: int, number: str) -> dict[str, int]:
+    """How many rows each core table (and the search index) holds for the order."""
+    from core.db import run
+
+    counts = {}
+    for table in (OrderEvent, Attachment, SurveyCall, AssistingPart, QaSample, SiteVisit):
+        counts[table._meta.tablename] = await table.count().where(table.order_id == order_id)
+    for table in (CallLink, CallDial, MeetingOrder, KnowledgeCitation, TextMessage, CityDiscrepancy, OutboxMessage):
+        counts[table._meta.tablename] = await table.count().where(table.order_number == number)
+    counts["orders"] = await Order.count().where(Order.id == order_id)
+    column = "rowid" if ORDER_INDEX._sqlite(platform.engine) else "id"
+    found = await run(platform.engine, f"SELECT COUNT(*) AS n FROM order_search WHERE {column} = {{}}", order_id)
+    counts["order_search"] = found[0]["n"]
+    return counts
+
+
+async def _every_row(platform, order_id: int, number: str) -> tuple[str, int]:
+    """Give the order a row in every core table that names orders; returns its attachment's file key
+    and its delivered message's id."""
+    key = platform.attachments.save(png(), "image/png")
+    await Attachment.insert(Attachment(order_id=order_id, key=key, filename="现场.png", content_type="image/png",
+                                       size=10, uploaded_by="agent1"))
+    await SurveyCall.insert(SurveyCall(survey_id=1, order_id=order_id, order_number=number))
+    await AssistingPart.insert(AssistingPart(order_id=order_id, department="housing", status="submitted",
+                                             assigned_at=NOW, due=NOW))
+    await QaSample.insert(QaSample(order_id=order_id, order_number=number, agent="agent1", reason="random",
+                                   received_at=NOW))
+    await SiteVisit.insert(SiteVisit(order_id=order_id, purpose="verify"))
+    await CallLink.insert(CallLink(call_key="pbx/1", order_number=number))
+    await CallDial.insert(CallDial(reference="dial-1", order_number=number, number="13912345678"))
+    meeting = (await Meeting.insert(Meeting(title="协调会", at=NOW, orders=[number], minutes="已议定",
+                                            minutes_at=NOW)).returning(Meeting.id))[0]["id"]
+    await MeetingOrder.insert(MeetingOrder(meeting_id=meeting, order_number=number))
+    await KnowledgeCitation.insert(KnowledgeCitation(article_id=1, version_number=1, order_number=number, actor="agent1"))
+    await TextMessage.insert(TextMessage(kind="sms", recipient="13912345678", order_number=number, text="您的诉求已办结",
+                                         status="sent"))
+    await CityDiscrepancy.insert(CityDiscrepancy(order_number=number, external_id="C1", ours="archived", theirs="办结",
+                                                 resolved_at=NOW))
+    sent = (await OutboxMessage.insert(OutboxMessage(topic="sms", order_number=number, payload={"phone": "139"},
+                                                     delivered_at=NOW)).returning(OutboxMessage.id))[0]["id"]
+    await OutboxEvent.insert(OutboxEvent(message_id=sent, action="retry", actor="admin"))
+    return key, sent
+
+
+async def test_without_rules_nothing_is_due_and_nothing_is_destroyed(platform, frozen_clock):
+    number = await _archived(platform, frozen_clock, years_ago(30))
+    frozen_clock.freeze(NOW)
+    assert await platform.retention.due() == []
+    run = await platform.retention.purge(ADMIN)
+    assert run["destroyed"] == 0 and await Order.count().where(Order.number == number) == 1
+
+
+async def test_an_order_kept_past_its_rule_is_destroyed_with_all_its_rows(platform, frozen_clock):
+    """A rule for 咨询, 10 years: archived 11 years ago goes, with every row that names it; archived
+    9 years ago, still open after 11 years, or of another kind, it stays."""
+    old = await _archived(platform, frozen_clock, years_ago(11))
+    recent = await _archived(platform, frozen_clock, years_ago(9))
+    still_open = await _intake(platform, frozen_clock, years_ago(11), kind="consult")
+    complaint = await _archived(platform, frozen_clock, years_ago(11), kind="complaint")
+    old_id = await _id(old)
+    key, sent = await _every_row(platform, old_id, old)
+    await _consult_rule(platform)
+    frozen_clock.freeze(NOW)
+    assert [o.number for o in await platform.retention.due()] == [old]
+    assert (await _rows_of(platform, old_id, old))["order_search"] == 1
+    await facts.refresh()
+    progress = []
+    run = await platform.retention.purge(ADMIN, progress=progress.append)
+    assert run["destroyed"] == 1 and progress == [1] and run["operator"] == "admin" and run["files"] == 1
+    assert set((await _rows_of(platform, old_id, old)).values()) == {0}
+    assert await OutboxEvent.count().where(OutboxEvent.message_id == sent) == 0
+    with pytest.raises(FileNotFoundError):
+        platform.attachments.open(key)
+    for kept in (recent, still_open, complaint):
+        assert await Order.count().where(Order.number == kept) == 1
+    # the register: the run and the order, with nothing personal
+    [entry] = await platform.retention.register(run["id"])
+    assert entry["number"] == old and entry["channel"] == "综合热线" and entry["kind"] == "咨询"
+    assert entry["received"] == years_ago(11).date().isoformat() and entry["closed"] == years_ago(11).date().isoformat()
+    assert entry["rule"] == "所有渠道 · 咨询 10 年" and entry["basis"] == "《档案管理办法》第十二条"
+    assert "13912345678" not in str(entry) and "李女士" not in str(entry)
+    assert run["rules"] == [{"key": "*/consult", "label": "所有渠道 · 咨询", "years": 10,
+                             "basis": "《档案管理办法》第十二条"}]
+    # past reports still count it
+    assert await ReportFact.count().where(ReportFact.order_id == old_id) == 1
+    await facts.refresh(full=True)
+    assert await ReportFact.count().where(ReportFact.order_id == old_id) == 1
+    # a second run finds nothing more
+    assert (await platform.retention.purge(ADMIN))["destroyed"] == 0
+    assert await PurgeRun.count() == 2 and await PurgedOrder.count() == 1
+
+
+async def test_a_plugins_own_rows_of_the_order_go_too(platform, frozen_clock):
+    from plugins.environment.tables import SourceReport
+
+    number = await _archived(platform, frozen_clock, years_ago(11))
+    await SourceReport.insert(SourceReport(order_id=await _id(number), order_number=number, source_key="化工厂",
+                                           received_at=years_ago(11)))
+    await SourceReport.insert(SourceReport(order_id=999999, order_number="OTHER", source_key="化工厂",
+                                           received_at=years_ago(1)))
+    await _consult_rule(platform)
+    frozen_clock.freeze(NOW)
+    assert (await platform.retention.purge(ADMIN))["destroyed"] == 1
+    assert [r["order_number"] for r in await SourceReport.select(SourceReport.order_number)] == ["OTHER"]
+
+
+async def test_orders_are_destroyed_in_bounded_batches(platform, frozen_clock):
+    numbers = [await _archived(platform, frozen_clock, years_ago(12)) for _ in range(5)]
+    await _consult_rule(platform)
+    frozen_clock.freeze(NOW)
+    progress = []
+    run = await platform.retention.purge(ADMIN, size=2, progress=progress.append)
+    assert progress == [2, 4, 5] and run["destroyed"] == 5
+    assert sorted(r["number"] for r in await platform.retention.register(run["id"])) == sorted(numbers)
+
+
+async def test_a_merged_order_goes_with_the_archived_order_it_was_merged_into(platform, frozen_clock):
+    platform.orders.callbacks = CallbackPolicy(resolved_at_intake="none")
+    target = await _intake(platform, frozen_clock, years_ago(12), kind="consult")
+    duplicate = await _intake(platform, frozen_clock, years_ago(12), kind="consult")
+    dispatcher = Actor(name="dispatcher1", role="dispatcher")
+    await platform.orders.act(duplicate, "merge", {"into": target, "reason": "重复来电"}, dispatcher)
+    await _consult_rule(platform)
+    frozen_clock.freeze(NOW)
+    assert await platform.retention.due() == []  # the order it was merged into is still open
+    frozen_clock.freeze(years_ago(9))
+    await platform.orders.act(target, "resolve_at_intake", {"reply": "已电话解答"}, AGENT)
+    frozen_clock.freeze(NOW)
+    assert await platform.retention.due() == []  # archived 9 years ago: both are kept
+    frozen_clock.freeze(years_ago(-2))
+    assert [o.number for o in await platform.retention.due()] == [target]  # its text message is not out yet
+    await OutboxMessage.update({OutboxMessage.delivered_at: NOW}, force=True)
+    assert sorted(o.number for o in await platform.retention.due()) == sorted([target, duplicate])
+
+
+async def test_an_order_on_a_meeting_still_under_way_is_kept(platform, frozen_clock):
+    number = await _archived(platform, frozen_clock, years_ago(11))
+    meeting = (await Meeting.insert(Meeting(title="协调会", at=NOW, orders=[number])).returning(Meeting.id))[0]["id"]
+    await MeetingOrder.insert(MeetingOrder(meeting_id=meeting, order_number=number))
+    await _consult_rule(platform)
+    frozen_clock.freeze(NOW)
+    assert await platform.retention.due() == []
+
+
+async def test_the_longest_rule_covering_an_order_wins(platform, frozen_clock):
+    number = await _archived(platform, frozen_clock, years_ago(11))
+    await _consult_rule(platform, 10)
+    await platform.retention.set_rule(RuleInput(channel="hotline", kind="consult", years=30, basis="本区规定"), ADMIN)
+    frozen_clock.freeze(NOW)
+    assert await platform.retention.due() == []
+    assert await Order.count().where(Order.number == number) == 1
+
+
+async def test_the_dry_run_counts_per_rule_and_writes_nothing(platform, frozen_clock):
+    first = await _archived(platform, frozen_clock, years_ago(15))
+    await _archived(platform, frozen_clock, years_ago(11))
+    await _consult_rule(platform)
+    frozen_clock.freeze(NOW)
+    before = {t: await t.count() for t in (Order, OrderEvent, PurgeRun, PurgedOrder, SettingChange)}
+    [row] = await platform.retention.summary()
+    assert row["label"] == "所有渠道 · 咨询" and row["count"] == 2
+    assert row["oldest"] == years_ago(15).date().isoformat() and row["newest"] == years_ago(11).date().isoformat()
+    assert {t: await t.count() for t in before} == before
+    assert await Order.count().where(Order.number == first) == 1
+
+
+async def test_rules_are_checked_changed_by_admins_only_and_audited(platform):
+    retention = platform.retention
+    with pytest.raises(Forbidden):
+        await retention.set_rule(RuleInput(kind="consult", years=10, basis="依据"), AGENT)
+    with pytest.raises(InvalidInput) as refused:
+        await retention.set_rule(RuleInput(years=0, basis=" "), ADMIN)
+    assert {e.key for e in refused.value.extra} == {"channel", "years", "basis"}
+    with pytest.raises(InvalidInput) as refused:
+        await retention.set_rule(RuleInput(channel="nowhere", kind="x", years=101, basis="依据"), ADMIN)
+    assert {e.key for e in refused.value.extra} == {"channel", "kind", "years"}
+    await retention.set_rule(RuleInput(kind="consult", years=10, basis="《档案管理办法》第十二条"), ADMIN)
+    await retention.set_rule(RuleInput(kind="consult", years=15, basis="市档案馆通知"), ADMIN)
+    await retention.remove_rule("*/consult", "改按专线分别设定", ADMIN)
+    assert await RetentionRule.count() == 0
+    history = await retention.history()
+    assert [(h["old"], h["new"], h["reason"]) for h in history] == [
+        ("15 年", "（已删除）", "改按专线分别设定"), ("10 年", "15 年", "市档案馆通知"),
+        ("（无）", "10 年", "《档案管理办法》第十二条")]
+    assert all(h["label"] == "所有渠道 · 咨询" and h["changed_by"] == "admin" for h in history)
+
+
+async def test_only_an_admin_may_purge(platform):
+    with pytest.raises(Forbidden):
+        await platform.retention.purge(Actor(name="supervisor1", role="supervisor"))
+    assert await PurgeRun.count() == 0
