@@ -6,6 +6,7 @@ the orders. Open orders, recent ones and orders no rule covers are kept; a dry r
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import msgspec
 import pytest
@@ -248,3 +249,104 @@ async def test_only_an_admin_may_purge(platform):
     with pytest.raises(Forbidden):
         await platform.retention.purge(Actor(name="supervisor1", role="supervisor"))
     assert await PurgeRun.count() == 0
+
+
+# -- the console page --------------------------------------------------------------------------------
+
+async def _staff(client, username: str):
+    from tests.test_console import Staff
+
+    staff = Staff(client)
+    await staff.login(username)
+    return staff
+
+
+async def test_an_agent_reads_the_rules_but_cannot_change_them_or_purge(client):
+    agent = await _staff(client, "agent1")
+    page = await agent.get("/console/admin/retention")
+    assert page.status_code == 200 and "保管期限" in page.text and "还没有保管规则" in page.text
+    assert "retention-form" not in page.text
+    refused = await agent.post("/console/admin/retention", {"kind": "consult", "years": "10", "basis": "依据"})
+    assert refused.status_code == 403
+    assert (await agent.get("/console/admin/retention/purge")).status_code == 403
+    assert (await agent.post("/console/admin/retention/purge", {"confirmation": "确认销毁", "total": "0"})).status_code == 403
+    assert await RetentionRule.count() == 0
+
+
+async def test_an_admin_sets_a_rule_sees_what_is_due_and_destroys_it_after_confirming(client, frozen_clock):
+    platform = client.platform
+    number = await _archived(platform, frozen_clock, years_ago(11))
+    frozen_clock.freeze(NOW)
+    admin = await _staff(client, "admin1")
+    await admin.get("/console/admin/retention")
+    bad = await admin.post("/console/admin/retention", {"kind": "consult", "years": "10", "basis": ""})
+    assert bad.status_code == 400 and "请写明依据" in bad.text and 'value="10"' in bad.text
+    done = await admin.post("/console/admin/retention", {"kind": "consult", "years": "10",
+                                                          "basis": "《档案管理办法》第十二条"}, follow_redirects=True)
+    assert done.status_code == 200 and "已设定：所有渠道 · 咨询 保管 10 年" in done.text
+    shown = re.sub(r'(value|href|action|name|id|for)="[^"]*"', "", done.text.split("<main", 1)[-1])
+    assert "consult" not in shown and "hotline" not in shown  # labels, not codes
+    due = done.text.split('id="retention-due"', 1)[1].split("</table>", 1)[0]
+    assert "所有渠道 · 咨询（10 年）" in due and ">1<" in due
+    # the second step: nothing goes without the typed confirmation
+    confirm = await admin.get("/console/admin/retention/purge")
+    assert confirm.status_code == 200 and 'id="confirm-total">1<' in confirm.text
+    wrong = await admin.post("/console/admin/retention/purge", {"confirmation": "好", "total": "1"})
+    assert wrong.status_code == 400 and "请输入「确认销毁」" in wrong.text
+    stale = await admin.post("/console/admin/retention/purge", {"confirmation": "确认销毁", "total": "2"})
+    assert stale.status_code == 409
+    assert await Order.count().where(Order.number == number) == 1 and await PurgeRun.count() == 0
+    purged = await admin.post("/console/admin/retention/purge", {"confirmation": "确认销毁", "total": "1"},
+                              follow_redirects=True)
+    assert purged.status_code == 200 and "已销毁 1 件工单" in purged.text
+    assert await Order.count().where(Order.number == number) == 0
+    [run] = await platform.retention.runs()
+    assert run["via"] == "console" and run["operator"] == "admin1"
+    csv = await admin.get(f"/console/admin/retention/runs/{run['id']}/register.csv")
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.lstrip("\ufeff").splitlines()
+    assert lines[0].startswith("工单编号,渠道,诉求类型") and lines[1].startswith(f"{number},综合热线,咨询,已归档")
+    assert len(lines) == 2
+
+
+# -- the command line --------------------------------------------------------------------------------
+
+def test_the_command_line_shows_a_dry_run_and_purges_as_a_named_admin(tmp_path):
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    env = {**os.environ, "HUYING_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+           "HUYING_VAR_DIR": str(tmp_path / "var"), "PICCOLO_CONF": "core.piccolo_conf"}
+
+    def huying(*args, **overrides):
+        return subprocess.run([sys.executable, "-m", "api.cli", *args], env={**env, **overrides},
+                              capture_output=True, text=True, timeout=180)
+
+    assert huying("demo", "--orders", "30").returncode == 0
+    later = {"HUYING_CLOCK": "2090-01-01T10:00:00+08:00"}
+    none = huying("purge", "--dry-run", **later)
+    assert none.returncode == 0 and "没有保管规则" in none.stdout
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        db.execute("INSERT INTO retention_rules (key, channel, kind, years, basis, updated_by, updated_at) "
+                   "VALUES ('*/consult', '', 'consult', 10, '《档案管理办法》第十二条', 'admin', '2026-01-01T00:00:00+00:00')")
+        due = db.execute("SELECT count(*) FROM orders WHERE kind = 'consult' AND status = 'archived'").fetchone()[0]
+        before = db.execute("SELECT count(*) FROM orders").fetchone()[0]
+    dry = huying("purge", "--dry-run", **later)
+    assert dry.returncode == 0, dry.stderr
+    assert f"所有渠道 · 咨询（归档后 10 年，依据：《档案管理办法》第十二条）：到期 {due} 件" in dry.stdout
+    assert "未销毁" in dry.stdout
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM orders").fetchone()[0] == before
+        assert db.execute("SELECT count(*) FROM purge_runs").fetchone()[0] == 0
+    assert "--operator" in huying("purge", "--confirm", **later).stderr
+    refused = huying("purge", "--confirm", "--operator", "agent1", **later)
+    assert refused.returncode != 0 and "不是在用的管理员账号" in refused.stderr
+    done = huying("purge", "--confirm", "--operator", "admin", **later)
+    assert done.returncode == 0, done.stderr
+    assert f"已销毁 {due}/{due} 件" in done.stdout and f"销毁 {due} 件工单" in done.stdout
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM orders").fetchone()[0] == before - due
+        assert db.execute("SELECT count(*) FROM purged_orders").fetchone()[0] == due
+        assert db.execute("SELECT operator, destroyed FROM purge_runs").fetchall() == [("admin", due)]
