@@ -15,7 +15,9 @@ delivered, or one no rule covers is never due.
 orders never make one unbounded transaction: every row of the order in every core table that names it
 (events, attachments and their files, the search index, survey calls, assisting parts, 质检 samples,
 site visits, call links and dials, meeting rows, knowledge citations, text messages, discrepancies, the
-delivered outbox), and each plugin's own rows through the ``purge_order_rows`` hook. The report facts
+delivered outbox), and each plugin's own rows through the ``purge_order_rows`` hook. On SQLite the
+newest order is always kept: a new order takes the highest id plus one, and must never take a
+destroyed order's id. The report facts
 (``report_facts``: channel, kind, department, area and instants, nothing personal) are kept so past
 reports still count those orders. Each run writes the destruction register (销毁清册): a ``purge_runs``
 row and one ``purged_orders`` row per destroyed order, without personal data, never deleted.
@@ -102,6 +104,11 @@ class Retention:
         self.pm = pm
         self.store = store
         self.engine = engine
+
+    def _sqlite(self) -> bool:
+        from piccolo.engine.sqlite import SQLiteEngine
+
+        return isinstance(self.engine, SQLiteEngine)
 
     # -- the rules -------------------------------------------------------------------------------
 
@@ -248,6 +255,11 @@ class Retention:
             if r.kind:
                 clause = (Order.kind == r.kind) if clause is None else clause & (Order.kind == r.kind)
             scope = clause if scope is None else scope | clause
+        if self._sqlite():
+            # SQLite hands a new row the highest id plus one: the newest order stays, so no new order
+            # ever takes the id of a destroyed one (its report facts keep that id)
+            top = await Order.select(Order.id).order_by(Order.id, ascending=False).first()
+            scope = scope & (Order.id < (top["id"] if top else 0))
         after = 0
         while True:
             rows = await Order.select(Order.id, Order.number, Order.channel, Order.kind, Order.status,
@@ -411,7 +423,7 @@ class Retention:
             if sent:
                 await OutboxEvent.delete().where(OutboxEvent.message_id.is_in(sent))
                 await OutboxMessage.delete().where(OutboxMessage.id.is_in(sent))
-            column = "rowid" if ORDER_INDEX._sqlite(self.engine) else "id"
+            column = "rowid" if self._sqlite() else "id"
             listed = ", ".join(str(int(i)) for i in ids)
             await run_sql(self.engine, f"DELETE FROM {ORDER_INDEX.name} WHERE {column} IN ({listed})")
             await Order.delete().where(Order.id.is_in(ids))

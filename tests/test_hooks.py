@@ -461,6 +461,7 @@ async def test_hook_purge_order_rows(with_plugins, frozen_clock):
     await platform.orders.act(number, "resolve_at_intake", {"reply": "已电话解答"}, agent)
     await platform.retention.set_rule(RuleInput(channel="tracker", years=1, basis="测试规定"), admin)
     frozen_clock.freeze(dt.datetime(2028, 3, 16, 9, 0, tzinfo=SHANGHAI))
+    await client.post("/api/channels/tracker/orders", headers=headers, json=intake_body())  # today's call
     await OutboxMessage.update({OutboxMessage.delivered_at: clock.now()}, force=True)
     order_id = (await Order.select(Order.id).where(Order.number == number).first())["id"]
     keeper.fail = True

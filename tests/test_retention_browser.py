@@ -9,7 +9,7 @@ import pytest
 from core import clock
 from tests.test_browser import _backend, driver, screenshots, server  # noqa: F401  (fixtures)
 from tests.test_console_browser import Desk
-from tests.test_retention import NOW, _archived, years_ago
+from tests.test_retention import NOW, _archived, _intake, years_ago
 
 pytestmark = pytest.mark.browser
 
@@ -18,6 +18,7 @@ async def test_an_admin_sets_a_rule_and_destroys_what_is_due_after_confirming(dr
                                                                               frozen_clock):
     kept = await _archived(platform, frozen_clock, years_ago(9))
     gone = [await _archived(platform, frozen_clock, years_ago(12)) for _ in range(3)]
+    await _intake(platform, frozen_clock, NOW, kind="consult")  # today's call
     clock.start_at(NOW)
     desk = Desk(driver, server, screenshots / "console" / _backend(platform))
     desk.sign_in("admin1")
