@@ -351,7 +351,7 @@ class Retention:
         per: dict[str, dict[str, Any]] = {
             r.key: {"key": r.key, "label": self.scope_label(r.channel, r.kind), "years": r.years, "basis": r.basis,
                     "count": 0, "oldest": None, "newest": None} for r in rules}
-        async for batch in self.batches(now, rules=rules):
+        async for batch in self.batches(now, rules=rules, size=BATCH * 4):  # reads only: larger steps
             for order in batch:
                 row = per[order.rule.key]
                 row["count"] += 1

@@ -94,7 +94,8 @@ async def _every_row(platform, order_id: int, number: str) -> tuple[str, int]:
     meeting = (await Meeting.insert(Meeting(title="协调会", at=NOW, orders=[number], minutes="已议定",
                                             minutes_at=NOW)).returning(Meeting.id))[0]["id"]
     await MeetingOrder.insert(MeetingOrder(meeting_id=meeting, order_number=number))
-    await KnowledgeCitation.insert(KnowledgeCitation(article_id=1, version_number=1, order_number=number, actor="agent1"))
+    await KnowledgeCitation.insert(KnowledgeCitation(article_id=1, version_number=1, order_number=number,
+                                                     actor="agent1"))
     await TextMessage.insert(TextMessage(kind="sms", recipient="13912345678", order_number=number, text="您的诉求已办结",
                                          status="sent"))
     await CityDiscrepancy.insert(CityDiscrepancy(order_number=number, external_id="C1", ours="archived", theirs="办结",
@@ -272,7 +273,8 @@ async def test_an_agent_reads_the_rules_but_cannot_change_them_or_purge(client):
     refused = await agent.post("/console/admin/retention", {"kind": "consult", "years": "10", "basis": "依据"})
     assert refused.status_code == 403
     assert (await agent.get("/console/admin/retention/purge")).status_code == 403
-    assert (await agent.post("/console/admin/retention/purge", {"confirmation": "确认销毁", "total": "0"})).status_code == 403
+    confirmed = await agent.post("/console/admin/retention/purge", {"confirmation": "确认销毁", "total": "0"})
+    assert confirmed.status_code == 403
     assert await RetentionRule.count() == 0
 
 
