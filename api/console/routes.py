@@ -41,6 +41,7 @@ from api.console.maintenance import MAINTENANCE_ROUTES
 from api.console.notices import NOTICE_ROUTES
 from api.console.reports import REPORT_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
+from api.console.retention import RETENTION_ROUTES
 from api.console.surveys import SURVEY_ROUTES
 from api.console.meetings import MEETING_ROUTES
 from api.console.netboards import NETBOARD_ROUTES
@@ -675,7 +676,7 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, order_list, order_export, order_detail, order_act,
                         uphold_and_dispatch, order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history, intake_knowledge,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *RETENTION_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
                         *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,
                         *PEOPLE_ROUTES, *PEOPLE_SETTINGS_ROUTES, *TELEPHONY_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
