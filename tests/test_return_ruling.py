@@ -110,3 +110,11 @@ async def test_the_signing_clock_stops_at_a_return_and_starts_afresh_when_the_re
     again = await platform.orders.get(number, DISPATCHER)
     assert not again.deadlines["accept"].get("done")
     assert again.deadlines["accept"]["due"] > "2026-11-18T02:00:00+00:00"  # counted from the ruling
+
+
+async def test_merging_into_an_order_already_merged_is_refused_in_plain_words(client, platform):
+    first, second, third = [await _order(platform, subject="小区路灯不亮") for _ in range(3)]
+    await platform.orders.act(second, "merge", {"into": first, "reason": "同一诉求"}, DISPATCHER)
+    with pytest.raises(Exception) as refused:
+        await platform.orders.act(third, "merge", {"into": second, "reason": "同一诉求"}, DISPATCHER)
+    assert f"工单 {second} 已合并，不能并入" in str(refused.value) and "已已" not in str(refused.value)
