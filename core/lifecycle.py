@@ -540,8 +540,9 @@ def _within_appeal_window(order: OrderRecord, now: dt.datetime) -> None:
 def _appeal(ctx: ActionContext) -> dict[str, Any]:
     appeal = {"reason": ctx.payload.reason, "evidence": ctx.payload.evidence,
               "attachments": ctx.payload.attachments, "by": ctx.actor.name, "at": ctx.now.isoformat()}
-    return {"rating": {**ctx.order.rating, "appeal": appeal},
-            "deadlines": _mark_done(ctx.order.deadlines, "appeal", ctx.now)}
+    deadlines = _mark_done(ctx.order.deadlines, "appeal", ctx.now)
+    deadlines["appeal_review"] = ctx.sla.deadline("appeal_review", ctx.now, ctx.order)  # the centre's turn
+    return {"rating": {**ctx.order.rating, "appeal": appeal}, "deadlines": deadlines}
 
 
 def _rule_on_appeal(upheld: bool) -> Effect:
@@ -552,7 +553,7 @@ def _rule_on_appeal(upheld: bool) -> Effect:
                             "decision_reason": ctx.payload.reason}
         if upheld:
             rating["valid"] = False  # an overturned rating leaves the KPIs
-        return {"rating": rating}
+        return {"rating": rating, "deadlines": _mark_done(ctx.order.deadlines, "appeal_review", ctx.now)}
     return rule
 
 
