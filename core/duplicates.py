@@ -30,14 +30,17 @@ category, and the flag is kept for what is nearly certain, so that a dispatcher 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
+import operator
 import re
 
 WINDOW = dt.timedelta(days=7)  # received within this of each other (either way)
 TEXT_CHARS = 100  # characters of content compared, after the subject
 THRESHOLD = 0.5  # shared pairs ÷ the shorter text's pairs
 MIN_SHARED = 4
+NEAREST = 80  # a row is compared with at most this many orders of its place, those received closest to it
 BOILERPLATE = ("市民来电反映", "来电人反映", "来电反映", "市民反映", "希望尽快处理", "请尽快处理", "请求尽快解决",
                "希望相关部门", "请相关部门", "尽快解决", "要求处理", "谢谢", "小区", "街道", "社区")
 
@@ -81,3 +84,50 @@ def same_place(a: dict, b: dict) -> bool:
     address = (a.get("address") or "").strip()
     return bool(area and area == (b.get("area") or "").strip()) or bool(
         address and address == (b.get("address") or "").strip())
+
+
+def find(rows: list[dict], candidates: list[dict]) -> dict[str, list[dict]]:
+    """Each row's suspected duplicates among the candidates (both as the lists read them: ``number``,
+    ``area``, ``address``, ``subject``, ``head`` (the content's first ``TEXT_CHARS`` characters),
+    ``received_at``), by number, nearest in time first.
+
+    Bounded for a list page: a row is compared with the ``NEAREST`` orders of its 街道 received
+    closest to it (and as many of its address), and the words are compared as bit masks over the
+    rows' own pairs (a pair no row holds is shared with no row), so each comparison is one AND of
+    two integers and a bit count, with exactly ``similar``'s answer."""
+    signatures = {r["number"]: _signature(r) for r in (*rows, *candidates)}
+    bit: dict[str, int] = {}
+    for r in rows:
+        for pair in signatures[r["number"]]:
+            bit.setdefault(pair, 1 << len(bit))
+    places: dict[tuple[str, str], list[tuple]] = {}
+    for r in sorted(candidates, key=lambda r: r["received_at"]):
+        pairs = signatures[r["number"]]
+        compared = (r["received_at"], r["number"], functools.reduce(operator.or_, (bit[p] for p in pairs if p in bit), 0),
+                    THRESHOLD * len(pairs), r)
+        if r["area"]:
+            places.setdefault(("area", r["area"]), []).append(compared)
+        if (r["address"] or "").strip():
+            places.setdefault(("address", r["address"].strip()), []).append(compared)
+    times = {place: [c[0] for c in listed] for place, listed in places.items()}
+    found: dict[str, list[dict]] = {}
+    for me in rows:
+        number, at, pairs = me["number"], me["received_at"], signatures[me["number"]]
+        mask = functools.reduce(operator.or_, (bit[p] for p in pairs), 0)
+        half = THRESHOLD * len(pairs)
+        near = []
+        for place in (("area", me["area"]), ("address", (me["address"] or "").strip())):
+            if place[1] and place in places:
+                middle = bisect.bisect_left(times[place], at)
+                near += places[place][max(0, middle - NEAREST // 2):middle + NEAREST // 2]
+        alike = {}
+        for c in near:
+            if c[1] != number and abs(c[0] - at) <= WINDOW:
+                shared = (mask & c[2]).bit_count()
+                if shared >= MIN_SHARED and shared >= (half if half < c[3] else c[3]):
+                    alike[c[1]] = c
+        found[number] = [c[4] for c in sorted(alike.values(), key=lambda c: (abs(c[0] - at), c[1]))]
+    return found
+
+def _signature(row: dict) -> frozenset[str]:
+    return signature(row["subject"] or "", row["head"] or "", row["area"] or "", row["address"] or "")

@@ -407,7 +407,7 @@ async def _merge_target_exists(ctx: ActionContext) -> None:
     if target is None:
         raise Refusal(f"工单 {ctx.payload.into} 不存在", 400, key="into")
     if target["status"] in TERMINAL:
-        raise Refusal(f"工单 {ctx.payload.into} 已{STATUSES[target['status']]}，不能并入", 409, key="into")
+        raise Refusal(f"工单 {ctx.payload.into} {STATUSES[target['status']]}，不能并入", 409, key="into")
 
 
 def _reporter_hidden(channel: Any, actor: Actor) -> bool:

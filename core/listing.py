@@ -285,43 +285,16 @@ class OrderLists:
         since = self.service.clock() - dt.timedelta(days=HISTORY_DAYS)
         text = (Order.number, Order.area, Order.address, Order.subject, Order.received_at, Order.status,
                 QueryString(f"SUBSTR({{}}, 1, {duplicates.TEXT_CHARS})", Order.content, alias="head"))
-        open_ = Order.status.not_in(sorted(TERMINAL))
         async with read_transaction(self.service.engine):
             by_phone = await Order.select(Order.number, Order.citizen_phone, Order.received_at).where(
                 Order.citizen_phone.is_in(phones) & (Order.received_at >= since)) if phones else []
             own = [r for r in await Order.select(*text).where(Order.number.is_in([i["number"] for i in items]))
                    if r["status"] not in TERMINAL]
-            places: dict[tuple[str, str], list[dt.datetime]] = {}
-            for r in own:
-                if r["area"]:
-                    places.setdefault(("area", r["area"]), []).append(r["received_at"])
-                if r["address"]:
-                    places.setdefault(("address", ""), []).append(r["received_at"])
-            each = max(10, DUPLICATE_CANDIDATES // max(1, len(places)))
-            candidates: dict[str, dict] = {}
-            for (kind, area), moments in sorted(places.items()):
-                where = open_ & (Order.received_at >= min(moments) - duplicates.WINDOW) & (
-                    Order.received_at <= max(moments) + duplicates.WINDOW)
-                where &= (Order.area == area) if kind == "area" else Order.address.is_in(
-                    sorted({r["address"] for r in own if r["address"]}))
-                for r in await Order.select(*text).where(where).order_by(Order.received_at, ascending=False).limit(each):
-                    candidates[r["number"]] = r
-        by_area: dict[str, list[dict]] = {}
-        by_address: dict[str, list[dict]] = {}
-        for r in candidates.values():
-            if r["area"]:
-                by_area.setdefault(r["area"], []).append(r)
-            if r["address"]:
-                by_address.setdefault(r["address"].strip(), []).append(r)
-        found: dict[str, list[dict]] = {}
-        for me in own:
-            mine = _signature(me)
-            near = {r["number"]: r for r in by_area.get(me["area"], []) if me["area"]}
-            near.update({r["number"]: r for r in by_address.get(me["address"].strip(), []) if me["address"].strip()})
-            found[me["number"]] = sorted(
-                (r for r in near.values() if r["number"] != me["number"]
-                 and abs(r["received_at"] - me["received_at"]) <= duplicates.WINDOW
-                 and duplicates.similar(mine, _signature(r))), key=lambda r: r["number"])
+            candidates = {r["number"]: r for r in own}  # the page's rows are each other's candidates
+            around = _candidates(own)
+            for r in await self.service.engine.run_querystring(around) if around else ():
+                candidates.setdefault(r["number"], r)
+        found = duplicates.find(own, list(candidates.values()))
         for item in items:
             same_phone = [r for r in by_phone if r["citizen_phone"] == item.get("_phone") and r["number"] != item["number"]]
             item["caller_orders"] = len(same_phone)
@@ -332,5 +305,28 @@ class OrderLists:
         return items
 
 
-def _signature(row: dict) -> frozenset[str]:
-    return duplicates.signature(row["subject"] or "", row["head"] or "", row["area"] or "", row["address"] or "")
+def _candidates(own: list[dict]) -> QueryString | None:
+    """One statement reading each place's open orders around the rows (its 街道's by the (area, time)
+    index, the rows' addresses' by the (address, time) one), newest first, each place's cut at its
+    share of ``DUPLICATE_CANDIDATES``."""
+    places: dict[str, list[dict]] = {}
+    for r in own:
+        if r["area"]:
+            places.setdefault(r["area"], []).append(r)
+    addressed = [r for r in own if r["address"]]
+    each = max(10, DUPLICATE_CANDIDATES // (len(places) + bool(addressed)))
+    head = (f"SELECT * FROM (SELECT number, area, address, subject, received_at, status, "
+            f"SUBSTR(content, 1, {duplicates.TEXT_CHARS}) AS head FROM orders WHERE ")
+    tail = (f" AND received_at >= {{}} AND received_at <= {{}} AND status NOT IN ({', '.join(repr(s) for s in sorted(TERMINAL))}) "
+            f"ORDER BY received_at DESC LIMIT {each}) AS place")
+    parts, values = [], []
+    for i, (area, rows) in enumerate(sorted(places.items())):
+        parts.append(f"{head}area = {{}}{tail}{i}")
+        values += [area, min(r["received_at"] for r in rows) - duplicates.WINDOW,
+                   max(r["received_at"] for r in rows) + duplicates.WINDOW]
+    if addressed:
+        addresses = sorted({r["address"] for r in addressed})
+        parts.append(f"{head}address IN ({', '.join('{}' for _ in addresses)}){tail}{len(parts)}")
+        values += [*addresses, min(r["received_at"] for r in addressed) - duplicates.WINDOW,
+                   max(r["received_at"] for r in addressed) + duplicates.WINDOW]
+    return QueryString(" UNION ALL ".join(parts), *values) if parts else None

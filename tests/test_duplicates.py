@@ -66,6 +66,25 @@ async def test_fifty_near_identical_flood_calls_from_different_phones_are_each_f
     assert sum(len(row["duplicates"]) for row in page["items"]) > 50 * 40  # nearly every pair is found
 
 
+def test_the_fast_comparison_of_a_page_agrees_with_the_definition():
+    """``find`` compares words as bit masks; its answer is ``similar``'s, pair by pair."""
+    texts = [flood_call(i) for i in range(12)] + [
+        intake_body(subject=f"第{i}件事", content=text, address=f"岳麓区梅溪湖路{i}号") for i, text in enumerate((
+            "桃花岭小区3栋楼道灯坏了一个月，无人维修", "桃花岭小区垃圾堆放多日无人清运，臭气熏天",
+            "梅溪湖路与节庆路交叉口红绿灯不亮，交通混乱", "小区旁工地每晚十一点后仍在施工，噪音很大"))]
+    start = dt.datetime(2026, 11, 24, 1, tzinfo=dt.timezone.utc)
+    rows = [{"number": f"N{i:02d}", "area": t["area"], "address": t["address"], "subject": t["subject"],
+             "head": t["content"][:duplicates.TEXT_CHARS], "received_at": start + dt.timedelta(hours=i)}
+            for i, t in enumerate(texts)]
+    found = duplicates.find(rows, rows)
+    for me in rows:
+        expected = {r["number"] for r in rows if r is not me and duplicates.same_place(me, r) and duplicates.similar(
+            duplicates.signature(me["subject"], me["head"], me["area"], me["address"]),
+            duplicates.signature(r["subject"], r["head"], r["area"], r["address"]))}
+        assert {r["number"] for r in found[me["number"]]} == expected
+    assert found["N00"] and found["N12"] == [] and found["N14"] == []  # the crossing's traffic light is another matter
+
+
 async def test_one_caller_with_two_different_matters_is_not_a_duplicate(platform, frozen_clock):
     frozen_clock.freeze(START)
     caller = {"name": "王先生", "phone": "13812345678"}
