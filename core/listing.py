@@ -314,6 +314,8 @@ def _candidates(own: list[dict]) -> QueryString | None:
         if r["area"]:
             places.setdefault(r["area"], []).append(r)
     addressed = [r for r in own if r["address"]]
+    if not places and not addressed:  # no place named: nothing is in the same place
+        return None
     each = max(10, DUPLICATE_CANDIDATES // (len(places) + bool(addressed)))
     head = (f"SELECT * FROM (SELECT number, area, address, subject, received_at, status, "
             f"SUBSTR(content, 1, {duplicates.TEXT_CHARS}) AS head FROM orders WHERE ")

@@ -128,6 +128,12 @@ async def test_the_same_address_counts_as_the_same_place_when_no_street_was_reco
     assert marks == {first: [second], second: [first], third: []}
 
 
+async def test_an_order_with_no_place_named_is_no_ones_duplicate(platform, frozen_clock):
+    frozen_clock.freeze(START)
+    first, second = [await take(platform, {**flood_call(i), "area": "", "address": ""}) for i in range(2)]
+    assert await flagged(platform, [first, second]) == {first: [], second: []}
+
+
 async def test_a_merged_order_is_neither_flagged_nor_offered(platform, frozen_clock):
     frozen_clock.freeze(START)
     first, second, third = [await take(platform, flood_call(i)) for i in range(3)]
