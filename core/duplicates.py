@@ -65,13 +65,6 @@ def signature(subject: str, content: str, area: str, address: str) -> frozenset[
     return frozenset(pairs(f"{subject} {content[:TEXT_CHARS]}") - own_place - _IGNORED)
 
 
-def overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    """Shared pairs ÷ the shorter text's pairs (0 when either has none)."""
-    if not a or not b:
-        return 0.0
-    return len(a & b) / min(len(a), len(b))
-
-
 def similar(a: frozenset[str], b: frozenset[str]) -> bool:
     """Whether two signatures say the same matter (see the module's note for the numbers)."""
     shared = len(a & b)

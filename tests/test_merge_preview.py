@@ -83,6 +83,8 @@ async def test_a_merge_confirmed_from_the_queue_comes_back_to_the_queue_with_its
     rows = _rows(done)
     assert f'data-number="{second}"' not in rows and f'data-number="{first}"' in rows and f'data-number="{other}"' in rows
     assert (await platform.orders.get(second, DISPATCHER)).merged_into == first
+    edited = await dispatcher.get("/console/dispatch?merged=XJ000")  # a hand-edited link: the queue as it is
+    assert edited.status_code == 200 and 'id="outcome"' not in edited.text
 
 
 async def test_a_merge_that_cannot_be_done_says_why_on_the_preview(client, people, platform):

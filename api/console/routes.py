@@ -550,8 +550,11 @@ async def dispatch_queue(request: Request) -> Response:
         outcome = {"label": "派单", "done": [f"{sent} → {names.get(order.department or '', '承办单位')}"], "failed": []}
     merged = str(request.query_params.get("merged") or "")[:32]
     if merged and not sent:  # back from 并入此单's confirmation
-        order = await platform.orders.get(merged, actor)
-        if order.status == "merged":
+        try:
+            order = await platform.orders.get(merged, actor)
+        except NotFound:  # a link edited by hand: the queue as it is
+            order = None
+        if order is not None and order.status == "merged":
             outcome = {"label": "合并", "done": [f"{merged} 并入 {order.merged_into}"], "failed": []}
     return await _dispatch_page(request, actor, q=q, page=_queue_page(request.query_params.get("page")),
                                 outcome=outcome)
