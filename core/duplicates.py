@@ -3,7 +3,7 @@
 Two orders are suspected duplicates when they are in the same place (the same 街道, or the same
 address), were received within ``WINDOW`` of each other, and their texts say the same thing. Who
 called is no evidence either way: one caller rings about two different matters, and fifty callers
-report one flooded crossing (the lists read the candidates; this module only compares them).
+report one flooded crossing (``core.listing`` reads the candidates; ``find`` compares them).
 
 A text is compared by its Chinese character pairs (the pairs ``core.search`` indexes), taken from
 the subject and the first ``TEXT_CHARS`` characters of the content, where a hotline record states its
@@ -14,11 +14,11 @@ matter. Left out before comparing:
 * ``BOILERPLATE``: the phrases agents write on every order (市民来电反映, 希望尽快处理, 小区 …).
 
 ``similar`` then asks for ``MIN_SHARED`` pairs in common, at least ``THRESHOLD`` of the shorter
-text's pairs (the overlap coefficient, not Jaccard: a caller's short repeat, 路口积水过不去, holds
-few words of the first caller's long account, and should still be found).
+text's pairs (the overlap coefficient, not Jaccard: a short repeat, 节庆路口积水严重，车过不去, shares 7
+of its 10 pairs with a long first account of the flood, which has 38; Jaccard would give 0.17).
 
 Why 0.5 and 4: over the 365 real citizen messages in the reference data (66,430 pairs, many of one
-category and one street), pairs about different matters overlap by at most 0.36 (99.9 % below
+category), pairs about different matters overlap by at most 0.36 (99.9 % below
 0.17). Above that there are two pairs only: 0.43, one writer's second letter about the same illegal
 building four months later, and 1.0, one message filed twice. Records of one incident taken by
 different agents, who write the place and the problem in much the same words, share well over half.

@@ -149,6 +149,8 @@ async def test_a_merged_order_is_neither_flagged_nor_offered(platform, frozen_cl
      ("垃圾无人清运", "桃花岭小区垃圾堆放多日无人清运，臭气熏天，希望尽快处理"), False),  # the same boilerplate
     (("梅溪湖路口积水", "梅溪湖路与节庆路交叉口积水严重，车辆无法通行"),
      ("梅溪湖路口红绿灯坏了", "梅溪湖路与节庆路交叉口红绿灯不亮，交通混乱"), False),  # the same crossing
+    (("梅溪湖路节庆路口积水严重", "梅溪湖路与节庆路交叉口积水严重，水已经漫过人行道，车辆无法通行，附近商铺进水，公交车绕行，请尽快派人排水。"),
+     ("节庆路口积水严重", "节庆路口积水严重，车过不去"), True),  # a short repeat of a long account
     (("积水", "积水"), ("积水", "积水"), False),  # too few words to tell
 ])
 def test_texts_are_alike_by_their_words_not_by_their_place_or_boilerplate(a, b, same):
