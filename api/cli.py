@@ -414,6 +414,50 @@ def cmd_reindex(args) -> None:
     print(f"已重建 {asyncio.run(run())} 张工单的搜索索引")
 
 
+def cmd_purge(args) -> None:
+    """保管期限到期工单: ``--dry-run`` shows what would be destroyed per rule; ``--confirm`` destroys it
+    as the admin named by ``--operator``, with a progress line, and writes the destruction register."""
+    if args.dry_run == args.confirm:
+        sys.exit("错误: 请选择 --dry-run（只查看）或 --confirm（执行销毁）其中之一")
+    if args.confirm and not args.operator:
+        sys.exit("错误: 执行销毁须用 --operator 指明操作的管理员用户名")
+
+    async def run():
+        from core.model import Actor
+        from core.tables import User
+
+        platform = _platform()
+        await _migrate(platform)
+        try:
+            summary = await platform.retention.summary()
+            if not summary:
+                print("没有保管规则：全部工单长期保存，没有可销毁的工单")
+                return
+            total = sum(r["count"] for r in summary)
+            for r in summary:
+                span = f"，归档于 {r['oldest']} 至 {r['newest']}" if r["count"] else ""
+                print(f"{r['label']}（归档后 {r['years']} 年，依据：{r['basis']}）：到期 {r['count']} 件{span}")
+            print(f"合计 {total} 件")
+            if args.dry_run:
+                print("（仅查看，未销毁任何工单）")
+                return
+            user = await User.select().where(User.username == args.operator).first()
+            if user is None or not user["active"] or user["role"] != "admin":
+                sys.exit(f"错误: {args.operator} 不是在用的管理员账号，不能执行销毁")
+            operator = Actor(name=user["username"], role=user["role"], department=user["department"])
+
+            def progress(done: int) -> None:
+                print(f"\r已销毁 {done}/{total} 件", end="", flush=True)
+
+            done = await platform.retention.purge(operator, via="cli", progress=progress)
+            print(f"\n完成：销毁 {done['destroyed']} 件工单，删除附件文件 {done['files']} 个，销毁清册第 {done['id']} 号"
+                  f"（管理控制台 系统管理 → 保管期限 可下载）")
+        finally:
+            await platform.stop()
+
+    asyncio.run(run())
+
+
 def cmd_cti_simulate(args) -> None:
     import time
 
@@ -497,6 +541,12 @@ def build_parser() -> argparse.ArgumentParser:
     reindex.add_argument("--since", metavar="YYYY-MM-DD", help="只重建此日期及以后受理的工单")
     reindex.add_argument("--quiet", action="store_true", help="不显示进度条")
     reindex.set_defaults(func=cmd_reindex)
+
+    purge = sub.add_parser("purge", help="按保管期限销毁到期的归档工单（先 --dry-run 查看），写入销毁清册")
+    purge.add_argument("--dry-run", action="store_true", help="只列出各规则到期的件数和归档日期范围，不做任何修改")
+    purge.add_argument("--confirm", action="store_true", help="执行销毁（不可恢复）")
+    purge.add_argument("--operator", metavar="NAME", help="执行销毁的管理员用户名（记入销毁清册）")
+    purge.set_defaults(func=cmd_purge)
 
     user = sub.add_parser("user", help="用户管理").add_subparsers(dest="user_command", required=True)
     add = user.add_parser("add", help="添加用户")

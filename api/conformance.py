@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CHECK_USER = ("conformance_agent", "conformance-check-1")  # the throwaway database's one staff account
 SLA_RANGES = {  # what a time limit may sensibly be; beyond it is a typo (hours for days, a stray zero)
     "dispatch_hours": (0.1, 72), "accept_days": (1, 15), "urgent_natural_hours": (1, 240),
-    "callback_days": (1, 30), "appeal_days": (1, 30), "difficult_days": (1, 60),
+    "callback_days": (1, 30), "appeal_days": (1, 30), "appeal_review_days": (1, 30),
+    "difficult_days": (1, 60),
 }
 HANDLE_DAYS = (1, 90)
 

@@ -88,6 +88,7 @@ class SlaDefaults(msgspec.Struct, frozen=True, kw_only=True):
     urgent_natural_hours: int = 24
     callback_days: int = 1
     appeal_days: int = 3
+    appeal_review_days: int = 3  # the centre rules on a department's 申诉 within this many working days
     difficult_days: int = 10  # a 疑难 order's handling deadline moves on by this many working days
 
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from core.routing import RuleSpec
 
 PROJECT = "huying"
-ASYNC_HOOKS = frozenset({"validate_action", "on_transition", "report_section", "order_panels"})  # the rest are synchronous (checked at start-up)
+ASYNC_HOOKS = frozenset({"validate_action", "on_transition", "report_section", "order_panels", "purge_order_rows"})  # the rest are synchronous (checked at start-up)
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -142,3 +142,14 @@ def register_jobs() -> list[Job]:
     The same functions and schedules run in the serving process (embedded default) or in
     ``huying worker`` through arq (``HUYING_REDIS_URL``), and once by hand with ``huying run-job NAME``.
     A job may run twice or on two processes at once: make it idempotent."""
+
+
+@hookspec
+def purge_order_rows(order_ids: list[int], numbers: list[str]) -> None:
+    """Delete this plugin's own rows about orders that are being destroyed under the centre's retention
+    rules (保管期限, ``huying purge``): ``order_ids`` and ``numbers`` name the same orders, one batch
+    (at most a few hundred) at a time.
+
+    Called on every plugin, inside the batch's transaction, before the core deletes the orders: a
+    failure rolls the whole batch back. May be ``async`` (the core awaits it). Delete only rows that
+    belong to those orders; files the plugin keeps as the order's attachments are removed by the core."""

@@ -265,7 +265,15 @@ def _returned(ctx: ActionContext) -> dict[str, Any]:
     if suggested and suggested == ctx.order.department:
         raise Refusal("建议的承办单位不能是退单的本单位", 400, key="suggested_department")
     return {"suggested_department": suggested or None,
-            "suggestion_reason": "退单单位建议" if suggested else ""}
+            "suggestion_reason": "退单单位建议" if suggested else "",
+            "deadlines": _mark_done(ctx.order.deadlines, "accept", ctx.now)}  # answered, by returning it
+
+
+def _return_rejected(ctx: ActionContext) -> dict[str, Any]:
+    """驳回退单: the department has the order again and a fresh time to 签收 it, from the ruling."""
+    deadlines = {k: dict(v) for k, v in ctx.order.deadlines.items()}
+    deadlines["accept"] = ctx.sla.deadline("accept", ctx.now, ctx.order)
+    return {"deadlines": deadlines}
 
 
 def _back_to_centre(ctx: ActionContext) -> dict[str, Any]:
@@ -407,7 +415,7 @@ async def _merge_target_exists(ctx: ActionContext) -> None:
     if target is None:
         raise Refusal(f"工单 {ctx.payload.into} 不存在", 400, key="into")
     if target["status"] in TERMINAL:
-        raise Refusal(f"工单 {ctx.payload.into} 已{STATUSES[target['status']]}，不能并入", 409, key="into")
+        raise Refusal(f"工单 {ctx.payload.into} {STATUSES[target['status']]}，不能并入", 409, key="into")
 
 
 def _reporter_hidden(channel: Any, actor: Actor) -> bool:
@@ -532,8 +540,9 @@ def _within_appeal_window(order: OrderRecord, now: dt.datetime) -> None:
 def _appeal(ctx: ActionContext) -> dict[str, Any]:
     appeal = {"reason": ctx.payload.reason, "evidence": ctx.payload.evidence,
               "attachments": ctx.payload.attachments, "by": ctx.actor.name, "at": ctx.now.isoformat()}
-    return {"rating": {**ctx.order.rating, "appeal": appeal},
-            "deadlines": _mark_done(ctx.order.deadlines, "appeal", ctx.now)}
+    deadlines = _mark_done(ctx.order.deadlines, "appeal", ctx.now)
+    deadlines["appeal_review"] = ctx.sla.deadline("appeal_review", ctx.now, ctx.order)  # the centre's turn
+    return {"rating": {**ctx.order.rating, "appeal": appeal}, "deadlines": deadlines}
 
 
 def _rule_on_appeal(upheld: bool) -> Effect:
@@ -544,7 +553,7 @@ def _rule_on_appeal(upheld: bool) -> Effect:
                             "decision_reason": ctx.payload.reason}
         if upheld:
             rating["valid"] = False  # an overturned rating leaves the KPIs
-        return {"rating": rating}
+        return {"rating": rating, "deadlines": _mark_done(ctx.order.deadlines, "appeal_review", ctx.now)}
     return rule
 
 
@@ -607,7 +616,7 @@ CORE_ACTIONS: tuple[Action, ...] = (
     Action(name="uphold_return", label="同意退单", sources=_states("returned"), target="received",
            roles=CENTRE_DISPATCH, payload=Note, effect=_back_to_centre),
     Action(name="reject_return", label="驳回退单", sources=_states("returned"), target="dispatched",
-           roles=CENTRE_DISPATCH, payload=ReasonPayload),
+           roles=CENTRE_DISPATCH, payload=ReasonPayload, effect=_return_rejected),
     Action(name="reply", label="答复", sources=_states("accepted"), target="replied",
            roles=HANDLER, department_bound=True, payload=ReplyPayload, effect=_reply),
     Action(name="approve", label="审核通过", sources=_states("replied"), target="completed",

@@ -9,8 +9,6 @@ only its own department's orders, an integration only its channels'.
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import operator
 from typing import TYPE_CHECKING
 
 import msgspec
@@ -18,6 +16,7 @@ from piccolo.columns.combination import WhereRaw
 from piccolo.query import OrderByRaw
 from piccolo.querystring import QueryString
 
+from core import duplicates
 from core.calendar import DEADLINE_STATE_LABELS
 from core.channels import KINDS, SOURCES
 from core.confidential import HIDDEN
@@ -44,7 +43,7 @@ __all__ = ["OrderLists", "OrderFilter", "parse_filter", "kpi_errors", "kpi_label
 
 REPEAT_CALLER_REFRESH = dt.timedelta(seconds=60)  # who called 3 times in 30 days changes slowly
 HISTORY_DAYS = 90  # the agent's caller-history panel
-DUPLICATE_DAYS = 7  # 疑似重复: same phone or same subject within this many days
+DUPLICATE_CANDIDATES = 300  # 疑似重复: orders read to compare with one page's rows, at most
 MAX_PAGE = 10_000
 COUNT_CAP = 2_000  # a list's total is counted up to here ("2000 件以上"): bounded work whatever the filter
 CALENDAR_DAYS = 30  # beyond this, working time over a deadline is estimated (5 of 7 days, 8 hours)
@@ -274,28 +273,63 @@ class OrderLists:
                 "days": HISTORY_DAYS}
 
     async def mark_duplicates(self, items: list[dict]) -> list[dict]:
-        """Add each row's caller order count (90 days) and whether it looks like a duplicate: the same
-        phone or the same subject on another order within 7 days."""
-        phones = sorted({i["_phone"] for i in items if i["_phone"]})
+        """Add each row's caller order count (90 days, the 重复来电 hint) and its suspected duplicates:
+        open orders of the same place received within a week whose texts say the same matter
+        (``core.duplicates``; the same caller alone is not enough). Bounded whatever the list: the
+        rows' own texts are read by number, each place's candidates from its (area, time) or
+        (address, time) index, newest first and at most ``DUPLICATE_CANDIDATES`` for the page shared
+        between its places; the words are compared in Python. A closed or merged row has none (it
+        can no longer be merged), and no closed or merged order is offered as one."""
         if not items:
             return items
-        window = dt.timedelta(days=DUPLICATE_DAYS)
-        earliest = min(i["received_at"] for i in items) - window
+        phones = sorted({i["_phone"] for i in items if i.get("_phone")})
         since = self.service.clock() - dt.timedelta(days=HISTORY_DAYS)
-        # only the days around each row shown (its own subject within 7 days of it): a common subject
-        # (咨询) recurs all year, and a list spanning weeks would read each subject's every order between
-        around = functools.reduce(operator.or_, (
-            (Order.subject == subject) & (Order.received_at >= received - window) & (Order.received_at <= received + window)
-            for subject, received in sorted({(i["subject"], i["received_at"]) for i in items})))
+        text = (Order.number, Order.area, Order.address, Order.subject, Order.received_at, Order.status,
+                QueryString(f"SUBSTR({{}}, 1, {duplicates.TEXT_CHARS})", Order.content, alias="head"))
         async with read_transaction(self.service.engine):
             by_phone = await Order.select(Order.number, Order.citizen_phone, Order.received_at).where(
-                Order.citizen_phone.is_in(phones) & (Order.received_at >= min(since, earliest))) if phones else []
-            by_subject = await Order.select(Order.number, Order.subject, Order.received_at).where(
-                around & (Order.status != "merged"))
+                Order.citizen_phone.is_in(phones) & (Order.received_at >= since)) if phones else []
+            own = [r for r in await Order.select(*text).where(Order.number.is_in([i["number"] for i in items]))
+                   if r["status"] not in TERMINAL]
+            candidates = {r["number"]: r for r in own}  # the page's rows are each other's candidates
+            around = _candidates(own)
+            for r in await self.service.engine.run_querystring(around) if around else ():
+                candidates.setdefault(r["number"], r)
+        found = duplicates.find(own, list(candidates.values()))
         for item in items:
-            same_phone = [r for r in by_phone if r["citizen_phone"] == item["_phone"] and r["number"] != item["number"]]
-            same_subject = [r for r in by_subject if r["subject"] == item["subject"] and r["number"] != item["number"]]
-            close = [r["number"] for r in same_phone + same_subject if abs(r["received_at"] - item["received_at"]) <= window]
-            item["caller_orders"] = sum(1 for r in same_phone if r["received_at"] >= since)
-            item["duplicates"] = sorted(set(close))
+            same_phone = [r for r in by_phone if r["citizen_phone"] == item.get("_phone") and r["number"] != item["number"]]
+            item["caller_orders"] = len(same_phone)
+            item["duplicates"] = [r["number"] for r in found.get(item["number"], [])]
+            item["duplicate_orders"] = [  # for the order page: what each one is about
+                {"number": r["number"], "subject": r["subject"], "received_at": r["received_at"],
+                 "status_label": STATUSES[r["status"]]} for r in found.get(item["number"], [])]
         return items
+
+
+def _candidates(own: list[dict]) -> QueryString | None:
+    """One statement reading each place's open orders around the rows (its 街道's by the (area, time)
+    index, the rows' addresses' by the (address, time) one), newest first, each place's cut at its
+    share of ``DUPLICATE_CANDIDATES``."""
+    places: dict[str, list[dict]] = {}
+    for r in own:
+        if r["area"]:
+            places.setdefault(r["area"], []).append(r)
+    addressed = [r for r in own if r["address"]]
+    if not places and not addressed:  # no place named: nothing is in the same place
+        return None
+    each = max(10, DUPLICATE_CANDIDATES // (len(places) + bool(addressed)))
+    head = (f"SELECT * FROM (SELECT number, area, address, subject, received_at, status, "
+            f"SUBSTR(content, 1, {duplicates.TEXT_CHARS}) AS head FROM orders WHERE ")
+    tail = (f" AND received_at >= {{}} AND received_at <= {{}} AND status NOT IN ({', '.join(repr(s) for s in sorted(TERMINAL))}) "
+            f"ORDER BY received_at DESC LIMIT {each}) AS place")
+    parts, values = [], []
+    for i, (area, rows) in enumerate(sorted(places.items())):
+        parts.append(f"{head}area = {{}}{tail}{i}")
+        values += [area, min(r["received_at"] for r in rows) - duplicates.WINDOW,
+                   max(r["received_at"] for r in rows) + duplicates.WINDOW]
+    if addressed:
+        addresses = sorted({r["address"] for r in addressed})
+        parts.append(f"{head}address IN ({', '.join('{}' for _ in addresses)}){tail}{len(parts)}")
+        values += [*addresses, min(r["received_at"] for r in addressed) - duplicates.WINDOW,
+                   max(r["received_at"] for r in addressed) + duplicates.WINDOW]
+    return QueryString(" UNION ALL ".join(parts), *values) if parts else None

@@ -7,14 +7,14 @@ from piccolo.conf.apps import AppConfig
 from core.reports.tables import REPORT_TABLES
 from core.tables import (ALL_TABLES, CALENDAR_TABLES, MEETING_TABLES, PEOPLE_TABLES, TELEPHONY_TABLES, AssistingPart,
                          ConsoleSession, IncidentUpdate, Inspection, Netboard, NoticeRead, ReplyTemplate,
-                         ReportTemplate, SignInAddress, Survey, SurveyCall)
+                         RETENTION_TABLES, ReportTemplate, SignInAddress, Survey, SurveyCall)
 
 APP_CONFIG = AppConfig(
     app_name="core",
     migrations_folder_path=str(Path(__file__).parent / "piccolo_migrations"),
     table_classes=[*ALL_TABLES, *REPORT_TABLES, ReplyTemplate, *CALENDAR_TABLES, ConsoleSession, SignInAddress,
                    Survey, SurveyCall, *MEETING_TABLES, Netboard, AssistingPart, NoticeRead, IncidentUpdate,
-                   Inspection, *PEOPLE_TABLES, *TELEPHONY_TABLES, ReportTemplate],
+                   Inspection, *PEOPLE_TABLES, *TELEPHONY_TABLES, ReportTemplate, *RETENTION_TABLES],
     migration_dependencies=[],
     commands=[],
 )

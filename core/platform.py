@@ -37,6 +37,7 @@ from core.telephony import Telephony
 from core.suggestions import Learned
 from core.services import OrderServices
 from core.storage import LocalAttachmentStore
+from core.retention import Retention
 
 
 def _all_tables(base: type[Table] = Table) -> list[type[Table]]:
@@ -81,6 +82,8 @@ class Platform:
         self.meetings = Meetings(self.orders)
         # CTI push, call log, the callback desk's 外呼 (core/telephony.py)
         self.telephony = Telephony(self.engine, self.live, orders=self.orders, settings=self.settings)
+        # 保管期限 and the audited purge of what the rules allow (core/retention.py)
+        self.retention = Retention(self.channels, self.pm, self.attachments, self.engine)
 
     async def start(self, *, pool: bool = False) -> None:
         """Bind the tables to this platform's engine and store the plugins' routing rules."""

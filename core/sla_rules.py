@@ -41,6 +41,7 @@ RULES: dict[str, tuple[str, str, str]] = {
     "urgent_natural_hours": ("紧急工单办理时限", "natural_hours", "紧急工单从受理起按自然小时计"),
     "callback_days": ("回访时限", "working_days", "办结后回访市民的时限"),
     "appeal_days": ("申诉时限", "working_days", "不满意评价后承办单位申诉的期限"),
+    "appeal_review_days": ("申诉审核时限", "working_days", "承办单位申诉后中心审核并作出决定的时限"),
     "difficult_days": ("疑难工单延长时限", "working_days", "工单认定为疑难后，办理时限顺延的工作日数"),
 }
 SOURCES = {"default": "渠道默认", "centre": "中心设定"}
@@ -93,7 +94,7 @@ def snapshot_of(sla: SlaDefaults, kind: str, setting=lambda rule, kind: None) ->
     return {"dispatch_hours": pick("dispatch_hours"), "accept_days": pick("accept_days"),
             "handle_days": pick("handle_days", kind), "urgent_natural_hours": pick("urgent_natural_hours"),
             "callback_days": pick("callback_days"), "appeal_days": pick("appeal_days"),
-            "difficult_days": pick("difficult_days")}
+            "appeal_review_days": pick("appeal_review_days"), "difficult_days": pick("difficult_days")}
 
 
 class SlaRules:

@@ -936,3 +936,50 @@ class SavedView(Table, tablename="saved_views"):
 
 
 ALL_TABLES += (SavedView,)
+
+class RetentionRule(Table, tablename="retention_rules"):
+    """保管期限: how long the centre keeps the orders of a channel, of a kind, or of a kind in a channel
+    after they were archived, and the archive rule it follows (``basis``, e.g. 《档案管理办法》第X条).
+    ``key`` (channel/kind, either empty for "any") is unique. No rule: everything is kept."""
+
+    key = Varchar(length=100, unique=True)
+    channel = Varchar(length=64, default="")
+    kind = Varchar(length=32, default="")
+    years = Integer()
+    basis = Text(default="")
+    updated_by = Varchar(length=128, default="")
+    updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class PurgeRun(Table, tablename="purge_runs"):
+    """One destruction run (销毁): who ran it, when, the rules in force (as they read then) and how many
+    orders it destroyed. Never deleted: with ``purged_orders`` it is the destruction register."""
+
+    operator = Varchar(length=128)
+    role = Varchar(length=32, default="")
+    via = Varchar(length=16, default="cli")  # cli | console
+    started_at = Timestamptz(default=TimestamptzNow())
+    finished_at = Timestamptz(null=True, default=None)
+    rules = JSON(default=[])
+    destroyed = Integer(default=0)
+    files = Integer(default=0)  # attachment files removed
+
+
+class PurgedOrder(Table, tablename="purged_orders"):
+    """销毁清册: one destroyed order, with nothing personal: its number, channel, kind, when it was
+    received and closed, and the rule it was destroyed under. Never deleted."""
+
+    run_id = Integer(index=True)
+    number = Varchar(length=32, index=True)
+    channel = Varchar(length=64)
+    kind = Varchar(length=32)
+    status = Varchar(length=32)
+    received_at = Timestamptz()
+    closed_at = Timestamptz()
+    rule_key = Varchar(length=100)
+    rule_years = Integer()
+    rule_basis = Text(default="")
+    destroyed_at = Timestamptz(default=TimestamptzNow())
+
+
+RETENTION_TABLES = (RetentionRule, PurgeRun, PurgedOrder)

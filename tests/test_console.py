@@ -367,8 +367,9 @@ async def test_a_likely_duplicate_is_merged_from_the_order_page(client, people, 
     second = await _order(platform, subject="楼道灯坏了", citizen={"name": "李女士", "phone": "13700004321"})
     dispatcher = await people("dispatcher1")
     page = await dispatcher.get(f"/console/orders/{second}")
-    assert f'name="into" value="{first}"' in page.text
-    merged = await dispatcher.post(f"/console/orders/{second}/act/merge", {"into": first, "reason": "同一诉求"})
+    assert f'href="/console/orders/{second}/merge?into={first}"' in page.text  # a preview first (test_merge_preview.py)
+    await dispatcher.get(f"/console/orders/{second}/merge?into={first}")
+    merged = await dispatcher.post(f"/console/orders/{second}/merge", {"into": first, "reason": "同一诉求"})
     assert merged.status_code == 200 and 'id="order-status">已合并' in merged.text
 
 

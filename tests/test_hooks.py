@@ -426,3 +426,48 @@ async def test_hook_report_section(with_plugins):
     handler = await _login(client, "housing_handler")
     await client.get("/api/reports/monthly", params={"start": "2026-03-15"}, headers=handler)
     assert seen[-1][3] == "housing"
+
+
+async def test_hook_purge_order_rows(with_plugins, frozen_clock):
+    """A plugin is handed each batch of orders the retention rules destroy, inside the batch's
+    transaction: it deletes its own rows, and a failure keeps the whole batch (nothing destroyed)."""
+    import datetime as dt
+
+    from core.callbacks import CallbackPolicy
+    from core.clock import SHANGHAI
+    from core.retention import RuleInput
+    from core.tables import PurgedOrder
+
+    seen = []
+
+    class Keeper(Tracker):
+        fail = False
+
+        @hookimpl
+        async def purge_order_rows(self, order_ids, numbers):
+            seen.append((list(order_ids), list(numbers)))
+            if self.fail:
+                raise RuntimeError("plugin failure")
+
+    keeper = Keeper()
+    client = await with_plugins(keeper)
+    platform = client.platform
+    platform.orders.callbacks = CallbackPolicy(resolved_at_intake="none")
+    agent, admin = Actor(name="agent1", role="agent"), Actor(name="admin1", role="admin")
+    frozen_clock.freeze(dt.datetime(2026, 3, 16, 9, 0, tzinfo=SHANGHAI))
+    headers = await _login(client, "agent1")
+    number = (await client.post("/api/channels/tracker/orders", headers=headers,
+                                json=intake_body(kind="consult"))).json()["number"]
+    await platform.orders.act(number, "resolve_at_intake", {"reply": "已电话解答"}, agent)
+    await platform.retention.set_rule(RuleInput(channel="tracker", years=1, basis="测试规定"), admin)
+    frozen_clock.freeze(dt.datetime(2028, 3, 16, 9, 0, tzinfo=SHANGHAI))
+    await client.post("/api/channels/tracker/orders", headers=headers, json=intake_body())  # today's call
+    await OutboxMessage.update({OutboxMessage.delivered_at: clock.now()}, force=True)
+    order_id = (await Order.select(Order.id).where(Order.number == number).first())["id"]
+    keeper.fail = True
+    with pytest.raises(RuntimeError):
+        await platform.retention.purge(admin)
+    assert await Order.count().where(Order.number == number) == 1 and await PurgedOrder.count() == 0
+    keeper.fail = False
+    assert (await platform.retention.purge(admin))["destroyed"] == 1
+    assert seen[-1] == ([order_id], [number]) and await Order.count().where(Order.number == number) == 0

@@ -84,9 +84,11 @@ async def test_an_upheld_appeal_voids_the_rating(client, tokens):
     appealing = await _do(client, tokens, "eco_handler", number, "appeal",
                           {"reason": "已按规定处理", "evidence": "执法记录和现场照片"})
     assert appealing["status"] == "appealing"
+    review = _deadline(appealing, "appeal_review")  # the centre's own time to rule, shown like any other
+    assert review["label"] == "申诉审核时限" and not review["done"]
     await _do(client, tokens, "dispatcher1", number, "uphold_appeal", expect=403)
     upheld = await _do(client, tokens, "supervisor1", number, "uphold_appeal", {"reason": "证据充分"})
-    assert upheld["status"] == "archived"
+    assert upheld["status"] == "archived" and _deadline(upheld, "appeal_review")["done"]
     assert upheld["rating"]["valid"] is False and upheld["rating"]["appeal"]["decision"] == "upheld"
 
 

@@ -94,3 +94,27 @@ async def test_a_rework_tells_the_department_at_once_why_and_by_when(client, pla
         OutboxMessage.topic == STAFF_TOPIC).output(load_json=True)
         if m["payload"].get("template") == "rework" and m["payload"]["to"] == "department:housing"]
     assert number in notice and "第 1 次重办" in notice and "市民反映夜里仍在施工" in notice and "12月" in notice
+
+
+async def test_the_signing_clock_stops_at_a_return_and_starts_afresh_when_the_return_is_rejected(client, platform,
+                                                                                                 frozen_clock):
+    frozen_clock.freeze("2026-11-16T09:00:00+08:00")
+    number = await _order(platform, subject="小区路灯不亮")
+    await platform.orders.act(number, "dispatch", {"department": "housing"}, DISPATCHER)
+    frozen_clock.freeze("2026-11-16T10:00:00+08:00")
+    await platform.orders.act(number, "return", {"reason": "路灯归城管局管理"}, HOUSING)
+    returned = await platform.orders.get(number, DISPATCHER)
+    assert returned.deadlines["accept"]["done"]  # answered by the return: no 签收 overdue while the centre rules
+    frozen_clock.freeze("2026-11-18T10:00:00+08:00")
+    await platform.orders.act(number, "reject_return", {"reason": "小区内路灯由物业和住建管理"}, DISPATCHER)
+    again = await platform.orders.get(number, DISPATCHER)
+    assert not again.deadlines["accept"].get("done")
+    assert again.deadlines["accept"]["due"] > "2026-11-18T02:00:00+00:00"  # counted from the ruling
+
+
+async def test_merging_into_an_order_already_merged_is_refused_in_plain_words(client, platform):
+    first, second, third = [await _order(platform, subject="小区路灯不亮") for _ in range(3)]
+    await platform.orders.act(second, "merge", {"into": first, "reason": "同一诉求"}, DISPATCHER)
+    with pytest.raises(Exception) as refused:
+        await platform.orders.act(third, "merge", {"into": second, "reason": "同一诉求"}, DISPATCHER)
+    assert f"工单 {second} 已合并，不能并入" in str(refused.value) and "已已" not in str(refused.value)

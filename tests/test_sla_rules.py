@@ -61,7 +61,7 @@ async def test_every_channels_limits_are_listed_with_labels_for_centre_staff(cli
         assert {r["channel_name"] for r in mine} == {channel.name}
         assert {r["kind"] for r in mine if r["rule"] == "handle_days"} == set(channel.kinds)
         assert {r["rule"] for r in mine} == {"dispatch_hours", "accept_days", "handle_days", "urgent_natural_hours",
-                                              "callback_days", "appeal_days", "difficult_days"}
+                                              "callback_days", "appeal_days", "appeal_review_days", "difficult_days"}
         assert all(r["source"] == "default" and r["source_label"] == "渠道默认" and r["changed_by"] is None
                    for r in mine)
         assert _rule(mine, channel.code, "dispatch_hours")["value"] == channel.sla.dispatch_hours

@@ -4,8 +4,6 @@ timeline in words, the callback desk beside the reply being rated. The pages tha
 
 from __future__ import annotations
 
-import datetime as dt
-
 import msgspec
 from litestar import Request, Response
 
@@ -145,10 +143,9 @@ async def detail(request: Request, actor: Actor, number: str, *, order: dict | N
     dispatch_default = order["suggested_department"] if order["suggested_department"] not in returned_by else None
     duplicates = []
     if actor.in_centre and order["status"] == "received":
-        summary = {"number": order["number"], "_phone": "", "subject": order["subject"],
-                   "received_at": as_datetime(order["received_at"])}
+        summary = {"number": order["number"], "_phone": ""}
         await platform.orders.mark_duplicates([summary])
-        duplicates = summary["duplicates"]
+        duplicates = summary["duplicate_orders"]
     return await render_page(
         request, actor, "order.html", status_code=status_code, order=order, names=names, channel=channel,
         fields=[(f.label, choice_labels(f, order["details"].get(f.name)))
@@ -194,7 +191,3 @@ def choice_labels(f, value):
     if isinstance(value, list):
         return [f.choices.get(v, v) if isinstance(v, str) else v for v in value]
     return f.choices.get(value, value) if isinstance(value, str) else value
-
-
-def as_datetime(value):
-    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value

@@ -41,8 +41,10 @@ from api.console.maintenance import MAINTENANCE_ROUTES
 from api.console.notices import NOTICE_ROUTES
 from api.console.reports import REPORT_ROUTES
 from api.console.sla_rules import SLA_RULE_ROUTES
+from api.console.retention import RETENTION_ROUTES
 from api.console.surveys import SURVEY_ROUTES
 from api.console.meetings import MEETING_ROUTES
+from api.console.merge import MERGE_ROUTES
 from api.console.netboards import NETBOARD_ROUTES
 from api.console.people import PEOPLE_ROUTES
 from api.console.people_settings import SETTINGS_ROUTES as PEOPLE_SETTINGS_ROUTES
@@ -501,7 +503,8 @@ def _queue_page(value) -> int:
 @get("/dispatch")
 async def dispatch_queue(request: Request) -> Response:
     """待派单 by the soonest dispatch deadline, with suggestions, duplicates and bulk dispatch; a
-    dispatch made from a row comes back here with its result, so the dispatcher never leaves the queue."""
+    dispatch made from a row, or a merge confirmed from it, comes back here with its result, so the
+    dispatcher never leaves the queue."""
     actor = await current_actor(request)
     if actor.role not in ("dispatcher", "admin"):
         raise Forbidden("只有派单员可以派单")
@@ -513,6 +516,14 @@ async def dispatch_queue(request: Request) -> Response:
         order = await platform.orders.get(sent, actor)
         names = await platform.orders.department_names()
         outcome = {"label": "派单", "done": [f"{sent} → {names.get(order.department or '', '承办单位')}"], "failed": []}
+    merged = str(request.query_params.get("merged") or "")[:32]
+    if merged and not sent:  # back from 并入此单's confirmation
+        try:
+            order = await platform.orders.get(merged, actor)
+        except NotFound:  # a link edited by hand: the queue as it is
+            order = None
+        if order is not None and order.status == "merged":
+            outcome = {"label": "合并", "done": [f"{merged} 并入 {order.merged_into}"], "failed": []}
     return await _dispatch_page(request, actor, q=q, page=_queue_page(request.query_params.get("page")),
                                 outcome=outcome)
 
@@ -599,9 +610,9 @@ def console_router(secret: str) -> Router:
         route_handlers=[login_page, login_submit, logout, home, *ORDER_LIST_ROUTES, order_export, order_detail, order_act,
                         uphold_and_dispatch, order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history, intake_knowledge,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
-                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
+                        *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *RETENTION_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
                         *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,
-                        *PEOPLE_ROUTES, *PEOPLE_SETTINGS_ROUTES, *TELEPHONY_ROUTES],
+                        *PEOPLE_ROUTES, *PEOPLE_SETTINGS_ROUTES, *TELEPHONY_ROUTES, *MERGE_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers=ERROR_HANDLERS,
         include_in_schema=False,

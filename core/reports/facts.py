@@ -161,8 +161,8 @@ async def refresh(*, full: bool = False) -> int:
             if since and not await ReportFact.raw("SELECT 1 AS x FROM report_daily LIMIT 1"):
                 await _rebuild_daily(None)  # facts from before the daily sums existed
             return since
-        if since == 0:
-            await ReportFact.raw("DELETE FROM report_facts")
+        if since == 0:  # the facts of orders destroyed under the retention rules stay (core/retention.py)
+            await ReportFact.raw("DELETE FROM report_facts WHERE order_id IN (SELECT id FROM orders)")
             await ReportFact.raw(f"INSERT INTO report_facts ({', '.join(COLUMNS)}) {facts_select(d)}")
             await _rebuild_daily(None)
         else:

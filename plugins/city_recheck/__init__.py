@@ -59,3 +59,11 @@ def http_route_handlers():
 @hookimpl
 def piccolo_apps():
     return ["plugins.city_recheck.piccolo_app"]
+
+
+@hookimpl
+async def purge_order_rows(order_ids, numbers):
+    """A recheck order destroyed under the retention rules takes its recheck record with it."""
+    from plugins.city_recheck.tables import Recheck
+
+    await Recheck.delete().where(Recheck.order_id.is_in(list(order_ids)))

@@ -142,3 +142,11 @@ def piccolo_apps():
 async def report_section(channel, start, end, department):
     """The channel's section of the periodic reports (report.py)."""
     return await report.section(channel, start, end, department)
+
+
+@hookimpl
+async def purge_order_rows(order_ids, numbers):
+    """Orders destroyed under the retention rules take their visits with them."""
+    from plugins.enterprise_help.tables import Visit
+
+    await Visit.delete().where(Visit.order_id.is_in(list(order_ids)))

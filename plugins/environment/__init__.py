@@ -130,3 +130,12 @@ def http_route_handlers():
 @hookimpl
 def piccolo_apps():
     return ["plugins.environment.piccolo_app"]
+
+
+@hookimpl
+async def purge_order_rows(order_ids, numbers):
+    """Orders destroyed under the retention rules leave the source index (other reports of the same
+    source no longer link to them)."""
+    from plugins.environment.tables import SourceReport
+
+    await SourceReport.delete().where(SourceReport.order_id.is_in(list(order_ids)))

@@ -100,3 +100,13 @@ def piccolo_apps():
 async def report_section(channel, start, end, department):
     """The channel's section of the periodic reports (report.py)."""
     return await report.section(channel, start, end, department)
+
+
+@hookimpl
+async def purge_order_rows(order_ids, numbers):
+    """Orders destroyed under the retention rules take their verification, reward, rectification and
+    re-inspection records with them."""
+    from plugins.safety_reporting.tables import SafetyCase, SafetyRectification, SafetyReinspection
+
+    for table in (SafetyCase, SafetyRectification, SafetyReinspection):
+        await table.delete().where(table.order_id.is_in(list(order_ids)))
