@@ -239,7 +239,8 @@ def open_part(actor: Actor):
     协办中); for the centre, every order with an open part."""
     if actor.role == "handler":
         return assisted_by(actor.department, open_only=True)
-    return _json_has("assisting", '"status":"pending"') | _json_has("assisting", '"status":"accepted"')
+    # the parts' own table, not the orders' JSON: a text scan of every order took seconds at 410,000
+    return WhereRaw("orders.id IN (SELECT order_id FROM assisting_parts WHERE status IN ('pending', 'accepted'))")
 
 
 async def warning_orders(warning_id: int) -> list[str]:
