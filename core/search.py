@@ -37,6 +37,7 @@ MAX_TERMS = 8
 _TOKEN = re.compile(r"[0-9a-z\u3400-\u4dbf\u4e00-\u9fff]+")
 _PHONE_NOISE = re.compile(r"[\s\-()（）+]")
 _PHONE_LIKE = re.compile(r"\+?\d[\d\s\-()（）]{5,}\d")  # a phone typed with spaces or dashes
+_MASKED_PHONE = re.compile(r"^(1[3-9]\d)\*{4}(\d{4})$")  # as core.visibility.mask_phone shows a mobile
 _PHONE = re.compile(r"^(?:86)?(1[3-9]\d{9}|0\d{9,11}|[2-9]\d{6,7})$")
 
 
@@ -119,6 +120,15 @@ class Sealed:
         digits = normalise_phone(value)
         return self.token("phone", digits) if digits else None
 
+    def masked_phone(self, value: str) -> str | None:
+        """A mobile number as the screens show it masked (139****5678: the first three and last four
+        digits), so the centre finds a caller by what it copied from a page; a department never."""
+        digits = normalise_phone(value)
+        if digits and len(digits) == 11:
+            return self.token("masked-phone", digits[:3] + digits[-4:])
+        match = _MASKED_PHONE.match(value.strip())
+        return self.token("masked-phone", match.group(1) + match.group(2)) if match else None
+
 
 def department_token(code: str) -> str:
     """The token marking a department's documents (letters and digits only, so no tokenizer splits it)."""
@@ -163,8 +173,11 @@ def parse_query(q: str, *, sealed: Sealed, in_centre: bool, department: str | No
             phone = sealed.phone(term)
             if phone:
                 alternatives.append([phone])
+            masked = _MASKED_PHONE.match(term) and sealed.masked_phone(term)
+            if masked:
+                alternatives.append([masked])
             alternatives.append([sealed.token("text", term)])
-        if words or (in_centre and normalise_phone(term)):
+        if words or (in_centre and (normalise_phone(term) or _MASKED_PHONE.match(term))):
             groups.append(alternatives)
     if len(groups) > MAX_TERMS:
         raise InvalidInput([FieldError(key, f"搜索词最多 {MAX_TERMS} 个", "query")])
@@ -315,6 +328,8 @@ def order_words(order, channel, sealed: Sealed, open_sealed=lambda value: value)
         hidden.append(sealed.token("text", name))
     if phone and (token := sealed.phone(phone)):
         hidden.append(token)
+        if masked := sealed.masked_phone(phone):
+            hidden.append(masked)
     words = tokens("\n".join(p for p in plain if p))
     for department in sorted(_departments_of(order)):  # the lead's, and each assisting one's (协办)
         words.append(department_token(department))
