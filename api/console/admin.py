@@ -17,7 +17,8 @@ from litestar.response import Redirect
 from api.console.pages import render_page
 from api.client import client_address
 from api.console.session import current_actor
-from core import department_names, departments, outbox, rule_admin
+from core import areas, department_names, departments, outbox, rule_admin
+from core.areas import check as check_area
 from core.auth import create_api_key, recent
 from core.channels import KINDS
 from core.errors import Conflict, Forbidden, HuyingError, InvalidInput, NotFound
@@ -316,10 +317,15 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
 
 # -- routing rules ---------------------------------------------------------------------------------------
 
+async def _area_names(request) -> list[str]:
+    return [a["name"] for a in await request.app.state.platform.orders.reference.areas()]
+
+
 async def _rules_page(request, actor, *, status_code=200, values=None, errors=None, tried=None):
     rules = await RoutingRule.select().order_by(RoutingRule.position).order_by(RoutingRule.id).output(load_json=True)
     names = {d["code"]: d["name"] for d in await _departments()}
     return await _render(request, actor, "admin_rules.html", status_code=status_code, rules=rules, names=names,
+                         areas=await _area_names(request),
                          departments=await _departments(), channels=list(request.app.state.platform.channels),
                          kinds=KINDS, values=values or {}, errors=errors or {}, tried=tried)
 
@@ -365,6 +371,12 @@ async def rules_add(request: Request) -> Response:
         errors["channel"] = "渠道不存在"
     if values["kind"] and values["kind"] not in KINDS:
         errors["kind"] = "没有这个诉求类型"
+    if values["area"]:  # the street as orders record it, or the rule would never match
+        area, problem = check_area(values["area"], await request.app.state.platform.orders.reference.areas())
+        if problem is None:
+            values["area"] = area
+        else:
+            errors["area"] = problem.message
     if errors:
         return await _rules_page(request, actor, status_code=400, values=values, errors=errors,
                                  tried={"text": "", "channel": "hotline", "area": ""})
@@ -390,6 +402,7 @@ async def _rule_page(request: Request, actor, rule_id: int, *, status_code: int 
         raise NotFound("规则不存在")
     everyone = await _departments()
     return await _render(request, actor, "admin_rule.html", status_code=status_code, rule=rule,
+                         areas=await _area_names(request),
                          values=values or {**rule, "keywords": "、".join(rule["keywords"] or [])},
                          errors=errors or {}, preview=preview, history=await rule_admin.history(rule_id),
                          departments=[d for d in everyone if d["active"]],
