@@ -27,7 +27,7 @@ SEED: tuple[tuple[str, tuple[str, ...]], ...] = (
 ALIAS_SPLIT = re.compile(r"[、，,；;\s]+")
 SUFFIXES = ("街道办事处", "街道办", "街道", "乡", "镇")
 SHOWN_CANDIDATES = 6
-PICK_HINT = "请从街道（乡镇）列表中选择（可输入名称的任一部分查找，如：梅溪湖）"
+PICK_HINT = "请从列表中选择（输入名称的任一部分即可查找，如：梅溪湖）"
 
 
 class AreaIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -80,7 +80,7 @@ def refusal(typed: str, candidates: list[str]) -> str:
     """Why ``typed`` is no 街道 of the list, in the words a form shows beside it."""
     if candidates:
         return f"「{typed}」对应多个街道（乡镇），请选择其一：{'、'.join(candidates[:SHOWN_CANDIDATES])}"
-    return f"「{typed}」不在湘江新区的街道（乡镇）列表中；{PICK_HINT}"
+    return f"「{typed}」不在湘江新区的街道（乡镇）列表中，{PICK_HINT}"
 
 
 def check(typed: str, areas: list[dict]) -> tuple[str, FieldError | None]:
