@@ -33,6 +33,8 @@ async def test_the_agent_picks_the_street_and_part_of_its_name_files_the_call_un
     made = await agent.post("/console/intake", {**CALL, "area": "梅溪湖"})
     assert made.status_code == 200 and "已完成：受理" in made.text
     assert (await platform.orders.get(_number(made), DISPATCHER)).area == "梅溪湖街道"
+    listed = await (await people("dispatcher1")).get("/console/orders?area=梅溪湖")  # the list's filter too
+    assert _number(made) in listed.text and 'value="梅溪湖街道"' in listed.text
 
 
 async def test_a_street_not_in_the_list_is_refused_beside_what_was_typed(client, people, platform):  # noqa: F811

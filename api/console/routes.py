@@ -180,6 +180,9 @@ async def order_list(request: Request) -> Response:
     queue = queues.find(actor.role, request.query_params.get("queue", ""))
     error = ""
     kpi = ""
+    streets = await platform_of(request).orders.reference.areas()
+    if params.get("area") and params["area"] != "-":  # 梅溪湖 lists the orders of 梅溪湖街道
+        params["area"] = check_area(params["area"], streets)[0]
     try:
         found = parse_filter(params)
         kpi = kpi_label(found.kpi, found.kpi_from, found.kpi_to)
@@ -204,7 +207,7 @@ async def order_list(request: Request) -> Response:
                        kpi=kpi, without_kpi=without_kpi,
                        statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES, sources=SOURCES,
                        channels=list(platform_of(request).channels), departments=await departments(),
-                       status_code=400 if error else 200)
+                       areas=[a["name"] for a in streets], status_code=400 if error else 200)
 
 
 @get("/orders/export.xlsx")
