@@ -215,7 +215,9 @@ async def check_web_form(client, channel) -> list[Result]:
     body: dict[str, Any] = {"_submission": parsed.hidden.get("_submission", ""),
                             "_csrf_token": parsed.hidden.get("_csrf_token", ""), "kind": channel.kinds[0],
                             "subject": "小区门口路灯坏了一个月", "content": "梅溪湖街道某小区东门的路灯坏了一个多月，晚上很黑。",
-                            "citizen.name": "李女士", "citizen.phone": "13912345678", "address": "梅溪湖街道某小区东门"}
+                            "citizen.name": "李女士", "citizen.phone": "13912345678",
+                            # the form's one address input: the channel's own place field, if it declares one
+                            f"details.{channel.location_field}" if channel.location_field else "address": "梅溪湖街道某小区东门"}
     for f in inputs:
         info = infos.get(f.name)
         if info is not None and info.required:

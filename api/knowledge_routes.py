@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from api.schemas import errors
 from api.security import require_role
-from core import categories
+from core import areas, categories
 from core.errors import Forbidden
 from core.knowledge import ArticleIn, Review
 from core.model import CENTRE_ROLES, Actor
@@ -152,5 +152,31 @@ async def change_category(category_id: FromPath[int], data: JSONBody[categories.
     return await categories.change(category_id, data)
 
 
-ROUTES = [submit_article, list_articles, get_article, revise_article, review_article, public_faq, faq_page,
+# -- the streets and towns (街道、乡镇) --------------------------------------------------------------------
+
+@get("/api/areas", tags=["街道"], summary="湘江新区的街道（乡镇）列表：工单的 area 只能取其中的名称")
+async def list_areas(actor: NamedDependency[Actor], include_inactive: FromQuery[bool] = False) -> list[dict[str, Any]]:
+    return await areas.listed(include_inactive=include_inactive and actor.role == "admin")
+
+
+@post("/api/areas", tags=["街道"], summary="新增街道（乡镇）（仅管理员）", status_code=201,
+      responses=errors(400, 401, 403, 409, 413))
+async def add_area(request: Request, data: JSONBody[areas.AreaIn], actor: NamedDependency[Actor]) -> dict[str, Any]:
+    require_role(actor, "admin")
+    added = await areas.add(data)
+    request.app.state.platform.orders.forget_reference_data()
+    return added
+
+
+@patch("/api/areas/{area_id:int}", tags=["街道"], summary="改名、别名、排序或停用街道（乡镇）（仅管理员）；改名后旧名作为别名保留",
+       responses=errors(400, 401, 403, 404, 409, 413))
+async def change_area(request: Request, area_id: FromPath[int], data: JSONBody[areas.AreaChange],
+                      actor: NamedDependency[Actor]) -> dict[str, Any]:
+    require_role(actor, "admin")
+    changed = await areas.change(area_id, data)
+    request.app.state.platform.orders.forget_reference_data()
+    return changed
+
+
+ROUTES = [list_areas, add_area, change_area, submit_article, list_articles, get_article, revise_article, review_article, public_faq, faq_page,
           suggestions, list_models, train_models, list_categories, add_category, change_category]

@@ -15,7 +15,6 @@ every citizen's personal data, so it is readable by its owner only (0600).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
 import os
 import re

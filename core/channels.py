@@ -112,6 +112,9 @@ class Channel(msgspec.Struct, frozen=True, kw_only=True):
     # A boolean field in which the citizen consents to having the request and its reply published;
     # a channel naming one gets a public page of answered, consented requests (personal data masked).
     consent_field: str | None = None
+    # The text field of the channel that says where the matter is (环保's 具体位置): the web form shows it
+    # in place of the common 事发地址, beside 街道, and an intake without an address takes it as one.
+    location_field: str | None = None
     default: bool = False  # the line an order belongs to when nothing names a channel (one only)
     # 联合办理 (core/joint.py): whether a dispatch may name assisting (协办) departments besides the lead
     joint_handling: str = "allowed"  # one of JOINT_HANDLING

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from core import clock
+from core.areas import resolve as resolve_area
 from core.calendar import SHANGHAI
 from core.search import normalise_phone
 
@@ -386,6 +387,12 @@ class Checker:
         self.sla = platform.orders.sla
         self.by_name = {name: code for code, name in departments.items()}
         self.seen: dict[str, int] = {}
+        self.areas: list[dict] = []  # the street list (``core.areas``): 梅溪湖 is imported as 梅溪湖街道
+
+    def area(self, written: str) -> str:
+        """The street a record names, as the list names it; one the list does not know is kept as written."""
+        found, _ = resolve_area(written, self.areas)
+        return found if found else written
 
     def cell(self, row: SourceRow, name: str) -> Any:
         column = self.mapping.columns.get(name)
@@ -492,7 +499,7 @@ class Checker:
                 number=number, received=received, completed=completed, rated_at=rated_at, phone=phone,
                 name=text("name"), subject=subject, content=content, channel=channel, kind=kind, source=source,
                 department=department, status=status, satisfaction=satisfaction, reply=reply,
-                address=text("address")[:255], area=text("area")[:64], category=category[:128])
+                address=text("address")[:255], area=self.area(text("area"))[:64], category=category[:128])
         return outcome
 
     def instant(self, row: SourceRow, name: str, label: str, reasons: list[str], required: bool = False):
@@ -811,6 +818,7 @@ async def import_history(platform, mapping: Mapping, paths: list[str | Path], *,
     departments = {r["code"]: r["name"] for r in await Department.select(Department.code, Department.name)}
     await platform.orders.sla.refresh()
     checker = Checker(platform, mapping, departments, clock.now())
+    checker.areas = await platform.orders.reference.areas()
     outcomes = [checker.check(row) for f in files for row in f.rows]
     there = await existing_numbers([o.legacy_number for o in outcomes if o.outcome == "ok"])
     for o in outcomes:

@@ -18,6 +18,7 @@ import asyncpg
 import msgspec
 
 from core.clock import SHANGHAI
+from core.areas import check as check_area
 from core.attachments import NewAttachment
 from core.channels import KINDS, SOURCES, Channel, Kind
 from core.db import insert_row, run, write_transaction
@@ -60,7 +61,9 @@ class IntakeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     citizen: Citizen = Citizen()
     anonymous: bool = False
     address: Annotated[str, msgspec.Meta(max_length=255)] = ""
-    area: Annotated[str, msgspec.Meta(max_length=64)] = ""
+    area: Annotated[str, msgspec.Meta(max_length=64, description=(
+        "街道（乡镇）：GET /api/areas 列出的名称；其别名或名称的一部分（梅溪湖）只对应一个时按该名称记录，"
+        "否则 400 并在 extra 中说明（key 为 area）；可不填"))] = ""
     category: Annotated[str, msgspec.Meta(max_length=128)] = ""
     priority: Literal["normal", "urgent"] = "normal"
     received_at: dt.datetime | None = None
@@ -169,6 +172,17 @@ class IntakeDesk:
             raise InvalidInput(errors)
         return channel, details
 
+    async def resolve_area(self, request: IntakeRequest, actor: Actor) -> tuple[IntakeRequest, FieldError | None]:
+        """街道 as one name of the list (``core.areas``): what was typed resolved to it (梅溪湖 →
+        梅溪湖街道), or the field's error. The city platform's transfers are never refused for it: a
+        name the list does not know is kept as the city sent it."""
+        if not request.area.strip():
+            return (msgspec.structs.replace(request, area="") if request.area else request), None
+        area, error = check_area(request.area, await self.service.reference.areas())
+        if error is not None and actor.role == "city":
+            return request, None
+        return (msgspec.structs.replace(request, area=area) if area != request.area else request), error
+
     def _received_at_problem(self, received_at: dt.datetime) -> str | None:
         """Deadlines are counted from ``received_at``: it must be a plausible recent instant
         (``Settings.received_at_max_age_days`` back at most, not in the future)."""
@@ -195,7 +209,19 @@ class IntakeDesk:
         the sender set (the city platform's) instead of the channel's own."""
         service = self.service
         await service.sources.refresh()
-        channel, details = self.check(code, request, actor)
+        request, area_error = await self.resolve_area(request, actor)
+        try:
+            channel, details = self.check(code, request, actor)
+        except InvalidInput as refused:
+            if area_error is None:
+                raise
+            raise InvalidInput([*refused.errors, area_error]) from None
+        if area_error is not None:
+            raise InvalidInput([area_error])
+        if channel.location_field and not request.address.strip():  # the channel's own place is the address
+            place = getattr(details, channel.location_field, "")
+            if isinstance(place, str) and place.strip():
+                request = msgspec.structs.replace(request, address=place.strip()[:255])
         await service.sla.refresh()
         now = service.clock()
         received_at = (request.received_at or now).astimezone(dt.timezone.utc)

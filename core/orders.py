@@ -74,6 +74,10 @@ class OrderService:
     def check_intake(self, code: str, request: IntakeRequest, actor: Actor):
         return self.intake_desk.check(code, request, actor)
 
+    async def resolve_area(self, request: IntakeRequest, actor: Actor):
+        """(the request with its 街道 as a name of the list, the field's error or None)."""
+        return await self.intake_desk.resolve_area(request, actor)
+
     async def intake(self, code: str, request: IntakeRequest, actor: Actor, *,
                      idempotency_key: str | None = None,
                      attachments: list[NewAttachment] | tuple = (),

@@ -30,6 +30,7 @@ from core.signin import SignInPolicy
 from core.settings import Settings, load_settings
 from core.sla import SlaClock
 from core.surveys import Surveys
+from core.areas import seed_if_empty as seed_areas
 from core.categories import seed_if_empty as seed_categories
 from core.knowledge import KnowledgeBase
 from core.live import LiveBus
@@ -97,6 +98,7 @@ class Platform:
         await self.channels.check_routing(directory)
         await sync_plugin_rules(self.channels, directory)
         await seed_categories(self.engine)
+        await seed_areas(self.engine)
         load_dictionary()  # queries cut terms into words; the dictionary loads beside serving
         self.orders.index.start_repair()
         self.orders.forget_reference_data()

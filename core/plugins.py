@@ -156,6 +156,8 @@ class Channels:
             refuse(f"保密字段不是本渠道的字段：{', '.join(stray)}")
         if channel.consent_field is not None and getattr(fields.get(channel.consent_field), "type", None) != "boolean":
             refuse(f"公开同意字段 {channel.consent_field} 须是本渠道的布尔字段")
+        if channel.location_field is not None and getattr(fields.get(channel.location_field), "type", None) != "string":
+            refuse(f"地点字段 {channel.location_field} 须是本渠道的单行文本字段")
         if channel.joint_handling not in JOINT_HANDLING:
             refuse(f"联合办理声明 joint_handling 须取自 {', '.join(JOINT_HANDLING)}，不认识：{channel.joint_handling!r}")
 

@@ -1,12 +1,16 @@
-"""Reference data every intake and action consults: the departments and the routing rules, cached."""
+"""Reference data every intake and action consults: the departments, the routing rules and the streets, cached."""
 
 from __future__ import annotations
 
+import time
+
+from core.areas import listed as listed_areas
 from core.routing import RuleCache, RuleSpec, in_order
 from core.tables import Department
 
 
 MAX_CHANNELS_KEPT = 64
+AREAS_TTL = 30.0  # seconds: another process's change to the street list is followed within this
 
 
 class ReferenceData:
@@ -16,6 +20,14 @@ class ReferenceData:
         self._directory: list[dict] | None = None
         self._rules = RuleCache()
         self._routes: tuple[list[RuleSpec], frozenset[str], dict[str, list[RuleSpec]]] | None = None
+        self._areas: tuple[float, list[dict]] | None = None
+
+    async def areas(self) -> list[dict]:
+        """The streets and towns in use (``core.areas``): what every intake resolves its 街道 against."""
+        now = time.monotonic()
+        if self._areas is None or now - self._areas[0] > AREAS_TTL:
+            self._areas = (now, await listed_areas())
+        return self._areas[1]
 
     async def departments(self) -> frozenset[str]:
         if self._departments is None:
@@ -59,4 +71,5 @@ class ReferenceData:
         self._departments = None
         self._active = None
         self._directory = None
+        self._areas = None
         self._rules.forget()

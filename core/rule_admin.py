@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import msgspec
 
 from core import clock
+from core.areas import check as check_area
 from core.channels import KINDS
 from core.db import write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
@@ -59,6 +60,12 @@ async def check(platform, edit: RuleEdit) -> None:
         errors.append(FieldError("department", "承办单位不存在或已停用"))
     if edit.kind and edit.kind not in KINDS:
         errors.append(FieldError("kind", "没有这个诉求类型"))
+    if edit.area.strip():  # a rule names a street as orders record it (梅溪湖 → 梅溪湖街道), or it never matches
+        area, problem = check_area(edit.area, await platform.orders.reference.areas())
+        if problem is None:
+            edit.area = area
+        else:
+            errors.append(problem)
     if not edit.keywords and not (edit.area or edit.kind or edit.category):
         errors.append(FieldError("keywords", "请至少填写一个关键词，或指定街道、类型、分类"))
     if errors:

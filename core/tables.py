@@ -397,6 +397,15 @@ class Category(Table, tablename="categories"):
     active = Boolean(default=True)
 
 
+class Area(Table, tablename="areas"):
+    """A street or town (街道、乡镇) of 湘江新区: the list an order's 街道 is chosen from (core/areas.py)."""
+
+    name = Varchar(length=64, unique=True)
+    aliases = Varchar(length=255, default="")  # other names it answers to, separated by 、
+    sort = Integer(default=0)
+    active = Boolean(default=True)
+
+
 class DispatchModel(Table, tablename="dispatch_models"):
     """A suggestion model learned from history, versioned, with the evaluation it was measured by."""
 
@@ -409,7 +418,7 @@ class DispatchModel(Table, tablename="dispatch_models"):
     active = Boolean(default=False)
 
 
-ALL_TABLES += (KnowledgeArticle, KnowledgeVersion, KnowledgeEvent, KnowledgeCitation, Category, DispatchModel)
+ALL_TABLES += (KnowledgeArticle, KnowledgeVersion, KnowledgeEvent, KnowledgeCitation, Category, Area, DispatchModel)
 
 
 class ReplyTemplate(Table, tablename="reply_templates"):

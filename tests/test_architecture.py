@@ -215,7 +215,7 @@ CORE_LAYERS = (
     ("core.clock", "core.errors", "core.model", "core.db", "core.sqlite_engine", "core.tables", "core.storage",
      "core.confidential", "core.calendar", "core.channels", "core.hookspecs", "core.outbox", "core.notices"),
     ("core.settings", "core.attachments", "core.lifecycle", "core.joint", "core.difficult", "core.callbacks",
-     "core.department_names", "core.routing", "core.sla_rules", "core.sla", "core.calendar_admin", "core.visibility", "core.search", "core.duplicates",
+     "core.department_names", "core.areas", "core.routing", "core.sla_rules", "core.sla", "core.calendar_admin", "core.visibility", "core.search", "core.duplicates",
      "core.knowledge", "core.services", "core.reports.kpis", "core.reports.facts", "core.reports.dialect",
      "core.reports.periods", "core.reports.tables"),
     ("core.intake", "core.actions", "core.queries", "core.order_filter", "core.listing", "core.orders",

@@ -87,3 +87,34 @@ async def test_a_queue_is_worked_from_the_keyboard(driver, server, platform, scr
     ActionChains(driver).send_keys("\ue007").perform()  # Enter opens the order of that row
     me.wait_for(_left(page))
     assert me.text("#order-number") == picked
+
+
+async def test_the_street_is_picked_from_the_list_and_an_unknown_one_is_refused_beside_it(driver, server, platform,
+                                                                                          screenshots):
+    """街道 offers the streets of 湘江新区 as the agent types; 梅溪湖 is filed as 梅溪湖街道, and a street
+    of another district is refused beside the field with the call kept as typed."""
+    me = Desk(driver, server, screenshots / "console" / _backend(platform))
+    me.sign_in("agent1")
+    me.open("/console/intake")
+    area = me.find('[name="area"]')
+    assert area.get_attribute("list") == "area-list"
+    offered = me.d.execute_script("return [...document.querySelectorAll('#area-list option')].map(o => o.value)")
+    assert "梅溪湖街道" in offered and "麓谷街道" in offered
+    me.type('[name="citizen.phone"]', "13912340001")
+    me.type('[name="subject"]', "路灯不亮")
+    me.type('[name="content"]', "小区门口两盏路灯连续三晚不亮。")
+    me.type('[name="area"]', "坡子街")
+    me.type('[name="address"]', "坡子街1号")
+    me.press("#intake-submit")
+    assert "不在湘江新区的街道（乡镇）列表中" in me.text("#in-f-area-error")
+    assert _value(me, "area") == "坡子街" and _value(me, "subject") == "路灯不亮"  # nothing typed is lost
+    me.find('[name="area"]').location_once_scrolled_into_view
+    me.shoot("intake-13-street-refused")
+    me.find('[name="area"]').clear()
+    me.type('[name="area"]', "梅溪湖")
+    me.shoot("intake-14-street-typed")
+    me.press("#intake-submit")
+    assert "已完成：受理" in me.text("#done"), me.text("main")
+    order = await platform.orders.get(me.text("#order-number"), Actor(name="d1", role="dispatcher"))
+    assert order.area == "梅溪湖街道"
+    me.shoot("intake-15-street-filed")

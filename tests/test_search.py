@@ -51,7 +51,7 @@ async def test_found_by_number_name_address_and_area(client, tokens):
     number = await _take(client, tokens["agent1"], citizen={"name": "欧阳春花", "phone": "13812345678"},
                          address="岳麓区桐梓坡路88号", area="望城坡街道")
     await _take(client, tokens["agent1"], citizen={"name": "张三", "phone": "13700001111"},
-                address="天心区", area="坡子街街道")
+                address="洋湖大道", area="洋湖街道")
     for q in (number, number.lower(), "欧阳春花", "桐梓坡路", "望城坡街道"):
         assert (await _find(client, tokens["agent1"], q))[0] == [number], q
 

@@ -94,12 +94,14 @@ def valid_form(channel: Channel, **overrides) -> dict:
     description gives (``core.channels.sample_value``, the one ``huying check-channel`` and the demo
     use: a channel whose own checks refuse it fails ``check-channel`` too, which says why), and the
     common ones with a realistic request."""
-    values = {"kind": channel.kinds[0]}
+    # the form's one address input: the channel's own place field when it declares one
+    values = {"kind": channel.kinds[0],
+              f"details.{channel.location_field}" if channel.location_field else "address": "梅溪湖街道某小区东门"}
     for info in describe_fields(channel.fields):
         if info.required and (value := form_value(info, info.sample)) is not None:
             values[f"details.{info.name}"] = value
     values.update({"subject": "小区门口路灯坏了一个月", "content": "梅溪湖街道某小区东门的路灯坏了一个多月，晚上很黑，老人走路不安全。",
-                   "citizen.name": "李女士", "citizen.phone": "13912345678", "address": "梅溪湖街道某小区东门"})
+                   "citizen.name": "李女士", "citizen.phone": "13912345678"})
     values.update(overrides)
     return {k: v for k, v in values.items() if v is not False}
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -316,10 +315,15 @@ async def users_change(request: Request, user_id: FromPath[int]) -> Response:
 
 # -- routing rules ---------------------------------------------------------------------------------------
 
+async def _area_names(request) -> list[str]:
+    return [a["name"] for a in await request.app.state.platform.orders.reference.areas()]
+
+
 async def _rules_page(request, actor, *, status_code=200, values=None, errors=None, tried=None):
     rules = await RoutingRule.select().order_by(RoutingRule.position).order_by(RoutingRule.id).output(load_json=True)
     names = {d["code"]: d["name"] for d in await _departments()}
     return await _render(request, actor, "admin_rules.html", status_code=status_code, rules=rules, names=names,
+                         areas=await _area_names(request),
                          departments=await _departments(), channels=list(request.app.state.platform.channels),
                          kinds=KINDS, values=values or {}, errors=errors or {}, tried=tried)
 
@@ -409,6 +413,7 @@ async def _rule_page(request: Request, actor, rule_id: int, *, status_code: int 
         raise NotFound("规则不存在")
     everyone = await _departments()
     return await _render(request, actor, "admin_rule.html", status_code=status_code, rule=rule,
+                         areas=await _area_names(request),
                          values=values or {**rule, "keywords": "、".join(rule["keywords"] or [])},
                          errors=errors or {}, preview=preview, history=await rule_admin.history(rule_id),
                          departments=[d for d in everyone if d["active"]],

@@ -19,6 +19,7 @@ from litestar.response import Redirect
 from api.console import queues
 from api.console.order_page import departments
 from api.console.pages import platform_of, render_page
+from core.areas import check as check_area
 from api.console.session import current_actor
 from core import saved_views
 from core.channels import KINDS, SOURCES, field_labels
@@ -77,6 +78,9 @@ async def list_page(request: Request, actor: Actor, source, *, saving: dict[str,
     error = ""
     kpi = ""
     platform = platform_of(request)
+    streets = await platform.orders.reference.areas()
+    if params.get("area") and params["area"] != "-":  # 梅溪湖 lists the orders of 梅溪湖街道
+        params["area"] = check_area(params["area"], streets)[0]
     try:
         found = parse_filter(params)
         kpi = kpi_label(found.kpi, found.kpi_from, found.kpi_to)
@@ -108,7 +112,7 @@ async def list_page(request: Request, actor: Actor, source, *, saving: dict[str,
                              views=views, shown_view=shown_view, saving=saving or {},
                              statuses=STATUSES, kinds=KINDS, flags=LIST_FLAGS, deadline_states=DEADLINE_STATES,
                              sources=SOURCES, channels=channels, departments=all_departments,
-                             status_code=status_code or (400 if error else 200))
+                             areas=[a["name"] for a in streets], status_code=status_code or (400 if error else 200))
 
 
 @get("/orders")

@@ -45,6 +45,7 @@ from api.console.retention import RETENTION_ROUTES
 from api.console.surveys import SURVEY_ROUTES
 from api.console.meetings import MEETING_ROUTES
 from api.console.merge import MERGE_ROUTES
+from api.console.areas import AREA_ROUTES
 from api.console.netboards import NETBOARD_ROUTES
 from api.console.people import PEOPLE_ROUTES
 from api.console.people_settings import SETTINGS_ROUTES as PEOPLE_SETTINGS_ROUTES
@@ -66,6 +67,7 @@ from core.order_filter import read_params
 from core.model import Actor
 from core.intake import IntakeRequest
 from core.storage import AttachmentRefused
+from core.areas import check as check_area
 from core.categories import paths as category_paths, resolve as resolve_category
 
 EXPORT_LIMIT = 5000
@@ -316,6 +318,7 @@ async def _intake_context(platform, values: dict, errors: dict) -> dict:
     return {"channels": channels, "common": intake_fields(),
             "own": {c.code: channel_fields(c) for c in channels}, "values": values, "errors": errors,
             "general": errors.get(GENERAL, ""), "categories": await category_paths(), "kinds": KINDS,
+            "areas": [a["name"] for a in await platform.orders.reference.areas()],
             "priorities": PRIORITIES, "submission": values.get("_submission") or secrets.token_urlsafe(18),
             "fresh": not errors and not values.get("call_id")}
 
@@ -383,6 +386,12 @@ async def intake_submit(request: Request) -> Response:
         else:
             errors["category"] = (f"「{data['category']}」对应多个分类，请选择其一：{'、'.join(candidates[:5])}"
                                   if candidates else "请从分类列表中选择（可输入分类名称的任一部分查找）")
+    if str(data.get("area") or "").strip():  # 街道 from the list: 梅溪湖 is filed as 梅溪湖街道
+        area, problem = check_area(str(data["area"]), await platform.orders.reference.areas())
+        if problem is None:
+            data["area"] = area
+        else:
+            errors["area"] = problem.message
     history = None
     phone = str((data.get("citizen") or {}).get("phone") or "")
     if phone:
@@ -611,7 +620,7 @@ def console_router(secret: str) -> Router:
                         uphold_and_dispatch, order_attach, order_attachment, intake_page, intake_submit, intake_follow_up, keepalive, caller_history, intake_knowledge,
                         dispatch_queue, bulk_action, accept_queue, static, *ADMIN_ROUTES, *CENTRE_ROUTES,
                         *TEMPLATE_ROUTES, *SLA_RULE_ROUTES, *RETENTION_ROUTES, *CALLBACK_ROUTES, *SURVEY_ROUTES,
-                        *MEETING_ROUTES, *NETBOARD_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,
+                        *MEETING_ROUTES, *NETBOARD_ROUTES, *AREA_ROUTES, *REPORT_ROUTES, *NOTICE_ROUTES, *MAINTENANCE_ROUTES,
                         *PEOPLE_ROUTES, *PEOPLE_SETTINGS_ROUTES, *TELEPHONY_ROUTES, *MERGE_ROUTES],
         middleware=[security_headers, csrf_middleware(secret)],
         exception_handlers=ERROR_HANDLERS,

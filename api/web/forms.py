@@ -49,6 +49,11 @@ class FormField:
     example: str | None = None
     shown_when: tuple[str, Any] | None = None  # (input name, value) that makes this input relevant
     default: Any = None  # the value a form shows before anything is typed (the Struct's own default)
+    options: tuple[str, ...] = ()  # a typed input's pick list (街道): offered as the input is typed
+
+    @property
+    def list_id(self) -> str:
+        return self.id + "-list"
 
     @property
     def id(self) -> str:
@@ -114,31 +119,35 @@ def _with_example(help_text: str, example: str | None) -> str:
     return "，".join(p for p in (help_text, f"例如：{example}") if p)
 
 
-def sections(channel: Channel) -> list[Section]:
-    """The form of one channel: what happened, the channel's own fields, how to reach the citizen,
-    and any of the channel's fields that belong after the contact details. The wording (examples,
-    prompts, notes) is the channel's own (``Channel.wording``)."""
+def sections(channel: Channel, areas: Sequence[str] = ()) -> list[Section]:
+    """The form of one channel: what happened and where, the channel's own fields, how to reach the
+    citizen, and any of the channel's fields that belong after the contact details. The wording
+    (examples, prompts, notes) is the channel's own (``Channel.wording``). Where is one set of inputs:
+    街道 from the list (``areas``, searched by any part of a name) and one address, the channel's own
+    place field when it declares one (``Channel.location_field``), else the common 事发地址."""
     common = struct_limits(IntakeRequest)
     wording = channel.wording
+    place = None
+    own_infos = list(describe_fields(channel.fields))
+    if channel.location_field:
+        found = next((f for f in own_infos if f.name == channel.location_field), None)
+        if found is not None:
+            own_infos.remove(found)
+            place = _form_field(found)
     problem = Section("反映的问题", [
         FormField("kind", "诉求类型", "choice", True, {k: KINDS[k] for k in channel.kinds}),
         FormField("subject", "标题", "string", True, help=f"用一句话概括，例如：{wording.subject_example}",
                   **common["subject"]),
         FormField("content", "具体内容", "text", True, help=wording.content_help, **common["content"]),
-        FormField("address", "事发地址", "string", help=wording.address_help, autocomplete="street-address",
-                  **common["address"]),
-        FormField("area", "所在街道（乡镇）", "string", help="例如：梅溪湖街道", **common["area"]),
+        FormField("area", "所在街道（乡镇）", "string", help="输入街道名称的任一部分后从列表中选择，例如：梅溪湖",
+                  options=tuple(areas), autocomplete="off", **{**common["area"], "example": None}),
+        place or FormField("address", "事发地址", "string", help=wording.address_help, autocomplete="street-address",
+                           **common["address"]),
     ])
     result = [problem]
     own, after = [], []
-    for f in describe_fields(channel.fields):
-        shown_when = (f"details.{f.shown_when['field']}", f.shown_when["value"]) if f.shown_when else None
-        limits = input_limits(f)
-        form_field = FormField(f"details.{f.name}", f.label, f.type, f.required,
-                               YES_NO if f.type == "boolean" and f.required else f.choices,
-                               _with_example(f.help, limits["example"]), f.widget,
-                               shown_when=shown_when, **limits)
-        (after if f.after_contact else own).append(form_field)
+    for f in own_infos:
+        (after if f.after_contact else own).append(_form_field(f))
     if own:
         result.append(Section(f"{channel.name}专项信息", own))
     contact = [
@@ -155,6 +164,15 @@ def sections(channel: Channel) -> list[Section]:
     if after:
         result.append(Section(wording.after_contact_title, after, note=wording.after_contact_note))
     return result
+
+
+def _form_field(f: FieldInfo) -> FormField:
+    """One of the channel's own fields as an input."""
+    shown_when = (f"details.{f.shown_when['field']}", f.shown_when["value"]) if f.shown_when else None
+    limits = input_limits(f)
+    return FormField(f"details.{f.name}", f.label, f.type, f.required,
+                     YES_NO if f.type == "boolean" and f.required else f.choices,
+                     _with_example(f.help, limits["example"]), f.widget, shown_when=shown_when, **limits)
 
 
 def all_fields(parts: list[Section]) -> list[FormField]:
@@ -336,6 +354,9 @@ async def submit(platform: Any, channel: Channel, fields: list[FormField], data:
     except msgspec.ValidationError as exc:
         add_errors(errors, field_errors(exc), fields)
         raise FormRejected(errors) from None
+    request, area_error = await platform.orders.resolve_area(request, WEB_ACTOR)
+    if area_error is not None:
+        add_errors(errors, [area_error], fields)
     try:
         platform.orders.check_intake(channel.code, request, WEB_ACTOR)
         if not (errors or hold):

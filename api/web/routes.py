@@ -105,11 +105,16 @@ def _defaults(parts: list[Section], channel) -> dict[str, Any]:
     return values
 
 
-def _render_form(request: Request, channel, *, values: dict, errors: dict, submission: str,
-                 kept: list[StoredFile] = (), status_code: int = 200, headers: dict | None = None,
-                 limited: str = "") -> Template:
+async def _area_names(request: Request) -> list[str]:
+    """The streets and towns 街道 is picked from."""
+    return [a["name"] for a in await request.app.state.platform.orders.reference.areas()]
+
+
+async def _render_form(request: Request, channel, *, values: dict, errors: dict, submission: str,
+                       kept: list[StoredFile] = (), status_code: int = 200, headers: dict | None = None,
+                       limited: str = "") -> Template:
     web = _web(request)
-    parts = sections(channel)
+    parts = sections(channel, await _area_names(request))
     fields = all_fields(parts)
     order = {f.name: i for i, f in enumerate(fields)}
     summary = [(f.id, f.label, errors[f.name]) for f in fields if f.name in errors]
@@ -127,7 +132,7 @@ def _render_form(request: Request, channel, *, values: dict, errors: dict, submi
 @get("/forms/{code:str}", include_in_schema=False)
 async def form_page(request: Request, code: FromPath[str]) -> Template:
     channel = _public_channel(request, code)
-    return _render_form(request, channel, values=_defaults(sections(channel), channel), errors={},
+    return await _render_form(request, channel, values=_defaults(sections(channel), channel), errors={},
                         submission=secrets.token_urlsafe(18))
 
 
@@ -205,7 +210,7 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template | Redir
     platform = request.app.state.platform
     channel = _public_channel(request, code)
     form = await request.form()
-    fields = all_fields(sections(channel))
+    fields = all_fields(sections(channel, await _area_names(request)))
     data, values = read_form(form, fields)
     submission = form.get("_submission")
     if not (isinstance(submission, str) and _SUBMISSION.match(submission)):
@@ -216,7 +221,7 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template | Redir
     except RateLimited as limited:
         kept, _ = await _take_attachments(request, form, accept_new=False)
         await _keep_for_next_round(request, kept)
-        return _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
+        return await _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
     kept, problems = await _take_attachments(request, form)
     try:
         order = await submit(platform, channel, fields, data, submission=submission, hold=bool(problems),
@@ -225,17 +230,17 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template | Redir
                              admit=lambda: web.limiter.acquire("submit", _client(request)))
     except RateLimited as limited:
         await _keep_for_next_round(request, kept)
-        return _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
+        return await _limited_form(request, channel, limited, values=values, submission=submission, kept=kept)
     except FormRejected as rejected:
         errors = rejected.errors
         if problems:
             errors["attachments"] = "；".join(problems)
         await _keep_for_next_round(request, kept)
-        return _render_form(request, channel, values=values, errors=errors, submission=submission, kept=kept,
+        return await _render_form(request, channel, values=values, errors=errors, submission=submission, kept=kept,
                             status_code=400)
     except Conflict:
         await _keep_for_next_round(request, kept)
-        return _render_form(request, channel, values=values, submission=secrets.token_urlsafe(18), kept=kept,
+        return await _render_form(request, channel, values=values, submission=secrets.token_urlsafe(18), kept=kept,
                             status_code=409, errors={
                                 GENERAL: "这份表单已经提交过，工单已生成。如需另外反映一件事，请核对内容后再次提交。"})
     except BaseException:
@@ -248,8 +253,8 @@ async def submit_form(request: Request, code: FromPath[str]) -> Template | Redir
     return response
 
 
-def _limited_form(request: Request, channel, limited: RateLimited, **kwargs) -> Template:
-    return _render_form(request, channel, status_code=429, errors={},
+async def _limited_form(request: Request, channel, limited: RateLimited, **kwargs) -> Template:
+    return await _render_form(request, channel, status_code=429, errors={},
                         headers={"retry-after": str(limited.retry_after)},
                         limited=f"这台设备提交得太频繁了，请 {_minutes(limited.retry_after)}后再点「提交」。"
                                 "您填写的内容都还在，不需要重新填写。", **kwargs)

@@ -68,6 +68,7 @@ CHANNEL = Channel(
         address_help="问题发生的街道、小区或路段"),
     fields=EnvironmentReport,
     kinds=("complaint", "report", "consult", "suggestion", "help"),
+    location_field="location",  # the form's one address: where the enforcement officers go
 )
 
 # problem → department, reason shown to the dispatcher

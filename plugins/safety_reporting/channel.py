@@ -29,7 +29,7 @@ class SafetyReport(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         "举报类型", "重大事故隐患、安全生产违法行为或瞒报谎报事故，选择最接近的一类", choices=HAZARD_TYPES)]
     enterprise: Annotated[str, field("被举报企业或场所", "企业全称、工地或场所名称", min_length=1, max_length=200)]
     site_address: Annotated[str, field(
-        "企业或场所地址", "与上面的事发地址相同可以不填；两处至少填写一处", max_length=255)] = ""
+        "企业或场所地址", "路名、门牌号或工地、园区名称，便于核查人员找到现场", max_length=255)] = ""
     observed_at: Annotated[str, field("发现时间", "例如：2026年3月2日晚上8点前后", max_length=100)] = ""
     evidence: Annotated[str, field(
         "证据说明", "看到的情况、知情人、现场照片或视频等；文件请作为附件上传", widget="textarea",
@@ -52,6 +52,7 @@ CHANNEL = Channel(
     fields=SafetyReport,
     kinds=("report", "complaint"),
     protect_reporter=True,
+    location_field="site_address",  # the form's one address: where the hazard is
     confidential=("id_number", "payment_account"),
     wording=CitizenWording(
         card="发现企业、工地、场所存在重大事故隐患或安全生产违法行为，或者有人瞒报事故，可以在这里举报。"
