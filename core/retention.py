@@ -410,9 +410,15 @@ class Retention:
         ids = [o.id for o in batch]
         numbers = [o.number for o in batch]
         async with write_transaction(self.engine):
-            for result in self.pm.hook.purge_order_rows(order_ids=ids, numbers=numbers):
-                if inspect.isawaitable(result):
-                    await result
+            results = self.pm.hook.purge_order_rows(order_ids=ids, numbers=numbers)
+            try:
+                for result in results:
+                    if inspect.isawaitable(result):
+                        await result
+            finally:  # one plugin failed: the others' calls are dropped with the batch, not left pending
+                for result in results:
+                    if inspect.iscoroutine(result):
+                        result.close()
             keys = [a["key"] for a in await Attachment.select(Attachment.key).where(Attachment.order_id.is_in(ids))]
             for table in (OrderEvent, Attachment, SurveyCall, AssistingPart, QaSample, SiteVisit):
                 await table.delete().where(table.order_id.is_in(ids))
