@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import logging
 import re
 import sqlite3
@@ -48,6 +50,7 @@ from api.guard import InputGuard
 from core.errors import HuyingError, TooManyRequests, chinese
 from core.jobs import make_jobs
 from core.platform import Platform
+from core.search import dictionary_loaded
 
 
 DOCS = "/schema-assets"
@@ -205,6 +208,18 @@ def _int_paths(app: Litestar) -> list[tuple[re.Pattern, tuple[str, ...]]]:
     return found
 
 
+async def _freeze_start_up_objects() -> None:
+    """What a serving process made at start-up (the segmenting dictionary above all, hundreds of
+    thousands of entries) lives as long as the process: once the dictionary is in, it is moved out of
+    the collector's reach, so a full collection no longer stops every request in flight for 100 ms and
+    more (bench/console.py at 410,000 orders: 用户管理 p95 115 ms beside a p50 of 13 ms)."""
+    for _ in range(1200):  # the dictionary loads beside serving, in a few seconds
+        if dictionary_loaded():
+            break
+        await asyncio.sleep(0.05)
+    gc.freeze()
+
+
 def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs: bool = True) -> Litestar:
     platform = platform or Platform()
 
@@ -216,9 +231,13 @@ def create_app(platform: Platform | None = None, *, pool: bool = True, run_jobs:
         if jobs:
             await jobs.start()
             platform.orders.outbox_written = platform.telephony.outbox_written = jobs.kick
+        # a serving process (its own pool and jobs); a test's app leaves the collector alone
+        settling = asyncio.ensure_future(_freeze_start_up_objects()) if pool and run_jobs else None
         try:
             yield
         finally:
+            if settling:
+                settling.cancel()
             if jobs:
                 await jobs.stop()
             await platform.stop()

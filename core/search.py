@@ -86,6 +86,10 @@ def load_dictionary() -> None:
         threading.Thread(target=jieba.initialize, daemon=True).start()
 
 
+def dictionary_loaded() -> bool:
+    return bool(jieba.dt.initialized)
+
+
 def query_tokens(text: str) -> list[str]:
     """Precise-mode segmentation of one query term into words."""
     found: dict[str, None] = {}
