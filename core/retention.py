@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -40,6 +41,8 @@ from core.channels import KINDS
 from core.db import write_transaction
 from core.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from core.model import CENTRE_ROLES, Actor
+
+log = logging.getLogger(__name__)
 
 SETTING = "retention_rule"  # the ``setting_changes`` rows of this module
 YEARS = (1, 100)
@@ -389,8 +392,8 @@ class Retention:
                 try:
                     self.store.delete(key)
                     files += 1
-                except OSError:
-                    pass
+                except OSError as exc:  # its record is gone: `huying check` lists it as an orphaned file
+                    log.warning("purge: attachment %s not removed: %s", key, exc)
             if progress:
                 progress(destroyed)
         async with write_transaction(self.engine):
